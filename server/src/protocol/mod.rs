@@ -1,0 +1,270 @@
+//! Protocols: a framing plus how a [`Command`] and a [`Reply`] are written inside its frames.
+//!
+//! - [`Framing::Resp`]: RESP2 exactly as Redis speaks it (inline and multibulk requests).
+//! - [`Framing::Line`]: one command per line, arguments split as Redis splits inline commands
+//!   (`SET k "a b"`); each reply element is one line (see [`line`]).
+//! - [`Framing::Length`]: binary; a frame's payload is the arguments, each itself a
+//!   length-prefixed frame with the same header; a reply is one frame holding its RESP bytes.
+//!
+//! The server side is [`RequestDecoder`] + [`encode_reply`]; the client side (tests, virtual
+//! clients, benchmarks) is [`encode_command`] + [`ReplyDecoder`].
+
+pub mod length;
+pub mod line;
+
+use crate::framing::{resp, Decoder, Delimited, Endian, FrameError, LengthPrefixed};
+use crate::{Command, Reply};
+use bytes::BytesMut;
+use std::fmt;
+
+/// How requests and replies are framed on a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framing {
+    /// RESP2, the Redis protocol.
+    Resp,
+    /// One command per delimited line.
+    Line {
+        /// The delimiter, e.g. `b"\n"` (a `\r` before a `\n` is whitespace and ignored).
+        delimiter: Vec<u8>,
+    },
+    /// Binary length-prefixed frames.
+    Length {
+        /// Header size in bytes: 1, 2, 4 or 8.
+        header_len: usize,
+        /// Byte order of the header.
+        endian: Endian,
+    },
+}
+
+impl Framing {
+    /// Line framing with `\n`.
+    pub fn line() -> Framing {
+        Framing::Line {
+            delimiter: b"\n".to_vec(),
+        }
+    }
+
+    /// Length framing with a 4-byte big-endian header.
+    pub fn length() -> Framing {
+        Framing::Length {
+            header_len: 4,
+            endian: Endian::Big,
+        }
+    }
+
+    /// Checks the settings: a non-empty delimiter, a header of 1, 2, 4 or 8 bytes.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Framing::Line { delimiter } if delimiter.is_empty() => {
+                Err("the line delimiter must not be empty".into())
+            }
+            Framing::Length { header_len, .. } if ![1, 2, 4, 8].contains(header_len) => Err(
+                format!("a length header has 1, 2, 4 or 8 bytes, not {header_len}"),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The short name used on command lines: `resp`, `line` or `length`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Framing::Resp => "resp",
+            Framing::Line { .. } => "line",
+            Framing::Length { .. } => "length",
+        }
+    }
+}
+
+impl fmt::Display for Framing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Framing {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "resp" => Ok(Framing::Resp),
+            "line" => Ok(Framing::line()),
+            "length" => Ok(Framing::length()),
+            other => Err(format!(
+                "unknown framing '{other}' (expected resp, line or length)"
+            )),
+        }
+    }
+}
+
+/// Size limits applied while decoding requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest line or inline command.
+    pub max_line: usize,
+    /// Longest length-prefixed frame or RESP bulk string.
+    pub max_frame: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line: crate::framing::DEFAULT_MAX_LINE,
+            max_frame: crate::framing::DEFAULT_MAX_FRAME,
+        }
+    }
+}
+
+/// Server side: turns a byte stream into [`Command`]s for any [`Framing`].
+///
+/// ```
+/// use bytes::BytesMut;
+/// use framesim_server::framing::Decoder;
+/// use framesim_server::protocol::{Framing, Limits, RequestDecoder};
+///
+/// let mut dec = RequestDecoder::new(&Framing::line(), Limits::default());
+/// let mut buf = BytesMut::from(&b"SET k \"a b\"\nGET k\n"[..]);
+/// assert_eq!(dec.decode(&mut buf).unwrap().unwrap().args.len(), 3);
+/// assert_eq!(dec.decode(&mut buf).unwrap().unwrap().name(), "GET");
+/// ```
+#[derive(Debug)]
+pub enum RequestDecoder {
+    /// RESP2 requests.
+    Resp(resp::RequestDecoder),
+    /// Line requests.
+    Line(line::RequestDecoder),
+    /// Length-prefixed requests.
+    Length(length::RequestDecoder),
+}
+
+impl RequestDecoder {
+    /// A decoder for `framing` with `limits`.
+    pub fn new(framing: &Framing, limits: Limits) -> Self {
+        match framing {
+            Framing::Resp => RequestDecoder::Resp(
+                resp::RequestDecoder::new()
+                    .max_inline(limits.max_line)
+                    .max_bulk(limits.max_frame),
+            ),
+            Framing::Line { delimiter } => RequestDecoder::Line(line::RequestDecoder::new(
+                Delimited::new(delimiter, limits.max_line),
+            )),
+            Framing::Length { header_len, endian } => RequestDecoder::Length(
+                length::RequestDecoder::new(length_codec(*header_len, *endian, limits.max_frame)),
+            ),
+        }
+    }
+}
+
+impl Decoder for RequestDecoder {
+    type Item = Command;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Command>, FrameError> {
+        match self {
+            RequestDecoder::Resp(d) => d.decode(buf),
+            RequestDecoder::Line(d) => d.decode(buf),
+            RequestDecoder::Length(d) => d.decode(buf),
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Command>, FrameError> {
+        match self {
+            RequestDecoder::Resp(d) => d.decode_eof(buf),
+            RequestDecoder::Line(d) => d.decode_eof(buf),
+            RequestDecoder::Length(d) => d.decode_eof(buf),
+        }
+    }
+
+    fn in_frame(&self) -> bool {
+        match self {
+            RequestDecoder::Resp(d) => d.in_frame(),
+            RequestDecoder::Line(_) | RequestDecoder::Length(_) => false,
+        }
+    }
+}
+
+/// Builds the length codec for a header size; sizes other than 1, 2, 4, 8 fall back to 4
+/// (a server refuses such a configuration up front, see [`Framing::validate`]).
+pub(crate) fn length_codec(header_len: usize, endian: Endian, max: usize) -> LengthPrefixed {
+    LengthPrefixed::new()
+        .header_len(header_len)
+        .unwrap_or_else(|_| LengthPrefixed::new())
+        .endian(endian)
+        .max_frame_len(max)
+}
+
+/// Server side: writes `reply` in `framing`'s encoding.
+pub fn encode_reply(framing: &Framing, reply: &Reply, dst: &mut BytesMut) {
+    match framing {
+        Framing::Resp => resp::encode_reply(reply, dst),
+        Framing::Line { delimiter } => line::encode_reply(reply, delimiter, dst),
+        Framing::Length { header_len, endian } => {
+            length::encode_reply(&length_codec(*header_len, *endian, usize::MAX), reply, dst)
+        }
+    }
+}
+
+/// Client side: writes `cmd` as a request in `framing`'s encoding. Fails only when the
+/// command does not fit a length header (e.g. over 255 bytes with a 1-byte header).
+pub fn encode_command(
+    framing: &Framing,
+    cmd: &Command,
+    dst: &mut BytesMut,
+) -> Result<(), FrameError> {
+    match framing {
+        Framing::Resp => resp::encode_command(cmd, dst),
+        Framing::Line { delimiter } => line::encode_command(cmd, delimiter, dst),
+        Framing::Length { header_len, endian } => {
+            return length::encode_command(
+                &length_codec(*header_len, *endian, usize::MAX),
+                cmd,
+                dst,
+            )
+        }
+    }
+    Ok(())
+}
+
+/// Client side: turns the server's byte stream back into [`Reply`]s for any [`Framing`].
+#[derive(Debug)]
+pub enum ReplyDecoder {
+    /// RESP2 replies.
+    Resp(resp::ReplyDecoder),
+    /// Line replies.
+    Line(line::ReplyDecoder),
+    /// Length-prefixed replies.
+    Length(length::ReplyDecoder),
+}
+
+impl ReplyDecoder {
+    /// A decoder for replies in `framing`, with `max` as the size limit of one reply.
+    pub fn new(framing: &Framing, max: usize) -> Self {
+        match framing {
+            Framing::Resp => ReplyDecoder::Resp(resp::ReplyDecoder::new().max_bulk(max)),
+            Framing::Line { delimiter } => {
+                ReplyDecoder::Line(line::ReplyDecoder::new(Delimited::new(delimiter, max)))
+            }
+            Framing::Length { header_len, endian } => ReplyDecoder::Length(
+                length::ReplyDecoder::new(length_codec(*header_len, *endian, max)),
+            ),
+        }
+    }
+}
+
+impl Decoder for ReplyDecoder {
+    type Item = Reply;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Reply>, FrameError> {
+        match self {
+            ReplyDecoder::Resp(d) => d.decode(buf),
+            ReplyDecoder::Line(d) => d.decode(buf),
+            ReplyDecoder::Length(d) => d.decode(buf),
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Reply>, FrameError> {
+        match self {
+            ReplyDecoder::Resp(d) => d.decode_eof(buf),
+            ReplyDecoder::Line(d) => d.decode_eof(buf),
+            ReplyDecoder::Length(d) => d.decode_eof(buf),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+use crate::connection;
+use crate::protocol::encode_reply;
+use crate::stats::Event;
+use crate::{Config, Listener, Reply, Service};
+use bytes::BytesMut;
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::{sleep, timeout};
+
+/// Accepts connections from `listener` and serves each on its own task until `shutdown`
+/// completes; then stops accepting, gives in-flight requests `config.grace` to finish, cuts
+/// the rest, and returns once every connection task has ended.
+///
+/// The one accept loop: the binary calls it with a [`tokio::net::TcpListener`], the
+/// simulation with turmoil's. Accept errors never end it (it backs off and goes on); it
+/// returns an error only for an invalid `config`.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:6380").await?;
+/// let config = framesim_server::Config::default();
+/// framesim_server::serve(listener, framesim_server::Kv::new(), config, async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// })
+/// .await
+/// # }
+/// ```
+pub async fn serve<L, S>(
+    mut listener: L,
+    service: S,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()>
+where
+    L: Listener,
+    S: Service,
+{
+    config
+        .validate()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let service = Arc::new(service);
+    let config = Arc::new(config);
+    let stats = config.stats.clone();
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tokio::pin!(shutdown);
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = done {
+                    if e.is_panic() {
+                        stats.count(Event::Panic);
+                    }
+                    tracing::error!("connection task failed: {e}");
+                }
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) if stats.open() >= config.max_connections => {
+                    stats.count(Event::Refused);
+                    tracing::debug!(%peer, "refused: max connections reached");
+                    tasks.spawn(refuse(stream, config.clone()));
+                }
+                Ok((stream, peer)) => {
+                    tracing::trace!(%peer, "accepted");
+                    let guard = stats.opened();
+                    let (service, config, stopped) = (service.clone(), config.clone(), stopped.clone());
+                    tasks.spawn(async move {
+                        let _guard = guard;
+                        connection::run(stream, &*service, &config, stopped).await;
+                    });
+                }
+                Err(e) => {
+                    stats.count(Event::AcceptError);
+                    tracing::warn!("accept failed: {e}; retrying");
+                    sleep(config.accept_backoff).await;
+                }
+            },
+        }
+    }
+
+    drop(listener);
+    let _ = stop.send(true);
+    let drained = timeout(config.grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::info!(left = tasks.len(), "grace period over; closing connections");
+        tasks.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Tells a connection beyond `max_connections` why it is closed, as Redis does.
+async fn refuse<St: tokio::io::AsyncWrite + Unpin>(mut stream: St, config: Arc<Config>) {
+    let mut out = BytesMut::new();
+    encode_reply(
+        &config.framing,
+        &Reply::error("ERR max number of clients reached"),
+        &mut out,
+    );
+    let _ = timeout(config.idle_timeout, async {
+        stream.write_all(&out).await?;
+        stream.shutdown().await
+    })
+    .await;
+}

@@ -1,0 +1,246 @@
+//! `framesim`: run, replay and sweep simulations of the framesim server.
+
+use clap::{Parser, Subcommand};
+use framesim::{check_determinism, run, Report, RunOptions, Scenario, Target, PRESETS};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Deterministic simulation testing of the framesim server.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run one scenario (default: 10,000 clients) and print its summary.
+    Run(Pick),
+    /// Re-run one seed, keep its whole transcript, and write it to a file.
+    Replay {
+        #[command(flatten)]
+        pick: Pick,
+        /// Where to write the transcript (default: target/framesim/<scenario>-<seed>.txt).
+        #[arg(long)]
+        transcript: Option<PathBuf>,
+    },
+    /// Run a range of seeds and print every failing one.
+    Sweep {
+        /// Scenario preset.
+        #[arg(long, default_value = "small")]
+        scenario: String,
+        /// Seeds as A..B (B excluded).
+        #[arg(long, default_value = "0..1000")]
+        seeds: String,
+        /// Worker threads.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Only seeds s with s % N == I, given as I/N.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Server under test.
+        #[arg(long, default_value = "framesim")]
+        target: Target,
+    },
+    /// Run one seed twice and report the first diverging event, if any.
+    Check(Pick),
+    /// List the scenario presets and the server targets.
+    List,
+}
+
+#[derive(Debug, clap::Args)]
+struct Pick {
+    /// Scenario preset (see `framesim list`).
+    #[arg(long, default_value = "default")]
+    scenario: String,
+    /// Seed (default: FRAMESIM_SEED, else a fresh one, printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Server under test.
+    #[arg(long, default_value = "framesim")]
+    target: Target,
+}
+
+impl Pick {
+    fn scenario(&self) -> Result<Scenario, String> {
+        let seed = match self.seed {
+            Some(seed) => seed,
+            None => framesim::seed_from_env()?,
+        };
+        let mut s = Scenario::preset(&self.scenario, seed)?;
+        s.target = self.target;
+        Ok(s)
+    }
+}
+
+fn main() -> ExitCode {
+    match main_inner() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("framesim: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn main_inner() -> Result<ExitCode, String> {
+    match Cli::parse().command {
+        Cmd::Run(pick) => {
+            let scenario = pick.scenario()?;
+            let report = run(&scenario, RunOptions::default());
+            Ok(finish(&report, None))
+        }
+        Cmd::Replay { pick, transcript } => {
+            let scenario = pick.scenario()?;
+            let report = run(
+                &scenario,
+                RunOptions {
+                    keep_transcript: true,
+                },
+            );
+            let path = transcript.unwrap_or_else(|| framesim::default_transcript_path(&scenario));
+            framesim::write_transcript(&report, &path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(finish(&report, Some(&path)))
+        }
+        Cmd::Check(pick) => {
+            let scenario = pick.scenario()?;
+            match check_determinism(&scenario) {
+                Ok(hash) => {
+                    println!("deterministic: seed {} hash {hash:016x}", scenario.seed);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(d) => {
+                    println!(
+                        "NOT deterministic: seed {} first diverging event #{}\n  first:  {}\n  second: {}",
+                        scenario.seed,
+                        d.index,
+                        d.first.as_deref().unwrap_or("(end)"),
+                        d.second.as_deref().unwrap_or("(end)")
+                    );
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Cmd::Sweep {
+            scenario,
+            seeds,
+            jobs,
+            shard,
+            target,
+        } => sweep(&scenario, &seeds, jobs, shard.as_deref(), target),
+        Cmd::List => {
+            println!("scenarios:");
+            for (name, what) in PRESETS {
+                println!("  {name:<12} {what}");
+            }
+            println!("targets (--target):");
+            for (_, name) in framesim::naive::TARGETS {
+                println!("  {name}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn finish(report: &Report, transcript: Option<&std::path::Path>) -> ExitCode {
+    println!("{}", report.summary());
+    if let Some(path) = transcript {
+        println!("transcript: {}", path.display());
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{}", report.failure());
+        ExitCode::FAILURE
+    }
+}
+
+fn parse_range(seeds: &str) -> Result<std::ops::Range<u64>, String> {
+    let bad = || format!("--seeds must look like A..B, not '{seeds}'");
+    let (a, b) = seeds.split_once("..").ok_or_else(bad)?;
+    let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if a >= b {
+        return Err(format!("--seeds {seeds} is empty"));
+    }
+    Ok(a..b)
+}
+
+fn parse_shard(shard: Option<&str>) -> Result<(u64, u64), String> {
+    let Some(shard) = shard else {
+        return Ok((0, 1));
+    };
+    let bad = || format!("--shard must look like I/N with I < N, not '{shard}'");
+    let (i, n) = shard.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+fn sweep(
+    name: &str,
+    seeds: &str,
+    jobs: usize,
+    shard: Option<&str>,
+    target: Target,
+) -> Result<ExitCode, String> {
+    let range = parse_range(seeds)?;
+    let (index, of) = parse_shard(shard)?;
+    Scenario::preset(name, 0)?;
+    let mine: Vec<u64> = range.filter(|s| s % of == index).collect();
+    let bar = ProgressBar::new(mine.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {per_sec} eta {eta} {msg}")
+            .expect("progress template"),
+    );
+    let next = AtomicU64::new(0);
+    let failures = Mutex::new(Vec::new());
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(&seed) = mine.get(i) else { return };
+                let mut s = Scenario::preset(name, seed).expect("checked above");
+                s.target = target;
+                let report = run(&s, RunOptions::default());
+                if !report.passed() {
+                    let first = report
+                        .violations
+                        .first()
+                        .map(|v| v.to_string())
+                        .or(report.error.clone())
+                        .unwrap_or_default();
+                    bar.println(format!(
+                        "seed {seed} FAILED: {first}\n  replay: {}",
+                        report.replay_command()
+                    ));
+                    failures.lock().expect("failures").push(seed);
+                }
+                bar.inc(1);
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let mut failed = failures.into_inner().expect("failures");
+    failed.sort_unstable();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "swept {} seeds of '{name}' (shard {index}/{of}, {jobs} jobs) in {secs:.2}s: {:.0} seeds/s, {} failed",
+        mine.len(),
+        mine.len() as f64 / secs,
+        failed.len()
+    );
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("failing seeds: {failed:?}");
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -1,0 +1,162 @@
+//! What a run found, for people: a summary, or the first violation and how to replay it.
+
+use crate::oracle::Violation;
+use crate::scenario::Scenario;
+use crate::transcript::{Counts, Transcript};
+use framesim_server::Snapshot;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// The outcome of one run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// What ran.
+    pub scenario: Scenario,
+    /// Every violation, in the order found.
+    pub violations: Vec<Violation>,
+    /// The simulation itself failed (a panic, a turmoil error).
+    pub error: Option<String>,
+    /// The run's transcript (lines kept only if asked for).
+    pub transcript: Transcript,
+    /// The server's counters at the end.
+    pub stats: Snapshot,
+    /// Events by kind.
+    pub counts: Counts,
+    /// Virtual time the run took.
+    pub virtual_time: Duration,
+    /// Wall time the run took.
+    pub wall: Duration,
+    /// Median virtual latency of a request batch.
+    pub p50: Duration,
+    /// 99th percentile virtual latency of a request batch.
+    pub p99: Duration,
+}
+
+impl Report {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        scenario: Scenario,
+        violations: Vec<Violation>,
+        error: Option<String>,
+        transcript: Transcript,
+        stats: Snapshot,
+        mut latencies: Vec<u64>,
+        virtual_time: Duration,
+        wall: Duration,
+    ) -> Report {
+        latencies.sort_unstable();
+        let pct = |p: usize| {
+            latencies
+                .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
+                .map(|&us| Duration::from_micros(us))
+                .unwrap_or_default()
+        };
+        Report {
+            counts: transcript.counts(),
+            p50: pct(50),
+            p99: pct(99),
+            scenario,
+            violations,
+            error,
+            transcript,
+            stats,
+            virtual_time,
+            wall,
+        }
+    }
+
+    /// True when no oracle found anything and the simulation ran to its end.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty() && self.error.is_none()
+    }
+
+    /// The command that replays this run with the CLI.
+    pub fn replay_command(&self) -> String {
+        let mut cmd = format!(
+            "cargo run --release -p framesim -- replay --scenario {} --seed {}",
+            self.scenario.name, self.scenario.seed
+        );
+        if self.scenario.target != crate::Target::Framesim {
+            let _ = write!(cmd, " --target {}", self.scenario.target);
+        }
+        cmd
+    }
+
+    /// The summary `framesim run` prints. Only seed-determined numbers, except the wall time.
+    pub fn summary(&self) -> String {
+        let c = &self.counts;
+        let mut out = String::new();
+        let _ = writeln!(out, "{}", self.scenario);
+        let _ = writeln!(
+            out,
+            "clients {}  requests {}  replies {}  frames {}  bytes {}  chunks {}",
+            self.scenario.clients, c.requests, c.replies, c.frames, c.bytes, c.writes
+        );
+        let _ = writeln!(
+            out,
+            "faults: partial reads {}  short writes {}  pending {}  restarts {}",
+            c.partial_reads, c.short_writes, c.pendings, c.faults
+        );
+        let _ = writeln!(
+            out,
+            "virtual time {:?}  latency p50 {:?} p99 {:?}  wall {:.3}s",
+            self.virtual_time,
+            self.p50,
+            self.p99,
+            self.wall.as_secs_f64()
+        );
+        let _ = writeln!(
+            out,
+            "transcript {} events, hash {:016x}  seed {}",
+            self.transcript.len(),
+            self.transcript.hash(),
+            self.scenario.seed
+        );
+        let verdict = if self.passed() { "PASS" } else { "FAIL" };
+        let _ = write!(out, "{verdict}");
+        out
+    }
+
+    /// The summary without the wall time: the same bytes for the same seed.
+    pub fn summary_stable(&self) -> String {
+        self.summary()
+            .lines()
+            .map(|l| match l.find("  wall ") {
+                Some(i) => &l[..i],
+                None => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The failure report: seed, first violation, the events before it, how to replay.
+    pub fn failure(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "FAIL: {}", self.scenario);
+        if let Some(e) = &self.error {
+            let _ = writeln!(out, "simulation error: {e}");
+        }
+        if let Some(v) = self.violations.first() {
+            let _ = writeln!(out, "first violation: {v}");
+            if self.violations.len() > 1 {
+                let _ = writeln!(out, "({} more violations)", self.violations.len() - 1);
+            }
+            let lines = self.transcript.lines();
+            if !lines.is_empty() {
+                let end = (v.event as usize).min(lines.len());
+                let _ = writeln!(out, "last events before it:");
+                for line in &lines[end.saturating_sub(12)..end] {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
+        }
+        let _ = writeln!(out, "seed: {}", self.scenario.seed);
+        let _ = writeln!(out, "replay: {}", self.replay_command());
+        let _ = write!(
+            out,
+            "replay in tests: FRAMESIM_SEED={} cargo test -p framesim",
+            self.scenario.seed
+        );
+        out
+    }
+}

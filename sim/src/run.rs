@@ -1,0 +1,281 @@
+//! Scenario → turmoil simulation → report.
+
+use crate::client::{role_of, Client, Role, Shared, PORT};
+use crate::oracle::Oracles;
+use crate::report::Report;
+use crate::scenario::Scenario;
+use crate::stream::SimListener;
+use crate::transcript::{Actor, Event, Transcript};
+use framesim_server::protocol::Limits;
+use framesim_server::{Command, Config, Kv, Response, Service, Stats};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How to run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Keep every transcript line (replays, snapshots, determinism checks); otherwise only
+    /// its hash and counts.
+    pub keep_transcript: bool,
+}
+
+/// The service the server host runs: the key-value store, recording each decoded frame.
+struct Recorder {
+    kv: Kv,
+    transcript: Transcript,
+}
+
+impl Service for Recorder {
+    fn call(&self, cmd: Command) -> Response {
+        self.transcript
+            .record(Actor::Server, Event::Frame { cmd: cmd.clone() });
+        self.kv.call(cmd)
+    }
+}
+
+/// The server's `Config` for a scenario.
+fn server_config(s: &Scenario, stats: Stats) -> Config {
+    Config {
+        framing: s.framing.clone(),
+        limits: Limits {
+            max_line: s.limits.max_line,
+            max_frame: s.limits.max_frame,
+        },
+        max_buffered: s.limits.max_buffered,
+        frame_deadline: s.limits.frame_deadline,
+        idle_timeout: s.limits.idle_timeout,
+        max_connections: s.clients + 16,
+        stats,
+        ..Config::default()
+    }
+}
+
+/// Runs `scenario` to its end and checks every oracle.
+pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
+    let wall = std::time::Instant::now();
+    let s = Arc::new(scenario.clone());
+    let transcript = Transcript::new(options.keep_transcript);
+    let oracles = Oracles::default();
+    let stats = Stats::default();
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let hosts_done = Arc::new(AtomicUsize::new(0));
+    let hosts = s.client_hosts.clamp(1, s.clients.max(1));
+
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_secs(24 * 3600))
+        .tick_duration(Duration::from_millis(1))
+        .min_message_latency(s.latency.0)
+        .max_message_latency(s.latency.1)
+        .tcp_capacity(s.clients + 64)
+        .rng_seed(s.seed)
+        .build();
+
+    let config = server_config(&s, stats.clone());
+    let (t, scn) = (transcript.clone(), s.clone());
+    sim.host("server", move || {
+        let (t, scn, config) = (t.clone(), scn.clone(), config.clone());
+        async move {
+            let bound = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+            t.record(
+                Actor::Server,
+                Event::Note {
+                    text: format!("listening on {PORT}"),
+                },
+            );
+            let listener = SimListener::new(bound, scn.faults, scn.seed, t.clone());
+            let service = Recorder {
+                kv: Kv::new(),
+                transcript: t,
+            };
+            scn.target.serve(listener, service, config).await;
+            Ok(())
+        }
+    });
+
+    let shared = Shared {
+        scenario: s.clone(),
+        transcript: transcript.clone(),
+        oracles: oracles.clone(),
+        latencies: latencies.clone(),
+    };
+    for h in 0..hosts {
+        let (shared, done) = (shared.clone(), hosts_done.clone());
+        let ids: Vec<usize> = (h..s.clients).step_by(hosts).collect();
+        sim.client(format!("client{h}"), async move {
+            let mut tasks = tokio::task::JoinSet::new();
+            for id in ids {
+                tasks.spawn(Client::new(id, shared.clone()).run());
+            }
+            while let Some(done) = tasks.join_next().await {
+                if let Err(e) = done {
+                    std::panic::resume_unwind(e.into_panic());
+                }
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+    }
+
+    let (t, o, st, scn, done) = (
+        transcript.clone(),
+        oracles.clone(),
+        stats.clone(),
+        s.clone(),
+        hosts_done.clone(),
+    );
+    sim.client("monitor", async move {
+        while done.load(Ordering::SeqCst) < hosts {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Let the server see the last closes, then check what it holds.
+        let settle = scn.limits.frame_deadline + Duration::from_millis(200);
+        let start = tokio::time::Instant::now();
+        while st.snapshot().connections_open > 0 && start.elapsed() < settle {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server_oracles(&scn, &st, &t, &o);
+        t.record(Actor::Sim, Event::Note { text: "end".into() });
+        Ok(())
+    });
+
+    transcript.record(
+        Actor::Sim,
+        Event::Note {
+            text: "start".into(),
+        },
+    );
+    let mut restarted = false;
+    let outcome = catch_unwind(AssertUnwindSafe(|| loop {
+        if let Some(at) = s.restart_at {
+            if !restarted && sim.elapsed() >= at {
+                restarted = true;
+                transcript.push(crate::transcript::Record {
+                    at: sim.elapsed(),
+                    actor: Actor::Sim,
+                    event: Event::Fault {
+                        what: "server host crash + restart".into(),
+                    },
+                });
+                sim.bounce("server");
+            }
+        }
+        match sim.step() {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }));
+    let error = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("simulation error: {e}")),
+        Err(panic) => Some(format!("panic: {}", panic_message(&panic))),
+    };
+    let virtual_time = sim.elapsed();
+    drop(sim);
+    let latencies = std::mem::take(&mut *latencies.lock().expect("latency lock"));
+    Report::new(
+        scenario.clone(),
+        oracles.all(),
+        error,
+        transcript,
+        stats.snapshot(),
+        latencies,
+        virtual_time,
+        wall.elapsed(),
+    )
+}
+
+/// What the server's counters must show once every client is done.
+fn server_oracles(s: &Scenario, stats: &Stats, t: &Transcript, o: &Oracles) {
+    let snap = stats.snapshot();
+    let fail = |oracle, detail: String| o.fail(t, Actor::Server, oracle, detail);
+    if snap.panics > 0 {
+        fail(
+            "panic",
+            format!("{} connection tasks panicked", snap.panics),
+        );
+    }
+    if snap.max_buffered > s.limits.max_buffered as u64 {
+        fail(
+            "limit",
+            format!(
+                "a connection buffered {} bytes (max {})",
+                snap.max_buffered, s.limits.max_buffered
+            ),
+        );
+    }
+    if snap.connections_open > 0 {
+        fail(
+            "leak",
+            format!(
+                "{} connections still open after every client left",
+                snap.connections_open
+            ),
+        );
+    }
+    if s.target != crate::Target::Framesim || s.restart_at.is_some() {
+        return;
+    }
+    let count = |role| (0..s.clients).filter(|&id| role_of(s, id) == role).count() as u64;
+    let checks = [
+        ("eof_mid_frame", snap.eof_mid_frame, count(Role::Disconnect)),
+        (
+            "frame_timeouts",
+            snap.frame_timeouts,
+            count(Role::Slowloris),
+        ),
+        ("idle_timeouts", snap.idle_timeouts, count(Role::Idle)),
+        (
+            "protocol_errors",
+            snap.protocol_errors,
+            count(Role::Oversized) + count(Role::Malformed),
+        ),
+    ];
+    for (name, got, want) in checks {
+        if got != want {
+            fail(
+                "counters",
+                format!("server counted {got} {name}, the clients caused {want}"),
+            );
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+/// Where two runs of one seed first differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Divergence {
+    /// Index of the first differing transcript line.
+    pub index: usize,
+    /// That line in the first run (or `None` if the first run ended earlier).
+    pub first: Option<String>,
+    /// That line in the second run.
+    pub second: Option<String>,
+}
+
+/// Runs `scenario` twice; returns the transcript hash, or the first diverging event.
+pub fn check_determinism(scenario: &Scenario) -> Result<u64, Divergence> {
+    let options = RunOptions {
+        keep_transcript: true,
+    };
+    let first = run(scenario, options).transcript;
+    let second = run(scenario, options).transcript;
+    let (a, b) = (first.lines(), second.lines());
+    match (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
+        None => Ok(first.hash()),
+        Some(index) => Err(Divergence {
+            index,
+            first: a.get(index).cloned(),
+            second: b.get(index).cloned(),
+        }),
+    }
+}

@@ -1,0 +1,167 @@
+//! The server's side of the simulated network: turmoil's listener, and a stream adapter that
+//! makes reads partial, writes short and polls spuriously `Pending`.
+//!
+//! turmoil delivers each client write as one segment and never splits one, so everything a
+//! real kernel does to a byte stream beyond that has to happen here.
+
+use crate::scenario::Faults;
+use crate::transcript::{Actor, Event, Transcript};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// turmoil's listener as a [`framesim_server::Listener`], wrapping each accepted stream in
+/// a [`FaultyStream`] with its own RNG (derived from the run's seed and the accept order).
+pub struct SimListener {
+    inner: turmoil::net::TcpListener,
+    faults: Faults,
+    seed: u64,
+    accepted: u64,
+    transcript: Transcript,
+}
+
+impl SimListener {
+    /// Wraps a bound turmoil listener.
+    pub fn new(
+        inner: turmoil::net::TcpListener,
+        faults: Faults,
+        seed: u64,
+        transcript: Transcript,
+    ) -> Self {
+        SimListener {
+            inner,
+            faults,
+            seed,
+            accepted: 0,
+            transcript,
+        }
+    }
+}
+
+impl framesim_server::Listener for SimListener {
+    type Stream = FaultyStream<turmoil::net::TcpStream>;
+
+    async fn accept(&mut self) -> io::Result<(Self::Stream, SocketAddr)> {
+        let (stream, peer) = self.inner.accept().await?;
+        self.accepted += 1;
+        let rng = SmallRng::seed_from_u64(crate::mix(self.seed, 0xacce_97ed ^ self.accepted));
+        let stream = FaultyStream {
+            inner: stream,
+            faults: self.faults,
+            rng,
+            peer: peer.to_string(),
+            transcript: self.transcript.clone(),
+        };
+        Ok((stream, peer))
+    }
+}
+
+/// A stream whose reads and writes are cut short and delayed at the seed's whim.
+pub struct FaultyStream<S> {
+    inner: S,
+    faults: Faults,
+    rng: SmallRng,
+    peer: String,
+    transcript: Transcript,
+}
+
+impl<S> FaultyStream<S> {
+    /// True (and recorded) when this poll should return a spurious `Pending`.
+    fn pending(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.faults.spurious_pending > 0.0 && self.rng.random_bool(self.faults.spurious_pending)
+        {
+            self.transcript.record(
+                Actor::Server,
+                Event::SpuriousPending {
+                    peer: self.peer.clone(),
+                },
+            );
+            cx.waker().wake_by_ref();
+            return true;
+        }
+        false
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.pending(cx) {
+            return Poll::Pending;
+        }
+        let room = buf.remaining();
+        let partial = room > 1
+            && this.faults.partial_reads > 0.0
+            && this.rng.random_bool(this.faults.partial_reads);
+        if !partial {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        let limit = this.rng.random_range(1..room.min(9));
+        let mut small = buf.take(limit);
+        let result = Pin::new(&mut this.inner).poll_read(cx, &mut small);
+        let n = small.filled().len();
+        if let Poll::Ready(Ok(())) = result {
+            // SAFETY-free: `take` wrote into `buf`'s unfilled part; mark it filled.
+            unsafe { buf.assume_init(n) };
+            buf.advance(n);
+            if n == limit {
+                this.transcript.record(
+                    Actor::Server,
+                    Event::PartialRead {
+                        peer: this.peer.clone(),
+                        len: n,
+                    },
+                );
+            }
+        }
+        result
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if this.pending(cx) {
+            return Poll::Pending;
+        }
+        let short = data.len() > 1
+            && this.faults.short_writes > 0.0
+            && this.rng.random_bool(this.faults.short_writes);
+        if !short {
+            return Pin::new(&mut this.inner).poll_write(cx, data);
+        }
+        let len = this.rng.random_range(1..data.len());
+        let result = Pin::new(&mut this.inner).poll_write(cx, &data[..len]);
+        if let Poll::Ready(Ok(n)) = result {
+            this.transcript.record(
+                Actor::Server,
+                Event::ShortWrite {
+                    peer: this.peer.clone(),
+                    len: n,
+                    of: data.len(),
+                },
+            );
+        }
+        result
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
