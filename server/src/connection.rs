@@ -3,6 +3,7 @@
 use crate::framing::{Decoder, FrameError};
 use crate::protocol::{encode_reply, RequestDecoder};
 use crate::stats::Event;
+use crate::stopping::Stopping;
 use crate::{Config, Reply, Service};
 use bytes::BytesMut;
 use std::future::poll_fn;
@@ -11,7 +12,6 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout, Instant};
 
 /// Bytes taken per read. They pass through a scratch buffer that lives only inside one poll,
@@ -43,12 +43,8 @@ enum Close {
 }
 
 /// Serves one connection until it closes; never panics on any input.
-pub(crate) async fn run<St, S>(
-    mut stream: St,
-    service: &S,
-    config: &Config,
-    stopped: watch::Receiver<bool>,
-) where
+pub(crate) async fn run<St, S>(mut stream: St, service: &S, config: &Config, stopping: Stopping)
+where
     St: AsyncRead + AsyncWrite + Unpin,
     S: Service + ?Sized,
 {
@@ -59,7 +55,7 @@ pub(crate) async fn run<St, S>(
         frame_started: None,
         config,
     }
-    .serve(&mut stream, service, stopped)
+    .serve(&mut stream, service, stopping)
     .await;
     let event = match why {
         Close::Clean | Close::Io => None,
@@ -91,17 +87,12 @@ struct Connection<'a> {
 }
 
 impl Connection<'_> {
-    async fn serve<St, S>(
-        &mut self,
-        stream: &mut St,
-        service: &S,
-        mut stopped: watch::Receiver<bool>,
-    ) -> Close
+    async fn serve<St, S>(&mut self, stream: &mut St, service: &S, stopping: Stopping) -> Close
     where
         St: AsyncRead + AsyncWrite + Unpin,
         S: Service + ?Sized,
     {
-        let mut draining = *stopped.borrow();
+        let mut draining = stopping.is_stopped();
         let mut idle_since = Instant::now();
         loop {
             let mid_frame = self.mid_frame();
@@ -125,8 +116,8 @@ impl Connection<'_> {
             }
             let read = tokio::select! {
                 biased;
-                changed = stopped.changed(), if !draining => {
-                    draining = changed.is_err() || *stopped.borrow();
+                _ = stopping.wait(), if !draining => {
+                    draining = true;
                     continue;
                 }
                 _ = sleep_until(deadline) => {

@@ -5,6 +5,9 @@
 //! loop, generic over a [`Listener`], so the same code runs on real tokio sockets and on a
 //! simulated network.
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod checks;
 mod command;
 mod config;
 mod connection;
@@ -16,6 +19,8 @@ mod reply;
 mod server;
 mod service;
 mod stats;
+mod stopping;
+pub mod threaded;
 
 pub use command::Command;
 pub use config::Config;

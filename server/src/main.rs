@@ -54,6 +54,10 @@ struct Args {
     /// Runtime worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Concurrency model: async (tokio tasks) or threads (one OS thread per connection,
+    /// blocking sockets; for comparison, see bench/async-vs-threads.sh).
+    #[arg(long, default_value = "async", value_parser = ["async", "threads"])]
+    mode: String,
 }
 
 fn main() -> ExitCode {
@@ -125,6 +129,15 @@ fn run(args: &Args, config: Config) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        if args.mode == "threads" {
+            // Same socket and backlog as the async mode, served by blocking threads.
+            let listener = listener.into_std().map_err(|e| e.to_string())?;
+            listener.set_nonblocking(false).map_err(|e| e.to_string())?;
+            tracing::info!(%addr, framing = %config.framing, "listening, thread per connection");
+            let kv = std::sync::Arc::new(Kv::new());
+            return framesim_server::threaded::serve_threaded(listener, kv, &config)
+                .map_err(|e| e.to_string());
+        }
         tracing::info!(%addr, framing = %config.framing, "listening");
         let stats = config.stats.clone();
         let shutdown = async {

@@ -1,13 +1,13 @@
 use crate::connection;
 use crate::protocol::encode_reply;
 use crate::stats::Event;
+use crate::stopping::Stopping;
 use crate::{Config, Listener, Reply, Service};
 use bytes::BytesMut;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout};
 
@@ -45,7 +45,7 @@ where
     let service = Arc::new(service);
     let config = Arc::new(config);
     let stats = config.stats.clone();
-    let (stop, stopped) = watch::channel(false);
+    let stopping = Stopping::default();
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
 
@@ -70,10 +70,10 @@ where
                 Ok((stream, peer)) => {
                     tracing::trace!(%peer, "accepted");
                     let guard = stats.opened();
-                    let (service, config, stopped) = (service.clone(), config.clone(), stopped.clone());
+                    let (service, config, stopping) = (service.clone(), config.clone(), stopping.clone());
                     tasks.spawn(async move {
                         let _guard = guard;
-                        connection::run(stream, &*service, &config, stopped).await;
+                        connection::run(stream, &*service, &config, stopping).await;
                     });
                 }
                 Err(e) => {
@@ -86,7 +86,7 @@ where
     }
 
     drop(listener);
-    let _ = stop.send(true);
+    stopping.stop();
     let drained = timeout(config.grace, async {
         while tasks.join_next().await.is_some() {}
     })

@@ -22,7 +22,7 @@ struct Outcome<T> {
 /// Feeds `chunks` one after another, decoding everything after each, then ends the stream.
 fn feed<D>(mut dec: D, chunks: &[&[u8]]) -> Outcome<D::Item>
 where
-    D: Decoder,
+    D: Decoder + Clone,
     D::Item: Debug + PartialEq,
 {
     let mut buf = BytesMut::new();
@@ -36,7 +36,47 @@ where
                 Err(e) => return failed_for_good(dec, buf, frames, e),
             }
         }
+        check_in_frame(&dec, &buf);
     }
+    finish(dec, buf, frames)
+}
+
+/// Between frames, `in_frame() || !buf.is_empty()` says exactly whether the stream ending
+/// now would be an unexpected end.
+fn check_in_frame<D>(dec: &D, buf: &BytesMut)
+where
+    D: Decoder + Clone,
+    D::Item: Debug,
+{
+    let partial = dec.in_frame() || !buf.is_empty();
+    let eof = dec.clone().decode_eof(&mut buf.clone());
+    assert!(
+        matches!(eof, Ok(None) | Err(FrameError::UnexpectedEof { .. })),
+        "{eof:?}"
+    );
+    assert_eq!(partial, eof.is_err(), "in_frame with {:?}", buf);
+}
+
+/// Like [`feed`], through the batch path [`Delimited::decode_each`].
+fn feed_each(mut dec: Delimited, chunks: &[&[u8]]) -> Outcome<BytesMut> {
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    for chunk in chunks {
+        buf.extend_from_slice(chunk);
+        let each = dec.decode_each(&mut buf, |f| frames.push(BytesMut::from(f)));
+        if let Err(e) = each {
+            return failed_for_good(dec, buf, frames, e);
+        }
+    }
+    finish(dec, buf, frames)
+}
+
+/// Ends the stream: takes the last frames, then the end-of-stream result.
+fn finish<D>(mut dec: D, mut buf: BytesMut, mut frames: Vec<D::Item>) -> Outcome<D::Item>
+where
+    D: Decoder,
+    D::Item: Debug + PartialEq,
+{
     loop {
         match dec.decode_eof(&mut buf) {
             Ok(Some(f)) => frames.push(f),
@@ -45,10 +85,7 @@ where
         }
     }
     assert_eq!(dec.decode_eof(&mut buf), Ok(None));
-    Outcome {
-        frames,
-        end: Ok(()),
-    }
+    ok(frames)
 }
 
 /// Checks that a failed decoder repeats its error on every later call.
@@ -67,29 +104,34 @@ where
         assert_eq!(dec.decode(&mut buf), Err(e.clone()));
         assert_eq!(dec.decode_eof(&mut buf), Err(e.clone()));
     }
-    Outcome {
-        frames,
-        end: Err(e),
-    }
+    failed(frames, e)
 }
 
 /// Feeds `input` whole, one byte at a time, and cut into 2 and 3 pieces in every way;
 /// asserts all agree and returns the outcome.
 fn every_split<D>(make: impl Fn() -> D, input: &[u8]) -> Outcome<D::Item>
 where
-    D: Decoder,
+    D: Decoder + Clone,
     D::Item: Debug + PartialEq,
 {
-    let whole = feed(make(), &[input]);
+    splits_agree(|chunks| feed(make(), chunks), input)
+}
+
+/// [`every_split`] for any way of running a decoder over chunks.
+fn splits_agree<T>(run: impl Fn(&[&[u8]]) -> Outcome<T>, input: &[u8]) -> Outcome<T>
+where
+    T: Debug + PartialEq,
+{
+    let whole = run(&[input]);
     let show = input.escape_ascii();
     let bytes: Vec<&[u8]> = input.chunks(1).collect();
-    assert_eq!(feed(make(), &bytes), whole, "1-byte chunks of {show}");
+    assert_eq!(run(&bytes), whole, "1-byte chunks of {show}");
     for i in 0..=input.len() {
         let (a, rest) = input.split_at(i);
-        assert_eq!(feed(make(), &[a, rest]), whole, "cut at {i} of {show}");
+        assert_eq!(run(&[a, rest]), whole, "cut at {i} of {show}");
         for j in 0..=rest.len() {
             let (b, c) = rest.split_at(j);
-            let got = feed(make(), &[a, b, c]);
+            let got = run(&[a, b, c]);
             assert_eq!(got, whole, "cuts at {i}, {} of {show}", i + j);
         }
     }
@@ -99,29 +141,31 @@ where
 /// Feeds `input` cut at random points, several times; asserts all agree with whole.
 fn random_splits<D>(make: impl Fn() -> D, input: &[u8], rng: &mut SmallRng) -> Outcome<D::Item>
 where
-    D: Decoder,
+    D: Decoder + Clone,
     D::Item: Debug + PartialEq,
 {
     let whole = feed(make(), &[input]);
     for _ in 0..4 {
-        let mut cuts: Vec<usize> = (0..rng.random_range(1..12))
-            .map(|_| rng.random_range(0..=input.len()))
-            .collect();
-        cuts.sort_unstable();
-        let mut chunks = Vec::new();
-        let mut from = 0;
-        for cut in cuts.into_iter().chain([input.len()]) {
-            chunks.push(&input[from..cut]);
-            from = cut;
-        }
-        assert_eq!(
-            feed(make(), &chunks),
-            whole,
-            "cuts {:?}",
-            chunk_lens(&chunks)
-        );
+        let chunks = random_chunks(input, rng);
+        let got = feed(make(), &chunks);
+        assert_eq!(got, whole, "cuts {:?}", chunk_lens(&chunks));
     }
     whole
+}
+
+/// `input` cut at up to 11 random points (empty pieces included).
+fn random_chunks<'a>(input: &'a [u8], rng: &mut SmallRng) -> Vec<&'a [u8]> {
+    let mut cuts: Vec<usize> = (0..rng.random_range(1..12))
+        .map(|_| rng.random_range(0..=input.len()))
+        .collect();
+    cuts.sort_unstable();
+    let mut chunks = Vec::new();
+    let mut from = 0;
+    for cut in cuts.into_iter().chain([input.len()]) {
+        chunks.push(&input[from..cut]);
+        from = cut;
+    }
+    chunks
 }
 
 fn chunk_lens(chunks: &[&[u8]]) -> Vec<usize> {
@@ -191,6 +235,8 @@ fn delimited_every_split() {
     ];
     for (input, want) in cases {
         assert_eq!(every_split(crlf, input), want, "{}", input.escape_ascii());
+        let batched = splits_agree(|chunks| feed_each(crlf(), chunks), input);
+        assert_eq!(batched, want, "decode_each: {}", input.escape_ascii());
     }
     let odd = || Delimited::new(b"aab", 4);
     assert_eq!(
@@ -214,7 +260,13 @@ fn delimited_random_splits() {
         let input: Vec<u8> = (0..len)
             .map(|_| b"ab\r\n"[rng.random_range(0..4)])
             .collect();
-        random_splits(make, &input, &mut rng);
+        let whole = random_splits(make, &input, &mut rng);
+        let chunks = random_chunks(&input, &mut rng);
+        assert_eq!(
+            feed_each(make(), &chunks),
+            whole,
+            "decode_each, round {round}"
+        );
         // Encoded frames come back unchanged.
         let enc = Delimited::new(b"\r\n", max);
         let mut stream = BytesMut::new();
@@ -695,6 +747,14 @@ fn one_byte_feeding_is_linear() {
         .collect();
     let mut dec = Delimited::lines();
     assert_eq!(byte_by_byte(&mut dec, &lines).len(), MIB / 64);
+    assert!(dec.bytes_scanned() <= lines.len() as u64);
+    let mut dec = Delimited::lines();
+    let (mut buf, mut n) = (BytesMut::new(), 0);
+    for &b in &lines {
+        buf.extend_from_slice(&[b]);
+        n += dec.decode_each(&mut buf, |_| {}).unwrap();
+    }
+    assert_eq!(n, MIB / 64);
     assert!(dec.bytes_scanned() <= lines.len() as u64);
 
     // 1 MiB of requests, and one 1 MiB bulk.

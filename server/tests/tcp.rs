@@ -221,7 +221,7 @@ async fn shutdown_cuts_a_stalled_request_after_the_grace_period() {
     .await;
     let mut c = server.client().await;
     c.send(b"*1\r\n$4\r\nPI").await;
-    server.wait_for("bytes", |s| s.bytes_read >= 11).await;
+    server.wait_for("bytes", |s| s.bytes_read >= 10).await;
     let stats = server.stats.clone();
     server.shutdown().await;
     assert_eq!(stats.snapshot().connections_open, 0);

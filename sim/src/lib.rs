@@ -8,6 +8,7 @@
 
 mod client;
 mod files;
+pub mod fuzz;
 mod model;
 pub mod naive;
 mod oracle;

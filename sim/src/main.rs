@@ -46,6 +46,16 @@ enum Cmd {
         #[arg(long, default_value = "framesim")]
         target: Target,
     },
+    /// Replay an input of the `simulation` fuzz target (e.g. a crash file) as a scenario,
+    /// keeping its whole transcript.
+    ReplayFuzz {
+        /// The fuzz input.
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the transcript (default: target/framesim/fuzz-<target>-<seed>.txt).
+        #[arg(long)]
+        transcript: Option<PathBuf>,
+    },
     /// Run one seed twice and report the first diverging event, if any.
     Check(Pick),
     /// List the scenario presets and the server targets.
@@ -102,6 +112,18 @@ fn main_inner() -> Result<ExitCode, String> {
                     keep_transcript: true,
                 },
             );
+            let path = transcript.unwrap_or_else(|| framesim::default_transcript_path(&scenario));
+            framesim::write_transcript(&report, &path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(finish(&report, Some(&path)))
+        }
+        Cmd::ReplayFuzz { input, transcript } => {
+            let data = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+            let scenario = framesim::fuzz::scenario_from_bytes(&data);
+            let options = RunOptions {
+                keep_transcript: true,
+            };
+            let report = run(&scenario, options);
             let path = transcript.unwrap_or_else(|| framesim::default_transcript_path(&scenario));
             framesim::write_transcript(&report, &path)
                 .map_err(|e| format!("{}: {e}", path.display()))?;

@@ -61,17 +61,22 @@ impl std::str::FromStr for Target {
 }
 
 impl Target {
-    /// Serves `listener` forever with this target's accept loop.
-    pub async fn serve<S: Service>(self, listener: SimListener, service: S, mut config: Config) {
+    /// Serves `listener` with this target's accept loop until `shutdown` (naive servers
+    /// ignore it and serve forever).
+    pub async fn serve<S: Service>(
+        self,
+        listener: SimListener,
+        service: S,
+        mut config: Config,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         match self {
             Target::Framesim => {
-                let _ =
-                    framesim_server::serve(listener, service, config, std::future::pending()).await;
+                let _ = framesim_server::serve(listener, service, config, shutdown).await;
             }
             Target::NoFrameDeadline => {
                 config.frame_deadline = Duration::from_secs(3600);
-                let _ =
-                    framesim_server::serve(listener, service, config, std::future::pending()).await;
+                let _ = framesim_server::serve(listener, service, config, shutdown).await;
             }
             naive => naive_loop(naive, listener, Arc::new(service), Arc::new(config)).await,
         }
@@ -127,7 +132,7 @@ async fn naive_loop<S: Service>(
 /// Reads a 4-byte length header with a single read, then exactly that many bytes.
 async fn single_read_header(
     stream: &mut crate::stream::FaultyStream<turmoil::net::TcpStream>,
-    scratch: &mut Vec<u8>,
+    scratch: &mut [u8],
 ) -> usize {
     let n = stream.read(&mut scratch[..4]).await.unwrap_or(0);
     if n == 0 {

@@ -47,6 +47,8 @@ fn server_config(s: &Scenario, stats: Stats) -> Config {
         frame_deadline: s.limits.frame_deadline,
         idle_timeout: s.limits.idle_timeout,
         max_connections: s.clients + 16,
+        // A crash closes every connection at once (see `run`).
+        grace: Duration::ZERO,
         stats,
         ..Config::default()
     }
@@ -74,8 +76,15 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
 
     let config = server_config(&s, stats.clone());
     let (t, scn) = (transcript.clone(), s.clone());
+    // A crash is a shutdown with no grace, then a restart of the host. Closing the
+    // connections through `serve` (in accept order) rather than by dropping the runtime
+    // keeps the order in which clients see them go independent of tokio's task ids.
+    let crash = Arc::new(tokio::sync::Notify::new());
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (crash_in, down_in) = (crash.clone(), down.clone());
     sim.host("server", move || {
         let (t, scn, config) = (t.clone(), scn.clone(), config.clone());
+        let (crash, down) = (crash_in.clone(), down_in.clone());
         async move {
             let bound = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
             t.record(
@@ -89,7 +98,16 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
                 kv: Kv::new(),
                 transcript: t,
             };
-            scn.target.serve(listener, service, config).await;
+            scn.target
+                .serve(
+                    listener,
+                    service,
+                    config,
+                    async move { crash.notified().await },
+                )
+                .await;
+            down.store(true, Ordering::SeqCst);
+            std::future::pending::<()>().await;
             Ok(())
         }
     });
@@ -158,8 +176,11 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
                         what: "server host crash + restart".into(),
                     },
                 });
-                sim.bounce("server");
+                crash.notify_one();
             }
+        }
+        if down.swap(false, Ordering::SeqCst) {
+            sim.bounce("server");
         }
         match sim.step() {
             Ok(true) => return Ok(()),

@@ -12,7 +12,8 @@ use super::{Decoder, FrameError, DEFAULT_MAX_LINE};
 /// delimiter buffered.
 ///
 /// Frames are split off the front of the buffer: each frame carries its memory away with
-/// it, and the buffer keeps only the bytes after it.
+/// it, and the buffer keeps only the bytes after it. [`Delimited::decode_each`] is the
+/// faster path for many small frames: it lends them in place instead.
 ///
 /// # Example
 /// ```
@@ -28,28 +29,10 @@ use super::{Decoder, FrameError, DEFAULT_MAX_LINE};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Delimited {
-    finder: Finder<'static>,
-    /// The delimiter's length and first byte, kept at hand for the hot path.
-    delim_len: usize,
-    first: u8,
-    max_len: usize,
-    /// No delimiter starts before this index of the buffer (reset when a frame is taken).
-    searched: usize,
+    scanner: Scanner,
     /// Stream offset of the buffer's first byte.
     offset: u64,
     failed: Option<FrameError>,
-    scanned: u64,
-}
-
-/// Where the next delimiter is; see [`Delimited::search`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Search {
-    /// The frame is `buf[..pos]`; the delimiter follows it.
-    Found(usize),
-    /// No delimiter yet, and the frame may still fit.
-    Pending,
-    /// The frame is longer than the limit.
-    TooLong,
 }
 
 impl Delimited {
@@ -58,19 +41,10 @@ impl Delimited {
     /// # Panics
     /// If `delimiter` is empty: that is a programming error, not a runtime condition.
     pub fn new(delimiter: &[u8], max_len: usize) -> Self {
-        assert!(
-            !delimiter.is_empty(),
-            "Delimited: the delimiter must not be empty"
-        );
         Delimited {
-            finder: Finder::new(delimiter).into_owned(),
-            delim_len: delimiter.len(),
-            first: delimiter[0],
-            max_len,
-            searched: 0,
+            scanner: Scanner::new(delimiter, max_len),
             offset: 0,
             failed: None,
-            scanned: 0,
         }
     }
 
@@ -87,12 +61,12 @@ impl Delimited {
 
     /// The delimiter that ends each frame.
     pub fn delimiter(&self) -> &[u8] {
-        self.finder.needle()
+        self.scanner.needle.bytes()
     }
 
     /// The longest frame accepted, delimiter excluded.
     pub fn max_len(&self) -> usize {
-        self.max_len
+        self.scanner.max_len
     }
 
     /// Writes `frame` followed by the delimiter to `dst`.
@@ -102,17 +76,18 @@ impl Delimited {
     /// where the frame's tail and the delimiter overlap); `at` is then the offset in `frame`.
     /// On error `dst` is left as it was.
     pub fn encode(&self, frame: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
-        if frame.len() > self.max_len {
+        if frame.len() > self.max_len() {
             return Err(FrameError::TooLarge {
-                limit: self.max_len,
+                limit: self.max_len(),
                 at: 0,
             });
         }
         let start = dst.len();
-        dst.reserve(frame.len() + self.delim_len);
+        let delimiter = self.delimiter();
+        dst.reserve(frame.len() + delimiter.len());
         dst.put_slice(frame);
-        dst.put_slice(self.finder.needle());
-        match self.finder.find(&dst[start..]) {
+        dst.put_slice(delimiter);
+        match self.scanner.needle.find(&dst[start..]) {
             Some(pos) if pos == frame.len() => Ok(()),
             found => {
                 dst.truncate(start);
@@ -151,18 +126,19 @@ impl Delimited {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
+        let d = self.scanner.len;
         let (mut start, mut frames) = (0, 0);
         let result = loop {
-            match self.search(&buf[start..]) {
-                Search::Found(pos) => {
+            match self.scanner.search(&buf[start..]) {
+                Scan::Found(pos) => {
                     each(&buf[start..start + pos]);
-                    start += pos + self.delim_len;
+                    start += pos + d;
                     frames += 1;
                 }
-                Search::Pending => break Ok(frames),
-                Search::TooLong => {
+                Scan::Pending => break Ok(frames),
+                Scan::TooLong => {
                     break Err(FrameError::TooLarge {
-                        limit: self.max_len,
+                        limit: self.max_len(),
                         at: self.offset + start as u64,
                     })
                 }
@@ -176,45 +152,7 @@ impl Delimited {
     /// Bytes examined by the delimiter search so far: a measure of the decoder's work.
     #[doc(hidden)]
     pub fn bytes_scanned(&self) -> u64 {
-        self.scanned
-    }
-
-    /// Looks for the next delimiter in `buf` without consuming anything, resuming where the
-    /// previous search stopped. After [`Search::Found`] the caller must consume the frame
-    /// and its delimiter before searching again.
-    #[inline]
-    pub(crate) fn search(&mut self, buf: &[u8]) -> Search {
-        let d = self.delim_len;
-        // Looking further than this cannot find a frame that fits.
-        let end = buf.len().min(self.max_len.saturating_add(d));
-        let from = self.searched.min(end);
-        let hay = &buf[from..end];
-        self.scanned += hay.len() as u64;
-        let hit = if d == 1 {
-            memchr::memchr(self.first, hay)
-        } else {
-            self.finder.find(hay)
-        };
-        match hit {
-            Some(i) => {
-                self.searched = 0;
-                Search::Found(from + i)
-            }
-            None => {
-                // A delimiter can still start only where the buffer's tail is a prefix of it.
-                let tail = end.saturating_sub(d - 1).max(from);
-                self.scanned += (end - tail) as u64;
-                let needle = self.finder.needle();
-                let next = (tail..end)
-                    .find(|&p| needle.starts_with(&buf[p..end]))
-                    .unwrap_or(end);
-                if next > self.max_len {
-                    return Search::TooLong;
-                }
-                self.searched = next;
-                Search::Pending
-            }
-        }
+        self.scanner.scanned
     }
 
     fn fail(&mut self, e: FrameError) -> FrameError {
@@ -238,16 +176,17 @@ impl Decoder for Delimited {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        match self.search(buf) {
-            Search::Found(pos) => {
-                let mut frame = buf.split_to(pos + self.delim_len);
+        match self.scanner.search(buf) {
+            Scan::Found(pos) => {
+                let taken = pos + self.scanner.len;
+                let mut frame = buf.split_to(taken);
                 frame.truncate(pos);
-                self.offset += (pos + self.delim_len) as u64;
+                self.offset += taken as u64;
                 Ok(Some(frame))
             }
-            Search::Pending => Ok(None),
-            Search::TooLong => Err(self.fail(FrameError::TooLarge {
-                limit: self.max_len,
+            Scan::Pending => Ok(None),
+            Scan::TooLong => Err(self.fail(FrameError::TooLarge {
+                limit: self.max_len(),
                 at: self.offset,
             })),
         }
@@ -258,6 +197,116 @@ impl Decoder for Delimited {
             Some(frame) => Ok(Some(frame)),
             None if buf.is_empty() => Ok(None),
             None => Err(self.fail(FrameError::UnexpectedEof { at: self.offset })),
+        }
+    }
+}
+
+/// A delimiter, searched the cheapest way for its length (no searcher state for 1 or 2
+/// bytes, which keeps line decoders small).
+#[derive(Debug, Clone)]
+enum Needle {
+    One([u8; 1]),
+    Two([u8; 2]),
+    Many(Box<Finder<'static>>),
+}
+
+impl Needle {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Needle::One(b) => b,
+            Needle::Two(b) => b,
+            Needle::Many(f) => f.needle(),
+        }
+    }
+
+    /// Where the first whole delimiter in `hay` starts.
+    #[inline]
+    fn find(&self, hay: &[u8]) -> Option<usize> {
+        match self {
+            Needle::One([b]) => memchr::memchr(*b, hay),
+            // Each byte is looked at once: find the second byte, check the one before it.
+            // (`i` indexes `hay[1..]`, so the byte before the match is `hay[i]`.)
+            Needle::Two([a, b]) => memchr::memchr_iter(*b, hay.get(1..)?).find(|&i| hay[i] == *a),
+            Needle::Many(f) => f.find(hay),
+        }
+    }
+}
+
+/// Finds where frames end in a growing buffer, resuming where the last search stopped, and
+/// tells when a frame has provably outgrown the limit.
+#[derive(Debug, Clone)]
+pub(crate) struct Scanner {
+    needle: Needle,
+    /// The delimiter's length, at hand for the hot path.
+    len: usize,
+    max_len: usize,
+    /// No delimiter starts before this index of the buffer (reset when one is found).
+    searched: usize,
+    scanned: u64,
+}
+
+/// What [`Scanner::search`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scan {
+    /// The frame is `buf[..pos]`; the delimiter follows it.
+    Found(usize),
+    /// No delimiter yet, and the frame may still fit.
+    Pending,
+    /// The frame is longer than the limit.
+    TooLong,
+}
+
+impl Scanner {
+    /// Panics if `delimiter` is empty.
+    pub(crate) fn new(delimiter: &[u8], max_len: usize) -> Self {
+        let needle = match *delimiter {
+            [] => panic!("Delimited: the delimiter must not be empty"),
+            [a] => Needle::One([a]),
+            [a, b] => Needle::Two([a, b]),
+            _ => Needle::Many(Box::new(Finder::new(delimiter).into_owned())),
+        };
+        Scanner {
+            needle,
+            len: delimiter.len(),
+            max_len,
+            searched: 0,
+            scanned: 0,
+        }
+    }
+
+    /// Bytes examined so far.
+    pub(crate) fn scanned(&self) -> u64 {
+        self.scanned
+    }
+
+    /// Looks for the next delimiter in `buf` without consuming anything, resuming where the
+    /// previous search stopped. After [`Scan::Found`] the caller must consume the frame and
+    /// its delimiter before searching again.
+    #[inline]
+    pub(crate) fn search(&mut self, buf: &[u8]) -> Scan {
+        let d = self.len;
+        // Looking further than this cannot find a frame that fits.
+        let end = buf.len().min(self.max_len.saturating_add(d));
+        let from = self.searched.min(end);
+        match self.needle.find(&buf[from..end]) {
+            Some(i) => {
+                self.scanned += (i + d) as u64;
+                self.searched = 0;
+                Scan::Found(from + i)
+            }
+            None => {
+                self.scanned += (end - from) as u64;
+                // A delimiter can still start only where the buffer's tail is a prefix of it.
+                let needle = self.needle.bytes();
+                let next = (end.saturating_sub(d - 1).max(from)..end)
+                    .find(|&p| needle.starts_with(&buf[p..end]))
+                    .unwrap_or(end);
+                if next > self.max_len {
+                    return Scan::TooLong;
+                }
+                self.searched = next;
+                Scan::Pending
+            }
         }
     }
 }
@@ -292,6 +341,19 @@ mod tests {
             }
         }
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn two_byte_delimiters() {
+        for (delim, input, want) in [
+            (&b"\r\n"[..], &b"\n\r\r\n\r"[..], &[&b"\n\r"[..]][..]),
+            (b"\n\n", b"a\n\n\nb\n\n", &[b"a", b"\nb"]),
+            (b"ab", b"bbaab", &[b"bba"]),
+        ] {
+            let mut d = Delimited::new(delim, 16);
+            let mut buf = BytesMut::from(input);
+            assert_eq!(all(&mut d, &mut buf), want, "{}", input.escape_ascii());
+        }
     }
 
     #[test]

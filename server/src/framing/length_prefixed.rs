@@ -256,6 +256,11 @@ impl Decoder for LengthPrefixed {
         };
         Err(self.fail(FrameError::UnexpectedEof { at }))
     }
+
+    /// True once a header has been taken off the buffer and its payload is awaited.
+    fn in_frame(&self) -> bool {
+        self.pending.is_some()
+    }
 }
 
 #[cfg(test)]
@@ -317,6 +322,7 @@ mod tests {
         let mut buf = BytesMut::from(&[0u8, 0, 0x10, 0][..]);
         assert_eq!(c.decode(&mut buf), Ok(None));
         assert!(buf.capacity() >= 4096);
+        assert!(c.in_frame());
         assert_eq!(
             c.decode_eof(&mut buf),
             Err(FrameError::UnexpectedEof { at: 0 })

@@ -7,7 +7,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use super::delimited::{Delimited, Search};
+use super::delimited::{Scan, Scanner};
 use super::{Decoder, FrameError, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};
 use crate::{Command, Reply};
 
@@ -60,8 +60,8 @@ enum State {
 pub struct RequestDecoder {
     max_bulk: usize,
     max_array: usize,
-    inline: Delimited,
-    header: Delimited,
+    /// Finds the `\n` ending inline requests and header lines.
+    lines: Scanner,
     state: State,
     args: Vec<Bytes>,
     /// Arguments of the current multibulk still to come.
@@ -85,8 +85,7 @@ impl RequestDecoder {
         RequestDecoder {
             max_bulk: DEFAULT_MAX_FRAME,
             max_array: DEFAULT_MAX_ARRAY,
-            inline: Delimited::new(b"\n", DEFAULT_MAX_LINE),
-            header: Delimited::new(b"\r\n", DEFAULT_MAX_LINE),
+            lines: Scanner::new(b"\n", DEFAULT_MAX_LINE),
             state: State::Idle,
             args: Vec::new(),
             remaining: 0,
@@ -98,8 +97,7 @@ impl RequestDecoder {
 
     /// Sets the longest inline request or header line, in bytes before its line end.
     pub fn max_inline(mut self, max: usize) -> Self {
-        self.inline = Delimited::new(b"\n", max);
-        self.header = Delimited::new(b"\r\n", max);
+        self.lines = Scanner::new(b"\n", max);
         self
     }
 
@@ -118,7 +116,7 @@ impl RequestDecoder {
     /// Bytes examined by line searches so far: a measure of the decoder's work.
     #[doc(hidden)]
     pub fn bytes_scanned(&self) -> u64 {
-        self.inline.bytes_scanned() + self.header.bytes_scanned()
+        self.lines.scanned()
     }
 
     fn consume(&mut self, buf: &mut BytesMut, n: usize) {
@@ -142,7 +140,7 @@ impl RequestDecoder {
                 }
                 State::Inline => {
                     let too_big = "Protocol error: too big inline request";
-                    let Some(pos) = line_end(&mut self.inline, buf, self.offset, too_big)? else {
+                    let Some(pos) = line_end(&mut self.lines, buf, self.offset, too_big)? else {
                         return Ok(None);
                     };
                     let line = buf[..pos].strip_suffix(b"\r").unwrap_or(&buf[..pos]);
@@ -155,21 +153,22 @@ impl RequestDecoder {
                 }
                 State::Count => {
                     let too_big = "Protocol error: too big mbulk count string";
-                    let Some(pos) = line_end(&mut self.header, buf, self.offset, too_big)? else {
+                    let Some(pos) = line_end(&mut self.lines, buf, self.offset, too_big)? else {
                         return Ok(None);
                     };
-                    let n = parse_int(&buf[1..pos])
+                    let n = header_digits(&buf[..pos])
+                        .and_then(parse_int)
                         .filter(|&n| n <= self.max_array as i64)
                         .ok_or_else(|| {
                             malformed("Protocol error: invalid multibulk length", self.offset)
                         })?;
-                    self.consume(buf, pos + 2);
+                    self.consume(buf, pos + 1);
                     if n <= 0 {
                         self.state = State::Idle;
                         continue;
                     }
                     self.remaining = n as usize;
-                    self.args = Vec::with_capacity(self.remaining.min(1024));
+                    self.args = Vec::with_capacity(self.remaining.min(16));
                     self.state = State::BulkHeader;
                 }
                 State::BulkHeader => {
@@ -184,14 +183,16 @@ impl RequestDecoder {
                         return Err(malformed(what, self.offset));
                     }
                     let too_big = "Protocol error: too big bulk count string";
-                    let Some(pos) = line_end(&mut self.header, buf, self.offset, too_big)? else {
+                    let Some(pos) = line_end(&mut self.lines, buf, self.offset, too_big)? else {
                         return Ok(None);
                     };
-                    let len =
-                        bulk_len(&buf[1..pos], self.max_bulk, self.offset)?.ok_or_else(|| {
-                            malformed("Protocol error: invalid bulk length", self.offset)
-                        })?;
-                    self.consume(buf, pos + 2);
+                    let len = bulk_len(
+                        header_digits(&buf[..pos]).unwrap_or_default(),
+                        self.max_bulk,
+                        self.offset,
+                    )?
+                    .ok_or_else(|| malformed("Protocol error: invalid bulk length", self.offset))?;
+                    self.consume(buf, pos + 1);
                     buf.reserve((len + 2).saturating_sub(buf.len()));
                     self.state = State::Bulk(len);
                 }
@@ -237,6 +238,11 @@ impl Decoder for RequestDecoder {
         self.failed = Some(e.clone());
         Err(e)
     }
+
+    /// True from a request's first byte until it is complete.
+    fn in_frame(&self) -> bool {
+        self.state != State::Idle
+    }
 }
 
 /// An array of a [`ReplyDecoder`] still missing elements.
@@ -274,7 +280,8 @@ pub struct ReplyDecoder {
     max_bulk: usize,
     max_array: usize,
     max_depth: usize,
-    line: Delimited,
+    /// Finds the `\n` ending each line.
+    line: Scanner,
     stack: Vec<Partial>,
     /// Length of the bulk whose header has been consumed.
     bulk: Option<usize>,
@@ -297,7 +304,7 @@ impl ReplyDecoder {
             max_bulk: DEFAULT_MAX_FRAME,
             max_array: DEFAULT_MAX_ARRAY,
             max_depth: DEFAULT_MAX_DEPTH,
-            line: Delimited::new(b"\r\n", DEFAULT_MAX_LINE),
+            line: Scanner::new(b"\n", DEFAULT_MAX_LINE),
             stack: Vec::new(),
             bulk: None,
             offset: 0,
@@ -306,9 +313,9 @@ impl ReplyDecoder {
         }
     }
 
-    /// Sets the longest line (`+`, `-`, `:` and headers), in bytes before `\r\n`.
+    /// Sets the longest line (`+`, `-`, `:` and headers), in bytes before its `\n`.
     pub fn max_line(mut self, max: usize) -> Self {
-        self.line = Delimited::new(b"\r\n", max);
+        self.line = Scanner::new(b"\n", max);
         self
     }
 
@@ -333,7 +340,7 @@ impl ReplyDecoder {
     /// Bytes examined by line searches so far: a measure of the decoder's work.
     #[doc(hidden)]
     pub fn bytes_scanned(&self) -> u64 {
-        self.line.bytes_scanned()
+        self.line.scanned()
     }
 
     fn idle(&self) -> bool {
@@ -369,7 +376,11 @@ impl ReplyDecoder {
             let Some(pos) = line_end(&mut self.line, buf, at, too_big)? else {
                 return Ok(None);
             };
-            let body = &buf[1..pos];
+            let Some(body) = buf[..pos].strip_suffix(b"\r") else {
+                let what = "Protocol error: line not terminated by CRLF";
+                return Err(malformed(what, at + pos as u64));
+            };
+            let body = &body[1..];
             let text = || String::from_utf8_lossy(body).into_owned();
             let value = match kind {
                 b'+' => Some(Reply::Simple(text())),
@@ -388,8 +399,8 @@ impl ReplyDecoder {
                 }
                 _ => self.array(body, at)?,
             };
-            self.offset += pos as u64 + 2;
-            buf.advance(pos + 2);
+            self.offset += pos as u64 + 1;
+            buf.advance(pos + 1);
             if value.is_some() {
                 return Ok(value);
             }
@@ -412,7 +423,7 @@ impl ReplyDecoder {
             }
             _ => {
                 let want = n as usize;
-                let items = Vec::with_capacity(want.min(1024));
+                let items = Vec::with_capacity(want.min(16));
                 self.stack.push(Partial { items, want });
                 Ok(None)
             }
@@ -460,6 +471,11 @@ impl Decoder for ReplyDecoder {
         let e = FrameError::UnexpectedEof { at };
         self.failed = Some(e.clone());
         Err(e)
+    }
+
+    /// True while an array or a bulk string has been started but not finished.
+    fn in_frame(&self) -> bool {
+        !self.idle()
     }
 }
 
@@ -601,16 +617,21 @@ fn malformed(what: impl Into<String>, at: u64) -> FrameError {
 
 /// Finds the end of the line starting at stream offset `at`; `too_big` if it is too long.
 fn line_end(
-    finder: &mut Delimited,
+    lines: &mut Scanner,
     buf: &[u8],
     at: u64,
     too_big: &str,
 ) -> Result<Option<usize>, FrameError> {
-    match finder.search(buf) {
-        Search::Found(pos) => Ok(Some(pos)),
-        Search::Pending => Ok(None),
-        Search::TooLong => Err(malformed(too_big, at)),
+    match lines.search(buf) {
+        Scan::Found(pos) => Ok(Some(pos)),
+        Scan::Pending => Ok(None),
+        Scan::TooLong => Err(malformed(too_big, at)),
     }
+}
+
+/// The digits of a `*N\r` or `$N\r` line (its `\n` already cut off).
+fn header_digits(line: &[u8]) -> Option<&[u8]> {
+    line.strip_suffix(b"\r").map(|l| &l[1..])
 }
 
 /// Parses a bulk length: `None` if invalid, `TooLarge` (at the `$`) if over `max`.
@@ -827,6 +848,14 @@ mod tests {
             requests(b"PING\n*1\r\n$1\r\n"),
             Err(FrameError::UnexpectedEof { at: 5 })
         );
+        assert_eq!(
+            requests(b"*1\n"),
+            err("Protocol error: invalid multibulk length", 0)
+        );
+        assert_eq!(
+            requests(b"*1\r\n$1\n"),
+            err("Protocol error: invalid bulk length", 4)
+        );
     }
 
     #[test]
@@ -846,5 +875,8 @@ mod tests {
         assert_eq!(dec.decode(&mut buf), Ok(Some(Reply::Integer(1))));
         let e = malformed("Protocol error: unknown reply type '?'", 4);
         assert_eq!(dec.decode(&mut buf), Err(e));
+        let mut buf = BytesMut::from(&b"+OK\n"[..]);
+        let e = malformed("Protocol error: line not terminated by CRLF", 3);
+        assert_eq!(ReplyDecoder::new().decode(&mut buf), Err(e));
     }
 }

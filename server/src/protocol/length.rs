@@ -79,6 +79,10 @@ impl Decoder for RequestDecoder {
         self.step(buf, false)
     }
 
+    fn in_frame(&self) -> bool {
+        self.frames.in_frame()
+    }
+
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Command>, FrameError> {
         self.step(buf, true)
     }

@@ -68,6 +68,10 @@ impl Decoder for RequestDecoder {
         Ok(None)
     }
 
+    fn in_frame(&self) -> bool {
+        self.lines.in_frame()
+    }
+
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Command>, FrameError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());

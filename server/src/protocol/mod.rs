@@ -176,7 +176,8 @@ impl Decoder for RequestDecoder {
     fn in_frame(&self) -> bool {
         match self {
             RequestDecoder::Resp(d) => d.in_frame(),
-            RequestDecoder::Line(_) | RequestDecoder::Length(_) => false,
+            RequestDecoder::Line(d) => d.in_frame(),
+            RequestDecoder::Length(d) => d.in_frame(),
         }
     }
 }
