@@ -87,7 +87,11 @@ pub struct Client {
     id: usize,
     role: Role,
     shared: Shared,
+    /// Draws how bytes are delivered (chunks, gaps, batches).
     rng: SmallRng,
+    /// Draws what is asked: independent of delivery, so the logical view of a run is the
+    /// same under any delivery.
+    work: SmallRng,
     stream: Option<TcpStream>,
     buf: BytesMut,
     decoder: ReplyDecoder,
@@ -109,6 +113,7 @@ impl Client {
             id,
             role: role_of(s, id),
             rng: SmallRng::seed_from_u64(crate::mix(s.seed, id as u64)),
+            work: SmallRng::seed_from_u64(crate::mix(s.seed ^ 0x3030_7761_6b72_6f77, id as u64)),
             stream: None,
             buf: BytesMut::new(),
             decoder: ReplyDecoder::new(&s.framing, 1 << 20),
@@ -187,7 +192,8 @@ impl Client {
                 start
                     + self
                         .rng
-                        .random_range(1..=d.max_chunk.min(bytes.len() - start))
+                        .random_range(1..=d.max_chunk)
+                        .min(bytes.len() - start)
             };
             if at_boundaries {
                 // Cut right after a delimiter or inside a length header, if one is near.
@@ -264,7 +270,7 @@ impl Client {
             let mut bytes = BytesMut::new();
             let mut expects = Vec::with_capacity(n);
             for _ in 0..n {
-                let (cmd, expect) = self.model.next(&mut self.rng);
+                let (cmd, expect) = self.model.next(&mut self.work);
                 bytes.extend_from_slice(&self.encode(&cmd));
                 self.record(Event::Request {
                     cmd,
@@ -321,7 +327,7 @@ impl Client {
         }
         match self.role {
             Role::Disconnect => {
-                let (cmd, _) = self.model.next(&mut self.rng);
+                let (cmd, _) = self.model.next(&mut self.work);
                 let bytes = self.encode(&cmd);
                 let cut = self.rng.random_range(1..bytes.len());
                 self.deliver(&bytes[..cut]).await;
@@ -390,7 +396,11 @@ impl Client {
                 break;
             }
             let mut probe = [0u8; 64];
-            match timeout(limits.slowloris_every, stream.read(&mut probe)).await {
+            let probed = timeout(limits.slowloris_every, stream.read(&mut probe)).await;
+            self.record(Event::Write {
+                bytes: Bytes::copy_from_slice(&[byte]),
+            });
+            match probed {
                 Ok(Ok(0)) | Ok(Err(_)) => break,
                 Ok(Ok(_)) => {
                     self.fail("slowloris", "got a reply to an unfinished frame".into());

@@ -2,7 +2,6 @@
 
 use crate::report::Report;
 use crate::scenario::Scenario;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The seed from `FRAMESIM_SEED`, or a fresh one (printed to stderr so it can be replayed).
@@ -30,17 +29,35 @@ pub fn default_transcript_path(s: &Scenario) -> PathBuf {
         .join(format!("{}-{}-{}.txt", s.name, s.target, s.seed))
 }
 
-/// Writes the run's transcript: a header with the scenario, one line per event, a footer
-/// with the counts and the hash.
+/// The run's transcript as text: a header with the scenario (its drawn options and seed),
+/// the wire view (every event with its virtual time, chunk boundaries marked `|...|`), the
+/// logical view (per client: requests and replies only), and a footer with the counts and
+/// the hash. Same seed, same bytes.
+pub fn render_transcript(report: &Report) -> String {
+    let mut out = String::new();
+    out.push_str("# ");
+    out.push_str(&report.scenario.to_string().replace('\n', "\n# "));
+    out.push_str("\n## wire view\n");
+    let records = report.transcript.records();
+    for line in report.transcript.lines() {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str("## logical view\n");
+    for line in crate::transcript::logical_view(&records) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str("# ");
+    out.push_str(&report.summary_stable().replace('\n', "\n# "));
+    out.push('\n');
+    out
+}
+
+/// Writes [`render_transcript`] to `path`, creating its folder.
 pub fn write_transcript(report: &Report, path: &Path) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(f, "# {}", report.scenario.to_string().replace('\n', "\n# "))?;
-    for line in report.transcript.lines() {
-        writeln!(f, "{line}")?;
-    }
-    writeln!(f, "# {}", report.summary_stable().replace('\n', "\n# "))?;
-    f.flush()
+    std::fs::write(path, render_transcript(report))
 }

@@ -18,13 +18,13 @@ mod scenario;
 mod stream;
 mod transcript;
 
-pub use files::{default_transcript_path, seed_from_env, write_transcript};
+pub use files::{default_transcript_path, render_transcript, seed_from_env, write_transcript};
 pub use naive::Target;
 pub use oracle::Violation;
 pub use report::Report;
 pub use run::{check_determinism, run, Divergence, RunOptions};
 pub use scenario::{Delivery, Faults, Roles, Scenario, ServerLimits, PRESETS};
-pub use transcript::{Actor, Event, Expected, Record, Transcript};
+pub use transcript::{logical_view, Actor, Event, Expected, Record, Transcript};
 
 /// Mixes a seed with a stream id into a new, well-spread seed (SplitMix64's finaliser), so
 /// every client, connection and fault has its own independent generator.

@@ -209,7 +209,8 @@ impl Scenario {
             "default" => {
                 s.clients = 10_000;
                 s.requests = 10;
-                s.client_hosts = 100;
+                s.client_hosts = 25;
+                s.delivery.max_chunk = 32;
             }
             "small" => {}
             "hostile" => {
@@ -319,8 +320,13 @@ impl fmt::Display for Scenario {
         )?;
         writeln!(
             f,
-            "  delivery: chunks 1..={}, byte-at-a-time {:.2}, gaps <= {:?}, pipeline <= {}, cut at boundaries {:.2}",
-            d.max_chunk, d.byte_at_a_time, d.max_gap, d.pipeline, d.cut_at_boundaries
+            "  delivery: chunks {}, byte-at-a-time {:.2}, gaps <= {:?}, pipeline <= {}, cut at boundaries {:.2}",
+            if d.max_chunk == usize::MAX {
+                "whole".to_string()
+            } else {
+                format!("1..={}", d.max_chunk)
+            },
+            d.byte_at_a_time, d.max_gap, d.pipeline, d.cut_at_boundaries
         )?;
         writeln!(
             f,

@@ -1,0 +1,46 @@
+//! Chunking invariance: the logical view of a workload is the same under adversarial
+//! delivery (chunks, gaps, pipelining, partial reads, short writes, spurious Pending) as
+//! under ideal delivery (one write per request, no faults).
+
+mod common;
+
+use common::seeds;
+use framesim::{logical_view, run, RunOptions, Scenario};
+
+fn logical(s: &Scenario) -> Vec<String> {
+    let report = run(
+        s,
+        RunOptions {
+            keep_transcript: true,
+        },
+    );
+    if !report.passed() {
+        common::fail(s);
+    }
+    logical_view(&report.transcript.records())
+}
+
+#[test]
+fn logical_view_is_the_same_under_any_delivery() {
+    let mut compared = 0;
+    for preset in ["small", "adversarial", "bytewise", "hostile"] {
+        for seed in seeds(0..25) {
+            let mut s = Scenario::preset(preset, seed).unwrap();
+            s.clients = s.clients.min(40);
+            let hostile = logical(&s);
+            let ideal = logical(&s.ideal());
+            assert!(!hostile.is_empty());
+            if let Some(i) =
+                (0..hostile.len().max(ideal.len())).find(|&i| hostile.get(i) != ideal.get(i))
+            {
+                panic!(
+                    "{preset} seed {seed}: logical views differ at line {i}:\n  adversarial: {:?}\n  ideal:       {:?}",
+                    hostile.get(i),
+                    ideal.get(i)
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 4);
+}

@@ -1,0 +1,182 @@
+//! The transcript catalogue: one small scenario per behaviour of the harness, each
+//! snapshotted whole (header, wire view, logical view, footer) in the top-level
+//! `snapshots/` folder. Review changes with `cargo insta review`.
+
+mod common;
+
+use framesim::{render_transcript, run, Delivery, Faults, Roles, RunOptions, Scenario};
+use framesim_server::protocol::Framing;
+use std::time::Duration;
+
+/// A tiny base scenario: `clients` clients, 3 requests each, one host, ideal delivery.
+fn base(name: &str, clients: usize) -> Scenario {
+    let mut s = Scenario::preset("small", 42).unwrap();
+    s.name = name.to_string();
+    s.clients = clients;
+    s.requests = 3;
+    s.client_hosts = 1;
+    s.delivery = Delivery::ideal();
+    s.faults = Faults::none();
+    s
+}
+
+fn snapshot(s: Scenario) {
+    let report = run(
+        &s,
+        RunOptions {
+            keep_transcript: true,
+        },
+    );
+    if !report.passed() {
+        common::fail(&s);
+    }
+    let text = render_transcript(&report);
+    insta::with_settings!({
+        snapshot_path => "../../snapshots",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(s.name.clone(), text);
+    });
+}
+
+#[test]
+fn byte_at_a_time() {
+    let mut s = base("byte-at-a-time", 2);
+    s.delivery.byte_at_a_time = 1.0;
+    snapshot(s);
+}
+
+#[test]
+fn pipelined_batch_split_inside_a_length_header() {
+    let mut s = base("pipelined-length-header-split", 2);
+    s.framing = Framing::length();
+    s.delivery.pipeline = 3;
+    s.delivery.max_chunk = 3;
+    s.delivery.cut_at_boundaries = 1.0;
+    snapshot(s);
+}
+
+#[test]
+fn partial_reads_and_short_writes() {
+    let mut s = base("partial-reads-short-writes", 3);
+    s.faults = Faults {
+        partial_reads: 0.8,
+        short_writes: 0.8,
+        spurious_pending: 0.2,
+    };
+    snapshot(s);
+}
+
+fn one_role(name: &str, roles: Roles) -> Scenario {
+    let mut s = base(name, 2);
+    s.roles = roles;
+    s.limits.idle_timeout = Duration::from_millis(300);
+    s
+}
+
+#[test]
+fn oversized_frame() {
+    snapshot(one_role(
+        "oversized",
+        Roles {
+            oversized: 0.5,
+            ..Roles::default()
+        },
+    ));
+}
+
+#[test]
+fn malformed_request() {
+    snapshot(one_role(
+        "malformed",
+        Roles {
+            malformed: 0.5,
+            ..Roles::default()
+        },
+    ));
+}
+
+#[test]
+fn slowloris_cut_off_by_the_frame_deadline() {
+    snapshot(one_role(
+        "slowloris",
+        Roles {
+            slowloris: 0.5,
+            ..Roles::default()
+        },
+    ));
+}
+
+#[test]
+fn idle_client_closed_by_the_idle_timeout() {
+    snapshot(one_role(
+        "idle",
+        Roles {
+            idle: 0.5,
+            ..Roles::default()
+        },
+    ));
+}
+
+#[test]
+fn disconnect_mid_frame() {
+    snapshot(one_role(
+        "disconnect-mid-frame",
+        Roles {
+            disconnect: 0.5,
+            ..Roles::default()
+        },
+    ));
+}
+
+#[test]
+fn half_close() {
+    snapshot(one_role(
+        "half-close",
+        Roles {
+            half_close: 0.5,
+            ..Roles::default()
+        },
+    ));
+}
+
+#[test]
+fn server_restart_with_reconnect() {
+    let mut s = base("restart", 3);
+    s.requests = 6;
+    s.delivery.max_gap = Duration::from_millis(5);
+    s.delivery.max_chunk = 8;
+    s.restart_at = Some(Duration::from_millis(8));
+    snapshot(s);
+}
+
+#[test]
+fn each_framing() {
+    for framing in [Framing::Resp, Framing::line(), Framing::length()] {
+        let mut s = base(&format!("framing-{framing}"), 2);
+        s.framing = framing;
+        s.delivery.max_chunk = 5;
+        snapshot(s);
+    }
+}
+
+/// Large scenarios snapshot a summary: counts, virtual latency percentiles, the hash.
+#[test]
+fn large_scenario_summaries() {
+    for (preset, clients) in [("default", 10_000), ("hostile", 200)] {
+        let mut s = Scenario::preset(preset, 1).unwrap();
+        s.clients = clients;
+        let report = run(&s, RunOptions::default());
+        if !report.passed() {
+            common::fail(&s);
+        }
+        insta::with_settings!({
+            snapshot_path => "../../snapshots",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(format!("summary-{preset}"), report.summary_stable());
+        });
+    }
+}
