@@ -20,7 +20,47 @@ fn base(name: &str, clients: usize) -> Scenario {
     s
 }
 
+/// Every snapshot this suite owns; anything else in `snapshots/` is unreferenced.
+const CATALOGUE: &[&str] = &[
+    "byte-at-a-time",
+    "pipelined-length-header-split",
+    "partial-reads-short-writes",
+    "oversized",
+    "malformed",
+    "slowloris",
+    "idle",
+    "disconnect-mid-frame",
+    "half-close",
+    "restart",
+    "framing-resp",
+    "framing-line",
+    "framing-length",
+    "summary-default",
+    "summary-hostile",
+];
+
+/// Fails on snapshots nobody asserts any more, and on pending ones left by a run.
+#[test]
+fn no_unreferenced_or_pending_snapshots() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots");
+    let mut stray = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("snapshots/") {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        let known = name
+            .strip_suffix(".snap")
+            .is_some_and(|stem| CATALOGUE.contains(&stem));
+        if !known {
+            stray.push(name);
+        }
+    }
+    assert!(
+        stray.is_empty(),
+        "unreferenced or pending snapshots in snapshots/: {stray:?} (cargo insta review, or delete)"
+    );
+}
+
 fn snapshot(s: Scenario) {
+    assert!(CATALOGUE.contains(&s.name.as_str()), "add {} to CATALOGUE", s.name);
     let report = run(
         &s,
         RunOptions {
