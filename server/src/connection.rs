@@ -267,3 +267,19 @@ async fn read_some<R: AsyncRead + Unpin>(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection costs its task's future; keep it from growing unnoticed.
+    #[test]
+    fn an_idle_connection_future_stays_small() {
+        let config = Config::default();
+        let kv = crate::Kv::new();
+        let (a, _b) = tokio::io::duplex(64);
+        let fut = run(a, &kv, &config, Stopping::default());
+        let size = std::mem::size_of_val(&fut);
+        assert!(size <= 800, "connection future grew to {size} bytes");
+    }
+}

@@ -1,39 +1,58 @@
-//! Replays every pinned seed of `sim/regressions.txt`.
+//! Replays every pinned seed of `sim/regressions.txt` and snapshots what it showed.
+//!
+//! Pinning a seed is one step: add its line to `sim/regressions.txt`, run this test once
+//! with `INSTA_UPDATE=always` (or `cargo insta review`), commit the new snapshot.
 
 mod common;
 
 use framesim::{run, RunOptions, Scenario, Target};
 
-#[test]
-fn pinned_regression_seeds_replay() {
+/// Snapshot name of a pinned line: `regression-<scenario>-<seed>[-<target>]`.
+pub fn snapshot_name(line: &str) -> String {
+    format!("regression-{}", line.split_whitespace().collect::<Vec<_>>().join("-"))
+}
+
+/// The pinned lines, comments and blanks left out.
+pub fn pinned() -> Vec<String> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/regressions.txt"))
         .expect("sim/regressions.txt");
-    let mut replayed = 0;
-    for line in text
-        .lines()
+    text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn pinned_regression_seeds_replay() {
+    let lines = pinned();
+    assert!(lines.len() >= 4, "regressions.txt lost its seeds");
+    for line in lines {
         let parts: Vec<&str> = line.split_whitespace().collect();
-        let seed: u64 = parts[1]
-            .parse()
-            .unwrap_or_else(|_| panic!("bad seed in '{line}'"));
+        let seed: u64 = parts
+            .get(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad line in regressions.txt: '{line}'"));
         let mut s = Scenario::preset(parts[0], seed).unwrap();
         if let Some(target) = parts.get(2) {
             s.target = target.parse::<Target>().unwrap();
         }
-        let report = run(&s, RunOptions::default());
-        if s.target == Target::Framesim {
+        let report = run(&s, RunOptions { keep_transcript: true });
+        let shown = if s.target == Target::Framesim {
             if !report.passed() {
                 common::fail(&s);
             }
+            report.summary_stable()
         } else {
-            assert!(
-                !report.passed(),
-                "'{line}': the naive server is no longer caught"
-            );
-        }
-        replayed += 1;
+            assert!(!report.passed(), "'{line}': the naive server is no longer caught");
+            report.failure()
+        };
+        insta::with_settings!({
+            snapshot_path => "../../snapshots",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(snapshot_name(&line), shown);
+        });
     }
-    assert!(replayed >= 4, "regressions.txt lost its seeds");
 }
