@@ -243,3 +243,46 @@ async fn an_invalid_config_is_refused_with_a_clear_error() {
         .unwrap_err();
     assert!(err.to_string().contains("1, 2, 4 or 8"), "{err}");
 }
+
+/// A listener whose first accepts fail like a process out of file descriptors.
+struct Flaky {
+    inner: tokio::net::TcpListener,
+    failures: usize,
+}
+
+impl framesim_server::Listener for Flaky {
+    type Stream = tokio::net::TcpStream;
+
+    async fn accept(&mut self) -> std::io::Result<(Self::Stream, std::net::SocketAddr)> {
+        if self.failures > 0 {
+            self.failures -= 1;
+            return Err(std::io::Error::from_raw_os_error(24)); // EMFILE
+        }
+        framesim_server::Listener::accept(&mut self.inner).await
+    }
+}
+
+#[tokio::test]
+async fn accept_errors_back_off_and_the_loop_goes_on() {
+    let inner = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = inner.local_addr().unwrap();
+    let config = Config {
+        accept_backoff: Duration::from_millis(5),
+        ..config()
+    };
+    let stats = config.stats.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(framesim_server::serve(
+        Flaky { inner, failures: 3 },
+        framesim_server::Kv::new(),
+        config,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut c = Client::connect(addr, Framing::Resp).await;
+    assert_eq!(c.call(&["PING"]).await, Reply::Simple("PONG".into()));
+    assert_eq!(stats.snapshot().accept_errors, 3);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}

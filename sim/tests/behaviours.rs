@@ -2,13 +2,13 @@
 
 mod common;
 
-use common::{assert_passes, assert_passes_scenario, seeds};
+use common::{assert_passes, assert_passes_scenario, seeds, seeds_for};
 use framesim::Scenario;
 use framesim_server::protocol::Framing;
 
 #[test]
 fn small_runs_pass_and_answer_every_request() {
-    for seed in seeds(0..20) {
+    for seed in seeds_for("small", 0..20) {
         let r = assert_passes("small", seed);
         assert_eq!(r.counts.requests, 16 * 8, "seed {seed}");
         assert_eq!(r.counts.replies, r.counts.requests, "seed {seed}");
@@ -23,7 +23,7 @@ fn small_runs_pass_and_answer_every_request() {
 #[test]
 fn every_framing_survives_hostile_delivery() {
     for framing in [Framing::Resp, Framing::line(), Framing::length()] {
-        for seed in seeds(0..3) {
+        for seed in seeds_for("hostile", 0..3) {
             let mut s = Scenario::preset("hostile", seed).unwrap();
             s.framing = framing.clone();
             s.clients = 60;
@@ -51,7 +51,7 @@ fn every_framing_survives_hostile_delivery() {
 
 #[test]
 fn byte_at_a_time_delivery_with_short_writes() {
-    for seed in seeds(0..5) {
+    for seed in seeds_for("bytewise", 0..5) {
         let r = assert_passes("bytewise", seed);
         assert_eq!(
             r.counts.writes, r.counts.bytes,
@@ -63,7 +63,7 @@ fn byte_at_a_time_delivery_with_short_writes() {
 
 #[test]
 fn a_server_restart_mid_run_loses_no_answer_to_a_live_connection() {
-    for seed in seeds(0..5) {
+    for seed in seeds_for("restart", 0..5) {
         let r = assert_passes("restart", seed);
         assert_eq!(r.counts.faults, 1, "seed {seed}: the restart happened");
         assert!(r.counts.connects > 50, "seed {seed}: clients reconnected");
@@ -72,7 +72,7 @@ fn a_server_restart_mid_run_loses_no_answer_to_a_live_connection() {
 
 #[test]
 fn the_seed_drawn_adversarial_sweep_passes() {
-    for seed in seeds(0..300) {
+    for seed in seeds_for("adversarial", 0..300) {
         assert_passes("adversarial", seed);
     }
 }

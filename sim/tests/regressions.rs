@@ -5,23 +5,8 @@
 
 mod common;
 
+use common::{pinned, snapshot_name};
 use framesim::{run, RunOptions, Scenario, Target};
-
-/// Snapshot name of a pinned line: `regression-<scenario>-<seed>[-<target>]`.
-pub fn snapshot_name(line: &str) -> String {
-    format!("regression-{}", line.split_whitespace().collect::<Vec<_>>().join("-"))
-}
-
-/// The pinned lines, comments and blanks left out.
-pub fn pinned() -> Vec<String> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/regressions.txt"))
-        .expect("sim/regressions.txt");
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect()
-}
 
 #[test]
 fn pinned_regression_seeds_replay() {
@@ -37,14 +22,22 @@ fn pinned_regression_seeds_replay() {
         if let Some(target) = parts.get(2) {
             s.target = target.parse::<Target>().unwrap();
         }
-        let report = run(&s, RunOptions { keep_transcript: true });
+        let report = run(
+            &s,
+            RunOptions {
+                keep_transcript: true,
+            },
+        );
         let shown = if s.target == Target::Framesim {
             if !report.passed() {
                 common::fail(&s);
             }
             report.summary_stable()
         } else {
-            assert!(!report.passed(), "'{line}': the naive server is no longer caught");
+            assert!(
+                !report.passed(),
+                "'{line}': the naive server is no longer caught"
+            );
             report.failure()
         };
         insta::with_settings!({

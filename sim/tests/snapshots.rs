@@ -3,9 +3,6 @@
 //! `snapshots/` folder. Review changes with `cargo insta review`.
 
 mod common;
-#[allow(dead_code)]
-#[path = "regressions.rs"]
-mod regressions;
 
 use framesim::{render_transcript, run, Delivery, Faults, Roles, RunOptions, Scenario};
 use framesim_server::protocol::Framing;
@@ -46,12 +43,15 @@ const CATALOGUE: &[&str] = &[
 #[test]
 fn no_unreferenced_or_pending_snapshots() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots");
-    let pinned = regressions::pinned();
+    let pinned = common::pinned();
     let mut stray = Vec::new();
     for entry in std::fs::read_dir(dir).expect("snapshots/") {
         let name = entry.unwrap().file_name().to_string_lossy().to_string();
         let known = name.strip_suffix(".snap").is_some_and(|stem| {
-            CATALOGUE.contains(&stem) || pinned.iter().any(|line| regressions::snapshot_name(line) == stem)
+            CATALOGUE.contains(&stem)
+                || pinned
+                    .iter()
+                    .any(|line| common::snapshot_name(line) == stem)
         });
         if !known {
             stray.push(name);
@@ -64,7 +64,11 @@ fn no_unreferenced_or_pending_snapshots() {
 }
 
 fn snapshot(s: Scenario) {
-    assert!(CATALOGUE.contains(&s.name.as_str()), "add {} to CATALOGUE", s.name);
+    assert!(
+        CATALOGUE.contains(&s.name.as_str()),
+        "add {} to CATALOGUE",
+        s.name
+    );
     let report = run(
         &s,
         RunOptions {

@@ -3,12 +3,28 @@
 
 use framesim::{run, write_transcript, Report, RunOptions, Scenario, Target};
 
-/// The seeds a suite runs: `FRAMESIM_SEED` alone when set, else `default`.
-pub fn seeds(default: std::ops::Range<u64>) -> Vec<u64> {
-    match std::env::var("FRAMESIM_SEED") {
-        Ok(s) => vec![s.trim().parse().expect("FRAMESIM_SEED is a number")],
-        Err(_) => default.collect(),
+/// The seeds a suite runs for `preset`: `FRAMESIM_SEED` alone when set; else the seeds
+/// pinned for `preset` in `sim/regressions.txt` first, then `default`.
+pub fn seeds_for(preset: &str, default: std::ops::Range<u64>) -> Vec<u64> {
+    if let Ok(s) = std::env::var("FRAMESIM_SEED") {
+        return vec![s.trim().parse().expect("FRAMESIM_SEED is a number")];
     }
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/regressions.txt"))
+        .expect("sim/regressions.txt");
+    let mut seeds: Vec<u64> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|p| p.len() == 2 && p[0] == preset)
+        .filter_map(|p| p[1].parse().ok())
+        .collect();
+    let rest: Vec<u64> = default.filter(|s| !seeds.contains(s)).collect();
+    seeds.extend(rest);
+    seeds
+}
+
+/// [`seeds_for`] a suite that is not tied to one preset.
+pub fn seeds(default: std::ops::Range<u64>) -> Vec<u64> {
+    seeds_for("", default)
 }
 
 /// Runs a preset and fails the test with the full failure report (and the transcript written
@@ -60,4 +76,23 @@ pub fn first_caught(
         );
         (!report.passed()).then_some((seed, report))
     })
+}
+
+/// Snapshot name of a pinned line: `regression-<scenario>-<seed>[-<target>]`.
+pub fn snapshot_name(line: &str) -> String {
+    format!(
+        "regression-{}",
+        line.split_whitespace().collect::<Vec<_>>().join("-")
+    )
+}
+
+/// The pinned lines, comments and blanks left out.
+pub fn pinned() -> Vec<String> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/regressions.txt"))
+        .expect("sim/regressions.txt");
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
 }
