@@ -4,7 +4,7 @@ use std::fmt;
 /// One request: a command name and its arguments, as binary-safe byte strings.
 ///
 /// Every framing decodes to this, so the service never knows how a request was framed.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Command {
     /// The name (first element) and the arguments, in order. Never empty once decoded.
     pub args: Vec<Bytes>,

@@ -4,7 +4,7 @@ use bytes::Bytes;
 ///
 /// The RESP framing writes it as Redis does; the line and length framings carry the same
 /// values in their own encodings (see [`crate::protocol`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Reply {
     /// `+OK`: a short status line (no CR or LF inside).
     Simple(String),

@@ -1,8 +1,8 @@
 //! Everything that happens in a run, in order, with its virtual time.
 //!
-//! Every event is rendered to one text line and folded into a hash as it is appended, so
-//! two runs of the same seed can be compared byte for byte even when the run is too large
-//! to keep. Small runs (and replays) keep the lines too.
+//! Every event is folded into a hash as it is appended (FNV-1a over its fields, in order),
+//! so two runs of the same seed can be compared even when the run is too large to keep.
+//! Small runs (and replays) keep the records too, and render them as text lines.
 
 use bytes::Bytes;
 use framesim_server::{Command, Reply};
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Who an event belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Actor {
     /// The harness itself (faults, the run's start and end).
     Sim,
@@ -22,7 +22,7 @@ pub enum Actor {
 }
 
 /// One thing that happened.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 pub enum Event {
     /// A client connected (its local address names the connection on the server side).
     Connect { local: String },
@@ -55,7 +55,7 @@ pub enum Event {
 }
 
 /// What a client's model predicts for a request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 pub enum Expected {
     /// Exactly this reply.
     Exact(Reply),
@@ -66,7 +66,7 @@ pub enum Expected {
 }
 
 /// A recorded event: when, who, what.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 pub struct Record {
     /// Virtual time since the simulation started.
     pub at: Duration,
@@ -87,7 +87,21 @@ struct Inner {
     hash: u64,
     count: u64,
     kinds: [u64; KINDS],
-    line: String,
+}
+
+/// FNV-1a, 64 bits: tiny, stable, and good enough to tell two transcripts apart.
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Number of [`Event`] kinds.
@@ -154,7 +168,6 @@ impl Transcript {
             hash: FNV_OFFSET,
             count: 0,
             kinds: [0; KINDS],
-            line: String::new(),
         })))
     }
 
@@ -166,13 +179,12 @@ impl Transcript {
 
     /// Appends a record.
     pub fn push(&self, record: Record) {
+        use std::hash::{Hash, Hasher};
         let mut inner = self.0.lock().expect("transcript lock");
         let inner = &mut *inner;
-        inner.line.clear();
-        render(&record, &mut inner.line);
-        for b in inner.line.bytes().chain([b'\n']) {
-            inner.hash = (inner.hash ^ u64::from(b)).wrapping_mul(FNV_PRIME);
-        }
+        let mut fnv = Fnv(inner.hash);
+        record.hash(&mut fnv);
+        inner.hash = fnv.finish();
         inner.count += 1;
         inner.kinds[record.event.kind()] += 1;
         if let Event::Write { bytes } = &record.event {
@@ -183,7 +195,7 @@ impl Transcript {
         }
     }
 
-    /// FNV-1a hash of every rendered line so far.
+    /// FNV-1a hash of every record so far.
     pub fn hash(&self) -> u64 {
         self.0.lock().expect("transcript lock").hash
     }
