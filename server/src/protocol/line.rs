@@ -86,16 +86,20 @@ impl Decoder for RequestDecoder {
 }
 
 /// Writes `cmd` as one line; arguments are quoted when they need it.
+///
+/// No byte of the delimiter appears before the line's end (such bytes are written as
+/// `\xHH` inside quotes), so a delimiter can never be found inside an argument, even where
+/// an argument's tail and the delimiter overlap. The delimiter itself must pass
+/// [`Framing::validate`](super::Framing::validate) (no space, quote or backslash).
 pub fn encode_command(cmd: &Command, delimiter: &[u8], dst: &mut BytesMut) {
     for (i, arg) in cmd.args.iter().enumerate() {
         if i > 0 {
             dst.put_u8(b' ');
         }
         let plain = !arg.is_empty()
-            && arg
-                .iter()
-                .all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\')
-            && !contains(arg, delimiter);
+            && arg.iter().all(|&b| {
+                b.is_ascii_graphic() && !b"\"'\\".contains(&b) && !delimiter.contains(&b)
+            });
         if plain {
             dst.extend_from_slice(arg);
         } else {
@@ -103,8 +107,9 @@ pub fn encode_command(cmd: &Command, delimiter: &[u8], dst: &mut BytesMut) {
             for &b in arg.iter() {
                 match b {
                     b'"' | b'\\' => dst.extend_from_slice(&[b'\\', b]),
-                    b' ' => dst.put_u8(b),
-                    _ if b.is_ascii_graphic() && !delimiter.contains(&b) => dst.put_u8(b),
+                    _ if (b.is_ascii_graphic() || b == b' ') && !delimiter.contains(&b) => {
+                        dst.put_u8(b)
+                    }
                     _ => hex(b, dst),
                 }
             }
@@ -153,10 +158,6 @@ fn hex(b: u8, dst: &mut BytesMut) {
         DIGITS[(b >> 4) as usize],
         DIGITS[(b & 15) as usize],
     ]);
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    memchr::memmem::find(hay, needle).is_some()
 }
 
 fn unescape(body: &[u8]) -> Option<Vec<u8>> {
@@ -346,6 +347,27 @@ mod tests {
             encode_command(&cmd, delim, &mut buf);
             let mut dec = RequestDecoder::new(Delimited::new(delim, 1024));
             assert_eq!(dec.decode(&mut buf).unwrap(), Some(cmd.clone()));
+        }
+    }
+
+    #[test]
+    fn an_argument_whose_tail_overlaps_the_delimiter_round_trips() {
+        for (delim, arg) in [
+            (&b"aa"[..], &b"xa"[..]),
+            (b"ab", b"a"),
+            (b"~~", b"~"),
+            (b"\x00", b"\x00"),
+        ] {
+            let cmd = Command::new([&b"ECHO"[..], arg]);
+            let mut buf = BytesMut::new();
+            encode_command(&cmd, delim, &mut buf);
+            let mut dec = RequestDecoder::new(Delimited::new(delim, 1024));
+            assert_eq!(
+                dec.decode(&mut buf).unwrap(),
+                Some(cmd),
+                "delimiter {delim:?}"
+            );
+            assert!(buf.is_empty());
         }
     }
 

@@ -52,12 +52,18 @@ impl Framing {
         }
     }
 
-    /// Checks the settings: a non-empty delimiter, a header of 1, 2, 4 or 8 bytes.
+    /// Checks the settings: a non-empty delimiter without the bytes that separate and quote
+    /// arguments, a header of 1, 2, 4 or 8 bytes.
     pub fn validate(&self) -> Result<(), String> {
         match self {
             Framing::Line { delimiter } if delimiter.is_empty() => {
                 Err("the line delimiter must not be empty".into())
             }
+            Framing::Line { delimiter } if delimiter.iter().any(|b| b" \"\\".contains(b)) => Err(
+                "the line delimiter must not contain a space, a double quote or a backslash \
+                     (they separate and quote arguments)"
+                    .into(),
+            ),
             Framing::Length { header_len, .. } if ![1, 2, 4, 8].contains(header_len) => Err(
                 format!("a length header has 1, 2, 4 or 8 bytes, not {header_len}"),
             ),
