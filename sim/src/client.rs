@@ -180,7 +180,7 @@ impl Client {
     }
 
     /// Writes `bytes` in seeded chunks with seeded gaps; stops quietly if the peer is gone.
-    async fn deliver(&mut self, bytes: &[u8]) -> bool {
+    async fn deliver(&mut self, bytes: Bytes) -> bool {
         let d = self.scenario().delivery;
         let one_byte = d.byte_at_a_time > 0.0 && self.rng.random_bool(d.byte_at_a_time);
         let at_boundaries = d.cut_at_boundaries > 0.0 && self.rng.random_bool(d.cut_at_boundaries);
@@ -201,7 +201,7 @@ impl Client {
                     end = p;
                 }
             }
-            let chunk = Bytes::copy_from_slice(&bytes[start..end]);
+            let chunk = bytes.slice(start..end);
             let Some(stream) = self.stream.as_mut() else {
                 return false;
             };
@@ -280,7 +280,7 @@ impl Client {
             }
             sent += n;
             let last_batch = sent == total;
-            let delivered = self.deliver(&bytes).await;
+            let delivered = self.deliver(bytes.freeze()).await;
             let written = Instant::now();
             if last_batch && self.role == Role::HalfClose && delivered {
                 if let Some(s) = self.stream.as_mut() {
@@ -330,7 +330,7 @@ impl Client {
                 let (cmd, _) = self.model.next(&mut self.work);
                 let bytes = self.encode(&cmd);
                 let cut = self.rng.random_range(1..bytes.len());
-                self.deliver(&bytes[..cut]).await;
+                self.deliver(bytes.freeze().slice(..cut)).await;
                 self.stream = None;
                 self.record(Event::Disconnect { mid_frame: true });
             }
