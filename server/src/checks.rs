@@ -12,7 +12,7 @@
 //! | [`resp`] | bytes | commands and replies fit the limits; small limits only cut, never change, a parse |
 //! | [`split_invariance`] | [`SplitInput`] | chunked decoding equals whole decoding, errors alike |
 //! | [`roundtrip`] | [`RoundtripInput`] | encode then decode gives the command / reply back, every framing |
-//! | [`connection`] | [`ConnectionInput`] | the real `serve` loop answers each complete request once, then ends |
+//! | [`connection`] | [`ConnectionInput`] | the real `serve` loop answers each complete request once, in order, and ends |
 //!
 //! Every decoder is also checked for sticky errors (a failed decoder keeps failing with the
 //! same error) and for bounded buffer capacity.
@@ -23,6 +23,7 @@ use crate::{serve, Command, Config, Kv, Listener, Reply, Service};
 use arbitrary::{Arbitrary, Result as ArbResult, Unstructured};
 use bytes::{Bytes, BytesMut};
 use std::fmt::Debug;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -897,10 +898,9 @@ fn arb_reply(u: &mut Unstructured<'_>, depth: usize) -> ArbResult<Reply> {
     })
 }
 
-/// A line delimiter the line protocol can carry: a usual one, or bytes that are neither
-/// printable nor a space (the encoder writes arguments with printable bytes, spaces, quotes
-/// and `\xHH` escapes, so a printable delimiter could appear inside an encoded argument;
-/// see the fuzz README).
+/// A line delimiter: a usual one, a printable word, or 1 to 4 arbitrary bytes. Every
+/// delimiter that [`Framing::validate`] accepts must carry any command and reply; the targets
+/// skip the ones it refuses (as `serve` refuses them).
 #[derive(Debug, Clone, Arbitrary)]
 pub enum LineDelimiter {
     /// `\n`
@@ -909,7 +909,9 @@ pub enum LineDelimiter {
     CrLf,
     /// `\0`
     Nul,
-    /// Up to 4 non-printable bytes (none: `\n`).
+    /// A printable delimiter the encoder never writes: `;`, `END`, `|` or `~~`.
+    Word(u8),
+    /// Up to 4 arbitrary bytes (none: `\n`).
     Bytes(Raw),
 }
 
@@ -920,18 +922,12 @@ impl LineDelimiter {
             LineDelimiter::Lf => b"\n".to_vec(),
             LineDelimiter::CrLf => b"\r\n".to_vec(),
             LineDelimiter::Nul => b"\0".to_vec(),
-            LineDelimiter::Bytes(Raw(b)) => {
-                let mut d: Vec<u8> = b
-                    .iter()
-                    .copied()
-                    .filter(|c| !c.is_ascii_graphic() && *c != b' ')
-                    .take(4)
-                    .collect();
-                if d.is_empty() {
-                    d.push(b'\n');
-                }
-                d
+            LineDelimiter::Word(i) => {
+                let words: [&[u8]; 4] = [b";", b"END", b"|", b"~~"];
+                words[usize::from(*i) % words.len()].to_vec()
             }
+            LineDelimiter::Bytes(Raw(b)) if b.is_empty() => b"\n".to_vec(),
+            LineDelimiter::Bytes(Raw(b)) => b[..b.len().min(4)].to_vec(),
         }
     }
 }
@@ -969,7 +965,7 @@ pub fn roundtrip(input: RoundtripInput) {
         max_line: 1 << 20,
         max_frame: 1 << 20,
     };
-    for framing in &framings {
+    for framing in framings.iter().filter(|f| f.validate().is_ok()) {
         let cmd = &input.command.0;
         let mut buf = BytesMut::new();
         match protocol::encode_command(framing, cmd, &mut buf) {
@@ -1083,6 +1079,9 @@ pub struct ConnectionInput {
     pub reads: Vec<Step>,
     /// Sizes and `Pending`s of the server's writes (short writes), in a cycle.
     pub writes: Vec<Step>,
+    /// Virtual milliseconds the peer pauses before each read, in a cycle (0: none); long
+    /// pauses reach the frame deadline (10 s) or the idle timeout (60 s).
+    pub pauses: Vec<u16>,
     /// What the client sends first.
     pub pieces: Vec<Piece>,
     /// What the client sends after the pieces (a seed's recorded traffic goes here).
@@ -1098,6 +1097,10 @@ struct ScriptStream {
     reads: Vec<Step>,
     next_read: usize,
     read_pended: bool,
+    pauses: Vec<u16>,
+    /// The pause before the current read step is over (or there is none).
+    paused: bool,
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
     writes: Vec<Step>,
     next_write: usize,
     write_pended: bool,
@@ -1137,10 +1140,24 @@ impl AsyncRead for ScriptStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let me = self.get_mut();
+        if !me.paused && !me.pauses.is_empty() {
+            let ms = me.pauses[me.next_read % me.pauses.len()];
+            if ms > 0 {
+                let pause = me.pause.get_or_insert_with(|| {
+                    Box::pin(tokio::time::sleep(Duration::from_millis(ms.into())))
+                });
+                if pause.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                me.pause = None;
+            }
+            me.paused = true;
+        }
         let Some(len) = next_step(&me.reads, &mut me.next_read, &mut me.read_pended) else {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         };
+        me.paused = false;
         let end = me.reset_after.unwrap_or(usize::MAX).min(me.input.len());
         if me.read >= end && me.reset_after.is_some_and(|r| r < me.input.len()) {
             return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
@@ -1202,7 +1219,9 @@ impl Listener for OneConnection {
 /// `Pending`s and short writes: it answers every complete request exactly once and in order
 /// (the replies equal a fresh [`Kv`] answering the requests a [`protocol::RequestDecoder`]
 /// finds in the same bytes), stops at `QUIT`, adds one protocol error reply for bad input,
-/// never panics, never buffers past `max_buffered`, and ends.
+/// never panics, never buffers past `max_buffered`, and ends. With pauses, a connection cut
+/// by the frame deadline or the idle timeout must have answered a prefix of those requests;
+/// without them (no virtual time passes) no timeout may fire.
 pub fn connection(input: ConnectionInput) {
     let framing = match &input.framing {
         FramingChoice::Resp => Framing::Resp,
@@ -1214,6 +1233,9 @@ pub fn connection(input: ConnectionInput) {
             endian: h.endian(),
         },
     };
+    if framing.validate().is_err() {
+        return; // serve refuses it
+    }
     let limits = match input.limits {
         LimitsChoice::Moderate => Limits {
             max_line: 1024,
@@ -1266,6 +1288,9 @@ pub fn connection(input: ConnectionInput) {
             reads: input.reads.clone(),
             next_read: 0,
             read_pended: false,
+            pauses: input.pauses.clone(),
+            paused: false,
+            pause: None,
             writes: input.writes.clone(),
             next_write: 0,
             write_pended: false,
@@ -1293,6 +1318,12 @@ pub fn connection(input: ConnectionInput) {
 
         let snap = stats.snapshot();
         assert_eq!(snap.panics, 0, "a connection task panicked");
+        let timeouts = snap.frame_timeouts + snap.idle_timeouts + snap.write_timeouts;
+        assert!(timeouts <= 1, "{timeouts} timeouts on one connection");
+        assert!(
+            timeouts == 0 || input.pauses.iter().any(|&ms| ms > 0),
+            "a timeout although no virtual time passed: {snap:?}"
+        );
         assert_eq!(
             snap.connections_open, 0,
             "the connection is still counted open"
@@ -1310,7 +1341,13 @@ pub fn connection(input: ConnectionInput) {
                 out.escape_ascii().to_string()
             )
         });
-        check_replies(&got, &expected, snap.frames, input.tight_buffer);
+        check_replies(
+            &got,
+            &expected,
+            snap.frames,
+            input.tight_buffer,
+            timeouts > 0,
+        );
     });
 }
 
@@ -1365,15 +1402,16 @@ fn decode_replies(framing: &Framing, bytes: &[u8]) -> Result<Vec<Reply>, FrameEr
     Ok(replies)
 }
 
-fn check_replies(got: &[Reply], want: &Expected, frames: u64, tight: bool) {
+fn check_replies(got: &[Reply], want: &Expected, frames: u64, tight: bool, timed_out: bool) {
     let is_error = |r: Option<&Reply>, prefix: &str| matches!(r, Some(Reply::Error(e)) if e.starts_with(prefix));
-    if tight && is_error(got.last(), "ERR Protocol error: more than") {
-        // The buffer filled up before a request was complete: the replies so far are the
-        // first ones expected.
-        let answered = &got[..got.len() - 1];
+    let overflow = tight && is_error(got.last(), "ERR Protocol error: more than");
+    if overflow || timed_out {
+        // The buffer filled up before a request was complete, or the peer paused past a
+        // deadline: the connection was cut, and the replies so far are the first expected.
+        let answered = &got[..got.len() - usize::from(overflow)];
         assert!(
             answered.len() <= want.replies.len() && answered == &want.replies[..answered.len()],
-            "replies before the overflow differ:\n got  {answered:?}\n want {:?}",
+            "replies before the cut (overflow {overflow}, timeout {timed_out}) differ:\n got  {answered:?}\n want {:?}",
             want.replies
         );
         assert_eq!(frames, answered.len() as u64, "frames counted");

@@ -73,6 +73,33 @@ where
     if why != Close::Io {
         let _ = timeout(config.idle_timeout, stream.shutdown()).await;
     }
+    if matches!(why, Close::ProtocolError | Close::Overflow) {
+        linger(&mut stream, config).await;
+    }
+}
+
+/// Longest linger after an error reply.
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Most bytes read and thrown away while lingering after an error reply.
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// After an error reply, reads and discards what the peer still sends until it closes (or
+/// for at most a second or the frame deadline, whichever is shorter). Closing a socket with unread input makes TCP reset the
+/// connection, and a reset can destroy the error reply before the peer reads it.
+async fn linger<St: AsyncRead + Unpin>(stream: &mut St, config: &Config) {
+    let _ = timeout(config.frame_deadline.min(LINGER_TIME), async {
+        let mut discarded = 0;
+        let mut sink = BytesMut::new();
+        while discarded < LINGER_BYTES {
+            sink.clear();
+            match read_some(stream, &mut sink, READ_CHUNK).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => discarded += n,
+            }
+        }
+    })
+    .await;
 }
 
 struct Connection<'a> {

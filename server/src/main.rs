@@ -125,9 +125,8 @@ fn run(args: &Args, config: Config) -> Result<(), String> {
     }
     let rt = rt.enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let listener =
+            listen(args.listen).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         if args.mode == "threads" {
             // Same socket and backlog as the async mode, served by blocking threads.
@@ -150,6 +149,19 @@ fn run(args: &Args, config: Config) -> Result<(), String> {
         tracing::info!(stats = ?stats.snapshot(), "stopped");
         Ok(())
     })
+}
+
+/// Binds with a deep accept queue: with the default 128, a burst of thousands of connects
+/// overflows it and the dropped clients retry only after a 1 s SYN timeout (Linux caps the
+/// value at `net.core.somaxconn`).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 /// `\n`, `\r`, `\t`, `\\` and `\xHH` escapes in a delimiter given on the command line.

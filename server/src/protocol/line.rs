@@ -90,7 +90,7 @@ impl Decoder for RequestDecoder {
 /// No byte of the delimiter appears before the line's end (such bytes are written as
 /// `\xHH` inside quotes), so a delimiter can never be found inside an argument, even where
 /// an argument's tail and the delimiter overlap. The delimiter itself must pass
-/// [`Framing::validate`](super::Framing::validate) (no space, quote or backslash).
+/// [`Framing::validate`](super::Framing::validate) (control or non-ASCII bytes only).
 pub fn encode_command(cmd: &Command, delimiter: &[u8], dst: &mut BytesMut) {
     for (i, arg) in cmd.args.iter().enumerate() {
         if i > 0 {
@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn replies_round_trip_with_any_delimiter() {
-        for delim in [&b"\n"[..], b"\r\n", b";", b"END"] {
+        for delim in [&b"\n"[..], b"\r\n", b"\0", b"\x1e\x1f", b"\xff"] {
             roundtrip(Reply::ok(), delim);
             roundtrip(Reply::error("ERR bad; thing\n"), delim);
             roundtrip(Reply::Integer(-42), delim);
@@ -352,12 +352,20 @@ mod tests {
 
     #[test]
     fn an_argument_whose_tail_overlaps_the_delimiter_round_trips() {
-        for (delim, arg) in [
-            (&b"aa"[..], &b"xa"[..]),
-            (b"ab", b"a"),
-            (b"~~", b"~"),
-            (b"\x00", b"\x00"),
-        ] {
+        let cases: [(&[u8], &[u8]); 4] = [
+            (b"\0\0", b"x\0"),
+            (b"\x01\x02", b"\x01"),
+            (b"\r\n", b"a\r"),
+            (b"\xfe\xff", b"\xfe\xfe"),
+        ];
+        for (delim, arg) in cases {
+            assert_eq!(
+                super::super::Framing::Line {
+                    delimiter: delim.to_vec()
+                }
+                .validate(),
+                Ok(())
+            );
             let cmd = Command::new([&b"ECHO"[..], arg]);
             let mut buf = BytesMut::new();
             encode_command(&cmd, delim, &mut buf);
@@ -368,6 +376,16 @@ mod tests {
                 "delimiter {delim:?}"
             );
             assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn printable_delimiters_are_refused() {
+        for delim in [&b";"[..], b"END", b"x", b"\n5", b" "] {
+            let framing = super::super::Framing::Line {
+                delimiter: delim.to_vec(),
+            };
+            assert!(framing.validate().is_err(), "{delim:?}");
         }
     }
 

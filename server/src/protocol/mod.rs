@@ -52,18 +52,19 @@ impl Framing {
         }
     }
 
-    /// Checks the settings: a non-empty delimiter without the bytes that separate and quote
-    /// arguments, a header of 1, 2, 4 or 8 bytes.
+    /// Checks the settings: a non-empty line delimiter of control or non-ASCII bytes only
+    /// (everything printable may appear inside an escaped argument or reply, so a printable
+    /// delimiter could be found inside one), a header of 1, 2, 4 or 8 bytes.
     pub fn validate(&self) -> Result<(), String> {
         match self {
             Framing::Line { delimiter } if delimiter.is_empty() => {
                 Err("the line delimiter must not be empty".into())
             }
-            Framing::Line { delimiter } if delimiter.iter().any(|b| b" \"\\".contains(b)) => Err(
-                "the line delimiter must not contain a space, a double quote or a backslash \
-                     (they separate and quote arguments)"
-                    .into(),
-            ),
+            Framing::Line { delimiter } if delimiter.iter().any(|b| b.is_ascii_graphic() || *b == b' ') => {
+                Err("the line delimiter must be made of control or non-ASCII bytes (e.g. \\n, \\r\\n, \\0): \
+                     printable bytes and spaces appear inside escaped arguments and replies"
+                    .into())
+            }
             Framing::Length { header_len, .. } if ![1, 2, 4, 8].contains(header_len) => Err(
                 format!("a length header has 1, 2, 4 or 8 bytes, not {header_len}"),
             ),
