@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Memory per idle connection: RSS delta of a server process / connections held open.
+
+Opens COUNT TCP connections to the server from this (separate) process, then sends one
+request on each and reads its whole reply, and holds them all. The server's VmRSS (from
+/proc/PID/status) is read before, after the connections are open, and after one request
+each; the result is one line of JSON:
+
+    {"server": ..., "conns": 10000, "rss_before_kb": ..., "rss_connected_kb": ...,
+     "rss_after_request_kb": ..., "bytes_per_conn_idle": ..., "bytes_per_conn_after_request": ...}
+
+Usage: idle_conns.py --port 7380 --pid 1234 --proto resp|http [--count 10000] [--name x]
+
+With --hold it measures nothing: it opens the connections, sends one request on each,
+prints "ready" and holds them until it is killed (idle load for bench/async-vs-threads.sh).
+"""
+
+import argparse
+import json
+import resource
+import selectors
+import signal
+import socket
+import sys
+import time
+
+REQUESTS = {
+    "resp": (b"*1\r\n$4\r\nPING\r\n", b"+PONG\r\n"),
+    # One keep-alive request; nginx answers with a small fixed body (see bench/nginx.conf).
+    "http": (b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n", b"ok\n"),
+}
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def settle():
+    # Let the server finish accepting/answering before RSS is read.
+    time.sleep(1.0)
+
+
+def connect_all(host, port, count):
+    conns = []
+    for i in range(count):
+        for attempt in range(50):
+            try:
+                s = socket.create_connection((host, port), timeout=10)
+                break
+            except OSError as e:
+                # A full accept backlog refuses or times out: back off and retry.
+                if attempt == 49:
+                    raise RuntimeError(f"connection {i}: {e}") from e
+                time.sleep(0.05)
+        conns.append(s)
+    return conns
+
+
+def request_all(conns, request, reply_end):
+    """Sends `request` on every connection, then reads until each reply ends with `reply_end`."""
+    sel = selectors.DefaultSelector()
+    pending = {}
+    for s in conns:
+        s.sendall(request)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        pending[s] = b""
+    deadline = time.monotonic() + 60
+    while pending:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(pending)} replies missing after 60 s")
+        for key, _ in sel.select(timeout=1):
+            s = key.fileobj
+            data = s.recv(65536)
+            if not data:
+                raise RuntimeError("server closed a connection")
+            pending[s] += data
+            if pending[s].endswith(reply_end):
+                sel.unregister(s)
+                del pending[s]
+    sel.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--pid", type=int, help="server process to measure")
+    ap.add_argument("--proto", choices=REQUESTS, default="resp")
+    ap.add_argument("--count", type=int, default=10000)
+    ap.add_argument("--name", default="server")
+    ap.add_argument("--hold", action="store_true", help="only open, ask once, hold")
+    args = ap.parse_args()
+    if args.pid is None and not args.hold:
+        ap.error("--pid is required unless --hold")
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = args.count + 64
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+        if min(want, hard) < want:
+            sys.exit(f"need {want} open files, the hard limit is {hard}")
+
+    request, reply_end = REQUESTS[args.proto]
+    if args.hold:
+        conns = connect_all(args.host, args.port, args.count)
+        request_all(conns, request, reply_end)
+        print("ready", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while True:
+            signal.pause()
+    # Warm the server up with one full connection first, so one-time allocations
+    # (first accept, first request) are not counted against the idle connections.
+    warm = connect_all(args.host, args.port, 1)
+    request_all(warm, request, reply_end)
+    warm[0].close()
+    settle()
+
+    before = rss_kb(args.pid)
+    conns = connect_all(args.host, args.port, args.count)
+    settle()
+    connected = rss_kb(args.pid)
+    request_all(conns, request, reply_end)
+    settle()
+    after = rss_kb(args.pid)
+    per = lambda kb: round((kb - before) * 1024 / args.count)
+    print(json.dumps({
+        "server": args.name,
+        "conns": args.count,
+        "rss_before_kb": before,
+        "rss_connected_kb": connected,
+        "rss_after_request_kb": after,
+        "bytes_per_conn_idle": per(connected),
+        "bytes_per_conn_after_request": per(after),
+    }))
+    for s in conns:
+        s.close()
+
+
+if __name__ == "__main__":
+    main()
