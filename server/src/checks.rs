@@ -909,7 +909,8 @@ pub enum LineDelimiter {
     CrLf,
     /// `\0`
     Nul,
-    /// A printable delimiter the encoder never writes: `;`, `END`, `|` or `~~`.
+    /// A printable delimiter: `;`, `END`, `|` or `~~` (refused by `Framing::validate` today;
+    /// checked again should it ever accept them).
     Word(u8),
     /// Up to 4 arbitrary bytes (none: `\n`).
     Bytes(Raw),

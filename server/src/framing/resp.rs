@@ -546,7 +546,9 @@ pub fn split_args(line: &[u8]) -> Result<Vec<Bytes>, &'static str> {
     let at = |i: usize| line.get(i).copied().unwrap_or(0);
     let is_space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
     let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut args = Vec::new();
+    let mut args = Vec::with_capacity(4);
+    // One scratch buffer for every argument; each is copied out at its exact size.
+    let mut cur = Vec::new();
     let mut p = 0;
     loop {
         while at(p) != 0 && is_space(at(p)) {
@@ -556,7 +558,7 @@ pub fn split_args(line: &[u8]) -> Result<Vec<Bytes>, &'static str> {
             return Ok(args);
         }
         let (mut inq, mut insq, mut done) = (false, false, false);
-        let mut cur = Vec::new();
+        cur.clear();
         while !done {
             let c = at(p);
             if inq {
@@ -604,7 +606,7 @@ pub fn split_args(line: &[u8]) -> Result<Vec<Bytes>, &'static str> {
                 p += 1;
             }
         }
-        args.push(Bytes::from(cur));
+        args.push(Bytes::copy_from_slice(&cur));
     }
 }
 
