@@ -142,6 +142,11 @@ impl Client {
 
     /// Runs the client to its end.
     pub async fn run(mut self) {
+        let ramp = self.scenario().ramp;
+        if !ramp.is_zero() {
+            let start = self.rng.random_range(Duration::ZERO..ramp);
+            sleep(start).await;
+        }
         if !self.connect().await {
             return;
         }

@@ -93,6 +93,7 @@ fn draw(u: &mut Unstructured<'_>) -> arbitrary::Result<Scenario> {
         limits,
         latency,
         restart_at,
+        ramp: Duration::ZERO,
         latency_bound: Duration::from_millis(250),
         target: Target::Framesim,
     })

@@ -73,6 +73,12 @@ struct Pick {
     /// Server under test.
     #[arg(long, default_value = "framesim")]
     target: Target,
+    /// Override the preset's number of virtual clients.
+    #[arg(long)]
+    clients: Option<usize>,
+    /// Override the preset's number of client hosts.
+    #[arg(long)]
+    hosts: Option<usize>,
 }
 
 impl Pick {
@@ -83,6 +89,18 @@ impl Pick {
         };
         let mut s = Scenario::preset(&self.scenario, seed)?;
         s.target = self.target;
+        if let Some(n) = self.clients {
+            if n == 0 {
+                return Err("--clients must be at least 1".into());
+            }
+            s.clients = n;
+        }
+        if let Some(n) = self.hosts {
+            if n == 0 {
+                return Err("--hosts must be at least 1".into());
+            }
+            s.client_hosts = n;
+        }
         Ok(s)
     }
 }

@@ -35,6 +35,8 @@ pub struct Scenario {
     pub latency: (Duration, Duration),
     /// Restart the server host at this virtual time (clients reconnect).
     pub restart_at: Option<Duration>,
+    /// Clients start at seeded times spread over this much virtual time (zero: all at once).
+    pub ramp: Duration,
     /// Longest virtual time a well-behaved request may wait for its reply.
     pub latency_bound: Duration,
     /// The server under test.
@@ -165,7 +167,7 @@ impl Default for ServerLimits {
 pub const PRESETS: &[(&str, &str)] = &[
     (
         "default",
-        "10,000 clients x 10 chunked, pipelined RESP requests, partial reads on",
+        "10,000 clients x 10 chunked, pipelined RESP requests, partial reads on, arriving over 200ms",
     ),
     ("small", "16 clients x 8 requests over 2 hosts: for sweeps"),
     (
@@ -202,6 +204,7 @@ impl Scenario {
             limits: ServerLimits::default(),
             latency: (Duration::from_micros(100), Duration::from_millis(1)),
             restart_at: None,
+            ramp: Duration::ZERO,
             latency_bound: Duration::from_millis(250),
             target: Target::Framesim,
         };
@@ -211,6 +214,7 @@ impl Scenario {
                 s.requests = 10;
                 s.client_hosts = 25;
                 s.delivery.max_chunk = 32;
+                s.ramp = Duration::from_millis(200);
             }
             "small" => {}
             "hostile" => {
@@ -330,8 +334,8 @@ impl fmt::Display for Scenario {
         )?;
         writeln!(
             f,
-            "  faults: partial reads {:.2}, short writes {:.2}, spurious pending {:.2}, latency {:?}..={:?}, restart {:?}",
-            x.partial_reads, x.short_writes, x.spurious_pending, self.latency.0, self.latency.1, self.restart_at
+            "  faults: partial reads {:.2}, short writes {:.2}, spurious pending {:.2}, latency {:?}..={:?}, restart {:?}, ramp {:?}",
+            x.partial_reads, x.short_writes, x.spurious_pending, self.latency.0, self.latency.1, self.restart_at, self.ramp
         )?;
         writeln!(
             f,
