@@ -210,7 +210,9 @@ impl Client {
             let Some(stream) = self.stream.as_mut() else {
                 return false;
             };
-            if stream.write_all(&chunk).await.is_err() {
+            // A peer that never takes the bytes (e.g. gone in a restart) is a lost connection.
+            let written = timeout(REPLY_TIMEOUT, stream.write_all(&chunk)).await;
+            if !matches!(written, Ok(Ok(()))) {
                 return false;
             }
             self.record(Event::Write { bytes: chunk });

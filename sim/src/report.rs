@@ -72,6 +72,11 @@ impl Report {
 
     /// The command that replays this run with the CLI.
     pub fn replay_command(&self) -> String {
+        if self.scenario.name == "fuzz" {
+            // Fuzz scenarios are built from the fuzzer's bytes, not from a preset.
+            return "cargo run --release -p framesim -- replay-fuzz --input <the fuzz input file>"
+                .into();
+        }
         let mut cmd = format!(
             "cargo run --release -p framesim -- replay --scenario {} --seed {}",
             self.scenario.name, self.scenario.seed
