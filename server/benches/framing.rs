@@ -69,6 +69,20 @@ impl Framer for OursEach {
     }
 }
 
+/// [`LengthPrefixed::decode_each`]: payloads borrowed in place, the buffer advanced once.
+struct OursEachLength(LengthPrefixed);
+
+impl Framer for OursEachLength {
+    #[inline]
+    fn drain(&mut self, buf: &mut BytesMut) -> usize {
+        self.0
+            .decode_each(buf, |payload| {
+                black_box(payload);
+            })
+            .expect("valid input")
+    }
+}
+
 /// The floor for owned frames: `memchr` from the buffer's start and `split_to`, no limits, no
 /// resumed search, no error state. Not a usable decoder (it rescans a partial line on every
 /// call): a reference for what splitting itself costs.
@@ -87,8 +101,8 @@ impl Framer for BareSplit {
     }
 }
 
-/// What a batch API for length-prefixed frames would cost (`LengthPrefixed` has none yet):
-/// read each 4-byte header, check the limit, borrow the payload in place, advance once.
+/// The floor for a batch API on length-prefixed frames: read each 4-byte header, check the
+/// limit, borrow the payload in place, advance once; no state, no error offsets.
 struct HeaderEach;
 
 impl Framer for HeaderEach {
@@ -315,6 +329,9 @@ fn length(c: &mut Criterion) {
             group.throughput(Throughput::Bytes(input.bytes.len() as u64));
             row(&mut group, "ours", &p, &input, feed, || {
                 Ours(LengthPrefixed::new().max_frame_len(MAX))
+            });
+            row(&mut group, "ours_each", &p, &input, feed, || {
+                OursEachLength(LengthPrefixed::new().max_frame_len(MAX))
             });
             row(&mut group, "length_delimited", &p, &input, feed, || {
                 Peer(

@@ -184,6 +184,64 @@ impl LengthPrefixed {
         Ok(())
     }
 
+    /// Lends the payload of every complete frame in `buf` to `each`, in order, and advances
+    /// the buffer once: no per-frame split or refcount. Returns how many frames it lent.
+    /// Same frames and the same error as [`Decoder::decode`], which it may be mixed with.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use framesim_server::framing::LengthPrefixed;
+    ///
+    /// let mut codec = LengthPrefixed::new();
+    /// let mut buf = BytesMut::new();
+    /// codec.encode(b"one", &mut buf)?;
+    /// codec.encode(b"two", &mut buf)?;
+    /// buf.extend_from_slice(b"\x00\x00");
+    /// let mut seen = Vec::new();
+    /// assert_eq!(codec.decode_each(&mut buf, |p| seen.push(p.to_vec()))?, 2);
+    /// assert_eq!(seen, [b"one".to_vec(), b"two".to_vec()]);
+    /// assert_eq!(&buf[..], b"\x00\x00");
+    /// # Ok::<(), framesim_server::framing::FrameError>(())
+    /// ```
+    pub fn decode_each(
+        &mut self,
+        buf: &mut BytesMut,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<usize, FrameError> {
+        let mut frames = 0;
+        // A frame whose header `decode` already took is finished the owned way.
+        if self.pending.is_some() || self.failed.is_some() {
+            match self.decode(buf)? {
+                Some(payload) => {
+                    each(&payload);
+                    frames += 1;
+                }
+                None => return Ok(0),
+            }
+        }
+        let h = self.header_len;
+        let mut start = 0;
+        let result = loop {
+            let Some(header) = buf.get(start..start + h) else {
+                break Ok(());
+            };
+            let len = match self.payload_len(header, self.offset + start as u64) {
+                Ok(len) => len,
+                Err(e) => break Err(e),
+            };
+            let Some(payload) = buf.get(start + h..start + h + len) else {
+                break Ok(());
+            };
+            each(payload);
+            frames += 1;
+            start += h + len;
+        };
+        buf.advance(start);
+        self.offset += start as u64;
+        result.map_err(|e| self.fail(e))?;
+        Ok(frames)
+    }
+
     /// The payload length announced by a complete header at stream offset `at`.
     fn payload_len(&self, header: &[u8], at: u64) -> Result<usize, FrameError> {
         let fold = |v: u64, &b: &u8| (v << 8) | u64::from(b);
@@ -266,6 +324,60 @@ impl Decoder for LengthPrefixed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Frames and the final error, fed in `cuts`, through `decode` or `decode_each`.
+    fn feed(input: &[u8], cuts: &[usize], each: bool) -> (Vec<Vec<u8>>, Option<FrameError>) {
+        let mut codec = LengthPrefixed::new()
+            .header_len(2)
+            .unwrap()
+            .max_frame_len(40);
+        let (mut buf, mut frames, mut at) = (BytesMut::new(), Vec::new(), 0);
+        for &cut in cuts.iter().chain([&input.len()]) {
+            buf.extend_from_slice(&input[at..cut.max(at)]);
+            at = cut.max(at);
+            let got = if each {
+                codec
+                    .decode_each(&mut buf, |p| frames.push(p.to_vec()))
+                    .map(|_| ())
+            } else {
+                loop {
+                    match codec.decode(&mut buf) {
+                        Ok(Some(p)) => frames.push(p.to_vec()),
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
+                    }
+                }
+            };
+            if let Err(e) = got {
+                return (frames, Some(e));
+            }
+        }
+        (frames, None)
+    }
+
+    #[test]
+    fn decode_each_lends_the_same_frames_and_errors_as_decode() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        for _ in 0..2000 {
+            let mut input = Vec::new();
+            for _ in 0..rng.random_range(0..6) {
+                let len = rng.random_range(0..48u16); // some over the 40-byte limit
+                input.extend_from_slice(&len.to_be_bytes());
+                input.extend((0..len).map(|_| rng.random::<u8>()));
+            }
+            input.truncate(rng.random_range(0..=input.len()));
+            let mut cuts: Vec<usize> = (0..rng.random_range(0..5))
+                .map(|_| rng.random_range(0..=input.len()))
+                .collect();
+            cuts.sort_unstable();
+            assert_eq!(
+                feed(&input, &cuts, true),
+                feed(&input, &cuts, false),
+                "{input:?} {cuts:?}"
+            );
+        }
+    }
 
     #[test]
     fn header_lengths_and_byte_orders() {
