@@ -87,8 +87,10 @@ print("\n### targets\n")
 for label, group, param, o, q, want in [
     ("64 B lines, ours (decode) vs LinesCodec", "lines_whole", "64", "ours", "lines_codec", 3.0),
     ("64 B lines, ours (decode_each) vs LinesCodec", "lines_whole", "64", "ours_each", "lines_codec", 3.0),
-    ("64 B length frames vs LengthDelimitedCodec", "length_whole", "64", "ours", "length_delimited", 1.5),
-    ("16 B length frames vs LengthDelimitedCodec", "length_whole", "16", "ours", "length_delimited", 1.5),
+    ("64 B length frames, ours (decode) vs LengthDelimitedCodec", "length_whole", "64", "ours", "length_delimited", 1.5),
+    ("64 B length frames, ours (decode_each) vs LengthDelimitedCodec", "length_whole", "64", "ours_each", "length_delimited", 1.5),
+    ("16 B length frames, ours (decode) vs LengthDelimitedCodec", "length_whole", "16", "ours", "length_delimited", 1.5),
+    ("16 B length frames, ours (decode_each) vs LengthDelimitedCodec", "length_whole", "16", "ours_each", "length_delimited", 1.5),
 ]:
     x = ratio(group, param, o, q)
     if x is not None:
