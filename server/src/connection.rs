@@ -1,10 +1,9 @@
-//! One connection: read, decode every complete frame, answer, write, repeat.
+//! One connection on an async stream: read, decode every complete frame, answer, write,
+//! repeat, with the frame deadline, idle timeout and shutdown raced against each read.
 
-use crate::framing::{Decoder, FrameError};
-use crate::protocol::{encode_reply, RequestDecoder};
-use crate::stats::Event;
+use crate::session::{Close, Session};
 use crate::stopping::Stopping;
-use crate::{Config, Reply, Service};
+use crate::{Config, Service};
 use bytes::BytesMut;
 use std::future::poll_fn;
 use std::io;
@@ -18,29 +17,11 @@ use tokio::time::{sleep_until, timeout, Instant, Sleep};
 /// so an idle connection holds no read buffer at all.
 const READ_CHUNK: usize = 4096;
 
-/// Output capacity kept between batches; a larger buffer is given back after use.
-const KEEP_OUT: usize = 16 * 1024;
+/// Longest linger after an error reply.
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Why a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Close {
-    /// The peer ended the stream between frames, asked to quit, or the server shut down.
-    Clean,
-    /// An error reply was sent; the connection cannot continue.
-    ProtocolError,
-    /// The peer ended the stream inside a frame.
-    EofMidFrame,
-    /// A frame's bytes took longer than the frame deadline.
-    FrameTimeout,
-    /// No request began within the idle timeout.
-    IdleTimeout,
-    /// The peer did not take its replies within the idle timeout.
-    WriteTimeout,
-    /// The read buffer grew past `max_buffered`.
-    Overflow,
-    /// Reading or writing failed (reset, broken pipe).
-    Io,
-}
+/// Most bytes read and thrown away while lingering after an error reply.
+const LINGER_BYTES: usize = 256 * 1024;
 
 /// Serves one connection until it closes; never panics on any input.
 pub(crate) async fn run<St, S>(mut stream: St, service: &S, config: &Config, stopping: Stopping)
@@ -48,28 +29,9 @@ where
     St: AsyncRead + AsyncWrite + Unpin,
     S: Service + ?Sized,
 {
-    let why = Connection {
-        decoder: RequestDecoder::new(&config.framing, config.limits),
-        buf: BytesMut::new(),
-        out: BytesMut::new(),
-        frame_started: None,
-        config,
-    }
-    .serve(&mut stream, service, stopping)
-    .await;
-    let event = match why {
-        Close::Clean | Close::Io => None,
-        Close::ProtocolError => Some(Event::ProtocolError),
-        Close::EofMidFrame => Some(Event::EofMidFrame),
-        Close::FrameTimeout => Some(Event::FrameTimeout),
-        Close::IdleTimeout => Some(Event::IdleTimeout),
-        Close::WriteTimeout => Some(Event::WriteTimeout),
-        Close::Overflow => Some(Event::Overflow),
-    };
-    if let Some(event) = event {
-        config.stats.count(event);
-    }
-    tracing::trace!(?why, "connection closed");
+    let mut session = Session::new(config);
+    let why = serve(&mut session, &mut stream, service, stopping).await;
+    session.closed(why);
     if why != Close::Io {
         let _ = timeout(config.idle_timeout, stream.shutdown()).await;
     }
@@ -78,15 +40,10 @@ where
     }
 }
 
-/// Longest linger after an error reply.
-const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Most bytes read and thrown away while lingering after an error reply.
-const LINGER_BYTES: usize = 256 * 1024;
-
 /// After an error reply, reads and discards what the peer still sends until it closes (or
-/// for at most a second or the frame deadline, whichever is shorter). Closing a socket with unread input makes TCP reset the
-/// connection, and a reset can destroy the error reply before the peer reads it.
+/// for at most a second or the frame deadline, whichever is shorter). Closing a socket with
+/// unread input makes TCP reset the connection, and a reset can destroy the error reply
+/// before the peer reads it.
 async fn linger<St: AsyncRead + Unpin>(stream: &mut St, config: &Config) {
     let _ = timeout(config.frame_deadline.min(LINGER_TIME), async {
         let mut discarded = 0;
@@ -102,200 +59,111 @@ async fn linger<St: AsyncRead + Unpin>(stream: &mut St, config: &Config) {
     .await;
 }
 
-struct Connection<'a> {
-    decoder: RequestDecoder,
-    /// Bytes of the frame in progress; empty (no allocation) between frames.
-    buf: BytesMut,
-    /// Encoded replies of the current batch.
-    out: BytesMut,
-    /// When the first byte of the frame in progress arrived.
-    frame_started: Option<Instant>,
-    config: &'a Config,
-}
-
-impl Connection<'_> {
-    async fn serve<St, S>(&mut self, stream: &mut St, service: &S, stopping: Stopping) -> Close
-    where
-        St: AsyncRead + AsyncWrite + Unpin,
-        S: Service + ?Sized,
-    {
-        let mut draining = stopping.is_stopped();
-        let mut idle_since = Instant::now();
-        // One timer and one shutdown waiter for the connection's life, reset rather than
-        // rebuilt for every read and write.
-        let timer = sleep_until(idle_since + self.config.idle_timeout);
-        let stop = stopping.wait();
-        tokio::pin!(timer, stop);
-        loop {
-            let mid_frame = self.mid_frame();
-            if draining && !mid_frame {
-                return Close::Clean;
+async fn serve<St, S>(
+    session: &mut Session<'_>,
+    stream: &mut St,
+    service: &S,
+    stopping: Stopping,
+) -> Close
+where
+    St: AsyncRead + AsyncWrite + Unpin,
+    S: Service + ?Sized,
+{
+    let config = session.config;
+    let mut draining = stopping.is_stopped();
+    let mut idle_since = Instant::now();
+    // When the first byte of the frame in progress arrived.
+    let mut frame_started = None;
+    // One timer and one shutdown waiter for the connection's life, reset rather than
+    // rebuilt for every read and write.
+    let timer = sleep_until(idle_since + config.idle_timeout);
+    let stop = stopping.wait();
+    tokio::pin!(timer, stop);
+    loop {
+        let mid_frame = session.mid_frame();
+        if draining && !mid_frame {
+            return Close::Clean;
+        }
+        let deadline = match frame_started {
+            Some(start) if mid_frame => start + config.frame_deadline,
+            _ => idle_since + config.idle_timeout,
+        };
+        let Some(room) = session.room() else {
+            let _ = flush(session, stream, timer.as_mut()).await;
+            return Close::Overflow;
+        };
+        timer.as_mut().reset(deadline);
+        let read = tokio::select! {
+            biased;
+            _ = &mut stop, if !draining => {
+                draining = true;
+                continue;
             }
-            let deadline = match self.frame_started {
-                Some(start) if mid_frame => start + self.config.frame_deadline,
-                _ => idle_since + self.config.idle_timeout,
-            };
-            // Never buffer past the limit: a full buffer with no complete frame is an overflow.
-            let room = self.config.max_buffered.saturating_sub(self.buf.len());
-            if room == 0 {
-                let msg = format!(
-                    "ERR Protocol error: more than {} bytes buffered",
-                    self.config.max_buffered
-                );
-                self.reply(&Reply::error(msg));
-                let _ = self.flush(stream, timer.as_mut()).await;
-                return Close::Overflow;
+            _ = &mut timer => {
+                return if mid_frame { Close::FrameTimeout } else { Close::IdleTimeout };
             }
-            timer.as_mut().reset(deadline);
-            let read = tokio::select! {
-                biased;
-                _ = &mut stop, if !draining => {
-                    draining = true;
-                    continue;
-                }
-                _ = &mut timer => {
-                    return if mid_frame { Close::FrameTimeout } else { Close::IdleTimeout };
-                }
-                read = read_some(stream, &mut self.buf, room) => read,
-            };
-            let n = match read {
-                Ok(n) => n,
-                Err(_) => return Close::Io,
-            };
-            let now = Instant::now();
-            if n == 0 {
-                return self.end_of_stream(stream, service, timer.as_mut()).await;
-            }
-            self.config.stats.read(n, self.buf.len());
-            if !mid_frame {
-                self.frame_started = Some(now);
-            }
-            idle_since = now;
-            let (answered, close) = self.answer_batch(service, false);
-            if let Err(why) = self.flush(stream, timer.as_mut()).await {
+            read = read_some(stream, &mut session.buf, room) => read,
+        };
+        let Ok(n) = read else {
+            return Close::Io;
+        };
+        let now = Instant::now();
+        if n == 0 {
+            // The peer ended its side: answer what is complete, then close.
+            let (_, close) = session.answer_batch(service, true);
+            if let Err(why) = flush(session, stream, timer.as_mut()).await {
                 return why;
             }
-            if let Some(why) = close {
-                return why;
-            }
-            if answered > 0 {
-                // Whatever is left arrived in this read, after the last complete frame.
-                self.frame_started = Some(now);
-                idle_since = Instant::now();
-            }
-            if !self.mid_frame() {
-                self.frame_started = None;
-                // Give the frame's memory back; the next read allocates what it needs.
-                self.buf = BytesMut::new();
-            }
+            return close.unwrap_or(Close::Clean);
         }
-    }
-
-    /// True while a frame has begun and not ended.
-    fn mid_frame(&self) -> bool {
-        !self.buf.is_empty() || self.decoder.in_frame()
-    }
-
-    /// Decodes and answers every complete frame buffered (pipelining). Returns how many
-    /// were answered and whether the connection must close after the replies are written.
-    fn answer_batch<S: Service + ?Sized>(
-        &mut self,
-        service: &S,
-        eof: bool,
-    ) -> (usize, Option<Close>) {
-        let mut answered = 0;
-        loop {
-            let decoded = if eof {
-                self.decoder.decode_eof(&mut self.buf)
-            } else {
-                self.decoder.decode(&mut self.buf)
-            };
-            match decoded {
-                Ok(Some(cmd)) => {
-                    self.config.stats.count(Event::Frame);
-                    answered += 1;
-                    let response = service.call(cmd);
-                    self.reply(&response.reply);
-                    if response.close {
-                        return (answered, Some(Close::Clean));
-                    }
-                }
-                Ok(None) => return (answered, None),
-                Err(FrameError::UnexpectedEof { .. }) => {
-                    return (answered, Some(Close::EofMidFrame))
-                }
-                Err(e) => {
-                    self.reply(&Reply::error(protocol_error(&e)));
-                    return (answered, Some(Close::ProtocolError));
-                }
-            }
+        session.received(n);
+        if !mid_frame {
+            frame_started = Some(now);
         }
-    }
-
-    /// The peer ended its side: answer what is complete, then close.
-    async fn end_of_stream<St, S>(
-        &mut self,
-        stream: &mut St,
-        service: &S,
-        timer: Pin<&mut Sleep>,
-    ) -> Close
-    where
-        St: AsyncWrite + Unpin,
-        S: Service + ?Sized,
-    {
-        let (_, close) = self.answer_batch(service, true);
-        if let Err(why) = self.flush(stream, timer).await {
+        idle_since = now;
+        let (answered, close) = session.answer_batch(service, false);
+        if let Err(why) = flush(session, stream, timer.as_mut()).await {
             return why;
         }
-        close.unwrap_or(Close::Clean)
-    }
-
-    fn reply(&mut self, reply: &Reply) {
-        encode_reply(&self.config.framing, reply, &mut self.out);
-    }
-
-    /// Writes the batch's replies (all of them, however short the writes) and flushes once.
-    /// The peer has `idle_timeout` (on `timer`) to take them.
-    async fn flush<St: AsyncWrite + Unpin>(
-        &mut self,
-        stream: &mut St,
-        mut timer: Pin<&mut Sleep>,
-    ) -> Result<(), Close> {
-        if self.out.is_empty() {
-            return Ok(());
+        if let Some(why) = close {
+            return why;
         }
-        timer
-            .as_mut()
-            .reset(Instant::now() + self.config.idle_timeout);
-        let write = async {
-            stream.write_all(&self.out).await?;
-            stream.flush().await
-        };
-        let written = tokio::select! {
-            biased;
-            written = write => written,
-            _ = timer => return Err(Close::WriteTimeout),
-        };
-        if written.is_err() {
-            return Err(Close::Io);
+        if answered > 0 {
+            // Whatever is left arrived in this read, after the last complete frame.
+            frame_started = Some(now);
+            idle_since = Instant::now();
         }
-        self.config.stats.written(self.out.len());
-        self.out.clear();
-        if self.out.capacity() > KEEP_OUT {
-            self.out = BytesMut::new();
-        }
-        Ok(())
+        session.settle();
     }
 }
 
-/// The error reply for a framing error, worded as Redis words its protocol errors.
-fn protocol_error(e: &FrameError) -> String {
-    let text = e.to_string();
-    if text.starts_with("Protocol error") {
-        format!("ERR {text}")
-    } else {
-        format!("ERR Protocol error: {text}")
+/// Writes the batch's replies (all of them, however short the writes) and flushes once.
+/// The peer has `idle_timeout` (on `timer`) to take them.
+async fn flush<St: AsyncWrite + Unpin>(
+    session: &mut Session<'_>,
+    stream: &mut St,
+    mut timer: Pin<&mut Sleep>,
+) -> Result<(), Close> {
+    if session.out.is_empty() {
+        return Ok(());
     }
+    timer
+        .as_mut()
+        .reset(Instant::now() + session.config.idle_timeout);
+    let write = async {
+        stream.write_all(&session.out).await?;
+        stream.flush().await
+    };
+    let written = tokio::select! {
+        biased;
+        written = write => written,
+        _ = timer => return Err(Close::WriteTimeout),
+    };
+    if written.is_err() {
+        return Err(Close::Io);
+    }
+    session.written();
+    Ok(())
 }
 
 /// Reads at most `room` bytes once into `buf` through a stack scratch buffer; `Ok(0)` is

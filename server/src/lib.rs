@@ -18,6 +18,7 @@ pub mod protocol;
 mod reply;
 mod server;
 mod service;
+mod session;
 mod stats;
 mod stopping;
 pub mod threaded;

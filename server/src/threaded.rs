@@ -8,8 +8,8 @@
 //!
 //! There is no graceful shutdown: the binary in this mode stops when the process does.
 
-use crate::framing::{Decoder, FrameError};
-use crate::protocol::{encode_reply, RequestDecoder};
+use crate::protocol::encode_reply;
+use crate::session::{Close, Session};
 use crate::stats::Event;
 use crate::{Config, Reply, Service};
 use bytes::BytesMut;
@@ -24,9 +24,6 @@ const STACK_SIZE: usize = 256 * 1024;
 
 /// Bytes taken per read, into a buffer on the connection thread's stack.
 const READ_CHUNK: usize = 4096;
-
-/// Output capacity kept between batches; a larger buffer is given back after use.
-const KEEP_OUT: usize = 16 * 1024;
 
 /// Serves every connection accepted from `listener` on a thread of its own, forever.
 ///
@@ -76,8 +73,7 @@ where
             .stack_size(STACK_SIZE)
             .spawn(move || {
                 let _guard = guard;
-                let why = Connection::new(&conn_config).serve(stream, &*service);
-                tracing::trace!(?why, "connection closed");
+                serve_one(&conn_config, stream, &*service);
             });
         if let Err(e) = spawned {
             stats.count(Event::AcceptError);
@@ -97,200 +93,105 @@ fn refuse(mut stream: TcpStream, config: &Config, msg: &str) {
     let _ = stream.write(&out);
 }
 
-/// Why a connection ended; mirrors the async connection's reasons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Close {
-    Clean,
-    ProtocolError,
-    EofMidFrame,
-    FrameTimeout,
-    IdleTimeout,
-    WriteTimeout,
-    Overflow,
-    Io,
-}
-
-struct Connection<'a> {
-    decoder: RequestDecoder,
-    buf: BytesMut,
-    out: BytesMut,
-    config: &'a Config,
-}
-
-impl<'a> Connection<'a> {
-    fn new(config: &'a Config) -> Self {
-        Connection {
-            decoder: RequestDecoder::new(&config.framing, config.limits),
-            buf: BytesMut::new(),
-            out: BytesMut::new(),
-            config,
-        }
+/// Serves one connection on this thread until it closes.
+fn serve_one<S: Service + ?Sized>(config: &Config, mut stream: TcpStream, service: &S) -> Close {
+    let mut session = Session::new(config);
+    let why = run(&mut session, &mut stream, service);
+    session.closed(why);
+    if why != Close::Io {
+        let _ = stream.shutdown(std::net::Shutdown::Write);
     }
+    why
+}
 
-    fn serve<S: Service + ?Sized>(mut self, mut stream: TcpStream, service: &S) -> Close {
-        let why = self.run(&mut stream, service);
-        let event = match why {
-            Close::Clean | Close::Io => None,
-            Close::ProtocolError => Some(Event::ProtocolError),
-            Close::EofMidFrame => Some(Event::EofMidFrame),
-            Close::FrameTimeout => Some(Event::FrameTimeout),
-            Close::IdleTimeout => Some(Event::IdleTimeout),
-            Close::WriteTimeout => Some(Event::WriteTimeout),
-            Close::Overflow => Some(Event::Overflow),
+fn run<S: Service + ?Sized>(
+    session: &mut Session<'_>,
+    stream: &mut TcpStream,
+    service: &S,
+) -> Close {
+    let config = session.config;
+    if stream.set_write_timeout(Some(config.idle_timeout)).is_err() {
+        return Close::Io;
+    }
+    let mut scratch = [0u8; READ_CHUNK];
+    let mut frame_started: Option<Instant> = None;
+    loop {
+        let mid_frame = session.mid_frame();
+        // A blocking read can only wait for a time, not until a deadline: recompute it.
+        let wait = match frame_started {
+            Some(start) if mid_frame => {
+                let left =
+                    (start + config.frame_deadline).saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Close::FrameTimeout;
+                }
+                left
+            }
+            _ => config.idle_timeout,
         };
-        if let Some(event) = event {
-            self.config.stats.count(event);
-        }
-        if why != Close::Io {
-            let _ = stream.shutdown(std::net::Shutdown::Write);
-        }
-        why
-    }
-
-    fn run<S: Service + ?Sized>(&mut self, stream: &mut TcpStream, service: &S) -> Close {
-        let config = self.config;
-        if stream.set_write_timeout(Some(config.idle_timeout)).is_err() {
+        if stream
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+            .is_err()
+        {
             return Close::Io;
         }
-        let mut scratch = [0u8; READ_CHUNK];
-        let mut frame_started: Option<Instant> = None;
-        loop {
-            let mid_frame = self.mid_frame();
-            // A blocking read can only wait for a time, not until a deadline: recompute it.
-            let wait = match frame_started {
-                Some(start) if mid_frame => {
-                    let left =
-                        (start + config.frame_deadline).saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Close::FrameTimeout;
-                    }
-                    left
-                }
-                _ => config.idle_timeout,
-            };
-            if stream
-                .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
-                .is_err()
-            {
-                return Close::Io;
-            }
-            let room = config.max_buffered.saturating_sub(self.buf.len());
-            if room == 0 {
-                let msg = format!(
-                    "ERR Protocol error: more than {} bytes buffered",
-                    config.max_buffered
-                );
-                self.reply(&Reply::error(msg));
-                let _ = self.flush(stream);
-                return Close::Overflow;
-            }
-            let n = match stream.read(&mut scratch[..room.min(READ_CHUNK)]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    return if mid_frame {
-                        Close::FrameTimeout
-                    } else {
-                        Close::IdleTimeout
-                    };
-                }
-                Err(_) => return Close::Io,
-            };
-            if n == 0 {
-                let (_, close) = self.answer_batch(service, true);
-                if let Err(why) = self.flush(stream) {
-                    return why;
-                }
-                return close.unwrap_or(Close::Clean);
-            }
-            let now = Instant::now();
-            self.buf.extend_from_slice(&scratch[..n]);
-            config.stats.read(n, self.buf.len());
-            if !mid_frame {
-                frame_started = Some(now);
-            }
-            let (answered, close) = self.answer_batch(service, false);
-            if let Err(why) = self.flush(stream) {
-                return why;
-            }
-            if let Some(why) = close {
-                return why;
-            }
-            if answered > 0 {
-                frame_started = Some(now);
-            }
-            if !self.mid_frame() {
-                frame_started = None;
-                self.buf = BytesMut::new();
-            }
-        }
-    }
-
-    fn mid_frame(&self) -> bool {
-        !self.buf.is_empty() || self.decoder.in_frame()
-    }
-
-    /// Decodes and answers every complete frame buffered (pipelining), as the async loop does.
-    fn answer_batch<S: Service + ?Sized>(
-        &mut self,
-        service: &S,
-        eof: bool,
-    ) -> (usize, Option<Close>) {
-        let mut answered = 0;
-        loop {
-            let decoded = if eof {
-                self.decoder.decode_eof(&mut self.buf)
-            } else {
-                self.decoder.decode(&mut self.buf)
-            };
-            match decoded {
-                Ok(Some(cmd)) => {
-                    self.config.stats.count(Event::Frame);
-                    answered += 1;
-                    let response = service.call(cmd);
-                    self.reply(&response.reply);
-                    if response.close {
-                        return (answered, Some(Close::Clean));
-                    }
-                }
-                Ok(None) => return (answered, None),
-                Err(FrameError::UnexpectedEof { .. }) => {
-                    return (answered, Some(Close::EofMidFrame))
-                }
-                Err(e) => {
-                    let text = e.to_string();
-                    let msg = if text.starts_with("Protocol error") {
-                        format!("ERR {text}")
-                    } else {
-                        format!("ERR Protocol error: {text}")
-                    };
-                    self.reply(&Reply::error(msg));
-                    return (answered, Some(Close::ProtocolError));
-                }
-            }
-        }
-    }
-
-    fn reply(&mut self, reply: &Reply) {
-        encode_reply(&self.config.framing, reply, &mut self.out);
-    }
-
-    fn flush(&mut self, stream: &mut TcpStream) -> Result<(), Close> {
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        match stream.write_all(&self.out) {
-            Ok(()) => {}
+        let Some(room) = session.room() else {
+            let _ = flush(session, stream);
+            return Close::Overflow;
+        };
+        let n = match stream.read(&mut scratch[..room.min(READ_CHUNK)]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Err(Close::WriteTimeout)
+                return if mid_frame {
+                    Close::FrameTimeout
+                } else {
+                    Close::IdleTimeout
+                };
             }
-            Err(_) => return Err(Close::Io),
+            Err(_) => return Close::Io,
+        };
+        if n == 0 {
+            let (_, close) = session.answer_batch(service, true);
+            if let Err(why) = flush(session, stream) {
+                return why;
+            }
+            return close.unwrap_or(Close::Clean);
         }
-        self.config.stats.written(self.out.len());
-        self.out.clear();
-        if self.out.capacity() > KEEP_OUT {
-            self.out = BytesMut::new();
+        let now = Instant::now();
+        session.buf.extend_from_slice(&scratch[..n]);
+        session.received(n);
+        if !mid_frame {
+            frame_started = Some(now);
         }
-        Ok(())
+        let (answered, close) = session.answer_batch(service, false);
+        if let Err(why) = flush(session, stream) {
+            return why;
+        }
+        if let Some(why) = close {
+            return why;
+        }
+        if answered > 0 {
+            frame_started = Some(now);
+        }
+        if !session.mid_frame() {
+            frame_started = None;
+        }
+        session.settle();
     }
+}
+
+fn flush(session: &mut Session<'_>, stream: &mut TcpStream) -> Result<(), Close> {
+    if session.out.is_empty() {
+        return Ok(());
+    }
+    match stream.write_all(&session.out) {
+        Ok(()) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            return Err(Close::WriteTimeout)
+        }
+        Err(_) => return Err(Close::Io),
+    }
+    session.written();
+    Ok(())
 }
