@@ -96,6 +96,9 @@ struct Db {
     entries: BTreeMap<Bytes, Entry>,
     /// Where the next sweep starts (exclusive); `None` starts from the first key.
     sweep_after: Option<Bytes>,
+    /// Some key was given an expiry since the store was last empty: only then do writes
+    /// sweep (a store without expiries pays nothing for them).
+    expiring: bool,
 }
 
 #[derive(Debug)]
@@ -128,6 +131,7 @@ impl Db {
     }
 
     fn insert(&mut self, key: &[u8], entry: Entry) {
+        self.expiring |= entry.expires_at.is_some();
         self.entries.insert(owned(key), entry);
     }
 
@@ -137,6 +141,9 @@ impl Db {
 
     /// Drops the expired keys among the next [`SWEEP_STEP`], wrapping around at the end.
     fn sweep(&mut self, now: Instant) {
+        if !self.expiring {
+            return;
+        }
         let start = match &self.sweep_after {
             Some(key) => Bound::Excluded(&key[..]),
             None => Bound::Unbounded,
