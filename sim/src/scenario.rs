@@ -167,7 +167,7 @@ impl Default for ServerLimits {
 pub const PRESETS: &[(&str, &str)] = &[
     (
         "default",
-        "10,000 clients x 10 chunked, pipelined RESP requests, partial reads on, arriving over 200ms",
+        "10,000 clients x 10 pipelined RESP requests in chunks of 1..=64 bytes, partial reads on, arriving over 200ms",
     ),
     ("small", "16 clients x 8 requests over 2 hosts: for sweeps"),
     (
@@ -213,7 +213,7 @@ impl Scenario {
                 s.clients = 10_000;
                 s.requests = 10;
                 s.client_hosts = 25;
-                s.delivery.max_chunk = 32;
+                s.delivery.max_chunk = 64;
                 s.ramp = Duration::from_millis(200);
             }
             "small" => {}
