@@ -14,6 +14,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// Most bytes a partial read returns.
+const MAX_PARTIAL: usize = 8;
+
 /// turmoil's listener as a [`framesim_server::Listener`], wrapping each accepted stream in
 /// a [`FaultyStream`] with its own RNG (derived from the run's seed and the accept order).
 pub struct SimListener {
@@ -104,14 +107,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
         if !partial {
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
-        let limit = this.rng.random_range(1..room.min(9));
-        let mut small = buf.take(limit);
+        // At most 8 bytes, through a small buffer of our own: no unsafe bookkeeping on `buf`.
+        let limit = this.rng.random_range(1..room.min(MAX_PARTIAL + 1));
+        let mut scratch = [0u8; MAX_PARTIAL];
+        let mut small = ReadBuf::new(&mut scratch[..limit]);
         let result = Pin::new(&mut this.inner).poll_read(cx, &mut small);
-        let n = small.filled().len();
         if let Poll::Ready(Ok(())) = result {
-            // SAFETY-free: `take` wrote into `buf`'s unfilled part; mark it filled.
-            unsafe { buf.assume_init(n) };
-            buf.advance(n);
+            let n = small.filled().len();
+            buf.put_slice(small.filled());
             if n == limit {
                 this.transcript.record(
                     Actor::Server,
