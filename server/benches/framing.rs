@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use framesim_server::framing::resp::RequestDecoder;
 use framesim_server::framing::{Decoder as OurDecoder, Delimited, LengthPrefixed};
+use framesim_server::protocol::resp::RequestDecoder;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::codec::{
@@ -328,10 +328,10 @@ fn length(c: &mut Criterion) {
             let p = size.to_string();
             group.throughput(Throughput::Bytes(input.bytes.len() as u64));
             row(&mut group, "ours", &p, &input, feed, || {
-                Ours(LengthPrefixed::new().max_frame_len(MAX))
+                Ours(LengthPrefixed::new().with_max_frame_len(MAX))
             });
             row(&mut group, "ours_each", &p, &input, feed, || {
-                OursEachLength(LengthPrefixed::new().max_frame_len(MAX))
+                OursEachLength(LengthPrefixed::new().with_max_frame_len(MAX))
             });
             row(&mut group, "length_delimited", &p, &input, feed, || {
                 Peer(
@@ -399,7 +399,7 @@ fn linear(c: &mut Criterion) {
         let input = repeat(&length_frame(size), total);
         let p = format!("length_{size}");
         row(&mut group, "ours", &p, &input, Feed::OneByte, || {
-            Ours(LengthPrefixed::new().max_frame_len(MAX))
+            Ours(LengthPrefixed::new().with_max_frame_len(MAX))
         });
         row(
             &mut group,

@@ -17,9 +17,9 @@
 //! Every decoder is also checked for sticky errors (a failed decoder keeps failing with the
 //! same error) and for bounded buffer capacity.
 
-use crate::framing::{resp, Decoder, Delimited, Endian, FrameError, LengthPrefixed};
-use crate::protocol::{self, Framing, Limits};
-use crate::{serve, Command, Config, Kv, Listener, Reply, Service};
+use crate::framing::{Decoder, Delimited, Endian, FrameError, LengthPrefixed};
+use crate::protocol::{self, resp, Framing, ReplyEncoder};
+use crate::{serve, Command, Config, Kv, Limits, Listener, Reply, Service, Stats};
 use arbitrary::{Arbitrary, Result as ArbResult, Unstructured};
 use bytes::{Bytes, BytesMut};
 use std::fmt::Debug;
@@ -278,11 +278,11 @@ const LENGTH: &[(usize, Endian, i64, usize)] = &[
 pub fn length_prefixed(data: &[u8]) {
     for &(h, endian, adj, max) in LENGTH {
         let codec = LengthPrefixed::new()
-            .header_len(h)
+            .with_header_len(h)
             .expect("valid header length")
-            .endian(endian)
-            .length_adjustment(adj)
-            .max_frame_len(max);
+            .with_endian(endian)
+            .with_adjustment(adj)
+            .with_max_frame_len(max);
         let bound = 4 * (data.len() + max) + 64;
         let out = decode_whole(&mut codec.clone(), data, bound);
         let (frames, error) = length_reference(data, h, endian, adj, max);
@@ -613,11 +613,11 @@ impl Header {
 
     fn codec(&self, adjustment: i64, max: usize) -> LengthPrefixed {
         LengthPrefixed::new()
-            .header_len(self.size())
+            .with_header_len(self.size())
             .expect("1, 2, 4 or 8")
-            .endian(self.endian())
-            .length_adjustment(adjustment)
-            .max_frame_len(max)
+            .with_endian(self.endian())
+            .with_adjustment(adjustment)
+            .with_max_frame_len(max)
     }
 }
 
@@ -965,13 +965,14 @@ pub fn roundtrip(input: RoundtripInput) {
     let limits = Limits {
         max_line: 1 << 20,
         max_frame: 1 << 20,
+        ..Limits::default()
     };
     for framing in framings.iter().filter(|f| f.validate().is_ok()) {
         let cmd = &input.command.0;
         let mut buf = BytesMut::new();
         match protocol::encode_command(framing, cmd, &mut buf) {
             Ok(()) => {
-                let mut dec = protocol::RequestDecoder::new(framing, limits);
+                let mut dec = protocol::RequestDecoder::new(framing, &limits);
                 let got = dec.decode(&mut buf);
                 assert_eq!(got, Ok(Some(cmd.clone())), "{framing:?}: command");
                 assert_eq!(dec.decode_eof(&mut buf), Ok(None), "{framing:?}: leftovers");
@@ -989,7 +990,7 @@ pub fn roundtrip(input: RoundtripInput) {
 
         let reply = &input.reply.0;
         let mut buf = BytesMut::new();
-        protocol::encode_reply(framing, reply, &mut buf);
+        ReplyEncoder::new(framing).encode(reply, &mut buf);
         let want = match framing {
             Framing::Length { header_len, .. }
                 if resp_len(reply) as u128 >= 1 << (8 * header_len) =>
@@ -1241,6 +1242,7 @@ pub fn connection(input: ConnectionInput) {
         LimitsChoice::Moderate => Limits {
             max_line: 1024,
             max_frame: 4096,
+            ..Limits::default()
         },
         LimitsChoice::Small {
             max_line,
@@ -1248,6 +1250,7 @@ pub fn connection(input: ConnectionInput) {
         } => Limits {
             max_line: usize::from(max_line.max(1)),
             max_frame: usize::from(max_frame.max(1)),
+            ..Limits::default()
         },
     };
     let max_buffered = if input.tight_buffer {
@@ -1300,18 +1303,26 @@ pub fn connection(input: ConnectionInput) {
         };
         let config = Config {
             framing: framing.clone(),
-            limits,
-            max_buffered,
-            frame_deadline: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
+            limits: Limits {
+                max_buffered,
+                frame_deadline: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(60),
+                ..limits
+            },
             ..Config::default()
         };
-        let stats = config.stats.clone();
+        let stats = Stats::default();
         let served = tokio::time::timeout(
             Duration::from_secs(24 * 3600),
-            serve(OneConnection(Some(stream)), Kv::new(), config, async {
-                let _ = on_close.await;
-            }),
+            serve(
+                OneConnection(Some(stream)),
+                Kv::new(),
+                config,
+                stats.clone(),
+                async {
+                    let _ = on_close.await;
+                },
+            ),
         )
         .await;
         let served = served.expect("the connection loop did not end");
@@ -1366,7 +1377,7 @@ fn expected_replies(
     data: &[u8],
     reset_after: Option<usize>,
 ) -> Expected {
-    let mut dec = protocol::RequestDecoder::new(framing, limits);
+    let mut dec = protocol::RequestDecoder::new(framing, &limits);
     let reset = reset_after.filter(|&r| r < data.len());
     let seen = &data[..reset.unwrap_or(data.len())];
     let mut buf = BytesMut::from(seen);
@@ -1380,7 +1391,7 @@ fn expected_replies(
     let mut quit = false;
     for cmd in cmds {
         let response = kv.call(cmd);
-        protocol::encode_reply(framing, &response.reply, &mut wire);
+        ReplyEncoder::new(framing).encode(&response.reply, &mut wire);
         if response.close {
             quit = true;
             break;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::protocol::inline::parse_int;
 use crate::{Command, Reply, Response, Service};
 
 /// How many keys each write inspects for expiry: keys that nobody touches again are still
@@ -524,21 +525,6 @@ fn arity(args: &[Bytes], name: &str, allowed: impl RangeBounds<usize>) -> Result
 fn subcommand(args: &[Bytes], container: &str) -> Result<String, Reply> {
     let sub = args.first().ok_or_else(|| wrong_arity(container))?;
     Ok(String::from_utf8_lossy(sub).to_ascii_uppercase())
-}
-
-/// Redis's `string2ll`: an optional `-`, then digits with no leading zero, nothing else
-/// (no `+`, no spaces), and within `i64`.
-fn parse_int(bytes: &[u8]) -> Option<i64> {
-    let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
-    let canonical = match digits {
-        b"0" => digits.len() == bytes.len(),
-        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
-        _ => false,
-    };
-    if !canonical {
-        return None;
-    }
-    std::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
 fn wrong_arity(name: &str) -> Reply {
@@ -1089,25 +1075,5 @@ mod tests {
         assert_eq!(run(&kv, &["FLUSHALL", "SYNC"]), Reply::ok());
         assert_eq!(run(&kv, &["FLUSHALL", "now"]), err(SYNTAX));
         assert_eq!(run(&kv, &["FLUSHDB", "SYNC", "ASYNC"]), err(SYNTAX));
-    }
-
-    #[test]
-    fn parse_int_matches_redis_string2ll() {
-        for (text, n) in [
-            ("0", Some(0)),
-            ("7", Some(7)),
-            ("-7", Some(-7)),
-            ("9223372036854775807", Some(i64::MAX)),
-            ("-9223372036854775808", Some(i64::MIN)),
-            ("9223372036854775808", None),
-            ("-0", None),
-            ("00", None),
-            ("+7", None),
-            ("", None),
-            ("-", None),
-            ("7a", None),
-        ] {
-            assert_eq!(parse_int(text.as_bytes()), n, "{text:?}");
-        }
     }
 }

@@ -1,9 +1,9 @@
 //! `framesim-server`: the request-framing server on real TCP.
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use framesim_server::framing::Endian;
-use framesim_server::protocol::{Framing, Limits};
-use framesim_server::{serve, Config, Kv};
+use framesim_server::protocol::Framing;
+use framesim_server::{serve, Config, Kv, Limits, Stats};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -18,46 +18,70 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:6380")]
     listen: SocketAddr,
-    /// Request framing: resp, line or length.
-    #[arg(long, default_value = "resp")]
-    framing: String,
-    /// Line delimiter for `--framing line`; `\n`, `\r` and `\xHH` escapes are understood.
-    #[arg(long, default_value = "\\n")]
-    delimiter: String,
-    /// Header size in bytes for `--framing length`: 1, 2, 4 or 8.
-    #[arg(long, default_value_t = 4)]
+    /// Request framing.
+    #[arg(long, value_enum, default_value_t = FramingKind::Resp)]
+    framing: FramingKind,
+    /// Line delimiter for `--framing line`; `\n`, `\r`, `\t`, `\\` and `\xHH` escapes are
+    /// understood.
+    #[arg(long, default_value = "\\n", value_parser = unescape)]
+    delimiter: Vec<u8>,
+    /// Header size in bytes for `--framing length`.
+    #[arg(long, default_value = "4", value_parser = header_len())]
     header_len: usize,
     /// Little-endian length headers (default big-endian).
     #[arg(long)]
     little_endian: bool,
     /// Longest line or inline command, in bytes.
-    #[arg(long, default_value_t = Limits::default().max_line)]
+    #[arg(long, default_value_t = DEFAULTS.limits.max_line)]
     max_line: usize,
     /// Longest length-prefixed frame or RESP bulk string, in bytes.
-    #[arg(long, default_value_t = Limits::default().max_frame)]
+    #[arg(long, default_value_t = DEFAULTS.limits.max_frame)]
     max_frame: usize,
     /// Most unanswered bytes one connection may buffer (default: max-frame + max-line).
     #[arg(long)]
     max_buffered: Option<usize>,
     /// Milliseconds from a request's first byte to its last before the connection is cut.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = DEFAULTS.limits.frame_deadline.as_millis() as u64)]
     frame_deadline_ms: u64,
-    /// Seconds a connection may stay idle.
-    #[arg(long, default_value_t = 300)]
+    /// Seconds a connection may stay idle, or take to read its replies.
+    #[arg(long, default_value_t = DEFAULTS.limits.idle_timeout.as_secs())]
     idle_timeout_s: u64,
     /// Most connections served at once.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = DEFAULTS.max_connections)]
     max_connections: usize,
     /// Milliseconds in-flight requests get to finish after Ctrl-C.
-    #[arg(long, default_value_t = 5_000)]
+    #[arg(long, default_value_t = DEFAULTS.grace.as_millis() as u64)]
     grace_ms: u64,
     /// Runtime worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
-    /// Concurrency model: async (tokio tasks) or threads (one OS thread per connection,
-    /// blocking sockets; for comparison, see bench/async-vs-threads.sh).
-    #[arg(long, default_value = "async", value_parser = ["async", "threads"])]
-    mode: String,
+    /// Concurrency model (threads: one OS thread per connection, blocking sockets; for
+    /// comparison, see bench/async-vs-threads.sh).
+    #[arg(long, value_enum, default_value_t = Mode::Async)]
+    mode: Mode,
+}
+
+/// The one source of defaults: [`Config::default`].
+static DEFAULTS: std::sync::LazyLock<Config> = std::sync::LazyLock::new(Config::default);
+
+/// `--framing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FramingKind {
+    /// RESP2, the Redis protocol.
+    Resp,
+    /// One command per delimited line.
+    Line,
+    /// Binary length-prefixed frames.
+    Length,
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// tokio tasks.
+    Async,
+    /// One OS thread per connection.
+    Threads,
 }
 
 fn main() -> ExitCode {
@@ -78,13 +102,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// The typed arguments as one validated [`Config`].
 fn config(args: &Args) -> Result<Config, String> {
-    let framing = match args.framing.as_str() {
-        "resp" => Framing::Resp,
-        "line" => Framing::Line {
-            delimiter: unescape(&args.delimiter)?,
+    let framing = match args.framing {
+        FramingKind::Resp => Framing::Resp,
+        FramingKind::Line => Framing::Line {
+            delimiter: args.delimiter.clone(),
         },
-        "length" => Framing::Length {
+        FramingKind::Length => Framing::Length {
             header_len: args.header_len,
             endian: if args.little_endian {
                 Endian::Little
@@ -92,24 +117,19 @@ fn config(args: &Args) -> Result<Config, String> {
                 Endian::Big
             },
         },
-        other => {
-            return Err(format!(
-                "unknown framing '{other}' (expected resp, line or length)"
-            ))
-        }
     };
     let limits = Limits {
         max_line: args.max_line,
         max_frame: args.max_frame,
+        max_buffered: args
+            .max_buffered
+            .unwrap_or(args.max_frame.saturating_add(args.max_line)),
+        frame_deadline: Duration::from_millis(args.frame_deadline_ms),
+        idle_timeout: Duration::from_secs(args.idle_timeout_s),
     };
     let config = Config {
         framing,
         limits,
-        max_buffered: args
-            .max_buffered
-            .unwrap_or(limits.max_frame.saturating_add(limits.max_line)),
-        frame_deadline: Duration::from_millis(args.frame_deadline_ms),
-        idle_timeout: Duration::from_secs(args.idle_timeout_s),
         max_connections: args.max_connections,
         grace: Duration::from_millis(args.grace_ms),
         ..Config::default()
@@ -128,22 +148,22 @@ fn run(args: &Args, config: Config) -> Result<(), String> {
         let listener =
             listen(args.listen).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        if args.mode == "threads" {
+        let stats = Stats::default();
+        if args.mode == Mode::Threads {
             // Same socket and backlog as the async mode, served by blocking threads.
             let listener = listener.into_std().map_err(|e| e.to_string())?;
             listener.set_nonblocking(false).map_err(|e| e.to_string())?;
             tracing::info!(%addr, framing = %config.framing, "listening, thread per connection");
             let kv = std::sync::Arc::new(Kv::new());
-            return framesim_server::threaded::serve_threaded(listener, kv, &config)
+            return framesim_server::serve_threaded(listener, kv, &config, stats)
                 .map_err(|e| e.to_string());
         }
         tracing::info!(%addr, framing = %config.framing, "listening");
-        let stats = config.stats.clone();
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("shutting down");
         };
-        serve(listener, Kv::new(), config, shutdown)
+        serve(listener, Kv::new(), config, stats.clone(), shutdown)
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(stats = ?stats.snapshot(), "stopped");
@@ -162,6 +182,13 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(4096)
+}
+
+/// `--header-len`: 1, 2, 4 or 8, listed in `--help` and in the error for any other value.
+fn header_len() -> impl clap::builder::TypedValueParser<Value = usize> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["1", "2", "4", "8"])
+        .map(|s| s.parse().expect("one of the listed values"))
 }
 
 /// `\n`, `\r`, `\t`, `\\` and `\xHH` escapes in a delimiter given on the command line.

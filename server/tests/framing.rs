@@ -4,10 +4,9 @@
 use std::fmt::Debug;
 
 use bytes::{Bytes, BytesMut};
-use framesim_server::framing::resp::{
-    encode_command, encode_reply, split_args, ReplyDecoder, RequestDecoder,
-};
 use framesim_server::framing::{Decoder, Delimited, Endian, FrameError, LengthPrefixed};
+use framesim_server::protocol::inline::split_args;
+use framesim_server::protocol::resp::{encode_command, encode_reply, ReplyDecoder, RequestDecoder};
 use framesim_server::{Command, Reply};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -313,9 +312,9 @@ fn delimited_limit_is_exact() {
 fn length_prefixed_every_split() {
     let two = || {
         LengthPrefixed::new()
-            .header_len(2)
+            .with_header_len(2)
             .unwrap()
-            .max_frame_len(4)
+            .with_max_frame_len(4)
     };
     let cases = [
         (
@@ -335,8 +334,8 @@ fn length_prefixed_every_split() {
     }
     let adjusted = || {
         LengthPrefixed::new()
-            .endian(Endian::Little)
-            .length_adjustment(-4)
+            .with_endian(Endian::Little)
+            .with_adjustment(-4)
     };
     let input = b"\x06\x00\x00\x00xy\x03\x00\x00\x00";
     let negative = malformed("negative frame length -1", 6);
@@ -356,11 +355,11 @@ fn length_prefixed_random_splits() {
         let adjust = rng.random_range(-3..=3);
         let make = || {
             LengthPrefixed::new()
-                .header_len(header)
+                .with_header_len(header)
                 .unwrap()
-                .endian(endian)
-                .length_adjustment(adjust)
-                .max_frame_len(max)
+                .with_endian(endian)
+                .with_adjustment(adjust)
+                .with_max_frame_len(max)
         };
         let enc = make();
         let mut stream = BytesMut::new();
@@ -385,20 +384,20 @@ fn length_prefixed_random_splits() {
 
 #[test]
 fn length_prefixed_limit_is_exact() {
-    let make = || LengthPrefixed::new().max_frame_len(5);
+    let make = || LengthPrefixed::new().with_max_frame_len(5);
     let mut stream = BytesMut::new();
     make().encode(b"12345", &mut stream).unwrap();
     assert_eq!(feed(make(), &[&stream]), ok(bufs(&[b"12345"])));
     let big = b"\x00\x00\x00\x06";
     assert_eq!(feed(make(), &[big]), failed(vec![], too_large(5, 0)));
     assert_eq!(make().encode(b"123456", &mut stream), Err(too_large(5, 0)));
-    let one = LengthPrefixed::new().header_len(1).unwrap();
+    let one = LengthPrefixed::new().with_header_len(1).unwrap();
     assert!(one.encode(&[0; 255], &mut stream).is_ok());
     assert!(matches!(
         one.encode(&[0; 256], &mut stream),
         Err(FrameError::Malformed { .. })
     ));
-    let err = LengthPrefixed::new().header_len(3).unwrap_err();
+    let err = LengthPrefixed::new().with_header_len(3).unwrap_err();
     assert_eq!(
         err.to_string(),
         "a length header is 1, 2, 4 or 8 bytes, not 3"

@@ -3,7 +3,8 @@
 mod common;
 
 use common::{Client, Server};
-use framesim_server::protocol::{Framing, Limits};
+use framesim_server::protocol::Framing;
+use framesim_server::Limits;
 use framesim_server::{Config, Reply};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -84,6 +85,7 @@ async fn an_oversized_frame_gets_an_error_and_the_connection_closes() {
         limits: Limits {
             max_line: 100,
             max_frame: 1000,
+            ..Limits::default()
         },
         ..config()
     })
@@ -113,7 +115,10 @@ async fn an_oversized_frame_gets_an_error_and_the_connection_closes() {
 #[tokio::test]
 async fn slowloris_is_cut_off_by_the_frame_deadline_while_others_are_served() {
     let server = Server::start(Config {
-        frame_deadline: Duration::from_millis(300),
+        limits: Limits {
+            frame_deadline: Duration::from_millis(300),
+            ..Limits::default()
+        },
         ..config()
     })
     .await;
@@ -238,9 +243,15 @@ async fn an_invalid_config_is_refused_with_a_clear_error() {
         },
         ..config()
     };
-    let err = framesim_server::serve(listener, framesim_server::Kv::new(), config, async {})
-        .await
-        .unwrap_err();
+    let err = framesim_server::serve(
+        listener,
+        framesim_server::Kv::new(),
+        config,
+        framesim_server::Stats::default(),
+        async {},
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("1, 2, 4 or 8"), "{err}");
 }
 
@@ -270,12 +281,13 @@ async fn accept_errors_back_off_and_the_loop_goes_on() {
         accept_backoff: Duration::from_millis(5),
         ..config()
     };
-    let stats = config.stats.clone();
+    let stats = framesim_server::Stats::default();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(framesim_server::serve(
         Flaky { inner, failures: 3 },
         framesim_server::Kv::new(),
         config,
+        stats.clone(),
         async {
             let _ = stopped.await;
         },

@@ -3,8 +3,7 @@
 use bytes::BytesMut;
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{encode_command, Framing, ReplyDecoder};
-use framesim_server::threaded::serve_threaded;
-use framesim_server::{Command, Config, Kv, Reply, Stats};
+use framesim_server::{serve_threaded, Command, Config, Kv, Limits, Reply, Stats};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -13,8 +12,9 @@ use std::time::Duration;
 fn start(config: Config) -> (SocketAddr, Stats) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let stats = config.stats.clone();
-    std::thread::spawn(move || serve_threaded(listener, Arc::new(Kv::new()), &config));
+    let stats = Stats::default();
+    let counting = stats.clone();
+    std::thread::spawn(move || serve_threaded(listener, Arc::new(Kv::new()), &config, counting));
     (addr, stats)
 }
 
@@ -69,7 +69,10 @@ fn pipelined_requests_byte_by_byte_get_every_reply_in_order() {
 #[test]
 fn a_slowloris_thread_is_cut_off_by_the_frame_deadline() {
     let (addr, stats) = start(Config {
-        frame_deadline: Duration::from_millis(200),
+        limits: Limits {
+            frame_deadline: Duration::from_millis(200),
+            ..Limits::default()
+        },
         ..Config::default()
     });
     let mut s = TcpStream::connect(addr).unwrap();

@@ -381,6 +381,7 @@ impl Client {
     /// One byte every `slowloris_every` of a frame that never ends.
     async fn slowloris(&mut self) {
         let limits = self.scenario().limits;
+        let every = self.scenario().roles.slowloris_every;
         let body: Vec<u8> = match &self.scenario().framing {
             Framing::Length { .. } => {
                 let mut b = (limits.max_frame as u32 / 2).to_be_bytes().to_vec();
@@ -403,7 +404,7 @@ impl Client {
                 break;
             }
             let mut probe = [0u8; 64];
-            let probed = timeout(limits.slowloris_every, stream.read(&mut probe)).await;
+            let probed = timeout(every, stream.read(&mut probe)).await;
             self.record(Event::Write {
                 bytes: Bytes::copy_from_slice(&[byte]),
             });
@@ -431,7 +432,7 @@ impl Client {
         self.record(Event::Closed {
             why: format!("cut off after {}ms", held.as_millis()),
         });
-        let bound = limits.frame_deadline + limits.slowloris_every * 2 + Duration::from_millis(50);
+        let bound = limits.frame_deadline + every * 2 + Duration::from_millis(50);
         if held > bound {
             self.fail(
                 "slowloris",

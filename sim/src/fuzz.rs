@@ -9,9 +9,10 @@
 use crate::naive::Target;
 use crate::report::Report;
 use crate::run::{run, RunOptions};
-use crate::scenario::{Delivery, Faults, Roles, Scenario, ServerLimits};
+use crate::scenario::{Delivery, Faults, Roles, Scenario};
 use arbitrary::Unstructured;
 use framesim_server::protocol::Framing;
+use framesim_server::Limits;
 use std::time::Duration;
 
 /// The scenario `data` stands for. Total: every input gives a valid scenario (bytes that
@@ -49,26 +50,27 @@ fn draw(u: &mut Unstructured<'_>) -> arbitrary::Result<Scenario> {
         spurious_pending: chance(u, 0.3)?,
     };
     let mut share = || -> arbitrary::Result<f64> { Ok(if u.ratio(1, 4)? { 0.1 } else { 0.0 }) };
-    let roles = Roles {
+    let mut roles = Roles {
         slowloris: share()?,
         idle: share()?,
         disconnect: share()?,
         half_close: share()?,
         oversized: share()?,
         malformed: share()?,
+        ..Roles::default()
     };
     // Limits stay wide enough for the model's requests (under 300 bytes) and short enough
     // for a slowloris client to be cut off long before its frame could complete.
     let max_line = *u.choose(&[512, 1024, 4096])?;
     let max_frame = *u.choose(&[512, 4096, 8192])?;
-    let limits = ServerLimits {
+    let limits = Limits {
         max_line,
         max_frame,
         max_buffered: max_line + max_frame + *u.choose(&[0, 8, 4096])?,
         frame_deadline: Duration::from_millis(*u.choose(&[100, 250, 500, 1000])?),
         idle_timeout: Duration::from_secs(*u.choose(&[1, 2, 5])?),
-        slowloris_every: Duration::from_millis(*u.choose(&[10, 25, 50])?),
     };
+    roles.slowloris_every = Duration::from_millis(*u.choose(&[10, 25, 50])?);
     let min_latency = Duration::from_micros(u.int_in_range(0..=500)?);
     let latency = (
         min_latency,

@@ -23,7 +23,7 @@ pub use naive::Target;
 pub use oracle::Violation;
 pub use report::Report;
 pub use run::{check_determinism, run, Divergence, RunOptions};
-pub use scenario::{Delivery, Faults, Roles, Scenario, ServerLimits, PRESETS};
+pub use scenario::{sim_limits, Delivery, Faults, Roles, Scenario, PRESETS};
 pub use transcript::{logical_view, Actor, Event, Expected, Record, Transcript};
 
 /// Mixes a seed with a stream id into a new, well-spread seed (SplitMix64's finaliser), so

@@ -4,8 +4,8 @@
 use crate::stream::SimListener;
 use bytes::BytesMut;
 use framesim_server::framing::Decoder;
-use framesim_server::protocol::{encode_reply, RequestDecoder};
-use framesim_server::{Config, Listener, Reply, Service};
+use framesim_server::protocol::{ReplyEncoder, RequestDecoder};
+use framesim_server::{Config, Listener, Reply, Service, Stats};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,15 +68,16 @@ impl Target {
         listener: SimListener,
         service: S,
         mut config: Config,
+        stats: Stats,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         match self {
             Target::Framesim => {
-                let _ = framesim_server::serve(listener, service, config, shutdown).await;
+                let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
             }
             Target::NoFrameDeadline => {
-                config.frame_deadline = Duration::from_secs(3600);
-                let _ = framesim_server::serve(listener, service, config, shutdown).await;
+                config.limits.frame_deadline = Duration::from_secs(3600);
+                let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
             }
             naive => naive_loop(naive, listener, Arc::new(service), Arc::new(config)).await,
         }
@@ -103,12 +104,13 @@ async fn naive_loop<S: Service>(
                 }
                 // The naive assumption: these bytes are whole requests.
                 let mut buf = BytesMut::from(&scratch[..n]);
-                let mut decoder = RequestDecoder::new(&config.framing, config.limits);
+                let mut decoder = RequestDecoder::new(&config.framing, &config.limits);
                 let mut out = BytesMut::new();
+                let encoder = ReplyEncoder::new(&config.framing);
                 loop {
                     match decoder.decode_eof(&mut buf) {
                         Ok(Some(cmd)) => {
-                            encode_reply(&config.framing, &service.call(cmd).reply, &mut out);
+                            encoder.encode(&service.call(cmd).reply, &mut out);
                             if target == Target::FirstFrameOnly {
                                 break;
                             }
@@ -116,7 +118,7 @@ async fn naive_loop<S: Service>(
                         Ok(None) => break,
                         Err(e) => {
                             let err = Reply::error(format!("ERR Protocol error: {e}"));
-                            encode_reply(&config.framing, &err, &mut out);
+                            encoder.encode(&err, &mut out);
                             break;
                         }
                     }

@@ -6,7 +6,6 @@ use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::stream::SimListener;
 use crate::transcript::{Actor, Event, Transcript};
-use framesim_server::protocol::Limits;
 use framesim_server::{Command, Config, Kv, Response, Service, Stats};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,20 +35,13 @@ impl Service for Recorder {
 }
 
 /// The server's `Config` for a scenario.
-fn server_config(s: &Scenario, stats: Stats) -> Config {
+fn server_config(s: &Scenario) -> Config {
     Config {
         framing: s.framing.clone(),
-        limits: Limits {
-            max_line: s.limits.max_line,
-            max_frame: s.limits.max_frame,
-        },
-        max_buffered: s.limits.max_buffered,
-        frame_deadline: s.limits.frame_deadline,
-        idle_timeout: s.limits.idle_timeout,
+        limits: s.limits,
         max_connections: s.clients + 16,
         // A crash closes every connection at once (see `run`).
         grace: Duration::ZERO,
-        stats,
         ..Config::default()
     }
 }
@@ -74,8 +66,8 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         .rng_seed(s.seed)
         .build();
 
-    let config = server_config(&s, stats.clone());
-    let (t, scn) = (transcript.clone(), s.clone());
+    let config = server_config(&s);
+    let (t, scn, server_stats) = (transcript.clone(), s.clone(), stats.clone());
     // A crash is a shutdown with no grace, then a restart of the host. Closing the
     // connections through `serve` (in accept order) rather than by dropping the runtime
     // keeps the order in which clients see them go independent of tokio's task ids.
@@ -83,7 +75,8 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (crash_in, down_in) = (crash.clone(), down.clone());
     sim.host("server", move || {
-        let (t, scn, config) = (t.clone(), scn.clone(), config.clone());
+        let (t, scn, config, stats) =
+            (t.clone(), scn.clone(), config.clone(), server_stats.clone());
         let (crash, down) = (crash_in.clone(), down_in.clone());
         async move {
             let bound = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
@@ -99,12 +92,9 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
                 transcript: t,
             };
             scn.target
-                .serve(
-                    listener,
-                    service,
-                    config,
-                    async move { crash.notified().await },
-                )
+                .serve(listener, service, config, stats, async move {
+                    crash.notified().await
+                })
                 .await;
             down.store(true, Ordering::SeqCst);
             std::future::pending::<()>().await;

@@ -2,6 +2,7 @@
 
 use crate::naive::Target;
 use framesim_server::protocol::Framing;
+use framesim_server::Limits;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::fmt;
@@ -30,7 +31,7 @@ pub struct Scenario {
     /// Which clients misbehave, and how.
     pub roles: Roles,
     /// Server limits.
-    pub limits: ServerLimits,
+    pub limits: Limits,
     /// Network latency per message, min..=max.
     pub latency: (Duration, Duration),
     /// Restart the server host at this virtual time (clients reconnect).
@@ -71,8 +72,10 @@ pub struct Faults {
 
 /// Shares of clients that misbehave (each a fraction of all clients, rounded down, at
 /// least one when the fraction is positive).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Roles {
+    /// Pause between two bytes of a slowloris client.
+    pub slowloris_every: Duration,
     /// Send one byte every `slowloris_every` forever.
     pub slowloris: f64,
     /// Connect and send nothing.
@@ -87,21 +90,18 @@ pub struct Roles {
     pub malformed: f64,
 }
 
-/// Limits handed to the server's `Config`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ServerLimits {
-    /// Longest line / inline command.
-    pub max_line: usize,
-    /// Longest length frame / bulk string.
-    pub max_frame: usize,
-    /// Most bytes buffered per connection.
-    pub max_buffered: usize,
-    /// Time from a frame's first byte to its last.
-    pub frame_deadline: Duration,
-    /// Idle timeout.
-    pub idle_timeout: Duration,
-    /// Pause between two bytes of a slowloris client.
-    pub slowloris_every: Duration,
+impl Default for Roles {
+    fn default() -> Self {
+        Roles {
+            slowloris_every: Duration::from_millis(50),
+            slowloris: 0.0,
+            idle: 0.0,
+            disconnect: 0.0,
+            half_close: 0.0,
+            oversized: 0.0,
+            malformed: 0.0,
+        }
+    }
 }
 
 impl Default for Delivery {
@@ -150,16 +150,14 @@ impl Default for Faults {
     }
 }
 
-impl Default for ServerLimits {
-    fn default() -> Self {
-        ServerLimits {
-            max_line: 1024,
-            max_frame: 4096,
-            max_buffered: 8192,
-            frame_deadline: Duration::from_millis(500),
-            idle_timeout: Duration::from_secs(5),
-            slowloris_every: Duration::from_millis(50),
-        }
+/// The limits every preset starts from: small enough that the roles reach them quickly.
+pub fn sim_limits() -> Limits {
+    Limits {
+        max_line: 1024,
+        max_frame: 4096,
+        max_buffered: 8192,
+        frame_deadline: Duration::from_millis(500),
+        idle_timeout: Duration::from_secs(5),
     }
 }
 
@@ -201,7 +199,7 @@ impl Scenario {
             delivery: Delivery::default(),
             faults: Faults::default(),
             roles: Roles::default(),
-            limits: ServerLimits::default(),
+            limits: sim_limits(),
             latency: (Duration::from_micros(100), Duration::from_millis(1)),
             restart_at: None,
             ramp: Duration::ZERO,
@@ -232,6 +230,7 @@ impl Scenario {
                     half_close: 0.05,
                     oversized: 0.05,
                     malformed: 0.05,
+                    ..Roles::default()
                 };
             }
             "bytewise" => {
@@ -291,6 +290,7 @@ impl Scenario {
             }
         };
         self.roles = Roles {
+            slowloris_every: self.roles.slowloris_every,
             slowloris: share(&mut rng),
             idle: share(&mut rng),
             disconnect: share(&mut rng),

@@ -10,8 +10,8 @@ use super::{Decoder, FrameError, DEFAULT_MAX_FRAME};
 /// ```
 /// use framesim_server::framing::{Endian, LengthPrefixed};
 ///
-/// let codec = LengthPrefixed::new().endian(Endian::Little);
-/// assert_eq!(codec.byte_order(), Endian::Little);
+/// let codec = LengthPrefixed::new().with_endian(Endian::Little);
+/// assert_eq!(codec.endian(), Endian::Little);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Endian {
@@ -28,7 +28,7 @@ pub enum Endian {
 /// ```
 /// use framesim_server::framing::{ConfigError, LengthPrefixed};
 ///
-/// let err = LengthPrefixed::new().header_len(3).unwrap_err();
+/// let err = LengthPrefixed::new().with_header_len(3).unwrap_err();
 /// assert_eq!(err, ConfigError::HeaderLen(3));
 /// assert_eq!(err.to_string(), "a length header is 1, 2, 4 or 8 bytes, not 3");
 /// ```
@@ -63,7 +63,7 @@ impl std::error::Error for ConfigError {}
 /// use bytes::BytesMut;
 /// use framesim_server::framing::{Decoder, Endian, LengthPrefixed};
 ///
-/// let mut codec = LengthPrefixed::new().header_len(2)?.endian(Endian::Little);
+/// let mut codec = LengthPrefixed::new().with_header_len(2)?.with_endian(Endian::Little);
 /// let mut buf = BytesMut::new();
 /// codec.encode(b"hello", &mut buf)?;
 /// assert_eq!(&buf[..], b"\x05\x00hello");
@@ -104,7 +104,7 @@ impl LengthPrefixed {
     }
 
     /// Sets the header length in bytes: 1, 2, 4 or 8.
-    pub fn header_len(mut self, n: usize) -> Result<Self, ConfigError> {
+    pub fn with_header_len(mut self, n: usize) -> Result<Self, ConfigError> {
         if !matches!(n, 1 | 2 | 4 | 8) {
             return Err(ConfigError::HeaderLen(n));
         }
@@ -113,31 +113,31 @@ impl LengthPrefixed {
     }
 
     /// Sets the header's byte order.
-    pub fn endian(mut self, endian: Endian) -> Self {
+    pub fn with_endian(mut self, endian: Endian) -> Self {
         self.endian = endian;
         self
     }
 
     /// Sets what is added to the header's value to get the payload length, e.g. `-4` when
     /// a 4-byte header counts itself.
-    pub fn length_adjustment(mut self, adjustment: i64) -> Self {
+    pub fn with_adjustment(mut self, adjustment: i64) -> Self {
         self.adjustment = adjustment;
         self
     }
 
     /// Sets the longest payload accepted, in bytes.
-    pub fn max_frame_len(mut self, max: usize) -> Self {
+    pub fn with_max_frame_len(mut self, max: usize) -> Self {
         self.max_frame_len = max;
         self
     }
 
     /// The header length in bytes.
-    pub fn header_size(&self) -> usize {
+    pub fn header_len(&self) -> usize {
         self.header_len
     }
 
     /// The header's byte order.
-    pub fn byte_order(&self) -> Endian {
+    pub fn endian(&self) -> Endian {
         self.endian
     }
 
@@ -147,7 +147,7 @@ impl LengthPrefixed {
     }
 
     /// The longest payload accepted, in bytes.
-    pub fn max_len(&self) -> usize {
+    pub fn max_frame_len(&self) -> usize {
         self.max_frame_len
     }
 
@@ -328,9 +328,9 @@ mod tests {
     /// Frames and the final error, fed in `cuts`, through `decode` or `decode_each`.
     fn feed(input: &[u8], cuts: &[usize], each: bool) -> (Vec<Vec<u8>>, Option<FrameError>) {
         let mut codec = LengthPrefixed::new()
-            .header_len(2)
+            .with_header_len(2)
             .unwrap()
-            .max_frame_len(40);
+            .with_max_frame_len(40);
         let (mut buf, mut frames, mut at) = (BytesMut::new(), Vec::new(), 0);
         for &cut in cuts.iter().chain([&input.len()]) {
             buf.extend_from_slice(&input[at..cut.max(at)]);
@@ -383,7 +383,10 @@ mod tests {
     fn header_lengths_and_byte_orders() {
         for n in [1, 2, 4, 8] {
             for endian in [Endian::Big, Endian::Little] {
-                let mut c = LengthPrefixed::new().header_len(n).unwrap().endian(endian);
+                let mut c = LengthPrefixed::new()
+                    .with_header_len(n)
+                    .unwrap()
+                    .with_endian(endian);
                 let mut buf = BytesMut::new();
                 c.encode(b"abc", &mut buf).unwrap();
                 c.encode(b"", &mut buf).unwrap();
@@ -394,14 +397,14 @@ mod tests {
             }
         }
         assert_eq!(
-            LengthPrefixed::new().header_len(0).unwrap_err(),
+            LengthPrefixed::new().with_header_len(0).unwrap_err(),
             ConfigError::HeaderLen(0)
         );
     }
 
     #[test]
     fn adjustment_counts_the_header() {
-        let mut c = LengthPrefixed::new().length_adjustment(-4);
+        let mut c = LengthPrefixed::new().with_adjustment(-4);
         let mut buf = BytesMut::new();
         c.encode(b"xy", &mut buf).unwrap();
         assert_eq!(&buf[..4], &[0, 0, 0, 6]);
@@ -410,16 +413,16 @@ mod tests {
         let e = c.decode(&mut bad).unwrap_err();
         assert!(matches!(e, FrameError::Malformed { at: 6, .. }), "{e}");
         assert!(c.encode(b"", &mut buf).is_ok());
-        let small = LengthPrefixed::new().length_adjustment(4);
+        let small = LengthPrefixed::new().with_adjustment(4);
         assert!(small.encode(b"abc", &mut buf).is_err());
     }
 
     #[test]
     fn too_large_is_checked_on_the_header() {
         let mut c = LengthPrefixed::new()
-            .header_len(8)
+            .with_header_len(8)
             .unwrap()
-            .max_frame_len(10);
+            .with_max_frame_len(10);
         let mut buf = BytesMut::from(&[0xffu8; 8][..]);
         let cap = buf.capacity();
         let e = FrameError::TooLarge { limit: 10, at: 0 };

@@ -9,9 +9,9 @@
 mod delimited;
 mod error;
 mod length_prefixed;
-pub mod resp;
 
 pub use delimited::Delimited;
+pub(crate) use delimited::{Scan, Scanner};
 pub use error::FrameError;
 pub use length_prefixed::{ConfigError, Endian, LengthPrefixed};
 

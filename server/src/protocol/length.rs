@@ -4,7 +4,8 @@
 //! header; a reply frame's payload is the reply's RESP encoding. Arguments and replies are
 //! binary-safe and found without scanning.
 
-use crate::framing::{resp, Decoder, FrameError, LengthPrefixed};
+use crate::framing::{Decoder, FrameError, LengthPrefixed};
+use crate::protocol::resp;
 use crate::{Command, Reply};
 use bytes::BytesMut;
 
@@ -28,9 +29,9 @@ impl RequestDecoder {
 
     fn command(&mut self, mut payload: BytesMut) -> Result<Option<Command>, FrameError> {
         let at = self.offset;
-        self.offset += (self.frames.header_size() + payload.len()) as u64;
+        self.offset += (self.frames.header_len() + payload.len()) as u64;
         let mut args = Vec::new();
-        let mut inner = self.frames.clone().max_frame_len(payload.len());
+        let mut inner = self.frames.clone().with_max_frame_len(payload.len());
         let parsed = loop {
             match inner.decode_eof(&mut payload) {
                 Ok(Some(arg)) => args.push(arg.freeze()),
@@ -149,7 +150,7 @@ impl ReplyDecoder {
             return Ok(None);
         };
         let at = self.offset;
-        self.offset += (self.frames.header_size() + payload.len()) as u64;
+        self.offset += (self.frames.header_len() + payload.len()) as u64;
         let mut inner = resp::ReplyDecoder::new().max_bulk(payload.len());
         match inner.decode_eof(&mut payload) {
             Ok(Some(reply)) if payload.is_empty() => Ok(Some(reply)),
@@ -189,10 +190,10 @@ mod tests {
         for n in [1, 2, 4, 8] {
             for endian in [Endian::Big, Endian::Little] {
                 let frames = LengthPrefixed::new()
-                    .header_len(n)
+                    .with_header_len(n)
                     .unwrap()
-                    .endian(endian)
-                    .max_frame_len(200);
+                    .with_endian(endian)
+                    .with_max_frame_len(200);
                 let mut buf = BytesMut::new();
                 encode_command(&frames, &cmd, &mut buf).unwrap();
                 let mut dec = RequestDecoder::new(frames.clone());

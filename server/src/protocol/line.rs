@@ -12,7 +12,8 @@
 //! *2             array of the next 2 elements
 //! ```
 
-use crate::framing::{resp, Decoder, Delimited, FrameError};
+use crate::framing::{Decoder, Delimited, FrameError};
+use crate::protocol::inline::split_args;
 use crate::{Command, Reply};
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -38,7 +39,7 @@ impl RequestDecoder {
     fn command(&mut self, line: BytesMut) -> Result<Option<Command>, FrameError> {
         let at = self.offset;
         self.offset += (line.len() + self.lines.delimiter().len()) as u64;
-        match resp::split_args(&line) {
+        match split_args(&line) {
             Ok(args) if args.is_empty() => Ok(None),
             Ok(args) => Ok(Some(Command { args })),
             Err(what) => {

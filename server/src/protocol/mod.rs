@@ -6,14 +6,16 @@
 //! - [`Framing::Length`]: binary; a frame's payload is the arguments, each itself a
 //!   length-prefixed frame with the same header; a reply is one frame holding its RESP bytes.
 //!
-//! The server side is [`RequestDecoder`] + [`encode_reply`]; the client side (tests, virtual
+//! The server side is [`RequestDecoder`] + [`ReplyEncoder`]; the client side (tests, virtual
 //! clients, benchmarks) is [`encode_command`] + [`ReplyDecoder`].
 
+pub mod inline;
 pub mod length;
 pub mod line;
+pub mod resp;
 
-use crate::framing::{resp, Decoder, Delimited, Endian, FrameError, LengthPrefixed};
-use crate::{Command, Reply};
+use crate::framing::{Decoder, Delimited, Endian, FrameError, LengthPrefixed};
+use crate::{Command, Limits, Reply};
 use bytes::BytesMut;
 use std::fmt;
 
@@ -102,32 +104,15 @@ impl std::str::FromStr for Framing {
     }
 }
 
-/// Size limits applied while decoding requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Longest line or inline command.
-    pub max_line: usize,
-    /// Longest length-prefixed frame or RESP bulk string.
-    pub max_frame: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_line: crate::framing::DEFAULT_MAX_LINE,
-            max_frame: crate::framing::DEFAULT_MAX_FRAME,
-        }
-    }
-}
-
 /// Server side: turns a byte stream into [`Command`]s for any [`Framing`].
 ///
 /// ```
 /// use bytes::BytesMut;
 /// use framesim_server::framing::Decoder;
-/// use framesim_server::protocol::{Framing, Limits, RequestDecoder};
+/// use framesim_server::protocol::{Framing, RequestDecoder};
+/// use framesim_server::Limits;
 ///
-/// let mut dec = RequestDecoder::new(&Framing::line(), Limits::default());
+/// let mut dec = RequestDecoder::new(&Framing::line(), &Limits::default());
 /// let mut buf = BytesMut::from(&b"SET k \"a b\"\nGET k\n"[..]);
 /// assert_eq!(dec.decode(&mut buf).unwrap().unwrap().args.len(), 3);
 /// assert_eq!(dec.decode(&mut buf).unwrap().unwrap().name(), "GET");
@@ -144,7 +129,7 @@ pub enum RequestDecoder {
 
 impl RequestDecoder {
     /// A decoder for `framing` with `limits`.
-    pub fn new(framing: &Framing, limits: Limits) -> Self {
+    pub fn new(framing: &Framing, limits: &Limits) -> Self {
         match framing {
             Framing::Resp => RequestDecoder::Resp(
                 resp::RequestDecoder::new()
@@ -193,19 +178,52 @@ impl Decoder for RequestDecoder {
 /// (a server refuses such a configuration up front, see [`Framing::validate`]).
 pub(crate) fn length_codec(header_len: usize, endian: Endian, max: usize) -> LengthPrefixed {
     LengthPrefixed::new()
-        .header_len(header_len)
+        .with_header_len(header_len)
         .unwrap_or_else(|_| LengthPrefixed::new())
-        .endian(endian)
-        .max_frame_len(max)
+        .with_endian(endian)
+        .with_max_frame_len(max)
 }
 
-/// Server side: writes `reply` in `framing`'s encoding.
-pub fn encode_reply(framing: &Framing, reply: &Reply, dst: &mut BytesMut) {
-    match framing {
-        Framing::Resp => resp::encode_reply(reply, dst),
-        Framing::Line { delimiter } => line::encode_reply(reply, delimiter, dst),
-        Framing::Length { header_len, endian } => {
-            length::encode_reply(&length_codec(*header_len, *endian, usize::MAX), reply, dst)
+/// Server side: writes [`Reply`]s in a framing's encoding; built once per connection, the
+/// counterpart of [`RequestDecoder`].
+///
+/// ```
+/// use bytes::BytesMut;
+/// use framesim_server::protocol::{Framing, ReplyEncoder};
+/// use framesim_server::Reply;
+///
+/// let mut out = BytesMut::new();
+/// ReplyEncoder::new(&Framing::Resp).encode(&Reply::ok(), &mut out);
+/// assert_eq!(&out[..], b"+OK\r\n");
+/// ```
+#[derive(Debug, Clone)]
+pub enum ReplyEncoder {
+    /// RESP2 replies.
+    Resp,
+    /// One line per reply element, ending with the delimiter.
+    Line(Box<[u8]>),
+    /// One length-prefixed frame holding the reply's RESP bytes.
+    Length(LengthPrefixed),
+}
+
+impl ReplyEncoder {
+    /// An encoder for replies in `framing`.
+    pub fn new(framing: &Framing) -> Self {
+        match framing {
+            Framing::Resp => ReplyEncoder::Resp,
+            Framing::Line { delimiter } => ReplyEncoder::Line(delimiter.clone().into()),
+            Framing::Length { header_len, endian } => {
+                ReplyEncoder::Length(length_codec(*header_len, *endian, usize::MAX))
+            }
+        }
+    }
+
+    /// Appends `reply` to `dst`.
+    pub fn encode(&self, reply: &Reply, dst: &mut BytesMut) {
+        match self {
+            ReplyEncoder::Resp => resp::encode_reply(reply, dst),
+            ReplyEncoder::Line(delimiter) => line::encode_reply(reply, delimiter, dst),
+            ReplyEncoder::Length(frames) => length::encode_reply(frames, reply, dst),
         }
     }
 }

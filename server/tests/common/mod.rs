@@ -26,9 +26,9 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let stats = config.stats.clone();
+        let stats = Stats::default();
         let framing = config.framing.clone();
-        let task = tokio::spawn(serve(listener, Kv::new(), config, async {
+        let task = tokio::spawn(serve(listener, Kv::new(), config, stats.clone(), async {
             let _ = stopped.await;
         }));
         Server {

@@ -2,21 +2,23 @@
 //!
 //! This is the design the seed article sets against event-driven servers (Apache's worker
 //! model against Nginx). It is here to be measured against [`serve`](crate::serve) with
-//! everything else equal: the same [`RequestDecoder`], [`encode_reply`], [`Service`] and
-//! limits, only the concurrency model differs. Each connection costs a thread (a stack,
-//! kernel scheduling state) for as long as it is open, even while it sits idle.
+//! everything else equal: the same [`Session`] (decoding, replies, limits and deadlines),
+//! only the concurrency model differs. Each connection costs a thread (a stack, kernel
+//! scheduling state) for as long as it is open, even while it sits idle.
 //!
 //! There is no graceful shutdown: the binary in this mode stops when the process does.
 
-use crate::protocol::encode_reply;
-use crate::session::{Close, Session};
+use super::session::Session;
+use super::Close;
+use crate::protocol::ReplyEncoder;
 use crate::stats::Event;
-use crate::{Config, Reply, Service};
+use crate::{Config, Reply, Service, Stats};
 use bytes::BytesMut;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Stack of each connection thread. The loop needs little (a read chunk and a few frames);
 /// only the pages touched count in RSS, so this bounds address space, not memory.
@@ -25,7 +27,8 @@ const STACK_SIZE: usize = 256 * 1024;
 /// Bytes taken per read, into a buffer on the connection thread's stack.
 const READ_CHUNK: usize = 4096;
 
-/// Serves every connection accepted from `listener` on a thread of its own, forever.
+/// Serves every connection accepted from `listener` on a thread of its own, forever,
+/// counting into `stats`.
 ///
 /// Returns an error only for an invalid `config`. A connection beyond
 /// `config.max_connections`, or one no thread can be started for, gets an error reply and
@@ -35,10 +38,16 @@ const READ_CHUNK: usize = 4096;
 /// use std::sync::Arc;
 /// let listener = std::net::TcpListener::bind("127.0.0.1:6380")?;
 /// let config = framesim_server::Config::default();
-/// framesim_server::threaded::serve_threaded(listener, Arc::new(framesim_server::Kv::new()), &config)
+/// let stats = framesim_server::Stats::default();
+/// framesim_server::serve_threaded(listener, Arc::new(framesim_server::Kv::new()), &config, stats)
 /// # ; Ok::<(), std::io::Error>(())
 /// ```
-pub fn serve_threaded<S>(listener: TcpListener, service: Arc<S>, config: &Config) -> io::Result<()>
+pub fn serve_threaded<S>(
+    listener: TcpListener,
+    service: Arc<S>,
+    config: &Config,
+    stats: Stats,
+) -> io::Result<()>
 where
     S: Service + ?Sized,
 {
@@ -46,7 +55,6 @@ where
         .validate()
         .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
     let config = Arc::new(config.clone());
-    let stats = config.stats.clone();
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
@@ -65,7 +73,7 @@ where
             continue;
         }
         let guard = stats.opened();
-        let (service, conn_config) = (service.clone(), config.clone());
+        let (service, conn_config, conn_stats) = (service.clone(), config.clone(), stats.clone());
         // The stream moves into the thread; keep a handle to answer if the spawn fails.
         let spare = stream.try_clone();
         let spawned = std::thread::Builder::new()
@@ -73,7 +81,7 @@ where
             .stack_size(STACK_SIZE)
             .spawn(move || {
                 let _guard = guard;
-                serve_one(&conn_config, stream, &*service);
+                serve_one(&conn_config, &conn_stats, stream, &*service);
             });
         if let Err(e) = spawned {
             stats.count(Event::AcceptError);
@@ -88,14 +96,19 @@ where
 /// Tells a connection that cannot be served why, without ever blocking the accept loop.
 fn refuse(mut stream: TcpStream, config: &Config, msg: &str) {
     let mut out = BytesMut::new();
-    encode_reply(&config.framing, &Reply::error(msg), &mut out);
+    ReplyEncoder::new(&config.framing).encode(&Reply::error(msg), &mut out);
     let _ = stream.set_nonblocking(true);
     let _ = stream.write(&out);
 }
 
 /// Serves one connection on this thread until it closes.
-fn serve_one<S: Service + ?Sized>(config: &Config, mut stream: TcpStream, service: &S) -> Close {
-    let mut session = Session::new(config);
+fn serve_one<S: Service + ?Sized>(
+    config: &Config,
+    stats: &Stats,
+    mut stream: TcpStream,
+    service: &S,
+) -> Close {
+    let mut session = Session::new(config, stats, Instant::now());
     let why = run(&mut session, &mut stream, service);
     session.closed(why);
     if why != Close::Io {
@@ -109,89 +122,76 @@ fn run<S: Service + ?Sized>(
     stream: &mut TcpStream,
     service: &S,
 ) -> Close {
-    let config = session.config;
-    if stream.set_write_timeout(Some(config.idle_timeout)).is_err() {
-        return Close::Io;
-    }
     let mut scratch = [0u8; READ_CHUNK];
-    let mut frame_started: Option<Instant> = None;
     loop {
-        let mid_frame = session.mid_frame();
-        // A blocking read can only wait for a time, not until a deadline: recompute it.
-        let wait = match frame_started {
-            Some(start) if mid_frame => {
-                let left =
-                    (start + config.frame_deadline).saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Close::FrameTimeout;
-                }
-                left
-            }
-            _ => config.idle_timeout,
-        };
-        if stream
-            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
-            .is_err()
-        {
-            return Close::Io;
-        }
         let Some(room) = session.room() else {
             let _ = flush(session, stream);
             return Close::Overflow;
         };
+        // A blocking read waits for a time, not until a deadline: give it what is left.
+        let (deadline, expired) = session.read_deadline();
+        let Some(wait) = left(deadline) else {
+            return expired;
+        };
+        if stream.set_read_timeout(Some(wait)).is_err() {
+            return Close::Io;
+        }
         let n = match stream.read(&mut scratch[..room.min(READ_CHUNK)]) {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return if mid_frame {
-                    Close::FrameTimeout
-                } else {
-                    Close::IdleTimeout
-                };
+                continue;
             }
             Err(_) => return Close::Io,
         };
         if n == 0 {
-            let (_, close) = session.answer_batch(service, true);
+            let close = session.answer_batch(service, true);
             if let Err(why) = flush(session, stream) {
                 return why;
             }
             return close.unwrap_or(Close::Clean);
         }
-        let now = Instant::now();
         session.buf.extend_from_slice(&scratch[..n]);
-        session.received(n);
-        if !mid_frame {
-            frame_started = Some(now);
-        }
-        let (answered, close) = session.answer_batch(service, false);
+        session.received(n, Instant::now());
+        let close = session.answer_batch(service, false);
         if let Err(why) = flush(session, stream) {
             return why;
         }
         if let Some(why) = close {
             return why;
         }
-        if answered > 0 {
-            frame_started = Some(now);
-        }
-        if !session.mid_frame() {
-            frame_started = None;
-        }
         session.settle();
     }
 }
 
+/// Time left until `deadline`, at least a millisecond (a zero timeout means "none" to the
+/// socket); `None` once it has passed.
+fn left(deadline: Instant) -> Option<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    (!left.is_zero()).then(|| left.max(Duration::from_millis(1)))
+}
+
+/// Writes the batch's replies before the session's write deadline: each blocking write
+/// gets only the time left, so a peer taking a byte at a time cannot stretch it.
 fn flush(session: &mut Session<'_>, stream: &mut TcpStream) -> Result<(), Close> {
     if session.out.is_empty() {
         return Ok(());
     }
-    match stream.write_all(&session.out) {
-        Ok(()) => {}
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            return Err(Close::WriteTimeout)
+    let deadline = session.write_deadline(Instant::now());
+    let mut written = 0;
+    while written < session.out.len() {
+        let wait = left(deadline).ok_or(Close::WriteTimeout)?;
+        stream
+            .set_write_timeout(Some(wait))
+            .map_err(|_| Close::Io)?;
+        match stream.write(&session.out[written..]) {
+            Ok(0) => return Err(Close::Io),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return Err(Close::Io),
         }
-        Err(_) => return Err(Close::Io),
     }
-    session.written();
+    session.written(Instant::now());
     Ok(())
 }

@@ -1,8 +1,11 @@
-use crate::connection;
-use crate::protocol::encode_reply;
+//! The accept loop: one task per connection, refusals past `max_connections`, graceful
+//! shutdown.
+
+use crate::connection::task;
+use crate::protocol::ReplyEncoder;
+use crate::shutdown::Shutdown;
 use crate::stats::Event;
-use crate::stopping::Stopping;
-use crate::{Config, Listener, Reply, Service};
+use crate::{Config, Listener, Reply, Service, Stats};
 use bytes::BytesMut;
 use std::future::Future;
 use std::io;
@@ -12,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout};
 
 /// Accepts connections from `listener` and serves each on its own task until `shutdown`
-/// completes; then stops accepting, gives in-flight requests `config.grace` to finish, cuts
+/// completes, counting into `stats`; then stops accepting, gives in-flight requests `config.grace` to finish, cuts
 /// the rest, and returns once every connection task has ended.
 ///
 /// The one accept loop: the binary calls it with a [`tokio::net::TcpListener`], the
@@ -23,7 +26,8 @@ use tokio::time::{sleep, timeout};
 /// # async fn run() -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:6380").await?;
 /// let config = framesim_server::Config::default();
-/// framesim_server::serve(listener, framesim_server::Kv::new(), config, async {
+/// let stats = framesim_server::Stats::default();
+/// framesim_server::serve(listener, framesim_server::Kv::new(), config, stats, async {
 ///     let _ = tokio::signal::ctrl_c().await;
 /// })
 /// .await
@@ -33,6 +37,7 @@ pub async fn serve<L, S>(
     mut listener: L,
     service: S,
     config: Config,
+    stats: Stats,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()>
 where
@@ -44,8 +49,7 @@ where
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let service = Arc::new(service);
     let config = Arc::new(config);
-    let stats = config.stats.clone();
-    let stopping = Stopping::default();
+    let signal = Shutdown::default();
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
 
@@ -70,10 +74,11 @@ where
                 Ok((stream, peer)) => {
                     tracing::trace!(%peer, "accepted");
                     let guard = stats.opened();
-                    let (service, config, stopping) = (service.clone(), config.clone(), stopping.clone());
+                    let (service, config, stats, signal) =
+                        (service.clone(), config.clone(), stats.clone(), signal.clone());
                     tasks.spawn(async move {
                         let _guard = guard;
-                        connection::run(stream, &*service, &config, stopping).await;
+                        task::run(stream, &*service, &config, &stats, signal).await;
                     });
                 }
                 Err(e) => {
@@ -86,7 +91,7 @@ where
     }
 
     drop(listener);
-    stopping.stop();
+    signal.start();
     let drained = timeout(config.grace, async {
         while tasks.join_next().await.is_some() {}
     })
@@ -101,12 +106,9 @@ where
 /// Tells a connection beyond `max_connections` why it is closed, as Redis does.
 async fn refuse<St: tokio::io::AsyncWrite + Unpin>(mut stream: St, config: Arc<Config>) {
     let mut out = BytesMut::new();
-    encode_reply(
-        &config.framing,
-        &Reply::error("ERR max number of clients reached"),
-        &mut out,
-    );
-    let _ = timeout(config.idle_timeout, async {
+    ReplyEncoder::new(&config.framing)
+        .encode(&Reply::error("ERR max number of clients reached"), &mut out);
+    let _ = timeout(config.limits.idle_timeout, async {
         stream.write_all(&out).await?;
         stream.shutdown().await
     })

@@ -1,15 +1,17 @@
-//! One connection on an async stream: read, decode every complete frame, answer, write,
-//! repeat, with the frame deadline, idle timeout and shutdown raced against each read.
+//! One connection on an async stream: read, let the [`Session`] decode and answer, write,
+//! repeat, with the session's deadline and shutdown raced against each read.
 
-use crate::session::{Close, Session};
-use crate::stopping::Stopping;
-use crate::{Config, Service};
+use super::session::Session;
+use super::Close;
+use crate::shutdown::Shutdown;
+use crate::{Config, Service, Stats};
 use bytes::BytesMut;
 use std::future::poll_fn;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{sleep_until, timeout, Instant, Sleep};
 
@@ -18,22 +20,27 @@ use tokio::time::{sleep_until, timeout, Instant, Sleep};
 const READ_CHUNK: usize = 4096;
 
 /// Longest linger after an error reply.
-const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+const LINGER_TIME: Duration = Duration::from_secs(1);
 
 /// Most bytes read and thrown away while lingering after an error reply.
 const LINGER_BYTES: usize = 256 * 1024;
 
 /// Serves one connection until it closes; never panics on any input.
-pub(crate) async fn run<St, S>(mut stream: St, service: &S, config: &Config, stopping: Stopping)
-where
+pub(crate) async fn run<St, S>(
+    mut stream: St,
+    service: &S,
+    config: &Config,
+    stats: &Stats,
+    shutdown: Shutdown,
+) where
     St: AsyncRead + AsyncWrite + Unpin,
     S: Service + ?Sized,
 {
-    let mut session = Session::new(config);
-    let why = serve(&mut session, &mut stream, service, stopping).await;
+    let mut session = Session::new(config, stats, Instant::now());
+    let why = serve(&mut session, &mut stream, service, shutdown).await;
     session.closed(why);
     if why != Close::Io {
-        let _ = timeout(config.idle_timeout, stream.shutdown()).await;
+        let _ = timeout(config.limits.idle_timeout, stream.shutdown()).await;
     }
     if matches!(why, Close::ProtocolError | Close::Overflow) {
         linger(&mut stream, config).await;
@@ -45,7 +52,7 @@ where
 /// unread input makes TCP reset the connection, and a reset can destroy the error reply
 /// before the peer reads it.
 async fn linger<St: AsyncRead + Unpin>(stream: &mut St, config: &Config) {
-    let _ = timeout(config.frame_deadline.min(LINGER_TIME), async {
+    let _ = timeout(config.limits.frame_deadline.min(LINGER_TIME), async {
         let mut discarded = 0;
         let mut sink = BytesMut::new();
         while discarded < LINGER_BYTES {
@@ -63,35 +70,27 @@ async fn serve<St, S>(
     session: &mut Session<'_>,
     stream: &mut St,
     service: &S,
-    stopping: Stopping,
+    shutdown: Shutdown,
 ) -> Close
 where
     St: AsyncRead + AsyncWrite + Unpin,
     S: Service + ?Sized,
 {
-    let config = session.config;
-    let mut draining = stopping.is_stopped();
-    let mut idle_since = Instant::now();
-    // When the first byte of the frame in progress arrived.
-    let mut frame_started = None;
+    let mut draining = shutdown.is_started();
     // One timer and one shutdown waiter for the connection's life, reset rather than
     // rebuilt for every read and write.
-    let timer = sleep_until(idle_since + config.idle_timeout);
-    let stop = stopping.wait();
+    let timer = sleep_until(session.read_deadline().0);
+    let stop = shutdown.wait();
     tokio::pin!(timer, stop);
     loop {
-        let mid_frame = session.mid_frame();
-        if draining && !mid_frame {
+        if draining && !session.mid_frame() {
             return Close::Clean;
         }
-        let deadline = match frame_started {
-            Some(start) if mid_frame => start + config.frame_deadline,
-            _ => idle_since + config.idle_timeout,
-        };
         let Some(room) = session.room() else {
             let _ = flush(session, stream, timer.as_mut()).await;
             return Close::Overflow;
         };
+        let (deadline, expired) = session.read_deadline();
         timer.as_mut().reset(deadline);
         let read = tokio::select! {
             biased;
@@ -99,46 +98,34 @@ where
                 draining = true;
                 continue;
             }
-            _ = &mut timer => {
-                return if mid_frame { Close::FrameTimeout } else { Close::IdleTimeout };
-            }
+            _ = &mut timer => return expired,
             read = read_some(stream, &mut session.buf, room) => read,
         };
         let Ok(n) = read else {
             return Close::Io;
         };
-        let now = Instant::now();
         if n == 0 {
             // The peer ended its side: answer what is complete, then close.
-            let (_, close) = session.answer_batch(service, true);
+            let close = session.answer_batch(service, true);
             if let Err(why) = flush(session, stream, timer.as_mut()).await {
                 return why;
             }
             return close.unwrap_or(Close::Clean);
         }
-        session.received(n);
-        if !mid_frame {
-            frame_started = Some(now);
-        }
-        idle_since = now;
-        let (answered, close) = session.answer_batch(service, false);
+        session.received(n, Instant::now());
+        let close = session.answer_batch(service, false);
         if let Err(why) = flush(session, stream, timer.as_mut()).await {
             return why;
         }
         if let Some(why) = close {
             return why;
         }
-        if answered > 0 {
-            // Whatever is left arrived in this read, after the last complete frame.
-            frame_started = Some(now);
-            idle_since = Instant::now();
-        }
         session.settle();
     }
 }
 
-/// Writes the batch's replies (all of them, however short the writes) and flushes once.
-/// The peer has `idle_timeout` (on `timer`) to take them.
+/// Writes the batch's replies (all of them, however short the writes) and flushes once,
+/// before the session's write deadline (on `timer`).
 async fn flush<St: AsyncWrite + Unpin>(
     session: &mut Session<'_>,
     stream: &mut St,
@@ -147,9 +134,7 @@ async fn flush<St: AsyncWrite + Unpin>(
     if session.out.is_empty() {
         return Ok(());
     }
-    timer
-        .as_mut()
-        .reset(Instant::now() + session.config.idle_timeout);
+    timer.as_mut().reset(session.write_deadline(Instant::now()));
     let write = async {
         stream.write_all(&session.out).await?;
         stream.flush().await
@@ -162,7 +147,7 @@ async fn flush<St: AsyncWrite + Unpin>(
     if written.is_err() {
         return Err(Close::Io);
     }
-    session.written();
+    session.written(Instant::now());
     Ok(())
 }
 
@@ -192,10 +177,11 @@ mod tests {
     #[test]
     fn an_idle_connection_future_stays_small() {
         let config = Config::default();
+        let stats = Stats::default();
         let kv = crate::Kv::new();
         let (a, _b) = tokio::io::duplex(64);
-        let fut = run(a, &kv, &config, Stopping::default());
+        let fut = run(a, &kv, &config, &stats, Shutdown::default());
         let size = std::mem::size_of_val(&fut);
-        assert!(size <= 860, "connection future grew to {size} bytes");
+        assert!(size <= 890, "connection future grew to {size} bytes");
     }
 }

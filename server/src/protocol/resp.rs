@@ -7,8 +7,8 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use super::delimited::{Scan, Scanner};
-use super::{Decoder, FrameError, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};
+use super::inline::{parse_int, split_args};
+use crate::framing::{Decoder, FrameError, Scan, Scanner, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};
 use crate::{Command, Reply};
 
 /// Default limit on the elements of one multibulk request or reply array (Redis's
@@ -16,8 +16,6 @@ use crate::{Command, Reply};
 pub const DEFAULT_MAX_ARRAY: usize = 1024 * 1024;
 /// Default limit on how deeply [`ReplyDecoder`] lets arrays nest.
 pub const DEFAULT_MAX_DEPTH: usize = 128;
-
-const UNBALANCED: &str = "Protocol error: unbalanced quotes in request";
 
 /// Where a [`RequestDecoder`] is inside the current request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +43,7 @@ enum State {
 /// # Example
 /// ```
 /// use bytes::BytesMut;
-/// use framesim_server::framing::{resp::RequestDecoder, Decoder};
+/// use framesim_server::{framing::Decoder, protocol::resp::RequestDecoder};
 /// use framesim_server::Command;
 ///
 /// let mut dec = RequestDecoder::new();
@@ -263,7 +261,7 @@ struct Partial {
 /// # Example
 /// ```
 /// use bytes::BytesMut;
-/// use framesim_server::framing::{resp::ReplyDecoder, Decoder};
+/// use framesim_server::{framing::Decoder, protocol::resp::ReplyDecoder};
 /// use framesim_server::Reply;
 ///
 /// let mut dec = ReplyDecoder::new();
@@ -486,7 +484,7 @@ impl Decoder for ReplyDecoder {
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use framesim_server::{framing::resp::encode_reply, Reply};
+/// use framesim_server::{protocol::resp::encode_reply, Reply};
 ///
 /// let mut out = BytesMut::new();
 /// encode_reply(&Reply::Array(vec![Reply::ok(), Reply::Integer(-2), Reply::Null]), &mut out);
@@ -513,7 +511,7 @@ pub fn encode_reply(reply: &Reply, dst: &mut BytesMut) {
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use framesim_server::{framing::resp::encode_command, Command};
+/// use framesim_server::{protocol::resp::encode_command, Command};
 ///
 /// let mut out = BytesMut::new();
 /// encode_command(&Command::new(["GET", "k"]), &mut out);
@@ -523,90 +521,6 @@ pub fn encode_command(cmd: &Command, dst: &mut BytesMut) {
     put_header(dst, b'*', cmd.args.len() as i64);
     for arg in &cmd.args {
         put_bulk(dst, arg);
-    }
-}
-
-/// Splits an inline request line into arguments by Redis's rules (`sdssplitargs`).
-///
-/// Arguments are separated by whitespace. `"double quotes"` understand `\n \r \t \b \a \\
-/// \"` and `\xHH`; `'single quotes'` understand only `\'`. A closing quote must be followed
-/// by whitespace or the end of the line. As in Redis, a NUL byte ends the line. A blank
-/// line gives no arguments.
-///
-/// ```
-/// use framesim_server::framing::resp::split_args;
-///
-/// let args = split_args(br#"SET "a\x41\n" 'it\'s' x"#).unwrap();
-/// assert_eq!(args, [&b"SET"[..], b"aA\n", b"it's", b"x"]);
-/// assert_eq!(split_args(b"  ").unwrap(), Vec::<bytes::Bytes>::new());
-/// assert_eq!(split_args(b"GET \"k\"x"), Err("Protocol error: unbalanced quotes in request"));
-/// ```
-pub fn split_args(line: &[u8]) -> Result<Vec<Bytes>, &'static str> {
-    // A faithful port of the C loop, with the end of the slice read as its NUL.
-    let at = |i: usize| line.get(i).copied().unwrap_or(0);
-    let is_space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut args = Vec::with_capacity(4);
-    // One scratch buffer for every argument; each is copied out at its exact size.
-    let mut cur = Vec::new();
-    let mut p = 0;
-    loop {
-        while at(p) != 0 && is_space(at(p)) {
-            p += 1;
-        }
-        if at(p) == 0 {
-            return Ok(args);
-        }
-        let (mut inq, mut insq, mut done) = (false, false, false);
-        cur.clear();
-        while !done {
-            let c = at(p);
-            if inq {
-                match (c, at(p + 1), hex(at(p + 2)), hex(at(p + 3))) {
-                    (b'\\', b'x', Some(hi), Some(lo)) => {
-                        cur.push(hi * 16 + lo);
-                        p += 3;
-                    }
-                    (b'\\', next, ..) if next != 0 => {
-                        p += 1;
-                        cur.push(match next {
-                            b'n' => b'\n',
-                            b'r' => b'\r',
-                            b't' => b'\t',
-                            b'b' => 0x08,
-                            b'a' => 0x07,
-                            other => other,
-                        });
-                    }
-                    (b'"', next, ..) if next != 0 && !is_space(next) => return Err(UNBALANCED),
-                    (b'"', ..) => done = true,
-                    (0, ..) => return Err(UNBALANCED),
-                    _ => cur.push(c),
-                }
-            } else if insq {
-                match (c, at(p + 1)) {
-                    (b'\\', b'\'') => {
-                        p += 1;
-                        cur.push(b'\'');
-                    }
-                    (b'\'', next) if next != 0 && !is_space(next) => return Err(UNBALANCED),
-                    (b'\'', _) => done = true,
-                    (0, _) => return Err(UNBALANCED),
-                    _ => cur.push(c),
-                }
-            } else {
-                match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
-                    b'"' => inq = true,
-                    b'\'' => insq = true,
-                    _ => cur.push(c),
-                }
-            }
-            if at(p) != 0 {
-                p += 1;
-            }
-        }
-        args.push(Bytes::copy_from_slice(&cur));
     }
 }
 
@@ -661,31 +575,6 @@ fn take_bulk(buf: &mut BytesMut, len: usize, at: u64) -> Result<Option<Bytes>, F
     let bulk = buf.split_to(len).freeze();
     buf.advance(2);
     Ok(Some(bulk))
-}
-
-/// Redis's `string2ll`: an optional `-`, then digits without leading zeros, fitting i64.
-fn parse_int(s: &[u8]) -> Option<i64> {
-    let (neg, digits) = match s {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, s),
-    };
-    match digits {
-        [b'0'] if !neg => return Some(0),
-        [b'1'..=b'9', ..] => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    if neg {
-        (v <= 1 << 63).then(|| 0i64.wrapping_sub_unsigned(v))
-    } else {
-        i64::try_from(v).ok()
-    }
 }
 
 /// Writes `kind`, the decimal `n` and `\r\n`.
@@ -755,46 +644,6 @@ mod tests {
     }
 
     #[test]
-    fn parse_int_is_string2ll() {
-        for (s, v) in [
-            ("0", Some(0)),
-            ("-1", Some(-1)),
-            ("42", Some(42)),
-            ("", None),
-        ] {
-            assert_eq!(parse_int(s.as_bytes()), v, "{s}");
-        }
-        for s in [
-            "-0",
-            "01",
-            "+1",
-            " 1",
-            "1 ",
-            "-",
-            "9223372036854775808",
-            "1a",
-        ] {
-            assert_eq!(parse_int(s.as_bytes()), None, "{s}");
-        }
-        assert_eq!(parse_int(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(parse_int(b"9223372036854775807"), Some(i64::MAX));
-    }
-
-    #[test]
-    fn split_args_follows_redis() {
-        let ok = |s: &[u8]| split_args(s).unwrap();
-        assert_eq!(ok(b" a\tb  c "), [&b"a"[..], b"b", b"c"]);
-        assert_eq!(ok(br#""\x4g\y""#), [&b"x4gy"[..]]);
-        assert_eq!(ok(br#""\xfF\\\"""#), [&b"\xff\\\""[..]]);
-        assert_eq!(ok(br#"'a\"\'b' """#), [&br#"a\"'b"#[..], b""]);
-        assert_eq!(ok(b"ab\"c d\" e"), [&b"abc d"[..], b"e"]);
-        assert_eq!(ok(b"a\0b c"), [&b"a"[..]]);
-        for bad in [&b"\"abc"[..], b"'abc", b"\"a\"b", b"'a'b", b"\"a\\"] {
-            assert_eq!(split_args(bad), Err(UNBALANCED), "{}", bad.escape_ascii());
-        }
-    }
-
-    #[test]
     fn inline_and_multibulk() {
         assert_eq!(
             requests(b"PING\r\n \r\n*0\r\n*-1\r\n*1\r\n$0\r\n\r\necho \"a b\"\n"),
@@ -832,7 +681,10 @@ mod tests {
             requests(b"*1\r\n$2\r\nabc"),
             err("Protocol error: bulk string not terminated by CRLF", 10)
         );
-        assert_eq!(requests(b"x\na 'b\n"), err(UNBALANCED, 2));
+        assert_eq!(
+            requests(b"x\na 'b\n"),
+            err(super::super::inline::UNBALANCED, 2)
+        );
         let long = [b'a'; 17];
         assert_eq!(
             requests(&long),

@@ -1,0 +1,46 @@
+//! One connection's life, whatever does its I/O.
+//!
+//! ```text
+//!            accept
+//!              │
+//!              ▼         first byte of a request           last byte of it
+//!   ┌──────► idle ────────────────────────────► mid-frame ───────────────┐
+//!   │    (idle timer:                        (frame timer: from the      │
+//!   │     idle_timeout since the              request's first byte,      │
+//!   │     last read or write)                 frame_deadline)            │
+//!   │                                                                    ▼
+//!   └────────────────────────────── replies written ◄─────────────── draining
+//!                                                       (write timer: idle_timeout
+//!                                                        for the whole batch)
+//!   any state ── error reply (protocol error, over max_buffered) ──► lingering
+//!                (reads and discards for min(frame_deadline, 1 s)) ──► closed
+//!   any state ── timer fires / peer ends the stream / shutdown while idle ──► closed
+//! ```
+//!
+//! [`session::Session`] is the sans-IO part (decode → call → encode, the room left, every
+//! deadline); [`task`] drives it on an async stream, [`threads`] on a blocking socket.
+
+pub(crate) mod session;
+pub(crate) mod task;
+pub mod threads;
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Close {
+    /// The peer ended the stream between frames, asked to quit, or the server shut down.
+    Clean,
+    /// An error reply was sent; the connection cannot continue.
+    ProtocolError,
+    /// The peer ended the stream inside a frame.
+    EofMidFrame,
+    /// A frame's bytes took longer than the frame deadline.
+    FrameTimeout,
+    /// No request began within the idle timeout.
+    IdleTimeout,
+    /// The peer did not take its replies within the idle timeout.
+    WriteTimeout,
+    /// The read buffer grew past `max_buffered`.
+    Overflow,
+    /// Reading or writing failed (reset, broken pipe).
+    Io,
+}

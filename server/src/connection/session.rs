@@ -1,0 +1,179 @@
+//! What one connection does between its reads and writes, whatever does the I/O: decode
+//! every complete frame, answer each, encode the replies, and keep the connection's
+//! deadlines. The async loop ([`super::task`]) and the thread-per-connection loop
+//! ([`super::threads`]) both drive a [`Session`]; every limit is enforced here, once.
+
+use super::Close;
+use crate::framing::{Decoder, FrameError};
+use crate::protocol::{ReplyEncoder, RequestDecoder};
+use crate::stats::Event;
+use crate::{Config, Reply, Service, Stats};
+use bytes::BytesMut;
+use tokio::time::Instant;
+
+/// Output capacity kept between batches; a larger buffer is given back after use.
+const KEEP_OUT: usize = 16 * 1024;
+
+/// One connection's framing state, pending replies and deadlines.
+pub(crate) struct Session<'a> {
+    decoder: RequestDecoder,
+    encoder: ReplyEncoder,
+    /// Bytes of the frame in progress; empty (no allocation) between frames.
+    pub(crate) buf: BytesMut,
+    /// Encoded replies of the current batch.
+    pub(crate) out: BytesMut,
+    pub(crate) config: &'a Config,
+    stats: &'a Stats,
+    /// When the first byte of the frame in progress arrived; `None` between frames.
+    frame_started: Option<Instant>,
+    /// When the connection last made progress: the latest read, or replies written.
+    active: Instant,
+}
+
+impl<'a> Session<'a> {
+    pub(crate) fn new(config: &'a Config, stats: &'a Stats, now: Instant) -> Self {
+        Session {
+            decoder: RequestDecoder::new(&config.framing, &config.limits),
+            encoder: ReplyEncoder::new(&config.framing),
+            buf: BytesMut::new(),
+            out: BytesMut::new(),
+            config,
+            stats,
+            frame_started: None,
+            active: now,
+        }
+    }
+
+    /// True while a frame has begun and not ended.
+    pub(crate) fn mid_frame(&self) -> bool {
+        !self.buf.is_empty() || self.decoder.in_frame()
+    }
+
+    /// When waiting for input must end, and why: the frame deadline (from the first byte
+    /// of the frame in progress) while mid-frame, else the idle timeout.
+    pub(crate) fn read_deadline(&self) -> (Instant, Close) {
+        let limits = &self.config.limits;
+        match self.frame_started {
+            Some(start) if self.mid_frame() => (start + limits.frame_deadline, Close::FrameTimeout),
+            _ => (self.active + limits.idle_timeout, Close::IdleTimeout),
+        }
+    }
+
+    /// When writing the current batch's replies, begun at `now`, must have finished: one
+    /// deadline for the whole batch, however slowly the peer takes it.
+    pub(crate) fn write_deadline(&self, now: Instant) -> Instant {
+        now + self.config.limits.idle_timeout
+    }
+
+    /// Room left in the read buffer; `None` (after queueing the error reply) once it is
+    /// full with no complete frame: never buffer past `max_buffered`.
+    pub(crate) fn room(&mut self) -> Option<usize> {
+        let max = self.config.limits.max_buffered;
+        let room = max.saturating_sub(self.buf.len());
+        if room == 0 {
+            let msg = format!("ERR Protocol error: more than {max} bytes buffered");
+            self.reply(&Reply::error(msg));
+            return None;
+        }
+        Some(room)
+    }
+
+    /// Counts `n` bytes just read into `buf` at `now`.
+    pub(crate) fn received(&mut self, n: usize, now: Instant) {
+        self.stats.read(n, self.buf.len());
+        self.frame_started.get_or_insert(now);
+        self.active = now;
+    }
+
+    /// Decodes and answers every complete frame buffered (pipelining). Returns whether the
+    /// connection must close after the replies are written.
+    pub(crate) fn answer_batch<S: Service + ?Sized>(
+        &mut self,
+        service: &S,
+        eof: bool,
+    ) -> Option<Close> {
+        let mut answered = 0;
+        let close = loop {
+            let decoded = if eof {
+                self.decoder.decode_eof(&mut self.buf)
+            } else {
+                self.decoder.decode(&mut self.buf)
+            };
+            match decoded {
+                Ok(Some(cmd)) => {
+                    self.stats.count(Event::Frame);
+                    answered += 1;
+                    let response = service.call(cmd);
+                    self.reply(&response.reply);
+                    if response.close {
+                        break Some(Close::Clean);
+                    }
+                }
+                Ok(None) => break None,
+                Err(FrameError::UnexpectedEof { .. }) => break Some(Close::EofMidFrame),
+                Err(e) => {
+                    self.reply(&Reply::error(protocol_error(&e)));
+                    break Some(Close::ProtocolError);
+                }
+            }
+        };
+        if !self.mid_frame() {
+            self.frame_started = None;
+        } else if answered > 0 {
+            // What is left arrived in the latest read (`active`: nothing was written since),
+            // after the last complete frame: a client pipelining frame after frame is timed
+            // per frame, not per connection.
+            self.frame_started = Some(self.active);
+        }
+        close
+    }
+
+    /// After a batch: between frames, gives the read buffer's memory back (the next read
+    /// allocates what it needs).
+    pub(crate) fn settle(&mut self) {
+        if !self.mid_frame() {
+            self.buf = BytesMut::new();
+        }
+    }
+
+    fn reply(&mut self, reply: &Reply) {
+        self.encoder.encode(reply, &mut self.out);
+    }
+
+    /// The replies were written at `now`: count them and give a large output buffer back.
+    pub(crate) fn written(&mut self, now: Instant) {
+        self.stats.written(self.out.len());
+        self.active = now;
+        self.out.clear();
+        if self.out.capacity() > KEEP_OUT {
+            self.out = BytesMut::new();
+        }
+    }
+
+    /// Counts why the connection ended.
+    pub(crate) fn closed(&self, why: Close) {
+        let event = match why {
+            Close::Clean | Close::Io => None,
+            Close::ProtocolError => Some(Event::ProtocolError),
+            Close::EofMidFrame => Some(Event::EofMidFrame),
+            Close::FrameTimeout => Some(Event::FrameTimeout),
+            Close::IdleTimeout => Some(Event::IdleTimeout),
+            Close::WriteTimeout => Some(Event::WriteTimeout),
+            Close::Overflow => Some(Event::Overflow),
+        };
+        if let Some(event) = event {
+            self.stats.count(event);
+        }
+        tracing::trace!(?why, "connection closed");
+    }
+}
+
+/// The error reply for a framing error, worded as Redis words its protocol errors.
+fn protocol_error(e: &FrameError) -> String {
+    let text = e.to_string();
+    if text.starts_with("Protocol error") {
+        format!("ERR {text}")
+    } else {
+        format!("ERR Protocol error: {text}")
+    }
+}
