@@ -11,6 +11,7 @@ pub mod checks;
 mod command;
 mod config;
 mod connection;
+pub mod fd_budget;
 pub mod framing;
 mod kv;
 mod limits;

@@ -3,7 +3,7 @@
 use clap::{Parser, ValueEnum};
 use framesim_server::framing::Endian;
 use framesim_server::protocol::Framing;
-use framesim_server::{serve, Config, Kv, Limits, Stats};
+use framesim_server::{fd_budget, serve, Config, Kv, Limits, Stats};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,7 +11,8 @@ use std::time::Duration;
 /// An async request-framing server with an in-memory key-value service.
 ///
 /// Speaks RESP (redis-cli and redis-benchmark work), newline-delimited commands, or
-/// binary length-prefixed commands. Ctrl-C shuts down gracefully.
+/// binary length-prefixed commands. Ctrl-C and SIGTERM shut down gracefully (in-flight
+/// requests get --grace-ms to finish); SIGHUP is ignored.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -23,8 +24,8 @@ struct Args {
     framing: FramingKind,
     /// Line delimiter for `--framing line`; `\n`, `\r`, `\t`, `\\` and `\xHH` escapes are
     /// understood.
-    #[arg(long, default_value = "\\n", value_parser = unescape)]
-    delimiter: Vec<u8>,
+    #[arg(long, default_value = "\\n", value_parser = Delimiter::parse)]
+    delimiter: Delimiter,
     /// Header size in bytes for `--framing length`.
     #[arg(long, default_value = "4", value_parser = header_len())]
     header_len: usize,
@@ -37,16 +38,22 @@ struct Args {
     /// Longest length-prefixed frame or RESP bulk string, in bytes.
     #[arg(long, default_value_t = DEFAULTS.limits.max_frame)]
     max_frame: usize,
-    /// Most unanswered bytes one connection may buffer (default: max-frame + max-line).
+    /// Most bytes one connection may hold for requests not answered yet, parsed arguments
+    /// of an unfinished request included (default: max-frame + max-line).
     #[arg(long)]
     max_buffered: Option<usize>,
+    /// Most reply bytes one connection may hold unwritten; past it the connection answers
+    /// nothing more until the client reads (a single larger reply is still sent whole).
+    #[arg(long, default_value_t = DEFAULTS.limits.max_output)]
+    max_output: usize,
     /// Milliseconds from a request's first byte to its last before the connection is cut.
     #[arg(long, default_value_t = DEFAULTS.limits.frame_deadline.as_millis() as u64)]
     frame_deadline_ms: u64,
     /// Seconds a connection may stay idle, or take to read its replies.
     #[arg(long, default_value_t = DEFAULTS.limits.idle_timeout.as_secs())]
     idle_timeout_s: u64,
-    /// Most connections served at once.
+    /// Most connections served at once (lowered to what the file-descriptor limit allows,
+    /// after raising the soft limit to the hard one).
     #[arg(long, default_value_t = DEFAULTS.max_connections)]
     max_connections: usize,
     /// Milliseconds in-flight requests get to finish after Ctrl-C.
@@ -107,7 +114,7 @@ fn config(args: &Args) -> Result<Config, String> {
     let framing = match args.framing {
         FramingKind::Resp => Framing::Resp,
         FramingKind::Line => Framing::Line {
-            delimiter: args.delimiter.clone(),
+            delimiter: args.delimiter.0.clone(),
         },
         FramingKind::Length => Framing::Length {
             header_len: args.header_len,
@@ -124,18 +131,61 @@ fn config(args: &Args) -> Result<Config, String> {
         max_buffered: args
             .max_buffered
             .unwrap_or(args.max_frame.saturating_add(args.max_line)),
+        max_output: args.max_output,
         frame_deadline: Duration::from_millis(args.frame_deadline_ms),
         idle_timeout: Duration::from_secs(args.idle_timeout_s),
     };
     let config = Config {
         framing,
         limits,
-        max_connections: args.max_connections,
+        max_connections: within_fd_budget(args.max_connections),
         grace: Duration::from_millis(args.grace_ms),
         ..Config::default()
     };
     config.validate()?;
     Ok(config)
+}
+
+/// `max_connections` lowered to what the file-descriptor limit allows (raised to the hard
+/// limit first), logged once when lowered, as redis-server does with maxclients.
+fn within_fd_budget(max_connections: usize) -> usize {
+    let nofile = match fd_budget::raise_nofile_limit() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!("cannot read the file-descriptor limit: {e}");
+            return max_connections;
+        }
+    };
+    let budget = fd_budget::connection_budget(nofile);
+    if max_connections > budget {
+        tracing::warn!(
+            "max connections lowered from {max_connections} to {budget}: the process may open {nofile} files, {} are kept back",
+            fd_budget::FD_RESERVE
+        );
+        return budget;
+    }
+    max_connections
+}
+
+/// Installs the signal handlers at once (before the server says it listens, so no signal
+/// meets a default action), and returns a future that completes on Ctrl-C or SIGTERM;
+/// SIGHUP is logged and ignored.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    Ok(async move {
+        let why = loop {
+            tokio::select! {
+                biased;
+                _ = int.recv() => break "SIGINT",
+                _ = term.recv() => break "SIGTERM",
+                _ = hup.recv() => tracing::info!("SIGHUP ignored"),
+            }
+        };
+        tracing::info!("{why}: shutting down");
+    })
 }
 
 fn run(args: &Args, config: Config) -> Result<(), String> {
@@ -150,6 +200,9 @@ fn run(args: &Args, config: Config) -> Result<(), String> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let stats = Stats::default();
         if args.mode == Mode::Threads {
+            // No graceful shutdown in this mode (SIGTERM and Ctrl-C end the process), but
+            // SIGHUP must not: a handler, once registered, replaces its default action.
+            let _hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
             // Same socket and backlog as the async mode, served by blocking threads.
             let listener = listener.into_std().map_err(|e| e.to_string())?;
             listener.set_nonblocking(false).map_err(|e| e.to_string())?;
@@ -158,11 +211,8 @@ fn run(args: &Args, config: Config) -> Result<(), String> {
             return framesim_server::serve_threaded(listener, kv, &config, stats)
                 .map_err(|e| e.to_string());
         }
+        let shutdown = shutdown_signal().map_err(|e| format!("cannot handle signals: {e}"))?;
         tracing::info!(%addr, framing = %config.framing, "listening");
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down");
-        };
         serve(listener, Kv::new(), config, stats.clone(), shutdown)
             .await
             .map_err(|e| e.to_string())?;
@@ -189,6 +239,16 @@ fn header_len() -> impl clap::builder::TypedValueParser<Value = usize> {
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(["1", "2", "4", "8"])
         .map(|s| s.parse().expect("one of the listed values"))
+}
+
+/// `--delimiter`, its escapes undone.
+#[derive(Debug, Clone)]
+struct Delimiter(Vec<u8>);
+
+impl Delimiter {
+    fn parse(s: &str) -> Result<Delimiter, String> {
+        unescape(s).map(Delimiter)
+    }
 }
 
 /// `\n`, `\r`, `\t`, `\\` and `\xHH` escapes in a delimiter given on the command line.

@@ -2,6 +2,7 @@
 //! shutdown.
 
 use crate::connection::task;
+use crate::fd_budget;
 use crate::protocol::ReplyEncoder;
 use crate::shutdown::Shutdown;
 use crate::stats::Event;
@@ -12,7 +13,29 @@ use std::io;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
-use tokio::time::{sleep, timeout};
+use tokio::time::{sleep, timeout, Duration, Instant};
+
+/// What Redis tells a client it cannot serve.
+const MAX_CLIENTS: &str = "ERR max number of clients reached";
+
+/// Logs a repeating condition at most once a second, with how often it happened.
+#[derive(Default)]
+struct Throttle {
+    last: Option<Instant>,
+    count: u64,
+}
+
+impl Throttle {
+    fn note(&mut self, log: impl FnOnce(u64)) {
+        self.count += 1;
+        let now = Instant::now();
+        if self.last.is_none_or(|t| now >= t + Duration::from_secs(1)) {
+            log(self.count);
+            self.last = Some(now);
+            self.count = 0;
+        }
+    }
+}
 
 /// Accepts connections from `listener` and serves each on its own task until `shutdown`
 /// completes, counting into `stats`; then stops accepting, gives in-flight requests `config.grace` to finish, cuts
@@ -50,6 +73,9 @@ where
     let service = Arc::new(service);
     let config = Arc::new(config);
     let signal = Shutdown::default();
+    let mut refusal = BytesMut::new();
+    ReplyEncoder::new(&config.framing).encode(&Reply::error(MAX_CLIENTS), &mut refusal);
+    let mut exhausted = Throttle::default();
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
 
@@ -83,7 +109,12 @@ where
                 }
                 Err(e) => {
                     stats.count(Event::AcceptError);
-                    tracing::warn!("accept failed: {e}; retrying");
+                    if fd_budget::is_exhaustion(&e) && listener.shed(&refusal).await {
+                        stats.count(Event::Refused);
+                        exhausted.note(|n| tracing::warn!("out of file descriptors ({e}): refused {n} connections"));
+                        continue;
+                    }
+                    exhausted.note(|n| tracing::warn!("accept failed {n} times: {e}; retrying"));
                     sleep(config.accept_backoff).await;
                 }
             },
@@ -106,8 +137,7 @@ where
 /// Tells a connection beyond `max_connections` why it is closed, as Redis does.
 async fn refuse<St: tokio::io::AsyncWrite + Unpin>(mut stream: St, config: Arc<Config>) {
     let mut out = BytesMut::new();
-    ReplyEncoder::new(&config.framing)
-        .encode(&Reply::error("ERR max number of clients reached"), &mut out);
+    ReplyEncoder::new(&config.framing).encode(&Reply::error(MAX_CLIENTS), &mut out);
     let _ = timeout(config.limits.idle_timeout, async {
         stream.write_all(&out).await?;
         stream.shutdown().await

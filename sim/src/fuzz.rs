@@ -69,6 +69,7 @@ fn draw(u: &mut Unstructured<'_>) -> arbitrary::Result<Scenario> {
         max_buffered: max_line + max_frame + *u.choose(&[0, 8, 4096])?,
         frame_deadline: Duration::from_millis(*u.choose(&[100, 250, 500, 1000])?),
         idle_timeout: Duration::from_secs(*u.choose(&[1, 2, 5])?),
+        max_output: 64 * 1024,
     };
     roles.slowloris_every = Duration::from_millis(*u.choose(&[10, 25, 50])?);
     let min_latency = Duration::from_micros(u.int_in_range(0..=500)?);

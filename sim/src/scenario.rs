@@ -158,6 +158,7 @@ pub fn sim_limits() -> Limits {
         max_buffered: 8192,
         frame_deadline: Duration::from_millis(500),
         idle_timeout: Duration::from_secs(5),
+        max_output: 64 * 1024,
     }
 }
 

@@ -28,6 +28,9 @@ pub(crate) struct Session<'a> {
     frame_started: Option<Instant>,
     /// When the connection last made progress: the latest read, or replies written.
     active: Instant,
+    /// The last batch stopped at `max_output` with complete requests possibly left in
+    /// `buf`: answer them (after writing) before reading more.
+    backlog: bool,
 }
 
 impl<'a> Session<'a> {
@@ -41,7 +44,20 @@ impl<'a> Session<'a> {
             stats,
             frame_started: None,
             active: now,
+            backlog: false,
         }
+    }
+
+    /// True when requests may be waiting in the buffer, unanswered because the last batch
+    /// filled `max_output`: answer them before reading more.
+    pub(crate) fn backlogged(&self) -> bool {
+        self.backlog
+    }
+
+    /// Bytes held for requests not answered yet: the buffer, and what the decoder already
+    /// parsed out of an unfinished request.
+    fn held(&self) -> usize {
+        self.buf.len() + self.decoder.held()
     }
 
     /// True while a frame has begun and not ended.
@@ -69,7 +85,7 @@ impl<'a> Session<'a> {
     /// full with no complete frame: never buffer past `max_buffered`.
     pub(crate) fn room(&mut self) -> Option<usize> {
         let max = self.config.limits.max_buffered;
-        let room = max.saturating_sub(self.buf.len());
+        let room = max.saturating_sub(self.held());
         if room == 0 {
             let msg = format!("ERR Protocol error: more than {max} bytes buffered");
             self.reply(&Reply::error(msg));
@@ -80,20 +96,26 @@ impl<'a> Session<'a> {
 
     /// Counts `n` bytes just read into `buf` at `now`.
     pub(crate) fn received(&mut self, n: usize, now: Instant) {
-        self.stats.read(n, self.buf.len());
+        self.stats.read(n, self.held());
         self.frame_started.get_or_insert(now);
         self.active = now;
     }
 
-    /// Decodes and answers every complete frame buffered (pipelining). Returns whether the
-    /// connection must close after the replies are written.
+    /// Decodes and answers the complete frames buffered (pipelining) until their replies
+    /// reach `max_output` ([`Session::backlogged`] then says more may wait). Returns whether
+    /// the connection must close after the replies are written.
     pub(crate) fn answer_batch<S: Service + ?Sized>(
         &mut self,
         service: &S,
         eof: bool,
     ) -> Option<Close> {
         let mut answered = 0;
+        self.backlog = false;
         let close = loop {
+            if self.out.len() >= self.config.limits.max_output {
+                self.backlog = true;
+                break None;
+            }
             let decoded = if eof {
                 self.decoder.decode_eof(&mut self.buf)
             } else {
@@ -112,6 +134,7 @@ impl<'a> Session<'a> {
                 Ok(None) => break None,
                 Err(FrameError::UnexpectedEof { .. }) => break Some(Close::EofMidFrame),
                 Err(e) => {
+                    tracing::debug!(error = %e, "protocol error");
                     self.reply(&Reply::error(protocol_error(&e)));
                     break Some(Close::ProtocolError);
                 }
@@ -168,12 +191,17 @@ impl<'a> Session<'a> {
     }
 }
 
-/// The error reply for a framing error, worded as Redis words its protocol errors.
+/// The error reply for a framing error, byte for byte as redis-server words it: no stream
+/// offset (that goes to the log).
 fn protocol_error(e: &FrameError) -> String {
-    let text = e.to_string();
-    if text.starts_with("Protocol error") {
-        format!("ERR {text}")
-    } else {
-        format!("ERR Protocol error: {text}")
+    match e {
+        FrameError::Malformed { what, .. } if what.starts_with("Protocol error") => {
+            format!("ERR {what}")
+        }
+        FrameError::Malformed { what, .. } => format!("ERR Protocol error: {what}"),
+        FrameError::TooLarge { limit, .. } => {
+            format!("ERR Protocol error: frame longer than {limit} bytes")
+        }
+        FrameError::UnexpectedEof { .. } => "ERR Protocol error: unexpected end of stream".into(),
     }
 }

@@ -124,6 +124,17 @@ fn run<S: Service + ?Sized>(
 ) -> Close {
     let mut scratch = [0u8; READ_CHUNK];
     loop {
+        if session.backlogged() {
+            // Replies filled `max_output`; they are written: answer what waits, unread.
+            let close = session.answer_batch(service, false);
+            if let Err(why) = flush(session, stream) {
+                return why;
+            }
+            if let Some(why) = close {
+                return why;
+            }
+            continue;
+        }
         let Some(room) = session.room() else {
             let _ = flush(session, stream);
             return Close::Overflow;
@@ -145,11 +156,15 @@ fn run<S: Service + ?Sized>(
             Err(_) => return Close::Io,
         };
         if n == 0 {
-            let close = session.answer_batch(service, true);
-            if let Err(why) = flush(session, stream) {
-                return why;
+            loop {
+                let close = session.answer_batch(service, true);
+                if let Err(why) = flush(session, stream) {
+                    return why;
+                }
+                if close.is_some() || !session.backlogged() {
+                    return close.unwrap_or(Close::Clean);
+                }
             }
-            return close.unwrap_or(Close::Clean);
         }
         session.buf.extend_from_slice(&scratch[..n]);
         session.received(n, Instant::now());

@@ -43,4 +43,11 @@ pub trait Decoder {
     fn in_frame(&self) -> bool {
         false
     }
+
+    /// Bytes the decoder itself holds for the unfinished frame (parts already parsed off the
+    /// buffer, and their bookkeeping). The connection counts them with the buffer against
+    /// its limit, so a request cannot grow past it piece by piece.
+    fn held(&self) -> usize {
+        0
+    }
 }

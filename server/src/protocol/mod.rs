@@ -172,6 +172,14 @@ impl Decoder for RequestDecoder {
             RequestDecoder::Length(d) => d.in_frame(),
         }
     }
+
+    fn held(&self) -> usize {
+        match self {
+            RequestDecoder::Resp(d) => d.held(),
+            RequestDecoder::Line(d) => d.held(),
+            RequestDecoder::Length(d) => d.held(),
+        }
+    }
 }
 
 /// Builds the length codec for a header size; sizes other than 1, 2, 4, 8 fall back to 4

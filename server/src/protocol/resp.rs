@@ -11,9 +11,12 @@ use super::inline::{parse_int, split_args};
 use crate::framing::{Decoder, FrameError, Scan, Scanner, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};
 use crate::{Command, Reply};
 
-/// Default limit on the elements of one multibulk request or reply array (Redis's
-/// historical limit).
+/// Default limit on the elements of one reply array.
 pub const DEFAULT_MAX_ARRAY: usize = 1024 * 1024;
+/// Default limit on the arguments of one multibulk request: Redis 7's (`INT_MAX`). What
+/// they cost is bounded by the connection's buffer limit, which counts them
+/// ([`Decoder::held`]).
+pub const DEFAULT_MAX_ARGS: usize = i32::MAX as usize;
 /// Default limit on how deeply [`ReplyDecoder`] lets arrays nest.
 pub const DEFAULT_MAX_DEPTH: usize = 128;
 
@@ -37,8 +40,9 @@ enum State {
 /// Blank inline lines and empty multibulks (`*0`, `*-1`) are skipped, as Redis does.
 /// Limits: an inline line or a header line is at most `max_inline` bytes before its `\n`
 /// ([`DEFAULT_MAX_LINE`]); a bulk is at most `max_bulk` bytes ([`DEFAULT_MAX_FRAME`],
-/// [`FrameError::TooLarge`] at the offset of its `$`); a multibulk has at most `max_array`
-/// elements ([`DEFAULT_MAX_ARRAY`]). The room for a bulk is reserved once its length is known.
+/// `invalid bulk length` as Redis says past its `proto-max-bulk-len`); a multibulk has at
+/// most `max_array` elements ([`DEFAULT_MAX_ARGS`]). The room for a bulk is reserved once its
+/// length is known.
 ///
 /// # Example
 /// ```
@@ -62,6 +66,8 @@ pub struct RequestDecoder {
     lines: Scanner,
     state: State,
     args: Vec<Bytes>,
+    /// Bytes of the arguments in `args`.
+    args_len: usize,
     /// Arguments of the current multibulk still to come.
     remaining: usize,
     /// Stream offset of the buffer's first byte.
@@ -82,10 +88,11 @@ impl RequestDecoder {
     pub fn new() -> Self {
         RequestDecoder {
             max_bulk: DEFAULT_MAX_FRAME,
-            max_array: DEFAULT_MAX_ARRAY,
+            max_array: DEFAULT_MAX_ARGS,
             lines: Scanner::new(b"\n", DEFAULT_MAX_LINE),
             state: State::Idle,
             args: Vec::new(),
+            args_len: 0,
             remaining: 0,
             offset: 0,
             start: 0,
@@ -187,8 +194,7 @@ impl RequestDecoder {
                     let len = bulk_len(
                         header_digits(&buf[..pos]).unwrap_or_default(),
                         self.max_bulk,
-                        self.offset,
-                    )?
+                    )
                     .ok_or_else(|| malformed("Protocol error: invalid bulk length", self.offset))?;
                     self.consume(buf, pos + 1);
                     buf.reserve((len + 2).saturating_sub(buf.len()));
@@ -199,6 +205,7 @@ impl RequestDecoder {
                         return Ok(None);
                     };
                     self.offset += len as u64 + 2;
+                    self.args_len += arg.len();
                     self.args.push(arg);
                     self.remaining -= 1;
                     if self.remaining > 0 {
@@ -206,6 +213,7 @@ impl RequestDecoder {
                         continue;
                     }
                     self.state = State::Idle;
+                    self.args_len = 0;
                     let args = std::mem::take(&mut self.args);
                     return Ok(Some(Command { args }));
                 }
@@ -240,6 +248,10 @@ impl Decoder for RequestDecoder {
     /// True from a request's first byte until it is complete.
     fn in_frame(&self) -> bool {
         self.state != State::Idle
+    }
+
+    fn held(&self) -> usize {
+        self.args_len + self.args.capacity() * std::mem::size_of::<Bytes>()
     }
 }
 
@@ -390,7 +402,7 @@ impl ReplyDecoder {
                 }
                 b'$' if body == b"-1" => Some(Reply::Null),
                 b'$' => {
-                    let len = bulk_len(body, self.max_bulk, at)?
+                    let len = bulk_len(body, self.max_bulk)
                         .ok_or_else(|| malformed("Protocol error: invalid bulk length", at))?;
                     self.bulk = Some(len);
                     None
@@ -550,13 +562,11 @@ fn header_digits(line: &[u8]) -> Option<&[u8]> {
     line.strip_suffix(b"\r").map(|l| &l[1..])
 }
 
-/// Parses a bulk length: `None` if invalid, `TooLarge` (at the `$`) if over `max`.
-fn bulk_len(digits: &[u8], max: usize, at: u64) -> Result<Option<usize>, FrameError> {
-    match parse_int(digits) {
-        Some(n) if n < 0 => Ok(None),
-        Some(n) if n as u64 > max as u64 => Err(FrameError::TooLarge { limit: max, at }),
-        n => Ok(n.map(|n| n as usize)),
-    }
+/// Parses a bulk length: `None` if invalid or over `max`.
+fn bulk_len(digits: &[u8], max: usize) -> Option<usize> {
+    parse_int(digits)
+        .filter(|&n| n >= 0 && n as u64 <= max as u64)
+        .map(|n| n as usize)
 }
 
 /// Takes a `len`-byte bulk and its `\r\n` off `buf` (at stream offset `at`) once complete.
@@ -675,7 +685,7 @@ mod tests {
         );
         assert_eq!(
             requests(b"*1\r\n$9\r\n"),
-            Err(FrameError::TooLarge { limit: 8, at: 4 })
+            err("Protocol error: invalid bulk length", 4)
         );
         assert_eq!(
             requests(b"*1\r\n$2\r\nabc"),
