@@ -59,35 +59,67 @@ impl Kv {
 
 impl Service for Kv {
     fn call(&self, cmd: Command) -> Response {
-        let Some((_, args)) = cmd.args.split_first() else {
+        let Some((name, args)) = cmd.args.split_first() else {
             return unknown_command(&cmd.args).into();
         };
-        let outcome = match cmd.name().as_str() {
-            "PING" => ping(args),
-            "ECHO" => echo(args),
-            "QUIT" => {
+        let mut upper = [0u8; LONGEST_NAME];
+        let outcome = match upper_name(name, &mut upper) {
+            b"PING" => ping(args),
+            b"ECHO" => echo(args),
+            b"QUIT" => {
                 return Response {
                     reply: Reply::ok(),
                     close: true,
                 }
             }
-            "GET" => self.get(args),
-            "SET" => self.set(args),
-            "DEL" => self.del(args),
-            "EXISTS" => self.exists(args),
-            "INCR" => self.incr(args),
-            "MGET" => self.mget(args),
-            "MSET" => self.mset(args),
-            "DBSIZE" => self.dbsize(args),
-            "FLUSHALL" | "FLUSHDB" => self.flush(args),
-            "INFO" => self.info(args),
-            "SELECT" => select(args),
-            "CONFIG" => config(args),
-            "COMMAND" => command(args),
-            "CLIENT" => client(args),
+            b"GET" => self.get(args),
+            b"SET" => self.set(args),
+            b"DEL" => self.del(args),
+            b"EXISTS" => self.exists(args),
+            b"INCR" => self.incr(args),
+            b"MGET" => self.mget(args),
+            b"MSET" => self.mset(args),
+            b"DBSIZE" => self.dbsize(args),
+            b"FLUSHALL" | b"FLUSHDB" => self.flush(args),
+            b"INFO" => self.info(args),
+            b"SELECT" => select(args),
+            b"CONFIG" => config(args),
+            b"COMMAND" => command(args),
+            b"CLIENT" => client(args),
             _ => Err(unknown_command(&cmd.args)),
         };
         outcome.unwrap_or_else(|err| err).into()
+    }
+}
+
+/// The longest command name served (`FLUSHALL`); longer names are unknown commands.
+const LONGEST_NAME: usize = 8;
+
+/// `name` upper-cased into `buf`, without allocating; empty if it is too long to be known.
+fn upper_name<'a>(name: &[u8], buf: &'a mut [u8; LONGEST_NAME]) -> &'a [u8] {
+    let Some(upper) = buf.get_mut(..name.len()) else {
+        return &[];
+    };
+    upper.copy_from_slice(name);
+    upper.make_ascii_uppercase();
+    upper
+}
+
+/// The time of one command, read from the clock only if the command needs it (a key with an
+/// expiry, a SET with EX/PX): most commands never read it.
+#[derive(Default)]
+struct Now(std::cell::Cell<Option<Instant>>);
+
+impl Now {
+    fn get(&self) -> Instant {
+        match self.0.get() {
+            Some(now) => now,
+            None => {
+                let now = Instant::now();
+                self.0.set(Some(now));
+                now
+            }
+        }
     }
 }
 
@@ -117,17 +149,17 @@ impl Entry {
     }
 
     /// Redis keeps a key through its deadline and drops it just after.
-    fn is_expired(&self, now: Instant) -> bool {
-        self.expires_at.is_some_and(|at| now > at)
+    fn is_expired(&self, now: &Now) -> bool {
+        self.expires_at.is_some_and(|at| now.get() > at)
     }
 }
 
 impl Db {
-    fn get(&self, key: &[u8], now: Instant) -> Option<&Entry> {
+    fn get(&self, key: &[u8], now: &Now) -> Option<&Entry> {
         self.entries.get(key).filter(|e| !e.is_expired(now))
     }
 
-    fn get_mut(&mut self, key: &[u8], now: Instant) -> Option<&mut Entry> {
+    fn get_mut(&mut self, key: &[u8], now: &Now) -> Option<&mut Entry> {
         self.entries.get_mut(key).filter(|e| !e.is_expired(now))
     }
 
@@ -136,12 +168,12 @@ impl Db {
         self.entries.insert(owned(key), entry);
     }
 
-    fn purge_expired(&mut self, now: Instant) {
+    fn purge_expired(&mut self, now: &Now) {
         self.entries.retain(|_, e| !e.is_expired(now));
     }
 
     /// Drops the expired keys among the next [`SWEEP_STEP`], wrapping around at the end.
-    fn sweep(&mut self, now: Instant) {
+    fn sweep(&mut self, now: &Now) {
         if !self.expiring {
             return;
         }
@@ -194,20 +226,20 @@ fn echo(args: &[Bytes]) -> Outcome {
 impl Kv {
     fn get(&self, args: &[Bytes]) -> Outcome {
         arity(args, "get", 1..=1)?;
-        let now = Instant::now();
-        Ok(value_reply(self.db().get(&args[0], now)))
+        let now = Now::default();
+        Ok(value_reply(self.db().get(&args[0], &now)))
     }
 
     fn set(&self, args: &[Bytes]) -> Outcome {
         arity(args, "set", 2..)?;
         let (key, value) = (&args[0], &args[1]);
         let opts = SetOptions::parse(&args[2..])?;
-        let now = Instant::now();
+        let now = Now::default();
         // Redis validates the expiry before it looks at the key.
-        let deadline = opts.ttl.deadline(now)?;
+        let deadline = opts.ttl.deadline(&now)?;
         let mut db = self.db();
-        db.sweep(now);
-        let old = db.get(key, now).map(|e| (e.value.clone(), e.expires_at));
+        db.sweep(&now);
+        let old = db.get(key, &now).map(|e| (e.value.clone(), e.expires_at));
         let blocked = (opts.nx && old.is_some()) || (opts.xx && old.is_none());
         if !blocked {
             let expires_at = match opts.ttl {
@@ -227,14 +259,14 @@ impl Kv {
 
     fn del(&self, args: &[Bytes]) -> Outcome {
         arity(args, "del", 1..)?;
-        let now = Instant::now();
+        let now = Now::default();
         let mut db = self.db();
         let removed = args
             .iter()
             .filter(|key| {
                 db.entries
                     .remove(&key[..])
-                    .is_some_and(|e| !e.is_expired(now))
+                    .is_some_and(|e| !e.is_expired(&now))
             })
             .count();
         Ok(Reply::Integer(removed as i64))
@@ -242,20 +274,23 @@ impl Kv {
 
     fn exists(&self, args: &[Bytes]) -> Outcome {
         arity(args, "exists", 1..)?;
-        let now = Instant::now();
+        let now = Now::default();
         let db = self.db();
         // Like Redis, a key named twice counts twice.
-        let found = args.iter().filter(|key| db.get(key, now).is_some()).count();
+        let found = args
+            .iter()
+            .filter(|key| db.get(key, &now).is_some())
+            .count();
         Ok(Reply::Integer(found as i64))
     }
 
     fn incr(&self, args: &[Bytes]) -> Outcome {
         arity(args, "incr", 1..=1)?;
         let key = &args[0];
-        let now = Instant::now();
+        let now = Now::default();
         let mut db = self.db();
-        db.sweep(now);
-        let n = match db.get_mut(key, now) {
+        db.sweep(&now);
+        let n = match db.get_mut(key, &now) {
             Some(entry) => {
                 let n = parse_int(&entry.value)
                     .ok_or_else(not_an_integer)?
@@ -275,9 +310,9 @@ impl Kv {
 
     fn mget(&self, args: &[Bytes]) -> Outcome {
         arity(args, "mget", 1..)?;
-        let now = Instant::now();
+        let now = Now::default();
         let db = self.db();
-        let values = args.iter().map(|key| value_reply(db.get(key, now)));
+        let values = args.iter().map(|key| value_reply(db.get(key, &now)));
         Ok(Reply::Array(values.collect()))
     }
 
@@ -286,9 +321,9 @@ impl Kv {
         if args.len() % 2 != 0 {
             return Err(wrong_arity("mset"));
         }
-        let now = Instant::now();
+        let now = Now::default();
         let mut db = self.db();
-        db.sweep(now);
+        db.sweep(&now);
         for pair in args.chunks_exact(2) {
             db.insert(&pair[0], Entry::new(&pair[1], None));
         }
@@ -298,7 +333,7 @@ impl Kv {
     fn dbsize(&self, args: &[Bytes]) -> Outcome {
         arity(args, "dbsize", 0..=0)?;
         let mut db = self.db();
-        db.purge_expired(Instant::now());
+        db.purge_expired(&Now::default());
         Ok(Reply::Integer(db.entries.len() as i64))
     }
 
@@ -332,7 +367,7 @@ impl Kv {
         }
         if wants("keyspace") {
             let mut db = self.db();
-            db.purge_expired(Instant::now());
+            db.purge_expired(&Now::default());
             let keys = db.entries.len();
             let mut section = "# Keyspace\r\n".to_string();
             if keys > 0 {
@@ -448,7 +483,7 @@ enum Ttl<'a> {
 
 impl Ttl<'_> {
     /// The new deadline, checked as Redis checks it (integer, positive, no overflow).
-    fn deadline(self, now: Instant) -> Result<Option<Instant>, Reply> {
+    fn deadline(self, now: &Now) -> Result<Option<Instant>, Reply> {
         let (amount, ms_per_unit) = match self {
             Ttl::Seconds(s) => (s, 1000),
             Ttl::Millis(ms) => (ms, 1),
@@ -460,7 +495,7 @@ impl Ttl<'_> {
             .filter(|n| *n > 0)
             .and_then(|n| n.checked_mul(ms_per_unit))
             .ok_or_else(invalid)?;
-        let at = now.checked_add(Duration::from_millis(ms as u64));
+        let at = now.get().checked_add(Duration::from_millis(ms as u64));
         at.map(Some).ok_or_else(invalid)
     }
 }
