@@ -1,3 +1,3 @@
 #![no_main]
-use framesim_server::checks::{connection, ConnectionInput};
+use framesim_checks::{connection, ConnectionInput};
 libfuzzer_sys::fuzz_target!(|input: ConnectionInput| connection(input));

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| framesim_server::checks::delimited(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| framesim_checks::delimited(data));

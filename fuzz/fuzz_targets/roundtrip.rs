@@ -1,3 +1,3 @@
 #![no_main]
-use framesim_server::checks::{roundtrip, RoundtripInput};
+use framesim_checks::{roundtrip, RoundtripInput};
 libfuzzer_sys::fuzz_target!(|input: RoundtripInput| roundtrip(input));

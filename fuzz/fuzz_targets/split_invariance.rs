@@ -1,3 +1,3 @@
 #![no_main]
-use framesim_server::checks::{split_invariance, SplitInput};
+use framesim_checks::{split_invariance, SplitInput};
 libfuzzer_sys::fuzz_target!(|input: SplitInput| split_invariance(input));

@@ -5,9 +5,6 @@
 //! loop, generic over a [`Listener`], so the same code runs on real tokio sockets and on a
 //! simulated network.
 
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub mod checks;
 mod command;
 mod config;
 mod connection;

@@ -191,5 +191,22 @@ fn bad_command_lines_are_refused_with_a_clear_error() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("1, 2, 4 or 8"), "{err}");
+    assert!(err.contains("[possible values: 1, 2, 4, 8]"), "{err}");
+    for bad in [
+        &["--framing", "json"][..],
+        &["--mode", "fibers"],
+        &["--delimiter", "\\q"],
+        &["--framing", "line", "--delimiter", "ab"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_framesim-server"))
+            .args(bad)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad:?} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.lines().count() <= 4,
+            "{bad:?}: one clear error, not {err}"
+        );
+    }
 }

@@ -1,10 +1,10 @@
 //! Replays every checked-in fuzz seed and every past crash through the fuzz targets' checks
-//! (`framesim_server::checks`), on stable: `fuzz/seeds/<target>/` and
+//! (`framesim_checks`), on stable: `fuzz/seeds/<target>/` and
 //! `fuzz/regressions/<target>/`. A structured input is decoded from its bytes exactly as
 //! `libfuzzer_sys::fuzz_target!` decodes it (`arbitrary_take_rest`).
 
 use arbitrary::{Arbitrary, Unstructured};
-use framesim_server::checks;
+use framesim_checks as checks;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
