@@ -6,10 +6,9 @@
 //! and a crash input is a scenario: `framesim replay-fuzz --input FILE` replays it with its
 //! whole transcript.
 
-use crate::naive::Target;
 use crate::report::Report;
-use crate::run::{run, RunOptions};
-use crate::scenario::{Delivery, Faults, Roles, Scenario};
+use crate::scenario::{Delivery, Faults, Roles, Scenario, Target};
+use crate::world::{run, RunOptions};
 use arbitrary::Unstructured;
 use framesim_server::protocol::Framing;
 use framesim_server::Limits;
@@ -45,9 +44,9 @@ fn draw(u: &mut Unstructured<'_>) -> arbitrary::Result<Scenario> {
         cut_at_boundaries: chance(u, 1.0)?,
     };
     let faults = Faults {
-        partial_reads: chance(u, 0.9)?,
-        short_writes: chance(u, 0.6)?,
-        spurious_pending: chance(u, 0.3)?,
+        partial_read_chance: chance(u, 0.9)?,
+        short_write_chance: chance(u, 0.6)?,
+        spurious_pending_chance: chance(u, 0.3)?,
     };
     let mut share = || -> arbitrary::Result<f64> { Ok(if u.ratio(1, 4)? { 0.1 } else { 0.0 }) };
     let mut roles = Roles {
@@ -136,7 +135,7 @@ mod tests {
         assert_eq!(empty.framing, Framing::Resp);
         let full = scenario_from_bytes(&[0xff; 64]);
         assert_eq!(full.clients, 8);
-        assert!(full.faults.partial_reads <= 0.9);
+        assert!(full.faults.partial_read_chance <= 0.9);
         assert_eq!(scenario_from_bytes(b"seed"), scenario_from_bytes(b"seed"));
     }
 }

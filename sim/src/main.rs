@@ -1,7 +1,7 @@
 //! `framesim`: run, replay and sweep simulations of the framesim server.
 
-use clap::{Parser, Subcommand};
-use framesim::{check_determinism, run, Report, RunOptions, Scenario, Target, PRESETS};
+use clap::{Parser, Subcommand, ValueEnum};
+use framesim::{check_determinism, run, Preset, Report, RunOptions, Scenario, Target};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,9 +85,9 @@ impl Pick {
     fn scenario(&self) -> Result<Scenario, String> {
         let seed = match self.seed {
             Some(seed) => seed,
-            None => framesim::seed_from_env()?,
+            None => seed_from_env()?,
         };
-        let mut s = Scenario::preset(&self.scenario, seed)?;
+        let mut s = Scenario::preset(self.scenario.parse()?, seed);
         s.target = self.target;
         if let Some(n) = self.clients {
             if n == 0 {
@@ -175,14 +175,29 @@ fn main_inner() -> Result<ExitCode, String> {
         } => sweep(&scenario, &seeds, jobs, shard.as_deref(), target),
         Cmd::List => {
             println!("scenarios:");
-            for (name, what) in PRESETS {
-                println!("  {name:<12} {what}");
+            for preset in Preset::value_variants() {
+                println!("  {:<12} {}", preset.name(), preset.about());
             }
             println!("targets (--target):");
-            for (_, name) in framesim::naive::TARGETS {
-                println!("  {name}");
+            for target in Target::value_variants() {
+                println!("  {}", target.name());
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The seed from `FRAMESIM_SEED`, or a fresh one (printed to stderr so it can be replayed).
+fn seed_from_env() -> Result<u64, String> {
+    match std::env::var("FRAMESIM_SEED") {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("FRAMESIM_SEED must be a number, not '{s}'")),
+        Err(_) => {
+            let seed = framesim::fresh_seed();
+            eprintln!("framesim: fresh seed {seed} (set FRAMESIM_SEED={seed} to replay)");
+            Ok(seed)
         }
     }
 }
@@ -232,7 +247,7 @@ fn sweep(
 ) -> Result<ExitCode, String> {
     let range = parse_range(seeds)?;
     let (index, of) = parse_shard(shard)?;
-    Scenario::preset(name, 0)?;
+    let preset: Preset = name.parse()?;
     let mine: Vec<u64> = range.filter(|s| s % of == index).collect();
     let bar = ProgressBar::new(mine.len() as u64);
     bar.set_style(
@@ -247,7 +262,7 @@ fn sweep(
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                 let Some(&seed) = mine.get(i) else { return };
-                let mut s = Scenario::preset(name, seed).expect("checked above");
+                let mut s = Scenario::preset(preset, seed);
                 s.target = target;
                 let report = run(&s, RunOptions::default());
                 if !report.passed() {

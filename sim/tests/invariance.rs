@@ -5,7 +5,7 @@
 mod common;
 
 use common::seeds;
-use framesim::{logical_view, run, RunOptions, Scenario};
+use framesim::{logical_view, run, Preset, RunOptions, Scenario};
 
 fn logical(s: &Scenario) -> Vec<String> {
     let report = run(
@@ -23,9 +23,14 @@ fn logical(s: &Scenario) -> Vec<String> {
 #[test]
 fn logical_view_is_the_same_under_any_delivery() {
     let mut compared = 0;
-    for preset in ["small", "adversarial", "bytewise", "hostile"] {
+    for preset in [
+        Preset::Small,
+        Preset::Adversarial,
+        Preset::Bytewise,
+        Preset::Hostile,
+    ] {
         for seed in seeds(0..25) {
-            let mut s = Scenario::preset(preset, seed).unwrap();
+            let mut s = Scenario::preset(preset, seed);
             s.clients = s.clients.min(40);
             let hostile = logical(&s);
             let ideal = logical(&s.ideal());
