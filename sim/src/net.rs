@@ -11,6 +11,8 @@ use rand::Rng;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -58,23 +60,27 @@ pub struct SimListener {
     inner: turmoil::net::TcpListener,
     faults: Faults,
     seed: u64,
-    accepted: u64,
+    /// Connections accepted so far in the run. Shared with the listeners of later
+    /// incarnations of the server host: a connection after a restart must not replay the
+    /// faults of one before it.
+    accepted: Arc<AtomicU64>,
     transcript: Transcript,
 }
 
 impl SimListener {
-    /// Wraps a bound turmoil listener.
+    /// Wraps a bound turmoil listener; `accepted` counts connections over the whole run.
     pub fn new(
         inner: turmoil::net::TcpListener,
         faults: Faults,
         seed: u64,
+        accepted: Arc<AtomicU64>,
         transcript: Transcript,
     ) -> Self {
         SimListener {
             inner,
             faults,
             seed,
-            accepted: 0,
+            accepted,
             transcript,
         }
     }
@@ -85,8 +91,8 @@ impl framesim_server::Listener for SimListener {
 
     async fn accept(&mut self) -> io::Result<(Self::Stream, SocketAddr)> {
         let (stream, peer) = self.inner.accept().await?;
-        self.accepted += 1;
-        let rng = seeds::rng(self.seed, Stream::Connection(self.accepted));
+        let n = self.accepted.fetch_add(1, Ordering::Relaxed) + 1;
+        let rng = seeds::rng(self.seed, Stream::Connection(n));
         let stream = FaultyStream {
             inner: stream,
             faults: self.faults,

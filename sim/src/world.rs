@@ -10,7 +10,7 @@ use crate::seeds::{self, Stream};
 use crate::transcript::{Actor, Event, Record, Transcript};
 use framesim_server::{Command, Config, Kv, Response, Service, Stats};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,10 +76,13 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let crash = Arc::new(tokio::sync::Notify::new());
     let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (crash_in, down_in) = (crash.clone(), down.clone());
+    // Outlives every incarnation of the server host, so connection fault streams go on
+    // after a restart instead of starting over.
+    let accepted = Arc::new(AtomicU64::new(0));
     sim.host("server", move || {
         let (t, scn, config, stats) =
             (t.clone(), scn.clone(), config.clone(), server_stats.clone());
-        let (crash, down) = (crash_in.clone(), down_in.clone());
+        let (crash, down, accepted) = (crash_in.clone(), down_in.clone(), accepted.clone());
         async move {
             let bound = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
             t.record(
@@ -88,7 +91,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
                     text: format!("listening on {PORT}"),
                 },
             );
-            let listener = SimListener::new(bound, scn.faults, scn.seed, t.clone());
+            let listener = SimListener::new(bound, scn.faults, scn.seed, accepted, t.clone());
             let service = Recorder {
                 kv: Kv::new(),
                 transcript: t,
