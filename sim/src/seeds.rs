@@ -37,8 +37,7 @@ pub fn derive(seed: u64, stream: Stream) -> u64 {
     match stream {
         // turmoil gets the run seed itself: every snapshot's latencies depend on it.
         Stream::Network => seed,
-        // The swarm's draws predate the table and are pinned by regression snapshots.
-        Stream::Swarm => seed ^ SWARM,
+        Stream::Swarm => mix(seed ^ SWARM, 0),
         Stream::Delivery(id) => mix(seed, id as u64),
         Stream::Workload(id) => mix(seed ^ WORKLOAD, id as u64),
         Stream::Connection(n) => mix(seed, CONNECTION ^ n),

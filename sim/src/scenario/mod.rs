@@ -1,12 +1,12 @@
 //! A run, as plain data: the seed, the clients, how the network delivers, what goes wrong.
 //!
-//! [`presets`] names the scenarios the CLI and the suites run, [`swarm`] draws every option
+//! `presets` names the scenarios the CLI and the suites run, [`swarm`] draws every option
 //! of a scenario from a source of choices (a seeded generator, or a fuzzer's bytes), and
-//! [`roles`] says which clients misbehave.
+//! `roles` says which clients misbehave.
 
 mod presets;
 mod roles;
-mod swarm;
+pub mod swarm;
 
 pub use crate::net::Faults;
 pub use crate::target::Target;

@@ -21,7 +21,7 @@ pub enum Preset {
     Bytewise,
     /// The server host crashes and restarts mid-run.
     Restart,
-    /// The seed draws the options (the swarm).
+    /// The seed draws every option (the swarm, as the `simulation` fuzz target does).
     Adversarial,
 }
 
@@ -46,7 +46,7 @@ impl Preset {
             Preset::Hostile => "200 clients; slowloris, idle, disconnecting, half-closing, oversized and malformed clients among them; partial reads, short writes, spurious Pending",
             Preset::Bytewise => "8 clients writing every request one byte at a time, partial reads and short writes",
             Preset::Restart => "50 clients; the server host crashes and restarts mid-run, clients reconnect",
-            Preset::Adversarial => "the seed draws framing, chunking, faults and client roles: for sweeps",
+            Preset::Adversarial => "the seed draws every option the swarm varies (framing, chunking, faults, roles, limits, latency, a restart): for sweeps",
         }
     }
 }
