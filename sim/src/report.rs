@@ -1,7 +1,7 @@
 //! What a run found, for people: a summary, or the first violation and how to replay it.
 
 use crate::oracle::Violation;
-use crate::scenario::{Scenario, Target};
+use crate::scenario::{Preset, Scenario, Target};
 use crate::transcript::{Counts, Transcript};
 use framesim_server::Snapshot;
 use std::fmt::Write as _;
@@ -83,6 +83,16 @@ impl Report {
         );
         if self.scenario.target != Target::Framesim {
             let _ = write!(cmd, " --target {}", self.scenario.target);
+        }
+        // Sizes set on the command line (`--clients`, `--hosts`) are part of the run too.
+        if let Ok(preset) = self.scenario.name.parse::<Preset>() {
+            let plain = Scenario::preset(preset, self.scenario.seed);
+            if self.scenario.clients != plain.clients {
+                let _ = write!(cmd, " --clients {}", self.scenario.clients);
+            }
+            if self.scenario.client_hosts != plain.client_hosts {
+                let _ = write!(cmd, " --hosts {}", self.scenario.client_hosts);
+            }
         }
         cmd
     }
