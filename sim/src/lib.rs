@@ -5,32 +5,30 @@
 //! client hosts running thousands of virtual clients that write requests in seeded chunks.
 //! Every event goes into one [`Transcript`]; oracles check every answer; the [`Report`]
 //! says pass, or the first violation with the seed and the command that replays it.
+//!
+//! Modules, from the top: `world` (a scenario as turmoil hosts) runs `client`s and a
+//! `target` behind `net`; clients use `model` to predict replies and `oracle` to judge them;
+//! everything lands in `transcript`, summed up by `report` and written by `output`. `scenario`
+//! is plain data, drawn by `seeds`' streams.
 
 mod client;
-mod files;
 pub mod fuzz;
 mod model;
-pub mod naive;
+mod naive;
+mod net;
 mod oracle;
+mod output;
 mod report;
-mod run;
 mod scenario;
-mod stream;
+mod seeds;
+mod target;
 mod transcript;
+mod world;
 
-pub use files::{default_transcript_path, render_transcript, seed_from_env, write_transcript};
-pub use naive::Target;
-pub use oracle::Violation;
+pub use oracle::{Oracle, Violation};
+pub use output::{default_transcript_path, render_transcript, write_transcript};
 pub use report::Report;
-pub use run::{check_determinism, run, Divergence, RunOptions};
-pub use scenario::{sim_limits, Delivery, Faults, Roles, Scenario, PRESETS};
-pub use transcript::{logical_view, Actor, Event, Expected, Record, Transcript};
-
-/// Mixes a seed with a stream id into a new, well-spread seed (SplitMix64's finaliser), so
-/// every client, connection and fault has its own independent generator.
-pub fn mix(seed: u64, id: u64) -> u64 {
-    let mut z = seed ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+pub use scenario::{sim_limits, swarm, Delivery, Faults, Preset, Role, Roles, Scenario, Target};
+pub use seeds::fresh as fresh_seed;
+pub use transcript::{logical_view, Actor, Counts, Event, Expected, Record, Transcript};
+pub use world::{check_determinism, run, Divergence, RunOptions};

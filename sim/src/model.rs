@@ -96,7 +96,7 @@ impl Model {
             }
             _ => (
                 cmd([b"INCR".as_ref(), SHARED_KEY.as_bytes()]),
-                Expected::Any,
+                Expected::Integer,
             ),
         }
     }
@@ -138,6 +138,6 @@ pub fn satisfies(reply: &Reply, expect: &Expected) -> bool {
     match expect {
         Expected::Exact(want) => reply == want,
         Expected::ErrorPrefix(p) => matches!(reply, Reply::Error(e) if e.starts_with(p.as_str())),
-        Expected::Any => matches!(reply, Reply::Integer(_)),
+        Expected::Integer => matches!(reply, Reply::Integer(_)),
     }
 }

@@ -1,13 +1,13 @@
 //! What a run found, for people: a summary, or the first violation and how to replay it.
 
 use crate::oracle::Violation;
-use crate::scenario::Scenario;
+use crate::scenario::{Preset, Scenario, Target};
 use crate::transcript::{Counts, Transcript};
 use framesim_server::Snapshot;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// The outcome of one run.
+/// What one run found, and the numbers it left.
 #[derive(Debug, Clone)]
 pub struct Report {
     /// What ran.
@@ -81,8 +81,18 @@ impl Report {
             "cargo run --release -p framesim -- replay --scenario {} --seed {}",
             self.scenario.name, self.scenario.seed
         );
-        if self.scenario.target != crate::Target::Framesim {
+        if self.scenario.target != Target::Framesim {
             let _ = write!(cmd, " --target {}", self.scenario.target);
+        }
+        // Sizes set on the command line (`--clients`, `--hosts`) are part of the run too.
+        if let Ok(preset) = self.scenario.name.parse::<Preset>() {
+            let plain = Scenario::preset(preset, self.scenario.seed);
+            if self.scenario.clients != plain.clients {
+                let _ = write!(cmd, " --clients {}", self.scenario.clients);
+            }
+            if self.scenario.client_hosts != plain.client_hosts {
+                let _ = write!(cmd, " --hosts {}", self.scenario.client_hosts);
+            }
         }
         cmd
     }
@@ -148,7 +158,7 @@ impl Report {
             }
             let lines = self.transcript.lines();
             if !lines.is_empty() {
-                let end = (v.event as usize).min(lines.len());
+                let end = (v.event_index as usize).min(lines.len());
                 let _ = writeln!(out, "last events before it:");
                 for line in &lines[end.saturating_sub(12)..end] {
                     let _ = writeln!(out, "  {line}");

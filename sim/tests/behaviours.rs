@@ -3,13 +3,13 @@
 mod common;
 
 use common::{assert_passes, assert_passes_scenario, seeds, seeds_for};
-use framesim::Scenario;
+use framesim::{Preset, Scenario};
 use framesim_server::protocol::Framing;
 
 #[test]
 fn small_runs_pass_and_answer_every_request() {
-    for seed in seeds_for("small", 0..20) {
-        let r = assert_passes("small", seed);
+    for seed in seeds_for(Preset::Small, 0..20) {
+        let r = assert_passes(Preset::Small, seed);
         assert_eq!(r.counts.requests, 16 * 8, "seed {seed}");
         assert_eq!(r.counts.replies, r.counts.requests, "seed {seed}");
         assert_eq!(r.counts.frames, r.counts.requests, "seed {seed}");
@@ -23,8 +23,8 @@ fn small_runs_pass_and_answer_every_request() {
 #[test]
 fn every_framing_survives_hostile_delivery() {
     for framing in [Framing::Resp, Framing::line(), Framing::length()] {
-        for seed in seeds_for("hostile", 0..3) {
-            let mut s = Scenario::preset("hostile", seed).unwrap();
+        for seed in seeds_for(Preset::Hostile, 0..3) {
+            let mut s = Scenario::preset(Preset::Hostile, seed);
             s.framing = framing.clone();
             s.clients = 60;
             let r = assert_passes_scenario(s);
@@ -51,8 +51,8 @@ fn every_framing_survives_hostile_delivery() {
 
 #[test]
 fn byte_at_a_time_delivery_with_short_writes() {
-    for seed in seeds_for("bytewise", 0..5) {
-        let r = assert_passes("bytewise", seed);
+    for seed in seeds_for(Preset::Bytewise, 0..5) {
+        let r = assert_passes(Preset::Bytewise, seed);
         assert_eq!(
             r.counts.writes, r.counts.bytes,
             "seed {seed}: every chunk is one byte"
@@ -63,8 +63,8 @@ fn byte_at_a_time_delivery_with_short_writes() {
 
 #[test]
 fn a_server_restart_mid_run_loses_no_answer_to_a_live_connection() {
-    for seed in seeds_for("restart", 0..5) {
-        let r = assert_passes("restart", seed);
+    for seed in seeds_for(Preset::Restart, 0..5) {
+        let r = assert_passes(Preset::Restart, seed);
         assert_eq!(r.counts.faults, 1, "seed {seed}: the restart happened");
         assert!(r.counts.connects > 50, "seed {seed}: clients reconnected");
     }
@@ -72,15 +72,15 @@ fn a_server_restart_mid_run_loses_no_answer_to_a_live_connection() {
 
 #[test]
 fn the_seed_drawn_adversarial_sweep_passes() {
-    for seed in seeds_for("adversarial", 0..300) {
-        assert_passes("adversarial", seed);
+    for seed in seeds_for(Preset::Adversarial, 0..300) {
+        assert_passes(Preset::Adversarial, seed);
     }
 }
 
 #[test]
 fn a_thousand_clients_on_many_hosts() {
     for seed in seeds(0..2) {
-        let mut s = Scenario::preset("default", seed).unwrap();
+        let mut s = Scenario::preset(Preset::Default, seed);
         s.clients = 1000;
         s.client_hosts = 20;
         let r = assert_passes_scenario(s);

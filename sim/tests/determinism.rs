@@ -3,14 +3,19 @@
 mod common;
 
 use common::seeds;
-use framesim::{check_determinism, run, RunOptions, Scenario};
+use framesim::{check_determinism, run, Preset, RunOptions, Scenario};
 use std::process::Command;
 
 #[test]
 fn same_seed_same_transcript_over_many_seeds() {
-    for preset in ["small", "hostile", "adversarial", "restart"] {
+    for preset in [
+        Preset::Small,
+        Preset::Hostile,
+        Preset::Adversarial,
+        Preset::Restart,
+    ] {
         for seed in seeds(0..8) {
-            let s = Scenario::preset(preset, seed).unwrap();
+            let s = Scenario::preset(preset, seed);
             if let Err(d) = check_determinism(&s) {
                 panic!(
                     "{preset} seed {seed} diverges at event {}:\n  {:?}\n  {:?}",
@@ -23,14 +28,8 @@ fn same_seed_same_transcript_over_many_seeds() {
 
 #[test]
 fn different_seeds_give_different_transcripts() {
-    let a = run(
-        &Scenario::preset("small", 1).unwrap(),
-        RunOptions::default(),
-    );
-    let b = run(
-        &Scenario::preset("small", 2).unwrap(),
-        RunOptions::default(),
-    );
+    let a = run(&Scenario::preset(Preset::Small, 1), RunOptions::default());
+    let b = run(&Scenario::preset(Preset::Small, 2), RunOptions::default());
     assert_ne!(a.transcript.hash(), b.transcript.hash());
 }
 
@@ -38,12 +37,18 @@ fn different_seeds_give_different_transcripts() {
 fn a_second_process_writes_the_same_transcript_bytes() {
     let dir = std::env::temp_dir().join(format!("framesim-det-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for (preset, seed) in [("hostile", 5u64), ("adversarial", 11)] {
+    for (preset, seed) in [(Preset::Hostile, 5u64), (Preset::Adversarial, 11)] {
         let mut files = Vec::new();
         for n in 0..2 {
             let path = dir.join(format!("{preset}-{seed}-{n}.txt"));
             let out = Command::new(env!("CARGO_BIN_EXE_framesim"))
-                .args(["replay", "--scenario", preset, "--seed", &seed.to_string()])
+                .args([
+                    "replay",
+                    "--scenario",
+                    preset.name(),
+                    "--seed",
+                    &seed.to_string(),
+                ])
                 .arg("--transcript")
                 .arg(&path)
                 .output()
@@ -61,10 +66,7 @@ fn a_second_process_writes_the_same_transcript_bytes() {
             "{preset} seed {seed}: two processes differ"
         );
         // And the in-process run hashes the same events.
-        let report = run(
-            &Scenario::preset(preset, seed).unwrap(),
-            RunOptions::default(),
-        );
+        let report = run(&Scenario::preset(preset, seed), RunOptions::default());
         let text = String::from_utf8(files[0].clone()).unwrap();
         assert!(
             text.contains(&format!("hash {:016x}", report.transcript.hash())),

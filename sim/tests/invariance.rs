@@ -5,7 +5,7 @@
 mod common;
 
 use common::seeds;
-use framesim::{logical_view, run, RunOptions, Scenario};
+use framesim::{logical_view, run, Preset, Role, RunOptions, Scenario};
 
 fn logical(s: &Scenario) -> Vec<String> {
     let report = run(
@@ -23,10 +23,24 @@ fn logical(s: &Scenario) -> Vec<String> {
 #[test]
 fn logical_view_is_the_same_under_any_delivery() {
     let mut compared = 0;
-    for preset in ["small", "adversarial", "bytewise", "hostile"] {
+    for preset in [
+        Preset::Small,
+        Preset::Adversarial,
+        Preset::Bytewise,
+        Preset::Hostile,
+    ] {
         for seed in seeds(0..25) {
-            let mut s = Scenario::preset(preset, seed).unwrap();
+            let mut s = Scenario::preset(preset, seed);
             s.clients = s.clients.min(40);
+            // Which requests a crash cuts off depends on how far delivery got: only runs
+            // without a restart promise the same logical view.
+            s.restart_at = None;
+            let silent =
+                (0..s.clients).all(|id| matches!(s.role_of(id), Role::Slowloris | Role::Idle));
+            if silent {
+                // A drawn scenario may hold only clients that ask nothing: no view to compare.
+                continue;
+            }
             let hostile = logical(&s);
             let ideal = logical(&s.ideal());
             assert!(!hostile.is_empty());
@@ -42,5 +56,5 @@ fn logical_view_is_the_same_under_any_delivery() {
             compared += 1;
         }
     }
-    assert!(compared >= 4);
+    assert!(compared >= 3, "only {compared} scenarios compared");
 }

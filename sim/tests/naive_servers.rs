@@ -3,9 +3,9 @@
 mod common;
 
 use common::first_caught;
-use framesim::Target;
+use framesim::{Oracle, Preset, Target};
 
-fn caught(preset: &str, target: Target, oracle: &str) {
+fn caught(preset: Preset, target: Target, oracle: Oracle) {
     let (seed, report) = first_caught(preset, target, 0..5)
         .unwrap_or_else(|| panic!("{target} passed 5 seeds of '{preset}': the oracles are blind"));
     let v = report.violations.first().expect("a violation");
@@ -22,14 +22,14 @@ fn caught(preset: &str, target: Target, oracle: &str) {
 
 #[test]
 fn one_read_one_request_is_caught() {
-    caught("small", Target::OneReadOneRequest, "reply");
+    caught(Preset::Small, Target::OneReadOneRequest, Oracle::Reply);
 }
 
 #[test]
 fn reading_the_length_header_with_a_single_read_is_caught() {
     let mut found = None;
     for seed in 0..5 {
-        let mut s = framesim::Scenario::preset("small", seed).unwrap();
+        let mut s = framesim::Scenario::preset(Preset::Small, seed);
         s.framing = framesim_server::protocol::Framing::length();
         s.target = Target::SingleReadHeader;
         let r = framesim::run(&s, framesim::RunOptions::default());
@@ -46,10 +46,10 @@ fn reading_the_length_header_with_a_single_read_is_caught() {
 
 #[test]
 fn no_frame_deadline_is_caught_by_the_slowloris_oracle() {
-    caught("hostile", Target::NoFrameDeadline, "slowloris");
+    caught(Preset::Hostile, Target::NoFrameDeadline, Oracle::Slowloris);
 }
 
 #[test]
 fn answering_only_the_first_pipelined_request_is_caught() {
-    caught("small", Target::FirstFrameOnly, "reply");
+    caught(Preset::Small, Target::FirstFrameOnly, Oracle::Reply);
 }

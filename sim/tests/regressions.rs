@@ -6,7 +6,7 @@
 mod common;
 
 use common::{pinned, snapshot_name};
-use framesim::{run, RunOptions, Scenario, Target};
+use framesim::{run, Preset, RunOptions, Scenario, Target};
 
 #[test]
 fn pinned_regression_seeds_replay() {
@@ -18,7 +18,8 @@ fn pinned_regression_seeds_replay() {
             .get(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("bad line in regressions.txt: '{line}'"));
-        let mut s = Scenario::preset(parts[0], seed).unwrap();
+        let preset: Preset = parts[0].parse().unwrap();
+        let mut s = Scenario::preset(preset, seed);
         if let Some(target) = parts.get(2) {
             s.target = target.parse::<Target>().unwrap();
         }

@@ -4,13 +4,13 @@
 
 mod common;
 
-use framesim::{render_transcript, run, Delivery, Faults, Roles, RunOptions, Scenario};
+use framesim::{render_transcript, run, Delivery, Faults, Preset, Roles, RunOptions, Scenario};
 use framesim_server::protocol::Framing;
 use std::time::Duration;
 
 /// A tiny base scenario: `clients` clients, 3 requests each, one host, ideal delivery.
 fn base(name: &str, clients: usize) -> Scenario {
-    let mut s = Scenario::preset("small", 42).unwrap();
+    let mut s = Scenario::preset(Preset::Small, 42);
     s.name = name.to_string();
     s.clients = clients;
     s.requests = 3;
@@ -109,9 +109,9 @@ fn pipelined_batch_split_inside_a_length_header() {
 fn partial_reads_and_short_writes() {
     let mut s = base("partial-reads-short-writes", 3);
     s.faults = Faults {
-        partial_reads: 0.8,
-        short_writes: 0.8,
-        spurious_pending: 0.2,
+        partial_read_chance: 0.8,
+        short_write_chance: 0.8,
+        spurious_pending_chance: 0.2,
     };
     snapshot(s);
 }
@@ -212,8 +212,8 @@ fn each_framing() {
 /// Large scenarios snapshot a summary: counts, virtual latency percentiles, the hash.
 #[test]
 fn large_scenario_summaries() {
-    for (preset, clients) in [("default", 10_000), ("hostile", 200)] {
-        let mut s = Scenario::preset(preset, 1).unwrap();
+    for (preset, clients) in [(Preset::Default, 10_000), (Preset::Hostile, 200)] {
+        let mut s = Scenario::preset(preset, 1);
         s.clients = clients;
         let report = run(&s, RunOptions::default());
         if !report.passed() {

@@ -1,11 +1,16 @@
 //! Shared helpers for the simulation suites.
 #![allow(dead_code)]
 
-use framesim::{run, write_transcript, Report, RunOptions, Scenario, Target};
+use framesim::{run, write_transcript, Preset, Report, RunOptions, Scenario, Target};
 
 /// The seeds a suite runs for `preset`: `FRAMESIM_SEED` alone when set; else the seeds
 /// pinned for `preset` in `sim/regressions.txt` first, then `default`.
-pub fn seeds_for(preset: &str, default: std::ops::Range<u64>) -> Vec<u64> {
+pub fn seeds_for(preset: Preset, default: std::ops::Range<u64>) -> Vec<u64> {
+    seeds_named(preset.name(), default)
+}
+
+/// [`seeds_for`] by name: `""` matches no pinned line.
+fn seeds_named(preset: &str, default: std::ops::Range<u64>) -> Vec<u64> {
     if let Ok(s) = std::env::var("FRAMESIM_SEED") {
         return vec![s.trim().parse().expect("FRAMESIM_SEED is a number")];
     }
@@ -24,13 +29,13 @@ pub fn seeds_for(preset: &str, default: std::ops::Range<u64>) -> Vec<u64> {
 
 /// [`seeds_for`] a suite that is not tied to one preset.
 pub fn seeds(default: std::ops::Range<u64>) -> Vec<u64> {
-    seeds_for("", default)
+    seeds_named("", default)
 }
 
 /// Runs a preset and fails the test with the full failure report (and the transcript written
 /// under target/) if any oracle objects.
-pub fn assert_passes(preset: &str, seed: u64) -> Report {
-    assert_passes_scenario(Scenario::preset(preset, seed).unwrap())
+pub fn assert_passes(preset: Preset, seed: u64) -> Report {
+    assert_passes_scenario(Scenario::preset(preset, seed))
 }
 
 /// Like [`assert_passes`] for any scenario.
@@ -61,12 +66,12 @@ pub fn fail(s: &Scenario) -> ! {
 
 /// The first seed in `seeds` at which `target` fails on `preset`, if any.
 pub fn first_caught(
-    preset: &str,
+    preset: Preset,
     target: Target,
     seeds: std::ops::Range<u64>,
 ) -> Option<(u64, Report)> {
     seeds.into_iter().find_map(|seed| {
-        let mut s = Scenario::preset(preset, seed).unwrap();
+        let mut s = Scenario::preset(preset, seed);
         s.target = target;
         let report = run(
             &s,

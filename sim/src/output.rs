@@ -1,24 +1,9 @@
-//! Seeds from the environment, and transcripts on disk.
+//! Transcripts as files: their text, and where they go by default.
 
 use crate::report::Report;
 use crate::scenario::Scenario;
+use crate::transcript::logical_view;
 use std::path::{Path, PathBuf};
-
-/// The seed from `FRAMESIM_SEED`, or a fresh one (printed to stderr so it can be replayed).
-pub fn seed_from_env() -> Result<u64, String> {
-    match std::env::var("FRAMESIM_SEED") {
-        Ok(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| format!("FRAMESIM_SEED must be a number, not '{s}'")),
-        Err(_) => {
-            use std::hash::{BuildHasher, RandomState};
-            let seed = RandomState::new().hash_one(std::process::id());
-            eprintln!("framesim: fresh seed {seed} (set FRAMESIM_SEED={seed} to replay)");
-            Ok(seed)
-        }
-    }
-}
 
 /// `target/framesim/<scenario>-<target>-<seed>.txt` under the workspace.
 pub fn default_transcript_path(s: &Scenario) -> PathBuf {
@@ -44,7 +29,7 @@ pub fn render_transcript(report: &Report) -> String {
         out.push('\n');
     }
     out.push_str("## logical view\n");
-    for line in crate::transcript::logical_view(&records) {
+    for line in logical_view(&records) {
         out.push_str(&line);
         out.push('\n');
     }

@@ -4,42 +4,83 @@
 //! turmoil delivers each client write as one segment and never splits one, so everything a
 //! real kernel does to a byte stream beyond that has to happen here.
 
-use crate::scenario::Faults;
+use crate::seeds::{self, Stream};
 use crate::transcript::{Actor, Event, Transcript};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The port the server listens on.
+pub const PORT: u16 = 6379;
 
 /// Most bytes a partial read returns.
 const MAX_PARTIAL: usize = 8;
 
+/// What the stream adapter on the server's side does to each read and write: each a chance
+/// per poll.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Faults {
+    /// Chance a read returns fewer bytes than are available (at least one).
+    pub partial_read_chance: f64,
+    /// Chance a write takes fewer bytes than offered (at least one).
+    pub short_write_chance: f64,
+    /// Chance a read or write returns `Pending` and wakes itself.
+    pub spurious_pending_chance: f64,
+}
+
+impl Faults {
+    /// No interference.
+    pub fn none() -> Self {
+        Faults {
+            partial_read_chance: 0.0,
+            short_write_chance: 0.0,
+            spurious_pending_chance: 0.0,
+        }
+    }
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            partial_read_chance: 0.3,
+            ..Faults::none()
+        }
+    }
+}
+
 /// turmoil's listener as a [`framesim_server::Listener`], wrapping each accepted stream in
-/// a [`FaultyStream`] with its own RNG (derived from the run's seed and the accept order).
+/// a [`FaultyStream`] with its own RNG ([`Stream::Connection`], by accept order).
 pub struct SimListener {
     inner: turmoil::net::TcpListener,
     faults: Faults,
     seed: u64,
-    accepted: u64,
+    /// Connections accepted so far in the run. Shared with the listeners of later
+    /// incarnations of the server host: a connection after a restart must not replay the
+    /// faults of one before it.
+    accepted: Arc<AtomicU64>,
     transcript: Transcript,
 }
 
 impl SimListener {
-    /// Wraps a bound turmoil listener.
+    /// Wraps a bound turmoil listener; `accepted` counts connections over the whole run.
     pub fn new(
         inner: turmoil::net::TcpListener,
         faults: Faults,
         seed: u64,
+        accepted: Arc<AtomicU64>,
         transcript: Transcript,
     ) -> Self {
         SimListener {
             inner,
             faults,
             seed,
-            accepted: 0,
+            accepted,
             transcript,
         }
     }
@@ -50,8 +91,8 @@ impl framesim_server::Listener for SimListener {
 
     async fn accept(&mut self) -> io::Result<(Self::Stream, SocketAddr)> {
         let (stream, peer) = self.inner.accept().await?;
-        self.accepted += 1;
-        let rng = SmallRng::seed_from_u64(crate::mix(self.seed, 0xacce_97ed ^ self.accepted));
+        let n = self.accepted.fetch_add(1, Ordering::Relaxed) + 1;
+        let rng = seeds::rng(self.seed, Stream::Connection(n));
         let stream = FaultyStream {
             inner: stream,
             faults: self.faults,
@@ -75,8 +116,8 @@ pub struct FaultyStream<S> {
 impl<S> FaultyStream<S> {
     /// True (and recorded) when this poll should return a spurious `Pending`.
     fn pending(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.faults.spurious_pending > 0.0 && self.rng.random_bool(self.faults.spurious_pending)
-        {
+        let chance = self.faults.spurious_pending_chance;
+        if chance > 0.0 && self.rng.random_bool(chance) {
             self.transcript.record(
                 Actor::Server,
                 Event::SpuriousPending {
@@ -102,8 +143,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
         }
         let room = buf.remaining();
         let partial = room > 1
-            && this.faults.partial_reads > 0.0
-            && this.rng.random_bool(this.faults.partial_reads);
+            && this.faults.partial_read_chance > 0.0
+            && this.rng.random_bool(this.faults.partial_read_chance);
         if !partial {
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
@@ -140,8 +181,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
             return Poll::Pending;
         }
         let short = data.len() > 1
-            && this.faults.short_writes > 0.0
-            && this.rng.random_bool(this.faults.short_writes);
+            && this.faults.short_write_chance > 0.0
+            && this.rng.random_bool(this.faults.short_write_chance);
         if !short {
             return Pin::new(&mut this.inner).poll_write(cx, data);
         }

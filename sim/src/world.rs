@@ -1,14 +1,16 @@
-//! Scenario → turmoil simulation → report.
+//! Scenario → turmoil hosts → report: the server host, the client hosts, a monitor that
+//! runs the server-side checks once every client is done, and the crash of a restart.
 
-use crate::client::{role_of, Client, Role, Shared, PORT};
-use crate::oracle::Oracles;
+use crate::client::{Client, Shared};
+use crate::net::{SimListener, PORT};
+use crate::oracle::{self, Violations};
 use crate::report::Report;
 use crate::scenario::Scenario;
-use crate::stream::SimListener;
-use crate::transcript::{Actor, Event, Transcript};
+use crate::seeds::{self, Stream};
+use crate::transcript::{Actor, Event, Record, Transcript};
 use framesim_server::{Command, Config, Kv, Response, Service, Stats};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,7 +53,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let wall = std::time::Instant::now();
     let s = Arc::new(scenario.clone());
     let transcript = Transcript::new(options.keep_transcript);
-    let oracles = Oracles::default();
+    let violations = Violations::default();
     let stats = Stats::default();
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let hosts_done = Arc::new(AtomicUsize::new(0));
@@ -63,7 +65,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         .min_message_latency(s.latency.0)
         .max_message_latency(s.latency.1)
         .tcp_capacity(s.clients + 64)
-        .rng_seed(s.seed)
+        .rng_seed(seeds::derive(s.seed, Stream::Network))
         .build();
 
     let config = server_config(&s);
@@ -74,10 +76,13 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let crash = Arc::new(tokio::sync::Notify::new());
     let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (crash_in, down_in) = (crash.clone(), down.clone());
+    // Outlives every incarnation of the server host, so connection fault streams go on
+    // after a restart instead of starting over.
+    let accepted = Arc::new(AtomicU64::new(0));
     sim.host("server", move || {
         let (t, scn, config, stats) =
             (t.clone(), scn.clone(), config.clone(), server_stats.clone());
-        let (crash, down) = (crash_in.clone(), down_in.clone());
+        let (crash, down, accepted) = (crash_in.clone(), down_in.clone(), accepted.clone());
         async move {
             let bound = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
             t.record(
@@ -86,7 +91,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
                     text: format!("listening on {PORT}"),
                 },
             );
-            let listener = SimListener::new(bound, scn.faults, scn.seed, t.clone());
+            let listener = SimListener::new(bound, scn.faults, scn.seed, accepted, t.clone());
             let service = Recorder {
                 kv: Kv::new(),
                 transcript: t,
@@ -105,7 +110,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let shared = Shared {
         scenario: s.clone(),
         transcript: transcript.clone(),
-        oracles: oracles.clone(),
+        violations: violations.clone(),
         latencies: latencies.clone(),
     };
     for h in 0..hosts {
@@ -126,9 +131,9 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         });
     }
 
-    let (t, o, st, scn, done) = (
+    let (t, v, st, scn, done) = (
         transcript.clone(),
-        oracles.clone(),
+        violations.clone(),
         stats.clone(),
         s.clone(),
         hosts_done.clone(),
@@ -143,7 +148,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         while st.snapshot().connections_open > 0 && start.elapsed() < settle {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        server_oracles(&scn, &st, &t, &o);
+        oracle::server::check(&scn, &st.snapshot(), &t, &v);
         t.record(Actor::Sim, Event::Note { text: "end".into() });
         Ok(())
     });
@@ -155,11 +160,11 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         },
     );
     let mut restarted = false;
-    let outcome = catch_unwind(AssertUnwindSafe(|| loop {
+    let stepped = catch_unwind(AssertUnwindSafe(|| loop {
         if let Some(at) = s.restart_at {
             if !restarted && sim.elapsed() >= at {
                 restarted = true;
-                transcript.push(crate::transcript::Record {
+                transcript.push(Record {
                     at: sim.elapsed(),
                     actor: Actor::Sim,
                     event: Event::Fault {
@@ -178,7 +183,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
             Err(e) => return Err(e.to_string()),
         }
     }));
-    let error = match outcome {
+    let error = match stepped {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(format!("simulation error: {e}")),
         Err(panic) => Some(format!("panic: {}", panic_message(&panic))),
@@ -188,7 +193,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let latencies = std::mem::take(&mut *latencies.lock().expect("latency lock"));
     Report::new(
         scenario.clone(),
-        oracles.all(),
+        violations.all(),
         error,
         transcript,
         stats.snapshot(),
@@ -196,62 +201,6 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         virtual_time,
         wall.elapsed(),
     )
-}
-
-/// What the server's counters must show once every client is done.
-fn server_oracles(s: &Scenario, stats: &Stats, t: &Transcript, o: &Oracles) {
-    let snap = stats.snapshot();
-    let fail = |oracle, detail: String| o.fail(t, Actor::Server, oracle, detail);
-    if snap.panics > 0 {
-        fail(
-            "panic",
-            format!("{} connection tasks panicked", snap.panics),
-        );
-    }
-    if snap.max_buffered > s.limits.max_buffered as u64 {
-        fail(
-            "limit",
-            format!(
-                "a connection buffered {} bytes (max {})",
-                snap.max_buffered, s.limits.max_buffered
-            ),
-        );
-    }
-    if snap.connections_open > 0 {
-        fail(
-            "leak",
-            format!(
-                "{} connections still open after every client left",
-                snap.connections_open
-            ),
-        );
-    }
-    if s.target != crate::Target::Framesim || s.restart_at.is_some() {
-        return;
-    }
-    let count = |role| (0..s.clients).filter(|&id| role_of(s, id) == role).count() as u64;
-    let checks = [
-        ("eof_mid_frame", snap.eof_mid_frame, count(Role::Disconnect)),
-        (
-            "frame_timeouts",
-            snap.frame_timeouts,
-            count(Role::Slowloris),
-        ),
-        ("idle_timeouts", snap.idle_timeouts, count(Role::Idle)),
-        (
-            "protocol_errors",
-            snap.protocol_errors,
-            count(Role::Oversized) + count(Role::Malformed),
-        ),
-    ];
-    for (name, got, want) in checks {
-        if got != want {
-            fail(
-                "counters",
-                format!("server counted {got} {name}, the clients caused {want}"),
-            );
-        }
-    }
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

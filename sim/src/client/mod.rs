@@ -1,0 +1,183 @@
+//! Virtual clients: each connects, writes its requests in seeded chunks, and checks every
+//! reply against its model.
+//!
+//! [`delivery`] puts bytes on the wire (chunks, gaps, cuts); [`scripts`] is what each role
+//! does with its connection.
+
+mod delivery;
+mod scripts;
+
+use crate::model::Model;
+use crate::net::PORT;
+use crate::oracle::{Oracle, Violations};
+use crate::scenario::{Role, Scenario};
+use crate::seeds::{self, Stream};
+use crate::transcript::{Actor, Event, Transcript};
+use bytes::BytesMut;
+use framesim_server::framing::Decoder;
+use framesim_server::protocol::{encode_command, ReplyDecoder};
+use framesim_server::{Command, Reply};
+use rand::rngs::SmallRng;
+use rand::Rng;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::time::{sleep, timeout};
+use turmoil::net::TcpStream;
+
+/// How long a client waits for any one reply before calling it lost.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What all clients of a run share.
+#[derive(Clone)]
+pub struct Shared {
+    /// The run.
+    pub scenario: Arc<Scenario>,
+    /// Where events go.
+    pub transcript: Transcript,
+    /// Where violations go.
+    pub violations: Violations,
+    /// Virtual-time latency of every answered batch, in microseconds.
+    pub latencies: Arc<Mutex<Vec<u64>>>,
+}
+
+/// One virtual client.
+pub struct Client {
+    id: usize,
+    role: Role,
+    shared: Shared,
+    /// Draws how bytes are delivered (chunks, gaps, batches).
+    delivery_rng: SmallRng,
+    /// Draws what is asked: independent of delivery, so the logical view of a run is the
+    /// same under any delivery.
+    workload_rng: SmallRng,
+    stream: Option<TcpStream>,
+    buf: BytesMut,
+    decoder: ReplyDecoder,
+    model: Model,
+}
+
+/// Why a client stopped waiting for a reply.
+#[derive(Debug)]
+enum Lost {
+    Closed(String),
+    TimedOut,
+}
+
+impl Client {
+    /// Client `id` of the run.
+    pub fn new(id: usize, shared: Shared) -> Self {
+        let s = &shared.scenario;
+        Client {
+            id,
+            role: s.role_of(id),
+            delivery_rng: seeds::rng(s.seed, Stream::Delivery(id)),
+            workload_rng: seeds::rng(s.seed, Stream::Workload(id)),
+            stream: None,
+            buf: BytesMut::new(),
+            decoder: ReplyDecoder::new(&s.framing, 1 << 20),
+            model: Model::new(id),
+            shared,
+        }
+    }
+
+    fn actor(&self) -> Actor {
+        Actor::Client(self.id)
+    }
+
+    fn record(&self, event: Event) {
+        self.shared.transcript.record(self.actor(), event);
+    }
+
+    fn fail(&self, oracle: Oracle, detail: String) {
+        self.shared
+            .violations
+            .fail(&self.shared.transcript, self.actor(), oracle, detail);
+    }
+
+    fn scenario(&self) -> &Scenario {
+        &self.shared.scenario
+    }
+
+    /// Runs the client to its end.
+    pub async fn run(mut self) {
+        let ramp = self.scenario().ramp;
+        if !ramp.is_zero() {
+            let start = self.delivery_rng.random_range(Duration::ZERO..ramp);
+            sleep(start).await;
+        }
+        if !self.connect().await {
+            return;
+        }
+        match self.role {
+            Role::Normal | Role::HalfClose | Role::Disconnect => self.requests().await,
+            Role::Slowloris => self.slowloris().await,
+            Role::Idle => self.idle().await,
+            Role::Oversized | Role::Malformed => self.hostile().await,
+        }
+    }
+
+    async fn connect(&mut self) -> bool {
+        self.buf.clear();
+        self.decoder = ReplyDecoder::new(&self.scenario().framing, 1 << 20);
+        let mut last = String::new();
+        for _ in 0..200 {
+            match TcpStream::connect(("server", PORT)).await {
+                Ok(stream) => {
+                    let local = stream
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    self.record(Event::Connect { local });
+                    self.stream = Some(stream);
+                    return true;
+                }
+                Err(e) => last = e.to_string(),
+            }
+            sleep(Duration::from_millis(10)).await;
+        }
+        self.record(Event::ConnectFailed {
+            error: last.clone(),
+        });
+        self.fail(Oracle::Connect, format!("could not connect: {last}"));
+        false
+    }
+
+    /// The next reply, or why there is none.
+    async fn reply(&mut self) -> Result<Reply, Lost> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(Lost::Closed("not connected".into()));
+        };
+        let got = timeout(REPLY_TIMEOUT, async {
+            loop {
+                match self.decoder.decode(&mut self.buf) {
+                    Ok(Some(r)) => return Ok(r),
+                    Ok(None) => {}
+                    Err(e) => return Err(Lost::Closed(format!("undecodable reply: {e}"))),
+                }
+                match stream.read_buf(&mut self.buf).await {
+                    Ok(0) => return Err(Lost::Closed("eof".into())),
+                    Ok(_) => {}
+                    Err(e) => return Err(Lost::Closed(e.to_string())),
+                }
+            }
+        })
+        .await;
+        match got {
+            Ok(Ok(reply)) => {
+                self.record(Event::Reply {
+                    reply: reply.clone(),
+                });
+                Ok(reply)
+            }
+            Ok(Err(lost)) => Err(lost),
+            Err(_) => Err(Lost::TimedOut),
+        }
+    }
+
+    fn encode(&self, cmd: &Command) -> BytesMut {
+        let mut out = BytesMut::new();
+        encode_command(&self.scenario().framing, cmd, &mut out).expect("requests fit the header");
+        out
+    }
+}

@@ -1,0 +1,267 @@
+//! What each role does with its connection, and the promises it checks on the way.
+
+use super::{Client, Lost, REPLY_TIMEOUT};
+use crate::model::satisfies;
+use crate::oracle::Oracle;
+use crate::scenario::Role;
+use crate::transcript::{Event, Expected};
+use bytes::{Bytes, BytesMut};
+use framesim_server::protocol::Framing;
+use rand::Rng;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::{timeout, Instant};
+
+impl Client {
+    /// Normal, half-closing and disconnecting clients: batches of pipelined requests.
+    pub(super) async fn requests(&mut self) {
+        let total = self.scenario().requests;
+        let stop_at = match self.role {
+            Role::Disconnect => total / 2,
+            _ => total,
+        };
+        let mut sent = 0;
+        while sent < stop_at {
+            let pipeline = self.scenario().delivery.pipeline.max(1);
+            let n = self
+                .delivery_rng
+                .random_range(1..=pipeline)
+                .min(stop_at - sent);
+            let mut bytes = BytesMut::new();
+            let mut expects = Vec::with_capacity(n);
+            for _ in 0..n {
+                let (cmd, expect) = self.model.next(&mut self.workload_rng);
+                bytes.extend_from_slice(&self.encode(&cmd));
+                self.record(Event::Request {
+                    cmd,
+                    expect: expect.clone(),
+                });
+                expects.push(expect);
+            }
+            sent += n;
+            let last_batch = sent == total;
+            let delivered = self.deliver(bytes.freeze()).await;
+            let written = Instant::now();
+            if last_batch && self.role == Role::HalfClose && delivered {
+                if let Some(s) = self.stream.as_mut() {
+                    let _ = s.shutdown().await;
+                }
+                self.record(Event::HalfClose);
+            }
+            for expect in expects {
+                match self.reply().await {
+                    Ok(reply) => {
+                        if !satisfies(&reply, &expect) {
+                            self.fail(Oracle::Reply, format!("expected {expect:?}, got {reply:?}"));
+                            return;
+                        }
+                    }
+                    Err(lost) => {
+                        if self.restarted().await {
+                            break;
+                        }
+                        self.fail(
+                            Oracle::Reply,
+                            format!("no reply for a complete request: {lost:?}"),
+                        );
+                        return;
+                    }
+                }
+            }
+            let latency = written.elapsed();
+            self.shared
+                .latencies
+                .lock()
+                .expect("latency lock")
+                .push(latency.as_micros() as u64);
+            if latency > self.scenario().latency_bound {
+                self.fail(
+                    Oracle::Latency,
+                    format!(
+                        "a batch waited {latency:?} for its replies (bound {:?})",
+                        self.scenario().latency_bound
+                    ),
+                );
+                return;
+            }
+        }
+        match self.role {
+            Role::Disconnect => {
+                let (cmd, _) = self.model.next(&mut self.workload_rng);
+                let bytes = self.encode(&cmd);
+                let cut = self.delivery_rng.random_range(1..bytes.len());
+                self.deliver(bytes.freeze().slice(..cut)).await;
+                self.stream = None;
+                self.record(Event::Disconnect { mid_frame: true });
+            }
+            Role::HalfClose => self.expect_close(Oracle::HalfClose, REPLY_TIMEOUT).await,
+            _ => {
+                self.stream = None;
+                self.record(Event::Disconnect { mid_frame: false });
+            }
+        }
+    }
+
+    /// After a lost connection: if the scenario restarts the server, reconnect and start
+    /// over with an empty model (the server lost its memory). Returns whether it did.
+    async fn restarted(&mut self) -> bool {
+        if self.scenario().restart_at.is_none() {
+            return false;
+        }
+        self.record(Event::Closed {
+            why: "connection lost".into(),
+        });
+        self.stream = None;
+        self.model.reset();
+        self.connect().await
+    }
+
+    /// Waits for the server to close the connection within `within`.
+    async fn expect_close(&mut self, oracle: Oracle, within: Duration) {
+        match timeout(within, self.reply()).await {
+            Ok(Err(Lost::Closed(why))) => self.record(Event::Closed { why }),
+            Ok(Ok(reply)) => self.fail(
+                oracle,
+                format!("unexpected reply {reply:?} instead of a close"),
+            ),
+            Ok(Err(Lost::TimedOut)) | Err(_) => self.fail(
+                oracle,
+                format!("the server kept the connection open past {within:?}"),
+            ),
+        }
+    }
+
+    /// One byte every `slowloris_every` of a frame that never ends.
+    pub(super) async fn slowloris(&mut self) {
+        let limits = self.scenario().limits;
+        let every = self.scenario().roles.slowloris_every;
+        let body: Vec<u8> = match &self.scenario().framing {
+            Framing::Length { .. } => {
+                let mut b = (limits.max_frame as u32 / 2).to_be_bytes().to_vec();
+                b.resize(limits.max_frame, b'a');
+                b
+            }
+            _ => {
+                let mut b = b"GET ".to_vec();
+                b.resize(limits.max_line, b'a');
+                b
+            }
+        };
+        let started = Instant::now();
+        let give_up = limits.frame_deadline * 4 + Duration::from_secs(1);
+        for byte in body {
+            let Some(stream) = self.stream.as_mut() else {
+                return;
+            };
+            if stream.write_all(&[byte]).await.is_err() {
+                break;
+            }
+            let mut probe = [0u8; 64];
+            let probed = timeout(every, stream.read(&mut probe)).await;
+            self.record(Event::Write {
+                bytes: Bytes::copy_from_slice(&[byte]),
+            });
+            match probed {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(_)) => {
+                    self.fail(
+                        Oracle::Slowloris,
+                        "got a reply to an unfinished frame".into(),
+                    );
+                    return;
+                }
+                Err(_) => {}
+            }
+            if started.elapsed() > give_up {
+                self.fail(
+                    Oracle::Slowloris,
+                    format!(
+                        "trickling connection still open after {:?} (frame deadline {:?})",
+                        started.elapsed(),
+                        limits.frame_deadline
+                    ),
+                );
+                return;
+            }
+        }
+        let held = started.elapsed();
+        self.record(Event::Closed {
+            why: format!("cut off after {}ms", held.as_millis()),
+        });
+        let bound = limits.frame_deadline + every * 2 + Duration::from_millis(50);
+        if held > bound {
+            self.fail(
+                Oracle::Slowloris,
+                format!("cut off after {held:?}, later than the frame deadline allows ({bound:?})"),
+            );
+        }
+    }
+
+    pub(super) async fn idle(&mut self) {
+        let limits = self.scenario().limits;
+        let within = limits.idle_timeout + Duration::from_secs(1);
+        self.expect_close(Oracle::Idle, within).await;
+    }
+
+    /// Oversized and malformed clients: one bad request; a protocol error, then a close.
+    pub(super) async fn hostile(&mut self) {
+        let limits = self.scenario().limits;
+        let framing = self.scenario().framing.clone();
+        let bytes: Vec<u8> = match (self.role, &framing) {
+            (Role::Oversized, Framing::Resp) => {
+                format!("*2\r\n$3\r\nGET\r\n${}\r\nab", limits.max_frame + 1).into_bytes()
+            }
+            (Role::Oversized, Framing::Line { .. }) => vec![b'a'; limits.max_line + 1],
+            (Role::Oversized, Framing::Length { .. }) => {
+                let mut b = ((limits.max_frame + 1) as u32).to_be_bytes().to_vec();
+                b.extend_from_slice(b"abc");
+                b
+            }
+            (_, Framing::Resp) => b"*2\r\n$3\r\nGET\r\n:1\r\n".to_vec(),
+            (_, Framing::Line { .. }) => b"GET \"unbalanced\n".to_vec(),
+            (_, Framing::Length { .. }) => b"\x00\x00\x00\x05\x00\x00\x00\x09a".to_vec(),
+        };
+        self.record(Event::Note {
+            text: format!("sends a {:?} request", self.role),
+        });
+        // Quickly, in up to three chunks: this client tests limits, not the frame deadline.
+        let mut cuts = [
+            self.delivery_rng.random_range(0..=bytes.len()),
+            self.delivery_rng.random_range(0..=bytes.len()),
+        ];
+        cuts.sort_unstable();
+        for part in [
+            &bytes[..cuts[0]],
+            &bytes[cuts[0]..cuts[1]],
+            &bytes[cuts[1]..],
+        ] {
+            if part.is_empty() {
+                continue;
+            }
+            let Some(stream) = self.stream.as_mut() else {
+                return;
+            };
+            if stream.write_all(part).await.is_err() {
+                break;
+            }
+            self.record(Event::Write {
+                bytes: Bytes::copy_from_slice(part),
+            });
+        }
+        let expect = Expected::ErrorPrefix("ERR Protocol error".into());
+        match self.reply().await {
+            Ok(reply) if satisfies(&reply, &expect) => {
+                self.expect_close(Oracle::ProtocolError, REPLY_TIMEOUT)
+                    .await
+            }
+            // A server restart may take the connection (and the reply) first.
+            Err(Lost::Closed(why)) if self.scenario().restart_at.is_some() => {
+                self.record(Event::Closed { why })
+            }
+            other => self.fail(
+                Oracle::ProtocolError,
+                format!("expected a protocol error reply, got {other:?}"),
+            ),
+        }
+    }
+}

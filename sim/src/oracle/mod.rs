@@ -1,0 +1,118 @@
+//! The checks every run must pass, and what a failure says.
+//!
+//! [`Oracle`] lists every promise the server makes. Clients check theirs as they go (see
+//! `client`); what the server's counters must show is checked once every client is done
+//! ([`server`]).
+
+pub mod server;
+
+use crate::transcript::{Actor, Event, Transcript};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One promise the server makes; its name tags violations and transcript notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Oracle {
+    /// A client could connect (retrying for a while).
+    Connect,
+    /// Every complete request gets the reply its client's model predicts, in order.
+    Reply,
+    /// A well-behaved batch is answered within the scenario's latency bound.
+    Latency,
+    /// A trickling client is cut off by the frame deadline, never answered.
+    Slowloris,
+    /// A silent client is closed by the idle timeout.
+    Idle,
+    /// An oversized or malformed request gets a protocol error, then a close.
+    ProtocolError,
+    /// A half-closed client gets every reply, then a close.
+    HalfClose,
+    /// No connection task panics.
+    Panic,
+    /// No connection buffers more than `max_buffered`.
+    Limit,
+    /// Every connection is closed once its client has left.
+    Leak,
+    /// The server's counters match what the clients did to it.
+    Counters,
+}
+
+impl Oracle {
+    /// The name in violations and transcripts: `[reply]`, `[protocol-error]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Oracle::Connect => "connect",
+            Oracle::Reply => "reply",
+            Oracle::Latency => "latency",
+            Oracle::Slowloris => "slowloris",
+            Oracle::Idle => "idle",
+            Oracle::ProtocolError => "protocol-error",
+            Oracle::HalfClose => "half-close",
+            Oracle::Panic => "panic",
+            Oracle::Limit => "limit",
+            Oracle::Leak => "leak",
+            Oracle::Counters => "counters",
+        }
+    }
+}
+
+impl fmt::Display for Oracle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A broken promise, found by an oracle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Virtual time it was found.
+    pub at: Duration,
+    /// Who saw it.
+    pub actor: Actor,
+    /// Which promise.
+    pub oracle: Oracle,
+    /// What happened instead.
+    pub detail: String,
+    /// Index in the transcript of the note that records it.
+    pub event_index: u64,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{}] {:?} at {:?} (event {}): {}",
+            self.oracle, self.actor, self.at, self.event_index, self.detail
+        )
+    }
+}
+
+/// Violations of one run, shared by all hosts; the first one found is the one reported.
+#[derive(Debug, Clone, Default)]
+pub struct Violations(Arc<Mutex<Vec<Violation>>>);
+
+impl Violations {
+    /// Records a violation (and notes it in the transcript).
+    pub fn fail(&self, transcript: &Transcript, actor: Actor, oracle: Oracle, detail: String) {
+        let event_index = transcript.len();
+        transcript.record(
+            actor,
+            Event::Note {
+                text: format!("VIOLATION [{oracle}] {detail}"),
+            },
+        );
+        self.0.lock().expect("violations lock").push(Violation {
+            at: turmoil::sim_elapsed().unwrap_or_default(),
+            actor,
+            oracle,
+            detail,
+            event_index,
+        });
+    }
+
+    /// Every violation found, in the order found.
+    pub fn all(&self) -> Vec<Violation> {
+        self.0.lock().expect("violations lock").clone()
+    }
+}

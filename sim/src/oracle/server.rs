@@ -1,0 +1,64 @@
+//! What the server's counters must show once every client is done.
+
+use super::{Oracle, Violations};
+use crate::scenario::{Role, Scenario, Target};
+use crate::transcript::{Actor, Transcript};
+use framesim_server::Snapshot;
+
+/// Checks the server's final counters against the scenario: no panics, no buffer over the
+/// limit, no connection left open, and (for the real server, without restarts) one counted
+/// close per misbehaving client.
+pub fn check(s: &Scenario, snap: &Snapshot, t: &Transcript, violations: &Violations) {
+    let fail = |oracle, detail: String| violations.fail(t, Actor::Server, oracle, detail);
+    if snap.panics > 0 {
+        fail(
+            Oracle::Panic,
+            format!("{} connection tasks panicked", snap.panics),
+        );
+    }
+    if snap.max_buffered > s.limits.max_buffered as u64 {
+        fail(
+            Oracle::Limit,
+            format!(
+                "a connection buffered {} bytes (max {})",
+                snap.max_buffered, s.limits.max_buffered
+            ),
+        );
+    }
+    if snap.connections_open > 0 {
+        fail(
+            Oracle::Leak,
+            format!(
+                "{} connections still open after every client left",
+                snap.connections_open
+            ),
+        );
+    }
+    // Only the real server's counters are promised, and a restart resets them mid-run.
+    if s.target != Target::Framesim || s.restart_at.is_some() {
+        return;
+    }
+    let count = |role| s.clients_playing(role) as u64;
+    let checks = [
+        ("eof_mid_frame", snap.eof_mid_frame, count(Role::Disconnect)),
+        (
+            "frame_timeouts",
+            snap.frame_timeouts,
+            count(Role::Slowloris),
+        ),
+        ("idle_timeouts", snap.idle_timeouts, count(Role::Idle)),
+        (
+            "protocol_errors",
+            snap.protocol_errors,
+            count(Role::Oversized) + count(Role::Malformed),
+        ),
+    ];
+    for (name, got, want) in checks {
+        if got != want {
+            fail(
+                Oracle::Counters,
+                format!("server counted {got} {name}, the clients caused {want}"),
+            );
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! A run, as plain data: the seed, the clients, how the network delivers, what goes wrong.
+//!
+//! `presets` names the scenarios the CLI and the suites run, [`swarm`] draws every option
+//! of a scenario from a source of choices (a seeded generator, or a fuzzer's bytes), and
+//! `roles` says which clients misbehave.
+
+mod presets;
+mod roles;
+pub mod swarm;
+
+pub use crate::net::Faults;
+pub use crate::target::Target;
+pub use presets::Preset;
+pub use roles::{Role, Roles};
+
+use framesim_server::protocol::Framing;
+use framesim_server::Limits;
+use std::fmt;
+use std::time::Duration;
+
+/// Everything one simulation run is made of. Same scenario, same transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Name this scenario goes by: its preset's, or its own (snapshots, fuzz inputs).
+    pub name: String,
+    /// The seed every random choice of the run derives from.
+    pub seed: u64,
+    /// Virtual clients.
+    pub clients: usize,
+    /// Requests each well-behaved client sends.
+    pub requests: usize,
+    /// Client hosts the clients are spread over (turmoil's cost grows with in-flight
+    /// messages per host pair).
+    pub client_hosts: usize,
+    /// Request framing.
+    pub framing: Framing,
+    /// How clients put requests on the wire.
+    pub delivery: Delivery,
+    /// What the server's side of each stream does.
+    pub faults: Faults,
+    /// Which clients misbehave, and how.
+    pub roles: Roles,
+    /// Server limits.
+    pub limits: Limits,
+    /// Network latency per message, min..=max.
+    pub latency: (Duration, Duration),
+    /// Restart the server host at this virtual time (clients reconnect).
+    pub restart_at: Option<Duration>,
+    /// Clients start at seeded times spread over this much virtual time (zero: all at once).
+    pub ramp: Duration,
+    /// Longest virtual time a well-behaved request may wait for its reply.
+    pub latency_bound: Duration,
+    /// The server under test.
+    pub target: Target,
+}
+
+/// How clients write their requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Delivery {
+    /// Largest chunk a client writes at once; chunks are drawn from 1..=max_chunk.
+    pub max_chunk: usize,
+    /// Chance that a request is written one byte at a time.
+    pub byte_at_a_time: f64,
+    /// Longest virtual pause between two chunks.
+    pub max_gap: Duration,
+    /// Most requests sent as one pipelined batch before reading replies.
+    pub pipeline: usize,
+    /// Chance a request's chunks are cut exactly at delimiters / header ends.
+    pub cut_at_boundaries: f64,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            max_chunk: 16,
+            byte_at_a_time: 0.02,
+            max_gap: Duration::from_millis(2),
+            pipeline: 4,
+            cut_at_boundaries: 0.2,
+        }
+    }
+}
+
+impl Delivery {
+    /// One write per request, no gaps, no pipelining: the reference for invariance checks.
+    pub fn ideal() -> Self {
+        Delivery {
+            max_chunk: usize::MAX,
+            byte_at_a_time: 0.0,
+            max_gap: Duration::ZERO,
+            pipeline: 1,
+            cut_at_boundaries: 0.0,
+        }
+    }
+}
+
+/// The limits every preset starts from: small enough that the roles reach them quickly.
+pub fn sim_limits() -> Limits {
+    Limits {
+        max_line: 1024,
+        max_frame: 4096,
+        max_buffered: 8192,
+        frame_deadline: Duration::from_millis(500),
+        idle_timeout: Duration::from_secs(5),
+        max_output: 64 * 1024,
+    }
+}
+
+impl Scenario {
+    /// The same scenario with ideal delivery and no faults (the invariance reference).
+    pub fn ideal(&self) -> Scenario {
+        Scenario {
+            delivery: Delivery::ideal(),
+            faults: Faults::none(),
+            ..self.clone()
+        }
+    }
+
+    /// What client `id` does in this run.
+    pub fn role_of(&self, id: usize) -> Role {
+        self.roles.role_of(self.clients, id)
+    }
+
+    /// How many clients of this run play `role`.
+    pub fn clients_playing(&self, role: Role) -> usize {
+        (0..self.clients)
+            .filter(|&id| self.role_of(id) == role)
+            .count()
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = &self.delivery;
+        let x = &self.faults;
+        let r = &self.roles;
+        let l = &self.limits;
+        writeln!(f, "scenario {} seed {}", self.name, self.seed)?;
+        writeln!(
+            f,
+            "  clients {} x {} requests over {} hosts, framing {}, target {}",
+            self.clients, self.requests, self.client_hosts, self.framing, self.target
+        )?;
+        writeln!(
+            f,
+            "  delivery: chunks {}, byte-at-a-time {:.2}, gaps <= {:?}, pipeline <= {}, cut at boundaries {:.2}",
+            if d.max_chunk == usize::MAX {
+                "whole".to_string()
+            } else {
+                format!("1..={}", d.max_chunk)
+            },
+            d.byte_at_a_time, d.max_gap, d.pipeline, d.cut_at_boundaries
+        )?;
+        writeln!(
+            f,
+            "  faults: partial reads {:.2}, short writes {:.2}, spurious pending {:.2}, latency {:?}..={:?}, restart {:?}, ramp {:?}",
+            x.partial_read_chance, x.short_write_chance, x.spurious_pending_chance, self.latency.0, self.latency.1, self.restart_at, self.ramp
+        )?;
+        writeln!(
+            f,
+            "  roles: slowloris {:.2}, idle {:.2}, disconnect {:.2}, half-close {:.2}, oversized {:.2}, malformed {:.2}",
+            r.slowloris, r.idle, r.disconnect, r.half_close, r.oversized, r.malformed
+        )?;
+        write!(
+            f,
+            "  limits: line {} B, frame {} B, buffered {} B, frame deadline {:?}, idle {:?}, latency bound {:?}",
+            l.max_line, l.max_frame, l.max_buffered, l.frame_deadline, l.idle_timeout, self.latency_bound
+        )
+    }
+}

@@ -1,0 +1,86 @@
+//! Which clients misbehave, and how.
+
+use std::time::Duration;
+
+/// Shares of clients that misbehave (each a fraction of all clients, rounded down, at
+/// least one when the fraction is positive).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Roles {
+    /// Pause between two bytes of a slowloris client.
+    pub slowloris_every: Duration,
+    /// Send one byte every `slowloris_every` forever.
+    pub slowloris: f64,
+    /// Connect and send nothing.
+    pub idle: f64,
+    /// Send some requests, then part of one, then drop the connection.
+    pub disconnect: f64,
+    /// Send all requests, then close the write side, then read every reply.
+    pub half_close: f64,
+    /// Send one frame over the limit.
+    pub oversized: f64,
+    /// Send one malformed request.
+    pub malformed: f64,
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Roles {
+            slowloris_every: Duration::from_millis(50),
+            slowloris: 0.0,
+            idle: 0.0,
+            disconnect: 0.0,
+            half_close: 0.0,
+            oversized: 0.0,
+            malformed: 0.0,
+        }
+    }
+}
+
+/// What a client does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Sends its requests and checks every reply.
+    Normal,
+    /// Sends one byte every `slowloris_every`, forever; must be cut off.
+    Slowloris,
+    /// Connects and sends nothing; must be closed after the idle timeout.
+    Idle,
+    /// Sends half its requests, then part of one, then drops the connection.
+    Disconnect,
+    /// Sends every request, closes its write side, then reads every reply.
+    HalfClose,
+    /// Sends a frame over the limit; must get a protocol error and a close.
+    Oversized,
+    /// Sends a malformed request; must get a protocol error and a close.
+    Malformed,
+}
+
+impl Roles {
+    /// Role of client `id` of `clients`: misbehaving clients take the highest ids, in a
+    /// fixed order, so a role's clients do not depend on the seed.
+    pub fn role_of(&self, clients: usize, id: usize) -> Role {
+        let count = |share: f64| {
+            if share <= 0.0 {
+                0
+            } else {
+                ((clients as f64 * share) as usize).max(1)
+            }
+        };
+        let mut from_top = clients - 1 - id;
+        for (share, role) in [
+            (self.slowloris, Role::Slowloris),
+            (self.idle, Role::Idle),
+            (self.disconnect, Role::Disconnect),
+            (self.half_close, Role::HalfClose),
+            (self.oversized, Role::Oversized),
+            (self.malformed, Role::Malformed),
+        ] {
+            let n = count(share);
+            if from_top < n {
+                return role;
+            }
+            from_top -= n;
+        }
+        Role::Normal
+    }
+}

@@ -1,0 +1,111 @@
+//! The server under test: framesim's own `serve`, or one of the naive fixtures.
+
+use crate::naive;
+use clap::builder::PossibleValue;
+use clap::ValueEnum;
+use framesim_server::{Config, Listener, Service, Stats};
+use std::fmt;
+
+/// Which server a run puts on the server host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// `framesim_server::serve`, unchanged.
+    Framesim,
+    /// Treats the bytes of each read as whole requests.
+    OneReadOneRequest,
+    /// Reads a length header with one read and trusts it has all of it.
+    SingleReadHeader,
+    /// `serve` with no frame deadline to speak of (slowloris keeps its connection).
+    NoFrameDeadline,
+    /// Answers only the first request of each read (no pipelining).
+    FirstFrameOnly,
+}
+
+impl Target {
+    /// The command-line name (`--target`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Framesim => "framesim",
+            Target::OneReadOneRequest => "naive-one-read",
+            Target::SingleReadHeader => "naive-single-read-header",
+            Target::NoFrameDeadline => "naive-no-deadline",
+            Target::FirstFrameOnly => "naive-first-frame-only",
+        }
+    }
+
+    /// One line on what it is, for `--help` and `framesim list`.
+    pub fn about(self) -> &'static str {
+        match self {
+            Target::Framesim => "the framesim server's serve, unchanged",
+            Target::OneReadOneRequest => "naive: the bytes of each read are whole requests",
+            Target::SingleReadHeader => "naive: reads a length header with one read",
+            Target::NoFrameDeadline => "naive: serve with no frame deadline",
+            Target::FirstFrameOnly => "naive: answers only the first request of each read",
+        }
+    }
+
+    /// Serves `listener` with this target's accept loop until `shutdown` (naive servers
+    /// ignore it and serve forever).
+    pub async fn serve<L: Listener, S: Service>(
+        self,
+        listener: L,
+        service: S,
+        config: Config,
+        stats: Stats,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        match self {
+            Target::Framesim => {
+                let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
+            }
+            Target::NoFrameDeadline => {
+                naive::no_frame_deadline(listener, service, config, stats, shutdown).await
+            }
+            Target::OneReadOneRequest => {
+                naive::serve(naive::Naive::OneReadOneRequest, listener, service, config).await
+            }
+            Target::SingleReadHeader => {
+                naive::serve(naive::Naive::SingleReadHeader, listener, service, config).await
+            }
+            Target::FirstFrameOnly => {
+                naive::serve(naive::Naive::FirstFrameOnly, listener, service, config).await
+            }
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl ValueEnum for Target {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            Target::Framesim,
+            Target::OneReadOneRequest,
+            Target::SingleReadHeader,
+            Target::NoFrameDeadline,
+            Target::FirstFrameOnly,
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()).help(self.about()))
+    }
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Target::value_variants()
+            .iter()
+            .find(|t| t.name() == s)
+            .copied()
+            .ok_or_else(|| {
+                let names: Vec<&str> = Target::value_variants().iter().map(|t| t.name()).collect();
+                format!("unknown target '{s}' (one of: {})", names.join(", "))
+            })
+    }
+}
