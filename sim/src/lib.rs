@@ -21,6 +21,7 @@ mod output;
 mod report;
 mod scenario;
 mod seeds;
+pub mod shrink;
 mod target;
 mod transcript;
 mod world;

@@ -115,7 +115,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     };
     for h in 0..hosts {
         let (shared, done) = (shared.clone(), hosts_done.clone());
-        let ids: Vec<usize> = (h..s.clients).step_by(hosts).collect();
+        let ids: Vec<usize> = s.client_ids().filter(|id| id % hosts == h).collect();
         sim.client(format!("client{h}"), async move {
             let mut tasks = tokio::task::JoinSet::new();
             for id in ids {

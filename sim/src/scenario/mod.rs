@@ -52,6 +52,10 @@ pub struct Scenario {
     pub latency_bound: Duration,
     /// The server under test.
     pub target: Target,
+    /// Only these client ids run (`None`: all). Ids, roles and random streams stay those
+    /// of the full run, so a client behaves the same whichever others run beside it: what
+    /// shrinking a failure relies on.
+    pub only_clients: Option<Vec<usize>>,
 }
 
 /// How clients write their requests.
@@ -123,9 +127,18 @@ impl Scenario {
 
     /// How many clients of this run play `role`.
     pub fn clients_playing(&self, role: Role) -> usize {
-        (0..self.clients)
+        self.client_ids()
             .filter(|&id| self.role_of(id) == role)
             .count()
+    }
+
+    /// The ids of the clients that run, in order.
+    pub fn client_ids(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.clients).filter(|id| {
+            self.only_clients
+                .as_ref()
+                .is_none_or(|only| only.binary_search(id).is_ok())
+        })
     }
 }
 
@@ -138,8 +151,16 @@ impl fmt::Display for Scenario {
         writeln!(f, "scenario {} seed {}", self.name, self.seed)?;
         writeln!(
             f,
-            "  clients {} x {} requests over {} hosts, framing {}, target {}",
-            self.clients, self.requests, self.client_hosts, self.framing, self.target
+            "  clients {} x {} requests over {} hosts, framing {}, target {}{}",
+            self.clients,
+            self.requests,
+            self.client_hosts,
+            self.framing,
+            self.target,
+            match &self.only_clients {
+                Some(only) => format!(", only clients {only:?}"),
+                None => String::new(),
+            }
         )?;
         writeln!(
             f,

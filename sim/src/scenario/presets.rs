@@ -107,6 +107,7 @@ impl Scenario {
             restart_at: None,
             ramp: Duration::ZERO,
             latency_bound: Duration::from_millis(250),
+            only_clients: None,
             target: Target::Framesim,
         }
     }

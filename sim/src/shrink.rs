@@ -1,0 +1,342 @@
+//! From a failing run to the smallest scenario that still fails the same way.
+//!
+//! Delta debugging (Zeller's ddmin) over the scenario, not over bytes: each pass proposes a
+//! smaller or calmer scenario (fewer clients, fewer requests, one host, no ramp, no faults,
+//! plainer delivery, no restart) and keeps it only if the same oracle still fails first.
+//! Clients keep their ids, roles and random streams when others are dropped
+//! ([`Scenario::only_clients`]), so the client that failed goes on failing on its own.
+
+use crate::oracle::Oracle;
+use crate::report::Report;
+use crate::scenario::Scenario;
+use crate::transcript::Actor;
+use crate::world::{run, RunOptions};
+use std::time::{Duration, Instant};
+
+/// How a run failed, as far as shrinking is concerned: which promise broke first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// An oracle's violation.
+    Oracle(Oracle),
+    /// The simulation itself failed (a panic, a turmoil error).
+    Error,
+}
+
+impl Failure {
+    /// How `report` failed, or `None` if it passed.
+    pub fn of(report: &Report) -> Option<Failure> {
+        if let Some(v) = report.violations.first() {
+            return Some(Failure::Oracle(v.oracle));
+        }
+        report.error.as_ref().map(|_| Failure::Error)
+    }
+}
+
+/// One accepted reduction.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// What was reduced, e.g. "clients 10000 -> 1".
+    pub what: String,
+    /// Clients that run after it.
+    pub clients: usize,
+    /// Requests per client after it.
+    pub requests: usize,
+    /// Transcript events of the run that still failed.
+    pub events: u64,
+    /// Time since shrinking began.
+    pub elapsed: Duration,
+}
+
+/// The smallest failing scenario found, its run, and how it got there.
+#[derive(Debug, Clone)]
+pub struct Shrunk {
+    /// The scenario it began with.
+    pub original: Scenario,
+    /// The first run's failure, which every accepted step still shows.
+    pub failure: Failure,
+    /// The smallest scenario that still fails the same way.
+    pub scenario: Scenario,
+    /// Its run.
+    pub report: Report,
+    /// Transcript events of the first run.
+    pub events_before: u64,
+    /// Every accepted step, in order.
+    pub steps: Vec<Step>,
+    /// Runs tried, accepted or not.
+    pub runs: usize,
+    /// Wall time it took.
+    pub elapsed: Duration,
+}
+
+/// Shrinks a failing `scenario`; `on_step` sees each accepted step as it happens. Fails if
+/// the scenario passes.
+pub fn shrink(scenario: &Scenario, mut on_step: impl FnMut(&Step)) -> Result<Shrunk, String> {
+    let started = Instant::now();
+    let first = run(scenario, RunOptions::default());
+    let failure = Failure::of(&first)
+        .ok_or_else(|| format!("{} passes: nothing to shrink", describe(scenario)))?;
+    let mut state = State {
+        best: scenario.clone(),
+        report: first.clone(),
+        failure: failure.clone(),
+        steps: Vec::new(),
+        runs: 1,
+        started,
+    };
+    state.clients(&first, &mut on_step);
+    state.try_set("client hosts", &mut on_step, |s| {
+        (s.client_hosts > 1).then(|| Scenario {
+            client_hosts: 1,
+            ..s.clone()
+        })
+    });
+    state.requests(&mut on_step);
+    state.calm(&mut on_step);
+    // Dropping requests or faults can make more clients droppable, and the other way round.
+    state.clients(&state.report.clone(), &mut on_step);
+    state.requests(&mut on_step);
+    Ok(Shrunk {
+        original: scenario.clone(),
+        failure,
+        events_before: first.transcript.len(),
+        scenario: state.best,
+        report: state.report,
+        steps: state.steps,
+        runs: state.runs,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// `scenario 'hostile' seed 1` and its size.
+fn describe(s: &Scenario) -> String {
+    format!(
+        "scenario '{}' seed {} ({} clients x {} requests)",
+        s.name,
+        s.seed,
+        s.client_ids().count(),
+        s.requests
+    )
+}
+
+struct State {
+    best: Scenario,
+    report: Report,
+    failure: Failure,
+    steps: Vec<Step>,
+    runs: usize,
+    started: Instant,
+}
+
+impl State {
+    /// Runs `candidate`; keeps it (and reports the step) if it fails the same way.
+    fn accept(
+        &mut self,
+        candidate: Scenario,
+        what: String,
+        on_step: &mut impl FnMut(&Step),
+    ) -> bool {
+        self.runs += 1;
+        let report = run(&candidate, RunOptions::default());
+        if Failure::of(&report).as_ref() != Some(&self.failure) {
+            return false;
+        }
+        let step = Step {
+            what,
+            clients: candidate.client_ids().count(),
+            requests: candidate.requests,
+            events: report.transcript.len(),
+            elapsed: self.started.elapsed(),
+        };
+        on_step(&step);
+        self.steps.push(step);
+        self.best = candidate;
+        self.report = report;
+        true
+    }
+
+    /// Tries the reduction `change` proposes (if any) under `name`.
+    fn try_set(
+        &mut self,
+        name: &str,
+        on_step: &mut impl FnMut(&Step),
+        change: impl FnOnce(&Scenario) -> Option<Scenario>,
+    ) -> bool {
+        match change(&self.best) {
+            Some(candidate) if candidate != self.best => {
+                self.accept(candidate, name.to_string(), on_step)
+            }
+            _ => false,
+        }
+    }
+
+    /// Fewer clients: the one that saw the violation alone, else ddmin over the ids.
+    fn clients(&mut self, last: &Report, on_step: &mut impl FnMut(&Step)) {
+        let ids: Vec<usize> = self.best.client_ids().collect();
+        if ids.len() <= 1 {
+            return;
+        }
+        if let Some(Actor::Client(id)) = last.violations.first().map(|v| v.actor) {
+            if self.keep_clients(vec![id], on_step) {
+                return;
+            }
+        }
+        // ddmin: try each of n chunks alone, then each complement; refine until single ids.
+        let mut ids = ids;
+        let mut n = 2;
+        while ids.len() >= 2 {
+            let chunk = ids.len().div_ceil(n);
+            let parts: Vec<Vec<usize>> = ids.chunks(chunk).map(<[usize]>::to_vec).collect();
+            let mut reduced = false;
+            for part in &parts {
+                if self.keep_clients(part.clone(), on_step) {
+                    ids = part.clone();
+                    n = 2;
+                    reduced = true;
+                    break;
+                }
+            }
+            if !reduced && parts.len() > 2 {
+                for i in 0..parts.len() {
+                    let rest: Vec<usize> = parts
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, _)| j != i)
+                        .flat_map(|(_, p)| p.iter().copied())
+                        .collect();
+                    if self.keep_clients(rest.clone(), on_step) {
+                        ids = rest;
+                        n = (n - 1).max(2);
+                        reduced = true;
+                        break;
+                    }
+                }
+            }
+            if !reduced {
+                if n >= ids.len() {
+                    break;
+                }
+                n = (n * 2).min(ids.len());
+            }
+        }
+    }
+
+    fn keep_clients(&mut self, mut ids: Vec<usize>, on_step: &mut impl FnMut(&Step)) -> bool {
+        ids.sort_unstable();
+        let before = self.best.client_ids().count();
+        if ids.len() >= before {
+            return false;
+        }
+        let what = format!("clients {before} -> {}", ids.len());
+        let candidate = Scenario {
+            only_clients: Some(ids),
+            ..self.best.clone()
+        };
+        self.accept(candidate, what, on_step)
+    }
+
+    /// Fewer requests per client: the smallest count that still fails (each client's
+    /// requests are drawn in order, so fewer requests is a prefix of the same workload).
+    fn requests(&mut self, on_step: &mut impl FnMut(&Step)) {
+        let (mut low, mut high) = (1, self.best.requests);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            let before = self.best.requests;
+            let candidate = Scenario {
+                requests: mid,
+                ..self.best.clone()
+            };
+            if self.accept(candidate, format!("requests {before} -> {mid}"), on_step) {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+    }
+
+    /// Calmer conditions, one at a time: each kept only if the failure stays.
+    fn calm(&mut self, on_step: &mut impl FnMut(&Step)) {
+        let calmer: [(&str, fn(&mut Scenario)); 10] = [
+            ("no restart", |s| s.restart_at = None),
+            ("no ramp", |s| s.ramp = Duration::ZERO),
+            ("fixed latency", |s| s.latency.1 = s.latency.0),
+            ("no spurious pending", |s| {
+                s.faults.spurious_pending_chance = 0.0
+            }),
+            ("no short writes", |s| s.faults.short_write_chance = 0.0),
+            ("no partial reads", |s| s.faults.partial_read_chance = 0.0),
+            ("no byte-at-a-time", |s| s.delivery.byte_at_a_time = 0.0),
+            ("no gaps", |s| s.delivery.max_gap = Duration::ZERO),
+            ("no pipelining", |s| s.delivery.pipeline = 1),
+            ("no boundary cuts", |s| s.delivery.cut_at_boundaries = 0.0),
+        ];
+        for (name, change) in calmer {
+            self.try_set(name, on_step, |s| {
+                let mut calmer = s.clone();
+                change(&mut calmer);
+                Some(calmer)
+            });
+        }
+        // Whole requests in one write, else the largest chunks that still fail.
+        for max_chunk in [usize::MAX, 4096, 256, 64] {
+            if max_chunk <= self.best.delivery.max_chunk {
+                break;
+            }
+            let what = match max_chunk {
+                usize::MAX => "whole requests in one write".to_string(),
+                n => format!("chunks up to {n} bytes"),
+            };
+            if self.try_set(&what, on_step, |s| {
+                let mut calmer = s.clone();
+                calmer.delivery.max_chunk = max_chunk;
+                Some(calmer)
+            }) {
+                break;
+            }
+        }
+        self.shorter_times(on_step);
+    }
+
+    /// Shorter deadlines and slower tricklers: fewer events before the failure shows.
+    fn shorter_times(&mut self, on_step: &mut impl FnMut(&Step)) {
+        const FLOOR: Duration = Duration::from_millis(20);
+        loop {
+            let l = self.best.limits;
+            // Whole milliseconds keep the shrunk scenario readable.
+            let halved = |d: Duration| Duration::from_millis(d.as_millis() as u64 / 2).max(FLOOR);
+            let shorter = [
+                ("frame deadline", halved(l.frame_deadline), l.frame_deadline),
+                ("idle timeout", halved(l.idle_timeout), l.idle_timeout),
+            ];
+            let mut any = false;
+            for (name, to, from) in shorter {
+                if to >= from {
+                    continue;
+                }
+                any |= self.try_set(&format!("{name} {from:?} -> {to:?}"), on_step, |s| {
+                    let mut shorter = s.clone();
+                    match name {
+                        "frame deadline" => shorter.limits.frame_deadline = to,
+                        _ => shorter.limits.idle_timeout = to,
+                    }
+                    Some(shorter)
+                });
+            }
+            let every = self.best.roles.slowloris_every;
+            let slower = (every * 2).min(self.best.limits.frame_deadline);
+            if slower > every {
+                any |= self.try_set(
+                    &format!("slowloris every {every:?} -> {slower:?}"),
+                    on_step,
+                    |s| {
+                        let mut slower_s = s.clone();
+                        slower_s.roles.slowloris_every = slower;
+                        Some(slower_s)
+                    },
+                );
+            }
+            if !any {
+                return;
+            }
+        }
+    }
+}
