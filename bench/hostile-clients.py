@@ -53,6 +53,7 @@ import datetime
 import errno
 import os
 import platform
+import re
 import resource
 import selectors
 import signal
@@ -161,6 +162,7 @@ class Server:
         CHILDREN.append(self.proc)
         self.pid = self.proc.pid
         self.killed_at_cap = False
+        self.pings = 0  # PINGs this script got answered (framesim counts them as frames)
         self._wait_ready()
 
     def _wait_ready(self, limit=20.0):
@@ -169,10 +171,15 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}: "
                                    f"{self.log_text()[-500:]}")
-            if ping(self.port, 1.0).startswith(b"+PONG"):
+            if self.ping(1.0).startswith(b"+PONG"):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"{self.kind} not answering PING on port {self.port} after {limit} s")
+
+    def ping(self, timeout=2.0):
+        reply = ping(self.port, timeout)
+        self.pings += reply.startswith(b"+PONG")
+        return reply
 
     def alive(self):
         return self.proc.poll() is None
@@ -281,13 +288,18 @@ def flood_gets(server, conns, req, duration, cap_kb):
         sel.close()
         for s in socks:
             s.close()
-    # When the peak was first within 5 % of itself: growth stopped then, or never did.
+    # Growth over the last second sampled: is it still climbing when the window ends?
     peak = max(hwm or 0, peak_seen)
-    reached = next((t for t, rss in samples if rss >= 0.95 * peak), None)
+    growth = None
+    if samples:
+        t_end, rss_last = samples[-1]
+        earlier = [rss for t, rss in samples if t <= t_end - 1.0]
+        if earlier:
+            growth = rss_last - earlier[-1]
     return {
         "requests": sum(written.values()) // len(req),
         "peak_kb": peak,
-        "reached": reached,
+        "growth_kb": growth,
         "rss_end_kb": rss_end,
         "note": note,
     }
@@ -318,7 +330,8 @@ def case1(binaries, workdir, args):
                     "RSS before": mib(before),
                     "`GET`s the client wrote (never reading)": f"{r['requests']:,}",
                     "peak RSS (VmHWM)": mib(r["peak_kb"]),
-                    "peak first within 5 %": fmt_time(r["reached"]),
+                    "RSS growth in the last second sampled": (
+                        "—" if r["growth_kb"] is None else f"{r['growth_kb'] / 1024:+,.0f} MiB"),
                     f"RSS at {args.flood_s:.0f} s": mib(r["rss_end_kb"]) if not r["note"]
                     else r["note"],
                     "RSS 1 s after the client closed": mib(after),
@@ -448,15 +461,18 @@ def case2(binaries, workdir, args):
 def many_pings(port, count, wait):
     sel = selectors.DefaultSelector()
     results = {}
+    latencies = {}  # outcome -> seconds from connect() to the outcome
     held = []
-    pending = {}  # sock -> [state, since, buf]
+    pending = {}  # sock -> [state, since, buf, launched]
     launched = 0
     start = time.monotonic()
     last_scan = start
 
     def done(sock, outcome, keep=False):
         results[outcome] = results.get(outcome, 0) + 1
-        pending.pop(sock, None)
+        st = pending.pop(sock, None)
+        if st is not None:
+            latencies.setdefault(outcome, []).append(time.monotonic() - st[3])
         try:
             sel.unregister(sock)
         except (KeyError, ValueError):
@@ -490,7 +506,7 @@ def many_pings(port, count, wait):
                     results[results_key] = results.get(results_key, 0) + 1
                     sock.close()
                     continue
-                pending[sock] = ["connecting", now, b""]
+                pending[sock] = ["connecting", now, b"", now]
                 sel.register(sock, selectors.EVENT_WRITE)
             for key, _ in sel.select(timeout=0.02):
                 sock = key.fileobj
@@ -536,7 +552,16 @@ def many_pings(port, count, wait):
         sel.close()
         for sock in list(pending) + held:
             sock.close()
-    return results, elapsed
+    return results, latencies, elapsed
+
+
+FD_OUTCOMES = ("answered `+PONG`", "refused `-ERR max number of clients reached`",
+               "closed, no reply", "reset, no reply", "no reply in 5 s",
+               "connect not done in 5 s")
+
+
+def outcome_order(outcome):
+    return (FD_OUTCOMES.index(outcome) if outcome in FD_OUTCOMES else len(FD_OUTCOMES), outcome)
 
 
 def case3(binaries, workdir, args):
@@ -550,14 +575,22 @@ def case3(binaries, workdir, args):
         log(f"case 3: {kind}")
         server = Server(kind, binaries, workdir, nofile=args.server_nofile)
         try:
-            results, elapsed = many_pings(server.port, count, wait=5.0)
+            results, latencies, elapsed = many_pings(server.port, count, wait=5.0)
             time.sleep(0.5)
             text = server.log_text()
-            emfile = sum("Too many open files" in line for line in text.splitlines())
+            emfile_lines = [line for line in text.splitlines() if "Too many open files" in line]
+            emfile = len(emfile_lines)
+            if emfile_lines:
+                log(f"case 3: {kind}: first 'Too many open files' line: {emfile_lines[0][:200]}")
             alive = server.alive() and ping(server.port).startswith(b"+PONG")
             cell = {}
-            for outcome in sorted(results, key=lambda k: -results[k]):
-                cell[outcome] = f"{results[outcome]:,}"
+            for outcome in sorted(set(results) | set(FD_OUTCOMES), key=outcome_order):
+                cell[outcome] = f"{results.get(outcome, 0):,}"
+            for outcome in FD_OUTCOMES[:2]:
+                times = sorted(latencies.get(outcome, []))
+                if times:
+                    cell[f"{outcome.split()[0]}: median / slowest, from connect()"] = (
+                        f"{times[len(times) // 2]:.2f} s / {times[-1]:.2f} s")
             cell["log lines with \"Too many open files\""] = f"{emfile:,}"
             cell["client run took"] = f"{elapsed:.1f} s"
             cell["server answers PING afterwards"] = "yes" if alive else "no"
@@ -568,7 +601,7 @@ def case3(binaries, workdir, args):
             server.stop()
         time.sleep(1.0)
     return table(f"3. fd exhaustion: server RLIMIT_NOFILE {args.server_nofile}, "
-                 f"{count:,} clients send PING, 5 s each", cells, fill="0")
+                 f"{count:,} clients send PING, 5 s each", cells)
 
 
 # ---------------------------------------------------------------------------------------
@@ -717,7 +750,7 @@ def case4(binaries, workdir, args):
             os.kill(server.pid, signal.SIGHUP)
             time.sleep(1.0)
             if server.alive():
-                pong = ping(server.port)
+                pong = server.ping()
                 cell["SIGHUP: survives, answers PING"] = ("yes" if pong.startswith(b"+PONG")
                                                           else f"alive, PING → {short(pong)}")
             else:
@@ -726,8 +759,9 @@ def case4(binaries, workdir, args):
                 server.stop()
                 server = Server(kind, binaries, workdir)
             r = sets_then_sigterm(server, args.signal_clients, steady=1.5, after=12.0)
-            for how in sorted(r["ends"], key=lambda k: -r["ends"][k]):
-                cell[f"SIGTERM: clients that saw {how}"] = f"{r['ends'][how]:,}"
+            for how in sorted(set(r["ends"]) | {"clean close (EOF)", "reset"},
+                              key=lambda k: (k != "clean close (EOF)", k != "reset", k)):
+                cell[f"SIGTERM: clients that saw {how} first"] = f"{r['ends'].get(how, 0):,}"
             cell["SIGTERM: SETs written / replies received"] = f"{r['sent']:,} / {r['replies']:,}"
             cell["SIGTERM: clients left with a truncated reply"] = f"{r['truncated']:,}"
             cell["SIGTERM: replies other than `+OK`"] = (
@@ -738,10 +772,21 @@ def case4(binaries, workdir, args):
                                      else f"status {exit_status(rc)} after "
                                           f"{fmt_time(r['exit_after'])}")
             text = server.log_text()
-            marker = "ready to exit" if kind == "redis" else "stopped"
+            marker = "Redis is now ready to exit" if kind == "redis" else "stopped"
             final = [line for line in text.splitlines() if marker in line]
-            cell["SIGTERM: final stats line"] = (f"yes: `{final[-1].strip()[-110:]}`" if final
-                                                 else "no")
+            if final:
+                log(f"case 4: {kind}: final line: {final[-1].strip()}")
+                line = final[-1].strip()
+                line = line[line.index(marker):]
+                frames = re.search(r"\bframes: (\d+)", line)
+                if frames:
+                    answered = int(frames.group(1)) - server.pings
+                    cell["SIGTERM: requests the server answered (its stats) = replies received"] = (
+                        f"{answered:,} {'=' if answered == r['replies'] else '≠'} "
+                        f"{r['replies']:,}")
+                cell["SIGTERM: final line"] = f"yes: `{line[:70]}{'…' if len(line) > 70 else ''}`"
+            else:
+                cell["SIGTERM: final line"] = "no"
             cells[kind] = cell
         except Exception as e:
             cell["error"] = f"{type(e).__name__}: {e}"
@@ -750,7 +795,7 @@ def case4(binaries, workdir, args):
             server.stop()
         time.sleep(1.0)
     return table(f"4. Signals: SIGHUP to an idle server; SIGTERM while "
-                 f"{args.signal_clients:,} clients pipeline SETs", cells, fill="0")
+                 f"{args.signal_clients:,} clients pipeline SETs", cells)
 
 
 def exit_status(rc):
@@ -914,6 +959,14 @@ def table(title, cells, kinds=KINDS, fill="—"):
     return "\n".join(lines) + "\n"
 
 
+def mem_total_gib():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / MiB
+    return 0
+
+
 CASES = {1: case1, 2: case2, 3: case3, 4: case4, 5: case5, 6: case6}
 
 
@@ -955,7 +1008,8 @@ def main():
         "## Hostile clients",
         "",
         f"{started:%Y-%m-%d %H:%M}, {platform.node() or 'this host'}: "
-        f"{os.cpu_count()} cores, Linux {platform.release()}, {redis_version}. "
+        f"{os.cpu_count()} cores, {mem_total_gib():.0f} GiB, Linux {platform.release()}, "
+        f"{redis_version}. "
         f"Load average at start {os.getloadavg()[0]:.1f}: times move with the machine's load "
         "(other builds share the cores); memory numbers much less.",
         f"BEFORE `{binaries['before']}`, NOW `{binaries['now']}`.",

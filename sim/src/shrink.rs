@@ -118,6 +118,9 @@ fn describe(s: &Scenario) -> String {
     )
 }
 
+/// One way to make a scenario calmer.
+type Calmer = fn(&mut Scenario);
+
 struct State {
     best: Scenario,
     report: Report,
@@ -255,7 +258,7 @@ impl State {
 
     /// Calmer conditions, one at a time: each kept only if the failure stays.
     fn calm(&mut self, on_step: &mut impl FnMut(&Step)) {
-        let calmer: [(&str, fn(&mut Scenario)); 10] = [
+        let calmer: [(&str, Calmer); 10] = [
             ("no restart", |s| s.restart_at = None),
             ("no ramp", |s| s.ramp = Duration::ZERO),
             ("fixed latency", |s| s.latency.1 = s.latency.0),
