@@ -12,8 +12,9 @@ Cases (numbers as in the hardening issue):
    the replies (writing whenever the socket takes more) for 8 s while the server's RSS is
    sampled every ~10 ms:
    a 16 MiB value on 1 connection with `GET a\\r\\n`; 4 connections x a 4 MiB value; a 1 MiB
-   value with `GET a\\n`. RSS before, peak (VmHWM), RSS 1 s after the client closed. A server
-   whose RSS passes --rss-cap (default 6 GiB) is killed at once (reported as "killed at cap").
+   value with `GET a\\n`. RSS before, peak (VmHWM), growth over the last second (still
+   climbing?), RSS 1 s after the client closed, and whether the server then answers a PING
+   within 2 s. A server whose RSS passes --rss-cap-mib (default 6 GiB) is killed at once.
 2. Request memory. framesim gets `--max-buffered 65536` (redis its defaults). One connection
    sends `*200001\\r\\n` then 200,000 bulk arguments of 4 KiB and never finishes; it stops
    sending on any reply or close, or after 10 s, and holds the connection until 11.5 s (or
@@ -21,12 +22,15 @@ Cases (numbers as in the hardening issue):
 3. File-descriptor exhaustion. The server runs with RLIMIT_NOFILE 5000 (soft and hard);
    15,000 clients connect at once, each sends PING and waits up to 5 s (connect and reply
    each bounded by 5 s). Answered / refused (`-ERR max number of clients reached`) / closed
-   or reset with no reply / no reply / connect timeout; plus the server's log lines that
-   contain "Too many open files". Answered clients hold their connection until the case ends.
+   or reset with no reply / no reply / connect timeout, median and slowest time to an answer
+   or a refusal, the server's log lines that contain "Too many open files", and the kernel's
+   TcpExt ListenOverflows delta (/proc/net/netstat, machine-wide: SYNs dropped because an
+   accept queue was full). Answered clients hold their connection until the case ends.
 4. Signals. SIGHUP to an idle server: does it survive and still answer PING? Then 1,000
    clients each keep 100-200 pipelined SETs in flight, and the server gets SIGTERM: per
    client, did it see a clean close (EOF) or a reset; did any client get a truncated reply;
-   exit status; the final line (framesim: "stopped", redis: "ready to exit").
+   exit status; the final line (framesim: "stopped", redis: "ready to exit"); for framesim
+   NOW, whether its own count of answered requests equals the replies the clients got.
 5. Error text: the exact reply bytes to four malformed requests.
 6. `--mode threads --idle-timeout-s 2` (framesim only): 64 pipelined `GET` of a 1 MiB value
    by a client that never reads, and by one that reads 1 byte per second. When the server
@@ -555,6 +559,16 @@ def many_pings(port, count, wait):
     return results, latencies, elapsed
 
 
+def listen_overflows():
+    """The kernel's count of connections dropped because an accept queue was full."""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            return dict(zip(names.split()[1:], map(int, values.split()[1:])))["ListenOverflows"]
+    return 0
+
+
 FD_OUTCOMES = ("answered `+PONG`", "refused `-ERR max number of clients reached`",
                "closed, no reply", "reset, no reply", "no reply in 5 s",
                "connect not done in 5 s")
@@ -575,7 +589,9 @@ def case3(binaries, workdir, args):
         log(f"case 3: {kind}")
         server = Server(kind, binaries, workdir, nofile=args.server_nofile)
         try:
+            overflows = listen_overflows()
             results, latencies, elapsed = many_pings(server.port, count, wait=5.0)
+            overflows = listen_overflows() - overflows
             time.sleep(0.5)
             text = server.log_text()
             emfile_lines = [line for line in text.splitlines() if "Too many open files" in line]
@@ -588,10 +604,11 @@ def case3(binaries, workdir, args):
                 cell[outcome] = f"{results.get(outcome, 0):,}"
             for outcome in FD_OUTCOMES[:2]:
                 times = sorted(latencies.get(outcome, []))
-                if times:
-                    cell[f"{outcome.split()[0]}: median / slowest, from connect()"] = (
-                        f"{times[len(times) // 2]:.2f} s / {times[-1]:.2f} s")
+                cell[f"{outcome.split()[0]}: median / slowest, from connect()"] = (
+                    f"{times[len(times) // 2]:.2f} s / {times[-1]:.2f} s" if times else "—")
             cell["log lines with \"Too many open files\""] = f"{emfile:,}"
+            cell["kernel ListenOverflows during the run (SYNs dropped, machine-wide)"] = (
+                f"{overflows:,}")
             cell["client run took"] = f"{elapsed:.1f} s"
             cell["server answers PING afterwards"] = "yes" if alive else "no"
             cells[kind] = cell

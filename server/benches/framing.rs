@@ -142,6 +142,24 @@ where
     }
 }
 
+/// The `redis-protocol` crate's RESP2 decoder (v6): one frame per call, split off the
+/// buffer without copying (`decode_bytes_mut`), as a server on top of it would.
+struct RedisProtocol;
+
+impl Framer for RedisProtocol {
+    #[inline]
+    fn drain(&mut self, buf: &mut BytesMut) -> usize {
+        let mut n = 0;
+        while let Some(frame) =
+            redis_protocol::resp2::decode::decode_bytes_mut(buf).expect("valid input")
+        {
+            black_box(&frame);
+            n += 1;
+        }
+        n
+    }
+}
+
 /// How the input reaches the decoder.
 #[derive(Clone, Copy)]
 enum Feed {
@@ -244,6 +262,9 @@ fn length_frame(size: usize) -> Vec<u8> {
 const RESP_SET: &[u8] = b"*3\r\n$3\r\nSET\r\n$16\r\nkey:000000000042\r\n$3\r\nxxx\r\n";
 /// `PING` as `redis-benchmark -t ping` sends it inline.
 const RESP_PING: &[u8] = b"PING\r\n";
+/// redis-benchmark's GET and PING_MBULK requests.
+const RESP_GET: &[u8] = b"*2\r\n$3\r\nGET\r\n$16\r\nkey:000000000042\r\n";
+const RESP_PING_MBULK: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 
 /// Benchmarks one row: `framer` (made fresh per iteration) on `input` fed as `feed`.
 fn row<F: Framer>(
@@ -350,18 +371,30 @@ fn length(c: &mut Criterion) {
     }
 }
 
-/// RESP has no tokio-util peer: the reference rows split the same stream into its `\n`
-/// lines, the least any line-based RESP parser on top of tokio-util would do.
+/// RESP against the `redis-protocol` crate's RESP2 decoder on redis-benchmark-shaped streams,
+/// and against tokio-util splitting the same stream into its `\n` lines (the least any
+/// line-based RESP parser on top of tokio-util would do).
 fn resp(c: &mut Criterion) {
     for feed in [Feed::Whole, Feed::Random, Feed::OneByte] {
         let mut group = c.benchmark_group(format!("resp_{}", feed.name()));
         configure(&mut group);
-        for (p, request) in [("set", RESP_SET), ("ping_inline", RESP_PING)] {
+        for (p, request) in [
+            ("set", RESP_SET),
+            ("get", RESP_GET),
+            ("ping_mbulk", RESP_PING_MBULK),
+            ("ping_inline", RESP_PING),
+        ] {
             let input = repeat(request, feed.total());
             group.throughput(Throughput::Bytes(input.bytes.len() as u64));
             row(&mut group, "ours", p, &input, feed, || {
                 Ours(RequestDecoder::new())
             });
+            // redis-protocol decodes RESP frames only, not inline commands.
+            if request.starts_with(b"*") {
+                row(&mut group, "redis_protocol", p, &input, feed, || {
+                    RedisProtocol
+                });
+            }
             let lines = Input {
                 frames: input.bytes.iter().filter(|&&b| b == b'\n').count(),
                 bytes: input.bytes.clone(),

@@ -38,8 +38,10 @@ impl Listener for tokio::net::TcpListener {
         if !crate::fd_budget::release_reserve() {
             return false;
         }
-        // Only a connection already waiting: never wait here with the reserve given up.
-        let waiting = std::future::poll_fn(|cx| std::task::Poll::Ready(self.poll_accept(cx))).await;
+        // Only a connection already waiting: never wait here with the reserve given up. Outside
+        // tokio's cooperative budget, which would otherwise answer "not ready" after a burst.
+        let poll_once = std::future::poll_fn(|cx| std::task::Poll::Ready(self.poll_accept(cx)));
+        let waiting = tokio::task::unconstrained(poll_once).await;
         let shed = match waiting {
             std::task::Poll::Ready(Ok((stream, _))) => {
                 let _ = stream.try_write(reply);

@@ -75,7 +75,7 @@ where
     let signal = Shutdown::default();
     let mut refusal = BytesMut::new();
     ReplyEncoder::new(&config.framing).encode(&Reply::error(MAX_CLIENTS), &mut refusal);
-    let mut exhausted = Throttle::default();
+    let (mut shedding, mut failing) = (Throttle::default(), Throttle::default());
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
 
@@ -92,10 +92,14 @@ where
                 }
             }
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) if stats.open() >= config.max_connections => {
+                Ok((mut stream, peer)) if stats.open() >= config.max_connections => {
                     stats.count(Event::Refused);
                     tracing::debug!(%peer, "refused: max connections reached");
-                    tasks.spawn(refuse(stream, config.clone()));
+                    // Written and closed at once when the socket takes it (the usual case):
+                    // a refusal must not hold a descriptor while thousands more arrive.
+                    if !refuse_now(&mut stream, &refusal) {
+                        tasks.spawn(refuse(stream, config.clone()));
+                    }
                 }
                 Ok((stream, peer)) => {
                     tracing::trace!(%peer, "accepted");
@@ -111,10 +115,10 @@ where
                     stats.count(Event::AcceptError);
                     if fd_budget::is_exhaustion(&e) && listener.shed(&refusal).await {
                         stats.count(Event::Refused);
-                        exhausted.note(|n| tracing::warn!("out of file descriptors ({e}): refused {n} connections"));
+                        shedding.note(|n| tracing::warn!("out of file descriptors ({e}): refused {n} connections"));
                         continue;
                     }
-                    exhausted.note(|n| tracing::warn!("accept failed {n} times: {e}; retrying"));
+                    failing.note(|n| tracing::warn!("accept failed {n} times: {e}; retrying"));
                     sleep(config.accept_backoff).await;
                 }
             },
@@ -132,6 +136,21 @@ where
         tasks.shutdown().await;
     }
     Ok(())
+}
+
+/// Writes `refusal` and shuts the stream down if it can without waiting; false if it would
+/// have to wait (then [`refuse`] does it on a task).
+fn refuse_now<St: tokio::io::AsyncWrite + Unpin>(stream: &mut St, refusal: &[u8]) -> bool {
+    use std::task::{Context, Poll, Waker};
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut stream = std::pin::Pin::new(stream);
+    match stream.as_mut().poll_write(&mut cx, refusal) {
+        Poll::Ready(Ok(n)) if n == refusal.len() => {
+            let _ = stream.poll_shutdown(&mut cx);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Tells a connection beyond `max_connections` why it is closed, as Redis does.
