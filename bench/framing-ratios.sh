@@ -85,8 +85,12 @@ def ratio(group, param, o, q):
 
 print("\n### targets\n")
 for label, group, param, o, q, want in [
-    ("64 B lines, ours (decode) vs LinesCodec", "lines_whole", "64", "ours", "lines_codec", 3.0),
+    ("64 B lines, ours (decode) vs LinesCodec", "lines_whole", "64", "ours", "lines_codec", 1.5),
     ("64 B lines, ours (decode_each) vs LinesCodec", "lines_whole", "64", "ours_each", "lines_codec", 3.0),
+    ("RESP SET stream, ours vs redis-protocol", "resp_whole", "set", "ours", "redis_protocol", 1.5),
+    ("RESP GET stream, ours vs redis-protocol", "resp_whole", "get", "ours", "redis_protocol", 1.5),
+    ("RESP PING (multibulk) stream, ours vs redis-protocol", "resp_whole", "ping_mbulk", "ours", "redis_protocol", 1.5),
+    ("RESP SET stream, random chunks, ours vs redis-protocol", "resp_random", "set", "ours", "redis_protocol", 1.5),
     ("64 B length frames, ours (decode) vs LengthDelimitedCodec", "length_whole", "64", "ours", "length_delimited", 1.5),
     ("64 B length frames, ours (decode_each) vs LengthDelimitedCodec", "length_whole", "64", "ours_each", "length_delimited", 1.5),
     ("16 B length frames, ours (decode) vs LengthDelimitedCodec", "length_whole", "16", "ours", "length_delimited", 1.5),
