@@ -5,7 +5,7 @@
 
 use super::Close;
 use crate::framing::{Decoder, FrameError};
-use crate::protocol::{ReplyEncoder, RequestDecoder};
+use crate::protocol::{ReplyEncoder, ReplyQueue, RequestDecoder};
 use crate::stats::Event;
 use crate::{Config, Reply, Service, Stats};
 use bytes::BytesMut;
@@ -20,8 +20,8 @@ pub(crate) struct Session<'a> {
     encoder: ReplyEncoder,
     /// Bytes of the frame in progress; empty (no allocation) between frames.
     pub(crate) buf: BytesMut,
-    /// Encoded replies of the current batch.
-    pub(crate) out: BytesMut,
+    /// Replies of the current batch, large values shared rather than copied.
+    pub(crate) out: ReplyQueue,
     pub(crate) config: &'a Config,
     stats: &'a Stats,
     /// When the first byte of the frame in progress arrived; `None` between frames.
@@ -39,7 +39,7 @@ impl<'a> Session<'a> {
             decoder: RequestDecoder::new(&config.framing, &config.limits),
             encoder: ReplyEncoder::new(&config.framing),
             buf: BytesMut::new(),
-            out: BytesMut::new(),
+            out: ReplyQueue::default(),
             config,
             stats,
             frame_started: None,
@@ -160,17 +160,14 @@ impl<'a> Session<'a> {
     }
 
     fn reply(&mut self, reply: &Reply) {
-        self.encoder.encode(reply, &mut self.out);
+        self.encoder.encode_queued(reply, &mut self.out);
     }
 
     /// The replies were written at `now`: count them and give a large output buffer back.
     pub(crate) fn written(&mut self, now: Instant) {
         self.stats.written(self.out.len());
         self.active = now;
-        self.out.clear();
-        if self.out.capacity() > KEEP_OUT {
-            self.out = BytesMut::new();
-        }
+        self.out.clear(KEEP_OUT);
     }
 
     /// Counts why the connection ended.

@@ -193,18 +193,20 @@ fn flush(session: &mut Session<'_>, stream: &mut TcpStream) -> Result<(), Close>
         return Ok(());
     }
     let deadline = session.write_deadline(Instant::now());
-    let mut written = 0;
-    while written < session.out.len() {
-        let wait = left(deadline).ok_or(Close::WriteTimeout)?;
-        stream
-            .set_write_timeout(Some(wait))
-            .map_err(|_| Close::Io)?;
-        match stream.write(&session.out[written..]) {
-            Ok(0) => return Err(Close::Io),
-            Ok(n) => written += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return Err(Close::Io),
+    for chunk in session.out.chunks() {
+        let mut written = 0;
+        while written < chunk.len() {
+            let wait = left(deadline).ok_or(Close::WriteTimeout)?;
+            stream
+                .set_write_timeout(Some(wait))
+                .map_err(|_| Close::Io)?;
+            match stream.write(&chunk[written..]) {
+                Ok(0) => return Err(Close::Io),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => return Err(Close::Io),
+            }
         }
     }
     session.written(Instant::now());

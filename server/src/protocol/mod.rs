@@ -226,6 +226,19 @@ impl ReplyEncoder {
         }
     }
 
+    /// Queues `reply`: like [`ReplyEncoder::encode`], except that a RESP bulk of at least
+    /// [`SHARE_MIN`] bytes is queued by reference.
+    pub fn encode_queued(&self, reply: &Reply, queue: &mut ReplyQueue) {
+        match (self, reply) {
+            (ReplyEncoder::Resp, Reply::Bulk(value)) if value.len() >= SHARE_MIN => {
+                resp::put_bulk_header(&mut queue.tail, value.len());
+                queue.share(value.clone());
+                queue.tail.extend_from_slice(b"\r\n");
+            }
+            _ => self.encode(reply, &mut queue.tail),
+        }
+    }
+
     /// Appends `reply` to `dst`.
     pub fn encode(&self, reply: &Reply, dst: &mut BytesMut) {
         match self {
@@ -233,6 +246,68 @@ impl ReplyEncoder {
             ReplyEncoder::Line(delimiter) => line::encode_reply(reply, delimiter, dst),
             ReplyEncoder::Length(frames) => length::encode_reply(frames, reply, dst),
         }
+    }
+}
+
+/// RESP bulk values at least this long are queued by reference ([`ReplyQueue`]), not copied.
+pub const SHARE_MIN: usize = 64 * 1024;
+
+/// Replies waiting to be written: encoded bytes, with large values shared with whoever
+/// holds them (the store) instead of copied. A 16 MiB `GET` reply costs a header, not
+/// another 16 MiB.
+#[derive(Debug, Default)]
+pub struct ReplyQueue {
+    /// Sealed parts, in order, before `tail`.
+    parts: Vec<bytes::Bytes>,
+    /// Bytes being encoded after the last part.
+    tail: BytesMut,
+}
+
+impl ReplyQueue {
+    /// How many slices [`ReplyQueue::chunk`] may give, at most: the sealed parts and the tail.
+    pub fn chunk_count(&self) -> usize {
+        self.parts.len() + 1
+    }
+
+    /// Bytes queued.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.len()).sum::<usize>() + self.tail.len()
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The queued bytes, in order, as a few slices.
+    pub fn chunks(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.chunk_count()).filter_map(|i| self.chunk(i))
+    }
+
+    /// Slice `i` of [`ReplyQueue::chunks`] (`None` past the end or when empty).
+    pub fn chunk(&self, i: usize) -> Option<&[u8]> {
+        let chunk = match self.parts.get(i) {
+            Some(part) => &part[..],
+            None if i == self.parts.len() => &self.tail[..],
+            None => return None,
+        };
+        (!chunk.is_empty()).then_some(chunk)
+    }
+
+    /// Empties the queue; gives a large encoding buffer back.
+    pub fn clear(&mut self, keep: usize) {
+        self.parts.clear();
+        self.tail.clear();
+        if self.tail.capacity() > keep {
+            self.tail = BytesMut::new();
+        }
+    }
+
+    fn share(&mut self, part: bytes::Bytes) {
+        if !self.tail.is_empty() {
+            self.parts.push(self.tail.split().freeze());
+        }
+        self.parts.push(part);
     }
 }
 
@@ -299,6 +374,29 @@ impl Decoder for ReplyDecoder {
             ReplyDecoder::Resp(d) => d.decode_eof(buf),
             ReplyDecoder::Line(d) => d.decode_eof(buf),
             ReplyDecoder::Length(d) => d.decode_eof(buf),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_value_is_queued_by_reference_and_writes_the_same_bytes() {
+        let big = bytes::Bytes::from(vec![b'v'; SHARE_MIN]);
+        let replies = [Reply::ok(), Reply::Bulk(big.clone()), Reply::Integer(7)];
+        for framing in [Framing::Resp, Framing::line(), Framing::length()] {
+            let encoder = ReplyEncoder::new(&framing);
+            let (mut queue, mut flat) = (ReplyQueue::default(), BytesMut::new());
+            for r in &replies {
+                encoder.encode_queued(r, &mut queue);
+                encoder.encode(r, &mut flat);
+            }
+            assert_eq!(queue.chunks().collect::<Vec<_>>().concat(), &flat[..]);
+            assert_eq!(queue.len(), flat.len());
+            let shared = queue.chunks().any(|c| c.as_ptr() == big.as_ptr());
+            assert_eq!(shared, framing == Framing::Resp, "{framing}");
         }
     }
 }

@@ -610,6 +610,11 @@ fn put_header(dst: &mut BytesMut, kind: u8, n: i64) {
     dst.put_slice(b"\r\n");
 }
 
+/// Writes the `$<len>\r\n` that begins a bulk of `len` bytes.
+pub(crate) fn put_bulk_header(dst: &mut BytesMut, len: usize) {
+    put_header(dst, b'$', len as i64);
+}
+
 fn put_bulk(dst: &mut BytesMut, b: &[u8]) {
     put_header(dst, b'$', b.len() as i64);
     dst.reserve(b.len() + 2);
