@@ -28,7 +28,9 @@ mod world;
 pub use oracle::{Oracle, Violation};
 pub use output::{default_transcript_path, render_transcript, write_transcript};
 pub use report::Report;
-pub use scenario::{sim_limits, swarm, Delivery, Faults, Preset, Role, Roles, Scenario, Target};
+pub use scenario::{
+    sim_limits, swarm, work_dir, Delivery, Faults, Preset, Role, Roles, Scenario, Target,
+};
 pub use seeds::fresh as fresh_seed;
 pub use transcript::{logical_view, Actor, Counts, Event, Expected, Record, Transcript};
 pub use world::{check_determinism, run, Divergence, RunOptions};

@@ -1,5 +1,6 @@
 //! `framesim`: run, replay, check and sweep simulations of the framesim server.
 
+use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use framesim::{check_determinism, run, Preset, Report, RunOptions, Scenario, Target};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -45,32 +46,65 @@ enum Cmd {
         transcript: Option<PathBuf>,
     },
     /// List the scenario presets and the server targets.
-    List,
+    List {
+        /// Also write every preset (seed 0) to DIR/<name>.toml, to read or to start a
+        /// scenario file from.
+        #[arg(long, value_name = "DIR")]
+        files: Option<PathBuf>,
+    },
 }
 
 /// Which scenario, against which server, at what size: shared by every subcommand that runs
-/// a preset.
+/// one.
 #[derive(Debug, Args)]
 struct Setup {
     /// Scenario preset.
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     scenario: Preset,
-    /// Server under test.
-    #[arg(long, value_enum, default_value_t = Target::Framesim)]
-    target: Target,
-    /// Override the preset's number of virtual clients.
+    /// A scenario file instead of a preset: every option of the run (`framesim list --files
+    /// DIR` writes the presets as files to start from).
+    #[arg(long, value_name = "FILE", conflicts_with = "scenario")]
+    scenario_file: Option<PathBuf>,
+    /// Server under test [default: framesim, or the scenario file's].
+    #[arg(long, value_enum)]
+    target: Option<Target>,
+    /// Override the scenario's number of virtual clients.
     #[arg(long, value_parser = at_least_one)]
     clients: Option<usize>,
-    /// Override the preset's number of client hosts.
+    /// Override the scenario's number of client hosts.
     #[arg(long, value_parser = at_least_one)]
     hosts: Option<usize>,
 }
 
+/// What the runs of a [`Setup`] start from, read once.
+enum Base {
+    /// A preset: the seed draws the rest.
+    Preset(Preset),
+    /// A scenario file: every option, the seed included.
+    File(Box<Scenario>),
+}
+
 impl Setup {
-    /// The scenario for `seed`: the preset, then the overrides.
-    fn scenario(&self, seed: u64) -> Scenario {
-        let mut s = Scenario::preset(self.scenario, seed);
-        s.target = self.target;
+    /// The preset, or the scenario file read and checked.
+    fn base(&self) -> Result<Base, String> {
+        match &self.scenario_file {
+            Some(path) => Scenario::load(path).map(|s| Base::File(Box::new(s))),
+            None => Ok(Base::Preset(self.scenario)),
+        }
+    }
+
+    /// The scenario of `base` for `seed` (`None`: the file's own seed), then the overrides.
+    fn scenario(&self, base: &Base, seed: Option<u64>) -> Scenario {
+        let mut s = match base {
+            Base::Preset(preset) => Scenario::preset(*preset, seed.unwrap_or(0)),
+            Base::File(file) => Scenario {
+                seed: seed.unwrap_or(file.seed),
+                ..(**file).clone()
+            },
+        };
+        if let Some(target) = self.target {
+            s.target = target;
+        }
         if let Some(n) = self.clients {
             s.clients = n;
         }
@@ -79,6 +113,14 @@ impl Setup {
         }
         s
     }
+
+    /// What the runs are called in a sweep's summary: the preset, or the file.
+    fn label(&self) -> String {
+        match &self.scenario_file {
+            Some(path) => path.display().to_string(),
+            None => self.scenario.to_string(),
+        }
+    }
 }
 
 /// One run: a [`Setup`] and its seed.
@@ -86,19 +128,35 @@ impl Setup {
 struct Pick {
     #[command(flatten)]
     setup: Setup,
-    /// Seed [default: a fresh one, printed].
+    /// Seed [default: FRAMESIM_SEED, else a fresh one, printed; with --scenario-file, the
+    /// file's].
     #[arg(long, env = "FRAMESIM_SEED")]
     seed: Option<u64>,
+    /// The seed came from FRAMESIM_SEED, not from `--seed` (see [`Pick::scenario`]).
+    #[arg(skip)]
+    seed_from_env: bool,
 }
 
 impl Pick {
-    fn scenario(&self) -> Scenario {
-        let seed = self.seed.unwrap_or_else(|| {
-            let seed = framesim::fresh_seed();
-            eprintln!("framesim: fresh seed {seed} (set FRAMESIM_SEED={seed} to replay)");
-            seed
-        });
-        self.setup.scenario(seed)
+    /// The scenario to run. A scenario file keeps its own seed unless `--seed` is given on
+    /// the command line: a replay command must mean the same run whatever FRAMESIM_SEED a
+    /// shell has left behind.
+    fn scenario(&self) -> Result<Scenario, String> {
+        let base = self.setup.base()?;
+        let seed = match (&base, self.seed) {
+            (Base::File(_), Some(_)) if self.seed_from_env => {
+                eprintln!("framesim: FRAMESIM_SEED ignored: the scenario file has its seed (use --seed to replace it)");
+                None
+            }
+            (Base::File(_), seed) => seed,
+            (Base::Preset(_), Some(seed)) => Some(seed),
+            (Base::Preset(_), None) => {
+                let seed = framesim::fresh_seed();
+                eprintln!("framesim: fresh seed {seed} (set FRAMESIM_SEED={seed} to replay)");
+                Some(seed)
+            }
+        };
+        Ok(self.setup.scenario(&base, seed))
     }
 }
 
@@ -181,22 +239,25 @@ fn catalogue() -> String {
         let _ = writeln!(out, "  {:<26} {}", target.name(), target.about());
     }
     out.push_str("\nSeeds: --seed, else FRAMESIM_SEED, else a fresh one that is printed.");
+    out.push_str("\nScenario files (--scenario-file): every option of a run as TOML; a file keeps its own\nseed unless --seed is given (a sweep replaces it with each swept seed).");
     out
 }
 
 fn main() -> ExitCode {
     let matches = Cli::command().after_help(catalogue()).get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let (Cmd::Run(pick) | Cmd::Replay { pick, .. } | Cmd::Check(pick), Some((_, sub))) =
+        (&mut cli.command, matches.subcommand())
+    {
+        pick.seed_from_env = sub.value_source("seed") == Some(ValueSource::EnvVariable);
+    }
     let done = match cli.command {
         Cmd::Run(pick) => run_one(&pick),
         Cmd::Replay { pick, transcript } => replay(&pick, transcript),
         Cmd::Check(pick) => check(&pick),
         Cmd::Sweep(sweep_args) => sweep(&sweep_args),
         Cmd::ReplayFuzz { input, transcript } => replay_fuzz(&input, transcript),
-        Cmd::List => {
-            println!("{}", catalogue());
-            Ok(ExitCode::SUCCESS)
-        }
+        Cmd::List { files } => list(files.as_deref()),
     };
     done.unwrap_or_else(|e| {
         eprintln!("framesim: {e}");
@@ -204,15 +265,31 @@ fn main() -> ExitCode {
     })
 }
 
+/// `framesim list`.
+fn list(files: Option<&Path>) -> Result<ExitCode, String> {
+    println!("{}", catalogue());
+    if let Some(dir) = files {
+        println!();
+        for &preset in Preset::value_variants() {
+            let path = dir.join(format!("{preset}.toml"));
+            Scenario::preset(preset, 0)
+                .save(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `framesim run`.
 fn run_one(pick: &Pick) -> Result<ExitCode, String> {
-    let report = run(&pick.scenario(), RunOptions::default());
+    let report = run(&pick.scenario()?, RunOptions::default());
     Ok(finish(&report, None))
 }
 
 /// `framesim replay`.
 fn replay(pick: &Pick, transcript: Option<PathBuf>) -> Result<ExitCode, String> {
-    replay_scenario(&pick.scenario(), transcript)
+    replay_scenario(&pick.scenario()?, transcript)
 }
 
 /// `framesim replay-fuzz`.
@@ -234,7 +311,7 @@ fn replay_scenario(scenario: &Scenario, transcript: Option<PathBuf>) -> Result<E
 
 /// `framesim check`.
 fn check(pick: &Pick) -> Result<ExitCode, String> {
-    let scenario = pick.scenario();
+    let scenario = pick.scenario()?;
     match check_determinism(&scenario) {
         Ok(hash) => {
             println!("deterministic: seed {} hash {hash:016x}", scenario.seed);
@@ -256,7 +333,8 @@ fn check(pick: &Pick) -> Result<ExitCode, String> {
 /// `framesim sweep`.
 fn sweep(args: &Sweep) -> Result<ExitCode, String> {
     let shard = args.shard.unwrap_or(Shard { index: 0, of: 1 });
-    let name = args.setup.scenario;
+    let base = args.setup.base()?;
+    let name = args.setup.label();
     let mine: Vec<u64> = args.seeds.clone().filter(|&s| shard.holds(s)).collect();
     let bar = ProgressBar::new(mine.len() as u64);
     bar.set_style(
@@ -271,7 +349,10 @@ fn sweep(args: &Sweep) -> Result<ExitCode, String> {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                 let Some(&seed) = mine.get(i) else { return };
-                let report = run(&args.setup.scenario(seed), RunOptions::default());
+                let report = run(
+                    &args.setup.scenario(&base, Some(seed)),
+                    RunOptions::default(),
+                );
                 if !report.passed() {
                     let first = report
                         .violations
