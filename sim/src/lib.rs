@@ -27,7 +27,7 @@ mod world;
 
 pub use oracle::{Oracle, Violation};
 pub use output::{default_transcript_path, render_transcript, write_transcript};
-pub use report::Report;
+pub use report::{command_for, Report};
 pub use scenario::{
     sim_limits, swarm, work_dir, Delivery, Faults, Preset, Role, Roles, Scenario, Target,
 };

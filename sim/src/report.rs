@@ -1,11 +1,34 @@
 //! What a run found, for people: a summary, or the first violation and how to replay it.
 
 use crate::oracle::Violation;
-use crate::scenario::{Preset, Scenario, Target};
+use crate::scenario::{work_dir, Scenario, Target};
 use crate::transcript::{Counts, Transcript};
 use framesim_server::Snapshot;
 use std::fmt::Write as _;
 use std::time::Duration;
+
+/// How printed commands start the CLI.
+const CLI: &str = "cargo run --release -p framesim --";
+
+/// The CLI command `subcommand` (`replay`, `check`, `run`) for exactly `s`: `--scenario P
+/// --seed N [--target T]` when `s` is a preset left as it is; otherwise `--scenario-file
+/// PATH`, with `s` written to that file under `target/framesim/` first (named after the
+/// scenario and a hash of it, so it is the same file for the same scenario).
+pub fn command_for(subcommand: &str, s: &Scenario) -> String {
+    if let Some(preset) = s.unchanged_preset() {
+        let mut cmd = format!("{CLI} {subcommand} --scenario {preset} --seed {}", s.seed);
+        if s.target != Target::Framesim {
+            let _ = write!(cmd, " --target {}", s.target);
+        }
+        return cmd;
+    }
+    let path = work_dir().join(format!("{}.toml", s.file_stem()));
+    let mut cmd = format!("{CLI} {subcommand} --scenario-file {}", path.display());
+    if let Err(e) = s.save(&path) {
+        let _ = write!(cmd, "  (could not write that file: {e})");
+    }
+    cmd
+}
 
 /// What one run found, and the numbers it left.
 #[derive(Debug, Clone)]
@@ -70,31 +93,9 @@ impl Report {
         self.violations.is_empty() && self.error.is_none()
     }
 
-    /// The command that replays this run with the CLI.
+    /// The command that replays this run with the CLI, exactly: see [`command_for`].
     pub fn replay_command(&self) -> String {
-        if self.scenario.name == "fuzz" {
-            // Fuzz scenarios are built from the fuzzer's bytes, not from a preset.
-            return "cargo run --release -p framesim -- replay-fuzz --input <the fuzz input file>"
-                .into();
-        }
-        let mut cmd = format!(
-            "cargo run --release -p framesim -- replay --scenario {} --seed {}",
-            self.scenario.name, self.scenario.seed
-        );
-        if self.scenario.target != Target::Framesim {
-            let _ = write!(cmd, " --target {}", self.scenario.target);
-        }
-        // Sizes set on the command line (`--clients`, `--hosts`) are part of the run too.
-        if let Ok(preset) = self.scenario.name.parse::<Preset>() {
-            let plain = Scenario::preset(preset, self.scenario.seed);
-            if self.scenario.clients != plain.clients {
-                let _ = write!(cmd, " --clients {}", self.scenario.clients);
-            }
-            if self.scenario.client_hosts != plain.client_hosts {
-                let _ = write!(cmd, " --hosts {}", self.scenario.client_hosts);
-            }
-        }
-        cmd
+        command_for("replay", &self.scenario)
     }
 
     /// The summary `framesim run` prints. Only seed-determined numbers, except the wall time.
