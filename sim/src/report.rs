@@ -37,8 +37,11 @@ pub struct Report {
     pub scenario: Scenario,
     /// Every violation, in the order found.
     pub violations: Vec<Violation>,
-    /// The simulation itself failed (a panic, a turmoil error).
+    /// The simulation itself failed: `panic at file:line: message`, or a turmoil error.
     pub error: Option<String>,
+    /// Every panic inside the run, as `file:line: message`, in order: connection tasks that
+    /// tokio caught as well as the one that ended the simulation, if one did.
+    pub panics: Vec<String>,
     /// The run's transcript (lines kept only if asked for).
     pub transcript: Transcript,
     /// The server's counters at the end.
@@ -81,6 +84,7 @@ impl Report {
             scenario,
             violations,
             error,
+            panics: Vec::new(),
             transcript,
             stats,
             virtual_time,
@@ -88,9 +92,35 @@ impl Report {
         }
     }
 
-    /// True when no oracle found anything and the simulation ran to its end.
+    /// True when no oracle found anything, nothing panicked, and the simulation ran to its
+    /// end.
     pub fn passed(&self) -> bool {
-        self.violations.is_empty() && self.error.is_none()
+        self.violations.is_empty() && self.error.is_none() && self.panics.is_empty()
+    }
+
+    /// What failed, on one line: `[oracle] detail` of the first violation, `[panic]
+    /// file:line: message`, or `[error] ...`; empty for a pass.
+    pub fn first_failure(&self) -> String {
+        let mut line = if let Some(e) = &self.error {
+            match self.panics.first() {
+                Some(panic) => format!("[panic] {panic}"),
+                None => format!("[error] {e}"),
+            }
+        } else if let Some(v) = self.violations.first() {
+            let mut line = format!("[{}] {}", v.oracle, v.detail);
+            if let Some(panic) = self.panics.first() {
+                let _ = write!(line, "; panicked at {panic}");
+            }
+            line
+        } else if let Some(panic) = self.panics.first() {
+            format!("[panic] {panic}")
+        } else {
+            return String::new();
+        };
+        if self.panics.len() > 1 {
+            let _ = write!(line, " (+{} more panics)", self.panics.len() - 1);
+        }
+        line.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
     /// The command that replays this run with the CLI, exactly: see [`command_for`].
@@ -164,6 +194,12 @@ impl Report {
                 for line in &lines[end.saturating_sub(12)..end] {
                     let _ = writeln!(out, "  {line}");
                 }
+            }
+        }
+        if !self.panics.is_empty() {
+            let _ = writeln!(out, "panics ({}):", self.panics.len());
+            for panic in self.panics.iter().take(5) {
+                let _ = writeln!(out, "  {panic}");
             }
         }
         let _ = writeln!(out, "seed: {}", self.scenario.seed);
