@@ -232,6 +232,18 @@ pub struct Divergence {
     pub second: Option<String>,
 }
 
+impl Divergence {
+    /// Where two runs' transcript lines first differ, if they do.
+    pub fn between(first: &[String], second: &[String]) -> Option<Divergence> {
+        let index = (0..first.len().max(second.len())).find(|&i| first.get(i) != second.get(i))?;
+        Some(Divergence {
+            index,
+            first: first.get(index).cloned(),
+            second: second.get(index).cloned(),
+        })
+    }
+}
+
 /// Runs `scenario` twice; returns the transcript hash, or the first diverging event.
 pub fn check_determinism(scenario: &Scenario) -> Result<u64, Divergence> {
     let options = RunOptions {
@@ -239,13 +251,8 @@ pub fn check_determinism(scenario: &Scenario) -> Result<u64, Divergence> {
     };
     let first = run(scenario, options).transcript;
     let second = run(scenario, options).transcript;
-    let (a, b) = (first.lines(), second.lines());
-    match (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
+    match Divergence::between(&first.lines(), &second.lines()) {
         None => Ok(first.hash()),
-        Some(index) => Err(Divergence {
-            index,
-            first: a.get(index).cloned(),
-            second: b.get(index).cloned(),
-        }),
+        Some(d) => Err(d),
     }
 }
