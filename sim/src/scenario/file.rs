@@ -8,6 +8,7 @@
 
 use super::{Preset, Scenario};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The first lines of every scenario file.
 const HEADER: &str = "\
@@ -48,7 +49,13 @@ impl Scenario {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let partial = path.with_extension(format!("toml.{}.partial", std::process::id()));
+        // Unique per writer: threads of one process may be saving the same scenario too.
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let partial = path.with_extension(format!(
+            "toml.{}.{}.partial",
+            std::process::id(),
+            WRITES.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::write(&partial, self.to_toml())?;
         std::fs::rename(&partial, path)
     }
