@@ -19,6 +19,7 @@ mod serve;
 mod service;
 mod shutdown;
 mod stats;
+pub mod text;
 
 pub use command::Command;
 pub use config::Config;

@@ -19,6 +19,11 @@ pub const DEFAULT_MAX_OUTPUT: usize = 1024 * 1024;
 /// assert!(Limits { max_buffered: 1, ..limits }.validate().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct Limits {
     /// Longest line or inline command, in bytes.
     pub max_line: usize,
@@ -33,9 +38,11 @@ pub struct Limits {
     /// larger reply is still sent whole). A peer that takes nothing for `idle_timeout` is cut.
     pub max_output: usize,
     /// Longest time from a request's first byte to its last (cuts off slowloris clients).
+    #[cfg_attr(feature = "serde", serde(with = "crate::text::duration"))]
     pub frame_deadline: Duration,
     /// Longest time a connection may sit with no request begun, or with replies the peer
     /// does not read.
+    #[cfg_attr(feature = "serde", serde(with = "crate::text::duration"))]
     pub idle_timeout: Duration,
 }
 

@@ -22,8 +22,8 @@ struct Args {
     /// Request framing.
     #[arg(long, value_enum, default_value_t = FramingKind::Resp)]
     framing: FramingKind,
-    /// Line delimiter for `--framing line`; `\n`, `\r`, `\t`, `\\` and `\xHH` escapes are
-    /// understood.
+    /// Line delimiter for `--framing line`; `\n`, `\r`, `\t`, `\0`, `\\` and `\xHH` escapes
+    /// are understood.
     #[arg(long, default_value = "\\n", value_parser = Delimiter::parse)]
     delimiter: Delimiter,
     /// Header size in bytes for `--framing length`.
@@ -247,38 +247,10 @@ struct Delimiter(Vec<u8>);
 
 impl Delimiter {
     fn parse(s: &str) -> Result<Delimiter, String> {
-        unescape(s).map(Delimiter)
-    }
-}
-
-/// `\n`, `\r`, `\t`, `\\` and `\xHH` escapes in a delimiter given on the command line.
-fn unescape(s: &str) -> Result<Vec<u8>, String> {
-    let bad = || format!("bad escape in delimiter '{s}'");
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'\\' {
-            out.push(bytes[i]);
-            i += 1;
-            continue;
+        let bytes = framesim_server::text::unescape(s)?;
+        if bytes.is_empty() {
+            return Err("the delimiter must not be empty".into());
         }
-        match bytes.get(i + 1).ok_or_else(bad)? {
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'\\' => out.push(b'\\'),
-            b'x' => {
-                let hex = s.get(i + 2..i + 4).ok_or_else(bad)?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
-                i += 2;
-            }
-            _ => return Err(bad()),
-        }
-        i += 2;
+        Ok(Delimiter(bytes))
     }
-    if out.is_empty() {
-        return Err("the delimiter must not be empty".into());
-    }
-    Ok(out)
 }

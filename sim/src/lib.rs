@@ -9,7 +9,7 @@
 //! Modules, from the top: `world` (a scenario as turmoil hosts) runs `client`s and a
 //! `target` behind `net`; clients use `model` to predict replies and `oracle` to judge them;
 //! everything lands in `transcript`, summed up by `report` and written by `output`. `scenario`
-//! is plain data, drawn by `seeds`' streams.
+//! is plain data, drawn by `seeds`' streams. `panics` keeps a run's panics for its report.
 
 mod client;
 pub mod fuzz;
@@ -18,6 +18,7 @@ mod naive;
 mod net;
 mod oracle;
 mod output;
+mod panics;
 mod report;
 mod scenario;
 mod seeds;
@@ -28,8 +29,10 @@ mod world;
 
 pub use oracle::{Oracle, Violation};
 pub use output::{default_transcript_path, render_transcript, write_transcript};
-pub use report::Report;
-pub use scenario::{sim_limits, swarm, Delivery, Faults, Preset, Role, Roles, Scenario, Target};
+pub use report::{command_for, Report};
+pub use scenario::{
+    sim_limits, swarm, work_dir, Delivery, Faults, Preset, Role, Roles, Scenario, Target,
+};
 pub use seeds::fresh as fresh_seed;
 pub use transcript::{logical_view, Actor, Counts, Event, Expected, Record, Transcript};
 pub use world::{check_determinism, run, Divergence, RunOptions};

@@ -1,9 +1,13 @@
 //! `framesim`: run, replay, check and sweep simulations of the framesim server.
 
+use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use framesim::{check_determinism, run, Preset, Report, RunOptions, Scenario, Target};
+use framesim::{check_determinism, run, Divergence, Preset, Report, RunOptions, Scenario, Target};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
+use std::io::IsTerminal;
+use std::io::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -45,32 +49,65 @@ enum Cmd {
         transcript: Option<PathBuf>,
     },
     /// List the scenario presets and the server targets.
-    List,
+    List {
+        /// Also write every preset (seed 0) to DIR/<name>.toml, to read or to start a
+        /// scenario file from.
+        #[arg(long, value_name = "DIR")]
+        files: Option<PathBuf>,
+    },
 }
 
 /// Which scenario, against which server, at what size: shared by every subcommand that runs
-/// a preset.
+/// one.
 #[derive(Debug, Args)]
 struct Setup {
     /// Scenario preset.
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     scenario: Preset,
-    /// Server under test.
-    #[arg(long, value_enum, default_value_t = Target::Framesim)]
-    target: Target,
-    /// Override the preset's number of virtual clients.
+    /// A scenario file instead of a preset: every option of the run (`framesim list --files
+    /// DIR` writes the presets as files to start from).
+    #[arg(long, value_name = "FILE", conflicts_with = "scenario")]
+    scenario_file: Option<PathBuf>,
+    /// Server under test [default: framesim, or the scenario file's].
+    #[arg(long, value_enum)]
+    target: Option<Target>,
+    /// Override the scenario's number of virtual clients.
     #[arg(long, value_parser = at_least_one)]
     clients: Option<usize>,
-    /// Override the preset's number of client hosts.
+    /// Override the scenario's number of client hosts.
     #[arg(long, value_parser = at_least_one)]
     hosts: Option<usize>,
 }
 
+/// What the runs of a [`Setup`] start from, read once.
+enum Base {
+    /// A preset: the seed draws the rest.
+    Preset(Preset),
+    /// A scenario file: every option, the seed included.
+    File(Box<Scenario>),
+}
+
 impl Setup {
-    /// The scenario for `seed`: the preset, then the overrides.
-    fn scenario(&self, seed: u64) -> Scenario {
-        let mut s = Scenario::preset(self.scenario, seed);
-        s.target = self.target;
+    /// The preset, or the scenario file read and checked.
+    fn base(&self) -> Result<Base, String> {
+        match &self.scenario_file {
+            Some(path) => Scenario::load(path).map(|s| Base::File(Box::new(s))),
+            None => Ok(Base::Preset(self.scenario)),
+        }
+    }
+
+    /// The scenario of `base` for `seed` (`None`: the file's own seed), then the overrides.
+    fn scenario(&self, base: &Base, seed: Option<u64>) -> Scenario {
+        let mut s = match base {
+            Base::Preset(preset) => Scenario::preset(*preset, seed.unwrap_or(0)),
+            Base::File(file) => Scenario {
+                seed: seed.unwrap_or(file.seed),
+                ..(**file).clone()
+            },
+        };
+        if let Some(target) = self.target {
+            s.target = target;
+        }
         if let Some(n) = self.clients {
             s.clients = n;
         }
@@ -79,6 +116,14 @@ impl Setup {
         }
         s
     }
+
+    /// What the runs are called in a sweep's summary: the preset, or the file.
+    fn label(&self) -> String {
+        match &self.scenario_file {
+            Some(path) => path.display().to_string(),
+            None => self.scenario.to_string(),
+        }
+    }
 }
 
 /// One run: a [`Setup`] and its seed.
@@ -86,19 +131,35 @@ impl Setup {
 struct Pick {
     #[command(flatten)]
     setup: Setup,
-    /// Seed [default: a fresh one, printed].
+    /// Seed [default: FRAMESIM_SEED, else a fresh one, printed; with --scenario-file, the
+    /// file's].
     #[arg(long, env = "FRAMESIM_SEED")]
     seed: Option<u64>,
+    /// The seed came from FRAMESIM_SEED, not from `--seed` (see [`Pick::scenario`]).
+    #[arg(skip)]
+    seed_from_env: bool,
 }
 
 impl Pick {
-    fn scenario(&self) -> Scenario {
-        let seed = self.seed.unwrap_or_else(|| {
-            let seed = framesim::fresh_seed();
-            eprintln!("framesim: fresh seed {seed} (set FRAMESIM_SEED={seed} to replay)");
-            seed
-        });
-        self.setup.scenario(seed)
+    /// The scenario to run. A scenario file keeps its own seed unless `--seed` is given on
+    /// the command line: a replay command must mean the same run whatever FRAMESIM_SEED a
+    /// shell has left behind.
+    fn scenario(&self) -> Result<Scenario, String> {
+        let base = self.setup.base()?;
+        let seed = match (&base, self.seed) {
+            (Base::File(_), Some(_)) if self.seed_from_env => {
+                eprintln!("framesim: FRAMESIM_SEED ignored: the scenario file has its seed (use --seed to replace it)");
+                None
+            }
+            (Base::File(_), seed) => seed,
+            (Base::Preset(_), Some(seed)) => Some(seed),
+            (Base::Preset(_), None) => {
+                let seed = framesim::fresh_seed();
+                eprintln!("framesim: fresh seed {seed} (set FRAMESIM_SEED={seed} to replay)");
+                Some(seed)
+            }
+        };
+        Ok(self.setup.scenario(&base, seed))
     }
 }
 
@@ -117,6 +178,45 @@ struct Sweep {
     /// Only seeds s with s % N == I, given as I/N.
     #[arg(long, value_parser = shard)]
     shard: Option<Shard>,
+    /// Run seeds a second time and compare transcript hashes: every seed (`all`), every Nth
+    /// seed of the sweep (`N`), or none (`off`). A mismatch fails the sweep and names the
+    /// first diverging event.
+    #[arg(long, value_name = "all|N|off", default_value = "16", value_parser = recheck)]
+    check_determinism: Recheck,
+    /// Print one JSON line per seed on stdout, in seed order:
+    /// {"seed":N,"hash":"<16 hex digits>","passed":true}. Everything else goes to stderr, so
+    /// the output of two sweeps compares with diff.
+    #[arg(long)]
+    hashes: bool,
+}
+
+/// Which seeds of a sweep run twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recheck {
+    /// None.
+    Off,
+    /// The first seed of the sweep and every Nth after it (1: all).
+    Every(u64),
+}
+
+impl Recheck {
+    /// Whether the `index`th seed of the sweep runs twice.
+    fn covers(self, index: usize) -> bool {
+        match self {
+            Recheck::Off => false,
+            Recheck::Every(n) => index as u64 % n == 0,
+        }
+    }
+}
+
+impl fmt::Display for Recheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Recheck::Off => f.write_str("off"),
+            Recheck::Every(1) => f.write_str("every seed"),
+            Recheck::Every(n) => write!(f, "every {n}th seed"),
+        }
+    }
 }
 
 /// One of `of` disjoint slices of a seed range: the seeds `s` with `s % of == index`.
@@ -160,6 +260,20 @@ fn shard(text: &str) -> Result<Shard, String> {
     Ok(Shard { index, of })
 }
 
+/// `all`, `off`, or N >= 1.
+fn recheck(text: &str) -> Result<Recheck, String> {
+    match text {
+        "all" => Ok(Recheck::Every(1)),
+        "off" => Ok(Recheck::Off),
+        n => match n.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(Recheck::Every(n)),
+            _ => Err(format!(
+                "expected all, off, or a whole number N >= 1 (every Nth seed), not '{text}'"
+            )),
+        },
+    }
+}
+
 /// A count of at least one.
 fn at_least_one(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
@@ -181,22 +295,25 @@ fn catalogue() -> String {
         let _ = writeln!(out, "  {:<26} {}", target.name(), target.about());
     }
     out.push_str("\nSeeds: --seed, else FRAMESIM_SEED, else a fresh one that is printed.");
+    out.push_str("\nScenario files (--scenario-file): every option of a run as TOML; a file keeps its own\nseed unless --seed is given (a sweep replaces it with each swept seed).");
     out
 }
 
 fn main() -> ExitCode {
     let matches = Cli::command().after_help(catalogue()).get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let (Cmd::Run(pick) | Cmd::Replay { pick, .. } | Cmd::Check(pick), Some((_, sub))) =
+        (&mut cli.command, matches.subcommand())
+    {
+        pick.seed_from_env = sub.value_source("seed") == Some(ValueSource::EnvVariable);
+    }
     let done = match cli.command {
         Cmd::Run(pick) => run_one(&pick),
         Cmd::Replay { pick, transcript } => replay(&pick, transcript),
         Cmd::Check(pick) => check(&pick),
         Cmd::Sweep(sweep_args) => sweep(&sweep_args),
         Cmd::ReplayFuzz { input, transcript } => replay_fuzz(&input, transcript),
-        Cmd::List => {
-            println!("{}", catalogue());
-            Ok(ExitCode::SUCCESS)
-        }
+        Cmd::List { files } => list(files.as_deref()),
     };
     done.unwrap_or_else(|e| {
         eprintln!("framesim: {e}");
@@ -204,15 +321,31 @@ fn main() -> ExitCode {
     })
 }
 
+/// `framesim list`.
+fn list(files: Option<&Path>) -> Result<ExitCode, String> {
+    println!("{}", catalogue());
+    if let Some(dir) = files {
+        println!();
+        for &preset in Preset::value_variants() {
+            let path = dir.join(format!("{preset}.toml"));
+            Scenario::preset(preset, 0)
+                .save(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `framesim run`.
 fn run_one(pick: &Pick) -> Result<ExitCode, String> {
-    let report = run(&pick.scenario(), RunOptions::default());
+    let report = run(&pick.scenario()?, RunOptions::default());
     Ok(finish(&report, None))
 }
 
 /// `framesim replay`.
 fn replay(pick: &Pick, transcript: Option<PathBuf>) -> Result<ExitCode, String> {
-    replay_scenario(&pick.scenario(), transcript)
+    replay_scenario(&pick.scenario()?, transcript)
 }
 
 /// `framesim replay-fuzz`.
@@ -234,7 +367,7 @@ fn replay_scenario(scenario: &Scenario, transcript: Option<PathBuf>) -> Result<E
 
 /// `framesim check`.
 fn check(pick: &Pick) -> Result<ExitCode, String> {
-    let scenario = pick.scenario();
+    let scenario = pick.scenario()?;
     match check_determinism(&scenario) {
         Ok(hash) => {
             println!("deterministic: seed {} hash {hash:016x}", scenario.seed);
@@ -253,58 +386,185 @@ fn check(pick: &Pick) -> Result<ExitCode, String> {
     }
 }
 
-/// `framesim sweep`.
+/// `framesim sweep`: one line per failing seed as it is found (above the progress bar in a
+/// terminal, and no bar otherwise, for CI logs), then a summary.
 fn sweep(args: &Sweep) -> Result<ExitCode, String> {
     let shard = args.shard.unwrap_or(Shard { index: 0, of: 1 });
-    let name = args.setup.scenario;
+    let base = args.setup.base()?;
     let mine: Vec<u64> = args.seeds.clone().filter(|&s| shard.holds(s)).collect();
-    let bar = ProgressBar::new(mine.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {per_sec} eta {eta} {msg}")
-            .expect("progress template"),
-    );
+    let bar = if std::io::stdout().is_terminal() && !args.hashes {
+        let bar = ProgressBar::new(mine.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {per_sec} eta {eta} {msg}")
+                .expect("progress template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    // With --hashes, stdout is for the JSON lines alone.
+    let say = |line: &str| {
+        if !bar.is_hidden() {
+            bar.println(line);
+        } else if args.hashes {
+            eprintln!("{line}");
+        } else {
+            print_line(line);
+        }
+    };
     let next = AtomicU64::new(0);
-    let failures = Mutex::new(Vec::new());
+    let done = Mutex::new(InOrder::default());
     let started = std::time::Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..args.jobs {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                 let Some(&seed) = mine.get(i) else { return };
-                let report = run(&args.setup.scenario(seed), RunOptions::default());
-                if !report.passed() {
-                    let first = report
-                        .violations
-                        .first()
-                        .map(|v| v.to_string())
-                        .or(report.error.clone())
-                        .unwrap_or_default();
-                    bar.println(format!(
-                        "seed {seed} FAILED: {first}\n  replay: {}",
-                        report.replay_command()
-                    ));
-                    failures.lock().expect("failures").push(seed);
+                let scenario = args.setup.scenario(&base, Some(seed));
+                let outcome = sweep_seed(&scenario, args.check_determinism.covers(i));
+                if let Some(line) = &outcome.failure {
+                    say(line);
+                }
+                let mut done = done.lock().expect("sweep results");
+                for ready in done.add(i, outcome) {
+                    if args.hashes {
+                        print_line(&format!(
+                            "{{\"seed\":{},\"hash\":\"{:016x}\",\"passed\":{}}}",
+                            ready.seed,
+                            ready.hash,
+                            ready.failure.is_none()
+                        ));
+                    }
                 }
                 bar.inc(1);
             });
         }
     });
     bar.finish_and_clear();
-    let mut failed = failures.into_inner().expect("failures");
-    failed.sort_unstable();
+    let outcomes = done.into_inner().expect("sweep results").flushed;
+    let failed: Vec<u64> = outcomes
+        .iter()
+        .filter(|o| o.failure.is_some())
+        .map(|o| o.seed)
+        .collect();
+    let rechecked = outcomes.iter().filter(|o| o.rechecked).count();
+    let diverged = outcomes.iter().filter(|o| o.diverged).count();
     let secs = started.elapsed().as_secs_f64();
-    println!(
-        "swept {} seeds of '{name}' (shard {shard}, {} jobs) in {secs:.2}s: {:.0} seeds/s, {} failed",
+    say(&format!(
+        "swept {} seeds of '{}' (shard {shard}, {} jobs) in {secs:.2}s: {:.0} seeds/s, {} failed; \
+         determinism ({}) rechecked {rechecked} seeds, {diverged} diverged",
         mine.len(),
+        args.setup.label(),
         args.jobs,
         mine.len() as f64 / secs,
-        failed.len()
-    );
+        failed.len(),
+        args.check_determinism,
+    ));
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("failing seeds: {failed:?}");
+        say(&format!("failing seeds: {failed:?}"));
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Writes a line to stdout. A reader that has gone (`| head`) ends the sweep, with the exit
+/// code of a process killed by SIGPIPE, rather than a panic in every worker.
+fn print_line(line: &str) {
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+    }
+}
+
+/// What one seed of a sweep showed.
+#[derive(Debug)]
+struct Outcome {
+    seed: u64,
+    /// The transcript hash of its (first) run.
+    hash: u64,
+    /// The line it prints if it failed.
+    failure: Option<String>,
+    /// It ran twice.
+    rechecked: bool,
+    /// Its two runs differed.
+    diverged: bool,
+}
+
+/// Runs one seed of a sweep, twice if `recheck`.
+fn sweep_seed(scenario: &Scenario, recheck: bool) -> Outcome {
+    let report = run(scenario, RunOptions::default());
+    let again = recheck.then(|| run(scenario, RunOptions::default()).transcript.hash());
+    let hash = report.transcript.hash();
+    Outcome {
+        seed: scenario.seed,
+        hash,
+        failure: seed_failure(&report, again, || check_determinism(scenario)),
+        rechecked: again.is_some(),
+        diverged: again.is_some_and(|h| h != hash),
+    }
+}
+
+/// The one line a failing seed prints: `seed N FAILED [oracle] detail | replay: <command>`.
+/// A second run with another hash (`again`) is the failure that matters most, since no replay
+/// can be trusted then: `diverge` reruns the seed keeping both transcripts, to name the first
+/// event where they part.
+fn seed_failure(
+    report: &Report,
+    again: Option<u64>,
+    diverge: impl FnOnce() -> Result<u64, Divergence>,
+) -> Option<String> {
+    let seed = report.scenario.seed;
+    let hash = report.transcript.hash();
+    if let Some(again) = again.filter(|&h| h != hash) {
+        let found = match diverge() {
+            Err(d) => format!(
+                "first diverging event #{}: first run {:?}, second run {:?}",
+                d.index,
+                d.first.as_deref().unwrap_or("(end)"),
+                d.second.as_deref().unwrap_or("(end)")
+            ),
+            Ok(h) => format!("two more runs keeping their transcripts agreed (hash {h:016x})"),
+        };
+        let also = if report.passed() {
+            String::new()
+        } else {
+            format!("; the first run also failed {}", report.first_failure())
+        };
+        return Some(format!(
+            "seed {seed} FAILED [determinism] hash {hash:016x}, then {again:016x} on a second run; {found}{also} | replay: {}",
+            framesim::command_for("check", &report.scenario)
+        ));
+    }
+    (!report.passed()).then(|| {
+        format!(
+            "seed {seed} FAILED {} | replay: {}",
+            report.first_failure(),
+            report.replay_command()
+        )
+    })
+}
+
+/// Outcomes of a sweep in seed order, as they become ready: workers finish seeds out of
+/// order, and the JSON lines of `--hashes` must come in order to compare with diff.
+#[derive(Debug, Default)]
+struct InOrder {
+    /// Finished, waiting for an earlier seed.
+    waiting: BTreeMap<usize, Outcome>,
+    /// Handed out, in order.
+    flushed: Vec<Outcome>,
+}
+
+impl InOrder {
+    /// Adds the outcome of the `index`th seed; the outcomes now ready, in order.
+    fn add(&mut self, index: usize, outcome: Outcome) -> &[Outcome] {
+        self.waiting.insert(index, outcome);
+        let from = self.flushed.len();
+        while let Some(ready) = self.waiting.remove(&self.flushed.len()) {
+            self.flushed.push(ready);
+        }
+        &self.flushed[from..]
     }
 }
 
@@ -340,5 +600,100 @@ mod tests {
         assert!(shard("4/4").is_err());
         assert!(shard("1/0").is_err());
         assert!(at_least_one("0").is_err());
+        assert_eq!(recheck("all"), Ok(Recheck::Every(1)));
+        assert_eq!(recheck("16"), Ok(Recheck::Every(16)));
+        assert_eq!(recheck("off"), Ok(Recheck::Off));
+        assert!(recheck("0").is_err());
+        assert!(recheck("some").is_err());
+    }
+
+    #[test]
+    fn every_nth_seed_of_a_sweep_is_rechecked_from_the_first() {
+        let covered: Vec<usize> = (0..40).filter(|&i| Recheck::Every(16).covers(i)).collect();
+        assert_eq!(covered, [0, 16, 32]);
+        assert!((0..5).all(|i| Recheck::Every(1).covers(i)));
+        assert!(!(0..5).any(|i| Recheck::Off.covers(i)));
+    }
+
+    fn outcome(seed: u64) -> Outcome {
+        Outcome {
+            seed,
+            hash: seed,
+            failure: None,
+            rechecked: false,
+            diverged: false,
+        }
+    }
+
+    #[test]
+    fn outcomes_come_out_in_seed_order() {
+        let mut done = InOrder::default();
+        assert!(done.add(1, outcome(11)).is_empty());
+        assert!(done.add(2, outcome(12)).is_empty());
+        let ready: Vec<u64> = done.add(0, outcome(10)).iter().map(|o| o.seed).collect();
+        assert_eq!(ready, [10, 11, 12]);
+        let ready: Vec<u64> = done.add(3, outcome(13)).iter().map(|o| o.seed).collect();
+        assert_eq!(ready, [13]);
+    }
+
+    fn kept(s: &Scenario) -> Report {
+        run(
+            s,
+            RunOptions {
+                keep_transcript: true,
+            },
+        )
+    }
+
+    #[test]
+    fn a_second_run_with_another_hash_fails_the_seed_and_names_the_first_diverging_event() {
+        let s = Scenario::preset(Preset::Small, 1);
+        let report = kept(&s);
+        let hash = report.transcript.hash();
+        assert_eq!(seed_failure(&report, Some(hash), || unreachable!()), None);
+        assert_eq!(seed_failure(&report, None, || unreachable!()), None);
+
+        // Two transcripts that differ, as two runs of a nondeterministic seed would.
+        let other = kept(&Scenario::preset(Preset::Small, 2));
+        let (a, b) = (report.transcript.lines(), other.transcript.lines());
+        let d = Divergence::between(&a, &b).expect("different seeds differ");
+        let line = seed_failure(&report, Some(other.transcript.hash()), || Err(d.clone()))
+            .expect("a failure");
+        assert!(
+            line.starts_with(&format!(
+                "seed 1 FAILED [determinism] hash {hash:016x}, then {:016x} on a second run; first diverging event #{}: first run {:?}, second run {:?}",
+                other.transcript.hash(),
+                d.index,
+                a[d.index],
+                b[d.index]
+            )),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(
+                " | replay: cargo run --release -p framesim -- check --scenario small --seed 1"
+            ),
+            "{line}"
+        );
+        assert!(!line.contains('\n'));
+
+        let line = seed_failure(&report, Some(hash ^ 1), || Ok(hash)).expect("a failure");
+        assert!(
+            line.contains("two more runs keeping their transcripts agreed"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_failing_seed_is_one_line_with_its_replay_command() {
+        let mut s = Scenario::preset(Preset::Small, 3);
+        s.target = Target::OneReadOneRequest;
+        let report = run(&s, RunOptions::default());
+        let line = seed_failure(&report, None, || unreachable!()).expect("caught");
+        assert!(line.starts_with("seed 3 FAILED [reply] "), "{line}");
+        assert!(
+            line.ends_with(" | replay: cargo run --release -p framesim -- replay --scenario small --seed 3 --target naive-one-read"),
+            "{line}"
+        );
     }
 }

@@ -24,7 +24,8 @@ const MAX_PARTIAL: usize = 8;
 
 /// What the stream adapter on the server's side does to each read and write: each a chance
 /// per poll.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Chance a read returns fewer bytes than are available (at least one).
     pub partial_read_chance: f64,

@@ -1,17 +1,15 @@
 //! Transcripts as files: their text, and where they go by default.
 
 use crate::report::Report;
-use crate::scenario::Scenario;
+use crate::scenario::{work_dir, Scenario};
 use crate::transcript::logical_view;
 use std::path::{Path, PathBuf};
 
-/// `target/framesim/<scenario>-<target>-<seed>.txt` under the workspace.
+/// `target/framesim/<scenario>-<target>-<seed>.txt` under the workspace, with a short hash of
+/// the scenario before `.txt` unless it is a preset unchanged (see [`Scenario::file_stem`]):
+/// a 1,000-client variant of a preset never overwrites the preset's transcript.
 pub fn default_transcript_path(s: &Scenario) -> PathBuf {
-    let root = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    root.join("framesim")
-        .join(format!("{}-{}-{}.txt", s.name, s.target, s.seed))
+    work_dir().join(format!("{}.txt", s.file_stem()))
 }
 
 /// The run's transcript as text: a header with the scenario (its drawn options and seed),

@@ -1,11 +1,34 @@
 //! What a run found, for people: a summary, or the first violation and how to replay it.
 
 use crate::oracle::Violation;
-use crate::scenario::{Preset, Scenario, Target};
+use crate::scenario::{work_dir, Scenario, Target};
 use crate::transcript::{Counts, Transcript};
 use framesim_server::Snapshot;
 use std::fmt::Write as _;
 use std::time::Duration;
+
+/// How printed commands start the CLI.
+const CLI: &str = "cargo run --release -p framesim --";
+
+/// The CLI command `subcommand` (`replay`, `check`, `run`) for exactly `s`: `--scenario P
+/// --seed N [--target T]` when `s` is a preset left as it is; otherwise `--scenario-file
+/// PATH`, with `s` written to that file under `target/framesim/` first (named after the
+/// scenario and a hash of it, so it is the same file for the same scenario).
+pub fn command_for(subcommand: &str, s: &Scenario) -> String {
+    if let Some(preset) = s.unchanged_preset() {
+        let mut cmd = format!("{CLI} {subcommand} --scenario {preset} --seed {}", s.seed);
+        if s.target != Target::Framesim {
+            let _ = write!(cmd, " --target {}", s.target);
+        }
+        return cmd;
+    }
+    let path = work_dir().join(format!("{}.toml", s.file_stem()));
+    let mut cmd = format!("{CLI} {subcommand} --scenario-file {}", path.display());
+    if let Err(e) = s.save(&path) {
+        let _ = write!(cmd, "  (could not write that file: {e})");
+    }
+    cmd
+}
 
 /// What one run found, and the numbers it left.
 #[derive(Debug, Clone)]
@@ -14,8 +37,11 @@ pub struct Report {
     pub scenario: Scenario,
     /// Every violation, in the order found.
     pub violations: Vec<Violation>,
-    /// The simulation itself failed (a panic, a turmoil error).
+    /// The simulation itself failed: `panic at file:line: message`, or a turmoil error.
     pub error: Option<String>,
+    /// Every panic inside the run, as `file:line: message`, in order: connection tasks that
+    /// tokio caught as well as the one that ended the simulation, if one did.
+    pub panics: Vec<String>,
     /// The run's transcript (lines kept only if asked for).
     pub transcript: Transcript,
     /// The server's counters at the end.
@@ -58,6 +84,7 @@ impl Report {
             scenario,
             violations,
             error,
+            panics: Vec::new(),
             transcript,
             stats,
             virtual_time,
@@ -65,36 +92,40 @@ impl Report {
         }
     }
 
-    /// True when no oracle found anything and the simulation ran to its end.
+    /// True when no oracle found anything, nothing panicked, and the simulation ran to its
+    /// end.
     pub fn passed(&self) -> bool {
-        self.violations.is_empty() && self.error.is_none()
+        self.violations.is_empty() && self.error.is_none() && self.panics.is_empty()
     }
 
-    /// The command that replays this run with the CLI.
+    /// What failed, on one line: `[oracle] detail` of the first violation, `[panic]
+    /// file:line: message`, or `[error] ...`; empty for a pass.
+    pub fn first_failure(&self) -> String {
+        let mut line = if let Some(e) = &self.error {
+            match self.panics.first() {
+                Some(panic) => format!("[panic] {panic}"),
+                None => format!("[error] {e}"),
+            }
+        } else if let Some(v) = self.violations.first() {
+            let mut line = format!("[{}] {}", v.oracle, v.detail);
+            if let Some(panic) = self.panics.first() {
+                let _ = write!(line, "; panicked at {panic}");
+            }
+            line
+        } else if let Some(panic) = self.panics.first() {
+            format!("[panic] {panic}")
+        } else {
+            return String::new();
+        };
+        if self.panics.len() > 1 {
+            let _ = write!(line, " (+{} more panics)", self.panics.len() - 1);
+        }
+        line.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The command that replays this run with the CLI, exactly: see [`command_for`].
     pub fn replay_command(&self) -> String {
-        if self.scenario.name == "fuzz" {
-            // Fuzz scenarios are built from the fuzzer's bytes, not from a preset.
-            return "cargo run --release -p framesim -- replay-fuzz --input <the fuzz input file>"
-                .into();
-        }
-        let mut cmd = format!(
-            "cargo run --release -p framesim -- replay --scenario {} --seed {}",
-            self.scenario.name, self.scenario.seed
-        );
-        if self.scenario.target != Target::Framesim {
-            let _ = write!(cmd, " --target {}", self.scenario.target);
-        }
-        // Sizes set on the command line (`--clients`, `--hosts`) are part of the run too.
-        if let Ok(preset) = self.scenario.name.parse::<Preset>() {
-            let plain = Scenario::preset(preset, self.scenario.seed);
-            if self.scenario.clients != plain.clients {
-                let _ = write!(cmd, " --clients {}", self.scenario.clients);
-            }
-            if self.scenario.client_hosts != plain.client_hosts {
-                let _ = write!(cmd, " --hosts {}", self.scenario.client_hosts);
-            }
-        }
-        cmd
+        command_for("replay", &self.scenario)
     }
 
     /// The summary `framesim run` prints. Only seed-determined numbers, except the wall time.
@@ -163,6 +194,12 @@ impl Report {
                 for line in &lines[end.saturating_sub(12)..end] {
                     let _ = writeln!(out, "  {line}");
                 }
+            }
+        }
+        if !self.panics.is_empty() {
+            let _ = writeln!(out, "panics ({}):", self.panics.len());
+            for panic in self.panics.iter().take(5) {
+                let _ = writeln!(out, "  {panic}");
             }
         }
         let _ = writeln!(out, "seed: {}", self.scenario.seed);

@@ -4,6 +4,7 @@
 use crate::client::{Client, Shared};
 use crate::net::{SimListener, PORT};
 use crate::oracle::{self, Violations};
+use crate::panics::Capture;
 use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::seeds::{self, Stream};
@@ -51,6 +52,7 @@ fn server_config(s: &Scenario) -> Config {
 /// Runs `scenario` to its end and checks every oracle.
 pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let wall = std::time::Instant::now();
+    let panics = Capture::start();
     let s = Arc::new(scenario.clone());
     let transcript = Transcript::new(options.keep_transcript);
     let violations = Violations::default();
@@ -183,24 +185,32 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
             Err(e) => return Err(e.to_string()),
         }
     }));
-    let error = match stepped {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(format!("simulation error: {e}")),
-        Err(panic) => Some(format!("panic: {}", panic_message(&panic))),
-    };
     let virtual_time = sim.elapsed();
     drop(sim);
+    let panics = panics.finish();
+    // The first panic recorded is where things went wrong: later ones (other tasks, the
+    // host that re-raised it) follow from it.
+    let error = match (stepped, panics.first()) {
+        (Ok(Ok(())), _) => None,
+        (Ok(Err(e)), None) => Some(format!("simulation error: {e}")),
+        (Ok(Err(e)), Some(at)) => Some(format!("simulation error: {e} (panic at {at})")),
+        (Err(_), Some(at)) => Some(format!("panic at {at}")),
+        (Err(panic), None) => Some(format!("panic: {}", panic_message(&panic))),
+    };
     let latencies = std::mem::take(&mut *latencies.lock().expect("latency lock"));
-    Report::new(
-        scenario.clone(),
-        violations.all(),
-        error,
-        transcript,
-        stats.snapshot(),
-        latencies,
-        virtual_time,
-        wall.elapsed(),
-    )
+    Report {
+        panics,
+        ..Report::new(
+            scenario.clone(),
+            violations.all(),
+            error,
+            transcript,
+            stats.snapshot(),
+            latencies,
+            virtual_time,
+            wall.elapsed(),
+        )
+    }
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -222,6 +232,18 @@ pub struct Divergence {
     pub second: Option<String>,
 }
 
+impl Divergence {
+    /// Where two runs' transcript lines first differ, if they do.
+    pub fn between(first: &[String], second: &[String]) -> Option<Divergence> {
+        let index = (0..first.len().max(second.len())).find(|&i| first.get(i) != second.get(i))?;
+        Some(Divergence {
+            index,
+            first: first.get(index).cloned(),
+            second: second.get(index).cloned(),
+        })
+    }
+}
+
 /// Runs `scenario` twice; returns the transcript hash, or the first diverging event.
 pub fn check_determinism(scenario: &Scenario) -> Result<u64, Divergence> {
     let options = RunOptions {
@@ -229,13 +251,8 @@ pub fn check_determinism(scenario: &Scenario) -> Result<u64, Divergence> {
     };
     let first = run(scenario, options).transcript;
     let second = run(scenario, options).transcript;
-    let (a, b) = (first.lines(), second.lines());
-    match (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
+    match Divergence::between(&first.lines(), &second.lines()) {
         None => Ok(first.hash()),
-        Some(index) => Err(Divergence {
-            index,
-            first: a.get(index).cloned(),
-            second: b.get(index).cloned(),
-        }),
+        Some(d) => Err(d),
     }
 }

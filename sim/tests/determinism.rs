@@ -3,7 +3,7 @@
 mod common;
 
 use common::seeds;
-use framesim::{check_determinism, run, Preset, RunOptions, Scenario};
+use framesim::{check_determinism, run, Divergence, Preset, RunOptions, Scenario};
 use std::process::Command;
 
 #[test]
@@ -74,4 +74,25 @@ fn a_second_process_writes_the_same_transcript_bytes() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_first_diverging_line_is_found() {
+    let lines = |s: &[&str]| s.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    let (a, b) = (
+        lines(&["start", "c1 write", "end"]),
+        lines(&["start", "c2 write", "end"]),
+    );
+    let d = Divergence::between(&a, &b).unwrap();
+    assert_eq!(
+        (d.index, d.first.as_deref(), d.second.as_deref()),
+        (1, Some("c1 write"), Some("c2 write"))
+    );
+    let shorter = lines(&["start"]);
+    let d = Divergence::between(&shorter, &a).unwrap();
+    assert_eq!(
+        (d.index, d.first, d.second.as_deref()),
+        (1, None, Some("c1 write"))
+    );
+    assert_eq!(Divergence::between(&a, &a.clone()), None);
 }

@@ -14,6 +14,11 @@ use super::{Decoder, FrameError, DEFAULT_MAX_FRAME};
 /// assert_eq!(codec.endian(), Endian::Little);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Endian {
     /// Most significant byte first (network order).
     #[default]

@@ -20,13 +20,23 @@ use bytes::BytesMut;
 use std::fmt;
 
 /// How requests and replies are framed on a connection.
+///
+/// With the `serde` feature, a framing is a table tagged by `kind`: `{ kind = "resp" }`,
+/// `{ kind = "line", delimiter = '\r\n' }` (the delimiter with escapes, as `--delimiter`
+/// takes it), `{ kind = "length", header_len = 4, endian = "big" }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)
+)]
 pub enum Framing {
     /// RESP2, the Redis protocol.
     Resp,
     /// One command per delimited line.
     Line {
         /// The delimiter, e.g. `b"\n"` (a `\r` before a `\n` is whitespace and ignored).
+        #[cfg_attr(feature = "serde", serde(with = "crate::text::escaped"))]
         delimiter: Vec<u8>,
     },
     /// Binary length-prefixed frames.

@@ -1,25 +1,30 @@
 //! A run, as plain data: the seed, the clients, how the network delivers, what goes wrong.
 //!
 //! `presets` names the scenarios the CLI and the suites run, [`swarm`] draws every option
-//! of a scenario from a source of choices (a seeded generator, or a fuzzer's bytes), and
-//! `roles` says which clients misbehave.
+//! of a scenario from a source of choices (a seeded generator, or a fuzzer's bytes),
+//! `roles` says which clients misbehave, and `file` writes a scenario as TOML and reads it
+//! back.
 
+mod file;
 mod presets;
 mod roles;
 pub mod swarm;
 
 pub use crate::net::Faults;
 pub use crate::target::Target;
+pub use file::work_dir;
 pub use presets::Preset;
 pub use roles::{Role, Roles};
 
 use framesim_server::protocol::Framing;
 use framesim_server::Limits;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
 
 /// Everything one simulation run is made of. Same scenario, same transcript.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Name this scenario goes by: its preset's, or its own (snapshots, fuzz inputs).
     pub name: String,
@@ -43,12 +48,16 @@ pub struct Scenario {
     /// Server limits.
     pub limits: Limits,
     /// Network latency per message, min..=max.
+    #[serde(with = "file::form::duration_pair")]
     pub latency: (Duration, Duration),
     /// Restart the server host at this virtual time (clients reconnect).
+    #[serde(default, with = "file::form::duration_or_never")]
     pub restart_at: Option<Duration>,
     /// Clients start at seeded times spread over this much virtual time (zero: all at once).
+    #[serde(with = "framesim_server::text::duration")]
     pub ramp: Duration,
     /// Longest virtual time a well-behaved request may wait for its reply.
+    #[serde(with = "framesim_server::text::duration")]
     pub latency_bound: Duration,
     /// The server under test.
     pub target: Target,
@@ -58,14 +67,18 @@ pub struct Scenario {
     pub only_clients: Option<Vec<usize>>,
 }
 
-/// How clients write their requests.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// How clients write their requests. In a scenario file, an option left out takes its
+/// [`Delivery::default`] value.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Delivery {
     /// Largest chunk a client writes at once; chunks are drawn from 1..=max_chunk.
+    #[serde(with = "file::form::chunk")]
     pub max_chunk: usize,
     /// Chance that a request is written one byte at a time.
     pub byte_at_a_time: f64,
     /// Longest virtual pause between two chunks.
+    #[serde(with = "framesim_server::text::duration")]
     pub max_gap: Duration,
     /// Most requests sent as one pipelined batch before reading replies.
     pub pipeline: usize,

@@ -1,12 +1,15 @@
 //! Which clients misbehave, and how.
 
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Shares of clients that misbehave (each a fraction of all clients, rounded down, at
 /// least one when the fraction is positive).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Roles {
     /// Pause between two bytes of a slowloris client.
+    #[serde(with = "framesim_server::text::duration")]
     pub slowloris_every: Duration,
     /// Send one byte every `slowloris_every` forever.
     pub slowloris: f64,

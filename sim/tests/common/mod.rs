@@ -48,6 +48,8 @@ pub fn assert_passes_scenario(s: Scenario) -> Report {
 }
 
 /// Replays a failing scenario with its transcript kept, writes it, and panics with the report.
+/// The report's replay command reproduces the run exactly: a scenario changed by the test is
+/// written to a scenario file under target/framesim/ and the command names that file.
 pub fn fail(s: &Scenario) -> ! {
     let report = run(
         s,
