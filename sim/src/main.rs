@@ -38,6 +38,18 @@ enum Cmd {
     Check(Pick),
     /// Run a range of seeds and print every failing one.
     Sweep(Sweep),
+    /// Shrink a failing run to the smallest scenario that still fails the same way (fewer
+    /// clients and requests, calmer delivery, shorter deadlines), printing each accepted
+    /// step, and write it as a ready regression: the scenario file the regression suite
+    /// replays, and its transcript.
+    Shrink {
+        #[command(flatten)]
+        pick: Pick,
+        /// Where the shrunk scenario file goes [default: sim/regressions, which
+        /// `cargo test -p framesim --test regressions` replays].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Replay an input of the `simulation` fuzz target (e.g. a crash file) as a scenario,
     /// keeping its whole transcript.
     ReplayFuzz {
@@ -183,6 +195,10 @@ struct Sweep {
     /// first diverging event.
     #[arg(long, value_name = "all|N|off", default_value = "16", value_parser = recheck)]
     check_determinism: Recheck,
+    /// Shrink every failing seed and print the shrunk scenario's replay command (the file
+    /// goes to target/framesim/).
+    #[arg(long)]
+    shrink: bool,
     /// Print one JSON line per seed on stdout, in seed order:
     /// {"seed":N,"hash":"<16 hex digits>","passed":true}. Everything else goes to stderr, so
     /// the output of two sweeps compares with diff.
@@ -312,6 +328,7 @@ fn main() -> ExitCode {
         Cmd::Replay { pick, transcript } => replay(&pick, transcript),
         Cmd::Check(pick) => check(&pick),
         Cmd::Sweep(sweep_args) => sweep(&sweep_args),
+        Cmd::Shrink { pick, out } => shrink(&pick, out),
         Cmd::ReplayFuzz { input, transcript } => replay_fuzz(&input, transcript),
         Cmd::List { files } => list(files.as_deref()),
     };
@@ -364,6 +381,51 @@ fn replay_scenario(scenario: &Scenario, transcript: Option<PathBuf>) -> Result<E
     framesim::write_transcript(&report, &path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(finish(&report, Some(&path)))
 }
+
+/// `framesim shrink`.
+fn shrink(pick: &Pick, out: Option<PathBuf>) -> Result<ExitCode, String> {
+    let scenario = pick.scenario()?;
+    println!(
+        "shrinking: {}",
+        scenario.to_string().lines().next().unwrap_or_default()
+    );
+    let shrunk = framesim::shrink::shrink(&scenario, |step| {
+        println!(
+            "  {:>8.2?}  {:<34} clients {:>5}  requests {:>3}  events {:>7}",
+            step.elapsed, step.what, step.clients, step.requests, step.events
+        )
+    })?;
+    println!("{}", shrunk.summary());
+    let dir = out.unwrap_or_else(framesim::shrink::regressions_dir);
+    let (file, transcript) = shrunk
+        .save(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Paths as a developer types them: relative to where the command runs, when inside it.
+    let here = std::env::current_dir().unwrap_or_default();
+    let (file, transcript) = (
+        file.strip_prefix(&here).unwrap_or(&file).to_path_buf(),
+        transcript
+            .strip_prefix(&here)
+            .unwrap_or(&transcript)
+            .to_path_buf(),
+    );
+    let first = shrunk.report.violations.first().map(|v| v.to_string());
+    println!(
+        "violation: {}",
+        first.or(shrunk.report.error.clone()).unwrap_or_default()
+    );
+    println!("scenario: {}", file.display());
+    println!("transcript: {}", transcript.display());
+    println!("replay: {CLI} replay --scenario-file {}", file.display());
+    println!(
+        "pin it: INSTA_UPDATE=always cargo test -p framesim --test regressions, then commit {} and its snapshot",
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How printed commands start the CLI.
+const CLI: &str = "cargo run --release -p framesim --";
 
 /// `framesim check`.
 fn check(pick: &Pick) -> Result<ExitCode, String> {
@@ -424,6 +486,9 @@ fn sweep(args: &Sweep) -> Result<ExitCode, String> {
                 let outcome = sweep_seed(&scenario, args.check_determinism.covers(i));
                 if let Some(line) = &outcome.failure {
                     say(line);
+                    if args.shrink {
+                        say(&shrink_line(&scenario));
+                    }
                 }
                 let mut done = done.lock().expect("sweep results");
                 for ready in done.add(i, outcome) {
@@ -503,6 +568,25 @@ fn sweep_seed(scenario: &Scenario, recheck: bool) -> Outcome {
         failure: seed_failure(&report, again, || check_determinism(scenario)),
         rechecked: again.is_some(),
         diverged: again.is_some_and(|h| h != hash),
+    }
+}
+
+/// What `sweep --shrink` prints for a failing seed: the shrink's summary and the command
+/// replaying the shrunk scenario.
+fn shrink_line(scenario: &Scenario) -> String {
+    match framesim::shrink::shrink(scenario, |_| {}) {
+        Ok(shrunk) => {
+            let dir = framesim::work_dir();
+            match shrunk.save(&dir) {
+                Ok((file, _)) => format!(
+                    "  {} | replay: {CLI} replay --scenario-file {}",
+                    shrunk.summary(),
+                    file.display()
+                ),
+                Err(e) => format!("  {} (could not write it: {e})", shrunk.summary()),
+            }
+        }
+        Err(e) => format!("  could not shrink seed {}: {e}", scenario.seed),
     }
 }
 

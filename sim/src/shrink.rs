@@ -138,9 +138,21 @@ impl State {
         what: String,
         on_step: &mut impl FnMut(&Step),
     ) -> bool {
+        self.accept_if(candidate, what, on_step, |_| true)
+    }
+
+    /// Like [`State::accept`], and only if `better` holds for the new run's event count.
+    fn accept_if(
+        &mut self,
+        candidate: Scenario,
+        what: String,
+        on_step: &mut impl FnMut(&Step),
+        better: impl FnOnce(u64) -> bool,
+    ) -> bool {
         self.runs += 1;
         let report = run(&candidate, RunOptions::default());
-        if Failure::of(&report).as_ref() != Some(&self.failure) {
+        let same = Failure::of(&report).as_ref() == Some(&self.failure);
+        if !same || !better(report.transcript.len()) {
             return false;
         }
         let step = Step {
@@ -299,6 +311,17 @@ impl State {
         self.shorter_times(on_step);
     }
 
+    /// Keeps a change of timing only if the transcript gets shorter: its whole point.
+    fn shorter(
+        &mut self,
+        candidate: Scenario,
+        what: String,
+        on_step: &mut impl FnMut(&Step),
+    ) -> bool {
+        let events = self.report.transcript.len();
+        self.accept_if(candidate, what, on_step, |now| now < events)
+    }
+
     /// Shorter deadlines and slower tricklers: fewer events before the failure shows.
     fn shorter_times(&mut self, on_step: &mut impl FnMut(&Step)) {
         const FLOOR: Duration = Duration::from_millis(20);
@@ -315,31 +338,75 @@ impl State {
                 if to >= from {
                     continue;
                 }
-                any |= self.try_set(&format!("{name} {from:?} -> {to:?}"), on_step, |s| {
-                    let mut shorter = s.clone();
-                    match name {
-                        "frame deadline" => shorter.limits.frame_deadline = to,
-                        _ => shorter.limits.idle_timeout = to,
-                    }
-                    Some(shorter)
-                });
+                let mut shorter = self.best.clone();
+                match name {
+                    "frame deadline" => shorter.limits.frame_deadline = to,
+                    _ => shorter.limits.idle_timeout = to,
+                }
+                any |= self.shorter(shorter, format!("{name} {from:?} -> {to:?}"), on_step);
             }
             let every = self.best.roles.slowloris_every;
             let slower = (every * 2).min(self.best.limits.frame_deadline);
             if slower > every {
-                any |= self.try_set(
-                    &format!("slowloris every {every:?} -> {slower:?}"),
-                    on_step,
-                    |s| {
-                        let mut slower_s = s.clone();
-                        slower_s.roles.slowloris_every = slower;
-                        Some(slower_s)
-                    },
-                );
+                let mut slower_s = self.best.clone();
+                slower_s.roles.slowloris_every = slower;
+                let what = format!("slowloris every {every:?} -> {slower:?}");
+                any |= self.shorter(slower_s, what, on_step);
             }
             if !any {
                 return;
             }
         }
     }
+}
+
+impl Shrunk {
+    /// One line for logs: what shrank to what, and how long it took.
+    pub fn summary(&self) -> String {
+        format!(
+            "shrunk {} seed {} ({}): {} -> {} clients, {} -> {} requests, {} -> {} events, {} runs in {:.2?}",
+            self.original.name,
+            self.original.seed,
+            match &self.failure {
+                Failure::Oracle(o) => format!("[{}]", o.name()),
+                Failure::Error => "[error]".to_string(),
+            },
+            self.original.client_ids().count(),
+            self.scenario.client_ids().count(),
+            self.original.requests,
+            self.scenario.requests,
+            self.events_before,
+            self.report.transcript.len(),
+            self.runs,
+            self.elapsed
+        )
+    }
+
+    /// Writes the ready regression: the shrunk scenario as `dir/<stem>.toml` (the regression
+    /// suite replays every file there) and its transcript, both views, under
+    /// `target/framesim/`. Returns both paths.
+    pub fn save(
+        &self,
+        dir: &std::path::Path,
+    ) -> std::io::Result<(std::path::PathBuf, std::path::PathBuf)> {
+        let mut scenario = self.scenario.clone();
+        scenario.name = format!("{}-shrunk", self.original.name);
+        let file = dir.join(format!("{}.toml", scenario.file_stem()));
+        scenario.save(&file)?;
+        let kept = run(
+            &scenario,
+            RunOptions {
+                keep_transcript: true,
+            },
+        );
+        let transcript = crate::output::default_transcript_path(&scenario);
+        crate::output::write_transcript(&kept, &transcript)?;
+        Ok((file, transcript))
+    }
+}
+
+/// Where `framesim shrink` puts shrunk scenarios by default, and where the regression suite
+/// looks for them: `sim/regressions/`.
+pub fn regressions_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions")
 }

@@ -1,12 +1,14 @@
-//! Replays every pinned seed of `sim/regressions.txt` and snapshots what it showed.
+//! Replays every pinned seed of `sim/regressions.txt` and every shrunk scenario of
+//! `sim/regressions/*.toml`, and snapshots what each showed.
 //!
-//! Pinning a seed is one step: add its line to `sim/regressions.txt`, run this test once
-//! with `INSTA_UPDATE=always` (or `cargo insta review`), commit the new snapshot.
+//! Pinning a seed is one step: add its line to `sim/regressions.txt` (or let `framesim
+//! shrink` write the file), run this test once with `INSTA_UPDATE=always` (or `cargo insta
+//! review`), commit the new snapshot.
 
 mod common;
 
 use common::{pinned, snapshot_name};
-use framesim::{run, Preset, RunOptions, Scenario, Target};
+use framesim::{run, Preset, Report, RunOptions, Scenario, Target};
 
 #[test]
 fn pinned_regression_seeds_replay() {
@@ -23,30 +25,63 @@ fn pinned_regression_seeds_replay() {
         if let Some(target) = parts.get(2) {
             s.target = target.parse::<Target>().unwrap();
         }
-        let report = run(
-            &s,
-            RunOptions {
-                keep_transcript: true,
-            },
-        );
-        let shown = if s.target == Target::Framesim {
-            if !report.passed() {
-                common::fail(&s);
-            }
-            report.summary_stable()
-        } else {
-            assert!(
-                !report.passed(),
-                "'{line}': the naive server is no longer caught"
-            );
-            report.failure()
-        };
-        insta::with_settings!({
-            snapshot_path => "../../snapshots",
-            prepend_module_to_snapshot => false,
-            omit_expression => true,
-        }, {
-            insta::assert_snapshot!(snapshot_name(&line), shown);
-        });
+        check(&s, &line, &snapshot_name(&line));
     }
+}
+
+#[test]
+fn shrunk_scenario_files_replay() {
+    let dir = framesim::shrink::regressions_dir();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.map(|e| e.expect("readable sim/regressions").path())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "toml"));
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no shrunk scenarios in {}",
+        dir.display()
+    );
+    for path in files {
+        let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        check(
+            &s,
+            &path.display().to_string(),
+            &format!("regression-{stem}"),
+        );
+    }
+}
+
+/// A naive target must still be caught; the real server must pass. Snapshots what it showed.
+fn check(s: &Scenario, what: &str, snapshot: &str) -> Report {
+    let report = run(
+        s,
+        RunOptions {
+            keep_transcript: true,
+        },
+    );
+    let shown = if s.target == Target::Framesim {
+        if !report.passed() {
+            common::fail(s);
+        }
+        report.summary_stable()
+    } else {
+        assert!(
+            !report.passed(),
+            "'{what}': the naive server is no longer caught"
+        );
+        report.failure()
+    };
+    insta::with_settings!({
+        snapshot_path => "../../snapshots",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(snapshot.to_string(), shown);
+    });
+    report
 }

@@ -44,11 +44,21 @@ const CATALOGUE: &[&str] = &[
 fn no_unreferenced_or_pending_snapshots() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots");
     let pinned = common::pinned();
+    let shrunk: Vec<String> = std::fs::read_dir(framesim::shrink::regressions_dir())
+        .map(|d| {
+            d.filter_map(|e| {
+                let name = e.ok()?.file_name().to_string_lossy().into_owned();
+                Some(format!("regression-{}", name.strip_suffix(".toml")?))
+            })
+            .collect()
+        })
+        .unwrap_or_default();
     let mut stray = Vec::new();
     for entry in std::fs::read_dir(dir).expect("snapshots/") {
         let name = entry.unwrap().file_name().to_string_lossy().to_string();
         let known = name.strip_suffix(".snap").is_some_and(|stem| {
             CATALOGUE.contains(&stem)
+                || shrunk.iter().any(|s| s == stem)
                 || pinned
                     .iter()
                     .any(|line| common::snapshot_name(line) == stem)

@@ -59,6 +59,22 @@ pub fn fail(s: &Scenario) -> ! {
     );
     let path = framesim::default_transcript_path(s);
     let written = write_transcript(&report, &path);
+    // FRAMESIM_SHRINK=1: shrink the failure first and name the smallest scenario too.
+    if std::env::var_os("FRAMESIM_SHRINK").is_some() {
+        match framesim::shrink::shrink(s, |_| {}) {
+            Ok(shrunk) => match shrunk.save(&framesim::work_dir()) {
+                Ok((file, transcript)) => eprintln!(
+                    "{}\nshrunk scenario: {} (transcript {})\nreplay it: cargo run --release -p framesim -- replay --scenario-file {}",
+                    shrunk.summary(),
+                    file.display(),
+                    transcript.display(),
+                    file.display()
+                ),
+                Err(e) => eprintln!("{} (could not write it: {e})", shrunk.summary()),
+            },
+            Err(e) => eprintln!("could not shrink: {e}"),
+        }
+    }
     panic!(
         "{}\ntranscript: {} ({written:?})",
         report.failure(),
