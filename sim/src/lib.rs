@@ -7,7 +7,7 @@
 //! says pass, or the first violation with the seed and the command that replays it.
 //!
 //! Modules, from the top: `world` (a scenario as turmoil hosts) runs `client`s and a
-//! `target` behind `net`; clients use `model` to predict replies and `oracle` to judge them;
+//! `target` behind `net`, both ends sharing each connection's `window`; clients use `model` to predict replies and `oracle` to judge them;
 //! everything lands in `transcript`, summed up by `report` and written by `output`. `scenario`
 //! is plain data, drawn by `seeds`' streams.
 
@@ -23,6 +23,7 @@ mod scenario;
 mod seeds;
 mod target;
 mod transcript;
+mod window;
 mod world;
 
 pub use oracle::{Oracle, Violation};

@@ -2,12 +2,13 @@
 //! runs the server-side checks once every client is done, and the crash of a restart.
 
 use crate::client::{Client, Shared};
-use crate::net::{SimListener, PORT};
+use crate::net::{SimListener, Wiring, PORT};
 use crate::oracle::{self, Violations};
 use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::seeds::{self, Stream};
 use crate::transcript::{Actor, Event, Record, Transcript};
+use crate::window::Windows;
 use framesim_server::{Command, Config, Kv, Response, Service, Stats};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -58,13 +59,16 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let hosts_done = Arc::new(AtomicUsize::new(0));
     let hosts = s.client_hosts.clamp(1, s.clients.max(1));
+    // turmoil's capacity per stream is also the accept backlog, which panics when full.
+    let tcp_capacity = s.clients + 64;
+    let windows = Windows::new(s.faults.window, tcp_capacity);
 
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_secs(24 * 3600))
         .tick_duration(Duration::from_millis(1))
         .min_message_latency(s.latency.0)
         .max_message_latency(s.latency.1)
-        .tcp_capacity(s.clients + 64)
+        .tcp_capacity(tcp_capacity)
         .rng_seed(seeds::derive(s.seed, Stream::Network))
         .build();
 
@@ -76,6 +80,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let crash = Arc::new(tokio::sync::Notify::new());
     let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (crash_in, down_in) = (crash.clone(), down.clone());
+    let windows_in = windows.clone();
     // Outlives every incarnation of the server host, so connection fault streams go on
     // after a restart instead of starting over.
     let accepted = Arc::new(AtomicU64::new(0));
@@ -83,6 +88,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         let (t, scn, config, stats) =
             (t.clone(), scn.clone(), config.clone(), server_stats.clone());
         let (crash, down, accepted) = (crash_in.clone(), down_in.clone(), accepted.clone());
+        let windows = windows_in.clone();
         async move {
             let bound = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
             t.record(
@@ -91,7 +97,12 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
                     text: format!("listening on {PORT}"),
                 },
             );
-            let listener = SimListener::new(bound, scn.faults, scn.seed, accepted, t.clone());
+            let wiring = Wiring {
+                accepted,
+                transcript: t.clone(),
+                windows,
+            };
+            let listener = SimListener::new(bound, scn.faults, scn.seed, wiring);
             let service = Recorder {
                 kv: Kv::new(),
                 transcript: t,
@@ -112,6 +123,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         transcript: transcript.clone(),
         violations: violations.clone(),
         latencies: latencies.clone(),
+        windows,
     };
     for h in 0..hosts {
         let (shared, done) = (shared.clone(), hosts_done.clone());

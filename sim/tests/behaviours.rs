@@ -89,3 +89,14 @@ fn a_thousand_clients_on_many_hosts() {
         assert_eq!(r.stats.connections_open, 0);
     }
 }
+
+#[test]
+fn coalesced_reads_and_small_windows_under_hostile_delivery() {
+    for seed in seeds_for(Preset::Hostile, 0..2) {
+        let mut s = Scenario::preset(Preset::Hostile, seed);
+        s.clients = 60;
+        s.faults.window = 4096;
+        let r = assert_passes_scenario(s);
+        assert!(r.counts.coalesced_reads > 0, "seed {seed}: coalescing on");
+    }
+}

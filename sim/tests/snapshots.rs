@@ -37,6 +37,7 @@ const CATALOGUE: &[&str] = &[
     "framing-length",
     "summary-default",
     "summary-hostile",
+    "coalesced-reads",
 ];
 
 /// Fails on snapshots nobody asserts any more, and on pending ones left by a run.
@@ -112,7 +113,19 @@ fn partial_reads_and_short_writes() {
         partial_read_chance: 0.8,
         short_write_chance: 0.8,
         spurious_pending_chance: 0.2,
+        ..Faults::none()
     };
+    snapshot(s);
+}
+
+#[test]
+fn coalesced_reads_put_several_frames_in_one_read() {
+    let mut s = base("coalesced-reads", 2);
+    s.requests = 6;
+    s.delivery.pipeline = 4;
+    s.delivery.max_chunk = 6;
+    s.faults.coalesce_chance = 0.8;
+    s.faults.partial_read_chance = 0.2;
     snapshot(s);
 }
 

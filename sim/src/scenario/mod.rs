@@ -10,6 +10,7 @@ pub mod swarm;
 
 pub use crate::net::Faults;
 pub use crate::target::Target;
+use crate::window::DEFAULT_WINDOW;
 pub use presets::Preset;
 pub use roles::{Role, Roles};
 
@@ -165,6 +166,15 @@ impl fmt::Display for Scenario {
             f,
             "  limits: line {} B, frame {} B, buffered {} B, frame deadline {:?}, idle {:?}, latency bound {:?}",
             l.max_line, l.max_frame, l.max_buffered, l.frame_deadline, l.idle_timeout, self.latency_bound
-        )
+        )?;
+        // Printed only when set, so the scenarios that leave them alone read as before.
+        if x.coalesce_chance > 0.0 || x.window != DEFAULT_WINDOW {
+            write!(
+                f,
+                "\n  stream: coalesced reads {:.2}, window {} B, max output {} B",
+                x.coalesce_chance, x.window, l.max_output
+            )?;
+        }
+        Ok(())
     }
 }
