@@ -3,7 +3,8 @@
 //!
 //! turmoil delivers each client write as one segment and never splits or merges them, so
 //! everything a real kernel does to a byte stream beyond that has to happen here. The
-//! adapter's writes also wait on the connection's receive window (`window`).
+//! adapter's writes also wait on the connection's receive window (`window`), and it feeds
+//! the boundary oracles (`oracle::backlog`) every byte that crosses it.
 
 use crate::seeds::{self, Stream};
 use crate::transcript::{Actor, Event, Transcript};
@@ -70,9 +71,30 @@ impl Default for Faults {
     }
 }
 
+/// What the boundary oracles hear of one server connection: every byte it reads and
+/// writes, and when it shuts its side down. Each poll of the stream first `enter`s its tap,
+/// so what the server does next in the same task poll (decode, answer) can be put down to
+/// this connection.
+pub trait Tap: Send + Sync {
+    /// This connection's stream is being polled.
+    fn enter(&self);
+    /// The server read `n` request bytes.
+    fn read(&self, n: usize);
+    /// The server wrote `n` bytes.
+    fn wrote(&self, n: usize);
+    /// The server shut its side down.
+    fn shut(&self);
+}
+
+/// Hands each accepted connection its [`Tap`].
+pub trait Taps: Send + Sync {
+    /// The tap of the connection accepted from `peer`.
+    fn tap(&self, peer: SocketAddr) -> Box<dyn Tap>;
+}
+
 /// turmoil's listener as a [`framesim_server::Listener`], wrapping each accepted stream in
-/// a [`FaultyStream`] with its own RNG ([`Stream::Connection`], by accept order) and its
-/// window.
+/// a [`FaultyStream`] with its own RNG ([`Stream::Connection`], by accept order), its
+/// window, and its tap for the boundary oracles.
 pub struct SimListener {
     inner: turmoil::net::TcpListener,
     faults: Faults,
@@ -83,6 +105,7 @@ pub struct SimListener {
     accepted: Arc<AtomicU64>,
     transcript: Transcript,
     windows: Windows,
+    taps: Arc<dyn Taps>,
 }
 
 /// What every connection of a run shares beyond its own faults.
@@ -93,6 +116,8 @@ pub struct Wiring {
     pub transcript: Transcript,
     /// The receive windows, shared with the clients.
     pub windows: Windows,
+    /// The boundary oracles.
+    pub taps: Arc<dyn Taps>,
 }
 
 impl SimListener {
@@ -111,6 +136,7 @@ impl SimListener {
             accepted: wiring.accepted,
             transcript: wiring.transcript,
             windows: wiring.windows,
+            taps: wiring.taps,
         }
     }
 }
@@ -134,6 +160,7 @@ impl framesim_server::Listener for SimListener {
             windows: self.windows.clone(),
             key: peer,
             stalled: false,
+            tap: self.taps.tap(peer),
         };
         Ok((stream, peer))
     }
@@ -158,6 +185,7 @@ pub struct FaultyStream<S> {
     key: SocketAddr,
     /// The last write found the window full (recorded once per stall).
     stalled: bool,
+    tap: Box<dyn Tap>,
 }
 
 impl<S> Drop for FaultyStream<S> {
@@ -281,6 +309,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        this.tap.enter();
         if this.pending(cx) {
             return Poll::Pending;
         }
@@ -289,7 +318,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
             && this.rng.random_bool(this.faults.coalesce_chance);
         let had = this.held.len();
         let pulled = if coalesce { this.pull(cx) } else { 0 };
-        if !this.held.is_empty() {
+        let before = buf.filled().len();
+        let result = if !this.held.is_empty() {
             this.read_held(buf, coalesce, pulled, had);
             Poll::Ready(Ok(()))
         } else if let Some(e) = this.error.take() {
@@ -301,7 +331,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
             Poll::Pending
         } else {
             this.read_inner(cx, buf)
+        };
+        if let Poll::Ready(Ok(())) = result {
+            this.tap.read(buf.filled().len() - before);
         }
+        result
     }
 }
 
@@ -312,6 +346,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        this.tap.enter();
         if this.pending(cx) {
             return Poll::Pending;
         }
@@ -357,19 +392,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
             if n > 0 {
                 this.stalled = false;
                 this.windows.server_wrote(this.key, n);
+                this.tap.wrote(n);
             }
         }
         result
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.tap.enter();
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        this.tap.enter();
         let result = Pin::new(&mut this.inner).poll_shutdown(cx);
         if result.is_ready() {
+            this.tap.shut();
             this.windows.server_closed(this.key, false);
         }
         result
@@ -403,6 +442,16 @@ mod tests {
         }
     }
 
+    /// Hears nothing: these tests look at the bytes.
+    struct Deaf;
+
+    impl Tap for Deaf {
+        fn enter(&self) {}
+        fn read(&self, _: usize) {}
+        fn wrote(&self, _: usize) {}
+        fn shut(&self) {}
+    }
+
     fn stream(segments: Vec<Vec<u8>>, faults: Faults, seed: u64) -> FaultyStream<Segments> {
         let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
         FaultyStream {
@@ -417,6 +466,7 @@ mod tests {
             windows: Windows::new(DEFAULT_WINDOW, 64),
             key: peer,
             stalled: false,
+            tap: Box::new(Deaf),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use crate::client::{Client, Shared};
 use crate::net::{SimListener, Wiring, PORT};
+use crate::oracle::backlog::{self, Backlog};
 use crate::oracle::{self, Violations};
 use crate::report::Report;
 use crate::scenario::Scenario;
@@ -23,7 +24,8 @@ pub struct RunOptions {
     pub keep_transcript: bool,
 }
 
-/// The service the server host runs: the key-value store, recording each decoded frame.
+/// The service the server host runs: the key-value store, recording each decoded frame and
+/// counting each reply against the connection that asked (see `oracle::backlog`).
 struct Recorder {
     kv: Kv,
     transcript: Transcript,
@@ -33,7 +35,9 @@ impl Service for Recorder {
     fn call(&self, cmd: Command) -> Response {
         self.transcript
             .record(Actor::Server, Event::Frame { cmd: cmd.clone() });
-        self.kv.call(cmd)
+        let response = self.kv.call(cmd);
+        backlog::replied(&response.reply);
+        response
     }
 }
 
@@ -62,6 +66,14 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     // turmoil's capacity per stream is also the accept backlog, which panics when full.
     let tcp_capacity = s.clients + 64;
     let windows = Windows::new(s.faults.window, tcp_capacity);
+    let backlog = Backlog::new(
+        &s.framing,
+        &s.limits,
+        transcript.clone(),
+        violations.clone(),
+    );
+    // A connection of an earlier run on this thread must not collect this run's replies.
+    backlog::clear();
 
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_secs(24 * 3600))
@@ -80,7 +92,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let crash = Arc::new(tokio::sync::Notify::new());
     let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (crash_in, down_in) = (crash.clone(), down.clone());
-    let windows_in = windows.clone();
+    let (windows_in, backlog_in) = (windows.clone(), backlog.clone());
     // Outlives every incarnation of the server host, so connection fault streams go on
     // after a restart instead of starting over.
     let accepted = Arc::new(AtomicU64::new(0));
@@ -88,7 +100,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         let (t, scn, config, stats) =
             (t.clone(), scn.clone(), config.clone(), server_stats.clone());
         let (crash, down, accepted) = (crash_in.clone(), down_in.clone(), accepted.clone());
-        let windows = windows_in.clone();
+        let (windows, backlog) = (windows_in.clone(), backlog_in.clone());
         async move {
             let bound = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
             t.record(
@@ -101,6 +113,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
                 accepted,
                 transcript: t.clone(),
                 windows,
+                taps: Arc::new(backlog),
             };
             let listener = SimListener::new(bound, scn.faults, scn.seed, wiring);
             let service = Recorder {
@@ -202,6 +215,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     };
     let virtual_time = sim.elapsed();
     drop(sim);
+    backlog::clear();
     let latencies = std::mem::take(&mut *latencies.lock().expect("latency lock"));
     Report::new(
         scenario.clone(),
