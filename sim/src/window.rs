@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Bytes the server may write to a connection that its client has not read yet, unless the
@@ -48,8 +49,21 @@ struct Window {
     unread: VecDeque<usize>,
     /// The server's writer, waiting for the client to read.
     writer: Option<Waker>,
+    /// Virtual time of the server's last write.
+    last_write: Duration,
+    /// Virtual time the server shut its side down or dropped it.
+    closed_at: Option<Duration>,
     server_gone: bool,
     client_gone: bool,
+}
+
+/// What a client can learn of the server's side of its connection from the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSide {
+    /// Virtual time the server last wrote to the connection (zero if never).
+    pub last_write: Duration,
+    /// Virtual time the server shut its side down or dropped it, if it has.
+    pub closed_at: Option<Duration>,
 }
 
 impl Windows {
@@ -144,15 +158,29 @@ impl Windows {
 
     /// The server wrote `n` bytes to the client of `key`, as one segment.
     pub(crate) fn server_wrote(&self, key: SocketAddr, n: usize) {
+        let now = turmoil::sim_elapsed().unwrap_or_default();
         self.with(key, |w, _| {
             w.written += n as u64;
             w.unread.push_back(n);
+            w.last_write = now;
         });
     }
 
     /// The server shut its side of `key` down, or dropped it (`gone`).
     pub(crate) fn server_closed(&self, key: SocketAddr, gone: bool) {
-        self.with(key, |w, _| w.server_gone |= gone);
+        let now = turmoil::sim_elapsed().unwrap_or_default();
+        self.with(key, |w, _| {
+            w.closed_at.get_or_insert(now);
+            w.server_gone |= gone;
+        });
+    }
+
+    /// What the client of `key` can know of the server's side.
+    fn server_side(&self, key: SocketAddr) -> ServerSide {
+        self.with(key, |w, _| ServerSide {
+            last_write: w.last_write,
+            closed_at: w.closed_at,
+        })
     }
 }
 
@@ -180,6 +208,12 @@ impl ClientStream {
     /// The local address (the server's peer address for this connection).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// What the window knows of the server's side: when it last wrote, whether it closed.
+    /// Lets a client that reads nothing see the server give up on it.
+    pub fn server_side(&self) -> ServerSide {
+        self.windows.server_side(self.local)
     }
 }
 

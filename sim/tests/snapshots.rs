@@ -38,6 +38,7 @@ const CATALOGUE: &[&str] = &[
     "summary-default",
     "summary-hostile",
     "coalesced-reads",
+    "never-reader",
 ];
 
 /// Fails on snapshots nobody asserts any more, and on pending ones left by a run.
@@ -126,6 +127,22 @@ fn coalesced_reads_put_several_frames_in_one_read() {
     s.delivery.max_chunk = 6;
     s.faults.coalesce_chance = 0.8;
     s.faults.partial_read_chance = 0.2;
+    snapshot(s);
+}
+
+#[test]
+fn never_reader_cut_once_its_window_is_full() {
+    let mut s = one_role(
+        "never-reader",
+        Roles {
+            never_reader: 0.5,
+            ..Roles::default()
+        },
+    );
+    // Small numbers keep the transcript short: 256-byte values, 32 replies of them.
+    s.limits.max_frame = 512;
+    s.limits.max_output = 2048;
+    s.faults.window = 4096;
     snapshot(s);
 }
 

@@ -2,10 +2,13 @@
 //! reply against its model.
 //!
 //! [`delivery`] puts bytes on the wire (chunks, gaps, cuts); [`scripts`] is what each role
-//! does with its connection.
+//! does with its connection; [`readers`] and [`unfinished`] are the roles that make the
+//! server hold replies or arguments back.
 
 mod delivery;
+mod readers;
 mod scripts;
+mod unfinished;
 
 use crate::model::Model;
 use crate::net::PORT;
@@ -117,6 +120,9 @@ impl Client {
             Role::Slowloris => self.slowloris().await,
             Role::Idle => self.idle().await,
             Role::Oversized | Role::Malformed => self.hostile().await,
+            Role::NeverReader => self.never_reader().await,
+            Role::SlowReader => self.slow_reader().await,
+            Role::UnfinishedArgs => self.unfinished_args().await,
         }
     }
 

@@ -44,6 +44,9 @@ pub enum Oracle {
     /// A connection holds no more unwritten replies than `max_output` plus one reply
     /// (measured at the stream and the service, not reported by the server).
     ReplyBacklog,
+    /// A client that stops reading is cut within the idle timeout of the server's last
+    /// write to it.
+    StalledReader,
 }
 
 impl Oracle {
@@ -63,6 +66,7 @@ impl Oracle {
             Oracle::Counters => "counters",
             Oracle::RequestBacklog => "request-backlog",
             Oracle::ReplyBacklog => "reply-backlog",
+            Oracle::StalledReader => "stalled-reader",
         }
     }
 }

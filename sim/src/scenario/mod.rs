@@ -175,6 +175,13 @@ impl fmt::Display for Scenario {
                 x.coalesce_chance, x.window, l.max_output
             )?;
         }
+        if r.never_reader > 0.0 || r.slow_reader > 0.0 || r.unfinished_args > 0.0 {
+            write!(
+                f,
+                "\n  holding roles: never-reader {:.2}, slow-reader {:.2}, unfinished-args {:.2}",
+                r.never_reader, r.slow_reader, r.unfinished_args
+            )?;
+        }
         Ok(())
     }
 }

@@ -127,10 +127,14 @@ pub fn draw_first(c: &mut impl Choices, s: &mut Scenario) {
 }
 
 /// Draws how the stream shapes reads and how much a client may leave unread (coalesced
-/// reads, the receive window). Drawn after every other option, so inputs written before
+/// reads, the receive window) and the shares of clients that hold the server's replies back
+/// (never-readers, slow readers). Drawn after every other option, so inputs written before
 /// these existed keep their meaning.
 pub fn draw_back_pressure(c: &mut impl Choices, s: &mut Scenario) {
     s.faults.coalesce_chance = c.chance(0.9);
     // Small enough that a client which stops reading fills it within a few replies.
     s.faults.window = c.int(4 * 1024..=64 * 1024) as usize;
+    let mut share = || if c.one_in(4) { 0.1 } else { 0.0 };
+    s.roles.never_reader = share();
+    s.roles.slow_reader = share();
 }
