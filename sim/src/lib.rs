@@ -7,7 +7,7 @@
 //! says pass, or the first violation with the seed and the command that replays it.
 //!
 //! Modules, from the top: `world` (a scenario as turmoil hosts) runs `client`s and a
-//! `target` behind `net`; clients use `model` to predict replies and `oracle` to judge them;
+//! `target` behind `net`, both ends sharing each connection's `window`; clients use `model` to predict replies and `oracle` to judge them;
 //! everything lands in `transcript`, summed up by `report` and written by `output`. `scenario`
 //! is plain data, drawn by `seeds`' streams. `panics` keeps a run's panics for its report.
 
@@ -25,13 +25,14 @@ mod seeds;
 pub mod shrink;
 mod target;
 mod transcript;
+mod window;
 mod world;
 
 pub use oracle::{Oracle, Violation};
 pub use output::{default_transcript_path, render_transcript, write_transcript};
 pub use report::{command_for, Report};
 pub use scenario::{
-    sim_limits, swarm, work_dir, Delivery, Faults, Preset, Role, Roles, Scenario, Target,
+    shown, sim_limits, swarm, work_dir, Delivery, Faults, Preset, Role, Roles, Scenario, Target,
 };
 pub use seeds::fresh as fresh_seed;
 pub use transcript::{logical_view, Actor, Counts, Event, Expected, Record, Transcript};

@@ -1,11 +1,15 @@
 //! The server's side of the simulated network: turmoil's listener, and a stream adapter that
-//! makes reads partial, writes short and polls spuriously `Pending`.
+//! makes reads partial or coalesced, writes short and polls spuriously `Pending`.
 //!
-//! turmoil delivers each client write as one segment and never splits one, so everything a
-//! real kernel does to a byte stream beyond that has to happen here.
+//! turmoil delivers each client write as one segment and never splits or merges them, so
+//! everything a real kernel does to a byte stream beyond that has to happen here. The
+//! adapter's writes also wait on the connection's receive window (`window`), and it feeds
+//! the boundary oracles (`oracle::backlog`) every byte that crosses it.
 
 use crate::seeds::{self, Stream};
 use crate::transcript::{Actor, Event, Transcript};
+use crate::window::{Windows, DEFAULT_WINDOW};
+use bytes::{Buf, BytesMut};
 use rand::rngs::SmallRng;
 use rand::Rng;
 use std::io;
@@ -22,6 +26,10 @@ pub const PORT: u16 = 6379;
 /// Most bytes a partial read returns.
 const MAX_PARTIAL: usize = 8;
 
+/// Most client bytes the adapter takes off the network ahead of the server's reads when it
+/// coalesces: about what a kernel's receive buffer would hold for a socket.
+const MAX_COALESCED: usize = 16 * 1024;
+
 /// What the stream adapter on the server's side does to each read and write: each a chance
 /// per poll.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -33,15 +41,24 @@ pub struct Faults {
     pub short_write_chance: f64,
     /// Chance a read or write returns `Pending` and wakes itself.
     pub spurious_pending_chance: f64,
+    /// Chance a read first takes every client segment already arrived (up to 16 KiB) and
+    /// returns them together, ending at any byte: several pipelined frames in one read, a
+    /// frame boundary inside it. The rest is kept for the next reads.
+    pub coalesce_chance: f64,
+    /// Bytes the server may have written to a connection that its client has not read yet;
+    /// past it the server's writes wait, as with a full TCP window.
+    pub window: usize,
 }
 
 impl Faults {
-    /// No interference.
+    /// No interference (and a window no well-behaved client fills).
     pub fn none() -> Self {
         Faults {
             partial_read_chance: 0.0,
             short_write_chance: 0.0,
             spurious_pending_chance: 0.0,
+            coalesce_chance: 0.0,
+            window: DEFAULT_WINDOW,
         }
     }
 }
@@ -55,8 +72,30 @@ impl Default for Faults {
     }
 }
 
+/// What the boundary oracles hear of one server connection: every byte it reads and
+/// writes, and when it shuts its side down. Each poll of the stream first `enter`s its tap,
+/// so what the server does next in the same task poll (decode, answer) can be put down to
+/// this connection.
+pub trait Tap: Send + Sync {
+    /// This connection's stream is being polled.
+    fn enter(&self);
+    /// The server read `n` request bytes.
+    fn read(&self, n: usize);
+    /// The server wrote `n` bytes.
+    fn wrote(&self, n: usize);
+    /// The server shut its side down.
+    fn shut(&self);
+}
+
+/// Hands each accepted connection its [`Tap`].
+pub trait Taps: Send + Sync {
+    /// The tap of the connection accepted from `peer`.
+    fn tap(&self, peer: SocketAddr) -> Box<dyn Tap>;
+}
+
 /// turmoil's listener as a [`framesim_server::Listener`], wrapping each accepted stream in
-/// a [`FaultyStream`] with its own RNG ([`Stream::Connection`], by accept order).
+/// a [`FaultyStream`] with its own RNG ([`Stream::Connection`], by accept order), its
+/// window, and its tap for the boundary oracles.
 pub struct SimListener {
     inner: turmoil::net::TcpListener,
     faults: Faults,
@@ -66,23 +105,39 @@ pub struct SimListener {
     /// faults of one before it.
     accepted: Arc<AtomicU64>,
     transcript: Transcript,
+    windows: Windows,
+    taps: Arc<dyn Taps>,
+}
+
+/// What every connection of a run shares beyond its own faults.
+pub struct Wiring {
+    /// Connections accepted so far over the whole run.
+    pub accepted: Arc<AtomicU64>,
+    /// Where events go.
+    pub transcript: Transcript,
+    /// The receive windows, shared with the clients.
+    pub windows: Windows,
+    /// The boundary oracles.
+    pub taps: Arc<dyn Taps>,
 }
 
 impl SimListener {
-    /// Wraps a bound turmoil listener; `accepted` counts connections over the whole run.
+    /// Wraps a bound turmoil listener; `wiring.accepted` counts connections over the whole
+    /// run.
     pub fn new(
         inner: turmoil::net::TcpListener,
         faults: Faults,
         seed: u64,
-        accepted: Arc<AtomicU64>,
-        transcript: Transcript,
+        wiring: Wiring,
     ) -> Self {
         SimListener {
             inner,
             faults,
             seed,
-            accepted,
-            transcript,
+            accepted: wiring.accepted,
+            transcript: wiring.transcript,
+            windows: wiring.windows,
+            taps: wiring.taps,
         }
     }
 }
@@ -100,18 +155,44 @@ impl framesim_server::Listener for SimListener {
             rng,
             peer: peer.to_string(),
             transcript: self.transcript.clone(),
+            held: BytesMut::new(),
+            eof: false,
+            error: None,
+            windows: self.windows.clone(),
+            key: peer,
+            stalled: false,
+            tap: self.taps.tap(peer),
         };
         Ok((stream, peer))
     }
 }
 
-/// A stream whose reads and writes are cut short and delayed at the seed's whim.
+/// A stream whose reads and writes are cut short, merged and delayed at the seed's whim,
+/// and whose writes wait while the client's window is full.
 pub struct FaultyStream<S> {
     inner: S,
     faults: Faults,
     rng: SmallRng,
     peer: String,
     transcript: Transcript,
+    /// Client bytes taken off the network by a coalescing read, not yet returned.
+    held: BytesMut,
+    /// The client ended its side; returned once `held` is empty.
+    eof: bool,
+    /// A read error met while coalescing; returned once `held` is empty.
+    error: Option<io::Error>,
+    windows: Windows,
+    /// The client's address: this connection's window.
+    key: SocketAddr,
+    /// The last write found the window full (recorded once per stall).
+    stalled: bool,
+    tap: Box<dyn Tap>,
+}
+
+impl<S> Drop for FaultyStream<S> {
+    fn drop(&mut self) {
+        self.windows.server_closed(self.key, true);
+    }
 }
 
 impl<S> FaultyStream<S> {
@@ -132,6 +213,96 @@ impl<S> FaultyStream<S> {
     }
 }
 
+impl<S: AsyncRead + Unpin> FaultyStream<S> {
+    /// Takes every client segment already arrived off the network into `held` (up to
+    /// [`MAX_COALESCED`] bytes); notes the end of the stream or an error for later. Returns
+    /// how many reads it took.
+    fn pull(&mut self, cx: &mut Context<'_>) -> usize {
+        let mut pulled = 0;
+        while self.held.len() < MAX_COALESCED && !self.eof && self.error.is_none() {
+            let mut scratch = [0u8; 4096];
+            let mut rb = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => self.eof = true,
+                Poll::Ready(Ok(())) => {
+                    self.held.extend_from_slice(rb.filled());
+                    pulled += 1;
+                }
+                Poll::Ready(Err(e)) => self.error = Some(e),
+                // The inner stream holds our waker: more arrives later.
+                Poll::Pending => break,
+            }
+        }
+        pulled
+    }
+
+    /// Returns bytes from `held`: a coalescing read ends at any byte, and a partial read
+    /// applies here as anywhere.
+    fn read_held(&mut self, buf: &mut ReadBuf<'_>, coalesce: bool, pulled: usize, had: usize) {
+        let total = self.held.len();
+        let mut n = buf.remaining().min(total);
+        if coalesce && n > 1 {
+            n = self.rng.random_range(1..=n);
+        }
+        let partial = n > 1
+            && self.faults.partial_read_chance > 0.0
+            && self.rng.random_bool(self.faults.partial_read_chance);
+        if partial {
+            n = self.rng.random_range(1..=n.min(MAX_PARTIAL));
+            self.transcript.record(
+                Actor::Server,
+                Event::PartialRead {
+                    peer: self.peer.clone(),
+                    len: n,
+                },
+            );
+        }
+        buf.put_slice(&self.held[..n]);
+        self.held.advance(n);
+        // Recorded when it differs from a plain read: more than one segment, or cut short.
+        if coalesce && (pulled + usize::from(had > 0) > 1 || n < total) {
+            self.transcript.record(
+                Actor::Server,
+                Event::CoalescedRead {
+                    peer: self.peer.clone(),
+                    len: n,
+                    held: total,
+                },
+            );
+        }
+    }
+
+    /// A read straight from the network, possibly partial.
+    fn read_inner(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let room = buf.remaining();
+        let partial = room > 1
+            && self.faults.partial_read_chance > 0.0
+            && self.rng.random_bool(self.faults.partial_read_chance);
+        if !partial {
+            return Pin::new(&mut self.inner).poll_read(cx, buf);
+        }
+        // At most 8 bytes, through a small buffer of our own: no unsafe bookkeeping on `buf`.
+        let limit = self.rng.random_range(1..room.min(MAX_PARTIAL + 1));
+        let mut scratch = [0u8; MAX_PARTIAL];
+        let mut small = ReadBuf::new(&mut scratch[..limit]);
+        let result = Pin::new(&mut self.inner).poll_read(cx, &mut small);
+        if let Poll::Ready(Ok(())) = result {
+            let n = small.filled().len();
+            buf.put_slice(small.filled());
+            if n == limit {
+                self.transcript.record(
+                    Actor::Server,
+                    Event::PartialRead {
+                        peer: self.peer.clone(),
+                        len: n,
+                    },
+                );
+            }
+        }
+        result
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -139,33 +310,31 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        this.tap.enter();
         if this.pending(cx) {
             return Poll::Pending;
         }
-        let room = buf.remaining();
-        let partial = room > 1
-            && this.faults.partial_read_chance > 0.0
-            && this.rng.random_bool(this.faults.partial_read_chance);
-        if !partial {
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
-        }
-        // At most 8 bytes, through a small buffer of our own: no unsafe bookkeeping on `buf`.
-        let limit = this.rng.random_range(1..room.min(MAX_PARTIAL + 1));
-        let mut scratch = [0u8; MAX_PARTIAL];
-        let mut small = ReadBuf::new(&mut scratch[..limit]);
-        let result = Pin::new(&mut this.inner).poll_read(cx, &mut small);
+        let coalesce = buf.remaining() > 1
+            && this.faults.coalesce_chance > 0.0
+            && this.rng.random_bool(this.faults.coalesce_chance);
+        let had = this.held.len();
+        let pulled = if coalesce { this.pull(cx) } else { 0 };
+        let before = buf.filled().len();
+        let result = if !this.held.is_empty() {
+            this.read_held(buf, coalesce, pulled, had);
+            Poll::Ready(Ok(()))
+        } else if let Some(e) = this.error.take() {
+            Poll::Ready(Err(e))
+        } else if this.eof {
+            Poll::Ready(Ok(()))
+        } else if coalesce {
+            // `pull` found nothing and left our waker with the inner stream.
+            Poll::Pending
+        } else {
+            this.read_inner(cx, buf)
+        };
         if let Poll::Ready(Ok(())) = result {
-            let n = small.filled().len();
-            buf.put_slice(small.filled());
-            if n == limit {
-                this.transcript.record(
-                    Actor::Server,
-                    Event::PartialRead {
-                        peer: this.peer.clone(),
-                        len: n,
-                    },
-                );
-            }
+            this.tap.read(buf.filled().len() - before);
         }
         result
     }
@@ -178,35 +347,158 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        this.tap.enter();
         if this.pending(cx) {
             return Poll::Pending;
         }
+        let offered = data.len();
+        let data = match this.windows.room(this.key, cx.waker()) {
+            Some(0) if offered > 0 => {
+                if !this.stalled {
+                    this.stalled = true;
+                    this.transcript.record(
+                        Actor::Server,
+                        Event::WindowFull {
+                            peer: this.peer.clone(),
+                            unread: this.windows.unread(this.key),
+                        },
+                    );
+                }
+                return Poll::Pending;
+            }
+            Some(room) => &data[..offered.min(room)],
+            None => data,
+        };
         let short = data.len() > 1
             && this.faults.short_write_chance > 0.0
             && this.rng.random_bool(this.faults.short_write_chance);
-        if !short {
-            return Pin::new(&mut this.inner).poll_write(cx, data);
-        }
-        let len = this.rng.random_range(1..data.len());
-        let result = Pin::new(&mut this.inner).poll_write(cx, &data[..len]);
+        let result = if short {
+            let len = this.rng.random_range(1..data.len());
+            let result = Pin::new(&mut this.inner).poll_write(cx, &data[..len]);
+            if let Poll::Ready(Ok(n)) = result {
+                this.transcript.record(
+                    Actor::Server,
+                    Event::ShortWrite {
+                        peer: this.peer.clone(),
+                        len: n,
+                        of: offered,
+                    },
+                );
+            }
+            result
+        } else {
+            Pin::new(&mut this.inner).poll_write(cx, data)
+        };
         if let Poll::Ready(Ok(n)) = result {
-            this.transcript.record(
-                Actor::Server,
-                Event::ShortWrite {
-                    peer: this.peer.clone(),
-                    len: n,
-                    of: data.len(),
-                },
-            );
+            if n > 0 {
+                this.stalled = false;
+                this.windows.server_wrote(this.key, n);
+                this.tap.wrote(n);
+            }
         }
         result
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.tap.enter();
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        this.tap.enter();
+        let result = Pin::new(&mut this.inner).poll_shutdown(cx);
+        if result.is_ready() {
+            this.tap.shut();
+            this.windows.server_closed(this.key, false);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use std::collections::VecDeque;
+    use std::task::Waker;
+
+    /// A peer that hands over one segment per read, as turmoil does, then ends.
+    struct Segments(VecDeque<Vec<u8>>);
+
+    impl AsyncRead for Segments {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            if let Some(mut segment) = self.0.pop_front() {
+                let n = segment.len().min(buf.remaining());
+                buf.put_slice(&segment[..n]);
+                if n < segment.len() {
+                    self.0.push_front(segment.split_off(n));
+                }
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Hears nothing: these tests look at the bytes.
+    struct Deaf;
+
+    impl Tap for Deaf {
+        fn enter(&self) {}
+        fn read(&self, _: usize) {}
+        fn wrote(&self, _: usize) {}
+        fn shut(&self) {}
+    }
+
+    fn stream(segments: Vec<Vec<u8>>, faults: Faults, seed: u64) -> FaultyStream<Segments> {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        FaultyStream {
+            inner: Segments(segments.into()),
+            faults,
+            rng: SmallRng::seed_from_u64(seed),
+            peer: peer.to_string(),
+            transcript: Transcript::new(true),
+            held: BytesMut::new(),
+            eof: false,
+            error: None,
+            windows: Windows::new(DEFAULT_WINDOW, 64),
+            key: peer,
+            stalled: false,
+            tap: Box::new(Deaf),
+        }
+    }
+
+    #[test]
+    fn coalesced_reads_keep_every_byte_in_order_and_merge_segments() {
+        let segments: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 1 + i as usize % 7]).collect();
+        let want: Vec<u8> = segments.concat();
+        let faults = Faults {
+            coalesce_chance: 0.7,
+            partial_read_chance: 0.3,
+            ..Faults::none()
+        };
+        for seed in 0..20 {
+            let mut s = stream(segments.clone(), faults, seed);
+            let mut cx = Context::from_waker(Waker::noop());
+            let (mut got, mut merged) = (Vec::new(), false);
+            loop {
+                let mut scratch = [0u8; 64];
+                let mut rb = ReadBuf::new(&mut scratch);
+                match Pin::new(&mut s).poll_read(&mut cx, &mut rb) {
+                    Poll::Ready(Ok(())) if rb.filled().is_empty() => break,
+                    Poll::Ready(Ok(())) => {
+                        let read = rb.filled();
+                        merged |= read.windows(2).any(|w| w[0] != w[1]);
+                        got.extend_from_slice(read);
+                    }
+                    other => panic!("seed {seed}: {other:?}"),
+                }
+            }
+            assert_eq!(got, want, "seed {seed}");
+            assert!(merged, "seed {seed}: some read spans two segments");
+        }
     }
 }

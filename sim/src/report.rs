@@ -1,7 +1,7 @@
 //! What a run found, for people: a summary, or the first violation and how to replay it.
 
 use crate::oracle::Violation;
-use crate::scenario::{work_dir, Scenario, Target};
+use crate::scenario::{shown, work_dir, Scenario, Target};
 use crate::transcript::{Counts, Transcript};
 use framesim_server::Snapshot;
 use std::fmt::Write as _;
@@ -23,7 +23,7 @@ pub fn command_for(subcommand: &str, s: &Scenario) -> String {
         return cmd;
     }
     let path = work_dir().join(format!("{}.toml", s.file_stem()));
-    let mut cmd = format!("{CLI} {subcommand} --scenario-file {}", path.display());
+    let mut cmd = format!("{CLI} {subcommand} --scenario-file {}", shown(&path));
     if let Err(e) = s.save(&path) {
         let _ = write!(cmd, "  (could not write that file: {e})");
     }

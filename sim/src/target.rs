@@ -19,6 +19,12 @@ pub enum Target {
     NoFrameDeadline,
     /// Answers only the first request of each read (no pipelining).
     FirstFrameOnly,
+    /// `serve` with no bound on pending replies: every reply of a read is built before
+    /// writing, and writes wait an hour.
+    UnboundedOutput,
+    /// Keeps its buffer across reads but limits only the buffer, not the arguments the
+    /// decoder already parsed out of it.
+    UncountedArgs,
 }
 
 impl Target {
@@ -30,6 +36,8 @@ impl Target {
             Target::SingleReadHeader => "naive-single-read-header",
             Target::NoFrameDeadline => "naive-no-deadline",
             Target::FirstFrameOnly => "naive-first-frame-only",
+            Target::UnboundedOutput => "naive-unbounded-output",
+            Target::UncountedArgs => "naive-uncounted-args",
         }
     }
 
@@ -41,6 +49,12 @@ impl Target {
             Target::SingleReadHeader => "naive: reads a length header with one read",
             Target::NoFrameDeadline => "naive: serve with no frame deadline",
             Target::FirstFrameOnly => "naive: answers only the first request of each read",
+            Target::UnboundedOutput => {
+                "naive: serve with no bound on pending replies and hour-long writes"
+            }
+            Target::UncountedArgs => {
+                "naive: limits its buffer, not the arguments already parsed out of it"
+            }
         }
     }
 
@@ -70,6 +84,10 @@ impl Target {
             Target::FirstFrameOnly => {
                 naive::serve(naive::Naive::FirstFrameOnly, listener, service, config).await
             }
+            Target::UnboundedOutput => {
+                naive::unbounded_output(listener, service, config, stats, shutdown).await
+            }
+            Target::UncountedArgs => naive::uncounted_args(listener, service, config).await,
         }
     }
 }
@@ -88,6 +106,8 @@ impl ValueEnum for Target {
             Target::SingleReadHeader,
             Target::NoFrameDeadline,
             Target::FirstFrameOnly,
+            Target::UnboundedOutput,
+            Target::UncountedArgs,
         ]
     }
 

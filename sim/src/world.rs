@@ -2,13 +2,15 @@
 //! runs the server-side checks once every client is done, and the crash of a restart.
 
 use crate::client::{Client, Shared};
-use crate::net::{SimListener, PORT};
+use crate::net::{SimListener, Wiring, PORT};
+use crate::oracle::backlog::{self, Backlog};
 use crate::oracle::{self, Violations};
 use crate::panics::Capture;
 use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::seeds::{self, Stream};
 use crate::transcript::{Actor, Event, Record, Transcript};
+use crate::window::Windows;
 use framesim_server::{Command, Config, Kv, Response, Service, Stats};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -23,7 +25,8 @@ pub struct RunOptions {
     pub keep_transcript: bool,
 }
 
-/// The service the server host runs: the key-value store, recording each decoded frame.
+/// The service the server host runs: the key-value store, recording each decoded frame and
+/// counting each reply against the connection that asked (see `oracle::backlog`).
 struct Recorder {
     kv: Kv,
     transcript: Transcript,
@@ -33,7 +36,9 @@ impl Service for Recorder {
     fn call(&self, cmd: Command) -> Response {
         self.transcript
             .record(Actor::Server, Event::Frame { cmd: cmd.clone() });
-        self.kv.call(cmd)
+        let response = self.kv.call(cmd);
+        backlog::replied(&response.reply);
+        response
     }
 }
 
@@ -60,13 +65,24 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let hosts_done = Arc::new(AtomicUsize::new(0));
     let hosts = s.client_hosts.clamp(1, s.clients.max(1));
+    // turmoil's capacity per stream is also the accept backlog, which panics when full.
+    let tcp_capacity = s.clients + 64;
+    let windows = Windows::new(s.faults.window, tcp_capacity);
+    let backlog = Backlog::new(
+        &s.framing,
+        &s.limits,
+        transcript.clone(),
+        violations.clone(),
+    );
+    // A connection of an earlier run on this thread must not collect this run's replies.
+    backlog::clear();
 
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_secs(24 * 3600))
         .tick_duration(Duration::from_millis(1))
         .min_message_latency(s.latency.0)
         .max_message_latency(s.latency.1)
-        .tcp_capacity(s.clients + 64)
+        .tcp_capacity(tcp_capacity)
         .rng_seed(seeds::derive(s.seed, Stream::Network))
         .build();
 
@@ -78,6 +94,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let crash = Arc::new(tokio::sync::Notify::new());
     let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (crash_in, down_in) = (crash.clone(), down.clone());
+    let (windows_in, backlog_in) = (windows.clone(), backlog.clone());
     // Outlives every incarnation of the server host, so connection fault streams go on
     // after a restart instead of starting over.
     let accepted = Arc::new(AtomicU64::new(0));
@@ -85,6 +102,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         let (t, scn, config, stats) =
             (t.clone(), scn.clone(), config.clone(), server_stats.clone());
         let (crash, down, accepted) = (crash_in.clone(), down_in.clone(), accepted.clone());
+        let (windows, backlog) = (windows_in.clone(), backlog_in.clone());
         async move {
             let bound = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
             t.record(
@@ -93,7 +111,13 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
                     text: format!("listening on {PORT}"),
                 },
             );
-            let listener = SimListener::new(bound, scn.faults, scn.seed, accepted, t.clone());
+            let wiring = Wiring {
+                accepted,
+                transcript: t.clone(),
+                windows,
+                taps: Arc::new(backlog),
+            };
+            let listener = SimListener::new(bound, scn.faults, scn.seed, wiring);
             let service = Recorder {
                 kv: Kv::new(),
                 transcript: t,
@@ -114,6 +138,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         transcript: transcript.clone(),
         violations: violations.clone(),
         latencies: latencies.clone(),
+        windows,
     };
     for h in 0..hosts {
         let (shared, done) = (shared.clone(), hosts_done.clone());
@@ -197,6 +222,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         (Err(_), Some(at)) => Some(format!("panic at {at}")),
         (Err(panic), None) => Some(format!("panic: {}", panic_message(&panic))),
     };
+    backlog::clear();
     let latencies = std::mem::take(&mut *latencies.lock().expect("latency lock"));
     Report {
         panics,

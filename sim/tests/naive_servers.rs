@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::first_caught;
-use framesim::{Oracle, Preset, Target};
+use common::{assert_passes_scenario, first_caught};
+use framesim::{Oracle, Preset, Scenario, Target};
 
 fn caught(preset: Preset, target: Target, oracle: Oracle) {
     let (seed, report) = first_caught(preset, target, 0..5)
@@ -52,4 +52,63 @@ fn no_frame_deadline_is_caught_by_the_slowloris_oracle() {
 #[test]
 fn answering_only_the_first_pipelined_request_is_caught() {
     caught(Preset::Small, Target::FirstFrameOnly, Oracle::Reply);
+}
+
+/// Like `caught`, on a scenario `make` builds for each seed; the real server must pass the
+/// scenario the fixture failed.
+fn caught_on(make: impl Fn(u64) -> Scenario, target: Target, oracle: Oracle) {
+    let found = (0..5).find_map(|seed| {
+        let mut s = make(seed);
+        s.target = target;
+        let report = framesim::run(
+            &s,
+            framesim::RunOptions {
+                keep_transcript: true,
+            },
+        );
+        (!report.passed()).then_some((s, report))
+    });
+    let (mut s, report) =
+        found.unwrap_or_else(|| panic!("{target} passed 5 seeds: the oracles are blind"));
+    let v = report.violations.first().expect("a violation");
+    assert_eq!(v.oracle, oracle, "{target} seed {}: {v}", s.seed);
+    eprintln!(
+        "{target} caught at seed {}:\n{}\n",
+        s.seed,
+        report.failure()
+    );
+    s.target = Target::Framesim;
+    assert_passes_scenario(s);
+}
+
+/// The small preset with one client that pipelines reads of a large value and never reads.
+fn with_never_reader(seed: u64) -> Scenario {
+    let mut s = Scenario::preset(Preset::Small, seed);
+    s.roles.never_reader = 0.1;
+    s
+}
+
+/// The small preset with one client sending an unfinished request of endless arguments.
+fn with_unfinished_args(seed: u64) -> Scenario {
+    let mut s = Scenario::preset(Preset::Small, seed);
+    s.roles.unfinished_args = 0.1;
+    s
+}
+
+#[test]
+fn unbounded_pending_replies_are_caught_by_the_reply_backlog_oracle() {
+    caught_on(
+        with_never_reader,
+        Target::UnboundedOutput,
+        Oracle::ReplyBacklog,
+    );
+}
+
+#[test]
+fn a_limit_that_ignores_parsed_arguments_is_caught_by_the_request_backlog_oracle() {
+    caught_on(
+        with_unfinished_args,
+        Target::UncountedArgs,
+        Oracle::RequestBacklog,
+    );
 }

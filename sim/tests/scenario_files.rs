@@ -83,6 +83,9 @@ fn every_option_survives_toml() {
         half_close: 1.0 / 3.0,
         oversized: 0.0,
         malformed: 1e-9,
+        never_reader: 0.25,
+        slow_reader: 0.0,
+        unfinished_args: 0.5,
     };
     s.target = Target::NoFrameDeadline;
     round_trip(&s);

@@ -37,6 +37,8 @@ const CATALOGUE: &[&str] = &[
     "framing-length",
     "summary-default",
     "summary-hostile",
+    "coalesced-reads",
+    "never-reader",
 ];
 
 /// Fails on snapshots nobody asserts any more, and on pending ones left by a run.
@@ -122,7 +124,35 @@ fn partial_reads_and_short_writes() {
         partial_read_chance: 0.8,
         short_write_chance: 0.8,
         spurious_pending_chance: 0.2,
+        ..Faults::none()
     };
+    snapshot(s);
+}
+
+#[test]
+fn coalesced_reads_put_several_frames_in_one_read() {
+    let mut s = base("coalesced-reads", 2);
+    s.requests = 6;
+    s.delivery.pipeline = 4;
+    s.delivery.max_chunk = 6;
+    s.faults.coalesce_chance = 0.8;
+    s.faults.partial_read_chance = 0.2;
+    snapshot(s);
+}
+
+#[test]
+fn never_reader_cut_once_its_window_is_full() {
+    let mut s = one_role(
+        "never-reader",
+        Roles {
+            never_reader: 0.5,
+            ..Roles::default()
+        },
+    );
+    // Small numbers keep the transcript short: 256-byte values, 32 replies of them.
+    s.limits.max_frame = 512;
+    s.limits.max_output = 2048;
+    s.faults.window = 4096;
     snapshot(s);
 }
 

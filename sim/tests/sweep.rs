@@ -146,7 +146,9 @@ fn a_sweep_of_a_scenario_file_replaces_its_seed() {
             .split_once(" | replay: ")
             .and_then(|(_, c)| c.strip_prefix(&format!("{CLI}replay --scenario-file ")))
             .unwrap_or_else(|| panic!("{line}"));
-        let s = Scenario::load(path.as_ref()).unwrap();
+        // Printed commands run at the workspace root.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let s = Scenario::load(&root.join(path)).unwrap();
         assert_eq!((s.seed, s.clients), (seed, 30));
         assert_eq!(s.target, framesim::Target::NoFrameDeadline);
     }

@@ -2,10 +2,13 @@
 //! reply against its model.
 //!
 //! [`delivery`] puts bytes on the wire (chunks, gaps, cuts); [`scripts`] is what each role
-//! does with its connection.
+//! does with its connection; [`readers`] and [`unfinished`] are the roles that make the
+//! server hold replies or arguments back.
 
 mod delivery;
+mod readers;
 mod scripts;
+mod unfinished;
 
 use crate::model::Model;
 use crate::net::PORT;
@@ -13,6 +16,7 @@ use crate::oracle::{Oracle, Violations};
 use crate::scenario::{Role, Scenario};
 use crate::seeds::{self, Stream};
 use crate::transcript::{Actor, Event, Transcript};
+use crate::window::{ClientStream, Windows};
 use bytes::BytesMut;
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{encode_command, ReplyDecoder};
@@ -39,6 +43,8 @@ pub struct Shared {
     pub violations: Violations,
     /// Virtual-time latency of every answered batch, in microseconds.
     pub latencies: Arc<Mutex<Vec<u64>>>,
+    /// Receive windows: every byte a client reads lets the server write on.
+    pub windows: Windows,
 }
 
 /// One virtual client.
@@ -51,7 +57,7 @@ pub struct Client {
     /// Draws what is asked: independent of delivery, so the logical view of a run is the
     /// same under any delivery.
     workload_rng: SmallRng,
-    stream: Option<TcpStream>,
+    stream: Option<ClientStream>,
     buf: BytesMut,
     decoder: ReplyDecoder,
     model: Model,
@@ -114,6 +120,9 @@ impl Client {
             Role::Slowloris => self.slowloris().await,
             Role::Idle => self.idle().await,
             Role::Oversized | Role::Malformed => self.hostile().await,
+            Role::NeverReader => self.never_reader().await,
+            Role::SlowReader => self.slow_reader().await,
+            Role::UnfinishedArgs => self.unfinished_args().await,
         }
     }
 
@@ -124,10 +133,8 @@ impl Client {
         for _ in 0..200 {
             match TcpStream::connect(("server", PORT)).await {
                 Ok(stream) => {
-                    let local = stream
-                        .local_addr()
-                        .map(|a| a.to_string())
-                        .unwrap_or_default();
+                    let stream = ClientStream::new(stream, self.shared.windows.clone());
+                    let local = stream.local_addr().to_string();
                     self.record(Event::Connect { local });
                     self.stream = Some(stream);
                     return true;

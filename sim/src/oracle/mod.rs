@@ -2,8 +2,10 @@
 //!
 //! [`Oracle`] lists every promise the server makes. Clients check theirs as they go (see
 //! `client`); what the server's counters must show is checked once every client is done
-//! ([`server`]).
+//! ([`server`]). What each connection holds is measured at the stream boundary as the run
+//! goes ([`backlog`]).
 
+pub mod backlog;
 pub mod server;
 
 use crate::transcript::{Actor, Event, Transcript};
@@ -36,6 +38,15 @@ pub enum Oracle {
     Leak,
     /// The server's counters match what the clients did to it.
     Counters,
+    /// A connection reads no more request bytes without answering than `max_buffered`
+    /// lets it hold (measured at the stream, not reported by the server).
+    RequestBacklog,
+    /// A connection holds no more unwritten replies than `max_output` plus one reply
+    /// (measured at the stream and the service, not reported by the server).
+    ReplyBacklog,
+    /// A client that stops reading is cut within the idle timeout of the server's last
+    /// write to it.
+    StalledReader,
 }
 
 impl Oracle {
@@ -53,6 +64,9 @@ impl Oracle {
             Oracle::Limit => "limit",
             Oracle::Leak => "leak",
             Oracle::Counters => "counters",
+            Oracle::RequestBacklog => "request-backlog",
+            Oracle::ReplyBacklog => "reply-backlog",
+            Oracle::StalledReader => "stalled-reader",
         }
     }
 }

@@ -183,6 +183,17 @@ impl Scenario {
     }
 }
 
+/// `path` as a command typed at the workspace root names it: relative to the root when it is
+/// inside it (so printed commands and snapshots read the same on every checkout).
+pub fn shown(path: &Path) -> String {
+    let sim = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = sim.parent().unwrap_or(sim);
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 /// `target/framesim/` of the workspace (or of `CARGO_TARGET_DIR`): where replays write
 /// transcripts and scenario files.
 pub fn work_dir() -> PathBuf {

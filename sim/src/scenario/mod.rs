@@ -12,7 +12,8 @@ pub mod swarm;
 
 pub use crate::net::Faults;
 pub use crate::target::Target;
-pub use file::work_dir;
+use crate::window::DEFAULT_WINDOW;
+pub use file::{shown, work_dir};
 pub use presets::Preset;
 pub use roles::{Role, Roles};
 
@@ -199,6 +200,22 @@ impl fmt::Display for Scenario {
             f,
             "  limits: line {} B, frame {} B, buffered {} B, frame deadline {:?}, idle {:?}, latency bound {:?}",
             l.max_line, l.max_frame, l.max_buffered, l.frame_deadline, l.idle_timeout, self.latency_bound
-        )
+        )?;
+        // Printed only when set, so the scenarios that leave them alone read as before.
+        if x.coalesce_chance > 0.0 || x.window != DEFAULT_WINDOW {
+            write!(
+                f,
+                "\n  stream: coalesced reads {:.2}, window {} B, max output {} B",
+                x.coalesce_chance, x.window, l.max_output
+            )?;
+        }
+        if r.never_reader > 0.0 || r.slow_reader > 0.0 || r.unfinished_args > 0.0 {
+            write!(
+                f,
+                "\n  holding roles: never-reader {:.2}, slow-reader {:.2}, unfinished-args {:.2}",
+                r.never_reader, r.slow_reader, r.unfinished_args
+            )?;
+        }
+        Ok(())
     }
 }

@@ -43,7 +43,7 @@ impl Preset {
         match self {
             Preset::Default => "10,000 clients x 10 pipelined RESP requests in chunks of 1..=64 bytes, partial reads on, arriving over 200ms",
             Preset::Small => "16 clients x 8 requests over 2 hosts: for sweeps",
-            Preset::Hostile => "200 clients; slowloris, idle, disconnecting, half-closing, oversized and malformed clients among them; partial reads, short writes, spurious Pending",
+            Preset::Hostile => "200 clients; slowloris, idle, disconnecting, half-closing, oversized and malformed clients among them; partial and coalesced reads, short writes, spurious Pending",
             Preset::Bytewise => "8 clients writing every request one byte at a time, partial reads and short writes",
             Preset::Restart => "50 clients; the server host crashes and restarts mid-run, clients reconnect",
             Preset::Adversarial => "the seed draws every option the swarm varies (framing, chunking, faults, roles, limits, latency, a restart): for sweeps",
@@ -131,6 +131,8 @@ impl Scenario {
                     partial_read_chance: 0.5,
                     short_write_chance: 0.3,
                     spurious_pending_chance: 0.1,
+                    coalesce_chance: 0.3,
+                    ..Faults::none()
                 };
                 s.roles = Roles {
                     slowloris: 0.05,

@@ -23,6 +23,12 @@ pub struct Roles {
     pub oversized: f64,
     /// Send one malformed request.
     pub malformed: f64,
+    /// Set one large value, pipeline reads of it worth many times `max_output`, never read.
+    pub never_reader: f64,
+    /// The same pipeline, then read it back a small chunk every few milliseconds.
+    pub slow_reader: f64,
+    /// Start a request of endless small arguments (RESP: an unfinished multibulk).
+    pub unfinished_args: f64,
 }
 
 impl Default for Roles {
@@ -35,6 +41,9 @@ impl Default for Roles {
             half_close: 0.0,
             oversized: 0.0,
             malformed: 0.0,
+            never_reader: 0.0,
+            slow_reader: 0.0,
+            unfinished_args: 0.0,
         }
     }
 }
@@ -56,6 +65,15 @@ pub enum Role {
     Oversized,
     /// Sends a malformed request; must get a protocol error and a close.
     Malformed,
+    /// Pipelines reads of a large value and never reads a reply: the server must bound
+    /// what it holds and cut the connection once its writes stall.
+    NeverReader,
+    /// Pipelines reads of a large value and reads the replies slowly: must get every reply
+    /// right, or be cut.
+    SlowReader,
+    /// Sends a request of small arguments that never ends, past `max_buffered`: must get a
+    /// protocol error and a close.
+    UnfinishedArgs,
 }
 
 impl Roles {
@@ -77,6 +95,9 @@ impl Roles {
             (self.half_close, Role::HalfClose),
             (self.oversized, Role::Oversized),
             (self.malformed, Role::Malformed),
+            (self.never_reader, Role::NeverReader),
+            (self.slow_reader, Role::SlowReader),
+            (self.unfinished_args, Role::UnfinishedArgs),
         ] {
             let n = count(share);
             if from_top < n {

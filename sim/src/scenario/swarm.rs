@@ -64,9 +64,17 @@ impl Choices for Unstructured<'_> {
 }
 
 /// Draws every option the swarm varies into `s`: clients, hosts and requests, framing,
-/// delivery, stream faults, misbehaving roles, limits, latency and a server restart. The
-/// name, seed, ramp, latency bound and target are left as they are.
+/// delivery, stream faults, misbehaving roles, limits, latency and a server restart, then
+/// the back-pressure options ([`draw_back_pressure`]). The name, seed, ramp, latency bound
+/// and target are left as they are.
 pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
+    draw_first(c, s);
+    draw_back_pressure(c, s);
+}
+
+/// The options the swarm drew before the back-pressure ones: their order is what gives
+/// checked-in fuzz inputs their meaning, so new options go after them, never among them.
+pub fn draw_first(c: &mut impl Choices, s: &mut Scenario) {
     s.clients = c.int(1..=8) as usize;
     s.client_hosts = c.int(1..=3) as usize;
     s.requests = c.int(1..=12) as usize;
@@ -83,6 +91,8 @@ pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
         partial_read_chance: c.chance(0.9),
         short_write_chance: c.chance(0.6),
         spurious_pending_chance: c.chance(0.3),
+        // Drawn in `draw_back_pressure`.
+        ..Faults::none()
     };
     let mut share = || if c.one_in(4) { 0.1 } else { 0.0 };
     let mut roles = Roles {
@@ -114,4 +124,17 @@ pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
         min_latency + Duration::from_micros(c.int(0..=2_000)),
     );
     s.restart_at = c.one_in(8).then(|| Duration::from_millis(c.int(1..=200)));
+}
+
+/// Draws how the stream shapes reads and how much a client may leave unread (coalesced
+/// reads, the receive window) and the shares of clients that hold the server's replies back
+/// (never-readers, slow readers). Drawn after every other option, so inputs written before
+/// these existed keep their meaning.
+pub fn draw_back_pressure(c: &mut impl Choices, s: &mut Scenario) {
+    s.faults.coalesce_chance = c.chance(0.9);
+    // Small enough that a client which stops reading fills it within a few replies.
+    s.faults.window = c.int(4 * 1024..=64 * 1024) as usize;
+    let mut share = || if c.one_in(4) { 0.1 } else { 0.0 };
+    s.roles.never_reader = share();
+    s.roles.slow_reader = share();
 }

@@ -57,6 +57,15 @@ pub enum Event {
     Fault { what: String },
     /// Free-form note (run start, run end, checks).
     Note { text: String },
+    /// The server's stream adapter returned `len` of the `held` client bytes it had taken
+    /// off the network at once: segments merged, the read ending at any byte.
+    CoalescedRead {
+        peer: String,
+        len: usize,
+        held: usize,
+    },
+    /// The server's write waited: its client had left `unread` bytes unread, a full window.
+    WindowFull { peer: String, unread: u64 },
 }
 
 /// What a client's model predicts for a request.
@@ -110,7 +119,7 @@ impl std::hash::Hasher for Fnv {
 }
 
 /// Number of [`Event`] kinds.
-const KINDS: usize = 15;
+const KINDS: usize = 17;
 
 impl Event {
     /// Index of this event's kind, for counting.
@@ -130,6 +139,8 @@ impl Event {
             Event::Frame { .. } => 11,
             Event::Fault { .. } => 12,
             Event::Note { .. } => 13,
+            Event::CoalescedRead { .. } => 14,
+            Event::WindowFull { .. } => 15,
         }
     }
 }
@@ -159,6 +170,10 @@ pub struct Counts {
     pub faults: u64,
     /// Connections that ended.
     pub closes: u64,
+    /// Coalesced reads injected.
+    pub coalesced_reads: u64,
+    /// Server writes that found their client's window full.
+    pub window_stalls: u64,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -225,6 +240,8 @@ impl Transcript {
             pendings: k[10],
             faults: k[12],
             closes: k[6] + k[7],
+            coalesced_reads: k[14],
+            window_stalls: k[15],
         }
     }
 

@@ -141,5 +141,11 @@ pub fn render(record: &Record, out: &mut String) {
         Event::Note { text } => {
             let _ = write!(out, "note {text}");
         }
+        Event::CoalescedRead { peer, len, held } => {
+            let _ = write!(out, "coalesced-read {peer} {len}/{held}");
+        }
+        Event::WindowFull { peer, unread } => {
+            let _ = write!(out, "window-full {peer} {unread}");
+        }
     }
 }

@@ -1,0 +1,280 @@
+//! The boundary oracles: what one server connection holds, measured where its bytes cross
+//! the stream adapter and where its replies leave the service, never taken from what the
+//! server reports about itself.
+//!
+//! Each accepted connection gets a [`Meter`], its `net::Tap`. The stream adapter
+//! (`net::FaultyStream`) tells it every byte the server reads and writes, and makes it the
+//! thread's *current connection* on every poll; the recording service tells [`replied`] every reply it
+//! produces, which lands on the current connection. That attribution is exact because a
+//! connection task decodes and answers in the same task poll right after its read or
+//! write, and every host of a simulation runs on one thread, one task poll at a time.
+//!
+//! Two promises are checked at every step:
+//! - **request backlog**: request bytes read since the server last wrote to the connection
+//!   stay within `max_buffered` (see [`Backlog::new`] for the exact bound);
+//! - **reply backlog**: reply bytes produced and not yet written stay within `max_output`
+//!   plus the largest single reply produced on that connection.
+
+use super::{Oracle, Violations};
+use crate::net::{Tap, Taps};
+use crate::transcript::{Actor, Transcript};
+use bytes::BytesMut;
+use framesim_server::protocol::{Framing, ReplyEncoder};
+use framesim_server::{Limits, Reply};
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// The boundary oracles of one run: hands each accepted connection its [`Meter`].
+#[derive(Clone)]
+pub struct Backlog(Arc<Bounds>);
+
+/// What every connection of a run is held to, and where violations go.
+struct Bounds {
+    /// Encodes each reply as the server does, to know its length on the wire.
+    encoder: ReplyEncoder,
+    /// Most request bytes a connection may read without writing anything back.
+    max_unanswered: usize,
+    max_output: usize,
+    max_buffered: usize,
+    transcript: Transcript,
+    violations: Violations,
+}
+
+impl Backlog {
+    /// The oracles for a run serving `framing` under `limits`.
+    ///
+    /// The request bound follows from what `max_buffered` promises: a connection holds at
+    /// most that many bytes for requests it has not answered (its buffer plus what the
+    /// decoder parsed out of an unfinished request), and it reads no more than the room
+    /// left. Every request gets a reply, written before the next read, so every byte read
+    /// since the last write belongs to a request not answered yet and is still held —
+    /// except a length header, which the length decoder keeps as a number once read: hence
+    /// `max_buffered` plus one header for length framing, and exactly `max_buffered` for
+    /// RESP (a parsed argument's slot in the decoder's bookkeeping outweighs its `$len`
+    /// header) and for lines (kept whole in the buffer). The bound assumes no request is
+    /// skipped without a reply (blank lines, empty arrays), which no virtual client sends.
+    pub fn new(
+        framing: &Framing,
+        limits: &Limits,
+        transcript: Transcript,
+        violations: Violations,
+    ) -> Self {
+        let header = match framing {
+            Framing::Length { header_len, .. } => *header_len,
+            _ => 0,
+        };
+        Backlog(Arc::new(Bounds {
+            encoder: ReplyEncoder::new(framing),
+            max_unanswered: limits.max_buffered + header,
+            max_output: limits.max_output,
+            max_buffered: limits.max_buffered,
+            transcript,
+            violations,
+        }))
+    }
+
+    /// A meter for the connection accepted from `peer`.
+    pub fn meter(&self, peer: SocketAddr) -> Meter {
+        Meter(Arc::new(Mutex::new(Connection {
+            bounds: self.0.clone(),
+            peer: peer.to_string(),
+            unanswered: 0,
+            produced: 0,
+            written: 0,
+            largest: 0,
+            shut: false,
+            requests_failed: false,
+            replies_failed: false,
+        })))
+    }
+}
+
+/// What one server connection has read, produced and written so far.
+#[derive(Clone)]
+pub struct Meter(Arc<Mutex<Connection>>);
+
+struct Connection {
+    bounds: Arc<Bounds>,
+    peer: String,
+    /// Request bytes read since the server last wrote to this connection.
+    unanswered: usize,
+    /// Bytes of replies the service produced for this connection.
+    produced: u64,
+    /// Bytes the server wrote to this connection.
+    written: u64,
+    /// The largest single reply produced so far.
+    largest: usize,
+    /// The server shut its side down: it can answer nothing more, so what it still reads
+    /// (lingering after an error reply) is discarded input, not a backlog.
+    shut: bool,
+    /// Each promise is reported once per connection: the first breach is the news.
+    requests_failed: bool,
+    replies_failed: bool,
+}
+
+thread_local! {
+    /// The connection whose stream was polled last on this thread.
+    static CURRENT: RefCell<Option<Meter>> = const { RefCell::new(None) };
+}
+
+impl Taps for Backlog {
+    fn tap(&self, peer: SocketAddr) -> Box<dyn Tap> {
+        Box::new(self.meter(peer))
+    }
+}
+
+impl Tap for Meter {
+    /// Makes this the thread's current connection: replies produced from now on are its.
+    fn enter(&self) {
+        CURRENT.with(|current| {
+            let mut current = current.borrow_mut();
+            if !current.as_ref().is_some_and(|m| Arc::ptr_eq(&m.0, &self.0)) {
+                *current = Some(self.clone());
+            }
+        });
+    }
+
+    fn read(&self, n: usize) {
+        let mut c = self.0.lock().expect("meter lock");
+        if c.shut || n == 0 {
+            return;
+        }
+        c.unanswered += n;
+        if c.unanswered > c.bounds.max_unanswered && !c.requests_failed {
+            c.requests_failed = true;
+            let detail = format!(
+                "connection {}: read {} request bytes since the server last wrote to it (max_buffered {}, bound {})",
+                c.peer, c.unanswered, c.bounds.max_buffered, c.bounds.max_unanswered
+            );
+            c.fail(Oracle::RequestBacklog, detail);
+        }
+    }
+
+    fn wrote(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut c = self.0.lock().expect("meter lock");
+        c.unanswered = 0;
+        c.written += n as u64;
+    }
+
+    fn shut(&self) {
+        self.0.lock().expect("meter lock").shut = true;
+    }
+}
+
+impl Meter {
+    fn replied(&self, reply: &Reply) {
+        let mut c = self.0.lock().expect("meter lock");
+        let mut out = BytesMut::new();
+        c.bounds.encoder.encode(reply, &mut out);
+        c.produced += out.len() as u64;
+        c.largest = c.largest.max(out.len());
+        // Replies the server makes up itself (protocol errors) are written without passing
+        // the service, so `written` may run ahead of `produced`: that only ever makes the
+        // pending count smaller, never a false alarm.
+        let pending = c.produced.saturating_sub(c.written);
+        let bound = (c.bounds.max_output + c.largest) as u64;
+        if pending > bound && !c.replies_failed {
+            c.replies_failed = true;
+            let detail = format!(
+                "connection {}: {} bytes of replies produced and not written (max_output {} + largest reply {})",
+                c.peer, pending, c.bounds.max_output, c.largest
+            );
+            c.fail(Oracle::ReplyBacklog, detail);
+        }
+    }
+}
+
+impl Connection {
+    fn fail(&self, oracle: Oracle, detail: String) {
+        let b = &self.bounds;
+        b.violations
+            .fail(&b.transcript, Actor::Server, oracle, detail);
+    }
+}
+
+/// The service produced `reply`: counts it on the current connection.
+pub fn replied(reply: &Reply) {
+    let meter = CURRENT.with(|current| current.borrow().clone());
+    if let Some(meter) = meter {
+        meter.replied(reply);
+    }
+}
+
+/// Forgets the current connection: every run starts (and ends) with none.
+pub fn clear() {
+    CURRENT.with(|current| current.borrow_mut().take());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn limits() -> Limits {
+        Limits {
+            max_buffered: 100,
+            max_output: 50,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn request_bytes_read_without_a_write_are_bounded() {
+        let violations = Violations::default();
+        let backlog = Backlog::new(
+            &Framing::Resp,
+            &limits(),
+            Transcript::new(true),
+            violations.clone(),
+        );
+        let meter = backlog.meter("10.0.0.1:5000".parse().unwrap());
+        meter.read(60);
+        meter.wrote(1);
+        meter.read(100);
+        assert!(violations.all().is_empty(), "{:?}", violations.all());
+        meter.read(1);
+        let found = violations.all();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].oracle, Oracle::RequestBacklog);
+        assert!(
+            found[0].detail.contains("10.0.0.1:5000"),
+            "{}",
+            found[0].detail
+        );
+        // Once shut, what the server reads is discarded input.
+        meter.shut();
+        meter.read(1000);
+        assert_eq!(violations.all().len(), 1);
+    }
+
+    #[test]
+    fn replies_held_unwritten_are_bounded_by_max_output_and_one_reply() {
+        let violations = Violations::default();
+        let backlog = Backlog::new(
+            &Framing::Resp,
+            &limits(),
+            Transcript::new(true),
+            violations.clone(),
+        );
+        let meter = backlog.meter("10.0.0.1:5000".parse().unwrap());
+        clear();
+        meter.enter();
+        // `$20\r\n` + 20 bytes + `\r\n`: 27 bytes each; bound 50 + 27.
+        let reply = Reply::Bulk(Bytes::from(vec![b'v'; 20]));
+        replied(&reply);
+        replied(&reply);
+        meter.wrote(54);
+        replied(&reply);
+        replied(&reply);
+        assert!(violations.all().is_empty(), "{:?}", violations.all());
+        replied(&reply);
+        let found = violations.all();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].oracle, Oracle::ReplyBacklog);
+        clear();
+    }
+}

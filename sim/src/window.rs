@@ -1,0 +1,284 @@
+//! The receive window both ends of a simulated connection share.
+//!
+//! turmoil's own flow control counts segments, and its capacity is also the accept backlog
+//! (sized to the clients), so a client that never reads would absorb every reply. Here the
+//! server's stream adapter asks [`Windows`] how much it may write, and each client's
+//! [`ClientStream`] tells it what the client read: a client that stops reading makes the
+//! server's writes wait, as a full TCP window does.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Bytes the server may write to a connection that its client has not read yet, unless the
+/// scenario says otherwise: large enough that no well-behaved client ever fills it.
+pub const DEFAULT_WINDOW: usize = 256 * 1024;
+
+/// The receive windows of a run's connections, shared by the server's streams and the
+/// clients, keyed by the client's address (the server's peer address). One per run; every
+/// host runs on one thread, and a `BTreeMap` keeps nothing order-dependent.
+#[derive(Clone)]
+pub struct Windows(Arc<Mutex<WindowTable>>);
+
+struct WindowTable {
+    limits: WindowLimits,
+    connections: BTreeMap<SocketAddr, Window>,
+}
+
+/// What a client may leave unread before the server's writes wait.
+#[derive(Clone, Copy)]
+struct WindowLimits {
+    bytes: usize,
+    segments: usize,
+}
+
+/// One connection's window.
+#[derive(Default)]
+struct Window {
+    /// Bytes the server wrote.
+    written: u64,
+    /// Bytes the client read.
+    read: u64,
+    /// Bytes of each segment the server wrote that the client has not read to its end,
+    /// oldest first.
+    unread: VecDeque<usize>,
+    /// The server's writer, waiting for the client to read.
+    writer: Option<Waker>,
+    /// Virtual time of the server's last write.
+    last_write: Duration,
+    /// Virtual time the server shut its side down or dropped it.
+    closed_at: Option<Duration>,
+    server_gone: bool,
+    client_gone: bool,
+}
+
+/// What a client can learn of the server's side of its connection from the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSide {
+    /// Virtual time the server last wrote to the connection (zero if never).
+    pub last_write: Duration,
+    /// Virtual time the server shut its side down or dropped it, if it has.
+    pub closed_at: Option<Duration>,
+}
+
+impl Windows {
+    /// Windows of `size` bytes, on streams whose turmoil capacity is `capacity` segments.
+    ///
+    /// turmoil hands a stream's segments to its reader through a channel of `capacity`
+    /// segments, and a FIN that finds it full waits in a reorder buffer that is only looked
+    /// at again when another segment arrives: a server that fills the channel and then
+    /// closes would leave its client waiting forever. Each window also holds the server to
+    /// one segment less than that, so its writes never block in turmoil and its FIN always
+    /// gets through.
+    pub fn new(size: usize, capacity: usize) -> Self {
+        Windows(Arc::new(Mutex::new(WindowTable {
+            limits: WindowLimits {
+                bytes: size.max(1),
+                segments: capacity.saturating_sub(1).max(1),
+            },
+            connections: BTreeMap::new(),
+        })))
+    }
+
+    fn with<T>(&self, key: SocketAddr, f: impl FnOnce(&mut Window, WindowLimits) -> T) -> T {
+        let mut table = self.0.lock().expect("window lock");
+        let limits = table.limits;
+        let window = table.connections.entry(key).or_default();
+        let out = f(window, limits);
+        // Gone from both ends: a later connection from the same address starts afresh.
+        if window.server_gone && window.client_gone {
+            table.connections.remove(&key);
+        }
+        out
+    }
+
+    /// The client of `key` read `n` bytes: room for the server's writer.
+    fn client_read(&self, key: SocketAddr, n: usize) {
+        let writer = self.with(key, |w, _| {
+            w.read += n as u64;
+            let mut left = n;
+            while left > 0 {
+                let Some(front) = w.unread.front_mut() else {
+                    break;
+                };
+                let taken = left.min(*front);
+                *front -= taken;
+                left -= taken;
+                if *front == 0 {
+                    w.unread.pop_front();
+                }
+            }
+            w.writer.take()
+        });
+        if let Some(writer) = writer {
+            writer.wake();
+        }
+    }
+
+    /// The client of `key` dropped its stream.
+    fn client_gone(&self, key: SocketAddr) {
+        let writer = self.with(key, |w, _| {
+            w.client_gone = true;
+            w.writer.take()
+        });
+        // A writer waiting on a client that left goes on to find the connection reset.
+        if let Some(writer) = writer {
+            writer.wake();
+        }
+    }
+
+    /// Bytes the server may write now (waker stored when none); `None` once the client is
+    /// gone, so the writer learns of the reset from the network.
+    pub(crate) fn room(&self, key: SocketAddr, waker: &Waker) -> Option<usize> {
+        self.with(key, |w, limits| {
+            if w.client_gone {
+                return None;
+            }
+            let room = if w.unread.len() >= limits.segments {
+                0
+            } else {
+                (limits.bytes as u64).saturating_sub(w.written - w.read) as usize
+            };
+            if room == 0 {
+                w.writer = Some(waker.clone());
+            }
+            Some(room)
+        })
+    }
+
+    /// Bytes the server wrote that the client of `key` has not read.
+    pub(crate) fn unread(&self, key: SocketAddr) -> u64 {
+        self.with(key, |w, _| w.written - w.read)
+    }
+
+    /// The server wrote `n` bytes to the client of `key`, as one segment.
+    pub(crate) fn server_wrote(&self, key: SocketAddr, n: usize) {
+        let now = turmoil::sim_elapsed().unwrap_or_default();
+        self.with(key, |w, _| {
+            w.written += n as u64;
+            w.unread.push_back(n);
+            w.last_write = now;
+        });
+    }
+
+    /// The server shut its side of `key` down, or dropped it (`gone`).
+    pub(crate) fn server_closed(&self, key: SocketAddr, gone: bool) {
+        let now = turmoil::sim_elapsed().unwrap_or_default();
+        self.with(key, |w, _| {
+            w.closed_at.get_or_insert(now);
+            w.server_gone |= gone;
+        });
+    }
+
+    /// What the client of `key` can know of the server's side.
+    fn server_side(&self, key: SocketAddr) -> ServerSide {
+        self.with(key, |w, _| ServerSide {
+            last_write: w.last_write,
+            closed_at: w.closed_at,
+        })
+    }
+}
+
+/// A client's connection: turmoil's stream, reporting every byte read to the window so the
+/// server's writes can go on.
+pub struct ClientStream {
+    inner: turmoil::net::TcpStream,
+    windows: Windows,
+    local: SocketAddr,
+}
+
+impl ClientStream {
+    /// Wraps a connected stream; its local address keys its window.
+    pub fn new(inner: turmoil::net::TcpStream, windows: Windows) -> Self {
+        let local = inner
+            .local_addr()
+            .expect("a connected turmoil stream knows its address");
+        ClientStream {
+            inner,
+            windows,
+            local,
+        }
+    }
+
+    /// The local address (the server's peer address for this connection).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// What the window knows of the server's side: when it last wrote, whether it closed.
+    /// Lets a client that reads nothing see the server give up on it.
+    pub fn server_side(&self) -> ServerSide {
+        self.windows.server_side(self.local)
+    }
+}
+
+impl Drop for ClientStream {
+    fn drop(&mut self) {
+        self.windows.client_gone(self.local);
+    }
+}
+
+impl AsyncRead for ClientStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.windows.client_read(self.local, n);
+        }
+        result
+    }
+}
+
+impl AsyncWrite for ClientStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_follows_unread_bytes_and_segments() {
+        let windows = Windows::new(10, 4);
+        let key: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let waker = Waker::noop();
+        assert_eq!(windows.room(key, waker), Some(10));
+        windows.server_wrote(key, 6);
+        assert_eq!(windows.room(key, waker), Some(4));
+        windows.client_read(key, 3);
+        assert_eq!(windows.room(key, waker), Some(7));
+        // Three unread segments (the rest of the first and two more) fill turmoil's channel
+        // but one, however few their bytes.
+        windows.server_wrote(key, 1);
+        windows.server_wrote(key, 1);
+        assert_eq!(windows.room(key, waker), Some(0));
+        windows.client_read(key, 3);
+        assert_eq!(windows.room(key, waker), Some(8));
+        windows.client_gone(key);
+        assert_eq!(windows.room(key, waker), None);
+    }
+}
