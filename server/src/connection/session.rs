@@ -28,6 +28,8 @@ pub(crate) struct Session<'a> {
     frame_started: Option<Instant>,
     /// When the connection last made progress: the latest read, or replies written.
     active: Instant,
+    /// When writing the current batch began.
+    write_started: Instant,
     /// The last batch stopped at `max_output` with complete requests possibly left in
     /// `buf`: answer them (after writing) before reading more.
     backlog: bool,
@@ -44,6 +46,7 @@ impl<'a> Session<'a> {
             stats,
             frame_started: None,
             active: now,
+            write_started: now,
             backlog: false,
         }
     }
@@ -75,9 +78,10 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// When writing the current batch's replies, begun at `now`, must have finished: one
-    /// deadline for the whole batch, however slowly the peer takes it.
-    pub(crate) fn write_deadline(&self, now: Instant) -> Instant {
+    /// Writing the current batch's replies begins at `now`; returns when it must have
+    /// finished: one deadline for the whole batch, however slowly the peer takes it.
+    pub(crate) fn write_deadline(&mut self, now: Instant) -> Instant {
+        self.write_started = now;
         now + self.config.limits.idle_timeout
     }
 
@@ -164,8 +168,14 @@ impl<'a> Session<'a> {
     }
 
     /// The replies were written at `now`: count them and give a large output buffer back.
+    /// The time spent writing does not count against the frame in progress: the server was
+    /// not reading, so the rest of that frame may have been waiting all along (a client that
+    /// reads its replies slowly is not a slowloris).
     pub(crate) fn written(&mut self, now: Instant) {
         self.stats.written(self.out.len());
+        if let Some(start) = &mut self.frame_started {
+            *start += now.saturating_duration_since(self.write_started);
+        }
         self.active = now;
         self.out.clear(KEEP_OUT);
     }
