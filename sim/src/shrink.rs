@@ -322,7 +322,8 @@ impl State {
         self.accept_if(candidate, what, on_step, |now| now < events)
     }
 
-    /// Shorter deadlines and slower tricklers: fewer events before the failure shows.
+    /// Shorter deadlines, smaller limits and slower tricklers: fewer events before the
+    /// failure shows.
     fn shorter_times(&mut self, on_step: &mut impl FnMut(&Step)) {
         const FLOOR: Duration = Duration::from_millis(20);
         loop {
@@ -344,6 +345,24 @@ impl State {
                     _ => shorter.limits.idle_timeout = to,
                 }
                 any |= self.shorter(shorter, format!("{name} {from:?} -> {to:?}"), on_step);
+            }
+            // Smaller limits: a client that must reach one sends less to get there.
+            for name in ["max_output", "max_buffered", "window"] {
+                let mut smaller = self.best.clone();
+                let (value, floor) = match name {
+                    "max_output" => (&mut smaller.limits.max_output, 256),
+                    "window" => (&mut smaller.faults.window, 1024),
+                    _ => (
+                        &mut smaller.limits.max_buffered,
+                        smaller.limits.max_line.max(smaller.limits.max_frame),
+                    ),
+                };
+                let from = *value;
+                *value = (from / 2).max(floor);
+                let to = *value;
+                if to < from && smaller.limits.validate().is_ok() {
+                    any |= self.shorter(smaller, format!("{name} {from} -> {to}"), on_step);
+                }
             }
             let every = self.best.roles.slowloris_every;
             let slower = (every * 2).min(self.best.limits.frame_deadline);

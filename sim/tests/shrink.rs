@@ -3,13 +3,25 @@
 
 mod common;
 
-use common::first_caught;
 use framesim::shrink::{shrink, Failure};
-use framesim::{run, Preset, RunOptions, Target};
+use framesim::{run, Preset, RunOptions, Scenario, Target};
+use framesim_server::protocol::Framing;
 
 fn shrinks(preset: Preset, target: Target) {
-    let (seed, report) = first_caught(preset, target, 0..5)
-        .unwrap_or_else(|| panic!("{target} passed 5 seeds of '{preset}'"));
+    shrinks_from(target, |seed| Scenario::preset(preset, seed));
+}
+
+/// Shrinks the first of seeds 0..5 of `make` at which `target` fails.
+fn shrinks_from(target: Target, make: impl Fn(u64) -> Scenario) {
+    let (seed, report) = (0..5)
+        .find_map(|seed| {
+            let mut s = make(seed);
+            s.target = target;
+            let r = run(&s, RunOptions::default());
+            (!r.passed()).then_some((seed, r))
+        })
+        .unwrap_or_else(|| panic!("{target} passed 5 seeds"));
+    let preset = &report.scenario.name;
     let shrunk = shrink(&report.scenario, |step| {
         eprintln!(
             "  {:>7.2?} {:<28} clients {:>5} requests {:>3} events {:>7}",
@@ -59,6 +71,32 @@ fn first_frame_only_shrinks() {
 #[test]
 fn no_frame_deadline_shrinks() {
     shrinks(Preset::Hostile, Target::NoFrameDeadline);
+}
+
+#[test]
+fn single_read_header_shrinks() {
+    shrinks_from(Target::SingleReadHeader, |seed| Scenario {
+        framing: Framing::length(),
+        ..Scenario::preset(Preset::Small, seed)
+    });
+}
+
+#[test]
+fn unbounded_output_shrinks() {
+    shrinks_from(Target::UnboundedOutput, |seed| {
+        let mut s = Scenario::preset(Preset::Small, seed);
+        s.roles.never_reader = 0.1;
+        s
+    });
+}
+
+#[test]
+fn uncounted_args_shrinks() {
+    shrinks_from(Target::UncountedArgs, |seed| {
+        let mut s = Scenario::preset(Preset::Small, seed);
+        s.roles.unfinished_args = 0.1;
+        s
+    });
 }
 
 #[test]
