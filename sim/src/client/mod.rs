@@ -60,7 +60,11 @@ pub struct Client {
 /// Why a client stopped waiting for a reply.
 #[derive(Debug)]
 enum Lost {
+    /// The connection ended (end of stream, reset).
     Closed(String),
+    /// The bytes that came are not a reply.
+    Undecodable(String),
+    /// Nothing came for [`REPLY_TIMEOUT`].
     TimedOut,
 }
 
@@ -153,7 +157,7 @@ impl Client {
                 match self.decoder.decode(&mut self.buf) {
                     Ok(Some(r)) => return Ok(r),
                     Ok(None) => {}
-                    Err(e) => return Err(Lost::Closed(format!("undecodable reply: {e}"))),
+                    Err(e) => return Err(Lost::Undecodable(e.to_string())),
                 }
                 match stream.read_buf(&mut self.buf).await {
                     Ok(0) => return Err(Lost::Closed("eof".into())),

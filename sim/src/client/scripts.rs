@@ -60,10 +60,7 @@ impl Client {
                         if self.restarted().await {
                             break;
                         }
-                        self.fail(
-                            Oracle::Reply,
-                            format!("no reply for a complete request: {lost:?}"),
-                        );
+                        self.lost_reply(lost);
                         return;
                     }
                 }
@@ -102,6 +99,21 @@ impl Client {
         }
     }
 
+    /// A well-behaved client waited in vain for a reply: closed by the server (only
+    /// misbehaving clients may be), or not answered.
+    pub(super) fn lost_reply(&self, lost: Lost) {
+        match lost {
+            Lost::Closed(why) => self.fail(
+                Oracle::WrongfulClose,
+                format!("the server closed a well-behaved connection with replies due: {why}"),
+            ),
+            other => self.fail(
+                Oracle::Reply,
+                format!("no reply for a complete request: {other:?}"),
+            ),
+        }
+    }
+
     /// After a lost connection: if the scenario restarts the server, reconnect and start
     /// over with an empty model (the server lost its memory). Returns whether it did.
     async fn restarted(&mut self) -> bool {
@@ -124,6 +136,9 @@ impl Client {
                 oracle,
                 format!("unexpected reply {reply:?} instead of a close"),
             ),
+            Ok(Err(Lost::Undecodable(e))) => {
+                self.fail(oracle, format!("undecodable bytes instead of a close: {e}"))
+            }
             Ok(Err(Lost::TimedOut)) | Err(_) => self.fail(
                 oracle,
                 format!("the server kept the connection open past {within:?}"),

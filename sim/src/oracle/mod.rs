@@ -36,6 +36,9 @@ pub enum Oracle {
     Leak,
     /// The server's counters match what the clients did to it.
     Counters,
+    /// No well-behaved client is closed by the server while it waits for replies: only
+    /// misbehaving clients may be cut, each for its documented reason.
+    WrongfulClose,
 }
 
 impl Oracle {
@@ -53,6 +56,7 @@ impl Oracle {
             Oracle::Limit => "limit",
             Oracle::Leak => "leak",
             Oracle::Counters => "counters",
+            Oracle::WrongfulClose => "wrongful-close",
         }
     }
 }
