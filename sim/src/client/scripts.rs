@@ -29,9 +29,11 @@ impl Client {
                 .min(stop_at - sent);
             let mut bytes = BytesMut::new();
             let mut expects = Vec::with_capacity(n);
+            let mut frame_ends = Vec::with_capacity(n);
             for _ in 0..n {
                 let (cmd, expect) = self.model.next(&mut self.workload_rng);
                 bytes.extend_from_slice(&self.encode(&cmd));
+                frame_ends.push(bytes.len());
                 self.record(Event::Request {
                     cmd,
                     expect: expect.clone(),
@@ -40,7 +42,7 @@ impl Client {
             }
             sent += n;
             let last_batch = sent == total;
-            let delivered = self.deliver(bytes.freeze()).await;
+            let delivered = self.deliver(bytes.freeze(), &frame_ends).await;
             let written = Instant::now();
             if last_batch && self.role == Role::HalfClose && delivered {
                 if let Some(s) = self.stream.as_mut() {
@@ -87,7 +89,7 @@ impl Client {
                 let (cmd, _) = self.model.next(&mut self.workload_rng);
                 let bytes = self.encode(&cmd);
                 let cut = self.delivery_rng.random_range(1..bytes.len());
-                self.deliver(bytes.freeze().slice(..cut)).await;
+                self.deliver(bytes.freeze().slice(..cut), &[]).await;
                 self.stream = None;
                 self.record(Event::Disconnect { mid_frame: true });
             }
