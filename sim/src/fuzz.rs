@@ -1,7 +1,7 @@
 //! Coverage-guided simulation: the fuzzer's bytes are the simulation's choices.
 //!
-//! [`scenario_from_bytes`] reads every option of a run from the input through the same
-//! swarm the `adversarial` preset draws from ([`draw`]), then the seed, so any input is a
+//! [`scenario_from_bytes`] reads every option of a run, the seed among them, from the input
+//! through the same swarm the `adversarial` preset draws from ([`draw`]), so any input is a
 //! valid run and a crash input is a scenario: `framesim replay-fuzz --input FILE` replays it
 //! with its whole transcript.
 
@@ -17,7 +17,6 @@ pub fn scenario_from_bytes(data: &[u8]) -> Scenario {
     let mut u = Unstructured::new(data);
     let mut s = Scenario::base("fuzz", 0);
     draw(&mut u, &mut s);
-    s.seed = u.arbitrary().unwrap_or(0);
     s
 }
 

@@ -5,6 +5,7 @@
 mod common;
 
 use framesim::{render_transcript, run, Delivery, Faults, Preset, Roles, RunOptions, Scenario};
+use framesim_server::framing::Endian;
 use framesim_server::protocol::Framing;
 use std::time::Duration;
 
@@ -37,6 +38,12 @@ const CATALOGUE: &[&str] = &[
     "framing-length",
     "summary-default",
     "summary-hostile",
+    "framing-line-crlf",
+    "framing-line-crlf-nul",
+    "framing-line-nul-ff",
+    "framing-length-1-byte-le",
+    "framing-length-2-byte-be",
+    "framing-length-8-byte-le",
 ];
 
 /// Fails on snapshots nobody asserts any more, and on pending ones left by a run.
@@ -203,6 +210,28 @@ fn server_restart_with_reconnect() {
 fn each_framing() {
     for framing in [Framing::Resp, Framing::line(), Framing::length()] {
         let mut s = base(&format!("framing-{framing}"), 2);
+        s.framing = framing;
+        s.delivery.max_chunk = 5;
+        snapshot(s);
+    }
+}
+
+/// Every delimiter shape and header size beyond the three default framings.
+#[test]
+fn each_delimiter_and_header() {
+    let line = |d: &[u8]| Framing::Line {
+        delimiter: d.to_vec(),
+    };
+    let length = |header_len, endian| Framing::Length { header_len, endian };
+    for (name, framing) in [
+        ("framing-line-crlf", line(b"\r\n")),
+        ("framing-line-crlf-nul", line(b"\r\n\0")),
+        ("framing-line-nul-ff", line(b"\x00\xff")),
+        ("framing-length-1-byte-le", length(1, Endian::Little)),
+        ("framing-length-2-byte-be", length(2, Endian::Big)),
+        ("framing-length-8-byte-le", length(8, Endian::Little)),
+    ] {
+        let mut s = base(name, 2);
         s.framing = framing;
         s.delivery.max_chunk = 5;
         snapshot(s);

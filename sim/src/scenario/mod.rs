@@ -13,6 +13,7 @@ pub use crate::target::Target;
 pub use presets::Preset;
 pub use roles::{Role, Roles};
 
+use framesim_server::framing::Endian;
 use framesim_server::protocol::Framing;
 use framesim_server::Limits;
 use std::fmt;
@@ -139,7 +140,11 @@ impl fmt::Display for Scenario {
         writeln!(
             f,
             "  clients {} x {} requests over {} hosts, framing {}, target {}",
-            self.clients, self.requests, self.client_hosts, self.framing, self.target
+            self.clients,
+            self.requests,
+            self.client_hosts,
+            framing_label(&self.framing),
+            self.target
         )?;
         writeln!(
             f,
@@ -166,5 +171,23 @@ impl fmt::Display for Scenario {
             "  limits: line {} B, frame {} B, buffered {} B, frame deadline {:?}, idle {:?}, latency bound {:?}",
             l.max_line, l.max_frame, l.max_buffered, l.frame_deadline, l.idle_timeout, self.latency_bound
         )
+    }
+}
+
+/// The framing's name, with its settings when they are not the default ones (whose
+/// transcripts were recorded before there were others): `line \r\n`, `length 1-byte le`.
+fn framing_label(framing: &Framing) -> String {
+    match framing {
+        Framing::Line { delimiter } if *framing != Framing::line() => {
+            format!("line {}", delimiter.escape_ascii())
+        }
+        Framing::Length { header_len, endian } if *framing != Framing::length() => {
+            let order = match endian {
+                Endian::Big => "be",
+                Endian::Little => "le",
+            };
+            format!("length {header_len}-byte {order}")
+        }
+        _ => framing.to_string(),
     }
 }
