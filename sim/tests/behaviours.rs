@@ -3,7 +3,7 @@
 mod common;
 
 use common::{assert_passes, assert_passes_scenario, seeds, seeds_for};
-use framesim::{Preset, Scenario};
+use framesim::{Preset, Role, Scenario};
 use framesim_server::protocol::Framing;
 
 #[test]
@@ -75,6 +75,30 @@ fn the_seed_drawn_adversarial_sweep_passes() {
     for seed in seeds_for(Preset::Adversarial, 0..300) {
         assert_passes(Preset::Adversarial, seed);
     }
+}
+
+#[test]
+fn limit_reaching_clients_pass_in_every_framing() {
+    // The `limits` preset's seed picks one of its ten framings: ten seeds cover them all.
+    let mut framings = std::collections::BTreeSet::new();
+    for seed in seeds_for(Preset::Limits, 0..10) {
+        let s = Scenario::preset(Preset::Limits, seed);
+        framings.insert(format!("{:?}", s.framing));
+        let unfinished = s.clients_playing(Role::UnfinishedArgs) as u64;
+        let loaders = s.clients_playing(Role::BulkLoader);
+        assert!(unfinished > 0 && loaders > 0 && s.clients_playing(Role::AtLimit) > 0);
+        let r = assert_passes_scenario(s.clone());
+        // Every unfinished request was cut (the counters oracle checks which way).
+        let cuts = r.stats.overflows + r.stats.frame_timeouts + r.stats.protocol_errors;
+        assert!(cuts >= unfinished, "seed {seed}: {cuts} cuts");
+        // The loaders kept their connections for longer than the frame deadline.
+        assert!(
+            r.virtual_time > s.limits.frame_deadline * 2,
+            "seed {seed}: {:?}",
+            r.virtual_time
+        );
+    }
+    assert!(framings.len() == 10 || std::env::var("FRAMESIM_SEED").is_ok());
 }
 
 #[test]

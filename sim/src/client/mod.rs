@@ -5,6 +5,7 @@
 //! does with its connection.
 
 mod delivery;
+mod limits;
 mod scripts;
 
 use crate::model::Model;
@@ -118,6 +119,9 @@ impl Client {
             Role::Slowloris => self.slowloris().await,
             Role::Idle => self.idle().await,
             Role::Oversized | Role::Malformed => self.hostile().await,
+            Role::BulkLoader => self.bulk_loader().await,
+            Role::AtLimit => self.at_limit().await,
+            Role::UnfinishedArgs => self.unfinished_args().await,
         }
     }
 

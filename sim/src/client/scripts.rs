@@ -132,7 +132,7 @@ impl Client {
     }
 
     /// Waits for the server to close the connection within `within`.
-    async fn expect_close(&mut self, oracle: Oracle, within: Duration) {
+    pub(super) async fn expect_close(&mut self, oracle: Oracle, within: Duration) {
         match timeout(within, self.reply()).await {
             Ok(Err(Lost::Closed(why))) => self.record(Event::Closed { why }),
             Ok(Ok(reply)) => self.fail(

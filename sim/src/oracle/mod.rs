@@ -39,6 +39,9 @@ pub enum Oracle {
     /// No well-behaved client is closed by the server while it waits for replies: only
     /// misbehaving clients may be cut, each for its documented reason.
     WrongfulClose,
+    /// A request that never ends is cut (buffer limit, line limit or frame deadline) before
+    /// it costs more than `max_buffered` and one read, and never answered.
+    Unfinished,
 }
 
 impl Oracle {
@@ -57,6 +60,7 @@ impl Oracle {
             Oracle::Leak => "leak",
             Oracle::Counters => "counters",
             Oracle::WrongfulClose => "wrongful-close",
+            Oracle::Unfinished => "unfinished",
         }
     }
 }

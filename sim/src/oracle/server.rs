@@ -1,13 +1,14 @@
 //! What the server's counters must show once every client is done.
 
 use super::{Oracle, Violations};
+use crate::boundary::{self, Cut};
 use crate::scenario::{Role, Scenario, Target};
 use crate::transcript::{Actor, Transcript};
 use framesim_server::Snapshot;
 
 /// Checks the server's final counters against the scenario: no panics, no buffer over the
 /// limit, no connection left open, and (for the real server, without restarts) one counted
-/// close per misbehaving client.
+/// close per misbehaving client, of the kind its role and the framing's limits decide.
 pub fn check(s: &Scenario, snap: &Snapshot, t: &Transcript, violations: &Violations) {
     let fail = |oracle, detail: String| violations.fail(t, Actor::Server, oracle, detail);
     if snap.panics > 0 {
@@ -39,19 +40,38 @@ pub fn check(s: &Scenario, snap: &Snapshot, t: &Transcript, violations: &Violati
         return;
     }
     let count = |role| s.clients_playing(role) as u64;
+    // An at-limit client ends with a protocol error where a limit can be passed by one byte;
+    // an unfinished request ends the way its framing and limits decide.
+    let at_limit = if boundary::over_limit_possible(&s.framing, &s.limits) {
+        count(Role::AtLimit)
+    } else {
+        0
+    };
+    let unfinished = boundary::unfinished_cut(&s.framing, &s.limits);
+    let unfinished_by = |cut| {
+        if unfinished == cut {
+            count(Role::UnfinishedArgs)
+        } else {
+            0
+        }
+    };
     let checks = [
         ("eof_mid_frame", snap.eof_mid_frame, count(Role::Disconnect)),
         (
             "frame_timeouts",
             snap.frame_timeouts,
-            count(Role::Slowloris),
+            count(Role::Slowloris) + unfinished_by(Cut::Deadline),
         ),
         ("idle_timeouts", snap.idle_timeouts, count(Role::Idle)),
         (
             "protocol_errors",
             snap.protocol_errors,
-            count(Role::Oversized) + count(Role::Malformed),
+            count(Role::Oversized)
+                + count(Role::Malformed)
+                + at_limit
+                + unfinished_by(Cut::TooLong),
         ),
+        ("overflows", snap.overflows, unfinished_by(Cut::Buffered)),
     ];
     for (name, got, want) in checks {
         if got != want {

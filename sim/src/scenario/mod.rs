@@ -161,11 +161,20 @@ impl fmt::Display for Scenario {
             "  faults: partial reads {:.2}, short writes {:.2}, spurious pending {:.2}, latency {:?}..={:?}, restart {:?}, ramp {:?}",
             x.partial_read_chance, x.short_write_chance, x.spurious_pending_chance, self.latency.0, self.latency.1, self.restart_at, self.ramp
         )?;
-        writeln!(
+        write!(
             f,
             "  roles: slowloris {:.2}, idle {:.2}, disconnect {:.2}, half-close {:.2}, oversized {:.2}, malformed {:.2}",
             r.slowloris, r.idle, r.disconnect, r.half_close, r.oversized, r.malformed
         )?;
+        // Printed only when drawn, so the headers recorded before these roles keep their bytes.
+        if r.bulk_loader > 0.0 || r.at_limit > 0.0 || r.unfinished_args > 0.0 {
+            write!(
+                f,
+                ", bulk loader {:.2}, at limit {:.2}, unfinished args {:.2}",
+                r.bulk_loader, r.at_limit, r.unfinished_args
+            )?;
+        }
+        writeln!(f)?;
         write!(
             f,
             "  limits: line {} B, frame {} B, buffered {} B, frame deadline {:?}, idle {:?}, latency bound {:?}",

@@ -20,6 +20,12 @@ pub struct Roles {
     pub oversized: f64,
     /// Send one malformed request.
     pub malformed: f64,
+    /// Pipeline large requests, each on time, for longer than the frame deadline.
+    pub bulk_loader: f64,
+    /// Send requests of exactly the largest accepted size, then one byte more.
+    pub at_limit: f64,
+    /// Start a request and never finish it, adding small complete pieces quickly.
+    pub unfinished_args: f64,
 }
 
 impl Default for Roles {
@@ -32,6 +38,9 @@ impl Default for Roles {
             half_close: 0.0,
             oversized: 0.0,
             malformed: 0.0,
+            bulk_loader: 0.0,
+            at_limit: 0.0,
+            unfinished_args: 0.0,
         }
     }
 }
@@ -53,6 +62,15 @@ pub enum Role {
     Oversized,
     /// Sends a malformed request; must get a protocol error and a close.
     Malformed,
+    /// Pipelines large requests in chunks with gaps for longer than the frame deadline,
+    /// every frame on time; checks every reply and must never be cut.
+    BulkLoader,
+    /// Sends requests of exactly the largest size the framing accepts (answered as the
+    /// model says), then one byte more (a protocol error and a close).
+    AtLimit,
+    /// Announces a request of many arguments and sends small complete ones quickly, never
+    /// finishing; must be cut by the buffer limit (or the frame deadline) in time.
+    UnfinishedArgs,
 }
 
 impl Roles {
@@ -74,6 +92,9 @@ impl Roles {
             (self.half_close, Role::HalfClose),
             (self.oversized, Role::Oversized),
             (self.malformed, Role::Malformed),
+            (self.bulk_loader, Role::BulkLoader),
+            (self.at_limit, Role::AtLimit),
+            (self.unfinished_args, Role::UnfinishedArgs),
         ] {
             let n = count(share);
             if from_top < n {

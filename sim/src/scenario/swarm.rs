@@ -77,11 +77,12 @@ impl Choices for Unstructured<'_> {
 /// Draws every option the swarm varies into `s`: clients, hosts and requests, framing,
 /// delivery, stream faults, misbehaving roles, limits, latency, a server restart, then (from
 /// a fuzzer's bytes) the seed, then the options added since: the framing's delimiter or
-/// header. The name, ramp, latency bound and target are left as they are.
+/// header and the limit-reaching roles. The name, ramp, latency bound and target are left
+/// as they are.
 ///
 /// New options are drawn at the end, so the fuzz inputs and seeds of earlier swarms keep the
 /// meaning of everything they drew before; and a source that has run out (zeros) draws what
-/// earlier swarms had: a `\n` delimiter, a 4-byte big-endian header.
+/// earlier swarms had: a `\n` delimiter, a 4-byte big-endian header, no new role.
 pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
     s.clients = c.int(1..=8) as usize;
     s.client_hosts = c.int(1..=3) as usize;
@@ -140,7 +141,7 @@ pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
     let header_len = c.pick(&[4, 1, 2, 8]);
     let endian = c.pick(&[Endian::Big, Endian::Little]);
     // A 1-byte header says at most 255: a frame limit under it keeps a frame one byte over
-    // the limit expressible (the oversized clients need one), and every
+    // the limit expressible (the oversized and at-limit clients need one), and every
     // request of the model fits (under 100 bytes).
     let one_byte_frame = c.pick(&[254, 128, 200]);
     match &mut s.framing {
@@ -156,17 +157,21 @@ pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
         }
         Framing::Resp => {}
     }
+    let mut new_share = || if c.int(0..=3) == 3 { 0.1 } else { 0.0 };
+    s.roles.bulk_loader = new_share();
+    s.roles.at_limit = new_share();
+    s.roles.unfinished_args = new_share();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Preset;
+    use crate::scenario::{Preset, Role};
     use std::collections::BTreeSet;
 
     #[test]
-    fn the_swarm_reaches_every_framing_variant() {
-        let mut framings = BTreeSet::new();
+    fn the_swarm_reaches_every_framing_variant_and_every_new_role() {
+        let (mut framings, mut roles) = (BTreeSet::new(), BTreeSet::new());
         for seed in 0..2000 {
             let s = Scenario::preset(Preset::Adversarial, seed);
             assert_eq!(s.framing.validate(), Ok(()), "seed {seed}");
@@ -177,9 +182,15 @@ mod tests {
                 );
             }
             framings.insert(format!("{:?}", s.framing));
+            for id in 0..s.clients {
+                roles.insert(format!("{:?}", s.role_of(id)));
+            }
         }
         // RESP, 4 delimiters, 4 header sizes in 2 byte orders.
         assert_eq!(framings.len(), 1 + 4 + 8, "{framings:?}");
+        for role in [Role::BulkLoader, Role::AtLimit, Role::UnfinishedArgs] {
+            assert!(roles.contains(&format!("{role:?}")), "{role:?} never drawn");
+        }
     }
 
     #[test]
@@ -188,6 +199,11 @@ mod tests {
         let mut s = Scenario::base("fuzz", 0);
         draw(&mut Unstructured::new(&[0xff; 38]), &mut s);
         assert_eq!(s.framing, Framing::Resp);
+        let r = s.roles;
+        assert_eq!(
+            (r.bulk_loader, r.at_limit, r.unfinished_args),
+            (0.0, 0.0, 0.0)
+        );
         let mut s = Scenario::base("fuzz", 0);
         draw(&mut Unstructured::new(&[2; 38]), &mut s);
         assert_eq!(s.framing, Framing::length());
