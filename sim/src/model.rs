@@ -39,8 +39,14 @@ impl Model {
     }
 
     /// Draws the next request and applies it to the model, returning what the server must
-    /// answer.
-    pub fn next(&mut self, rng: &mut SmallRng) -> (Command, Expected) {
+    /// answer. With chance `edge_values` the request is drawn from the edge cases instead
+    /// (nothing extra is drawn when it is 0, so older workloads keep their requests).
+    pub fn next(&mut self, rng: &mut SmallRng, edge_values: f64) -> (Command, Expected) {
+        if edge_values > 0.0 && rng.random_bool(edge_values) {
+            let cmd = self.edge(rng);
+            let expect = self.apply(&cmd);
+            return (cmd, expect);
+        }
         let k = self.key(rng.random_range(0..4));
         let counter = Bytes::from(format!("c{}:n", self.id));
         let cmd = match rng.random_range(0..100) {
@@ -61,6 +67,25 @@ impl Model {
         };
         let expect = self.apply(&cmd);
         (cmd, expect)
+    }
+
+    /// An edge case: integers at the ends of i64 and in forms Redis refuses, empty values,
+    /// binary and RESP-looking values, values with quotes, backslashes and spaces, and
+    /// INCR on whatever a key holds.
+    fn edge(&mut self, rng: &mut SmallRng) -> Command {
+        let k = self.key(rng.random_range(0..4));
+        match rng.random_range(0..100) {
+            0..=24 => cmd([b"SET".as_ref(), &k, &edge_integer(rng)]),
+            25..=49 => cmd([b"INCR".as_ref(), &k]),
+            50..=64 => cmd([b"SET".as_ref(), &k, &edge_value(rng)]),
+            65..=79 => cmd([b"GET".as_ref(), &k]),
+            80..=89 => cmd([b"ECHO".as_ref(), &edge_value(rng)]),
+            _ => {
+                let k2 = self.key(rng.random_range(0..4));
+                let (v1, v2) = (edge_value(rng), edge_integer(rng));
+                cmd([b"MSET".as_ref(), &k, &v1, &k2, &v2])
+            }
+        }
     }
 
     /// Applies `cmd` to the model and returns what the server must answer: the commands
@@ -159,6 +184,78 @@ fn redis_integer(v: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(v).ok()?;
     let n: i64 = text.parse().ok()?;
     (n.to_string() == text).then_some(n)
+}
+
+/// An integer-looking value: the ends of i64 (for overflow), small ones, and forms INCR
+/// refuses (sign, leading zeros, spaces, decimals, one past the ends).
+fn edge_integer(rng: &mut SmallRng) -> Bytes {
+    const FORMS: &[&str] = &[
+        "9223372036854775807",
+        "9223372036854775806",
+        "-9223372036854775808",
+        "-9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "0",
+        "-1",
+        "+1",
+        "01",
+        "-0",
+        "00",
+        " 1",
+        "1 ",
+        "1.0",
+        "1e3",
+        "0x10",
+        "",
+        "-",
+        "12345678901234567890123",
+    ];
+    Bytes::from_static(FORMS[rng.random_range(0..FORMS.len())].as_bytes())
+}
+
+/// A value at the edges of what the framings carry: empty, CR, LF, NUL, bytes >= 0x80,
+/// RESP-looking, line delimiters, quotes, backslashes and spaces (the line protocol quotes
+/// and escapes them), or random bytes of any value.
+fn edge_value(rng: &mut SmallRng) -> Bytes {
+    const FORMS: &[&[u8]] = &[
+        b"",
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b"\0",
+        b"a\0b",
+        b"\x80\xfe\xff",
+        "caf\u{e9}".as_bytes(),
+        b"*1\r\n$3\r\n",
+        b"$-1\r\n",
+        b"+OK\r\n",
+        b"-ERR x\r\n",
+        b":1\r\n",
+        b"PING\r\n",
+        b"\r\n\0",
+        b"\x00\xff",
+        b"\"",
+        b"'",
+        b"\\",
+        b"\\x41",
+        b"\\\"",
+        b"\"a b\"",
+        b"'it''s'",
+        b" ",
+        b"  lead",
+        b"trail  ",
+        b"a \"b\" 'c' \\d",
+        b"\t\x0b\x0c",
+    ];
+    if rng.random_bool(0.2) {
+        let len = rng.random_range(1..=16);
+        return (0..len)
+            .map(|_| rng.random::<u8>())
+            .collect::<Vec<u8>>()
+            .into();
+    }
+    Bytes::from_static(FORMS[rng.random_range(0..FORMS.len())])
 }
 
 /// Does `reply` satisfy `expect`?

@@ -51,6 +51,8 @@ const CATALOGUE: &[&str] = &[
     "unfinished-args",
     "unfinished-args-line",
     "unfinished-args-length",
+    "edge-values",
+    "edge-values-line",
 ];
 
 /// Fails on snapshots nobody asserts any more, and on pending ones left by a run.
@@ -305,6 +307,25 @@ fn unfinished_requests_are_cut() {
         ("unfinished-args-length", Framing::length()),
     ] {
         snapshot(at_small_limits(name, framing, roles));
+    }
+}
+
+#[test]
+fn edge_values_are_answered_as_the_model_predicts() {
+    for (name, framing) in [
+        ("edge-values", Framing::Resp),
+        (
+            "edge-values-line",
+            Framing::Line {
+                delimiter: b"\r\n\0".to_vec(),
+            },
+        ),
+    ] {
+        let mut s = base(name, 2);
+        s.framing = framing;
+        s.requests = 16;
+        s.edge_values = 0.7;
+        snapshot(s);
     }
 }
 

@@ -32,7 +32,8 @@ impl Client {
             let mut expects = Vec::with_capacity(n);
             let mut frame_ends = Vec::with_capacity(n);
             for _ in 0..n {
-                let (cmd, expect) = self.model.next(&mut self.workload_rng);
+                let edge_values = self.scenario().edge_values;
+                let (cmd, expect) = self.model.next(&mut self.workload_rng, edge_values);
                 bytes.extend_from_slice(&self.encode(&cmd));
                 frame_ends.push(bytes.len());
                 self.record(Event::Request {
@@ -87,7 +88,8 @@ impl Client {
         }
         match self.role {
             Role::Disconnect => {
-                let (cmd, _) = self.model.next(&mut self.workload_rng);
+                let edge_values = self.scenario().edge_values;
+                let (cmd, _) = self.model.next(&mut self.workload_rng, edge_values);
                 let bytes = self.encode(&cmd);
                 let cut = self.delivery_rng.random_range(1..bytes.len());
                 self.deliver(bytes.freeze().slice(..cut), &[]).await;

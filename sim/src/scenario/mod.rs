@@ -30,6 +30,10 @@ pub struct Scenario {
     pub clients: usize,
     /// Requests each well-behaved client sends.
     pub requests: usize,
+    /// Chance a request of the model's workload uses an edge value (integers at the ends of
+    /// i64, non-canonical integers, empty, binary and RESP-looking values); 0 in the presets
+    /// that predate it, so their transcripts keep their bytes.
+    pub edge_values: f64,
     /// Client hosts the clients are spread over (turmoil's cost grows with in-flight
     /// messages per host pair).
     pub client_hosts: usize,
@@ -137,7 +141,9 @@ impl fmt::Display for Scenario {
         let r = &self.roles;
         let l = &self.limits;
         writeln!(f, "scenario {} seed {}", self.name, self.seed)?;
-        writeln!(
+        // Edge values (like the roles and the output limit below) are printed only when
+        // drawn, so the headers recorded before them keep their bytes.
+        write!(
             f,
             "  clients {} x {} requests over {} hosts, framing {}, target {}",
             self.clients,
@@ -146,6 +152,10 @@ impl fmt::Display for Scenario {
             framing_label(&self.framing),
             self.target
         )?;
+        if self.edge_values > 0.0 {
+            write!(f, ", edge values {:.2}", self.edge_values)?;
+        }
+        writeln!(f)?;
         writeln!(
             f,
             "  delivery: chunks {}, byte-at-a-time {:.2}, gaps <= {:?}, pipeline <= {}, cut at boundaries {:.2}",
@@ -179,7 +189,11 @@ impl fmt::Display for Scenario {
             f,
             "  limits: line {} B, frame {} B, buffered {} B, frame deadline {:?}, idle {:?}, latency bound {:?}",
             l.max_line, l.max_frame, l.max_buffered, l.frame_deadline, l.idle_timeout, self.latency_bound
-        )
+        )?;
+        if l.max_output != sim_limits().max_output {
+            write!(f, ", output {} B", l.max_output)?;
+        }
+        Ok(())
     }
 }
 

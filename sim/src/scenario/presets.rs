@@ -24,8 +24,8 @@ pub enum Preset {
     Restart,
     /// The seed draws every option (the swarm, as the `simulation` fuzz target does).
     Adversarial,
-    /// Clients that reach the limits (bulk loaders, at-limit, unfinished requests), in the
-    /// seed's framing.
+    /// Clients that reach the limits (bulk loaders, at-limit, unfinished requests) and
+    /// edge values, in the seed's framing.
     Limits,
 }
 
@@ -51,8 +51,8 @@ impl Preset {
             Preset::Hostile => "200 clients; slowloris, idle, disconnecting, half-closing, oversized and malformed clients among them; partial reads, short writes, spurious Pending",
             Preset::Bytewise => "8 clients writing every request one byte at a time, partial reads and short writes",
             Preset::Restart => "50 clients; the server host crashes and restarts mid-run, clients reconnect",
-            Preset::Adversarial => "the seed draws every option the swarm varies (framing and its delimiter or header, chunking, faults, roles, limits, latency, a restart): for sweeps",
-            Preset::Limits => "24 clients; bulk loaders, at-limit and unfinished-request clients among them; the seed picks one of 10 framings (RESP, 4 delimiters, 5 headers)",
+            Preset::Adversarial => "the seed draws every option the swarm varies (framing and its delimiter or header, chunking, faults, roles, edge values, limits, latency, a restart): for sweeps",
+            Preset::Limits => "24 clients; bulk loaders, at-limit and unfinished-request clients among them, edge values; the seed picks one of 10 framings (RESP, 4 delimiters, 5 headers)",
         }
     }
 }
@@ -104,6 +104,7 @@ impl Scenario {
             seed,
             clients: 16,
             requests: 8,
+            edge_values: 0.0,
             client_hosts: 2,
             framing: Framing::Resp,
             delivery: Delivery::default(),
@@ -167,6 +168,7 @@ impl Scenario {
             Preset::Limits => {
                 s.clients = 24;
                 s.client_hosts = 3;
+                s.edge_values = 0.3;
                 s.roles = Roles {
                     bulk_loader: 0.1,
                     at_limit: 0.1,

@@ -77,12 +77,13 @@ impl Choices for Unstructured<'_> {
 /// Draws every option the swarm varies into `s`: clients, hosts and requests, framing,
 /// delivery, stream faults, misbehaving roles, limits, latency, a server restart, then (from
 /// a fuzzer's bytes) the seed, then the options added since: the framing's delimiter or
-/// header and the limit-reaching roles. The name, ramp, latency bound and target are left
-/// as they are.
+/// header, the limit-reaching roles, edge values and the output limit. The name, ramp,
+/// latency bound and target are left as they are.
 ///
 /// New options are drawn at the end, so the fuzz inputs and seeds of earlier swarms keep the
 /// meaning of everything they drew before; and a source that has run out (zeros) draws what
-/// earlier swarms had: a `\n` delimiter, a 4-byte big-endian header, no new role.
+/// earlier swarms had: a `\n` delimiter, a 4-byte big-endian header, no new role, no edge
+/// values, 64 KiB of output.
 pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
     s.clients = c.int(1..=8) as usize;
     s.client_hosts = c.int(1..=3) as usize;
@@ -161,6 +162,8 @@ pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
     s.roles.bulk_loader = new_share();
     s.roles.at_limit = new_share();
     s.roles.unfinished_args = new_share();
+    s.edge_values = c.pick(&[0.0, 0.05, 0.2, 0.5]);
+    s.limits.max_output = c.pick(&[64 * 1024, 256, 1024, 4096, 16 * 1024]);
 }
 
 #[cfg(test)]
@@ -170,8 +173,9 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn the_swarm_reaches_every_framing_variant_and_every_new_role() {
-        let (mut framings, mut roles) = (BTreeSet::new(), BTreeSet::new());
+    fn the_swarm_reaches_every_framing_variant_and_every_new_option() {
+        let mut framings = BTreeSet::new();
+        let (mut roles, mut edge, mut small_output) = (BTreeSet::new(), false, false);
         for seed in 0..2000 {
             let s = Scenario::preset(Preset::Adversarial, seed);
             assert_eq!(s.framing.validate(), Ok(()), "seed {seed}");
@@ -185,12 +189,15 @@ mod tests {
             for id in 0..s.clients {
                 roles.insert(format!("{:?}", s.role_of(id)));
             }
+            edge |= s.edge_values > 0.0;
+            small_output |= s.limits.max_output <= 1024;
         }
         // RESP, 4 delimiters, 4 header sizes in 2 byte orders.
         assert_eq!(framings.len(), 1 + 4 + 8, "{framings:?}");
         for role in [Role::BulkLoader, Role::AtLimit, Role::UnfinishedArgs] {
             assert!(roles.contains(&format!("{role:?}")), "{role:?} never drawn");
         }
+        assert!(edge && small_output);
     }
 
     #[test]
@@ -199,11 +206,12 @@ mod tests {
         let mut s = Scenario::base("fuzz", 0);
         draw(&mut Unstructured::new(&[0xff; 38]), &mut s);
         assert_eq!(s.framing, Framing::Resp);
-        let r = s.roles;
+        let (r, l) = (s.roles, s.limits);
         assert_eq!(
             (r.bulk_loader, r.at_limit, r.unfinished_args),
             (0.0, 0.0, 0.0)
         );
+        assert_eq!((s.edge_values, l.max_output), (0.0, 64 * 1024));
         let mut s = Scenario::base("fuzz", 0);
         draw(&mut Unstructured::new(&[2; 38]), &mut s);
         assert_eq!(s.framing, Framing::length());
