@@ -51,7 +51,7 @@ impl Preset {
             Preset::Hostile => "200 clients; slowloris, idle, disconnecting, half-closing, oversized and malformed clients among them; partial reads, short writes, spurious Pending",
             Preset::Bytewise => "8 clients writing every request one byte at a time, partial reads and short writes",
             Preset::Restart => "50 clients; the server host crashes and restarts mid-run, clients reconnect",
-            Preset::Adversarial => "the seed draws every option the swarm varies (framing and its delimiter or header, chunking, faults, roles, edge values, limits, latency, a restart): for sweeps",
+            Preset::Adversarial => "the seed draws every option the swarm varies (framing and its delimiter or header, chunking, faults, roles, edge values, limits, latency, a restart): the default of sweeps",
             Preset::Limits => "24 clients; bulk loaders, at-limit and unfinished-request clients among them, edge values; the seed picks one of 10 framings (RESP, 4 delimiters, 5 headers)",
         }
     }
