@@ -1,13 +1,12 @@
 //! Coverage-guided simulation: the fuzzer's bytes are the simulation's choices.
 //!
-//! [`scenario_from_bytes`] reads every option of a run from the input through the same
-//! swarm the `adversarial` preset draws from ([`draw_first`]), then the seed, then the
-//! options added since ([`draw_back_pressure`]), so any input is a valid run, a crash input
-//! is a scenario (`framesim replay-fuzz --input FILE` replays it with its whole transcript),
-//! and inputs saved before those options existed still pick the same seed.
+//! [`scenario_from_bytes`] reads every option of a run, the seed among them, from the input
+//! through the same swarm the `adversarial` preset draws from ([`draw`]), so any input is a
+//! valid run and a crash input is a scenario: `framesim replay-fuzz --input FILE` replays it
+//! with its whole transcript.
 
 use crate::report::Report;
-use crate::scenario::swarm::{draw_back_pressure, draw_first};
+use crate::scenario::swarm::draw;
 use crate::scenario::Scenario;
 use crate::world::{run, RunOptions};
 use arbitrary::Unstructured;
@@ -17,9 +16,7 @@ use arbitrary::Unstructured;
 pub fn scenario_from_bytes(data: &[u8]) -> Scenario {
     let mut u = Unstructured::new(data);
     let mut s = Scenario::base("fuzz", 0);
-    draw_first(&mut u, &mut s);
-    s.seed = u.arbitrary().unwrap_or(0);
-    draw_back_pressure(&mut u, &mut s);
+    draw(&mut u, &mut s);
     s
 }
 

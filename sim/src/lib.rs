@@ -7,10 +7,13 @@
 //! says pass, or the first violation with the seed and the command that replays it.
 //!
 //! Modules, from the top: `world` (a scenario as turmoil hosts) runs `client`s and a
-//! `target` behind `net`, both ends sharing each connection's `window`; clients use `model` to predict replies and `oracle` to judge them;
-//! everything lands in `transcript`, summed up by `report` and written by `output`. `scenario`
-//! is plain data, drawn by `seeds`' streams. `panics` keeps a run's panics for its report.
+//! `target` behind `net`, both ends sharing each connection's `window`; clients use `model`
+//! to predict replies, `boundary` to find where each limit falls and `oracle` to judge them;
+//! everything lands in `transcript`, summed up by `report` and written by `output`.
+//! `scenario` is plain data, drawn by `seeds`' streams; `shrink` makes a failing one small.
+//! `panics` keeps a run's panics for its report.
 
+mod boundary;
 mod client;
 pub mod fuzz;
 mod model;

@@ -177,7 +177,7 @@ impl Pick {
 
 /// Many runs: a [`Setup`] over a range of seeds.
 #[derive(Debug, Args)]
-#[command(mut_arg("scenario", |arg| arg.default_value("small")))]
+#[command(mut_arg("scenario", |arg| arg.default_value("adversarial")))]
 struct Sweep {
     #[command(flatten)]
     setup: Setup,

@@ -39,66 +39,111 @@ impl Model {
     }
 
     /// Draws the next request and applies it to the model, returning what the server must
-    /// answer.
-    pub fn next(&mut self, rng: &mut SmallRng) -> (Command, Expected) {
+    /// answer. With chance `edge_values` the request is drawn from the edge cases instead
+    /// (nothing extra is drawn when it is 0, so older workloads keep their requests).
+    pub fn next(&mut self, rng: &mut SmallRng, edge_values: f64) -> (Command, Expected) {
+        if edge_values > 0.0 && rng.random_bool(edge_values) {
+            let cmd = self.edge(rng);
+            let expect = self.apply(&cmd);
+            return (cmd, expect);
+        }
         let k = self.key(rng.random_range(0..4));
         let counter = Bytes::from(format!("c{}:n", self.id));
-        match rng.random_range(0..100) {
-            0..=29 => {
-                let v = value(rng);
-                self.data.insert(k.clone(), v.clone());
-                (cmd([b"SET".as_ref(), &k, &v]), exact(Reply::ok()))
-            }
-            30..=54 => {
-                let r = self.get(&k);
-                (cmd([b"GET".as_ref(), &k]), exact(r))
-            }
-            55..=64 => {
-                let n = self
-                    .data
-                    .get(&counter)
-                    .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
-                    .unwrap_or(0)
-                    + 1;
-                self.data
-                    .insert(counter.clone(), Bytes::from(n.to_string()));
-                (cmd([b"INCR".as_ref(), &counter]), exact(Reply::Integer(n)))
-            }
-            65..=69 => {
-                let n = i64::from(self.data.remove(&k).is_some());
-                (cmd([b"DEL".as_ref(), &k]), exact(Reply::Integer(n)))
-            }
-            70..=74 => {
-                let k2 = self.key(rng.random_range(0..4));
-                let n =
-                    i64::from(self.data.contains_key(&k)) + i64::from(self.data.contains_key(&k2));
-                (cmd([b"EXISTS".as_ref(), &k, &k2]), exact(Reply::Integer(n)))
-            }
-            75..=79 => {
-                let k2 = self.key(rng.random_range(0..4));
-                let r = Reply::Array(vec![self.get(&k), self.get(&k2)]);
-                (cmd([b"MGET".as_ref(), &k, &k2]), exact(r))
-            }
+        let cmd = match rng.random_range(0..100) {
+            0..=29 => cmd([b"SET".as_ref(), &k, &value(rng)]),
+            30..=54 => cmd([b"GET".as_ref(), &k]),
+            55..=64 => cmd([b"INCR".as_ref(), &counter]),
+            65..=69 => cmd([b"DEL".as_ref(), &k]),
+            70..=74 => cmd([b"EXISTS".as_ref(), &k, &self.key(rng.random_range(0..4))]),
+            75..=79 => cmd([b"MGET".as_ref(), &k, &self.key(rng.random_range(0..4))]),
             80..=84 => {
                 let k2 = self.key(rng.random_range(0..4));
                 let (v1, v2) = (value(rng), value(rng));
-                self.data.insert(k.clone(), v1.clone());
-                self.data.insert(k2.clone(), v2.clone());
-                (
-                    cmd([b"MSET".as_ref(), &k, &v1, &k2, &v2]),
-                    exact(Reply::ok()),
-                )
+                cmd([b"MSET".as_ref(), &k, &v1, &k2, &v2])
             }
-            85..=89 => (cmd([b"PING".as_ref()]), exact(Reply::Simple("PONG".into()))),
-            90..=94 => {
-                let v = value(rng);
-                (cmd([b"ECHO".as_ref(), &v]), exact(Reply::Bulk(v)))
+            85..=89 => cmd([b"PING".as_ref()]),
+            90..=94 => cmd([b"ECHO".as_ref(), &value(rng)]),
+            _ => cmd([b"INCR".as_ref(), SHARED_KEY.as_bytes()]),
+        };
+        let expect = self.apply(&cmd);
+        (cmd, expect)
+    }
+
+    /// An edge case: integers at the ends of i64 and in forms Redis refuses, empty values,
+    /// binary and RESP-looking values, values with quotes, backslashes and spaces, and
+    /// INCR on whatever a key holds.
+    fn edge(&mut self, rng: &mut SmallRng) -> Command {
+        let k = self.key(rng.random_range(0..4));
+        match rng.random_range(0..100) {
+            0..=24 => cmd([b"SET".as_ref(), &k, &edge_integer(rng)]),
+            25..=49 => cmd([b"INCR".as_ref(), &k]),
+            50..=64 => cmd([b"SET".as_ref(), &k, &edge_value(rng)]),
+            65..=79 => cmd([b"GET".as_ref(), &k]),
+            80..=89 => cmd([b"ECHO".as_ref(), &edge_value(rng)]),
+            _ => {
+                let k2 = self.key(rng.random_range(0..4));
+                let (v1, v2) = (edge_value(rng), edge_integer(rng));
+                cmd([b"MSET".as_ref(), &k, &v1, &k2, &v2])
             }
-            _ => (
-                cmd([b"INCR".as_ref(), SHARED_KEY.as_bytes()]),
-                Expected::Integer,
-            ),
         }
+    }
+
+    /// Applies `cmd` to the model and returns what the server must answer: the commands
+    /// virtual clients send (PING, ECHO, GET, SET without options, DEL, EXISTS, MGET, MSET,
+    /// INCR), with Redis's rules.
+    ///
+    /// # Panics
+    /// On any other command: a client asked something the model cannot predict.
+    pub fn apply(&mut self, cmd: &Command) -> Expected {
+        let args = &cmd.args;
+        let reply = match (&args[0][..], &args[1..]) {
+            (b"PING", []) => Reply::Simple("PONG".into()),
+            (b"ECHO", [v]) => Reply::Bulk(v.clone()),
+            (b"GET", [k]) => self.get(k),
+            (b"SET", [k, v]) => {
+                self.data.insert(k.clone(), v.clone());
+                Reply::ok()
+            }
+            (b"DEL", keys) => Reply::Integer(
+                keys.iter()
+                    .filter(|k| self.data.remove(&k[..]).is_some())
+                    .count() as i64,
+            ),
+            (b"EXISTS", keys) => Reply::Integer(
+                keys.iter()
+                    .filter(|k| self.data.contains_key(&k[..]))
+                    .count() as i64,
+            ),
+            (b"MGET", keys) => Reply::Array(keys.iter().map(|k| self.get(k)).collect()),
+            (b"MSET", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => {
+                for pair in pairs.chunks_exact(2) {
+                    self.data.insert(pair[0].clone(), pair[1].clone());
+                }
+                Reply::ok()
+            }
+            // Every client increments it: only the type of its reply is known.
+            (b"INCR", [k]) if &k[..] == SHARED_KEY.as_bytes() => return Expected::Integer,
+            (b"INCR", [k]) => self.incr(k),
+            _ => panic!("the model cannot predict {cmd:?}"),
+        };
+        exact(reply)
+    }
+
+    /// INCR as Redis does it: a missing key counts from 0; the value must be an integer in
+    /// canonical form; the result must fit an i64. A refused INCR changes nothing.
+    fn incr(&mut self, k: &Bytes) -> Reply {
+        let n = match self.data.get(k) {
+            None => Some(1),
+            Some(v) => match redis_integer(v) {
+                None => return Reply::Error("ERR value is not an integer or out of range".into()),
+                Some(n) => n.checked_add(1),
+            },
+        };
+        let Some(n) = n else {
+            return Reply::Error("ERR increment or decrement would overflow".into());
+        };
+        self.data.insert(k.clone(), Bytes::from(n.to_string()));
+        Reply::Integer(n)
     }
 
     fn get(&self, k: &Bytes) -> Reply {
@@ -131,6 +176,86 @@ fn value(rng: &mut SmallRng) -> Bytes {
         })
         .collect::<Vec<u8>>()
         .into()
+}
+
+/// The integer `v` stands for, if Redis reads it as one: an i64 written the way Rust
+/// writes it back (no sign but `-`, no leading zeros, no spaces, no `-0`).
+fn redis_integer(v: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(v).ok()?;
+    let n: i64 = text.parse().ok()?;
+    (n.to_string() == text).then_some(n)
+}
+
+/// An integer-looking value: the ends of i64 (for overflow), small ones, and forms INCR
+/// refuses (sign, leading zeros, spaces, decimals, one past the ends).
+fn edge_integer(rng: &mut SmallRng) -> Bytes {
+    const FORMS: &[&str] = &[
+        "9223372036854775807",
+        "9223372036854775806",
+        "-9223372036854775808",
+        "-9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "0",
+        "-1",
+        "+1",
+        "01",
+        "-0",
+        "00",
+        " 1",
+        "1 ",
+        "1.0",
+        "1e3",
+        "0x10",
+        "",
+        "-",
+        "12345678901234567890123",
+    ];
+    Bytes::from_static(FORMS[rng.random_range(0..FORMS.len())].as_bytes())
+}
+
+/// A value at the edges of what the framings carry: empty, CR, LF, NUL, bytes >= 0x80,
+/// RESP-looking, line delimiters, quotes, backslashes and spaces (the line protocol quotes
+/// and escapes them), or random bytes of any value.
+fn edge_value(rng: &mut SmallRng) -> Bytes {
+    const FORMS: &[&[u8]] = &[
+        b"",
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b"\0",
+        b"a\0b",
+        b"\x80\xfe\xff",
+        "caf\u{e9}".as_bytes(),
+        b"*1\r\n$3\r\n",
+        b"$-1\r\n",
+        b"+OK\r\n",
+        b"-ERR x\r\n",
+        b":1\r\n",
+        b"PING\r\n",
+        b"\r\n\0",
+        b"\x00\xff",
+        b"\"",
+        b"'",
+        b"\\",
+        b"\\x41",
+        b"\\\"",
+        b"\"a b\"",
+        b"'it''s'",
+        b" ",
+        b"  lead",
+        b"trail  ",
+        b"a \"b\" 'c' \\d",
+        b"\t\x0b\x0c",
+    ];
+    if rng.random_bool(0.2) {
+        let len = rng.random_range(1..=16);
+        return (0..len)
+            .map(|_| rng.random::<u8>())
+            .collect::<Vec<u8>>()
+            .into();
+    }
+    Bytes::from_static(FORMS[rng.random_range(0..FORMS.len())])
 }
 
 /// Does `reply` satisfy `expect`?

@@ -79,6 +79,30 @@ fn the_seed_drawn_adversarial_sweep_passes() {
 }
 
 #[test]
+fn limit_reaching_clients_pass_in_every_framing() {
+    // The `limits` preset's seed picks one of its ten framings: ten seeds cover them all.
+    let mut framings = std::collections::BTreeSet::new();
+    for seed in seeds_for(Preset::Limits, 0..10) {
+        let s = Scenario::preset(Preset::Limits, seed);
+        framings.insert(format!("{:?}", s.framing));
+        let unfinished = s.clients_playing(Role::UnfinishedArgs) as u64;
+        let loaders = s.clients_playing(Role::BulkLoader);
+        assert!(unfinished > 0 && loaders > 0 && s.clients_playing(Role::AtLimit) > 0);
+        let r = assert_passes_scenario(s.clone());
+        // Every unfinished request was cut (the counters oracle checks which way).
+        let cuts = r.stats.overflows + r.stats.frame_timeouts + r.stats.protocol_errors;
+        assert!(cuts >= unfinished, "seed {seed}: {cuts} cuts");
+        // The loaders kept their connections for longer than the frame deadline.
+        assert!(
+            r.virtual_time > s.limits.frame_deadline * 2,
+            "seed {seed}: {:?}",
+            r.virtual_time
+        );
+    }
+    assert!(framings.len() == 10 || std::env::var("FRAMESIM_SEED").is_ok());
+}
+
+#[test]
 fn a_thousand_clients_on_many_hosts() {
     for seed in seeds(0..2) {
         let mut s = Scenario::preset(Preset::Default, seed);
@@ -131,7 +155,8 @@ fn unfinished_arguments_overflow_the_buffer_limit() {
             s.framing = framing.clone();
             s.roles.unfinished_args = 0.1;
             let r = assert_passes_scenario(s);
-            let closes = r.stats.overflows + r.stats.protocol_errors;
+            // A length frame within every limit can only be cut by the frame deadline.
+            let closes = r.stats.overflows + r.stats.protocol_errors + r.stats.frame_timeouts;
             assert_eq!(closes, 1, "{framing} seed {seed}");
             if framing == Framing::Resp {
                 assert_eq!(

@@ -28,6 +28,7 @@ fn logical_view_is_the_same_under_any_delivery() {
         Preset::Adversarial,
         Preset::Bytewise,
         Preset::Hostile,
+        Preset::Limits,
     ] {
         for seed in seeds(0..25) {
             let mut s = Scenario::preset(preset, seed);

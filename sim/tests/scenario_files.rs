@@ -85,6 +85,8 @@ fn every_option_survives_toml() {
         malformed: 1e-9,
         never_reader: 0.25,
         slow_reader: 0.0,
+        bulk_loader: 0.125,
+        at_limit: 0.0,
         unfinished_args: 0.5,
     };
     s.target = Target::NoFrameDeadline;

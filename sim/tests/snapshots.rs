@@ -5,6 +5,7 @@
 mod common;
 
 use framesim::{render_transcript, run, Delivery, Faults, Preset, Roles, RunOptions, Scenario};
+use framesim_server::framing::Endian;
 use framesim_server::protocol::Framing;
 use std::time::Duration;
 
@@ -39,6 +40,21 @@ const CATALOGUE: &[&str] = &[
     "summary-hostile",
     "coalesced-reads",
     "never-reader",
+    "framing-line-crlf",
+    "framing-line-crlf-nul",
+    "framing-line-nul-ff",
+    "framing-length-1-byte-le",
+    "framing-length-2-byte-be",
+    "framing-length-8-byte-le",
+    "bulk-loader",
+    "at-limit",
+    "at-limit-line-crlf",
+    "at-limit-length-1-byte-le",
+    "unfinished-args",
+    "unfinished-args-line",
+    "unfinished-args-length",
+    "edge-values",
+    "edge-values-line",
 ];
 
 /// Fails on snapshots nobody asserts any more, and on pending ones left by a run.
@@ -245,6 +261,110 @@ fn each_framing() {
         let mut s = base(&format!("framing-{framing}"), 2);
         s.framing = framing;
         s.delivery.max_chunk = 5;
+        snapshot(s);
+    }
+}
+
+/// Every delimiter shape and header size beyond the three default framings.
+#[test]
+fn each_delimiter_and_header() {
+    let line = |d: &[u8]| Framing::Line {
+        delimiter: d.to_vec(),
+    };
+    let length = |header_len, endian| Framing::Length { header_len, endian };
+    for (name, framing) in [
+        ("framing-line-crlf", line(b"\r\n")),
+        ("framing-line-crlf-nul", line(b"\r\n\0")),
+        ("framing-line-nul-ff", line(b"\x00\xff")),
+        ("framing-length-1-byte-le", length(1, Endian::Little)),
+        ("framing-length-2-byte-be", length(2, Endian::Big)),
+        ("framing-length-8-byte-le", length(8, Endian::Little)),
+    ] {
+        let mut s = base(name, 2);
+        s.framing = framing;
+        s.delivery.max_chunk = 5;
+        snapshot(s);
+    }
+}
+
+/// One client of `roles` (and one normal client) under limits small enough that requests
+/// at the limits stay readable in a transcript: 160-byte lines, 200-byte frames (a 1-byte
+/// length header can say one more), 400 bytes buffered, a 100 ms frame deadline.
+fn at_small_limits(name: &str, framing: Framing, roles: Roles) -> Scenario {
+    let mut s = one_role(name, roles);
+    s.framing = framing;
+    s.limits.max_line = 160;
+    s.limits.max_frame = 200;
+    s.limits.max_buffered = 400;
+    s.limits.frame_deadline = Duration::from_millis(100);
+    s
+}
+
+#[test]
+fn bulk_loader_pipelines_for_longer_than_the_frame_deadline() {
+    let roles = Roles {
+        bulk_loader: 0.5,
+        ..Roles::default()
+    };
+    snapshot(at_small_limits("bulk-loader", Framing::Resp, roles));
+}
+
+#[test]
+fn at_limit_then_one_byte_over() {
+    let roles = Roles {
+        at_limit: 0.5,
+        ..Roles::default()
+    };
+    for (name, framing) in [
+        ("at-limit", Framing::Resp),
+        (
+            "at-limit-line-crlf",
+            Framing::Line {
+                delimiter: b"\r\n".to_vec(),
+            },
+        ),
+        (
+            "at-limit-length-1-byte-le",
+            Framing::Length {
+                header_len: 1,
+                endian: Endian::Little,
+            },
+        ),
+    ] {
+        snapshot(at_small_limits(name, framing, roles));
+    }
+}
+
+#[test]
+fn unfinished_requests_are_cut() {
+    let roles = Roles {
+        unfinished_args: 0.5,
+        ..Roles::default()
+    };
+    for (name, framing) in [
+        ("unfinished-args", Framing::Resp),
+        ("unfinished-args-line", Framing::line()),
+        ("unfinished-args-length", Framing::length()),
+    ] {
+        snapshot(at_small_limits(name, framing, roles));
+    }
+}
+
+#[test]
+fn edge_values_are_answered_as_the_model_predicts() {
+    for (name, framing) in [
+        ("edge-values", Framing::Resp),
+        (
+            "edge-values-line",
+            Framing::Line {
+                delimiter: b"\r\n\0".to_vec(),
+            },
+        ),
+    ] {
+        let mut s = base(name, 2);
+        s.framing = framing;
+        s.requests = 16;
+        s.edge_values = 0.7;
         snapshot(s);
     }
 }

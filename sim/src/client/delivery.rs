@@ -6,12 +6,19 @@ use bytes::Bytes;
 use rand::Rng;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio::time::{sleep, timeout};
+use tokio::time::{sleep, timeout, Instant};
 
 impl Client {
-    /// Writes `bytes` in seeded chunks with seeded gaps; stops quietly if the peer is gone.
-    pub(super) async fn deliver(&mut self, bytes: Bytes) -> bool {
+    /// Writes `bytes` (requests ending at the offsets `frame_ends`) in seeded chunks with
+    /// seeded gaps; stops quietly if the peer is gone.
+    ///
+    /// The gaps inside one request add up to at most half the frame deadline: a
+    /// well-behaved client sends each request in time, however slow the drawn delivery.
+    pub(super) async fn deliver(&mut self, bytes: Bytes, frame_ends: &[usize]) -> bool {
         let d = self.scenario().delivery;
+        let budget = self.scenario().limits.frame_deadline / 2;
+        // When the chunk holding the first byte of the request in progress was written.
+        let mut frame_started = Instant::now();
         let one_byte = d.byte_at_a_time > 0.0 && self.delivery_rng.random_bool(d.byte_at_a_time);
         let at_boundaries =
             d.cut_at_boundaries > 0.0 && self.delivery_rng.random_bool(d.cut_at_boundaries);
@@ -42,10 +49,16 @@ impl Client {
                 return false;
             }
             self.record(Event::Write { bytes: chunk });
+            let begins_here = start == 0 || frame_ends.iter().any(|&e| (start..end).contains(&e));
+            if begins_here {
+                frame_started = Instant::now();
+            }
             start = end;
             if start < bytes.len() && !d.max_gap.is_zero() && self.delivery_rng.random_bool(0.3) {
                 let gap = self.delivery_rng.random_range(Duration::ZERO..=d.max_gap);
-                sleep(gap).await;
+                let mid_frame = !frame_ends.contains(&start);
+                let left = budget.saturating_sub(frame_started.elapsed());
+                sleep(if mid_frame { gap.min(left) } else { gap }).await;
             }
         }
         true

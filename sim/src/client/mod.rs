@@ -2,13 +2,13 @@
 //! reply against its model.
 //!
 //! [`delivery`] puts bytes on the wire (chunks, gaps, cuts); [`scripts`] is what each role
-//! does with its connection; [`readers`] and [`unfinished`] are the roles that make the
-//! server hold replies or arguments back.
+//! does with its connection; [`limits`] are the roles that reach the server's limits and
+//! [`readers`] those that make it hold replies back.
 
 mod delivery;
+mod limits;
 mod readers;
 mod scripts;
-mod unfinished;
 
 use crate::model::Model;
 use crate::net::PORT;
@@ -66,7 +66,11 @@ pub struct Client {
 /// Why a client stopped waiting for a reply.
 #[derive(Debug)]
 enum Lost {
+    /// The connection ended (end of stream, reset).
     Closed(String),
+    /// The bytes that came are not a reply.
+    Undecodable(String),
+    /// Nothing came for [`REPLY_TIMEOUT`].
     TimedOut,
 }
 
@@ -122,6 +126,8 @@ impl Client {
             Role::Oversized | Role::Malformed => self.hostile().await,
             Role::NeverReader => self.never_reader().await,
             Role::SlowReader => self.slow_reader().await,
+            Role::BulkLoader => self.bulk_loader().await,
+            Role::AtLimit => self.at_limit().await,
             Role::UnfinishedArgs => self.unfinished_args().await,
         }
     }
@@ -160,7 +166,7 @@ impl Client {
                 match self.decoder.decode(&mut self.buf) {
                     Ok(Some(r)) => return Ok(r),
                     Ok(None) => {}
-                    Err(e) => return Err(Lost::Closed(format!("undecodable reply: {e}"))),
+                    Err(e) => return Err(Lost::Undecodable(e.to_string())),
                 }
                 match stream.read_buf(&mut self.buf).await {
                     Ok(0) => return Err(Lost::Closed("eof".into())),

@@ -1,6 +1,7 @@
 //! What each role does with its connection, and the promises it checks on the way.
 
 use super::{Client, Lost, REPLY_TIMEOUT};
+use crate::boundary::{header_max, length_header};
 use crate::model::satisfies;
 use crate::oracle::Oracle;
 use crate::scenario::Role;
@@ -29,9 +30,12 @@ impl Client {
                 .min(stop_at - sent);
             let mut bytes = BytesMut::new();
             let mut expects = Vec::with_capacity(n);
+            let mut frame_ends = Vec::with_capacity(n);
             for _ in 0..n {
-                let (cmd, expect) = self.model.next(&mut self.workload_rng);
+                let edge_values = self.scenario().edge_values;
+                let (cmd, expect) = self.model.next(&mut self.workload_rng, edge_values);
                 bytes.extend_from_slice(&self.encode(&cmd));
+                frame_ends.push(bytes.len());
                 self.record(Event::Request {
                     cmd,
                     expect: expect.clone(),
@@ -40,7 +44,7 @@ impl Client {
             }
             sent += n;
             let last_batch = sent == total;
-            let delivered = self.deliver(bytes.freeze()).await;
+            let delivered = self.deliver(bytes.freeze(), &frame_ends).await;
             let written = Instant::now();
             if last_batch && self.role == Role::HalfClose && delivered {
                 if let Some(s) = self.stream.as_mut() {
@@ -60,10 +64,7 @@ impl Client {
                         if self.restarted().await {
                             break;
                         }
-                        self.fail(
-                            Oracle::Reply,
-                            format!("no reply for a complete request: {lost:?}"),
-                        );
+                        self.lost_reply(lost);
                         return;
                     }
                 }
@@ -87,10 +88,11 @@ impl Client {
         }
         match self.role {
             Role::Disconnect => {
-                let (cmd, _) = self.model.next(&mut self.workload_rng);
+                let edge_values = self.scenario().edge_values;
+                let (cmd, _) = self.model.next(&mut self.workload_rng, edge_values);
                 let bytes = self.encode(&cmd);
                 let cut = self.delivery_rng.random_range(1..bytes.len());
-                self.deliver(bytes.freeze().slice(..cut)).await;
+                self.deliver(bytes.freeze().slice(..cut), &[]).await;
                 self.stream = None;
                 self.record(Event::Disconnect { mid_frame: true });
             }
@@ -99,6 +101,21 @@ impl Client {
                 self.stream = None;
                 self.record(Event::Disconnect { mid_frame: false });
             }
+        }
+    }
+
+    /// A well-behaved client waited in vain for a reply: closed by the server (only
+    /// misbehaving clients may be), or not answered.
+    pub(super) fn lost_reply(&self, lost: Lost) {
+        match lost {
+            Lost::Closed(why) => self.fail(
+                Oracle::WrongfulClose,
+                format!("the server closed a well-behaved connection with replies due: {why}"),
+            ),
+            other => self.fail(
+                Oracle::Reply,
+                format!("no reply for a complete request: {other:?}"),
+            ),
         }
     }
 
@@ -124,6 +141,9 @@ impl Client {
                 oracle,
                 format!("unexpected reply {reply:?} instead of a close"),
             ),
+            Ok(Err(Lost::Undecodable(e))) => {
+                self.fail(oracle, format!("undecodable bytes instead of a close: {e}"))
+            }
             Ok(Err(Lost::TimedOut)) | Err(_) => self.fail(
                 oracle,
                 format!("the server kept the connection open past {within:?}"),
@@ -136,9 +156,11 @@ impl Client {
         let limits = self.scenario().limits;
         let every = self.scenario().roles.slowloris_every;
         let body: Vec<u8> = match &self.scenario().framing {
-            Framing::Length { .. } => {
-                let mut b = (limits.max_frame as u32 / 2).to_be_bytes().to_vec();
-                b.resize(limits.max_frame, b'a');
+            // A frame of half the limit, all but its last byte.
+            &Framing::Length { header_len, endian } => {
+                let half = (limits.max_frame as u64 / 2).min(header_max(header_len));
+                let mut b = length_header(header_len, endian, half);
+                b.resize(header_len + half as usize - 1, b'a');
                 b
             }
             _ => {
@@ -149,11 +171,19 @@ impl Client {
         };
         let started = Instant::now();
         let give_up = limits.frame_deadline * 4 + Duration::from_secs(1);
+        let still_open = |held: Duration| {
+            format!(
+                "trickling connection still open after {held:?} (frame deadline {:?})",
+                limits.frame_deadline
+            )
+        };
+        let mut cut = false;
         for byte in body {
             let Some(stream) = self.stream.as_mut() else {
                 return;
             };
             if stream.write_all(&[byte]).await.is_err() {
+                cut = true;
                 break;
             }
             let mut probe = [0u8; 64];
@@ -162,7 +192,10 @@ impl Client {
                 bytes: Bytes::copy_from_slice(&[byte]),
             });
             match probed {
-                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    cut = true;
+                    break;
+                }
                 Ok(Ok(_)) => {
                     self.fail(
                         Oracle::Slowloris,
@@ -173,15 +206,25 @@ impl Client {
                 Err(_) => {}
             }
             if started.elapsed() > give_up {
-                self.fail(
-                    Oracle::Slowloris,
-                    format!(
-                        "trickling connection still open after {:?} (frame deadline {:?})",
-                        started.elapsed(),
-                        limits.frame_deadline
-                    ),
-                );
+                self.fail(Oracle::Slowloris, still_open(started.elapsed()));
                 return;
+            }
+        }
+        if !cut {
+            // Everything but the frame's last byte is out (a small frame can be trickled
+            // within the deadline): the deadline must still cut it.
+            let Some(stream) = self.stream.as_mut() else {
+                return;
+            };
+            let mut probe = [0u8; 64];
+            let rest = give_up.saturating_sub(started.elapsed());
+            match timeout(rest, stream.read(&mut probe)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {}
+                Ok(Ok(_)) => {
+                    let text = "got a reply to an unfinished frame".into();
+                    return self.fail(Oracle::Slowloris, text);
+                }
+                Err(_) => return self.fail(Oracle::Slowloris, still_open(started.elapsed())),
             }
         }
         let held = started.elapsed();
@@ -207,47 +250,49 @@ impl Client {
     pub(super) async fn hostile(&mut self) {
         let limits = self.scenario().limits;
         let framing = self.scenario().framing.clone();
-        let bytes: Vec<u8> = match (self.role, &framing) {
+        // A frame over the limit cannot be written when the length header cannot say the
+        // limit plus one (1 byte, 255): such a client sends the malformed request instead,
+        // which gets the same error and close.
+        let role = match framing {
+            Framing::Length { header_len, .. }
+                if limits.max_frame as u64 >= header_max(header_len) =>
+            {
+                Role::Malformed
+            }
+            _ => self.role,
+        };
+        let bytes: Vec<u8> = match (role, &framing) {
             (Role::Oversized, Framing::Resp) => {
                 format!("*2\r\n$3\r\nGET\r\n${}\r\nab", limits.max_frame + 1).into_bytes()
             }
             (Role::Oversized, Framing::Line { .. }) => vec![b'a'; limits.max_line + 1],
-            (Role::Oversized, Framing::Length { .. }) => {
-                let mut b = ((limits.max_frame + 1) as u32).to_be_bytes().to_vec();
+            (Role::Oversized, &Framing::Length { header_len, endian }) => {
+                let mut b = length_header(header_len, endian, limits.max_frame as u64 + 1);
                 b.extend_from_slice(b"abc");
                 b
             }
             (_, Framing::Resp) => b"*2\r\n$3\r\nGET\r\n:1\r\n".to_vec(),
-            (_, Framing::Line { .. }) => b"GET \"unbalanced\n".to_vec(),
-            (_, Framing::Length { .. }) => b"\x00\x00\x00\x05\x00\x00\x00\x09a".to_vec(),
+            (_, Framing::Line { delimiter }) => [&b"GET \"unbalanced"[..], delimiter].concat(),
+            // An argument that claims 9 bytes inside a frame that holds 1.
+            (_, &Framing::Length { header_len, endian }) => {
+                let mut inner = length_header(header_len, endian, 9);
+                inner.push(b'a');
+                let mut b = length_header(header_len, endian, inner.len() as u64);
+                b.extend_from_slice(&inner);
+                b
+            }
         };
-        self.record(Event::Note {
-            text: format!("sends a {:?} request", self.role),
-        });
-        // Quickly, in up to three chunks: this client tests limits, not the frame deadline.
-        let mut cuts = [
-            self.delivery_rng.random_range(0..=bytes.len()),
-            self.delivery_rng.random_range(0..=bytes.len()),
-        ];
-        cuts.sort_unstable();
-        for part in [
-            &bytes[..cuts[0]],
-            &bytes[cuts[0]..cuts[1]],
-            &bytes[cuts[1]..],
-        ] {
-            if part.is_empty() {
-                continue;
-            }
-            let Some(stream) = self.stream.as_mut() else {
-                return;
-            };
-            if stream.write_all(part).await.is_err() {
-                break;
-            }
-            self.record(Event::Write {
-                bytes: Bytes::copy_from_slice(part),
-            });
-        }
+        let text = if role == self.role {
+            format!("sends a {:?} request", self.role)
+        } else {
+            format!(
+                "sends a {role:?} request: the length header cannot say {}",
+                limits.max_frame + 1
+            )
+        };
+        self.record(Event::Note { text });
+        // A failed write still leaves the reply (or the close) to read.
+        self.write_quickly(&bytes).await;
         let expect = Expected::ErrorPrefix("ERR Protocol error".into());
         match self.reply().await {
             Ok(reply) if satisfies(&reply, &expect) => {
@@ -263,5 +308,35 @@ impl Client {
                 format!("expected a protocol error reply, got {other:?}"),
             ),
         }
+    }
+
+    /// Writes `bytes` quickly, in up to three chunks cut at seeded places with no pause
+    /// between them: for clients that test limits, not the frame deadline. False if the
+    /// connection is gone.
+    pub(super) async fn write_quickly(&mut self, bytes: &[u8]) -> bool {
+        let mut cuts = [
+            self.delivery_rng.random_range(0..=bytes.len()),
+            self.delivery_rng.random_range(0..=bytes.len()),
+        ];
+        cuts.sort_unstable();
+        for part in [
+            &bytes[..cuts[0]],
+            &bytes[cuts[0]..cuts[1]],
+            &bytes[cuts[1]..],
+        ] {
+            if part.is_empty() {
+                continue;
+            }
+            let Some(stream) = self.stream.as_mut() else {
+                return false;
+            };
+            if stream.write_all(part).await.is_err() {
+                return false;
+            }
+            self.record(Event::Write {
+                bytes: Bytes::copy_from_slice(part),
+            });
+        }
+        true
     }
 }

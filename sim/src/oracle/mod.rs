@@ -47,6 +47,12 @@ pub enum Oracle {
     /// A client that stops reading is cut within the idle timeout of the server's last
     /// write to it.
     StalledReader,
+    /// No well-behaved client is closed by the server while it waits for replies: only
+    /// misbehaving clients may be cut, each for its documented reason.
+    WrongfulClose,
+    /// A request that never ends is cut (buffer limit, line limit or frame deadline) before
+    /// it costs more than `max_buffered` and one read, and never answered.
+    Unfinished,
 }
 
 impl Oracle {
@@ -67,6 +73,8 @@ impl Oracle {
             Oracle::RequestBacklog => "request-backlog",
             Oracle::ReplyBacklog => "reply-backlog",
             Oracle::StalledReader => "stalled-reader",
+            Oracle::WrongfulClose => "wrongful-close",
+            Oracle::Unfinished => "unfinished",
         }
     }
 }

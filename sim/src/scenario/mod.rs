@@ -17,6 +17,7 @@ pub use file::{shown, work_dir};
 pub use presets::Preset;
 pub use roles::{Role, Roles};
 
+use framesim_server::framing::Endian;
 use framesim_server::protocol::Framing;
 use framesim_server::Limits;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,11 @@ pub struct Scenario {
     pub clients: usize,
     /// Requests each well-behaved client sends.
     pub requests: usize,
+    /// Chance a request of the model's workload uses an edge value (integers at the ends of
+    /// i64, non-canonical integers, empty, binary and RESP-looking values); 0 in the presets
+    /// that predate it, so their transcripts keep their bytes (and in files that predate it).
+    #[serde(default)]
+    pub edge_values: f64,
     /// Client hosts the clients are spread over (turmoil's cost grows with in-flight
     /// messages per host pair).
     pub client_hosts: usize,
@@ -65,6 +71,7 @@ pub struct Scenario {
     /// Only these client ids run (`None`: all). Ids, roles and random streams stay those
     /// of the full run, so a client behaves the same whichever others run beside it: what
     /// shrinking a failure relies on.
+    #[serde(default)]
     pub only_clients: Option<Vec<usize>>,
 }
 
@@ -163,19 +170,25 @@ impl fmt::Display for Scenario {
         let r = &self.roles;
         let l = &self.limits;
         writeln!(f, "scenario {} seed {}", self.name, self.seed)?;
-        writeln!(
+        // Edge values (like the roles and the output limit below) are printed only when
+        // drawn, so the headers recorded before them keep their bytes.
+        write!(
             f,
             "  clients {} x {} requests over {} hosts, framing {}, target {}{}",
             self.clients,
             self.requests,
             self.client_hosts,
-            self.framing,
+            framing_label(&self.framing),
             self.target,
             match &self.only_clients {
                 Some(only) => format!(", only clients {only:?}"),
                 None => String::new(),
             }
         )?;
+        if self.edge_values > 0.0 {
+            write!(f, ", edge values {:.2}", self.edge_values)?;
+        }
+        writeln!(f)?;
         writeln!(
             f,
             "  delivery: chunks {}, byte-at-a-time {:.2}, gaps <= {:?}, pipeline <= {}, cut at boundaries {:.2}",
@@ -191,31 +204,61 @@ impl fmt::Display for Scenario {
             "  faults: partial reads {:.2}, short writes {:.2}, spurious pending {:.2}, latency {:?}..={:?}, restart {:?}, ramp {:?}",
             x.partial_read_chance, x.short_write_chance, x.spurious_pending_chance, self.latency.0, self.latency.1, self.restart_at, self.ramp
         )?;
-        writeln!(
+        write!(
             f,
             "  roles: slowloris {:.2}, idle {:.2}, disconnect {:.2}, half-close {:.2}, oversized {:.2}, malformed {:.2}",
             r.slowloris, r.idle, r.disconnect, r.half_close, r.oversized, r.malformed
         )?;
+        // Printed only when drawn, so the headers recorded before these roles keep their bytes.
+        if r.bulk_loader > 0.0 || r.at_limit > 0.0 || r.unfinished_args > 0.0 {
+            write!(
+                f,
+                ", bulk loader {:.2}, at limit {:.2}, unfinished args {:.2}",
+                r.bulk_loader, r.at_limit, r.unfinished_args
+            )?;
+        }
+        writeln!(f)?;
         write!(
             f,
             "  limits: line {} B, frame {} B, buffered {} B, frame deadline {:?}, idle {:?}, latency bound {:?}",
             l.max_line, l.max_frame, l.max_buffered, l.frame_deadline, l.idle_timeout, self.latency_bound
         )?;
+        if l.max_output != sim_limits().max_output {
+            write!(f, ", output {} B", l.max_output)?;
+        }
         // Printed only when set, so the scenarios that leave them alone read as before.
         if x.coalesce_chance > 0.0 || x.window != DEFAULT_WINDOW {
             write!(
                 f,
-                "\n  stream: coalesced reads {:.2}, window {} B, max output {} B",
-                x.coalesce_chance, x.window, l.max_output
+                "\n  stream: coalesced reads {:.2}, window {} B",
+                x.coalesce_chance, x.window
             )?;
         }
-        if r.never_reader > 0.0 || r.slow_reader > 0.0 || r.unfinished_args > 0.0 {
+        if r.never_reader > 0.0 || r.slow_reader > 0.0 {
             write!(
                 f,
-                "\n  holding roles: never-reader {:.2}, slow-reader {:.2}, unfinished-args {:.2}",
-                r.never_reader, r.slow_reader, r.unfinished_args
+                "\n  holding roles: never-reader {:.2}, slow-reader {:.2}",
+                r.never_reader, r.slow_reader
             )?;
         }
         Ok(())
+    }
+}
+
+/// The framing's name, with its settings when they are not the default ones (whose
+/// transcripts were recorded before there were others): `line \r\n`, `length 1-byte le`.
+fn framing_label(framing: &Framing) -> String {
+    match framing {
+        Framing::Line { delimiter } if *framing != Framing::line() => {
+            format!("line {}", delimiter.escape_ascii())
+        }
+        Framing::Length { header_len, endian } if *framing != Framing::length() => {
+            let order = match endian {
+                Endian::Big => "be",
+                Endian::Little => "le",
+            };
+            format!("length {header_len}-byte {order}")
+        }
+        _ => framing.to_string(),
     }
 }

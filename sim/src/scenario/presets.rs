@@ -4,6 +4,7 @@ use super::{sim_limits, swarm, Delivery, Faults, Roles, Scenario, Target};
 use crate::seeds::{self, Stream};
 use clap::builder::PossibleValue;
 use clap::ValueEnum;
+use framesim_server::framing::Endian;
 use framesim_server::protocol::Framing;
 use std::fmt;
 use std::time::Duration;
@@ -23,6 +24,9 @@ pub enum Preset {
     Restart,
     /// The seed draws every option (the swarm, as the `simulation` fuzz target does).
     Adversarial,
+    /// Clients that reach the limits (bulk loaders, at-limit, unfinished requests) and
+    /// edge values, in the seed's framing.
+    Limits,
 }
 
 impl Preset {
@@ -35,6 +39,7 @@ impl Preset {
             Preset::Bytewise => "bytewise",
             Preset::Restart => "restart",
             Preset::Adversarial => "adversarial",
+            Preset::Limits => "limits",
         }
     }
 
@@ -46,7 +51,8 @@ impl Preset {
             Preset::Hostile => "200 clients; slowloris, idle, disconnecting, half-closing, oversized and malformed clients among them; partial and coalesced reads, short writes, spurious Pending",
             Preset::Bytewise => "8 clients writing every request one byte at a time, partial reads and short writes",
             Preset::Restart => "50 clients; the server host crashes and restarts mid-run, clients reconnect",
-            Preset::Adversarial => "the seed draws every option the swarm varies (framing, chunking, faults, roles, limits, latency, a restart): for sweeps",
+            Preset::Adversarial => "the seed draws every option the swarm varies (framing and its delimiter or header, chunking, faults, roles, edge values, limits, latency, a restart): the default of sweeps",
+            Preset::Limits => "24 clients; bulk loaders, at-limit and unfinished-request clients among them, edge values; the seed picks one of 10 framings (RESP, 4 delimiters, 5 headers)",
         }
     }
 }
@@ -60,6 +66,7 @@ impl ValueEnum for Preset {
             Preset::Bytewise,
             Preset::Restart,
             Preset::Adversarial,
+            Preset::Limits,
         ]
     }
 
@@ -97,6 +104,7 @@ impl Scenario {
             seed,
             clients: 16,
             requests: 8,
+            edge_values: 0.0,
             client_hosts: 2,
             framing: Framing::Resp,
             delivery: Delivery::default(),
@@ -159,6 +167,50 @@ impl Scenario {
             }
             Preset::Adversarial => {
                 swarm::draw(&mut seeds::rng(seed, Stream::Swarm), &mut s);
+            }
+            Preset::Limits => {
+                s.clients = 24;
+                s.client_hosts = 3;
+                s.edge_values = 0.3;
+                s.roles = Roles {
+                    bulk_loader: 0.1,
+                    at_limit: 0.1,
+                    unfinished_args: 0.1,
+                    ..Roles::default()
+                };
+                s.limits.frame_deadline = Duration::from_millis(250);
+                let framings = [
+                    Framing::Resp,
+                    Framing::line(),
+                    Framing::Line {
+                        delimiter: b"\r\n".to_vec(),
+                    },
+                    Framing::Line {
+                        delimiter: b"\r\n\0".to_vec(),
+                    },
+                    Framing::Line {
+                        delimiter: b"\x00\xff".to_vec(),
+                    },
+                    Framing::length(),
+                    Framing::Length {
+                        header_len: 1,
+                        endian: Endian::Little,
+                    },
+                    Framing::Length {
+                        header_len: 2,
+                        endian: Endian::Big,
+                    },
+                    Framing::Length {
+                        header_len: 2,
+                        endian: Endian::Little,
+                    },
+                    Framing::Length {
+                        header_len: 8,
+                        endian: Endian::Little,
+                    },
+                ];
+                // The seed itself picks: no generator stream needed for one choice.
+                s.framing = framings[(seed % framings.len() as u64) as usize].clone();
             }
         }
         s

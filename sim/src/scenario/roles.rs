@@ -28,6 +28,11 @@ pub struct Roles {
     /// The same pipeline, then read it back a small chunk every few milliseconds.
     pub slow_reader: f64,
     /// Start a request of endless small arguments (RESP: an unfinished multibulk).
+    /// Pipeline large requests, each on time, for longer than the frame deadline.
+    pub bulk_loader: f64,
+    /// Send requests of exactly the largest accepted size, then one byte more.
+    pub at_limit: f64,
+    /// Start a request and never finish it, adding small complete pieces quickly.
     pub unfinished_args: f64,
 }
 
@@ -43,6 +48,8 @@ impl Default for Roles {
             malformed: 0.0,
             never_reader: 0.0,
             slow_reader: 0.0,
+            bulk_loader: 0.0,
+            at_limit: 0.0,
             unfinished_args: 0.0,
         }
     }
@@ -73,6 +80,14 @@ pub enum Role {
     SlowReader,
     /// Sends a request of small arguments that never ends, past `max_buffered`: must get a
     /// protocol error and a close.
+    /// Pipelines large requests in chunks with gaps for longer than the frame deadline,
+    /// every frame on time; checks every reply and must never be cut.
+    BulkLoader,
+    /// Sends requests of exactly the largest size the framing accepts (answered as the
+    /// model says), then one byte more (a protocol error and a close).
+    AtLimit,
+    /// Announces a request of many arguments and sends small complete ones quickly, never
+    /// finishing; must be cut by the buffer limit (or the frame deadline) in time.
     UnfinishedArgs,
 }
 
@@ -97,6 +112,8 @@ impl Roles {
             (self.malformed, Role::Malformed),
             (self.never_reader, Role::NeverReader),
             (self.slow_reader, Role::SlowReader),
+            (self.bulk_loader, Role::BulkLoader),
+            (self.at_limit, Role::AtLimit),
             (self.unfinished_args, Role::UnfinishedArgs),
         ] {
             let n = count(share);

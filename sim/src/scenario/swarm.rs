@@ -8,6 +8,7 @@
 
 use super::{Delivery, Faults, Roles, Scenario};
 use arbitrary::Unstructured;
+use framesim_server::framing::Endian;
 use framesim_server::protocol::Framing;
 use framesim_server::Limits;
 use rand::rngs::SmallRng;
@@ -29,6 +30,12 @@ pub trait Choices {
     /// True about once in `n` draws.
     fn one_in(&mut self, n: u64) -> bool {
         self.int(1..=n) == 1
+    }
+
+    /// The run's seed, when this source decides it: a fuzzer's bytes do, a seeded generator
+    /// leaves the scenario its own.
+    fn seed(&mut self) -> Option<u64> {
+        None
     }
 }
 
@@ -61,12 +68,23 @@ impl Choices for Unstructured<'_> {
     fn pick<T: Clone>(&mut self, from: &[T]) -> T {
         self.choose(from).unwrap_or(&from[0]).clone()
     }
+
+    fn seed(&mut self) -> Option<u64> {
+        Some(self.arbitrary().unwrap_or(0))
+    }
 }
 
 /// Draws every option the swarm varies into `s`: clients, hosts and requests, framing,
-/// delivery, stream faults, misbehaving roles, limits, latency and a server restart, then
-/// the back-pressure options ([`draw_back_pressure`]). The name, seed, ramp, latency bound
-/// and target are left as they are.
+/// delivery, stream faults, misbehaving roles, limits, latency, a server restart, then (from
+/// a fuzzer's bytes) the seed, then the options added since: the framing's delimiter or
+/// header, the limit-reaching roles, edge values and the output limit; last the
+/// back-pressure options ([`draw_back_pressure`]). The name, ramp, latency bound and target
+/// are left as they are.
+///
+/// New options are drawn at the end, so the fuzz inputs and seeds of earlier swarms keep the
+/// meaning of everything they drew before; and a source that has run out (zeros) draws what
+/// earlier swarms had: a `\n` delimiter, a 4-byte big-endian header, no new role, no edge
+/// values, 64 KiB of output.
 pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
     draw_first(c, s);
     draw_back_pressure(c, s);
@@ -74,11 +92,11 @@ pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
 
 /// The options the swarm drew before the back-pressure ones: their order is what gives
 /// checked-in fuzz inputs their meaning, so new options go after them, never among them.
-pub fn draw_first(c: &mut impl Choices, s: &mut Scenario) {
+fn draw_first(c: &mut impl Choices, s: &mut Scenario) {
     s.clients = c.int(1..=8) as usize;
     s.client_hosts = c.int(1..=3) as usize;
     s.requests = c.int(1..=12) as usize;
-    // The virtual clients' hostile requests are written for these three framings.
+    // The protocol; its delimiter or header is drawn at the end (see above).
     s.framing = c.pick(&[Framing::Resp, Framing::line(), Framing::length()]);
     s.delivery = Delivery {
         max_chunk: c.int(1..=64) as usize,
@@ -124,17 +142,101 @@ pub fn draw_first(c: &mut impl Choices, s: &mut Scenario) {
         min_latency + Duration::from_micros(c.int(0..=2_000)),
     );
     s.restart_at = c.one_in(8).then(|| Duration::from_millis(c.int(1..=200)));
+    if let Some(seed) = c.seed() {
+        s.seed = seed;
+    }
+
+    // Every delimiter shape the line framing accepts: one byte, two, three, and bytes that
+    // are not ASCII (each valid by `Framing::validate`).
+    let delimiter = c.pick(&[&b"\n"[..], b"\r\n", b"\r\n\0", b"\x00\xff"]);
+    let header_len = c.pick(&[4, 1, 2, 8]);
+    let endian = c.pick(&[Endian::Big, Endian::Little]);
+    // A 1-byte header says at most 255: a frame limit under it keeps a frame one byte over
+    // the limit expressible (the oversized and at-limit clients need one), and every
+    // request of the model fits (under 100 bytes).
+    let one_byte_frame = c.pick(&[254, 128, 200]);
+    match &mut s.framing {
+        Framing::Line { delimiter: d } => *d = delimiter.to_vec(),
+        Framing::Length {
+            header_len: h,
+            endian: e,
+        } => {
+            (*h, *e) = (header_len, endian);
+            if header_len == 1 {
+                s.limits.max_frame = s.limits.max_frame.min(one_byte_frame);
+            }
+        }
+        Framing::Resp => {}
+    }
+    let mut new_share = || if c.int(0..=3) == 3 { 0.1 } else { 0.0 };
+    s.roles.bulk_loader = new_share();
+    s.roles.at_limit = new_share();
+    s.roles.unfinished_args = new_share();
+    s.edge_values = c.pick(&[0.0, 0.05, 0.2, 0.5]);
+    s.limits.max_output = c.pick(&[64 * 1024, 256, 1024, 4096, 16 * 1024]);
 }
 
 /// Draws how the stream shapes reads and how much a client may leave unread (coalesced
 /// reads, the receive window) and the shares of clients that hold the server's replies back
 /// (never-readers, slow readers). Drawn after every other option, so inputs written before
 /// these existed keep their meaning.
-pub fn draw_back_pressure(c: &mut impl Choices, s: &mut Scenario) {
+fn draw_back_pressure(c: &mut impl Choices, s: &mut Scenario) {
     s.faults.coalesce_chance = c.chance(0.9);
     // Small enough that a client which stops reading fills it within a few replies.
     s.faults.window = c.int(4 * 1024..=64 * 1024) as usize;
     let mut share = || if c.one_in(4) { 0.1 } else { 0.0 };
     s.roles.never_reader = share();
     s.roles.slow_reader = share();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Preset, Role};
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_swarm_reaches_every_framing_variant_and_every_new_option() {
+        let mut framings = BTreeSet::new();
+        let (mut roles, mut edge, mut small_output) = (BTreeSet::new(), false, false);
+        for seed in 0..2000 {
+            let s = Scenario::preset(Preset::Adversarial, seed);
+            assert_eq!(s.framing.validate(), Ok(()), "seed {seed}");
+            if let Framing::Length { header_len: 1, .. } = s.framing {
+                assert!(
+                    s.limits.max_frame < 255,
+                    "seed {seed}: max_frame + 1 fits the header"
+                );
+            }
+            framings.insert(format!("{:?}", s.framing));
+            for id in 0..s.clients {
+                roles.insert(format!("{:?}", s.role_of(id)));
+            }
+            edge |= s.edge_values > 0.0;
+            small_output |= s.limits.max_output <= 1024;
+        }
+        // RESP, 4 delimiters, 4 header sizes in 2 byte orders.
+        assert_eq!(framings.len(), 1 + 4 + 8, "{framings:?}");
+        for role in [Role::BulkLoader, Role::AtLimit, Role::UnfinishedArgs] {
+            assert!(roles.contains(&format!("{role:?}")), "{role:?} never drawn");
+        }
+        assert!(edge && small_output);
+    }
+
+    #[test]
+    fn choices_that_run_out_draw_what_earlier_swarms_had() {
+        // The earlier fields and the seed take these 38 bytes: the new ones read zeros.
+        let mut s = Scenario::base("fuzz", 0);
+        draw(&mut Unstructured::new(&[0xff; 38]), &mut s);
+        assert_eq!(s.framing, Framing::Resp);
+        let (r, l) = (s.roles, s.limits);
+        assert_eq!(
+            (r.bulk_loader, r.at_limit, r.unfinished_args),
+            (0.0, 0.0, 0.0)
+        );
+        assert_eq!((s.edge_values, l.max_output), (0.0, 64 * 1024));
+        let mut s = Scenario::base("fuzz", 0);
+        draw(&mut Unstructured::new(&[2; 38]), &mut s);
+        assert_eq!(s.framing, Framing::length());
+    }
 }
