@@ -25,6 +25,17 @@ pub enum Target {
     /// Keeps its buffer across reads but limits only the buffer, not the arguments the
     /// decoder already parsed out of it.
     UncountedArgs,
+    /// Looks for a line's delimiter only in the bytes of the newest read: a delimiter split
+    /// across two reads is never found.
+    SplitDelimiter,
+    /// Times a frame from when its buffer was last empty, not from the frame's own first
+    /// byte: a client pipelining large requests back to back is cut.
+    ConnectionDeadline,
+    /// `serve` with `max_line` and `max_frame` one byte short: a request of exactly the
+    /// largest accepted size is refused.
+    LimitOffByOne,
+    /// `serve` with INCR done by wrapping arithmetic: `INCR` at `i64::MAX` gives `i64::MIN`.
+    IncrWraps,
 }
 
 impl Target {
@@ -38,6 +49,10 @@ impl Target {
             Target::FirstFrameOnly => "naive-first-frame-only",
             Target::UnboundedOutput => "naive-unbounded-output",
             Target::UncountedArgs => "naive-uncounted-args",
+            Target::SplitDelimiter => "naive-split-delimiter",
+            Target::ConnectionDeadline => "naive-connection-deadline",
+            Target::LimitOffByOne => "naive-limit-off-by-one",
+            Target::IncrWraps => "naive-incr-wraps",
         }
     }
 
@@ -55,6 +70,14 @@ impl Target {
             Target::UncountedArgs => {
                 "naive: limits its buffer, not the arguments already parsed out of it"
             }
+            Target::SplitDelimiter => {
+                "naive: looks for a line's delimiter only in the newest read's bytes"
+            }
+            Target::ConnectionDeadline => {
+                "naive: times frames from when its buffer was last empty, not per frame"
+            }
+            Target::LimitOffByOne => "naive: serve with max_line and max_frame one byte short",
+            Target::IncrWraps => "naive: serve with an INCR that wraps around at i64::MAX",
         }
     }
 
@@ -88,6 +111,19 @@ impl Target {
                 naive::unbounded_output(listener, service, config, stats, shutdown).await
             }
             Target::UncountedArgs => naive::uncounted_args(listener, service, config).await,
+            Target::SplitDelimiter => {
+                naive::careful(naive::Slip::SplitDelimiter, listener, service, config).await
+            }
+            Target::ConnectionDeadline => {
+                naive::careful(naive::Slip::ConnectionDeadline, listener, service, config).await
+            }
+            Target::LimitOffByOne => {
+                naive::limit_off_by_one(listener, service, config, stats, shutdown).await
+            }
+            Target::IncrWraps => {
+                let service = naive::IncrWraps(service);
+                let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
+            }
         }
     }
 }
@@ -108,6 +144,10 @@ impl ValueEnum for Target {
             Target::FirstFrameOnly,
             Target::UnboundedOutput,
             Target::UncountedArgs,
+            Target::SplitDelimiter,
+            Target::ConnectionDeadline,
+            Target::LimitOffByOne,
+            Target::IncrWraps,
         ]
     }
 

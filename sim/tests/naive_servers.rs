@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{assert_passes_scenario, first_caught};
+use common::{
+    assert_passes_scenario, crlf_lines, first_caught, incr_edges, with_at_limit, with_bulk_loader,
+};
 use framesim::{Oracle, Preset, Scenario, Target};
 
 fn caught(preset: Preset, target: Target, oracle: Oracle) {
@@ -54,8 +56,8 @@ fn answering_only_the_first_pipelined_request_is_caught() {
     caught(Preset::Small, Target::FirstFrameOnly, Oracle::Reply);
 }
 
-/// Like `caught`, on a scenario `make` builds for each seed; the real server must pass the
-/// scenario the fixture failed.
+/// Like `caught`, on a scenario `make` builds for each seed; the real server must pass every
+/// seed tried, up to the one the fixture failed.
 fn caught_on(make: impl Fn(u64) -> Scenario, target: Target, oracle: Oracle) {
     let found = (0..5).find_map(|seed| {
         let mut s = make(seed);
@@ -68,7 +70,7 @@ fn caught_on(make: impl Fn(u64) -> Scenario, target: Target, oracle: Oracle) {
         );
         (!report.passed()).then_some((s, report))
     });
-    let (mut s, report) =
+    let (s, report) =
         found.unwrap_or_else(|| panic!("{target} passed 5 seeds: the oracles are blind"));
     let v = report.violations.first().expect("a violation");
     assert_eq!(v.oracle, oracle, "{target} seed {}: {v}", s.seed);
@@ -77,8 +79,11 @@ fn caught_on(make: impl Fn(u64) -> Scenario, target: Target, oracle: Oracle) {
         s.seed,
         report.failure()
     );
-    s.target = Target::Framesim;
-    assert_passes_scenario(s);
+    for seed in 0..=s.seed {
+        let mut real = make(seed);
+        real.target = Target::Framesim;
+        assert_passes_scenario(real);
+    }
 }
 
 /// The small preset with one client that pipelines reads of a large value and never reads.
@@ -111,4 +116,28 @@ fn a_limit_that_ignores_parsed_arguments_is_caught_by_the_request_backlog_oracle
         Target::UncountedArgs,
         Oracle::RequestBacklog,
     );
+}
+
+#[test]
+fn a_delimiter_split_across_reads_is_caught_by_the_reply_oracle() {
+    caught_on(crlf_lines, Target::SplitDelimiter, Oracle::Reply);
+}
+
+#[test]
+fn a_deadline_per_connection_is_caught_by_the_wrongful_close_oracle() {
+    caught_on(
+        with_bulk_loader,
+        Target::ConnectionDeadline,
+        Oracle::WrongfulClose,
+    );
+}
+
+#[test]
+fn limits_one_byte_short_are_caught_by_the_at_limit_client() {
+    caught_on(with_at_limit, Target::LimitOffByOne, Oracle::Reply);
+}
+
+#[test]
+fn an_incr_that_wraps_at_i64_max_is_caught_by_the_reply_oracle() {
+    caught_on(incr_edges, Target::IncrWraps, Oracle::Reply);
 }

@@ -100,6 +100,26 @@ fn uncounted_args_shrinks() {
 }
 
 #[test]
+fn split_delimiter_shrinks() {
+    shrinks_from(Target::SplitDelimiter, common::crlf_lines);
+}
+
+#[test]
+fn connection_deadline_shrinks() {
+    shrinks_from(Target::ConnectionDeadline, common::with_bulk_loader);
+}
+
+#[test]
+fn limit_off_by_one_shrinks() {
+    shrinks_from(Target::LimitOffByOne, common::with_at_limit);
+}
+
+#[test]
+fn incr_wraps_shrinks() {
+    shrinks_from(Target::IncrWraps, common::incr_edges);
+}
+
+#[test]
 fn a_passing_scenario_does_not_shrink() {
     let s = framesim::Scenario::preset(Preset::Small, 0);
     let err = shrink(&s, |_| {}).unwrap_err();
