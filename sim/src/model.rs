@@ -18,6 +18,9 @@ pub const SHARED_KEY: &str = "shared:counter";
 pub struct Model {
     id: usize,
     data: BTreeMap<Bytes, Bytes>,
+    /// The key the last edge case set to an integer-looking value: the next edge INCR goes
+    /// there, so a value at the end of i64 is incremented past it.
+    last_integer_key: Option<Bytes>,
 }
 
 impl Model {
@@ -26,6 +29,7 @@ impl Model {
         Model {
             id,
             data: BTreeMap::new(),
+            last_integer_key: None,
         }
     }
 
@@ -75,8 +79,11 @@ impl Model {
     fn edge(&mut self, rng: &mut SmallRng) -> Command {
         let k = self.key(rng.random_range(0..4));
         match rng.random_range(0..100) {
-            0..=24 => cmd([b"SET".as_ref(), &k, &edge_integer(rng)]),
-            25..=49 => cmd([b"INCR".as_ref(), &k]),
+            0..=24 => {
+                self.last_integer_key = Some(k.clone());
+                cmd([b"SET".as_ref(), &k, &edge_integer(rng)])
+            }
+            25..=49 => cmd([b"INCR".as_ref(), self.last_integer_key.as_ref().unwrap_or(&k)]),
             50..=64 => cmd([b"SET".as_ref(), &k, &edge_value(rng)]),
             65..=79 => cmd([b"GET".as_ref(), &k]),
             80..=89 => cmd([b"ECHO".as_ref(), &edge_value(rng)]),
@@ -189,7 +196,10 @@ fn redis_integer(v: &[u8]) -> Option<i64> {
 /// An integer-looking value: the ends of i64 (for overflow), small ones, and forms INCR
 /// refuses (sign, leading zeros, spaces, decimals, one past the ends).
 fn edge_integer(rng: &mut SmallRng) -> Bytes {
+    // The ends of i64 weigh more: they are where INCR breaks.
     const FORMS: &[&str] = &[
+        "9223372036854775807",
+        "9223372036854775807",
         "9223372036854775807",
         "9223372036854775806",
         "-9223372036854775808",
