@@ -83,7 +83,10 @@ impl Model {
                 self.last_integer_key = Some(k.clone());
                 cmd([b"SET".as_ref(), &k, &edge_integer(rng)])
             }
-            25..=49 => cmd([b"INCR".as_ref(), self.last_integer_key.as_ref().unwrap_or(&k)]),
+            25..=49 => cmd([
+                b"INCR".as_ref(),
+                self.last_integer_key.as_ref().unwrap_or(&k),
+            ]),
             50..=64 => cmd([b"SET".as_ref(), &k, &edge_value(rng)]),
             65..=79 => cmd([b"GET".as_ref(), &k]),
             80..=89 => cmd([b"ECHO".as_ref(), &edge_value(rng)]),
