@@ -49,52 +49,6 @@ pub async fn unbounded_output<L: Listener, S: Service>(
     let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
 }
 
-/// A careful loop with one hole: its buffer lives across reads and the decoder takes
-/// every complete frame, but only `buf.len()` is held against `max_buffered`, not the
-/// arguments the decoder already parsed out of an unfinished request (`held()`).
-pub async fn uncounted_args<L: Listener, S: Service>(mut listener: L, service: S, config: Config) {
-    let (service, config) = (Arc::new(service), Arc::new(config));
-    while let Ok((mut stream, _)) = listener.accept().await {
-        let (service, config) = (service.clone(), config.clone());
-        tokio::spawn(async move {
-            let mut buf = BytesMut::new();
-            let mut decoder = RequestDecoder::new(&config.framing, &config.limits);
-            let encoder = ReplyEncoder::new(&config.framing);
-            let max = config.limits.max_buffered;
-            loop {
-                let mut out = BytesMut::new();
-                let room = max.saturating_sub(buf.len());
-                if room == 0 {
-                    let msg = format!("ERR Protocol error: more than {max} bytes buffered");
-                    encoder.encode(&Reply::error(msg), &mut out);
-                    let _ = stream.write_all(&out).await;
-                    return;
-                }
-                let mut scratch = vec![0u8; room.min(4096)];
-                let n = stream.read(&mut scratch).await.unwrap_or(0);
-                if n == 0 {
-                    return;
-                }
-                buf.extend_from_slice(&scratch[..n]);
-                let failed = loop {
-                    match decoder.decode(&mut buf) {
-                        Ok(Some(cmd)) => encoder.encode(&service.call(cmd).reply, &mut out),
-                        Ok(None) => break false,
-                        Err(e) => {
-                            let err = Reply::error(format!("ERR Protocol error: {e}"));
-                            encoder.encode(&err, &mut out);
-                            break true;
-                        }
-                    }
-                };
-                if stream.write_all(&out).await.is_err() || failed {
-                    return;
-                }
-            }
-        });
-    }
-}
-
 /// Serves `listener` forever with the naive loop `naive`.
 pub async fn serve<L: Listener, S: Service>(
     naive: Naive,
@@ -218,6 +172,9 @@ pub enum Slip {
     /// is not restarted when a frame completes with bytes of the next one behind it: a
     /// client that pipelines requests back to back is timed per connection, not per frame.
     ConnectionDeadline,
+    /// Only the buffer is held against `max_buffered`, not the arguments the decoder already
+    /// parsed out of an unfinished request (`held()`).
+    UncountedArgs,
 }
 
 /// Bytes taken per read, as the real connection takes them.
@@ -327,7 +284,11 @@ impl<'a, S: Service + ?Sized> Careful<'a, S> {
         let mut scratch = vec![0u8; READ_CHUNK];
         loop {
             let max = self.limits.max_buffered;
-            let room = max.saturating_sub(self.buf.len() + self.decoder.held());
+            let held = match self.slip {
+                Slip::UncountedArgs => self.buf.len(),
+                _ => self.buf.len() + self.decoder.held(),
+            };
+            let room = max.saturating_sub(held);
             if room == 0 {
                 let msg = format!("ERR Protocol error: more than {max} bytes buffered");
                 self.encoder.encode(&Reply::error(msg), &mut self.out);

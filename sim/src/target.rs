@@ -110,7 +110,9 @@ impl Target {
             Target::UnboundedOutput => {
                 naive::unbounded_output(listener, service, config, stats, shutdown).await
             }
-            Target::UncountedArgs => naive::uncounted_args(listener, service, config).await,
+            Target::UncountedArgs => {
+                naive::careful(naive::Slip::UncountedArgs, listener, service, config).await
+            }
             Target::SplitDelimiter => {
                 naive::careful(naive::Slip::SplitDelimiter, listener, service, config).await
             }
