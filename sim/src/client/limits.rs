@@ -248,20 +248,7 @@ impl Client {
             expect: expect.clone(),
         });
         self.write_quickly(&pick.edge.bytes).await;
-        match self.reply().await {
-            Ok(reply) if satisfies(&reply, &expect) => {
-                self.expect_close(Oracle::ProtocolError, REPLY_TIMEOUT)
-                    .await
-            }
-            // A server restart may take the connection (and the reply) first.
-            Err(Lost::Closed(why)) if self.scenario().restart_at.is_some() => {
-                self.record(Event::Closed { why })
-            }
-            other => self.fail(
-                Oracle::ProtocolError,
-                format!("expected {expect:?} and a close, got {other:?}"),
-            ),
-        }
+        self.error_then_close(&expect).await;
     }
 
     /// Starts a request that never ends and keeps adding small complete pieces to it. RESP:

@@ -294,18 +294,23 @@ impl Client {
         // A failed write still leaves the reply (or the close) to read.
         self.write_quickly(&bytes).await;
         let expect = Expected::ErrorPrefix("ERR Protocol error".into());
+        self.error_then_close(&expect).await;
+    }
+
+    /// The reply to a request the server must refuse: `expect`, then a close (a server
+    /// restart may take the connection, and the reply, first).
+    pub(super) async fn error_then_close(&mut self, expect: &Expected) {
         match self.reply().await {
-            Ok(reply) if satisfies(&reply, &expect) => {
+            Ok(reply) if satisfies(&reply, expect) => {
                 self.expect_close(Oracle::ProtocolError, REPLY_TIMEOUT)
                     .await
             }
-            // A server restart may take the connection (and the reply) first.
             Err(Lost::Closed(why)) if self.scenario().restart_at.is_some() => {
                 self.record(Event::Closed { why })
             }
             other => self.fail(
                 Oracle::ProtocolError,
-                format!("expected a protocol error reply, got {other:?}"),
+                format!("expected {expect:?} and a close, got {other:?}"),
             ),
         }
     }
