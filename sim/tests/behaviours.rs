@@ -186,3 +186,18 @@ fn the_frame_deadline_never_cuts_a_slow_reader() {
         );
     }
 }
+
+/// Values of 64 KiB and more go out by reference (the server's `ReplyQueue`): slow readers
+/// fetching such values must get every byte of every reply.
+#[test]
+fn large_values_read_back_whole() {
+    for seed in seeds(0..2) {
+        let mut s = Scenario::preset(Preset::Small, seed);
+        s.limits.max_frame = 256 * 1024;
+        s.limits.max_buffered = 512 * 1024;
+        s.limits.max_output = 256 * 1024;
+        s.roles.slow_reader = 0.2;
+        let r = assert_passes_scenario(s);
+        assert!(r.counts.replies > 0, "seed {seed}");
+    }
+}
