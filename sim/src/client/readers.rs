@@ -169,8 +169,8 @@ impl Client {
             return;
         };
         let want = Reply::Bulk(value);
-        // Each slow reader its own pace: from a few bytes a millisecond to a few hundred.
-        let most = self.delivery_rng.random_range(16..=512);
+        // Each slow reader its own pace: from a few bytes a millisecond to a few thousand.
+        let most = self.delivery_rng.random_range(64..=4096);
         let gap = Duration::from_millis(self.delivery_rng.random_range(1..=8));
         let mut scratch = vec![0u8; most];
         let mut got = 0;
