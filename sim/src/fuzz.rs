@@ -11,12 +11,16 @@ use crate::scenario::Scenario;
 use crate::world::{run, RunOptions};
 use arbitrary::Unstructured;
 
-/// The scenario `data` stands for. Total: every input gives a valid scenario (bytes that
-/// run out read as zeros, the smallest choices).
+/// The scenario `data` stands for: its first bytes choose the options (and the seed), the
+/// rest becomes the run's tape, which every draw inside the run (chunk sizes, gaps, faults,
+/// arrival times, requests) reads before falling back to the seed. Total: every input gives
+/// a valid scenario (bytes that run out read as zeros, the smallest choices).
 pub fn scenario_from_bytes(data: &[u8]) -> Scenario {
     let mut u = Unstructured::new(data);
     let mut s = Scenario::base("fuzz", 0);
     draw(&mut u, &mut s);
+    let rest = u.take_rest();
+    s.tape = (!rest.is_empty()).then(|| rest.to_vec());
     s
 }
 
@@ -39,7 +43,7 @@ fn fail(scenario: &Scenario) -> ! {
         },
     );
     panic!(
-        "{}\nreplay this input: cargo run --release -p framesim -- replay-fuzz --input <crash file>",
+        "{}\nreplay this input: cargo run --release -p framesim -- replay --fuzz-input <crash file>\nshrink it: cargo run --release -p framesim -- shrink --fuzz-input <crash file>",
         report.failure()
     );
 }

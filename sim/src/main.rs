@@ -80,6 +80,10 @@ struct Setup {
     /// DIR` writes the presets as files to start from).
     #[arg(long, value_name = "FILE", conflicts_with = "scenario")]
     scenario_file: Option<PathBuf>,
+    /// An input of the `simulation` fuzz target (a crash file) instead of a preset: the
+    /// scenario and the tape of choices it stands for.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "scenario_file"])]
+    fuzz_input: Option<PathBuf>,
     /// Server under test [default: framesim, or the scenario file's].
     #[arg(long, value_enum)]
     target: Option<Target>,
@@ -102,6 +106,12 @@ enum Base {
 impl Setup {
     /// The preset, or the scenario file read and checked.
     fn base(&self) -> Result<Base, String> {
+        if let Some(path) = &self.fuzz_input {
+            let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            return Ok(Base::File(Box::new(framesim::fuzz::scenario_from_bytes(
+                &data,
+            ))));
+        }
         match &self.scenario_file {
             Some(path) => Scenario::load(path).map(|s| Base::File(Box::new(s))),
             None => Ok(Base::Preset(self.scenario)),
@@ -131,9 +141,9 @@ impl Setup {
 
     /// What the runs are called in a sweep's summary: the preset, or the file.
     fn label(&self) -> String {
-        match &self.scenario_file {
-            Some(path) => path.display().to_string(),
-            None => self.scenario.to_string(),
+        match (&self.scenario_file, &self.fuzz_input) {
+            (Some(path), _) | (_, Some(path)) => path.display().to_string(),
+            _ => self.scenario.to_string(),
         }
     }
 }

@@ -3,10 +3,10 @@
 //! Each client owns its keys (`c<id>:...`), so a per-client model predicts every reply
 //! exactly; the one shared key gets the weaker check "an integer".
 
+use crate::seeds::Draws;
 use crate::transcript::Expected;
 use bytes::Bytes;
 use framesim_server::{Command, Reply};
-use rand::rngs::SmallRng;
 use rand::Rng;
 use std::collections::BTreeMap;
 
@@ -45,7 +45,7 @@ impl Model {
     /// Draws the next request and applies it to the model, returning what the server must
     /// answer. With chance `edge_values` the request is drawn from the edge cases instead
     /// (nothing extra is drawn when it is 0, so older workloads keep their requests).
-    pub fn next(&mut self, rng: &mut SmallRng, edge_values: f64) -> (Command, Expected) {
+    pub fn next(&mut self, rng: &mut Draws, edge_values: f64) -> (Command, Expected) {
         if edge_values > 0.0 && rng.random_bool(edge_values) {
             let cmd = self.edge(rng);
             let expect = self.apply(&cmd);
@@ -76,7 +76,7 @@ impl Model {
     /// An edge case: integers at the ends of i64 and in forms Redis refuses, empty values,
     /// binary and RESP-looking values, values with quotes, backslashes and spaces, and
     /// INCR on whatever a key holds.
-    fn edge(&mut self, rng: &mut SmallRng) -> Command {
+    fn edge(&mut self, rng: &mut Draws) -> Command {
         let k = self.key(rng.random_range(0..4));
         match rng.random_range(0..100) {
             0..=24 => {
@@ -175,7 +175,7 @@ fn cmd<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Command {
 }
 
 /// A value of 0..=24 bytes; some hold spaces, quotes, CR LF and binary bytes.
-fn value(rng: &mut SmallRng) -> Bytes {
+fn value(rng: &mut Draws) -> Bytes {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789 \r\n\"'\\\x00\xff*$:+-";
     let len = rng.random_range(0..=24);
     let plain = rng.random_bool(0.7);
@@ -198,7 +198,7 @@ fn redis_integer(v: &[u8]) -> Option<i64> {
 
 /// An integer-looking value: the ends of i64 (for overflow), small ones, and forms INCR
 /// refuses (sign, leading zeros, spaces, decimals, one past the ends).
-fn edge_integer(rng: &mut SmallRng) -> Bytes {
+fn edge_integer(rng: &mut Draws) -> Bytes {
     // The ends of i64 weigh more: they are where INCR breaks.
     const FORMS: &[&str] = &[
         "9223372036854775807",
@@ -230,7 +230,7 @@ fn edge_integer(rng: &mut SmallRng) -> Bytes {
 /// A value at the edges of what the framings carry: empty, CR, LF, NUL, bytes >= 0x80,
 /// RESP-looking, line delimiters, quotes, backslashes and spaces (the line protocol quotes
 /// and escapes them), or random bytes of any value.
-fn edge_value(rng: &mut SmallRng) -> Bytes {
+fn edge_value(rng: &mut Draws) -> Bytes {
     const FORMS: &[&[u8]] = &[
         b"",
         b"\r\n",

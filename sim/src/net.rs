@@ -6,11 +6,10 @@
 //! adapter's writes also wait on the connection's receive window (`window`), and it feeds
 //! the boundary oracles (`oracle::backlog`) every byte that crosses it.
 
-use crate::seeds::{self, Stream};
+use crate::seeds::{self, Draws, Stream};
 use crate::transcript::{Actor, Event, Transcript};
 use crate::window::{Windows, DEFAULT_WINDOW};
 use bytes::{Buf, BytesMut};
-use rand::rngs::SmallRng;
 use rand::Rng;
 use std::io;
 use std::net::SocketAddr;
@@ -172,7 +171,7 @@ impl framesim_server::Listener for SimListener {
 pub struct FaultyStream<S> {
     inner: S,
     faults: Faults,
-    rng: SmallRng,
+    rng: Draws,
     peer: String,
     transcript: Transcript,
     /// Client bytes taken off the network by a coalescing read, not yet returned.
@@ -419,7 +418,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
     use std::collections::VecDeque;
     use std::task::Waker;
 
@@ -458,7 +456,7 @@ mod tests {
         FaultyStream {
             inner: Segments(segments.into()),
             faults,
-            rng: SmallRng::seed_from_u64(seed),
+            rng: Draws::seeded(seed),
             peer: peer.to_string(),
             transcript: Transcript::new(true),
             held: BytesMut::new(),

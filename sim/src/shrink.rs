@@ -83,6 +83,7 @@ pub fn shrink(scenario: &Scenario, mut on_step: impl FnMut(&Step)) -> Result<Shr
         runs: 1,
         started,
     };
+    state.tape(&mut on_step);
     state.clients(&first, &mut on_step);
     state.try_set("client hosts", &mut on_step, |s| {
         (s.client_hosts > 1).then(|| Scenario {
@@ -95,6 +96,7 @@ pub fn shrink(scenario: &Scenario, mut on_step: impl FnMut(&Step)) -> Result<Shr
     // Dropping requests or faults can make more clients droppable, and the other way round.
     state.clients(&state.report.clone(), &mut on_step);
     state.requests(&mut on_step);
+    state.tape(&mut on_step);
     Ok(Shrunk {
         original: scenario.clone(),
         failure,
@@ -181,6 +183,39 @@ impl State {
                 self.accept(candidate, name.to_string(), on_step)
             }
             _ => false,
+        }
+    }
+
+    /// A fuzzer's tape gone (every draw from the seed), else cut short: halves from the
+    /// end, then runs of zeros (the smallest choices) over each quarter.
+    fn tape(&mut self, on_step: &mut impl FnMut(&Step)) {
+        if self.try_set("no tape", on_step, |s| {
+            Some(Scenario {
+                tape: None,
+                ..s.clone()
+            })
+        }) {
+            return;
+        }
+        while let Some(len) = self.best.tape.as_ref().map(Vec::len).filter(|&n| n > 1) {
+            let half = len / 2;
+            if !self.try_set(&format!("tape cut to {half} bytes"), on_step, |s| {
+                let mut s = s.clone();
+                s.tape.as_mut()?.truncate(half);
+                Some(s)
+            }) {
+                break;
+            }
+        }
+        let len = self.best.tape.as_ref().map_or(0, Vec::len);
+        let quarter = len.div_ceil(4).max(1);
+        for start in (0..len).step_by(quarter) {
+            let end = (start + quarter).min(len);
+            self.try_set(&format!("tape bytes {start}..{end} zeroed"), on_step, |s| {
+                let mut s = s.clone();
+                s.tape.as_mut()?[start..end].fill(0);
+                Some(s)
+            });
         }
     }
 

@@ -56,6 +56,12 @@ fn server_config(s: &Scenario) -> Config {
 
 /// Runs `scenario` to its end and checks every oracle.
 pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
+    let tape = scenario.tape.clone().map(seeds::Tape::new);
+    seeds::with_tape(tape, || run_drawing(scenario, options))
+}
+
+/// [`run`], with the run's tape (if any) in place.
+fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
     let wall = std::time::Instant::now();
     let panics = Capture::start();
     let s = Arc::new(scenario.clone());

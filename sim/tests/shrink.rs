@@ -125,3 +125,49 @@ fn a_passing_scenario_does_not_shrink() {
     let err = shrink(&s, |_| {}).unwrap_err();
     assert!(err.contains("passes"), "{err}");
 }
+
+/// A fuzz input: options from its first bytes, then `tail` as the run's tape.
+fn fuzz_input(tail: u8) -> Vec<u8> {
+    let mut bytes: Vec<u8> = (0..200u8).map(|i| i.wrapping_mul(37) | 0x21).collect();
+    bytes.extend(std::iter::repeat_n(tail, 600));
+    bytes
+}
+
+#[test]
+fn a_fuzz_inputs_tape_steers_the_draws_inside_the_run() {
+    let (a, b) = (
+        framesim::fuzz::scenario_from_bytes(&fuzz_input(1)),
+        framesim::fuzz::scenario_from_bytes(&fuzz_input(0xc7)),
+    );
+    assert_ne!(a.tape, b.tape);
+    let untaped = |s: &Scenario| Scenario {
+        tape: None,
+        ..s.clone()
+    };
+    assert_eq!(untaped(&a), untaped(&b), "the same options");
+    let hash = |s: &Scenario| run(s, RunOptions::default()).transcript.hash();
+    assert_eq!(hash(&a), hash(&a), "a tape replays exactly");
+    assert_ne!(hash(&a), hash(&b), "another tape, another run");
+    assert_ne!(
+        hash(&a),
+        hash(&untaped(&a)),
+        "the tape is read before the seed"
+    );
+}
+
+#[test]
+fn a_failing_fuzz_input_shrinks_with_its_tape() {
+    let mut s = framesim::fuzz::scenario_from_bytes(&fuzz_input(0x5a));
+    s.target = Target::OneReadOneRequest;
+    let first = run(&s, RunOptions::default());
+    assert!(!first.passed(), "{s}");
+    let shrunk = shrink(&s, |_| {}).expect("a failing input shrinks");
+    let small = &shrunk.scenario;
+    assert!(small.client_ids().count() <= 2, "{small}");
+    assert!(
+        small.tape.as_ref().is_none_or(|t| t.len() < 600),
+        "the tape is dropped or cut: {small}"
+    );
+    let replay = run(small, RunOptions::default());
+    assert_eq!(Failure::of(&replay), Some(shrunk.failure.clone()));
+}

@@ -8,11 +8,11 @@ use super::{Client, Lost, REPLY_TIMEOUT};
 use crate::boundary::{self, Cut};
 use crate::model::satisfies;
 use crate::oracle::Oracle;
+use crate::seeds::Draws;
 use crate::transcript::{Event, Expected};
 use bytes::{Bytes, BytesMut};
 use framesim_server::protocol::{resp, Framing};
 use framesim_server::{Command, Limits, Reply};
-use rand::rngs::SmallRng;
 use rand::Rng;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -33,7 +33,7 @@ const TOO_LONG_FOR_HEADER: &str = "ERR reply too long for the frame header";
 
 /// `len` plain printable bytes: written as they are by every framing (no quoting), so a
 /// request's size on the wire is known exactly.
-fn plain(rng: &mut SmallRng, len: usize) -> Bytes {
+fn plain(rng: &mut Draws, len: usize) -> Bytes {
     (0..len)
         .map(|_| b'a' + rng.random_range(0..26u8))
         .collect::<Vec<u8>>()

@@ -14,14 +14,13 @@ use crate::model::Model;
 use crate::net::PORT;
 use crate::oracle::{Oracle, Violations};
 use crate::scenario::{Role, Scenario};
-use crate::seeds::{self, Stream};
+use crate::seeds::{self, Draws, Stream};
 use crate::transcript::{Actor, Event, Transcript};
 use crate::window::{ClientStream, Windows};
 use bytes::BytesMut;
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{encode_command, ReplyDecoder};
 use framesim_server::{Command, Reply};
-use rand::rngs::SmallRng;
 use rand::Rng;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,10 +52,10 @@ pub struct Client {
     role: Role,
     shared: Shared,
     /// Draws how bytes are delivered (chunks, gaps, batches).
-    delivery_rng: SmallRng,
+    delivery_rng: Draws,
     /// Draws what is asked: independent of delivery, so the logical view of a run is the
     /// same under any delivery.
-    workload_rng: SmallRng,
+    workload_rng: Draws,
     stream: Option<ClientStream>,
     buf: BytesMut,
     decoder: ReplyDecoder,

@@ -284,6 +284,34 @@ pub(super) mod form {
         }
     }
 
+    /// A fuzzer's choice bytes as lowercase hex (`"00ff1a"`).
+    pub mod hex {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+            let text: String = bytes.iter().flatten().map(|b| format!("{b:02x}")).collect();
+            s.serialize_str(&text)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+            let text = Cow::<'de, str>::deserialize(d)?;
+            if text.len() % 2 != 0 {
+                return Err(de::Error::custom("hex bytes come in pairs of digits"));
+            }
+            (0..text.len())
+                .step_by(2)
+                .map(|i| {
+                    text.get(i..i + 2)
+                        .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                        .ok_or_else(|| {
+                            de::Error::custom(format!("not a hex byte at character {i}"))
+                        })
+                })
+                .collect::<Result<Vec<u8>, _>>()
+                .map(Some)
+        }
+    }
+
     /// A chunk size, `usize::MAX` (whole requests) as `"whole"`: TOML integers stop at
     /// `i64::MAX`.
     pub mod chunk {

@@ -73,6 +73,14 @@ pub struct Scenario {
     /// shrinking a failure relies on.
     #[serde(default)]
     pub only_clients: Option<Vec<usize>>,
+    /// Bytes every draw of the run reads before its seed (a fuzzer's input past the
+    /// scenario's options; see `seeds::Draws`). `None` in every preset.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "file::form::hex"
+    )]
+    pub tape: Option<Vec<u8>>,
 }
 
 /// How clients write their requests. In a scenario file, an option left out takes its
@@ -187,6 +195,9 @@ impl fmt::Display for Scenario {
         )?;
         if self.edge_values > 0.0 {
             write!(f, ", edge values {:.2}", self.edge_values)?;
+        }
+        if let Some(tape) = &self.tape {
+            write!(f, ", draws from a {}-byte tape first", tape.len())?;
         }
         writeln!(f)?;
         writeln!(

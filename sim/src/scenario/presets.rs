@@ -116,6 +116,7 @@ impl Scenario {
             ramp: Duration::ZERO,
             latency_bound: Duration::from_millis(250),
             only_clients: None,
+            tape: None,
             target: Target::Framesim,
         }
     }

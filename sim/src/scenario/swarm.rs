@@ -7,11 +7,11 @@
 //! shows what the run was.
 
 use super::{Delivery, Faults, Roles, Scenario};
+use crate::seeds::Draws;
 use arbitrary::Unstructured;
 use framesim_server::framing::Endian;
 use framesim_server::protocol::Framing;
 use framesim_server::Limits;
-use rand::rngs::SmallRng;
 use rand::Rng;
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -39,7 +39,7 @@ pub trait Choices {
     }
 }
 
-impl Choices for SmallRng {
+impl Choices for Draws {
     fn int(&mut self, range: RangeInclusive<u64>) -> u64 {
         self.random_range(range)
     }
