@@ -40,6 +40,7 @@ fn fail(scenario: &Scenario) -> ! {
         scenario,
         RunOptions {
             keep_transcript: true,
+            ..RunOptions::default()
         },
     );
     panic!(

@@ -15,6 +15,7 @@
 
 mod boundary;
 mod client;
+pub mod explore;
 pub mod fuzz;
 mod model;
 mod naive;
@@ -24,6 +25,7 @@ mod output;
 mod panics;
 mod report;
 mod scenario;
+pub mod script;
 mod seeds;
 pub mod shrink;
 mod target;

@@ -50,6 +50,31 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Lift one run into a script: every client's connect, writes (bytes and times),
+    /// expectations, reads and closes written down as steps, so the run no longer depends
+    /// on how the generators draw. Replay it with `replay --script FILE`.
+    Lift {
+        #[command(flatten)]
+        pick: Pick,
+        /// Where the script goes [default: target/framesim/<scenario>-script-<target>-<seed>.toml].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Run a small script under every way its clients' bytes can be cut: each client's
+    /// writes merged into one, cut once at every byte, and cut twice at every pair of
+    /// bytes. A correct server gives every run the same logical view (the requests its
+    /// service saw and the replies each client read).
+    Explore {
+        /// The script (`framesim lift` or `framesim shrink` writes one).
+        #[arg(long, value_name = "FILE")]
+        script: PathBuf,
+        /// Server under test [default: the script's].
+        #[arg(long, value_enum)]
+        target: Option<Target>,
+        /// Cut each client's bytes at most this many times (0, 1 or 2).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+        cuts: u8,
+    },
     /// Replay an input of the `simulation` fuzz target (e.g. a crash file) as a scenario,
     /// keeping its whole transcript.
     ReplayFuzz {
@@ -78,7 +103,12 @@ struct Setup {
     scenario: Preset,
     /// A scenario file instead of a preset: every option of the run (`framesim list --files
     /// DIR` writes the presets as files to start from).
-    #[arg(long, value_name = "FILE", conflicts_with = "scenario")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "scenario",
+        visible_alias = "script"
+    )]
     scenario_file: Option<PathBuf>,
     /// An input of the `simulation` fuzz target (a crash file) instead of a preset: the
     /// scenario and the tape of choices it stands for.
@@ -339,6 +369,12 @@ fn main() -> ExitCode {
         Cmd::Check(pick) => check(&pick),
         Cmd::Sweep(sweep_args) => sweep(&sweep_args),
         Cmd::Shrink { pick, out } => shrink(&pick, out),
+        Cmd::Lift { pick, out } => lift(&pick, out),
+        Cmd::Explore {
+            script,
+            target,
+            cuts,
+        } => explore(&script, target, cuts),
         Cmd::ReplayFuzz { input, transcript } => replay_fuzz(&input, transcript),
         Cmd::List { files } => list(files.as_deref()),
     };
@@ -385,6 +421,7 @@ fn replay_fuzz(input: &Path, transcript: Option<PathBuf>) -> Result<ExitCode, St
 fn replay_scenario(scenario: &Scenario, transcript: Option<PathBuf>) -> Result<ExitCode, String> {
     let options = RunOptions {
         keep_transcript: true,
+        ..RunOptions::default()
     };
     let report = run(scenario, options);
     let path = transcript.unwrap_or_else(|| framesim::default_transcript_path(scenario));
@@ -432,6 +469,40 @@ fn shrink(pick: &Pick, out: Option<PathBuf>) -> Result<ExitCode, String> {
         file.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `framesim lift`.
+fn lift(pick: &Pick, out: Option<PathBuf>) -> Result<ExitCode, String> {
+    let scenario = pick.scenario()?;
+    let script = framesim::script::lift(&scenario);
+    let path =
+        out.unwrap_or_else(|| framesim::work_dir().join(format!("{}.toml", script.file_stem())));
+    script
+        .save(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let steps: usize = script.scripts.iter().map(|c| c.steps.len()).sum();
+    println!(
+        "lifted {} clients, {steps} steps: {}",
+        script.scripts.len(),
+        framesim::shown(&path)
+    );
+    println!("replay: {CLI} replay --script {}", framesim::shown(&path));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `framesim explore`.
+fn explore(script: &Path, target: Option<Target>, cuts: u8) -> Result<ExitCode, String> {
+    let mut scenario = Scenario::load(script)?;
+    if let Some(target) = target {
+        scenario.target = target;
+    }
+    let found = framesim::explore::explore(&scenario, usize::from(cuts))?;
+    println!("{found}");
+    Ok(if found.failure.is_some() || found.logical_views > 1 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// How printed commands start the CLI.
@@ -735,6 +806,7 @@ mod tests {
             s,
             RunOptions {
                 keep_transcript: true,
+                ..RunOptions::default()
             },
         )
     }

@@ -42,6 +42,8 @@ pub struct Report {
     /// Every panic inside the run, as `file:line: message`, in order: connection tasks that
     /// tokio caught as well as the one that ended the simulation, if one did.
     pub panics: Vec<String>,
+    /// Every client's steps, when the run was lifted into a script (`RunOptions::lift`).
+    pub scripts: Vec<crate::script::ClientScript>,
     /// The run's transcript (lines kept only if asked for).
     pub transcript: Transcript,
     /// The server's counters at the end.
@@ -85,6 +87,7 @@ impl Report {
             violations,
             error,
             panics: Vec::new(),
+            scripts: Vec::new(),
             transcript,
             stats,
             virtual_time,

@@ -97,6 +97,7 @@ pub fn shrink(scenario: &Scenario, mut on_step: impl FnMut(&Step)) -> Result<Shr
     state.clients(&state.report.clone(), &mut on_step);
     state.requests(&mut on_step);
     state.tape(&mut on_step);
+    state.script(&mut on_step);
     Ok(Shrunk {
         original: scenario.clone(),
         failure,
@@ -216,6 +217,39 @@ impl State {
                 s.tape.as_mut()?[start..end].fill(0);
                 Some(s)
             });
+        }
+    }
+
+    /// Lifted into a script (the regression then no longer depends on how the generators
+    /// draw), then each burst of writes merged into one, then steps cut from each client's
+    /// end.
+    fn script(&mut self, on_step: &mut impl FnMut(&Step)) {
+        if self.best.scripts.is_empty() {
+            let lifted = crate::script::lift(&self.best);
+            if !self.accept(lifted, "lifted into a script".into(), on_step) {
+                return;
+            }
+        }
+        self.try_set("bursts written whole", on_step, |s| {
+            Some(crate::explore::whole(s))
+        });
+        for i in 0..self.best.scripts.len() {
+            // Halve the steps after the connect while the failure stays.
+            loop {
+                let len = self.best.scripts[i].steps.len();
+                let keep = 1 + (len - 1) / 2;
+                if keep >= len {
+                    break;
+                }
+                let what = format!("client {} steps {len} -> {keep}", self.best.scripts[i].id);
+                if !self.try_set(&what, on_step, |s| {
+                    let mut s = s.clone();
+                    s.scripts[i].steps.truncate(keep);
+                    Some(s)
+                }) {
+                    break;
+                }
+            }
         }
     }
 
@@ -451,6 +485,7 @@ impl Shrunk {
             &scenario,
             RunOptions {
                 keep_transcript: true,
+                ..RunOptions::default()
             },
         );
         let transcript = crate::output::default_transcript_path(&scenario);

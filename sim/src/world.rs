@@ -8,6 +8,7 @@ use crate::oracle::{self, Violations};
 use crate::panics::Capture;
 use crate::report::Report;
 use crate::scenario::Scenario;
+use crate::script::Lifter;
 use crate::seeds::{self, Stream};
 use crate::transcript::{Actor, Event, Record, Transcript};
 use crate::window::Windows;
@@ -23,6 +24,8 @@ pub struct RunOptions {
     /// Keep every transcript line (replays, snapshots, determinism checks); otherwise only
     /// its hash and counts.
     pub keep_transcript: bool,
+    /// Lift the run into a script: every client's steps, in the report.
+    pub lift: bool,
 }
 
 /// The service the server host runs: the key-value store, recording each decoded frame and
@@ -139,12 +142,14 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         }
     });
 
+    let lifter = options.lift.then(Lifter::default);
     let shared = Shared {
         scenario: s.clone(),
         transcript: transcript.clone(),
         violations: violations.clone(),
         latencies: latencies.clone(),
         windows,
+        lifter: lifter.clone(),
     };
     for h in 0..hosts {
         let (shared, done) = (shared.clone(), hosts_done.clone());
@@ -232,6 +237,7 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
     let latencies = std::mem::take(&mut *latencies.lock().expect("latency lock"));
     Report {
         panics,
+        scripts: lifter.map(|l| l.scripts()).unwrap_or_default(),
         ..Report::new(
             scenario.clone(),
             violations.all(),
@@ -280,6 +286,7 @@ impl Divergence {
 pub fn check_determinism(scenario: &Scenario) -> Result<u64, Divergence> {
     let options = RunOptions {
         keep_transcript: true,
+        ..RunOptions::default()
     };
     let first = run(scenario, options).transcript;
     let second = run(scenario, options).transcript;

@@ -12,6 +12,7 @@ fn logical(s: &Scenario) -> Vec<String> {
         s,
         RunOptions {
             keep_transcript: true,
+            ..RunOptions::default()
         },
     );
     if !report.passed() {

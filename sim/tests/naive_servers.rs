@@ -66,6 +66,7 @@ fn caught_on(make: impl Fn(u64) -> Scenario, target: Target, oracle: Oracle) {
             &s,
             framesim::RunOptions {
                 keep_transcript: true,
+                ..framesim::RunOptions::default()
             },
         );
         (!report.passed()).then_some((s, report))

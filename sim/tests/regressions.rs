@@ -58,6 +58,7 @@ fn check(s: &Scenario, what: &str, snapshot: &str) -> Report {
         s,
         RunOptions {
             keep_transcript: true,
+            ..RunOptions::default()
         },
     );
     let shown = if s.target == Target::Framesim {

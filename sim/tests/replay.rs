@@ -25,6 +25,7 @@ fn modified() -> Scenario {
 fn kept() -> RunOptions {
     RunOptions {
         keep_transcript: true,
+        ..RunOptions::default()
     }
 }
 

@@ -46,6 +46,7 @@ fn shrinks_from(target: Target, make: impl Fn(u64) -> Scenario) {
         s,
         RunOptions {
             keep_transcript: true,
+            ..RunOptions::default()
         },
     );
     assert_eq!(Failure::of(&replay), Some(shrunk.failure.clone()));

@@ -101,6 +101,7 @@ fn snapshot(s: Scenario) {
         &s,
         RunOptions {
             keep_transcript: true,
+            ..RunOptions::default()
         },
     );
     if !report.passed() {

@@ -7,6 +7,7 @@
 
 mod delivery;
 mod limits;
+mod play;
 mod readers;
 mod scripts;
 
@@ -14,6 +15,7 @@ use crate::model::Model;
 use crate::net::PORT;
 use crate::oracle::{Oracle, Violations};
 use crate::scenario::{Role, Scenario};
+use crate::script::{self, Lifter, Step};
 use crate::seeds::{self, Draws, Stream};
 use crate::transcript::{Actor, Event, Transcript};
 use crate::window::{ClientStream, Windows};
@@ -44,6 +46,8 @@ pub struct Shared {
     pub latencies: Arc<Mutex<Vec<u64>>>,
     /// Receive windows: every byte a client reads lets the server write on.
     pub windows: Windows,
+    /// Where clients put their steps when the run is being lifted into a script.
+    pub lifter: Option<Lifter>,
 }
 
 /// One virtual client.
@@ -95,13 +99,63 @@ impl Client {
     }
 
     fn record(&self, event: Event) {
+        if self.shared.lifter.is_some() {
+            self.lift(&event);
+        }
         self.shared.transcript.record(self.actor(), event);
     }
 
     fn fail(&self, oracle: Oracle, detail: String) {
+        if let Some(lifter) = &self.shared.lifter {
+            // A close the client waited for in vain: the script waits as long.
+            if oracle == script::close_oracle(self.role) && oracle != Oracle::WrongfulClose {
+                let now = turmoil::sim_elapsed().unwrap_or_default();
+                if let Some((last, ago)) = lifter.last(self.id, now) {
+                    if !matches!(last, Step::CloseWithin { .. }) {
+                        let step = Step::CloseWithin {
+                            within: ago,
+                            oracle,
+                        };
+                        lifter.push(self.id, self.role, now, step);
+                    }
+                }
+            }
+        }
         self.shared
             .violations
             .fail(&self.shared.transcript, self.actor(), oracle, detail);
+    }
+
+    /// Puts down, as a script step, what `event` says this client did.
+    fn lift(&self, event: &Event) {
+        let Some(lifter) = &self.shared.lifter else {
+            return;
+        };
+        let now = turmoil::sim_elapsed().unwrap_or_default();
+        let step = match event {
+            Event::Connect { .. } => Step::Connect { at: now },
+            Event::Write { bytes } => Step::Write {
+                at: now,
+                bytes: bytes.clone(),
+            },
+            Event::Request { expect, .. } => Step::Expect(expect.clone()),
+            Event::Reply { .. } => Step::Read,
+            Event::HalfClose => Step::HalfClose,
+            Event::Disconnect { mid_frame } => Step::Drop {
+                mid_frame: *mid_frame,
+            },
+            // A close the role saw without naming its bound: the script allows twice the
+            // time it took.
+            Event::Closed { .. } => match lifter.last(self.id, now) {
+                Some((Step::CloseWithin { .. }, _)) | None => return,
+                Some((_, ago)) => Step::CloseWithin {
+                    within: ago * 2 + Duration::from_millis(10),
+                    oracle: script::close_oracle(self.role),
+                },
+            },
+            _ => return,
+        };
+        lifter.push(self.id, self.role, now, step);
     }
 
     fn scenario(&self) -> &Scenario {
@@ -110,6 +164,10 @@ impl Client {
 
     /// Runs the client to its end.
     pub async fn run(mut self) {
+        if let Some(script) = self.scenario().script_of(self.id) {
+            let steps = script.steps.clone();
+            return self.play(steps).await;
+        }
         let ramp = self.scenario().ramp;
         if !ramp.is_zero() {
             let start = self.delivery_rng.random_range(Duration::ZERO..ramp);

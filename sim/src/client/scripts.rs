@@ -5,6 +5,7 @@ use crate::boundary::{header_max, length_header};
 use crate::model::satisfies;
 use crate::oracle::Oracle;
 use crate::scenario::Role;
+use crate::script::Step;
 use crate::transcript::{Event, Expected};
 use bytes::{Bytes, BytesMut};
 use framesim_server::protocol::Framing;
@@ -96,7 +97,9 @@ impl Client {
                 self.stream = None;
                 self.record(Event::Disconnect { mid_frame: true });
             }
-            Role::HalfClose => self.expect_close(Oracle::HalfClose, REPLY_TIMEOUT).await,
+            Role::HalfClose => {
+                self.expect_close(Oracle::HalfClose, REPLY_TIMEOUT).await;
+            }
             _ => {
                 self.stream = None;
                 self.record(Event::Disconnect { mid_frame: false });
@@ -133,22 +136,35 @@ impl Client {
         self.connect().await
     }
 
-    /// Waits for the server to close the connection within `within`.
-    pub(super) async fn expect_close(&mut self, oracle: Oracle, within: Duration) {
-        match timeout(within, self.reply()).await {
-            Ok(Err(Lost::Closed(why))) => self.record(Event::Closed { why }),
-            Ok(Ok(reply)) => self.fail(
-                oracle,
-                format!("unexpected reply {reply:?} instead of a close"),
-            ),
-            Ok(Err(Lost::Undecodable(e))) => {
-                self.fail(oracle, format!("undecodable bytes instead of a close: {e}"))
-            }
-            Ok(Err(Lost::TimedOut)) | Err(_) => self.fail(
-                oracle,
-                format!("the server kept the connection open past {within:?}"),
-            ),
+    /// Waits for the server to close the connection within `within`; false (and `oracle`
+    /// broken) if it does not.
+    pub(super) async fn expect_close(&mut self, oracle: Oracle, within: Duration) -> bool {
+        if let Some(lifter) = &self.shared.lifter {
+            let now = turmoil::sim_elapsed().unwrap_or_default();
+            let since = lifter
+                .last(self.id, now)
+                .map_or(Duration::ZERO, |(_, ago)| ago);
+            let within = within + since;
+            lifter.push(
+                self.id,
+                self.role,
+                now,
+                Step::CloseWithin { within, oracle },
+            );
         }
+        let why = match timeout(within, self.reply()).await {
+            Ok(Err(Lost::Closed(why))) => {
+                self.record(Event::Closed { why });
+                return true;
+            }
+            Ok(Ok(reply)) => format!("unexpected reply {reply:?} instead of a close"),
+            Ok(Err(Lost::Undecodable(e))) => format!("undecodable bytes instead of a close: {e}"),
+            Ok(Err(Lost::TimedOut)) | Err(_) => {
+                format!("the server kept the connection open past {within:?}")
+            }
+        };
+        self.fail(oracle, why);
+        false
     }
 
     /// One byte every `slowloris_every` of a frame that never ends.
@@ -300,10 +316,14 @@ impl Client {
     /// The reply to a request the server must refuse: `expect`, then a close (a server
     /// restart may take the connection, and the reply, first).
     pub(super) async fn error_then_close(&mut self, expect: &Expected) {
+        if let Some(lifter) = &self.shared.lifter {
+            let now = turmoil::sim_elapsed().unwrap_or_default();
+            lifter.push(self.id, self.role, now, Step::Expect(expect.clone()));
+        }
         match self.reply().await {
             Ok(reply) if satisfies(&reply, expect) => {
                 self.expect_close(Oracle::ProtocolError, REPLY_TIMEOUT)
-                    .await
+                    .await;
             }
             Err(Lost::Closed(why)) if self.scenario().restart_at.is_some() => {
                 self.record(Event::Closed { why })

@@ -56,6 +56,26 @@ pub enum Oracle {
 }
 
 impl Oracle {
+    /// Every oracle.
+    pub const ALL: [Oracle; 16] = [
+        Oracle::Connect,
+        Oracle::Reply,
+        Oracle::Latency,
+        Oracle::Slowloris,
+        Oracle::Idle,
+        Oracle::ProtocolError,
+        Oracle::HalfClose,
+        Oracle::Panic,
+        Oracle::Limit,
+        Oracle::Leak,
+        Oracle::Counters,
+        Oracle::RequestBacklog,
+        Oracle::ReplyBacklog,
+        Oracle::StalledReader,
+        Oracle::WrongfulClose,
+        Oracle::Unfinished,
+    ];
+
     /// The name in violations and transcripts: `[reply]`, `[protocol-error]`.
     pub fn name(self) -> &'static str {
         match self {
@@ -76,6 +96,21 @@ impl Oracle {
             Oracle::WrongfulClose => "wrongful-close",
             Oracle::Unfinished => "unfinished",
         }
+    }
+}
+
+impl std::str::FromStr for Oracle {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Oracle, String> {
+        Oracle::ALL
+            .iter()
+            .copied()
+            .find(|o| o.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Oracle::ALL.iter().map(|o| o.name()).collect();
+                format!("unknown oracle '{name}' (one of: {})", names.join(", "))
+            })
     }
 }
 

@@ -7,6 +7,7 @@
 //! error naming the file, the line and the field.
 
 use super::{Preset, Scenario};
+use crate::script::Step;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,7 +22,13 @@ impl Scenario {
     /// This scenario as a TOML document; [`Scenario::from_toml`] reads it back to the same
     /// scenario.
     pub fn to_toml(&self) -> String {
-        let body = toml::to_string(self).expect("every scenario option has a TOML form");
+        // A script's steps one per line; other files keep their one-line arrays.
+        let body = if self.scripts.is_empty() {
+            toml::to_string(self)
+        } else {
+            toml::to_string_pretty(self)
+        }
+        .expect("every scenario option has a TOML form");
         format!("{HEADER}\n{body}")
     }
 
@@ -127,6 +134,25 @@ impl Scenario {
         };
         at_least_one("clients", self.clients)?;
         at_least_one("client_hosts", self.client_hosts)?;
+        let mut ids = std::collections::BTreeSet::new();
+        for script in &self.scripts {
+            let why = if script.id >= self.clients {
+                format!(
+                    "client {} must be below clients ({})",
+                    script.id, self.clients
+                )
+            } else if !ids.insert(script.id) {
+                format!("client {} has two scripts", script.id)
+            } else if !matches!(script.steps.first(), Some(Step::Connect { .. })) {
+                format!(
+                    "client {}'s first step must be 'at TIME connect'",
+                    script.id
+                )
+            } else {
+                continue;
+            };
+            return Err(("script".to_string(), why));
+        }
         let d = &self.delivery;
         at_least_one("delivery.max_chunk", d.max_chunk)?;
         at_least_one("delivery.pipeline", d.pipeline)?;

@@ -17,6 +17,8 @@ pub use file::{shown, work_dir};
 pub use presets::Preset;
 pub use roles::{Role, Roles};
 
+use crate::script::ClientScript;
+
 use framesim_server::framing::Endian;
 use framesim_server::protocol::Framing;
 use framesim_server::Limits;
@@ -81,6 +83,11 @@ pub struct Scenario {
         with = "file::form::hex"
     )]
     pub tape: Option<Vec<u8>>,
+    /// Scripted clients (a run lifted by `framesim lift` or `framesim shrink`): when any,
+    /// exactly these clients run, each playing its steps instead of drawing them, and
+    /// `clients`, `requests`, `delivery`, `ramp` and `roles` no longer shape them.
+    #[serde(default, rename = "script", skip_serializing_if = "Vec::is_empty")]
+    pub scripts: Vec<ClientScript>,
 }
 
 /// How clients write their requests. In a scenario file, an option left out takes its
@@ -151,7 +158,15 @@ impl Scenario {
 
     /// What client `id` does in this run.
     pub fn role_of(&self, id: usize) -> Role {
-        self.roles.role_of(self.clients, id)
+        match self.script_of(id) {
+            Some(script) => script.role,
+            None => self.roles.role_of(self.clients, id),
+        }
+    }
+
+    /// Client `id`'s script, if the run is scripted.
+    pub fn script_of(&self, id: usize) -> Option<&ClientScript> {
+        self.scripts.iter().find(|s| s.id == id)
     }
 
     /// How many clients of this run play `role`.
@@ -163,7 +178,12 @@ impl Scenario {
 
     /// The ids of the clients that run, in order.
     pub fn client_ids(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.clients).filter(|id| {
+        let ids: Vec<usize> = if self.scripts.is_empty() {
+            (0..self.clients).collect()
+        } else {
+            self.scripts.iter().map(|s| s.id).collect()
+        };
+        ids.into_iter().filter(|id| {
             self.only_clients
                 .as_ref()
                 .is_none_or(|only| only.binary_search(id).is_ok())
@@ -195,6 +215,10 @@ impl fmt::Display for Scenario {
         )?;
         if self.edge_values > 0.0 {
             write!(f, ", edge values {:.2}", self.edge_values)?;
+        }
+        if !self.scripts.is_empty() {
+            let steps: usize = self.scripts.iter().map(|s| s.steps.len()).sum();
+            write!(f, ", scripted ({steps} steps)")?;
         }
         if let Some(tape) = &self.tape {
             write!(f, ", draws from a {}-byte tape first", tape.len())?;

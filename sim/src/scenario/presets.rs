@@ -117,6 +117,7 @@ impl Scenario {
             latency_bound: Duration::from_millis(250),
             only_clients: None,
             tape: None,
+            scripts: Vec::new(),
             target: Target::Framesim,
         }
     }

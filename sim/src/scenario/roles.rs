@@ -78,8 +78,6 @@ pub enum Role {
     /// Pipelines reads of a large value and reads the replies slowly: must get every reply
     /// right, or be cut.
     SlowReader,
-    /// Sends a request of small arguments that never ends, past `max_buffered`: must get a
-    /// protocol error and a close.
     /// Pipelines large requests in chunks with gaps for longer than the frame deadline,
     /// every frame on time; checks every reply and must never be cut.
     BulkLoader,
@@ -89,6 +87,42 @@ pub enum Role {
     /// Announces a request of many arguments and sends small complete ones quickly, never
     /// finishing; must be cut by the buffer limit (or the frame deadline) in time.
     UnfinishedArgs,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 12] = [
+        Role::Normal,
+        Role::Slowloris,
+        Role::Idle,
+        Role::Disconnect,
+        Role::HalfClose,
+        Role::Oversized,
+        Role::Malformed,
+        Role::NeverReader,
+        Role::SlowReader,
+        Role::BulkLoader,
+        Role::AtLimit,
+        Role::UnfinishedArgs,
+    ];
+
+    /// Its name in scripts: `normal`, `slowloris`, `never-reader`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Normal => "normal",
+            Role::Slowloris => "slowloris",
+            Role::Idle => "idle",
+            Role::Disconnect => "disconnect",
+            Role::HalfClose => "half-close",
+            Role::Oversized => "oversized",
+            Role::Malformed => "malformed",
+            Role::NeverReader => "never-reader",
+            Role::SlowReader => "slow-reader",
+            Role::BulkLoader => "bulk-loader",
+            Role::AtLimit => "at-limit",
+            Role::UnfinishedArgs => "unfinished-args",
+        }
+    }
 }
 
 impl Roles {

@@ -55,6 +55,7 @@ pub fn fail(s: &Scenario) -> ! {
         s,
         RunOptions {
             keep_transcript: true,
+            ..RunOptions::default()
         },
     );
     let path = framesim::default_transcript_path(s);
@@ -95,6 +96,7 @@ pub fn first_caught(
             &s,
             RunOptions {
                 keep_transcript: true,
+                ..RunOptions::default()
             },
         );
         (!report.passed()).then_some((seed, report))
