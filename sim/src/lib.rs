@@ -33,6 +33,7 @@ mod transcript;
 mod window;
 mod world;
 
+pub use net::FaultyStream;
 pub use oracle::{Oracle, Violation};
 pub use output::{default_transcript_path, render_transcript, write_transcript};
 pub use report::{command_for, Report};

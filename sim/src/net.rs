@@ -188,6 +188,70 @@ pub struct FaultyStream<S> {
     tap: Box<dyn Tap>,
 }
 
+/// Hears nothing: the tap of a stream wrapped outside a framesim run.
+struct Unheard;
+
+impl Tap for Unheard {
+    fn enter(&self) {}
+    fn read(&self, _: usize) {}
+    fn wrote(&self, _: usize) {}
+    fn shut(&self) {}
+}
+
+impl<S> FaultyStream<S> {
+    /// Wraps `inner`, a stream that another server accepted from `peer` on turmoil's
+    /// network, so that its reads and writes meet `faults`, drawn from `seed`: the same
+    /// partial and coalesced reads, short writes and spurious `Pending`s a framesim run
+    /// gives its own server, for a server framesim does not run itself.
+    ///
+    /// Give each connection its own seed, so connections do not replay each other's
+    /// faults. The stream feeds no oracle, and its faults go into a transcript of its own
+    /// that nobody reads, unless [`with_transcript`](Self::with_transcript) names one.
+    /// `faults.window` does not apply: the window needs the client to report what it read,
+    /// and a plain turmoil client does not, so only turmoil's own flow control holds the
+    /// writes back.
+    ///
+    /// ```
+    /// use framesim::{FaultyStream, Faults};
+    ///
+    /// async fn accept(listener: &turmoil::net::TcpListener, seed: u64) -> std::io::Result<()> {
+    ///     let (stream, peer) = listener.accept().await?;
+    ///     let faults = Faults { coalesce_chance: 0.2, ..Faults::default() };
+    ///     let stream = FaultyStream::new(stream, peer, faults, seed);
+    ///     // Serve `stream`: it is `AsyncRead + AsyncWrite` like the one it wraps.
+    ///     drop(stream);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn new(inner: S, peer: SocketAddr, faults: Faults, seed: u64) -> Self {
+        use rand::SeedableRng;
+        FaultyStream {
+            inner,
+            faults,
+            rng: SmallRng::seed_from_u64(seed),
+            peer: peer.to_string(),
+            transcript: Transcript::new(false),
+            held: BytesMut::new(),
+            eof: false,
+            error: None,
+            // Never full, and dropped with the stream: see above.
+            windows: Windows::new(usize::MAX, usize::MAX),
+            key: peer,
+            stalled: false,
+            tap: Box::new(Unheard),
+        }
+    }
+
+    /// Records every fault this stream injects (as [`Event::PartialRead`],
+    /// [`Event::ShortWrite`], [`Event::SpuriousPending`] and [`Event::CoalescedRead`] of
+    /// [`Actor::Server`], naming the peer) into `transcript`, so that a run's hash and
+    /// counts include them.
+    pub fn with_transcript(mut self, transcript: Transcript) -> Self {
+        self.transcript = transcript;
+        self
+    }
+}
+
 impl<S> Drop for FaultyStream<S> {
     fn drop(&mut self) {
         self.windows.server_closed(self.key, true);
@@ -441,16 +505,6 @@ mod tests {
         }
     }
 
-    /// Hears nothing: these tests look at the bytes.
-    struct Deaf;
-
-    impl Tap for Deaf {
-        fn enter(&self) {}
-        fn read(&self, _: usize) {}
-        fn wrote(&self, _: usize) {}
-        fn shut(&self) {}
-    }
-
     fn stream(segments: Vec<Vec<u8>>, faults: Faults, seed: u64) -> FaultyStream<Segments> {
         let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
         FaultyStream {
@@ -465,7 +519,7 @@ mod tests {
             windows: Windows::new(DEFAULT_WINDOW, 64),
             key: peer,
             stalled: false,
-            tap: Box::new(Deaf),
+            tap: Box::new(Unheard),
         }
     }
 
