@@ -224,11 +224,10 @@ impl<S> FaultyStream<S> {
     /// }
     /// ```
     pub fn new(inner: S, peer: SocketAddr, faults: Faults, seed: u64) -> Self {
-        use rand::SeedableRng;
         FaultyStream {
             inner,
             faults,
-            rng: SmallRng::seed_from_u64(seed),
+            rng: Draws::seeded(seed),
             peer: peer.to_string(),
             transcript: Transcript::new(false),
             held: BytesMut::new(),

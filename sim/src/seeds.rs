@@ -111,8 +111,7 @@ pub struct Draws {
 }
 
 impl Draws {
-    /// A generator of `seed` alone.
-    #[cfg(test)]
+    /// A generator of `seed` alone, reading no tape.
     pub fn seeded(seed: u64) -> Self {
         Draws {
             rng: SmallRng::seed_from_u64(seed),
