@@ -233,6 +233,33 @@ impl State {
         self.try_set("bursts written whole", on_step, |s| {
             Some(crate::explore::whole(s))
         });
+        // Halve the longest write while the failure stays: a short value reads better.
+        loop {
+            let longest = self
+                .best
+                .scripts
+                .iter()
+                .enumerate()
+                .flat_map(|(i, c)| c.steps.iter().enumerate().map(move |(j, s)| (i, j, s)))
+                .filter_map(|(i, j, s)| match s {
+                    crate::script::Step::Write { bytes, .. } if bytes.len() > 16 => {
+                        Some((bytes.len(), i, j))
+                    }
+                    _ => None,
+                })
+                .max();
+            let Some((len, i, j)) = longest else { break };
+            let what = format!("a write of {len} bytes -> {}", len / 2);
+            if !self.try_set(&what, on_step, |s| {
+                let mut s = s.clone();
+                if let crate::script::Step::Write { bytes, .. } = &mut s.scripts[i].steps[j] {
+                    bytes.truncate(len / 2);
+                }
+                Some(s)
+            }) {
+                break;
+            }
+        }
         for i in 0..self.best.scripts.len() {
             // Halve the steps after the connect while the failure stays.
             loop {

@@ -49,6 +49,16 @@ fn shrunk_scenario_files_replay() {
         let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         check(&s, &framesim::shown(&path), &format!("regression-{stem}"));
+        // The same file is a test the real server passes: a script's expectations are
+        // right, only the fixture misses them.
+        let fixed = Scenario {
+            target: Target::Framesim,
+            ..s
+        };
+        let report = run(&fixed, RunOptions::default());
+        if !report.passed() {
+            common::fail(&fixed);
+        }
     }
 }
 

@@ -27,7 +27,7 @@ fn a_lifted_run_replays_passing_and_reads_back_from_its_file() {
     script.save(&path).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
-        text.contains("\"at 1ms connect\""),
+        text.contains("\n    \"at 0s connect\",\n"),
         "one step per line:\n{text}"
     );
     assert_eq!(Scenario::load(&path).unwrap(), script);
@@ -112,7 +112,7 @@ fn a_bad_script_is_refused_with_where_and_why() {
     let text = script.to_toml();
     for (from, to, says) in [
         ("\"read\"", "\"read twice\"", "script step 'read twice'"),
-        ("at 1ms connect", "at soon connect", "at soon connect"),
+        ("at 0s connect", "at soon connect", "at soon connect"),
         ("id = 0", "id = 5", "client 5 must be below clients"),
     ] {
         assert!(text.contains(from), "{from} in\n{text}");

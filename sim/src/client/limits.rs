@@ -284,7 +284,7 @@ impl Client {
             });
             self.write_quickly(&bytes).await;
             let within = limits.frame_deadline + round_trip + Duration::from_millis(50);
-            match timeout(within, self.reply()).await {
+            match timeout(within, self.next_reply()).await {
                 Ok(got) => self.judge_cut(got, cut, started, bytes.len()).await,
                 Err(_) => self.fail(
                     Oracle::Unfinished,
@@ -334,13 +334,13 @@ impl Client {
             };
             if stream.write_all(&chunk).await.is_err() {
                 // Cut already: the verdict is left to read.
-                let got = self.reply().await;
+                let got = self.next_reply().await;
                 return self.judge_cut(got, cut, started, sent).await;
             }
             sent += chunk.len();
             self.record(Event::Write { bytes: chunk });
             let wait = if sent >= bound { round_trip } else { pause };
-            match timeout(wait, self.reply()).await {
+            match timeout(wait, self.next_reply()).await {
                 Ok(got) => return self.judge_cut(got, cut, started, sent).await,
                 Err(_) if sent >= bound => {
                     return self.fail(

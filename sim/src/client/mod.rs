@@ -64,6 +64,8 @@ pub struct Client {
     buf: BytesMut,
     decoder: ReplyDecoder,
     model: Model,
+    /// Virtual time the latest connect began: where a lifted script connects.
+    connecting_since: Duration,
 }
 
 /// Why a client stopped waiting for a reply.
@@ -90,6 +92,7 @@ impl Client {
             buf: BytesMut::new(),
             decoder: ReplyDecoder::new(&s.framing, 1 << 20),
             model: Model::new(id),
+            connecting_since: Duration::ZERO,
             shared,
         }
     }
@@ -133,13 +136,14 @@ impl Client {
         };
         let now = turmoil::sim_elapsed().unwrap_or_default();
         let step = match event {
-            Event::Connect { .. } => Step::Connect { at: now },
+            Event::Connect { .. } => Step::Connect {
+                at: self.connecting_since,
+            },
             Event::Write { bytes } => Step::Write {
                 at: now,
                 bytes: bytes.clone(),
             },
             Event::Request { expect, .. } => Step::Expect(expect.clone()),
-            Event::Reply { .. } => Step::Read,
             Event::HalfClose => Step::HalfClose,
             Event::Disconnect { mid_frame } => Step::Drop {
                 mid_frame: *mid_frame,
@@ -192,6 +196,7 @@ impl Client {
     async fn connect(&mut self) -> bool {
         self.buf.clear();
         self.decoder = ReplyDecoder::new(&self.scenario().framing, 1 << 20);
+        self.connecting_since = turmoil::sim_elapsed().unwrap_or_default();
         let mut last = String::new();
         for _ in 0..200 {
             match TcpStream::connect(("server", PORT)).await {
@@ -213,8 +218,18 @@ impl Client {
         false
     }
 
-    /// The next reply, or why there is none.
+    /// The next reply, or why there is none. A lifted script reads here too, whether a
+    /// reply comes or not.
     async fn reply(&mut self) -> Result<Reply, Lost> {
+        if let Some(lifter) = &self.shared.lifter {
+            let now = turmoil::sim_elapsed().unwrap_or_default();
+            lifter.push(self.id, self.role, now, Step::Read);
+        }
+        self.next_reply().await
+    }
+
+    /// [`Client::reply`], not lifted: for waiting out a close.
+    async fn next_reply(&mut self) -> Result<Reply, Lost> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(Lost::Closed("not connected".into()));
         };

@@ -18,7 +18,11 @@ impl Client {
         let mut expects = VecDeque::new();
         let mut since = Duration::ZERO;
         for step in steps {
-            let waits = step.starts_a_wait();
+            // A read waits from when it starts; a connect or half-close from when it is done.
+            let waits = step.starts_a_wait() && step != Step::Read;
+            if step == Step::Read {
+                since = turmoil::sim_elapsed().unwrap_or_default();
+            }
             match step {
                 Step::Connect { at } => {
                     sleep_until(at).await;

@@ -152,7 +152,7 @@ impl Client {
                 Step::CloseWithin { within, oracle },
             );
         }
-        let why = match timeout(within, self.reply()).await {
+        let why = match timeout(within, self.next_reply()).await {
             Ok(Err(Lost::Closed(why))) => {
                 self.record(Event::Closed { why });
                 return true;
