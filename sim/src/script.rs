@@ -48,6 +48,16 @@ pub struct ClientScript {
     pub steps: Vec<Step>,
 }
 
+impl ClientScript {
+    /// How many replies it expects.
+    pub fn expectations(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s, Step::Expect(_)))
+            .count()
+    }
+}
+
 /// One thing a scripted client does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {

@@ -117,7 +117,7 @@ fn describe(s: &Scenario) -> String {
         s.name,
         s.seed,
         s.client_ids().count(),
-        s.requests
+        s.requests_per_client()
     )
 }
 
@@ -161,7 +161,7 @@ impl State {
         let step = Step {
             what,
             clients: candidate.client_ids().count(),
-            requests: candidate.requests,
+            requests: candidate.requests_per_client(),
             events: report.transcript.len(),
             elapsed: self.started.elapsed(),
         };
@@ -260,6 +260,7 @@ impl State {
                 break;
             }
         }
+        self.exchanges(on_step);
         for i in 0..self.best.scripts.len() {
             // Halve the steps after the connect while the failure stays.
             loop {
@@ -276,6 +277,72 @@ impl State {
                 }) {
                     break;
                 }
+            }
+        }
+        for i in 0..self.best.scripts.len() {
+            // Expectations past the last read are never checked: drop them.
+            self.try_set("unchecked expectations dropped", on_step, |s| {
+                let mut s = s.clone();
+                let steps = &mut s.scripts[i].steps;
+                let reads = steps
+                    .iter()
+                    .filter(|s| **s == crate::script::Step::Read)
+                    .count();
+                let mut seen = 0;
+                steps.retain(|s| {
+                    let expect = matches!(s, crate::script::Step::Expect(_));
+                    seen += usize::from(expect);
+                    !expect || seen <= reads
+                });
+                Some(s)
+            });
+        }
+    }
+
+    /// Each exchange of a scripted client (its expectations, writes and the reads that
+    /// answer them) dropped, last first. Dropping one can make a later expectation wrong
+    /// (a GET whose SET is gone), so a candidate is kept only if the real server still
+    /// passes it: the script stays a test whose every expectation is right.
+    fn exchanges(&mut self, on_step: &mut impl FnMut(&Step)) {
+        use crate::script::Step as S;
+        for i in 0..self.best.scripts.len() {
+            let mut end = self.best.scripts[i].steps.len();
+            while end > 0 {
+                let steps = &self.best.scripts[i].steps;
+                // The exchange ending at `end`: back over its reads, then its writes and
+                // expectations.
+                let mut start = end;
+                while start > 0 && steps[start - 1] == S::Read {
+                    start -= 1;
+                }
+                let reads = end - start;
+                while start > 0 && matches!(steps[start - 1], S::Write { .. } | S::Expect(_)) {
+                    start -= 1;
+                }
+                if reads == 0 || start == end - reads {
+                    // Not an exchange (a close, a connect, reads alone): step over it.
+                    end = start.min(end - 1);
+                    continue;
+                }
+                let mut candidate = self.best.clone();
+                candidate.scripts[i].steps.drain(start..end);
+                let valid = self.best.target == crate::Target::Framesim || {
+                    self.runs += 1;
+                    let fixed = Scenario {
+                        target: crate::Target::Framesim,
+                        ..candidate.clone()
+                    };
+                    run(&fixed, RunOptions::default()).passed()
+                };
+                let what = format!(
+                    "client {} exchange at steps {start}..{end} dropped",
+                    self.best.scripts[i].id
+                );
+                if valid {
+                    self.accept(candidate, what, on_step);
+                }
+                // Kept or not, the steps before `start` are the same: look there next.
+                end = start;
             }
         }
     }
@@ -488,8 +555,8 @@ impl Shrunk {
             },
             self.original.client_ids().count(),
             self.scenario.client_ids().count(),
-            self.original.requests,
-            self.scenario.requests,
+            self.original.requests_per_client(),
+            self.scenario.requests_per_client(),
             self.events_before,
             self.report.transcript.len(),
             self.runs,

@@ -13,14 +13,20 @@ fn shrinks(preset: Preset, target: Target) {
 
 /// Shrinks the first of seeds 0..5 of `make` at which `target` fails.
 fn shrinks_from(target: Target, make: impl Fn(u64) -> Scenario) {
-    let (seed, report) = (0..5)
+    shrinks_within(0..5, target, make)
+}
+
+/// Shrinks the first of `seeds` of `make` at which `target` fails.
+fn shrinks_within(mut seeds: std::ops::Range<u64>, target: Target, make: impl Fn(u64) -> Scenario) {
+    let tried = seeds.end;
+    let (seed, report) = seeds
         .find_map(|seed| {
             let mut s = make(seed);
             s.target = target;
             let r = run(&s, RunOptions::default());
             (!r.passed()).then_some((seed, r))
         })
-        .unwrap_or_else(|| panic!("{target} passed 5 seeds"));
+        .unwrap_or_else(|| panic!("{target} passed seeds up to {tried}"));
     let preset = &report.scenario.name;
     let shrunk = shrink(&report.scenario, |step| {
         eprintln!(
@@ -35,12 +41,13 @@ fn shrinks_from(target: Target, make: impl Fn(u64) -> Scenario) {
         "{target} on '{preset}' seed {seed}: {} -> {} events, {clients} clients x {} requests, {} runs in {:.2?}",
         shrunk.events_before,
         shrunk.report.transcript.len(),
-        s.requests,
+        s.requests_per_client(),
         shrunk.runs,
         shrunk.elapsed
     );
     assert!(clients <= 2, "{clients} clients left:\n{s}");
-    assert!(s.requests <= 3, "{} requests left:\n{s}", s.requests);
+    let requests = s.requests_per_client();
+    assert!(requests <= 3, "{requests} requests left:\n{s}");
     // The shrunk scenario replays to the same failure, with the whole transcript kept.
     let replay = run(
         s,
@@ -171,4 +178,19 @@ fn a_failing_fuzz_input_shrinks_with_its_tape() {
     );
     let replay = run(small, RunOptions::default());
     assert_eq!(Failure::of(&replay), Some(shrunk.failure.clone()));
+}
+
+/// The first seed of a default sweep (the `adversarial` preset) at which each fixture
+/// fails shrinks to at most 2 clients x 3 requests and 60 transcript lines.
+#[test]
+fn every_fixtures_first_failing_sweep_seed_shrinks() {
+    use clap::ValueEnum;
+    for &target in Target::value_variants() {
+        if target == Target::Framesim {
+            continue;
+        }
+        shrinks_within(0..200, target, |seed| {
+            Scenario::preset(Preset::Adversarial, seed)
+        });
+    }
 }

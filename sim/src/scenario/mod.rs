@@ -164,6 +164,15 @@ impl Scenario {
         }
     }
 
+    /// Requests a client sends at most: `requests`, or for a scripted run the most
+    /// expectations any script holds.
+    pub fn requests_per_client(&self) -> usize {
+        match self.scripts.iter().map(ClientScript::expectations).max() {
+            Some(most) => most,
+            None => self.requests,
+        }
+    }
+
     /// Client `id`'s script, if the run is scripted.
     pub fn script_of(&self, id: usize) -> Option<&ClientScript> {
         self.scripts.iter().find(|s| s.id == id)
