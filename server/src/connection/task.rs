@@ -4,11 +4,13 @@
 use super::session::Session;
 use super::Close;
 use crate::shutdown::Shutdown;
+use crate::stats::OpenGuard;
 use crate::{Config, Service, Stats};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -24,22 +26,97 @@ const LINGER_TIME: Duration = Duration::from_secs(1);
 /// Most bytes read and thrown away while lingering after an error reply.
 const LINGER_BYTES: usize = 256 * 1024;
 
-/// Serves one connection until it closes; never panics on any input.
-pub(crate) async fn run<St, S>(
-    mut stream: St,
-    service: &S,
-    config: &Config,
-    stats: &Stats,
-    shutdown: Shutdown,
-) where
+/// What every connection task shares: one reference count held per connection, not one
+/// per part.
+pub(crate) struct Shared<S> {
+    pub(crate) service: S,
+    pub(crate) config: Config,
+    pub(crate) stats: Stats,
+    pub(crate) shutdown: Shutdown,
+}
+
+/// Serves one connection until it closes; never panics on any input. `open` counts it as
+/// open until the task ends, however it ends.
+pub(crate) async fn run<St, S>(mut stream: St, shared: Arc<Shared<S>>, open: OpenGuard)
+where
     St: AsyncRead + AsyncWrite + Unpin,
-    S: Service + ?Sized,
+    S: Service,
 {
-    let mut session = Session::new(config, stats, Instant::now());
-    let why = serve(&mut session, &mut stream, service, shutdown).await;
+    let _open = open;
+    // The loop is written out here rather than in a function it awaits: every nested
+    // future keeps its own copies of its arguments in each connection's state.
+    let mut session = Session::new(&shared.config, &shared.stats, Instant::now());
+    let why = 'conn: {
+        // One timer and one shutdown waiter for the connection's life, reset rather than
+        // rebuilt for every read and write.
+        let timer = sleep_until(session.read_deadline().0);
+        let stop = shared.shutdown.notified();
+        tokio::pin!(timer, stop);
+        stop.as_mut().enable();
+        let mut draining = shared.shutdown.is_started();
+        loop {
+            if session.backlogged() {
+                // Replies filled `max_output`; they are written: answer what waits, unread.
+                let close = session.answer_batch(&shared.service, false);
+                if let Err(why) = flush(&mut session, &mut stream, timer.as_mut()).await {
+                    break 'conn why;
+                }
+                if let Some(why) = close {
+                    break 'conn why;
+                }
+                continue;
+            }
+            if draining && !session.mid_frame() {
+                break 'conn Close::Clean;
+            }
+            let Some(room) = session.room() else {
+                let _ = flush(&mut session, &mut stream, timer.as_mut()).await;
+                break 'conn Close::Overflow;
+            };
+            let (deadline, expired) = session.read_deadline();
+            timer.as_mut().reset(deadline);
+            let read = poll_fn(|cx| {
+                poll_read_chunk(&mut stream, room, cx, |bytes| {
+                    session.received(bytes, Instant::now())
+                })
+            });
+            let read = tokio::select! {
+                biased;
+                _ = &mut stop, if !draining => {
+                    draining = true;
+                    continue;
+                }
+                _ = &mut timer => break 'conn expired,
+                read = read => read,
+            };
+            let Ok(n) = read else {
+                break 'conn Close::Io;
+            };
+            if n == 0 {
+                // The peer ended its side: answer what is complete, then close.
+                loop {
+                    let close = session.answer_batch(&shared.service, true);
+                    if let Err(why) = flush(&mut session, &mut stream, timer.as_mut()).await {
+                        break 'conn why;
+                    }
+                    if close.is_some() || !session.backlogged() {
+                        break 'conn close.unwrap_or(Close::Clean);
+                    }
+                }
+            }
+            let close = session.answer_batch(&shared.service, false);
+            if let Err(why) = flush(&mut session, &mut stream, timer.as_mut()).await {
+                break 'conn why;
+            }
+            if let Some(why) = close {
+                break 'conn why;
+            }
+            session.settle();
+        }
+    };
     session.closed(why);
     // Boxed: a closing connection's timers would otherwise widen every idle one's future.
-    Box::pin(close(stream, why, config)).await;
+    Box::pin(close(&mut stream, why, &shared.config)).await;
 }
 
 async fn close<St: AsyncRead + AsyncWrite + Unpin>(mut stream: St, why: Close, config: &Config) {
@@ -66,84 +143,6 @@ async fn linger<St: AsyncRead + Unpin>(stream: &mut St, config: &Config) {
         }
     })
     .await;
-}
-
-async fn serve<St, S>(
-    session: &mut Session<'_>,
-    stream: &mut St,
-    service: &S,
-    shutdown: Shutdown,
-) -> Close
-where
-    St: AsyncRead + AsyncWrite + Unpin,
-    S: Service + ?Sized,
-{
-    // One timer and one shutdown waiter for the connection's life, reset rather than
-    // rebuilt for every read and write.
-    let timer = sleep_until(session.read_deadline().0);
-    let stop = shutdown.notified();
-    tokio::pin!(timer, stop);
-    stop.as_mut().enable();
-    let mut draining = shutdown.is_started();
-    loop {
-        if session.backlogged() {
-            // Replies filled `max_output`; they are written: answer what waits, unread.
-            let close = session.answer_batch(service, false);
-            if let Err(why) = flush(session, stream, timer.as_mut()).await {
-                return why;
-            }
-            if let Some(why) = close {
-                return why;
-            }
-            continue;
-        }
-        if draining && !session.mid_frame() {
-            return Close::Clean;
-        }
-        let Some(room) = session.room() else {
-            let _ = flush(session, stream, timer.as_mut()).await;
-            return Close::Overflow;
-        };
-        let (deadline, expired) = session.read_deadline();
-        timer.as_mut().reset(deadline);
-        let read = poll_fn(|cx| {
-            poll_read_chunk(stream, room, cx, |bytes| {
-                session.received(bytes, Instant::now())
-            })
-        });
-        let read = tokio::select! {
-            biased;
-            _ = &mut stop, if !draining => {
-                draining = true;
-                continue;
-            }
-            _ = &mut timer => return expired,
-            read = read => read,
-        };
-        let Ok(n) = read else {
-            return Close::Io;
-        };
-        if n == 0 {
-            // The peer ended its side: answer what is complete, then close.
-            loop {
-                let close = session.answer_batch(service, true);
-                if let Err(why) = flush(session, stream, timer.as_mut()).await {
-                    return why;
-                }
-                if close.is_some() || !session.backlogged() {
-                    return close.unwrap_or(Close::Clean);
-                }
-            }
-        }
-        let close = session.answer_batch(service, false);
-        if let Err(why) = flush(session, stream, timer.as_mut()).await {
-            return why;
-        }
-        if let Some(why) = close {
-            return why;
-        }
-        session.settle();
-    }
 }
 
 /// Writes the batch's replies (all of them, however short the writes) and flushes once,
@@ -239,12 +238,16 @@ mod tests {
     /// An idle connection costs its task's future; keep it from growing unnoticed.
     #[test]
     fn an_idle_connection_future_stays_small() {
-        let config = Config::default();
         let stats = Stats::default();
-        let kv = crate::Kv::new();
+        let shared = Arc::new(Shared {
+            service: crate::Kv::new(),
+            config: Config::default(),
+            stats: stats.clone(),
+            shutdown: Shutdown::default(),
+        });
         let (a, _b) = tokio::io::duplex(64);
-        let fut = run(a, &kv, &config, &stats, Shutdown::default());
+        let fut = run(a, shared, stats.opened());
         let size = std::mem::size_of_val(&fut);
-        assert!(size <= 488, "connection future grew to {size} bytes");
+        assert!(size <= 408, "connection future grew to {size} bytes");
     }
 }
