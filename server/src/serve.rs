@@ -7,7 +7,7 @@ use crate::protocol::ReplyEncoder;
 use crate::shutdown::Shutdown;
 use crate::stats::Event;
 use crate::{Config, Listener, Reply, Service, Stats};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
@@ -70,11 +70,17 @@ where
     config
         .validate()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let service = Arc::new(service);
-    let config = Arc::new(config);
     let signal = Shutdown::default();
+    let shared = Arc::new(task::Shared {
+        service,
+        config,
+        stats: stats.clone(),
+        shutdown: signal.clone(),
+    });
+    let config = &shared.config;
     let mut refusal = BytesMut::new();
     ReplyEncoder::new(&config.framing).encode(&Reply::error(MAX_CLIENTS), &mut refusal);
+    let refusal = refusal.freeze();
     let (mut shedding, mut failing) = (Throttle::default(), Throttle::default());
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
@@ -98,18 +104,13 @@ where
                     // Written and closed at once when the socket takes it (the usual case):
                     // a refusal must not hold a descriptor while thousands more arrive.
                     if !refuse_now(&mut stream, &refusal) {
-                        tasks.spawn(refuse(stream, config.clone()));
+                        let idle = config.limits.idle_timeout;
+                        tasks.spawn(refuse(stream, refusal.clone(), idle));
                     }
                 }
                 Ok((stream, peer)) => {
                     tracing::trace!(%peer, "accepted");
-                    let guard = stats.opened();
-                    let (service, config, stats, signal) =
-                        (service.clone(), config.clone(), stats.clone(), signal.clone());
-                    tasks.spawn(async move {
-                        let _guard = guard;
-                        task::run(stream, &*service, &config, &stats, signal).await;
-                    });
+                    tasks.spawn(task::run(stream, shared.clone(), stats.opened()));
                 }
                 Err(e) => {
                     stats.count(Event::AcceptError);
@@ -154,11 +155,9 @@ fn refuse_now<St: tokio::io::AsyncWrite + Unpin>(stream: &mut St, refusal: &[u8]
 }
 
 /// Tells a connection beyond `max_connections` why it is closed, as Redis does.
-async fn refuse<St: tokio::io::AsyncWrite + Unpin>(mut stream: St, config: Arc<Config>) {
-    let mut out = BytesMut::new();
-    ReplyEncoder::new(&config.framing).encode(&Reply::error(MAX_CLIENTS), &mut out);
-    let _ = timeout(config.limits.idle_timeout, async {
-        stream.write_all(&out).await?;
+async fn refuse<St: tokio::io::AsyncWrite + Unpin>(mut stream: St, refusal: Bytes, idle: Duration) {
+    let _ = timeout(idle, async {
+        stream.write_all(&refusal).await?;
         stream.shutdown().await
     })
     .await;

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 /// Tells every connection, now and later, that the server is shutting down.
@@ -30,16 +31,10 @@ impl Shutdown {
         self.0.started.load(Ordering::SeqCst)
     }
 
-    /// Completes once [`Shutdown::start`] has been called (at once if it already was).
-    pub(crate) async fn wait(&self) {
-        loop {
-            let notified = self.0.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.is_started() {
-                return;
-            }
-            notified.await;
-        }
+    /// Completes once [`Shutdown::start`] is called after it was enabled: enable it, then
+    /// check [`Shutdown::is_started`] (a start in between is caught by one or the other).
+    /// Smaller than an `async fn` looping around it, for every connection holds one.
+    pub(crate) fn notified(&self) -> Notified<'_> {
+        self.0.notify.notified()
     }
 }

@@ -66,7 +66,6 @@ pub struct Snapshot {
 pub(crate) enum Event {
     Refused,
     AcceptError,
-    Frame,
     ProtocolError,
     EofMidFrame,
     FrameTimeout,
@@ -104,7 +103,6 @@ impl Stats {
         let counter = match event {
             Event::Refused => &c.connections_refused,
             Event::AcceptError => &c.accept_errors,
-            Event::Frame => &c.frames,
             Event::ProtocolError => &c.protocol_errors,
             Event::EofMidFrame => &c.eof_mid_frame,
             Event::FrameTimeout => &c.frame_timeouts,
@@ -114,6 +112,14 @@ impl Stats {
             Event::Panic => &c.panics,
         };
         counter.fetch_add(1, Relaxed);
+    }
+
+    /// Counts `n` requests answered: once per batch, not per request, as every connection
+    /// shares these counters.
+    pub(crate) fn frames(&self, n: u64) {
+        if n > 0 {
+            self.0.frames.fetch_add(n, Relaxed);
+        }
     }
 
     pub(crate) fn read(&self, n: usize, buffered: usize) {

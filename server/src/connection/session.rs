@@ -14,41 +14,68 @@ use tokio::time::Instant;
 /// Output capacity kept between batches; a larger buffer is given back after use.
 const KEEP_OUT: usize = 16 * 1024;
 
-/// One connection's framing state, pending replies and deadlines.
+/// One connection's deadlines, and its framing state and pending replies while it has any.
 pub(crate) struct Session<'a> {
-    decoder: RequestDecoder,
-    encoder: ReplyEncoder,
-    /// Bytes of the frame in progress; empty (no allocation) between frames.
-    pub(crate) buf: BytesMut,
-    /// Replies of the current batch, large values shared rather than copied.
-    pub(crate) out: ReplyQueue,
     pub(crate) config: &'a Config,
     stats: &'a Stats,
-    /// When the first byte of the frame in progress arrived; `None` between frames.
-    frame_started: Option<Instant>,
+    /// Allocated when bytes arrive and given back once nothing is in progress: an idle
+    /// connection holds no decoder, buffer or reply queue.
+    work: Option<Box<Work>>,
+    /// Bytes read so far: where a new decoder's stream offsets start.
+    read_total: u64,
     /// When the connection last made progress: the latest read, or replies written.
     active: Instant,
-    /// When writing the current batch began.
-    write_started: Instant,
     /// The last batch stopped at `max_output` with complete requests possibly left in
     /// `buf`: answer them (after writing) before reading more.
     backlog: bool,
 }
 
+/// What a connection holds only while a request or its replies are in progress.
+struct Work {
+    decoder: RequestDecoder,
+    encoder: ReplyEncoder,
+    /// Bytes of the frame in progress.
+    buf: BytesMut,
+    /// Replies of the current batch, large values shared rather than copied.
+    out: ReplyQueue,
+    /// When the first byte of the frame in progress arrived; `None` between frames.
+    frame_started: Option<Instant>,
+    /// When writing the current batch began.
+    write_started: Option<Instant>,
+}
+
+impl Work {
+    fn mid_frame(&self) -> bool {
+        !self.buf.is_empty() || self.decoder.in_frame()
+    }
+}
+
 impl<'a> Session<'a> {
     pub(crate) fn new(config: &'a Config, stats: &'a Stats, now: Instant) -> Self {
         Session {
-            decoder: RequestDecoder::new(&config.framing, &config.limits),
-            encoder: ReplyEncoder::new(&config.framing),
-            buf: BytesMut::new(),
-            out: ReplyQueue::default(),
             config,
             stats,
-            frame_started: None,
+            work: None,
+            read_total: 0,
             active: now,
-            write_started: now,
             backlog: false,
         }
+    }
+
+    fn work(&mut self) -> &mut Work {
+        let (config, offset) = (self.config, self.read_total);
+        self.work.get_or_insert_with(|| {
+            let mut decoder = RequestDecoder::new(&config.framing, &config.limits);
+            decoder.resume_at(offset);
+            Box::new(Work {
+                decoder,
+                encoder: ReplyEncoder::new(&config.framing),
+                buf: BytesMut::new(),
+                out: ReplyQueue::default(),
+                frame_started: None,
+                write_started: None,
+            })
+        })
     }
 
     /// True when requests may be waiting in the buffer, unanswered because the last batch
@@ -60,19 +87,21 @@ impl<'a> Session<'a> {
     /// Bytes held for requests not answered yet: the buffer, and what the decoder already
     /// parsed out of an unfinished request.
     fn held(&self) -> usize {
-        self.buf.len() + self.decoder.held()
+        self.work
+            .as_ref()
+            .map_or(0, |w| w.buf.len() + w.decoder.held())
     }
 
     /// True while a frame has begun and not ended.
     pub(crate) fn mid_frame(&self) -> bool {
-        !self.buf.is_empty() || self.decoder.in_frame()
+        self.work.as_ref().is_some_and(|w| w.mid_frame())
     }
 
     /// When waiting for input must end, and why: the frame deadline (from the first byte
     /// of the frame in progress) while mid-frame, else the idle timeout.
     pub(crate) fn read_deadline(&self) -> (Instant, Close) {
         let limits = &self.config.limits;
-        match self.frame_started {
+        match self.work.as_ref().and_then(|w| w.frame_started) {
             Some(start) if self.mid_frame() => (start + limits.frame_deadline, Close::FrameTimeout),
             _ => (self.active + limits.idle_timeout, Close::IdleTimeout),
         }
@@ -81,7 +110,7 @@ impl<'a> Session<'a> {
     /// Writing the current batch's replies begins at `now`; returns when it must have
     /// finished: one deadline for the whole batch, however slowly the peer takes it.
     pub(crate) fn write_deadline(&mut self, now: Instant) -> Instant {
-        self.write_started = now;
+        self.work().write_started = Some(now);
         now + self.config.limits.idle_timeout
     }
 
@@ -98,11 +127,14 @@ impl<'a> Session<'a> {
         Some(room)
     }
 
-    /// Counts `n` bytes just read into `buf` at `now`.
-    pub(crate) fn received(&mut self, n: usize, now: Instant) {
-        self.stats.read(n, self.held());
-        self.frame_started.get_or_insert(now);
+    /// Takes `bytes` just read, at `now`.
+    pub(crate) fn received(&mut self, bytes: &[u8], now: Instant) {
+        self.read_total += bytes.len() as u64;
+        let work = self.work();
+        work.buf.extend_from_slice(bytes);
+        work.frame_started.get_or_insert(now);
         self.active = now;
+        self.stats.read(bytes.len(), self.held());
     }
 
     /// Decodes and answers the complete frames buffered (pipelining) until their replies
@@ -113,24 +145,26 @@ impl<'a> Session<'a> {
         service: &S,
         eof: bool,
     ) -> Option<Close> {
+        let max_output = self.config.limits.max_output;
+        let active = self.active;
+        let work = self.work();
         let mut answered = 0;
-        self.backlog = false;
+        let mut backlog = false;
         let close = loop {
-            if self.out.len() >= self.config.limits.max_output {
-                self.backlog = true;
+            if work.out.len() >= max_output {
+                backlog = true;
                 break None;
             }
             let decoded = if eof {
-                self.decoder.decode_eof(&mut self.buf)
+                work.decoder.decode_eof(&mut work.buf)
             } else {
-                self.decoder.decode(&mut self.buf)
+                work.decoder.decode(&mut work.buf)
             };
             match decoded {
                 Ok(Some(cmd)) => {
-                    self.stats.count(Event::Frame);
                     answered += 1;
                     let response = service.call(cmd);
-                    self.reply(&response.reply);
+                    work.encoder.encode_queued(&response.reply, &mut work.out);
                     if response.close {
                         break Some(Close::Clean);
                     }
@@ -139,45 +173,66 @@ impl<'a> Session<'a> {
                 Err(FrameError::UnexpectedEof { .. }) => break Some(Close::EofMidFrame),
                 Err(e) => {
                     tracing::debug!(error = %e, "protocol error");
-                    self.reply(&Reply::error(protocol_error(&e)));
+                    let reply = Reply::error(protocol_error(&e));
+                    work.encoder.encode_queued(&reply, &mut work.out);
                     break Some(Close::ProtocolError);
                 }
             }
         };
-        if !self.mid_frame() {
-            self.frame_started = None;
+        if !work.mid_frame() {
+            work.frame_started = None;
         } else if answered > 0 {
             // What is left arrived in the latest read (`active`: nothing was written since),
             // after the last complete frame: a client pipelining frame after frame is timed
             // per frame, not per connection.
-            self.frame_started = Some(self.active);
+            work.frame_started = Some(active);
         }
+        self.backlog = backlog;
+        self.stats.frames(answered);
         close
     }
 
-    /// After a batch: between frames, gives the read buffer's memory back (the next read
-    /// allocates what it needs).
+    /// After a batch: with no frame in progress and nothing to write, gives the
+    /// connection's working memory back (the next read allocates what it needs).
     pub(crate) fn settle(&mut self) {
-        if !self.mid_frame() {
-            self.buf = BytesMut::new();
+        if !self.backlog
+            && self
+                .work
+                .as_ref()
+                .is_some_and(|w| !w.mid_frame() && w.out.is_empty())
+        {
+            self.work = None;
         }
     }
 
     fn reply(&mut self, reply: &Reply) {
-        self.encoder.encode_queued(reply, &mut self.out);
+        let work = self.work();
+        work.encoder.encode_queued(reply, &mut work.out);
+    }
+
+    /// Replies waiting to be written, if any.
+    pub(crate) fn output(&self) -> Option<&ReplyQueue> {
+        self.work
+            .as_ref()
+            .map(|w| &w.out)
+            .filter(|out| !out.is_empty())
     }
 
     /// The replies were written at `now`: count them and give a large output buffer back.
     /// The time spent writing does not count against the frame in progress: the server was
     /// not reading, so the rest of that frame may have been waiting all along (a client that
-    /// reads its replies slowly is not a slowloris).
+    /// reads its replies slowly is not a slowloris). A batch written without waiting has no
+    /// `write_deadline` and took no time.
     pub(crate) fn written(&mut self, now: Instant) {
-        self.stats.written(self.out.len());
-        if let Some(start) = &mut self.frame_started {
-            *start += now.saturating_duration_since(self.write_started);
+        let stats = self.stats;
+        let work = self.work();
+        stats.written(work.out.len());
+        if let (Some(start), Some(began)) = (&mut work.frame_started, work.write_started) {
+            *start += now.saturating_duration_since(began);
         }
+        work.write_started = None;
+        work.out.clear(KEEP_OUT);
         self.active = now;
-        self.out.clear(KEEP_OUT);
     }
 
     /// Counts why the connection ended.

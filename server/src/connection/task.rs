@@ -4,13 +4,14 @@
 use super::session::Session;
 use super::Close;
 use crate::shutdown::Shutdown;
+use crate::stats::OpenGuard;
 use crate::{Config, Service, Stats};
-use bytes::BytesMut;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::task::{ready, Poll};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{sleep_until, timeout, Instant, Sleep};
@@ -25,20 +26,100 @@ const LINGER_TIME: Duration = Duration::from_secs(1);
 /// Most bytes read and thrown away while lingering after an error reply.
 const LINGER_BYTES: usize = 256 * 1024;
 
-/// Serves one connection until it closes; never panics on any input.
-pub(crate) async fn run<St, S>(
-    mut stream: St,
-    service: &S,
-    config: &Config,
-    stats: &Stats,
-    shutdown: Shutdown,
-) where
+/// What every connection task shares: one reference count held per connection, not one
+/// per part.
+pub(crate) struct Shared<S> {
+    pub(crate) service: S,
+    pub(crate) config: Config,
+    pub(crate) stats: Stats,
+    pub(crate) shutdown: Shutdown,
+}
+
+/// Serves one connection until it closes; never panics on any input. `open` counts it as
+/// open until the task ends, however it ends.
+pub(crate) async fn run<St, S>(mut stream: St, shared: Arc<Shared<S>>, open: OpenGuard)
+where
     St: AsyncRead + AsyncWrite + Unpin,
-    S: Service + ?Sized,
+    S: Service,
 {
-    let mut session = Session::new(config, stats, Instant::now());
-    let why = serve(&mut session, &mut stream, service, shutdown).await;
+    let _open = open;
+    // The loop is written out here rather than in a function it awaits: every nested
+    // future keeps its own copies of its arguments in each connection's state.
+    let mut session = Session::new(&shared.config, &shared.stats, Instant::now());
+    let why = 'conn: {
+        // One timer and one shutdown waiter for the connection's life, reset rather than
+        // rebuilt for every read and write.
+        let timer = sleep_until(session.read_deadline().0);
+        let stop = shared.shutdown.notified();
+        tokio::pin!(timer, stop);
+        stop.as_mut().enable();
+        let mut draining = shared.shutdown.is_started();
+        loop {
+            if session.backlogged() {
+                // Replies filled `max_output`; they are written: answer what waits, unread.
+                let close = session.answer_batch(&shared.service, false);
+                if let Err(why) = flush(&mut session, &mut stream, timer.as_mut()).await {
+                    break 'conn why;
+                }
+                if let Some(why) = close {
+                    break 'conn why;
+                }
+                continue;
+            }
+            if draining && !session.mid_frame() {
+                break 'conn Close::Clean;
+            }
+            let Some(room) = session.room() else {
+                let _ = flush(&mut session, &mut stream, timer.as_mut()).await;
+                break 'conn Close::Overflow;
+            };
+            let (deadline, expired) = session.read_deadline();
+            timer.as_mut().reset(deadline);
+            let read = poll_fn(|cx| {
+                poll_read_chunk(&mut stream, room, cx, |bytes| {
+                    session.received(bytes, Instant::now())
+                })
+            });
+            let read = tokio::select! {
+                biased;
+                _ = &mut stop, if !draining => {
+                    draining = true;
+                    continue;
+                }
+                _ = &mut timer => break 'conn expired,
+                read = read => read,
+            };
+            let Ok(n) = read else {
+                break 'conn Close::Io;
+            };
+            if n == 0 {
+                // The peer ended its side: answer what is complete, then close.
+                loop {
+                    let close = session.answer_batch(&shared.service, true);
+                    if let Err(why) = flush(&mut session, &mut stream, timer.as_mut()).await {
+                        break 'conn why;
+                    }
+                    if close.is_some() || !session.backlogged() {
+                        break 'conn close.unwrap_or(Close::Clean);
+                    }
+                }
+            }
+            let close = session.answer_batch(&shared.service, false);
+            if let Err(why) = flush(&mut session, &mut stream, timer.as_mut()).await {
+                break 'conn why;
+            }
+            if let Some(why) = close {
+                break 'conn why;
+            }
+            session.settle();
+        }
+    };
     session.closed(why);
+    // Boxed: a closing connection's timers would otherwise widen every idle one's future.
+    Box::pin(close(&mut stream, why, &shared.config)).await;
+}
+
+async fn close<St: AsyncRead + AsyncWrite + Unpin>(mut stream: St, why: Close, config: &Config) {
     if why != Close::Io {
         let _ = timeout(config.limits.idle_timeout, stream.shutdown()).await;
     }
@@ -54,10 +135,8 @@ pub(crate) async fn run<St, S>(
 async fn linger<St: AsyncRead + Unpin>(stream: &mut St, config: &Config) {
     let _ = timeout(config.limits.frame_deadline.min(LINGER_TIME), async {
         let mut discarded = 0;
-        let mut sink = BytesMut::new();
         while discarded < LINGER_BYTES {
-            sink.clear();
-            match read_some(stream, &mut sink, READ_CHUNK).await {
+            match poll_fn(|cx| poll_read_chunk(stream, READ_CHUNK, cx, |_| {})).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => discarded += n,
             }
@@ -66,127 +145,90 @@ async fn linger<St: AsyncRead + Unpin>(stream: &mut St, config: &Config) {
     .await;
 }
 
-async fn serve<St, S>(
-    session: &mut Session<'_>,
-    stream: &mut St,
-    service: &S,
-    shutdown: Shutdown,
-) -> Close
-where
-    St: AsyncRead + AsyncWrite + Unpin,
-    S: Service + ?Sized,
-{
-    let mut draining = shutdown.is_started();
-    // One timer and one shutdown waiter for the connection's life, reset rather than
-    // rebuilt for every read and write.
-    let timer = sleep_until(session.read_deadline().0);
-    let stop = shutdown.wait();
-    tokio::pin!(timer, stop);
-    loop {
-        if session.backlogged() {
-            // Replies filled `max_output`; they are written: answer what waits, unread.
-            let close = session.answer_batch(service, false);
-            if let Err(why) = flush(session, stream, timer.as_mut()).await {
-                return why;
-            }
-            if let Some(why) = close {
-                return why;
-            }
-            continue;
-        }
-        if draining && !session.mid_frame() {
-            return Close::Clean;
-        }
-        let Some(room) = session.room() else {
-            let _ = flush(session, stream, timer.as_mut()).await;
-            return Close::Overflow;
-        };
-        let (deadline, expired) = session.read_deadline();
-        timer.as_mut().reset(deadline);
-        let read = tokio::select! {
-            biased;
-            _ = &mut stop, if !draining => {
-                draining = true;
-                continue;
-            }
-            _ = &mut timer => return expired,
-            read = read_some(stream, &mut session.buf, room) => read,
-        };
-        let Ok(n) = read else {
-            return Close::Io;
-        };
-        if n == 0 {
-            // The peer ended its side: answer what is complete, then close.
-            loop {
-                let close = session.answer_batch(service, true);
-                if let Err(why) = flush(session, stream, timer.as_mut()).await {
-                    return why;
-                }
-                if close.is_some() || !session.backlogged() {
-                    return close.unwrap_or(Close::Clean);
-                }
-            }
-        }
-        session.received(n, Instant::now());
-        let close = session.answer_batch(service, false);
-        if let Err(why) = flush(session, stream, timer.as_mut()).await {
-            return why;
-        }
-        if let Some(why) = close {
-            return why;
-        }
-        session.settle();
-    }
-}
-
 /// Writes the batch's replies (all of them, however short the writes) and flushes once,
 /// before the session's write deadline (on `timer`).
-async fn flush<St: AsyncWrite + Unpin>(
-    session: &mut Session<'_>,
-    stream: &mut St,
-    mut timer: Pin<&mut Sleep>,
-) -> Result<(), Close> {
-    if session.out.is_empty() {
-        return Ok(());
-    }
-    timer.as_mut().reset(session.write_deadline(Instant::now()));
-    let write = async {
-        // By index, not an iterator: nothing more to keep across the await.
-        for i in 0..session.out.chunk_count() {
-            if let Some(chunk) = session.out.chunk(i) {
-                stream.write_all(chunk).await?;
-            }
+///
+/// A plain poll function rather than an `async fn` with a `select!`: its state is held in
+/// every connection's future, so it is kept to a few words.
+fn flush<'s, 'a, St: AsyncWrite + Unpin>(
+    session: &'s mut Session<'a>,
+    stream: &'s mut St,
+    mut timer: Pin<&'s mut Sleep>,
+) -> impl Future<Output = Result<(), Close>> + use<'s, 'a, St> {
+    let mut at = Position::default();
+    let mut armed = false;
+    poll_fn(move |cx| {
+        if session.output().is_none() {
+            return Poll::Ready(Ok(()));
         }
-        stream.flush().await
-    };
-    let written = tokio::select! {
-        biased;
-        written = write => written,
-        _ = timer => return Err(Close::WriteTimeout),
-    };
-    if written.is_err() {
-        return Err(Close::Io);
-    }
-    session.written(Instant::now());
-    Ok(())
+        match poll_write_out(session, stream, &mut at, cx) {
+            Poll::Ready(Ok(())) => {
+                session.written(Instant::now());
+                return Poll::Ready(Ok(()));
+            }
+            Poll::Ready(Err(_)) => return Poll::Ready(Err(Close::Io)),
+            Poll::Pending => {}
+        }
+        if !armed {
+            // The socket usually takes the whole batch at once: the deadline (a clock read
+            // and a timer reset) is armed only when it pushes back.
+            armed = true;
+            timer.as_mut().reset(session.write_deadline(Instant::now()));
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Close::WriteTimeout)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
 }
 
-/// Reads at most `room` bytes once into `buf` through a stack scratch buffer; `Ok(0)` is
-/// the end of the stream.
-async fn read_some<R: AsyncRead + Unpin>(
+/// How far writing the queued replies has got: a chunk, and a byte in it.
+#[derive(Default)]
+struct Position {
+    chunk: usize,
+    byte: usize,
+}
+
+/// Writes the session's queued replies from `at` on, then flushes the stream.
+fn poll_write_out<St: AsyncWrite + Unpin>(
+    session: &Session<'_>,
+    stream: &mut St,
+    at: &mut Position,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    if let Some(out) = session.output() {
+        while at.chunk < out.chunk_count() {
+            let chunk = out.chunk(at.chunk).unwrap_or_default();
+            while at.byte < chunk.len() {
+                let n = ready!(Pin::new(&mut *stream).poll_write(cx, &chunk[at.byte..]))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                at.byte += n;
+            }
+            at.chunk += 1;
+            at.byte = 0;
+        }
+    }
+    Pin::new(&mut *stream).poll_flush(cx)
+}
+
+/// Reads at most `room` bytes once through a stack scratch buffer and hands them to `take`;
+/// `Ok(0)` is the end of the stream.
+fn poll_read_chunk<R: AsyncRead + Unpin>(
     stream: &mut R,
-    buf: &mut BytesMut,
     room: usize,
-) -> io::Result<usize> {
-    poll_fn(|cx| {
-        let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-        let len = room.min(READ_CHUNK);
-        let mut rb = ReadBuf::uninit(&mut scratch[..len]);
-        ready!(Pin::new(&mut *stream).poll_read(cx, &mut rb))?;
-        buf.extend_from_slice(rb.filled());
-        Poll::Ready(Ok(rb.filled().len()))
-    })
-    .await
+    cx: &mut Context<'_>,
+    take: impl FnOnce(&[u8]),
+) -> Poll<io::Result<usize>> {
+    let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+    let mut rb = ReadBuf::uninit(&mut scratch[..room.min(READ_CHUNK)]);
+    ready!(Pin::new(&mut *stream).poll_read(cx, &mut rb))?;
+    let n = rb.filled().len();
+    if n > 0 {
+        take(rb.filled());
+    }
+    Poll::Ready(Ok(n))
 }
 
 #[cfg(test)]
@@ -196,12 +238,16 @@ mod tests {
     /// An idle connection costs its task's future; keep it from growing unnoticed.
     #[test]
     fn an_idle_connection_future_stays_small() {
-        let config = Config::default();
         let stats = Stats::default();
-        let kv = crate::Kv::new();
+        let shared = Arc::new(Shared {
+            service: crate::Kv::new(),
+            config: Config::default(),
+            stats: stats.clone(),
+            shutdown: Shutdown::default(),
+        });
         let (a, _b) = tokio::io::duplex(64);
-        let fut = run(a, &kv, &config, &stats, Shutdown::default());
+        let fut = run(a, shared, stats.opened());
         let size = std::mem::size_of_val(&fut);
-        assert!(size <= 960, "connection future grew to {size} bytes");
+        assert!(size <= 408, "connection future grew to {size} bytes");
     }
 }

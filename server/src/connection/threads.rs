@@ -166,8 +166,7 @@ fn run<S: Service + ?Sized>(
                 }
             }
         }
-        session.buf.extend_from_slice(&scratch[..n]);
-        session.received(n, Instant::now());
+        session.received(&scratch[..n], Instant::now());
         let close = session.answer_batch(service, false);
         if let Err(why) = flush(session, stream) {
             return why;
@@ -189,11 +188,12 @@ fn left(deadline: Instant) -> Option<Duration> {
 /// Writes the batch's replies before the session's write deadline: each blocking write
 /// gets only the time left, so a peer taking a byte at a time cannot stretch it.
 fn flush(session: &mut Session<'_>, stream: &mut TcpStream) -> Result<(), Close> {
-    if session.out.is_empty() {
+    if session.output().is_none() {
         return Ok(());
     }
     let deadline = session.write_deadline(Instant::now());
-    for chunk in session.out.chunks() {
+    let out = session.output().into_iter().flat_map(|out| out.chunks());
+    for chunk in out {
         let mut written = 0;
         while written < chunk.len() {
             let wait = left(deadline).ok_or(Close::WriteTimeout)?;

@@ -48,6 +48,11 @@ impl Delimited {
         }
     }
 
+    /// A fresh decoder taking over a stream between frames: its first byte is at `offset`.
+    pub(crate) fn resume_at(&mut self, offset: u64) {
+        self.offset = offset;
+    }
+
     /// Lines ending with `\n` (a `\r` before it stays in the frame), at most
     /// [`DEFAULT_MAX_LINE`] bytes.
     pub fn lines() -> Self {

@@ -108,6 +108,11 @@ impl LengthPrefixed {
         }
     }
 
+    /// A fresh decoder taking over a stream between frames: its first byte is at `offset`.
+    pub(crate) fn resume_at(&mut self, offset: u64) {
+        self.offset = offset;
+    }
+
     /// Sets the header length in bytes: 1, 2, 4 or 8.
     pub fn with_header_len(mut self, n: usize) -> Result<Self, ConfigError> {
         if !matches!(n, 1 | 2 | 4 | 8) {

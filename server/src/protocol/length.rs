@@ -27,6 +27,12 @@ impl RequestDecoder {
         }
     }
 
+    /// A fresh decoder taking over a stream between frames: its first byte is at `offset`.
+    pub(crate) fn resume_at(&mut self, offset: u64) {
+        self.offset = offset;
+        self.frames.resume_at(offset);
+    }
+
     fn command(&mut self, mut payload: BytesMut) -> Result<Option<Command>, FrameError> {
         let at = self.offset;
         self.offset += (self.frames.header_len() + payload.len()) as u64;

@@ -36,6 +36,12 @@ impl RequestDecoder {
         }
     }
 
+    /// A fresh decoder taking over a stream between frames: its first byte is at `offset`.
+    pub(crate) fn resume_at(&mut self, offset: u64) {
+        self.offset = offset;
+        self.lines.resume_at(offset);
+    }
+
     fn command(&mut self, line: BytesMut) -> Result<Option<Command>, FrameError> {
         let at = self.offset;
         self.offset += (line.len() + self.lines.delimiter().len()) as u64;

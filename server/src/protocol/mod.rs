@@ -154,6 +154,16 @@ impl RequestDecoder {
             ),
         }
     }
+
+    /// A fresh decoder taking over a stream between frames: its first byte is at `offset`
+    /// (error offsets count from the stream's start, whichever decoder saw the bytes before).
+    pub(crate) fn resume_at(&mut self, offset: u64) {
+        match self {
+            RequestDecoder::Resp(d) => d.resume_at(offset),
+            RequestDecoder::Line(d) => d.resume_at(offset),
+            RequestDecoder::Length(d) => d.resume_at(offset),
+        }
+    }
 }
 
 impl Decoder for RequestDecoder {

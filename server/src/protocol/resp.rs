@@ -124,6 +124,11 @@ impl RequestDecoder {
         self.lines.scanned()
     }
 
+    /// A fresh decoder taking over a stream between frames: its first byte is at `offset`.
+    pub(crate) fn resume_at(&mut self, offset: u64) {
+        self.offset = offset;
+    }
+
     fn consume(&mut self, buf: &mut BytesMut, n: usize) {
         buf.advance(n);
         self.offset += n as u64;
