@@ -13,8 +13,10 @@
 //! `scenario` is plain data, drawn by `seeds`' streams; `shrink` makes a failing one small.
 //! `panics` keeps a run's panics for its report.
 
+pub mod against;
 mod boundary;
 mod client;
+mod clock;
 pub mod explore;
 pub mod fuzz;
 mod model;
@@ -38,7 +40,8 @@ pub use oracle::{Oracle, Violation};
 pub use output::{default_transcript_path, render_transcript, write_transcript};
 pub use report::{command_for, Report};
 pub use scenario::{
-    shown, sim_limits, swarm, work_dir, Delivery, Faults, Preset, Role, Roles, Scenario, Target,
+    shown, sim_limits, swarm, work_dir, Commands, Delivery, Faults, Preset, Role, Roles, Scenario,
+    Target,
 };
 pub use seeds::fresh as fresh_seed;
 pub use transcript::{logical_view, Actor, Counts, Event, Expected, Record, Transcript};

@@ -25,7 +25,15 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run one scenario (default: 10,000 clients) and print its summary.
-    Run(Pick),
+    Run {
+        #[command(flatten)]
+        pick: Pick,
+        /// Drive the scenario's clients over real TCP to a running server at HOST:PORT
+        /// instead of simulating one (its limits must be the scenario's; what does not
+        /// apply over a real network is printed).
+        #[arg(long, value_name = "HOST:PORT")]
+        against: Option<String>,
+    },
     /// Re-run one seed, keep its whole transcript, and write it to a file.
     Replay {
         #[command(flatten)]
@@ -120,6 +128,10 @@ struct Setup {
     /// Override the scenario's number of virtual clients.
     #[arg(long, value_parser = at_least_one)]
     clients: Option<usize>,
+    /// Override the commands the workload draws (get-set: GET and SET only, for servers
+    /// that know no more).
+    #[arg(long, value_enum)]
+    commands: Option<framesim::Commands>,
     /// Override the scenario's number of client hosts.
     #[arg(long, value_parser = at_least_one)]
     hosts: Option<usize>,
@@ -165,6 +177,9 @@ impl Setup {
         }
         if let Some(n) = self.hosts {
             s.client_hosts = n;
+        }
+        if let Some(commands) = self.commands {
+            s.commands = commands;
         }
         s
     }
@@ -358,13 +373,16 @@ fn catalogue() -> String {
 fn main() -> ExitCode {
     let matches = Cli::command().after_help(catalogue()).get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let (Cmd::Run(pick) | Cmd::Replay { pick, .. } | Cmd::Check(pick), Some((_, sub))) =
+    if let (Cmd::Run { pick, .. } | Cmd::Replay { pick, .. } | Cmd::Check(pick), Some((_, sub))) =
         (&mut cli.command, matches.subcommand())
     {
         pick.seed_from_env = sub.value_source("seed") == Some(ValueSource::EnvVariable);
     }
     let done = match cli.command {
-        Cmd::Run(pick) => run_one(&pick),
+        Cmd::Run { pick, against } => match against {
+            Some(addr) => run_against(&pick, &addr),
+            None => run_one(&pick),
+        },
         Cmd::Replay { pick, transcript } => replay(&pick, transcript),
         Cmd::Check(pick) => check(&pick),
         Cmd::Sweep(sweep_args) => sweep(&sweep_args),
@@ -404,6 +422,25 @@ fn list(files: Option<&Path>) -> Result<ExitCode, String> {
 fn run_one(pick: &Pick) -> Result<ExitCode, String> {
     let report = run(&pick.scenario()?, RunOptions::default());
     Ok(finish(&report, None))
+}
+
+/// `framesim run --against`.
+fn run_against(pick: &Pick, addr: &str) -> Result<ExitCode, String> {
+    use std::net::ToSocketAddrs;
+    let scenario = pick.scenario()?;
+    let resolved = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("--against {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--against {addr}: no address"))?;
+    let (_, dropped) = framesim::against::applicable(&scenario);
+    for line in dropped {
+        eprintln!("framesim: not applicable against a real server: {line}");
+    }
+    let report = framesim::against::run(&scenario, resolved, true);
+    let path = framesim::work_dir().join(format!("{}-against.txt", scenario.file_stem()));
+    framesim::write_transcript(&report, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(finish(&report, Some(Path::new(&framesim::shown(&path)))))
 }
 
 /// `framesim replay`.

@@ -17,6 +17,11 @@ pub const SHARED_KEY: &str = "shared:counter";
 #[derive(Debug, Default, Clone)]
 pub struct Model {
     id: usize,
+    /// Put before every key: empty in a simulation (a fresh server each run); a run against
+    /// a real server, whose store outlives runs, gives each run its own.
+    prefix: String,
+    /// Draw GET and SET only.
+    get_set_only: bool,
     data: BTreeMap<Bytes, Bytes>,
     /// The key the last edge case set to an integer-looking value: the next edge INCR goes
     /// there, so a value at the end of i64 is incremented past it.
@@ -26,10 +31,25 @@ pub struct Model {
 impl Model {
     /// The model of client `id`, starting from an empty store.
     pub fn new(id: usize) -> Self {
+        Model::with_prefix(id, "")
+    }
+
+    /// The model of client `id`, its keys starting with `prefix`.
+    pub fn with_prefix(id: usize, prefix: &str) -> Self {
         Model {
             id,
+            prefix: prefix.to_string(),
+            get_set_only: false,
             data: BTreeMap::new(),
             last_integer_key: None,
+        }
+    }
+
+    /// The same model, drawing GET and SET only.
+    pub fn get_set_only(self) -> Self {
+        Model {
+            get_set_only: true,
+            ..self
         }
     }
 
@@ -39,7 +59,7 @@ impl Model {
     }
 
     fn key(&self, n: usize) -> Bytes {
-        Bytes::from(format!("c{}:k{n}", self.id))
+        Bytes::from(format!("{}c{}:k{n}", self.prefix, self.id))
     }
 
     /// Draws the next request and applies it to the model, returning what the server must
@@ -52,8 +72,10 @@ impl Model {
             return (cmd, expect);
         }
         let k = self.key(rng.random_range(0..4));
-        let counter = Bytes::from(format!("c{}:n", self.id));
-        let cmd = match rng.random_range(0..100) {
+        let counter = Bytes::from(format!("{}c{}:n", self.prefix, self.id));
+        // GET and SET are the first 55 of the 100 shares: drawing below 55 keeps their mix.
+        let shares = if self.get_set_only { 55 } else { 100 };
+        let cmd = match rng.random_range(0..shares) {
             0..=29 => cmd([b"SET".as_ref(), &k, &value(rng)]),
             30..=54 => cmd([b"GET".as_ref(), &k]),
             55..=64 => cmd([b"INCR".as_ref(), &counter]),

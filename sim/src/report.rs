@@ -44,6 +44,8 @@ pub struct Report {
     pub panics: Vec<String>,
     /// Every client's steps, when the run was lifted into a script (`RunOptions::lift`).
     pub scripts: Vec<crate::script::ClientScript>,
+    /// The real server the run's clients talked to (`framesim run --against`), if any.
+    pub against: Option<std::net::SocketAddr>,
     /// The run's transcript (lines kept only if asked for).
     pub transcript: Transcript,
     /// The server's counters at the end.
@@ -88,6 +90,7 @@ impl Report {
             error,
             panics: Vec::new(),
             scripts: Vec::new(),
+            against: None,
             transcript,
             stats,
             virtual_time,
@@ -206,6 +209,12 @@ impl Report {
             }
         }
         let _ = writeln!(out, "seed: {}", self.scenario.seed);
+        if let Some(addr) = self.against {
+            // Real time and a real server: the same clients again, not the same run.
+            let rerun = command_for("run", &self.scenario);
+            let _ = write!(out, "rerun: {rerun} --against {addr}");
+            return out;
+        }
         let _ = writeln!(out, "replay: {}", self.replay_command());
         let _ = write!(
             out,

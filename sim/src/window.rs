@@ -185,11 +185,19 @@ impl Windows {
 }
 
 /// A client's connection: turmoil's stream, reporting every byte read to the window so the
-/// server's writes can go on.
+/// server's writes can go on (or a real TCP stream, in a run against a real server).
 pub struct ClientStream {
-    inner: turmoil::net::TcpStream,
+    inner: Wire,
     windows: Windows,
     local: SocketAddr,
+}
+
+/// The stream under a [`ClientStream`].
+enum Wire {
+    /// turmoil's simulated network.
+    Sim(turmoil::net::TcpStream),
+    /// A real socket (`framesim run --against`).
+    Real(tokio::net::TcpStream),
 }
 
 impl ClientStream {
@@ -199,10 +207,21 @@ impl ClientStream {
             .local_addr()
             .expect("a connected turmoil stream knows its address");
         ClientStream {
-            inner,
+            inner: Wire::Sim(inner),
             windows,
             local,
         }
+    }
+
+    /// Wraps a real connected socket. Nothing on the server's side reports to `windows`
+    /// over a real network: its view of the server stays empty.
+    pub fn real(inner: tokio::net::TcpStream, windows: Windows) -> std::io::Result<Self> {
+        let local = inner.local_addr()?;
+        Ok(ClientStream {
+            inner: Wire::Real(inner),
+            windows,
+            local,
+        })
     }
 
     /// The local address (the server's peer address for this connection).
@@ -230,7 +249,10 @@ impl AsyncRead for ClientStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let result = match &mut self.inner {
+            Wire::Sim(s) => Pin::new(s).poll_read(cx, buf),
+            Wire::Real(s) => Pin::new(s).poll_read(cx, buf),
+        };
         let n = buf.filled().len() - before;
         if n > 0 {
             self.windows.client_read(self.local, n);
@@ -245,15 +267,24 @@ impl AsyncWrite for ClientStream {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, data)
+        match &mut self.inner {
+            Wire::Sim(s) => Pin::new(s).poll_write(cx, data),
+            Wire::Real(s) => Pin::new(s).poll_write(cx, data),
+        }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        match &mut self.inner {
+            Wire::Sim(s) => Pin::new(s).poll_flush(cx),
+            Wire::Real(s) => Pin::new(s).poll_flush(cx),
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        match &mut self.inner {
+            Wire::Sim(s) => Pin::new(s).poll_shutdown(cx),
+            Wire::Real(s) => Pin::new(s).poll_shutdown(cx),
+        }
     }
 }
 

@@ -150,6 +150,7 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         latencies: latencies.clone(),
         windows,
         lifter: lifter.clone(),
+        against: None,
     };
     for h in 0..hosts {
         let (shared, done) = (shared.clone(), hosts_done.clone());

@@ -14,7 +14,7 @@ mod scripts;
 use crate::model::Model;
 use crate::net::PORT;
 use crate::oracle::{Oracle, Violations};
-use crate::scenario::{Role, Scenario};
+use crate::scenario::{Commands, Role, Scenario};
 use crate::script::{self, Lifter, Step};
 use crate::seeds::{self, Draws, Stream};
 use crate::transcript::{Actor, Event, Transcript};
@@ -24,6 +24,7 @@ use framesim_server::framing::Decoder;
 use framesim_server::protocol::{encode_command, ReplyDecoder};
 use framesim_server::{Command, Reply};
 use rand::Rng;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -48,6 +49,9 @@ pub struct Shared {
     pub windows: Windows,
     /// Where clients put their steps when the run is being lifted into a script.
     pub lifter: Option<Lifter>,
+    /// A real server to connect to instead of the simulated one, and the prefix of this
+    /// run's keys there.
+    pub against: Option<(SocketAddr, Arc<str>)>,
 }
 
 /// One virtual client.
@@ -91,7 +95,16 @@ impl Client {
             stream: None,
             buf: BytesMut::new(),
             decoder: ReplyDecoder::new(&s.framing, 1 << 20),
-            model: Model::new(id),
+            model: {
+                let model = match &shared.against {
+                    Some((_, prefix)) => Model::with_prefix(id, prefix),
+                    None => Model::new(id),
+                };
+                match s.commands {
+                    Commands::All => model,
+                    Commands::GetSet => model.get_set_only(),
+                }
+            },
             connecting_since: Duration::ZERO,
             shared,
         }
@@ -112,7 +125,7 @@ impl Client {
         if let Some(lifter) = &self.shared.lifter {
             // A close the client waited for in vain: the script waits as long.
             if oracle == script::close_oracle(self.role) && oracle != Oracle::WrongfulClose {
-                let now = turmoil::sim_elapsed().unwrap_or_default();
+                let now = crate::clock::now();
                 if let Some((last, ago)) = lifter.last(self.id, now) {
                     if !matches!(last, Step::CloseWithin { .. }) {
                         let step = Step::CloseWithin {
@@ -134,7 +147,7 @@ impl Client {
         let Some(lifter) = &self.shared.lifter else {
             return;
         };
-        let now = turmoil::sim_elapsed().unwrap_or_default();
+        let now = crate::clock::now();
         let step = match event {
             Event::Connect { .. } => Step::Connect {
                 at: self.connecting_since,
@@ -196,12 +209,21 @@ impl Client {
     async fn connect(&mut self) -> bool {
         self.buf.clear();
         self.decoder = ReplyDecoder::new(&self.scenario().framing, 1 << 20);
-        self.connecting_since = turmoil::sim_elapsed().unwrap_or_default();
+        self.connecting_since = crate::clock::now();
         let mut last = String::new();
         for _ in 0..200 {
-            match TcpStream::connect(("server", PORT)).await {
+            let windows = self.shared.windows.clone();
+            let connected = match &self.shared.against {
+                Some((addr, _)) => match tokio::net::TcpStream::connect(addr).await {
+                    Ok(stream) => ClientStream::real(stream, windows),
+                    Err(e) => Err(e),
+                },
+                None => TcpStream::connect(("server", PORT))
+                    .await
+                    .map(|stream| ClientStream::new(stream, windows)),
+            };
+            match connected {
                 Ok(stream) => {
-                    let stream = ClientStream::new(stream, self.shared.windows.clone());
                     let local = stream.local_addr().to_string();
                     self.record(Event::Connect { local });
                     self.stream = Some(stream);
@@ -222,7 +244,7 @@ impl Client {
     /// reply comes or not.
     async fn reply(&mut self) -> Result<Reply, Lost> {
         if let Some(lifter) = &self.shared.lifter {
-            let now = turmoil::sim_elapsed().unwrap_or_default();
+            let now = crate::clock::now();
             lifter.push(self.id, self.role, now, Step::Read);
         }
         self.next_reply().await

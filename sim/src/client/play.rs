@@ -21,7 +21,7 @@ impl Client {
             // A read waits from when it starts; a connect or half-close from when it is done.
             let waits = step.starts_a_wait() && step != Step::Read;
             if step == Step::Read {
-                since = turmoil::sim_elapsed().unwrap_or_default();
+                since = crate::clock::now();
             }
             match step {
                 Step::Connect { at } => {
@@ -72,7 +72,7 @@ impl Client {
                     self.record(Event::Disconnect { mid_frame });
                 }
                 Step::CloseWithin { within, oracle } => {
-                    let now = turmoil::sim_elapsed().unwrap_or_default();
+                    let now = crate::clock::now();
                     let left = (since + within).saturating_sub(now);
                     if !self.expect_close(oracle, left).await {
                         return;
@@ -80,7 +80,7 @@ impl Client {
                 }
             }
             if waits {
-                since = turmoil::sim_elapsed().unwrap_or_default();
+                since = crate::clock::now();
             }
         }
         self.stream = None;
@@ -89,7 +89,7 @@ impl Client {
 
 /// Sleeps until virtual time `at` of the run (not at all if it has passed).
 async fn sleep_until(at: Duration) {
-    let now = turmoil::sim_elapsed().unwrap_or_default();
+    let now = crate::clock::now();
     if at > now {
         sleep(at - now).await;
     }

@@ -28,7 +28,7 @@ const LOOK_EVERY: Duration = Duration::from_millis(5);
 
 /// Virtual time now.
 fn now() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_default()
+    crate::clock::now()
 }
 
 impl Client {

@@ -140,7 +140,7 @@ impl Client {
     /// broken) if it does not.
     pub(super) async fn expect_close(&mut self, oracle: Oracle, within: Duration) -> bool {
         if let Some(lifter) = &self.shared.lifter {
-            let now = turmoil::sim_elapsed().unwrap_or_default();
+            let now = crate::clock::now();
             let since = lifter
                 .last(self.id, now)
                 .map_or(Duration::ZERO, |(_, ago)| ago);
@@ -317,7 +317,7 @@ impl Client {
     /// restart may take the connection, and the reply, first).
     pub(super) async fn error_then_close(&mut self, expect: &Expected) {
         if let Some(lifter) = &self.shared.lifter {
-            let now = turmoil::sim_elapsed().unwrap_or_default();
+            let now = crate::clock::now();
             lifter.push(self.id, self.role, now, Step::Expect(expect.clone()));
         }
         match self.reply().await {

@@ -160,7 +160,7 @@ impl Violations {
             },
         );
         self.0.lock().expect("violations lock").push(Violation {
-            at: turmoil::sim_elapsed().unwrap_or_default(),
+            at: crate::clock::now(),
             actor,
             oracle,
             detail,

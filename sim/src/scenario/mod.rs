@@ -43,6 +43,10 @@ pub struct Scenario {
     /// that predate it, so their transcripts keep their bytes (and in files that predate it).
     #[serde(default)]
     pub edge_values: f64,
+    /// Which commands the model's workload draws: all of them, or GET and SET only (for a
+    /// server that knows no more, like mini-redis).
+    #[serde(default, skip_serializing_if = "Commands::is_all")]
+    pub commands: Commands,
     /// Client hosts the clients are spread over (turmoil's cost grows with in-flight
     /// messages per host pair).
     pub client_hosts: usize,
@@ -88,6 +92,24 @@ pub struct Scenario {
     /// `clients`, `requests`, `delivery`, `ramp` and `roles` no longer shape them.
     #[serde(default, rename = "script", skip_serializing_if = "Vec::is_empty")]
     pub scripts: Vec<ClientScript>,
+}
+
+/// The commands a workload draws from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Commands {
+    /// SET, GET, INCR, DEL, EXISTS, MGET, MSET, PING, ECHO.
+    #[default]
+    All,
+    /// SET and GET only.
+    GetSet,
+}
+
+impl Commands {
+    /// All of them (left out of scenario files, which predate the choice).
+    pub fn is_all(&self) -> bool {
+        *self == Commands::All
+    }
 }
 
 /// How clients write their requests. In a scenario file, an option left out takes its
@@ -224,6 +246,9 @@ impl fmt::Display for Scenario {
         )?;
         if self.edge_values > 0.0 {
             write!(f, ", edge values {:.2}", self.edge_values)?;
+        }
+        if self.commands == Commands::GetSet {
+            f.write_str(", GET/SET only")?;
         }
         if !self.scripts.is_empty() {
             let steps: usize = self.scripts.iter().map(|s| s.steps.len()).sum();

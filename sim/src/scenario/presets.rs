@@ -1,6 +1,6 @@
 //! The named scenarios: what `framesim --scenario` and the seeded suites run.
 
-use super::{sim_limits, swarm, Delivery, Faults, Roles, Scenario, Target};
+use super::{sim_limits, swarm, Commands, Delivery, Faults, Roles, Scenario, Target};
 use crate::seeds::{self, Stream};
 use clap::builder::PossibleValue;
 use clap::ValueEnum;
@@ -105,6 +105,7 @@ impl Scenario {
             clients: 16,
             requests: 8,
             edge_values: 0.0,
+            commands: Commands::All,
             client_hosts: 2,
             framing: Framing::Resp,
             delivery: Delivery::default(),

@@ -193,7 +193,7 @@ impl Transcript {
 
     /// Appends an event at the current virtual time.
     pub fn record(&self, actor: Actor, event: Event) {
-        let at = turmoil::sim_elapsed().unwrap_or_default();
+        let at = crate::clock::now();
         self.push(Record { at, actor, event });
     }
 
