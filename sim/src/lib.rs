@@ -11,12 +11,14 @@
 //! to predict replies, `boundary` to find where each limit falls and `oracle` to judge them;
 //! everything lands in `transcript`, summed up by `report` and written by `output`.
 //! `scenario` is plain data, drawn by `seeds`' streams; `shrink` makes a failing one small.
-//! `panics` keeps a run's panics for its report.
+//! `panics` keeps a run's panics for its report. [`harness`] runs a server of your own
+//! under the same simulation, with your protocol's workload.
 
 mod boundary;
 mod client;
 pub mod explore;
 pub mod fuzz;
+pub mod harness;
 mod model;
 mod naive;
 mod net;
