@@ -219,3 +219,34 @@ fn a_server_that_keeps_connections_is_caught() {
     assert_eq!(outcome.violations.len(), 1, "{}", outcome.summary());
     assert_eq!(outcome.violations[0].oracle, "open");
 }
+
+#[test]
+fn a_panic_in_a_connection_task_fails_the_run() {
+    let harness = Harness::new(
+        |mut listener: Listener, shutdown: Shutdown| async move {
+            tokio::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut shutdown => return,
+                    accepted = listener.accept() => {
+                        let (conn, _) = accepted.expect("accept");
+                        tokio::spawn(async move {
+                            drop(conn);
+                            panic!("the connection task gave up");
+                        });
+                    }
+                }
+            }
+        },
+        KvWorkload::new(Framing::Resp),
+    )
+    .clients(2);
+    let outcome = harness.run(0);
+    assert!(!outcome.passed());
+    assert!(
+        outcome.panics[0].ends_with("the connection task gave up"),
+        "{:?}",
+        outcome.panics
+    );
+}
