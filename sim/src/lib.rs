@@ -11,7 +11,8 @@
 //! to predict replies, `boundary` to find where each limit falls and `oracle` to judge them;
 //! everything lands in `transcript`, summed up by `report` and written by `output`.
 //! `scenario` is plain data, drawn by `seeds`' streams; `shrink` makes a failing one small.
-//! `panics` keeps a run's panics for its report.
+//! `panics` keeps a run's panics for its report. [`harness`] runs a server of your own
+//! under the same simulation, with your protocol's workload.
 
 pub mod against;
 mod boundary;
@@ -19,6 +20,7 @@ mod client;
 mod clock;
 pub mod explore;
 pub mod fuzz;
+pub mod harness;
 mod model;
 mod naive;
 mod net;

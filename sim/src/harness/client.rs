@@ -1,0 +1,382 @@
+//! A harness run's virtual clients: the well-behaved ones deliver their session's requests
+//! in seeded chunks, pipelined, and judge every reply; the others trickle, leave or idle.
+
+use super::run::Shared;
+use super::workload::{ReplyFramer, Request, Session};
+use super::Role;
+use crate::scenario::Delivery;
+use crate::seeds::{self, Draws, Stream};
+use crate::transcript::{Actor, Event};
+use bytes::{Bytes, BytesMut};
+use rand::Rng;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::{sleep, timeout, timeout_at, Instant};
+use turmoil::net::TcpStream;
+
+/// How often, and how far apart, a client tries to connect before calling it a failure.
+const CONNECT_TRIES: usize = 50;
+const CONNECT_PAUSE: Duration = Duration::from_millis(20);
+
+/// A request sent and not answered yet: its bytes, for the session's check.
+type Pending = std::collections::VecDeque<Request>;
+
+/// One virtual client.
+pub(super) struct Client {
+    id: usize,
+    role: Role,
+    shared: Shared,
+    /// How its bytes reach the wire: chunks, gaps, batches, cuts.
+    delivery: Draws,
+    /// What it asks: apart from delivery, so what is asked never depends on how.
+    work: Draws,
+    session: Box<dyn Session>,
+    framer: Box<dyn ReplyFramer>,
+}
+
+/// Why a client stopped: the oracle it broke and what happened; `None` is a pass.
+type Verdict = Result<(), (&'static str, String)>;
+
+impl Client {
+    pub(super) fn new(id: usize, shared: Shared) -> Self {
+        let seed = shared.seed;
+        Client {
+            id,
+            role: shared.options.roles.of(id),
+            delivery: seeds::rng(seed, Stream::Delivery(id)),
+            work: seeds::rng(seed, Stream::Workload(id)),
+            session: shared.workload.session(id),
+            framer: shared.workload.framer(),
+            shared,
+        }
+    }
+
+    fn record(&self, event: Event) {
+        self.shared.transcript.record(Actor::Client(self.id), event);
+    }
+
+    fn note(&self, text: String) {
+        self.record(Event::Note { text });
+    }
+
+    /// Runs this client to its end; any violation is reported to the run.
+    pub(super) async fn run(mut self) {
+        let ramp = self.shared.options.ramp;
+        if !ramp.is_zero() {
+            let start = self.delivery.random_range(Duration::ZERO..=ramp);
+            sleep(start).await;
+        }
+        let verdict = match self.connect().await {
+            Err(e) => Err(("connect", e)),
+            Ok(stream) => match self.role {
+                Role::WellBehaved => self.well_behaved(stream).await,
+                Role::Slowloris => self.slowloris(stream).await,
+                Role::Disconnect => self.disconnect(stream).await,
+                Role::Idle => self.idle(stream).await,
+            },
+        };
+        if let Err((oracle, detail)) = verdict {
+            self.shared.violation(oracle, Some(self.id), detail);
+        }
+        self.shared.tally(|t| t.clients_finished += 1);
+    }
+
+    async fn connect(&mut self) -> Result<TcpStream, String> {
+        let addr = ("server", self.shared.options.port);
+        let mut last = String::new();
+        for _ in 0..CONNECT_TRIES {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => {
+                    let local = stream.local_addr().map(|a| a.to_string());
+                    self.record(Event::Connect {
+                        local: local.unwrap_or_default(),
+                    });
+                    return Ok(stream);
+                }
+                Err(e) => last = e.to_string(),
+            }
+            sleep(CONNECT_PAUSE).await;
+        }
+        self.record(Event::ConnectFailed {
+            error: last.clone(),
+        });
+        Err(format!(
+            "could not connect in {CONNECT_TRIES} tries: {last}"
+        ))
+    }
+
+    /// Batches of 1..=`pipeline` requests, each batch written in chunks, then every reply
+    /// of the batch read, framed and judged in order.
+    async fn well_behaved(&mut self, mut stream: TcpStream) -> Verdict {
+        let pipeline = self.shared.options.delivery.pipeline.max(1);
+        let mut buf = BytesMut::new();
+        let mut pending = Pending::new();
+        loop {
+            let batch = self.delivery.random_range(1..=pipeline);
+            let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
+            for _ in 0..batch {
+                let Some(request) = self.session.next_request(&mut self.work) else {
+                    break;
+                };
+                let base = bytes.len();
+                seams.extend(request.boundaries.iter().map(|&b| base + b));
+                bytes.extend_from_slice(&request.bytes);
+                ends.push(bytes.len());
+                self.note(format!("request {}", request.bytes.escape_ascii()));
+                pending.push_back(request);
+            }
+            if pending.is_empty() {
+                break;
+            }
+            self.shared.tally(|t| t.requests += pending.len() as u64);
+            if !self
+                .deliver(&mut stream, bytes.freeze(), &ends, &seams)
+                .await
+            {
+                return Err((
+                    "unanswered",
+                    format!(
+                        "the connection broke while writing; {} request(s) unanswered",
+                        pending.len()
+                    ),
+                ));
+            }
+            while let Some(request) = pending.pop_front() {
+                let reply = self
+                    .read_reply(&mut stream, &mut buf, pending.len() + 1)
+                    .await?;
+                self.judge(&request, &reply)?;
+            }
+        }
+        if !buf.is_empty() {
+            return Err((
+                "extra",
+                format!(
+                    "{} byte(s) after the last reply: {}",
+                    buf.len(),
+                    buf.escape_ascii()
+                ),
+            ));
+        }
+        self.record(Event::Closed {
+            why: "client done".into(),
+        });
+        Ok(())
+    }
+
+    /// The next reply frame, reading as needed.
+    async fn read_reply(
+        &mut self,
+        stream: &mut TcpStream,
+        buf: &mut BytesMut,
+        waiting: usize,
+    ) -> Result<Bytes, (&'static str, String)> {
+        let wait = self.shared.options.reply_timeout;
+        loop {
+            match self.framer.next_frame(buf) {
+                Ok(Some(frame)) => return Ok(frame),
+                Ok(None) => {}
+                Err(e) => return Err(("framing", format!("unreadable reply: {e}"))),
+            }
+            match timeout(wait, stream.read_buf(buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    self.record(Event::Closed {
+                        why: "closed by the server".into(),
+                    });
+                    return Err((
+                        "unanswered",
+                        format!(
+                            "the server closed the connection with {waiting} request(s) unanswered{}",
+                            held(buf)
+                        ),
+                    ));
+                }
+                Ok(Ok(_)) => {}
+                Err(_) => {
+                    return Err((
+                        "unanswered",
+                        format!(
+                            "no reply within {wait:?}, {waiting} request(s) unanswered{}",
+                            held(buf)
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The model's prediction, then the session's own check.
+    fn judge(&mut self, request: &Request, reply: &Bytes) -> Verdict {
+        self.note(format!("reply {}", reply.escape_ascii()));
+        self.shared.tally(|t| t.replies += 1);
+        let what = || format!("request {}", request.bytes.escape_ascii());
+        if let Some(want) = self.session.expect(request) {
+            if want != reply {
+                return Err((
+                    "model",
+                    format!(
+                        "{}: expected {}, got {}",
+                        what(),
+                        want.escape_ascii(),
+                        reply.escape_ascii()
+                    ),
+                ));
+            }
+        }
+        self.session
+            .check_reply(request, reply)
+            .map_err(|e| ("reply", format!("{}: {e}", what())))
+    }
+
+    /// Writes `bytes` (requests ending at `ends`, seams at `seams`) in seeded chunks with
+    /// seeded gaps; false if the connection broke. The gaps inside one request add up to at
+    /// most the run's request budget, so a well-behaved request always arrives in time.
+    async fn deliver(
+        &mut self,
+        stream: &mut TcpStream,
+        bytes: Bytes,
+        ends: &[usize],
+        seams: &[usize],
+    ) -> bool {
+        let d: Delivery = self.shared.options.delivery;
+        let budget = self.shared.options.request_budget;
+        let one_byte = d.byte_at_a_time > 0.0 && self.delivery.random_bool(d.byte_at_a_time);
+        let at_seams = d.cut_at_boundaries > 0.0 && self.delivery.random_bool(d.cut_at_boundaries);
+        let mut request_started = Instant::now();
+        let mut start = 0;
+        while start < bytes.len() {
+            let left = bytes.len() - start;
+            let mut end = if one_byte {
+                start + 1
+            } else {
+                start + self.delivery.random_range(1..=d.max_chunk.max(1)).min(left)
+            };
+            if at_seams {
+                // At a seam, or a byte either side of it: inside a header, just before a
+                // delimiter's end.
+                let near = seams
+                    .iter()
+                    .chain(ends)
+                    .find(|&&s| s > start && s <= end + 1);
+                if let Some(&s) = near {
+                    let shift = self.delivery.random_range(0..3);
+                    end = (s + shift).saturating_sub(1).clamp(start + 1, bytes.len());
+                }
+            }
+            let chunk = bytes.slice(start..end);
+            if stream.write_all(&chunk).await.is_err() {
+                return false;
+            }
+            self.record(Event::Write { bytes: chunk });
+            if start == 0 || ends.iter().any(|&e| (start..end).contains(&e)) {
+                request_started = Instant::now();
+            }
+            start = end;
+            if start < bytes.len() && !d.max_gap.is_zero() && self.delivery.random_bool(0.3) {
+                let gap = self.delivery.random_range(Duration::ZERO..=d.max_gap);
+                let mid_request = !ends.contains(&start);
+                let room = budget.saturating_sub(request_started.elapsed());
+                sleep(if mid_request { gap.min(room) } else { gap }).await;
+            }
+        }
+        true
+    }
+
+    /// All but the last byte of a request, one every `slowloris_interval`; the server must
+    /// close the connection within `slowloris_bound` of the first.
+    async fn slowloris(&mut self, mut stream: TcpStream) -> Verdict {
+        let roles = self.shared.options.roles;
+        let Some(request) = self.session.next_request(&mut self.work) else {
+            return self.idle(stream).await;
+        };
+        let trickle = request.bytes.slice(..request.bytes.len().saturating_sub(1));
+        let first = Instant::now();
+        let deadline = first + roles.slowloris_bound;
+        let mut sent = 0;
+        let mut scratch = [0u8; 512];
+        loop {
+            let next = if sent < trickle.len() {
+                first + roles.slowloris_interval * sent as u32
+            } else {
+                deadline
+            };
+            tokio::select! {
+                biased;
+                read = stream.read(&mut scratch) => match read {
+                    Ok(0) | Err(_) => break,
+                    // The server may say why it cuts the connection.
+                    Ok(_) => continue,
+                },
+                _ = tokio::time::sleep_until(next.min(deadline)) => {}
+            }
+            if Instant::now() >= deadline {
+                return Err((
+                    "slowloris",
+                    format!(
+                        "still open {:?} after its first byte ({sent} of {} bytes trickled)",
+                        roles.slowloris_bound,
+                        request.bytes.len()
+                    ),
+                ));
+            }
+            if sent < trickle.len() {
+                let byte = trickle.slice(sent..sent + 1);
+                if stream.write_all(&byte).await.is_err() {
+                    break;
+                }
+                self.record(Event::Write { bytes: byte });
+                sent += 1;
+            }
+        }
+        let after = first.elapsed();
+        self.record(Event::Closed {
+            why: format!("slowloris cut after {after:?}"),
+        });
+        self.shared.tally(|t| t.slowloris_cut += 1);
+        Ok(())
+    }
+
+    /// A random part of the first request, then gone.
+    async fn disconnect(&mut self, mut stream: TcpStream) -> Verdict {
+        if let Some(request) = self.session.next_request(&mut self.work) {
+            let len = request.bytes.len();
+            let cut = if len > 1 {
+                self.delivery.random_range(1..len)
+            } else {
+                0
+            };
+            let seams = request.boundaries.clone();
+            self.deliver(&mut stream, request.bytes.slice(..cut), &[], &seams)
+                .await;
+        }
+        self.record(Event::Disconnect { mid_frame: true });
+        self.shared.tally(|t| t.disconnects += 1);
+        Ok(())
+    }
+
+    /// Connected, silent for `idle_for` (or until the server closes), then gone.
+    async fn idle(&mut self, mut stream: TcpStream) -> Verdict {
+        let idle_for = self.shared.options.roles.idle_for;
+        let mut scratch = [0u8; 512];
+        let until = Instant::now() + idle_for;
+        let why = loop {
+            match timeout_at(until, stream.read(&mut scratch)).await {
+                Err(_) => break "idle client left",
+                Ok(Ok(0)) | Ok(Err(_)) => break "idle client closed by the server",
+                Ok(Ok(_)) => {}
+            }
+        };
+        self.record(Event::Closed { why: why.into() });
+        self.shared.tally(|t| t.idle += 1);
+        Ok(())
+    }
+}
+
+/// ", holding <bytes>" when part of a reply was read, for a violation's text.
+fn held(buf: &BytesMut) -> String {
+    if buf.is_empty() {
+        String::new()
+    } else {
+        format!(", holding {}", buf.escape_ascii())
+    }
+}

@@ -1,0 +1,62 @@
+//! Test your own server: run any tokio server under the simulation with a workload of your
+//! protocol, and sweep seeds from a `#[test]`.
+//!
+//! You give
+//! - the **server**: a closure taking the simulated [`Listener`] (each accepted
+//!   [`Connection`] is an `AsyncRead + AsyncWrite` with partial and coalesced reads, short
+//!   writes and spurious `Pending`s) and a [`Shutdown`], serving until the shutdown;
+//! - a [`Workload`]: per client a [`Session`] (the next request's bytes with their seams,
+//!   the model's expected reply, a check of each reply) and a [`ReplyFramer`] that cuts the
+//!   replies apart ([`length_prefixed`], [`delimited`], or a closure);
+//! - [`Options`]: clients, hosts, [`Delivery`](crate::Delivery), [`Faults`](crate::Faults),
+//!   misbehaving clients ([`RoleMix`]).
+//!
+//! The harness gives clients spread over hosts, seeded chunked delivery with gaps and
+//! pipelining, the stream faults, slowloris / disconnecting / idle clients, and the oracles
+//! that do not depend on the protocol: every request answered, in order (`unanswered`,
+//! `extra`), the model and the check (`model`, `reply`, `framing`), every slowloris closed
+//! in time (`slowloris`), every client finished (`finished`), no connection held once the
+//! clients have left (`open`), the server returning on shutdown (`shutdown`), no panic. A
+//! run is a transcript whose hash is the same for the same seed; [`sweep!`](crate::sweep!)
+//! runs many seeds and says how to replay a failing one.
+//!
+//! framesim's own key-value server through it, in every framing ([`KvWorkload`]):
+//!
+//! ```
+//! use framesim::harness::{Harness, KvWorkload};
+//! use framesim_server::protocol::Framing;
+//! use framesim_server::{serve, Config, Kv, Stats};
+//!
+//! for framing in [Framing::Resp, Framing::line(), Framing::length()] {
+//!     let config = Config { framing: framing.clone(), ..Config::default() };
+//!     let harness = Harness::new(
+//!         move |listener, shutdown| {
+//!             let config = config.clone();
+//!             async move {
+//!                 serve(listener, Kv::new(), config, Stats::default(), shutdown).await.unwrap();
+//!             }
+//!         },
+//!         KvWorkload::new(framing),
+//!     )
+//!     .clients(4);
+//!     framesim::sweep!(harness, 0..2);
+//! }
+//! ```
+
+mod client;
+mod kv;
+mod listener;
+mod options;
+mod outcome;
+mod run;
+mod sweep;
+mod workload;
+
+pub use crate::seeds::Draws;
+pub use kv::KvWorkload;
+pub use listener::{Connection, Listener, Shutdown};
+pub use options::{Options, Role, RoleMix};
+pub use outcome::{Outcome, Tally, Violation};
+pub use run::Harness;
+pub use sweep::{seeds_from_env, sweep, target_flag, Replay, DEFAULT_SEEDS};
+pub use workload::{delimited, length_prefixed, ReplyFramer, Request, Session, Workload};

@@ -1,0 +1,134 @@
+//! How a harness run is set up: plain data, every field with a default.
+
+use crate::net::Faults;
+use crate::scenario::Delivery;
+use std::time::Duration;
+
+/// Everything about a harness run besides the server, the workload and the seed.
+///
+/// ```
+/// use framesim::harness::{Options, RoleMix};
+/// let options = Options {
+///     clients: 64,
+///     roles: RoleMix { slowloris: 4, ..RoleMix::default() },
+///     ..Options::default()
+/// };
+/// assert_eq!(options.roles.of(0), framesim::harness::Role::Slowloris);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// Virtual clients.
+    pub clients: usize,
+    /// Client hosts they are spread over (client `i` on host `i % hosts`): turmoil's cost
+    /// grows with the square of the messages in flight between two hosts.
+    pub hosts: usize,
+    /// How well-behaved clients put their bytes on the wire: chunk sizes, gaps, pipelined
+    /// batches, cuts at seams.
+    pub delivery: Delivery,
+    /// What the server's stream does to its reads and writes (`window` does not apply).
+    pub faults: Faults,
+    /// How many clients misbehave, and how.
+    pub roles: RoleMix,
+    /// Clients start at a random time in `0..=ramp`.
+    pub ramp: Duration,
+    /// Most time the gaps inside one request add up to: keep it under the server's
+    /// deadline for a request's bytes, so a well-behaved client is never cut.
+    pub request_budget: Duration,
+    /// How long a client waits for a reply before calling its request unanswered.
+    pub reply_timeout: Duration,
+    /// After the last client leaves: how long the server has to drop every connection, and
+    /// then to return after [`Shutdown`](super::Shutdown).
+    pub settle: Duration,
+    /// Range of turmoil's one-way message latency.
+    pub latency: (Duration, Duration),
+    /// The port the server's listener binds on host `server`.
+    pub port: u16,
+    /// Keep every transcript line (else only its hash and counts).
+    pub keep_transcript: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            clients: 32,
+            hosts: 4,
+            delivery: Delivery::default(),
+            faults: Faults {
+                partial_read_chance: 0.3,
+                short_write_chance: 0.2,
+                spurious_pending_chance: 0.05,
+                coalesce_chance: 0.3,
+                ..Faults::none()
+            },
+            roles: RoleMix::default(),
+            ramp: Duration::from_millis(50),
+            request_budget: Duration::from_millis(250),
+            reply_timeout: Duration::from_secs(10),
+            settle: Duration::from_secs(2),
+            latency: (Duration::from_millis(1), Duration::from_millis(5)),
+            port: 6379,
+            keep_transcript: false,
+        }
+    }
+}
+
+/// What one client does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Sends its session's requests, pipelined and chunked, and judges every reply; must
+    /// get every reply, in order.
+    WellBehaved,
+    /// Trickles all but the last byte of its first request; must be closed within
+    /// [`RoleMix::slowloris_bound`] of its first byte.
+    Slowloris,
+    /// Writes part of its first request and leaves.
+    Disconnect,
+    /// Connects and says nothing for [`RoleMix::idle_for`].
+    Idle,
+}
+
+/// How many clients play each misbehaving role: the first `slowloris` clients trickle, the
+/// next `disconnect` leave mid-request, the next `idle` say nothing; the rest behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleMix {
+    /// Clients that trickle a request they never finish.
+    pub slowloris: usize,
+    /// Time between two bytes of a slowloris.
+    pub slowloris_interval: Duration,
+    /// How soon after its first byte the server must close a slowloris.
+    pub slowloris_bound: Duration,
+    /// Clients that leave in the middle of a request.
+    pub disconnect: usize,
+    /// Clients that connect and say nothing.
+    pub idle: usize,
+    /// How long an idle client stays (the server may close it sooner).
+    pub idle_for: Duration,
+}
+
+impl Default for RoleMix {
+    fn default() -> Self {
+        RoleMix {
+            slowloris: 0,
+            slowloris_interval: Duration::from_millis(100),
+            slowloris_bound: Duration::from_secs(1),
+            disconnect: 0,
+            idle: 0,
+            idle_for: Duration::from_millis(500),
+        }
+    }
+}
+
+impl RoleMix {
+    /// The role of client `id`.
+    pub fn of(&self, id: usize) -> Role {
+        if id < self.slowloris {
+            Role::Slowloris
+        } else if id < self.slowloris + self.disconnect {
+            Role::Disconnect
+        } else if id < self.slowloris + self.disconnect + self.idle {
+            Role::Idle
+        } else {
+            Role::WellBehaved
+        }
+    }
+}

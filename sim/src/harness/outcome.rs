@@ -1,0 +1,179 @@
+//! What a harness run found: the violations, the numbers, the transcript, and how to say
+//! it to a person.
+
+use crate::transcript::{Counts, Transcript};
+use std::fmt;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// One broken promise: which oracle, who, when, what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The oracle's name: `connect`, `unanswered`, `model`, `reply`, `framing`, `extra`,
+    /// `slowloris`, `finished`, `open`, `shutdown`.
+    pub oracle: &'static str,
+    /// The client that saw it, if a client did.
+    pub client: Option<usize>,
+    /// Virtual time since the run started.
+    pub at: Duration,
+    /// What happened.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}]", self.oracle)?;
+        if let Some(c) = self.client {
+            write!(f, " client {c}")?;
+        }
+        write!(f, " at {:?}: {}", self.at, self.detail)
+    }
+}
+
+/// What the clients of a run did, counted: a run that exercised nothing passes nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Requests well-behaved clients sent.
+    pub requests: u64,
+    /// Replies they read and judged.
+    pub replies: u64,
+    /// Clients that ran to their end (every one should).
+    pub clients_finished: u64,
+    /// Slowloris clients the server closed in time.
+    pub slowloris_cut: u64,
+    /// Clients that left mid-request.
+    pub disconnects: u64,
+    /// Idle clients.
+    pub idle: u64,
+}
+
+impl Tally {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Tally) {
+        self.requests += other.requests;
+        self.replies += other.replies;
+        self.clients_finished += other.clients_finished;
+        self.slowloris_cut += other.slowloris_cut;
+        self.disconnects += other.disconnects;
+        self.idle += other.idle;
+    }
+}
+
+/// What one harness run found.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The run's seed.
+    pub seed: u64,
+    /// Every violation, in the order found.
+    pub violations: Vec<Violation>,
+    /// Every panic inside the run (the server's connection tasks included), as
+    /// `file:line: message`.
+    pub panics: Vec<String>,
+    /// The simulation itself failed (a host returned an error or panicked).
+    pub error: Option<String>,
+    /// The run's events (lines only if kept).
+    pub transcript: Transcript,
+    /// Events by kind: writes, stream faults, connects.
+    pub counts: Counts,
+    /// What the clients did.
+    pub tally: Tally,
+    /// Virtual time the run took.
+    pub virtual_time: Duration,
+}
+
+impl Outcome {
+    /// No violation, no panic, no simulation error.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty() && self.panics.is_empty() && self.error.is_none()
+    }
+
+    /// The first failure on one line (`[oracle] ...`, `[panic] ...` or `[error] ...`);
+    /// empty for a pass.
+    pub fn first_failure(&self) -> String {
+        let line = if let Some(v) = self.violations.first() {
+            v.to_string()
+        } else if let Some(p) = self.panics.first() {
+            format!("[panic] {p}")
+        } else if let Some(e) = &self.error {
+            format!("[error] {e}")
+        } else {
+            return String::new();
+        };
+        line.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// A few lines: what ran and what it did.
+    pub fn summary(&self) -> String {
+        let (t, c) = (&self.tally, &self.counts);
+        format!(
+            "seed {}: {} requests, {} replies, {} clients finished, {} slowloris cut, {} \
+             disconnects, {} idle; {} chunks, {} partial reads, {} coalesced reads, {} short \
+             writes, {} spurious pendings; {} events, hash {:016x}, {:?} virtual; {}",
+            self.seed,
+            t.requests,
+            t.replies,
+            t.clients_finished,
+            t.slowloris_cut,
+            t.disconnects,
+            t.idle,
+            c.writes,
+            c.partial_reads,
+            c.coalesced_reads,
+            c.short_writes,
+            c.pendings,
+            self.transcript.len(),
+            self.transcript.hash(),
+            self.virtual_time,
+            if self.passed() { "PASS" } else { "FAIL" }
+        )
+    }
+
+    /// The failure report: the first violation, the events before it (if kept), every
+    /// panic, the seed and `replay`, the command that runs it again.
+    pub fn failure(&self, replay: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "FAIL: seed {}", self.seed);
+        let _ = writeln!(out, "first failure: {}", self.first_failure());
+        if self.violations.len() > 1 {
+            let _ = writeln!(out, "({} more violations)", self.violations.len() - 1);
+        }
+        let lines = self.transcript.lines();
+        if let (Some(v), false) = (self.violations.first(), lines.is_empty()) {
+            let end = self
+                .transcript
+                .records()
+                .iter()
+                .position(|r| {
+                    matches!(&r.event, crate::Event::Note { text } if text.starts_with(&format!("violation [{}]", v.oracle)))
+                })
+                .unwrap_or(lines.len());
+            let _ = writeln!(out, "last events before it:");
+            for line in &lines[end.saturating_sub(12)..end] {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        for p in self.panics.iter().take(5) {
+            let _ = writeln!(out, "panic: {p}");
+        }
+        if let Some(e) = &self.error {
+            let _ = writeln!(out, "simulation error: {e}");
+        }
+        let _ = writeln!(out, "{}", self.summary());
+        let _ = write!(out, "seed: {}\nreplay: {replay}", self.seed);
+        out
+    }
+
+    /// The transcript as text: a header, every event on its line, the summary.
+    pub fn render(&self) -> String {
+        let mut out = format!("# framesim harness run, seed {}\n", self.seed);
+        for line in self.transcript.lines() {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        let _ = writeln!(out, "# {}", self.summary());
+        for v in &self.violations {
+            let _ = writeln!(out, "# {v}");
+        }
+        out
+    }
+}

@@ -1,0 +1,317 @@
+//! A harness run: the user's server on host `server`, the clients spread over client hosts,
+//! and a monitor that checks what is left once they are gone.
+
+use super::client::Client;
+use super::listener::{Listener, Shutdown};
+use super::options::Options;
+use super::outcome::{Outcome, Tally, Violation};
+use super::workload::Workload;
+use crate::panics::Capture;
+use crate::seeds::{self, Stream};
+use crate::transcript::{Actor, Event, Transcript};
+use crate::world::Divergence;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The server under test, as the harness holds it.
+type ServerFn = dyn Fn(Listener, Shutdown) -> Pin<Box<dyn Future<Output = ()>>>;
+
+/// A server, a workload and their options: runs one seed, or (through
+/// [`sweep`](super::sweep())) many.
+///
+/// The server is a closure given the simulated [`Listener`] and a [`Shutdown`]: it serves
+/// every connection it accepts until the shutdown completes, then returns. It runs on
+/// turmoil's host `server`, on a current-thread runtime with virtual time, so
+/// `tokio::spawn` and `tokio::time` work unchanged. The clients connect to
+/// `server:<port>`.
+///
+/// ```
+/// use framesim::harness::{Harness, KvWorkload};
+/// use framesim_server::protocol::Framing;
+/// use framesim_server::{serve, Config, Kv, Stats};
+///
+/// let harness = Harness::new(
+///     |listener, shutdown| async move {
+///         let config = Config { framing: Framing::line(), ..Config::default() };
+///         serve(listener, Kv::new(), config, Stats::default(), shutdown).await.unwrap();
+///     },
+///     KvWorkload::new(Framing::line()),
+/// )
+/// .clients(8);
+/// let outcome = harness.run(7);
+/// assert!(outcome.passed(), "{}", outcome.failure("(doc example)"));
+/// assert_eq!(outcome.tally.replies, 8 * 8);
+/// ```
+#[derive(Clone)]
+pub struct Harness {
+    server: Rc<ServerFn>,
+    workload: Rc<dyn Workload>,
+    options: Options,
+}
+
+impl Harness {
+    /// `server` under `workload`, with [`Options::default`].
+    pub fn new<F, Fut, W>(server: F, workload: W) -> Self
+    where
+        F: Fn(Listener, Shutdown) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+        W: Workload + 'static,
+    {
+        Harness {
+            server: Rc::new(move |listener, shutdown| Box::pin(server(listener, shutdown))),
+            workload: Rc::new(workload),
+            options: Options::default(),
+        }
+    }
+
+    /// The same harness with `options`.
+    pub fn with(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The same harness with `n` clients.
+    pub fn clients(mut self, n: usize) -> Self {
+        self.options.clients = n;
+        self
+    }
+
+    /// This harness's options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Runs `seed` to its end and checks every oracle.
+    pub fn run(&self, seed: u64) -> Outcome {
+        run(self, seed, self.options.keep_transcript)
+    }
+
+    /// Runs `seed` keeping every transcript line (for a report or a file).
+    pub fn replay(&self, seed: u64) -> Outcome {
+        run(self, seed, true)
+    }
+
+    /// Runs `seed` twice; the transcript hash, or where the two runs first differ.
+    pub fn check_determinism(&self, seed: u64) -> Result<u64, Divergence> {
+        let (a, b) = (self.replay(seed), self.replay(seed));
+        match Divergence::between(&a.transcript.lines(), &b.transcript.lines()) {
+            None => Ok(a.transcript.hash()),
+            Some(d) => Err(d),
+        }
+    }
+}
+
+/// What the clients and the monitor of a run share.
+#[derive(Clone)]
+pub(super) struct Shared {
+    pub(super) seed: u64,
+    pub(super) options: Options,
+    pub(super) workload: Rc<dyn Workload>,
+    pub(super) transcript: Transcript,
+    violations: Arc<Mutex<Vec<Violation>>>,
+    tally: Arc<Mutex<Tally>>,
+}
+
+impl Shared {
+    /// Records a violation, in the transcript too.
+    pub(super) fn violation(&self, oracle: &'static str, client: Option<usize>, detail: String) {
+        let actor = client.map_or(Actor::Sim, Actor::Client);
+        self.transcript.record(
+            actor,
+            Event::Note {
+                text: format!("violation [{oracle}] {detail}"),
+            },
+        );
+        let at = turmoil::sim_elapsed().unwrap_or_default();
+        self.violations
+            .lock()
+            .expect("violations lock")
+            .push(Violation {
+                oracle,
+                client,
+                at,
+                detail,
+            });
+    }
+
+    pub(super) fn tally(&self, f: impl FnOnce(&mut Tally)) {
+        f(&mut self.tally.lock().expect("tally lock"));
+    }
+}
+
+/// Waits until `done` holds or `limit` passes; whether it held.
+async fn within(limit: Duration, done: impl Fn() -> bool) -> bool {
+    let start = tokio::time::Instant::now();
+    while !done() {
+        if start.elapsed() >= limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    true
+}
+
+fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
+    let o = harness.options;
+    let panics = Capture::start();
+    let transcript = Transcript::new(keep);
+    let shared = Shared {
+        seed,
+        options: o,
+        workload: harness.workload.clone(),
+        transcript: transcript.clone(),
+        violations: Arc::default(),
+        tally: Arc::default(),
+    };
+    let hosts = o.hosts.clamp(1, o.clients.max(1));
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_secs(3600))
+        .tick_duration(Duration::from_millis(1))
+        .min_message_latency(o.latency.0)
+        .max_message_latency(o.latency.1)
+        // The per-stream capacity is also the accept backlog, which panics when full.
+        .tcp_capacity(o.clients + 64)
+        .rng_seed(seeds::derive(seed, Stream::Network))
+        .build();
+
+    let open = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let returned = Arc::new(AtomicBool::new(false));
+    let (server, t, open_in, stop_in, returned_in) = (
+        harness.server.clone(),
+        transcript.clone(),
+        open.clone(),
+        stop.clone(),
+        returned.clone(),
+    );
+    sim.host("server", move || {
+        let (server, t, open, stop, returned) = (
+            server.clone(),
+            t.clone(),
+            open_in.clone(),
+            stop_in.clone(),
+            returned_in.clone(),
+        );
+        async move {
+            let bound = turmoil::net::TcpListener::bind(("0.0.0.0", o.port)).await?;
+            let listener = Listener::new(bound, o.faults, seed, t.clone(), open);
+            server(listener, Shutdown::new(stop)).await;
+            t.record(
+                Actor::Server,
+                Event::Note {
+                    text: "server returned".into(),
+                },
+            );
+            returned.store(true, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    });
+
+    let hosts_done = Arc::new(AtomicUsize::new(0));
+    for h in 0..hosts {
+        let (shared, done) = (shared.clone(), hosts_done.clone());
+        let ids: Vec<usize> = (0..o.clients).filter(|id| id % hosts == h).collect();
+        sim.client(format!("client{h}"), async move {
+            // Sessions need not be `Send`: every client of a host runs on its one thread.
+            let local = tokio::task::LocalSet::new();
+            local
+                .run_until(async move {
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for id in ids {
+                        tasks.spawn_local(Client::new(id, shared.clone()).run());
+                    }
+                    while let Some(joined) = tasks.join_next().await {
+                        if let Err(e) = joined {
+                            std::panic::resume_unwind(e.into_panic());
+                        }
+                    }
+                })
+                .await;
+            done.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+    }
+
+    let monitor = shared.clone();
+    sim.client("monitor", async move {
+        while hosts_done.load(Ordering::SeqCst) < hosts {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if !within(o.settle, || open.load(Ordering::SeqCst) == 0).await {
+            let left = open.load(Ordering::SeqCst);
+            monitor.violation(
+                "open",
+                None,
+                format!(
+                    "the server still holds {left} connection(s) {:?} after the last client left",
+                    o.settle
+                ),
+            );
+        }
+        monitor.transcript.record(
+            Actor::Sim,
+            Event::Note {
+                text: "shutdown".into(),
+            },
+        );
+        stop.notify_one();
+        if !within(o.settle, || returned.load(Ordering::SeqCst)).await {
+            monitor.violation(
+                "shutdown",
+                None,
+                format!(
+                    "the server did not return within {:?} of its shutdown",
+                    o.settle
+                ),
+            );
+        }
+        Ok(())
+    });
+
+    transcript.record(
+        Actor::Sim,
+        Event::Note {
+            text: "start".into(),
+        },
+    );
+    let ran = catch_unwind(AssertUnwindSafe(|| sim.run()));
+    let virtual_time = sim.elapsed();
+    drop(sim);
+    let panics = panics.finish();
+    let error = match ran {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(match panics.first() {
+            Some(at) => format!("panic at {at}"),
+            None => "panic".into(),
+        }),
+    };
+    let tally = *shared.tally.lock().expect("tally lock");
+    if tally.clients_finished < o.clients as u64 && error.is_none() {
+        shared.violation(
+            "finished",
+            None,
+            format!(
+                "{} of {} clients finished",
+                tally.clients_finished, o.clients
+            ),
+        );
+    }
+    let violations = shared.violations.lock().expect("violations lock").clone();
+    Outcome {
+        seed,
+        violations,
+        panics,
+        error,
+        counts: transcript.counts(),
+        transcript,
+        tally,
+        virtual_time,
+    }
+}

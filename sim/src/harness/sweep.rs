@@ -1,0 +1,194 @@
+//! Many seeds from a `#[test]`: which seeds (the environment says), the run of each, and a
+//! failure that says how to replay it.
+
+use super::outcome::Tally;
+use super::run::Harness;
+use crate::scenario::{shown, work_dir};
+use std::ops::Range;
+use std::path::PathBuf;
+
+/// The seeds a sweep runs when the environment names none.
+pub const DEFAULT_SEEDS: Range<u64> = 0..16;
+
+/// The seeds to sweep: `FRAMESIM_SEED=N` for one, `FRAMESIM_SEEDS=A..B` for a range, else
+/// `default`. A value that does not parse is an error naming it.
+///
+/// ```
+/// let seeds = framesim::harness::seeds_from_env(0..4).unwrap();
+/// # let _ = seeds;
+/// ```
+pub fn seeds_from_env(default: Range<u64>) -> Result<Range<u64>, String> {
+    if let Ok(one) = std::env::var("FRAMESIM_SEED") {
+        let seed: u64 = one
+            .trim()
+            .parse()
+            .map_err(|_| format!("FRAMESIM_SEED={one:?} is not a seed"))?;
+        return Ok(seed..seed + 1);
+    }
+    match std::env::var("FRAMESIM_SEEDS") {
+        Ok(range) => parse_range(&range)
+            .ok_or_else(|| format!("FRAMESIM_SEEDS={range:?} is not a range like 0..100")),
+        Err(_) => Ok(default),
+    }
+}
+
+fn parse_range(text: &str) -> Option<Range<u64>> {
+    let (a, b) = text.trim().split_once("..")?;
+    let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a < b).then_some(a..b)
+}
+
+/// How a failing seed is run again: the `cargo test` command of the test that swept it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    /// The command before its test filter, e.g. `cargo test -p mypkg --test sim`.
+    pub command: String,
+    /// The test's name, as libtest filters it (`tests::kv` or `kv`), if known.
+    pub test: Option<String>,
+}
+
+impl Replay {
+    /// `cargo test -p <package> <target>`, e.g. `target` = `--test sim`; the test name is
+    /// the current thread's (libtest names each test's thread after it).
+    pub fn new(package: &str, target: &str) -> Self {
+        let test = std::thread::current()
+            .name()
+            .filter(|name| *name != "main")
+            .map(str::to_string);
+        Replay {
+            command: format!("cargo test -p {package} {target}"),
+            test,
+        }
+    }
+
+    /// The command that runs exactly `seed` of this test.
+    pub fn command(&self, seed: u64) -> String {
+        let mut cmd = format!("FRAMESIM_SEED={seed} {}", self.command);
+        if let Some(test) = &self.test {
+            cmd.push_str(&format!(" -- {test} --exact"));
+        }
+        cmd
+    }
+
+    /// Where the transcript of `seed` goes: `target/framesim/harness-<test>-<seed>.txt`.
+    pub fn transcript_path(&self, seed: u64) -> PathBuf {
+        let test = self.test.as_deref().unwrap_or("run").replace("::", "-");
+        work_dir().join(format!("harness-{test}-{seed}.txt"))
+    }
+}
+
+/// Runs `harness` for every seed the environment names (else `default`), the first seed
+/// twice to check that it gives the same transcript. On the first failing seed it runs that
+/// seed again keeping its events, prints the report (first violation, the events before
+/// it, the seed, the replay command) on stderr, writes the transcript under
+/// `target/framesim/`, and panics with one line: the seed, the first failure, the replay
+/// command. Returns what the clients did over every seed.
+///
+/// Use it through [`sweep!`](crate::sweep!), which fills in `replay` for the calling test.
+pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
+    let seeds = seeds_from_env(default).unwrap_or_else(|e| panic!("framesim: {e}"));
+    let mut total = Tally::default();
+    for seed in seeds.clone() {
+        let outcome = harness.run(seed);
+        if !outcome.passed() {
+            fail(harness, seed, replay);
+        }
+        if seed == seeds.start {
+            let again = harness.run(seed);
+            if again.transcript.hash() != outcome.transcript.hash() {
+                let detail = match harness.check_determinism(seed) {
+                    Err(d) => format!(
+                        "first diverging event {}: {:?} vs {:?}",
+                        d.index, d.first, d.second
+                    ),
+                    Ok(_) => "the transcripts agree when kept".into(),
+                };
+                eprintln!("framesim: seed {seed} is not deterministic: {detail}");
+                panic!(
+                    "framesim: seed {seed} [determinism] two runs differ ({:016x} vs {:016x}) | replay: {}",
+                    outcome.transcript.hash(),
+                    again.transcript.hash(),
+                    replay.command(seed)
+                );
+            }
+        }
+        total.add(&outcome.tally);
+    }
+    total
+}
+
+/// Reports the failing `seed` and panics.
+fn fail(harness: &Harness, seed: u64, replay: &Replay) -> ! {
+    let outcome = harness.replay(seed);
+    let command = replay.command(seed);
+    eprintln!("{}", outcome.failure(&command));
+    let path = replay.transcript_path(seed);
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&path, outcome.render()));
+    match written {
+        Ok(()) => eprintln!("transcript: {}", shown(&path)),
+        Err(e) => eprintln!("could not write the transcript to {}: {e}", shown(&path)),
+    }
+    let first = match outcome.first_failure() {
+        line if line.is_empty() => "passed when run again: not deterministic".to_string(),
+        line => line,
+    };
+    panic!("framesim: seed {seed} {first} | replay: {command}");
+}
+
+/// Sweeps a [`Harness`] over seeds from a `#[test]`: `sweep!(harness)` for
+/// [`DEFAULT_SEEDS`], `sweep!(harness, 0..100)` for others. `FRAMESIM_SEED=N` or
+/// `FRAMESIM_SEEDS=A..B` override them. A failure panics with the seed, the first
+/// violation and the command that replays it in this test; see [`sweep`](crate::harness::sweep()).
+///
+/// ```
+/// use framesim::harness::{Harness, KvWorkload};
+/// use framesim_server::protocol::Framing;
+/// use framesim_server::{serve, Config, Kv, Stats};
+///
+/// let harness = Harness::new(
+///     |listener, shutdown| async move {
+///         serve(listener, Kv::new(), Config::default(), Stats::default(), shutdown).await.unwrap();
+///     },
+///     KvWorkload::new(Framing::Resp),
+/// )
+/// .clients(4);
+/// let tally = framesim::sweep!(harness, 0..2);
+/// assert_eq!(tally.replies, 2 * 4 * 8);
+/// ```
+#[macro_export]
+macro_rules! sweep {
+    ($harness:expr) => {
+        $crate::sweep!($harness, $crate::harness::DEFAULT_SEEDS)
+    };
+    ($harness:expr, $seeds:expr) => {
+        $crate::harness::sweep(
+            &$harness,
+            $seeds,
+            &$crate::harness::Replay::new(
+                env!("CARGO_PKG_NAME"),
+                &$crate::harness::target_flag(
+                    env!("CARGO_CRATE_NAME"),
+                    option_env!("CARGO_TARGET_TMPDIR").is_some(),
+                    env!("CARGO_PKG_NAME"),
+                ),
+            ),
+        )
+    };
+}
+
+/// The cargo flag naming the target a test is compiled in: `--test NAME` for an integration
+/// test (cargo sets `CARGO_TARGET_TMPDIR` only for those), `--lib` for the library's unit
+/// tests, `--example NAME` otherwise (an example with `test = true`). For [`sweep!`].
+#[doc(hidden)]
+pub fn target_flag(crate_name: &str, integration: bool, package: &str) -> String {
+    if integration {
+        format!("--test {crate_name}")
+    } else if crate_name == package.replace('-', "_") {
+        "--lib".into()
+    } else {
+        format!("--example {crate_name}")
+    }
+}

@@ -1,0 +1,153 @@
+//! What the clients of a harness run ask, and how their replies are told apart and judged.
+
+use crate::seeds::Draws;
+use bytes::{Bytes, BytesMut};
+
+/// One request's bytes, and where its protocol structure has seams (a header's end, a
+/// delimiter, an argument's length): chunked delivery cuts at these offsets and one byte
+/// either side of them, besides anywhere at random.
+///
+/// ```
+/// use framesim::harness::Request;
+///
+/// let request = Request::new(&b"\x00\x00\x00\x05hello"[..]).with_boundaries([4]);
+/// assert_eq!(request.bytes.len(), 9);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Everything the client writes for this request: one frame of the protocol.
+    pub bytes: Bytes,
+    /// Offsets inside `bytes` where chunked delivery likes to cut (the frame's end is one
+    /// already).
+    pub boundaries: Vec<usize>,
+}
+
+impl Request {
+    /// A request of `bytes`, with no seams marked inside it.
+    pub fn new(bytes: impl Into<Bytes>) -> Self {
+        Request {
+            bytes: bytes.into(),
+            boundaries: Vec::new(),
+        }
+    }
+
+    /// The same request with seams at `offsets` (out-of-range ones are dropped).
+    pub fn with_boundaries(mut self, offsets: impl IntoIterator<Item = usize>) -> Self {
+        let len = self.bytes.len();
+        self.boundaries
+            .extend(offsets.into_iter().filter(|&o| o > 0 && o < len));
+        self.boundaries.sort_unstable();
+        self.boundaries.dedup();
+        self
+    }
+}
+
+/// One client's side of the protocol: the requests it sends, in order, and what it makes of
+/// each reply. Its state is the model of what the server should answer.
+pub trait Session {
+    /// The next request, or `None` when this client is done. Draw anything random from
+    /// `rng` (the client's own seeded stream), never from elsewhere.
+    fn next_request(&mut self, rng: &mut Draws) -> Option<Request>;
+
+    /// The exact reply frame the model predicts for `request`, if it predicts one; a reply
+    /// that differs is a `[model]` violation. Called in request order, as each reply
+    /// arrives, before [`check_reply`](Self::check_reply).
+    fn expect(&mut self, request: &Request) -> Option<Bytes> {
+        let _ = request;
+        None
+    }
+
+    /// Judges one reply frame (as the [`ReplyFramer`] cut it) to `request`: an `Err` is a
+    /// `[reply]` violation with that text.
+    fn check_reply(&mut self, request: &Request, reply: &[u8]) -> Result<(), String> {
+        let _ = (request, reply);
+        Ok(())
+    }
+}
+
+/// Splits the byte stream a client reads into reply frames.
+///
+/// Any `FnMut(&mut BytesMut) -> Result<Option<Bytes>, String>` is one: take the next whole
+/// frame off the front of the buffer, or leave the buffer be and return `Ok(None)` until
+/// more arrives.
+pub trait ReplyFramer {
+    /// The next complete reply frame, taken off the front of `buf`; `Ok(None)` when more
+    /// bytes are needed; `Err` when the bytes cannot be a reply (a `[framing]` violation).
+    fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, String>;
+}
+
+impl<F> ReplyFramer for F
+where
+    F: FnMut(&mut BytesMut) -> Result<Option<Bytes>, String>,
+{
+    fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, String> {
+        self(buf)
+    }
+}
+
+/// Everything the clients of a run do with the protocol: a [`Session`] per client and a
+/// [`ReplyFramer`] per connection.
+pub trait Workload {
+    /// Client `client`'s session. Sessions of different clients should not share keys or
+    /// other state the server keeps, unless their checks allow for any interleaving.
+    fn session(&self, client: usize) -> Box<dyn Session>;
+
+    /// A fresh framer for one connection's replies.
+    fn framer(&self) -> Box<dyn ReplyFramer>;
+}
+
+/// Replies framed by a big-endian length header of `header_len` bytes (1 to 8) that counts
+/// the bytes after it; the frame returned includes its header.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use framesim::harness::{length_prefixed, ReplyFramer};
+///
+/// let mut framer = length_prefixed(2);
+/// let mut buf = BytesMut::from(&b"\x00\x02hi\x00"[..]);
+/// assert_eq!(framer.next_frame(&mut buf).unwrap().as_deref(), Some(&b"\x00\x02hi"[..]));
+/// assert_eq!(framer.next_frame(&mut buf).unwrap(), None);
+/// ```
+pub fn length_prefixed(header_len: usize) -> impl ReplyFramer {
+    let header_len = header_len.clamp(1, 8);
+    move |buf: &mut BytesMut| {
+        if buf.len() < header_len {
+            return Ok(None);
+        }
+        let len = buf[..header_len]
+            .iter()
+            .fold(0u64, |n, &b| (n << 8) | u64::from(b));
+        let total = usize::try_from(len)
+            .ok()
+            .and_then(|l| l.checked_add(header_len))
+            .ok_or_else(|| format!("reply length {len} does not fit in memory"))?;
+        if buf.len() < total {
+            return Ok(None);
+        }
+        Ok(Some(buf.split_to(total).freeze()))
+    }
+}
+
+/// Replies framed by `delimiter` at their end; the frame returned includes it.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use framesim::harness::{delimited, ReplyFramer};
+///
+/// let mut framer = delimited(b"\r\n");
+/// let mut buf = BytesMut::from(&b"+OK\r\n+PO"[..]);
+/// assert_eq!(framer.next_frame(&mut buf).unwrap().as_deref(), Some(&b"+OK\r\n"[..]));
+/// assert_eq!(framer.next_frame(&mut buf).unwrap(), None);
+/// ```
+pub fn delimited(delimiter: &[u8]) -> impl ReplyFramer {
+    let delimiter = delimiter.to_vec();
+    move |buf: &mut BytesMut| {
+        if delimiter.is_empty() {
+            return Err("an empty delimiter frames nothing".to_string());
+        }
+        let end = buf
+            .windows(delimiter.len())
+            .position(|w| w == delimiter.as_slice());
+        Ok(end.map(|at| buf.split_to(at + delimiter.len()).freeze()))
+    }
+}
