@@ -123,3 +123,27 @@ fn a_bad_script_is_refused_with_where_and_why() {
         .unwrap_err()
         .contains("no scripted clients"));
 }
+
+#[test]
+fn every_regression_script_explores_clean_on_the_real_server_and_fails_its_fixture() {
+    let dir = framesim::shrink::regressions_dir();
+    let mut explored = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let s = Scenario::load(&path).unwrap();
+        if s.scripts.is_empty() {
+            continue;
+        }
+        let fixed = Scenario {
+            target: Target::Framesim,
+            ..s.clone()
+        };
+        let found = explore(&fixed, 2).unwrap();
+        assert!(found.failure.is_none(), "{}: {found}", path.display());
+        assert_eq!(found.logical_views, 1, "{}: {found}", path.display());
+        let broken = explore(&s, 1).unwrap();
+        assert!(broken.failure.is_some(), "{}: {broken}", path.display());
+        explored += 1;
+    }
+    assert!(explored >= 2, "{explored} scripts in {}", dir.display());
+}
