@@ -112,6 +112,7 @@ fn bursts(s: &Scenario) -> Vec<Burst> {
 fn variant(s: &Scenario, bursts: &[Burst], client: usize, cuts: &[usize]) -> Scenario {
     let mut v = s.clone();
     v.faults = Faults::none();
+    v.connections.clear();
     v.tape = None;
     // Back to front, so earlier step ranges stay valid.
     let mut offsets: Vec<usize> = Vec::with_capacity(bursts.len());

@@ -27,6 +27,7 @@ mod net;
 mod oracle;
 mod output;
 mod panics;
+pub mod plan;
 mod report;
 mod scenario;
 pub mod script;

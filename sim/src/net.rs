@@ -6,6 +6,7 @@
 //! adapter's writes also wait on the connection's receive window (`window`), and it feeds
 //! the boundary oracles (`oracle::backlog`) every byte that crosses it.
 
+use crate::plan::{Fault, Plan, Plans};
 use crate::seeds::{self, Draws, Stream};
 use crate::transcript::{Actor, Event, Transcript};
 use crate::window::{Windows, DEFAULT_WINDOW};
@@ -106,6 +107,7 @@ pub struct SimListener {
     transcript: Transcript,
     windows: Windows,
     taps: Arc<dyn Taps>,
+    plans: Plans,
 }
 
 /// What every connection of a run shares beyond its own faults.
@@ -118,6 +120,8 @@ pub struct Wiring {
     pub windows: Windows,
     /// The boundary oracles.
     pub taps: Arc<dyn Taps>,
+    /// Whether connections draw their faults, record them, or play a script's.
+    pub plans: Plans,
 }
 
 impl SimListener {
@@ -137,6 +141,7 @@ impl SimListener {
             transcript: wiring.transcript,
             windows: wiring.windows,
             taps: wiring.taps,
+            plans: wiring.plans,
         }
     }
 }
@@ -161,6 +166,8 @@ impl framesim_server::Listener for SimListener {
             key: peer,
             stalled: false,
             tap: self.taps.tap(peer),
+            plan: self.plans.plan(n),
+            cut: None,
         };
         Ok((stream, peer))
     }
@@ -186,6 +193,10 @@ pub struct FaultyStream<S> {
     /// The last write found the window full (recorded once per stall).
     stalled: bool,
     tap: Box<dyn Tap>,
+    /// Draw each poll's fault, record it too, or play it from a script.
+    plan: Plan,
+    /// The last read this poll was cut short to (what a recorded plan writes down).
+    cut: Option<usize>,
 }
 
 /// Hears nothing: the tap of a stream wrapped outside a framesim run.
@@ -238,6 +249,8 @@ impl<S> FaultyStream<S> {
             key: peer,
             stalled: false,
             tap: Box::new(Unheard),
+            plan: Plan::Draw,
+            cut: None,
         }
     }
 
@@ -262,16 +275,21 @@ impl<S> FaultyStream<S> {
     fn pending(&mut self, cx: &mut Context<'_>) -> bool {
         let chance = self.faults.spurious_pending_chance;
         if chance > 0.0 && self.rng.random_bool(chance) {
-            self.transcript.record(
-                Actor::Server,
-                Event::SpuriousPending {
-                    peer: self.peer.clone(),
-                },
-            );
-            cx.waker().wake_by_ref();
+            self.spurious(cx);
             return true;
         }
         false
+    }
+
+    /// A spurious `Pending`, recorded, its waker woken at once.
+    fn spurious(&mut self, cx: &mut Context<'_>) {
+        self.transcript.record(
+            Actor::Server,
+            Event::SpuriousPending {
+                peer: self.peer.clone(),
+            },
+        );
+        cx.waker().wake_by_ref();
     }
 }
 
@@ -301,8 +319,7 @@ impl<S: AsyncRead + Unpin> FaultyStream<S> {
     /// Returns bytes from `held`: a coalescing read ends at any byte, and a partial read
     /// applies here as anywhere.
     fn read_held(&mut self, buf: &mut ReadBuf<'_>, coalesce: bool, pulled: usize, had: usize) {
-        let total = self.held.len();
-        let mut n = buf.remaining().min(total);
+        let mut n = buf.remaining().min(self.held.len());
         if coalesce && n > 1 {
             n = self.rng.random_range(1..=n);
         }
@@ -311,6 +328,23 @@ impl<S: AsyncRead + Unpin> FaultyStream<S> {
             && self.rng.random_bool(self.faults.partial_read_chance);
         if partial {
             n = self.rng.random_range(1..=n.min(MAX_PARTIAL));
+        }
+        self.take_held(buf, n, partial, coalesce, pulled, had);
+    }
+
+    /// Returns `n` bytes from `held`, recording a partial or coalesced read as such.
+    fn take_held(
+        &mut self,
+        buf: &mut ReadBuf<'_>,
+        n: usize,
+        partial: bool,
+        coalesce: bool,
+        pulled: usize,
+        had: usize,
+    ) {
+        let total = self.held.len();
+        if partial {
+            self.cut = Some(n);
             self.transcript.record(
                 Actor::Server,
                 Event::PartialRead {
@@ -343,8 +377,20 @@ impl<S: AsyncRead + Unpin> FaultyStream<S> {
         if !partial {
             return Pin::new(&mut self.inner).poll_read(cx, buf);
         }
-        // At most 8 bytes, through a small buffer of our own: no unsafe bookkeeping on `buf`.
         let limit = self.rng.random_range(1..room.min(MAX_PARTIAL + 1));
+        self.read_limited(cx, buf, limit)
+    }
+
+    /// A read straight from the network of at most `limit` (up to [`MAX_PARTIAL`]) bytes.
+    fn read_limited(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+        limit: usize,
+    ) -> Poll<io::Result<()>> {
+        // At most 8 bytes, through a small buffer of our own: no unsafe bookkeeping on `buf`.
+        let limit = limit.min(MAX_PARTIAL);
+        self.cut = Some(limit);
         let mut scratch = [0u8; MAX_PARTIAL];
         let mut small = ReadBuf::new(&mut scratch[..limit]);
         let result = Pin::new(&mut self.inner).poll_read(cx, &mut small);
@@ -363,6 +409,44 @@ impl<S: AsyncRead + Unpin> FaultyStream<S> {
         }
         result
     }
+
+    /// A read poll played from a script: `fault` instead of draws.
+    fn play_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+        fault: Fault,
+    ) -> Poll<io::Result<()>> {
+        let (coalesce, limit, cut) = match fault {
+            Fault::Pending => {
+                self.spurious(cx);
+                return Poll::Pending;
+            }
+            Fault::Coalesce(limit) => (true, limit, false),
+            Fault::CoalesceCut(n) => (true, Some(n), true),
+            Fault::Cut(n) => (false, Some(n), true),
+            Fault::Plain => (false, None, false),
+        };
+        let had = self.held.len();
+        let pulled = if coalesce { self.pull(cx) } else { 0 };
+        if !self.held.is_empty() {
+            let all = buf.remaining().min(self.held.len());
+            let n = limit.map_or(all, |l| l.min(all));
+            self.take_held(buf, n, cut, coalesce, pulled, had);
+            Poll::Ready(Ok(()))
+        } else if let Some(e) = self.error.take() {
+            Poll::Ready(Err(e))
+        } else if self.eof {
+            Poll::Ready(Ok(()))
+        } else if coalesce {
+            Poll::Pending
+        } else {
+            match limit {
+                Some(n) if n < buf.remaining() => self.read_limited(cx, buf, n),
+                _ => Pin::new(&mut self.inner).poll_read(cx, buf),
+            }
+        }
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
@@ -373,15 +457,24 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         this.tap.enter();
+        let before = buf.filled().len();
+        if let Some(fault) = this.plan.next_read() {
+            let result = this.play_read(cx, buf, fault);
+            if let Poll::Ready(Ok(())) = result {
+                this.tap.read(buf.filled().len() - before);
+            }
+            return result;
+        }
         if this.pending(cx) {
+            this.plan.drew_read(Fault::Pending);
             return Poll::Pending;
         }
+        this.cut = None;
         let coalesce = buf.remaining() > 1
             && this.faults.coalesce_chance > 0.0
             && this.rng.random_bool(this.faults.coalesce_chance);
         let had = this.held.len();
         let pulled = if coalesce { this.pull(cx) } else { 0 };
-        let before = buf.filled().len();
         let result = if !this.held.is_empty() {
             this.read_held(buf, coalesce, pulled, had);
             Poll::Ready(Ok(()))
@@ -395,9 +488,17 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
         } else {
             this.read_inner(cx, buf)
         };
+        let got = buf.filled().len() - before;
         if let Poll::Ready(Ok(())) = result {
-            this.tap.read(buf.filled().len() - before);
+            this.tap.read(got);
         }
+        this.plan.drew_read(match (coalesce, this.cut) {
+            (true, Some(_)) if got > 0 => Fault::CoalesceCut(got),
+            (true, _) if got > 0 => Fault::Coalesce(Some(got)),
+            (true, _) => Fault::Coalesce(None),
+            (false, Some(n)) => Fault::Cut(n),
+            (false, None) => Fault::Plain,
+        });
         result
     }
 }
@@ -410,8 +511,17 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         this.tap.enter();
-        if this.pending(cx) {
-            return Poll::Pending;
+        let planned = this.plan.next_write();
+        match planned {
+            Some(Fault::Pending) => {
+                this.spurious(cx);
+                return Poll::Pending;
+            }
+            None if this.pending(cx) => {
+                this.plan.drew_write(Fault::Pending);
+                return Poll::Pending;
+            }
+            _ => {}
         }
         let offered = data.len();
         let data = match this.windows.room(this.key, cx.waker()) {
@@ -426,16 +536,25 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
                         },
                     );
                 }
+                this.plan.drew_write(Fault::Plain);
                 return Poll::Pending;
             }
             Some(room) => &data[..offered.min(room)],
             None => data,
         };
-        let short = data.len() > 1
-            && this.faults.short_write_chance > 0.0
-            && this.rng.random_bool(this.faults.short_write_chance);
-        let result = if short {
-            let len = this.rng.random_range(1..data.len());
+        let short = match planned {
+            Some(Fault::Cut(n)) if n < data.len() => Some(n),
+            Some(_) => None,
+            None => {
+                let short = data.len() > 1
+                    && this.faults.short_write_chance > 0.0
+                    && this.rng.random_bool(this.faults.short_write_chance);
+                let cut = short.then(|| this.rng.random_range(1..data.len()));
+                this.plan.drew_write(cut.map_or(Fault::Plain, Fault::Cut));
+                cut
+            }
+        };
+        let result = if let Some(len) = short {
             let result = Pin::new(&mut this.inner).poll_write(cx, &data[..len]);
             if let Poll::Ready(Ok(n)) = result {
                 this.transcript.record(
@@ -519,6 +638,8 @@ mod tests {
             key: peer,
             stalled: false,
             tap: Box::new(Unheard),
+            plan: Plan::Draw,
+            cut: None,
         }
     }
 

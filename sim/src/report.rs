@@ -44,6 +44,8 @@ pub struct Report {
     pub panics: Vec<String>,
     /// Every client's steps, when the run was lifted into a script (`RunOptions::lift`).
     pub scripts: Vec<crate::script::ClientScript>,
+    /// Every connection's fault plan, when the run was lifted (those with a fault only).
+    pub connections: Vec<crate::plan::ConnectionPlan>,
     /// The real server the run's clients talked to (`framesim run --against`), if any.
     pub against: Option<std::net::SocketAddr>,
     /// The run's transcript (lines kept only if asked for).
@@ -90,6 +92,7 @@ impl Report {
             error,
             panics: Vec::new(),
             scripts: Vec::new(),
+            connections: Vec::new(),
             against: None,
             transcript,
             stats,

@@ -21,7 +21,7 @@
 //! ```
 
 use crate::oracle::Oracle;
-use crate::scenario::{Role, Scenario};
+use crate::scenario::{Faults, Role, Scenario};
 use crate::transcript::Expected;
 use crate::world::{run, RunOptions};
 use bytes::{Bytes, BytesMut};
@@ -204,21 +204,28 @@ mod role_name {
     }
 }
 
-/// `scenario` lifted into a script: run once, every client's steps written down. The
-/// script keeps the scenario's server side (target, framing, limits, stream faults and the
-/// seed they and the network latencies draw from); its clients draw nothing.
+/// `scenario` lifted into a script: run once, every client's steps and every connection's
+/// polls (`plan`) written down. The script keeps the scenario's target, framing and limits,
+/// and the seed turmoil's latencies draw from; nothing else in it draws.
 pub fn lift(scenario: &Scenario) -> Scenario {
     let options = RunOptions {
         lift: true,
         ..RunOptions::default()
     };
-    let scripts = run(scenario, options).scripts;
+    let report = run(scenario, options);
+    let (scripts, connections) = (report.scripts, report.connections);
     Scenario {
         name: format!("{}-script", scenario.name.trim_end_matches("-script")),
         clients: scripts.iter().map(|s| s.id + 1).max().unwrap_or(0),
         only_clients: None,
         tape: None,
         scripts,
+        connections,
+        // The plans hold every fault the run had; only the window still applies.
+        faults: Faults {
+            window: scenario.faults.window,
+            ..Faults::none()
+        },
         ..scenario.clone()
     }
 }

@@ -230,6 +230,40 @@ impl State {
                 return;
             }
         }
+        self.try_set("no stream faults", on_step, |s| {
+            Some(Scenario {
+                connections: Vec::new(),
+                ..s.clone()
+            })
+        });
+        // Each remaining fault made plain, one at a time.
+        for c in 0..self.best.connections.len() {
+            for read in [true, false] {
+                let len = match read {
+                    true => self.best.connections[c].reads.len(),
+                    false => self.best.connections[c].writes.len(),
+                };
+                for i in (0..len).rev() {
+                    let plan = &self.best.connections[c];
+                    let line = if read { &plan.reads } else { &plan.writes };
+                    if line[i] == crate::plan::Fault::Plain {
+                        continue;
+                    }
+                    let what = format!("connection {} poll {i} plain", plan.n);
+                    self.try_set(&what, on_step, |s| {
+                        let mut s = s.clone();
+                        let plan = &mut s.connections[c];
+                        let line = if read {
+                            &mut plan.reads
+                        } else {
+                            &mut plan.writes
+                        };
+                        line[i] = crate::plan::Fault::Plain;
+                        Some(s)
+                    });
+                }
+            }
+        }
         self.try_set("bursts written whole", on_step, |s| {
             Some(crate::explore::whole(s))
         });

@@ -6,6 +6,7 @@ use crate::net::{SimListener, Wiring, PORT};
 use crate::oracle::backlog::{self, Backlog};
 use crate::oracle::{self, Violations};
 use crate::panics::Capture;
+use crate::plan::Plans;
 use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::script::Lifter;
@@ -104,6 +105,16 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
     let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (crash_in, down_in) = (crash.clone(), down.clone());
     let (windows_in, backlog_in) = (windows.clone(), backlog.clone());
+    // A script's server side is its plans (none: plain polls); a run being lifted writes
+    // every connection's polls down; any other run draws them.
+    let plans = if !s.scripts.is_empty() {
+        Plans::Play(Arc::new(s.connections.clone()))
+    } else if options.lift {
+        Plans::Record(Arc::default())
+    } else {
+        Plans::Draw
+    };
+    let plans_in = plans.clone();
     // Outlives every incarnation of the server host, so connection fault streams go on
     // after a restart instead of starting over.
     let accepted = Arc::new(AtomicU64::new(0));
@@ -112,6 +123,7 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
             (t.clone(), scn.clone(), config.clone(), server_stats.clone());
         let (crash, down, accepted) = (crash_in.clone(), down_in.clone(), accepted.clone());
         let (windows, backlog) = (windows_in.clone(), backlog_in.clone());
+        let plans = plans_in.clone();
         async move {
             let bound = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
             t.record(
@@ -125,6 +137,7 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
                 transcript: t.clone(),
                 windows,
                 taps: Arc::new(backlog),
+                plans,
             };
             let listener = SimListener::new(bound, scn.faults, scn.seed, wiring);
             let service = Recorder {
@@ -239,6 +252,7 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
     Report {
         panics,
         scripts: lifter.map(|l| l.scripts()).unwrap_or_default(),
+        connections: plans.recorded(),
         ..Report::new(
             scenario.clone(),
             violations.all(),

@@ -18,11 +18,22 @@ fn small(clients: usize, requests: usize, framing: Framing, target: Target) -> S
 #[test]
 fn a_lifted_run_replays_passing_and_reads_back_from_its_file() {
     let s = small(2, 3, Framing::Resp, Target::Framesim);
+    let original = run(&s, RunOptions::default());
     let script = lift(&s);
     assert_eq!(script.scripts.len(), 2);
     assert!(script.scripts.iter().all(|c| c.steps.len() > 4), "{script}");
+    assert!(
+        !script.connections.is_empty(),
+        "the partial reads are in the plans"
+    );
     let replay = run(&script, RunOptions::default());
     assert!(replay.passed(), "{}", replay.failure());
+    // The server side plays back too: the same faults at the same polls, the same frames.
+    let (a, b) = (original.counts, replay.counts);
+    assert_eq!(
+        (a.partial_reads, a.frames, a.writes),
+        (b.partial_reads, b.frames, b.writes)
+    );
     let path = std::env::temp_dir().join(format!("framesim-script-{}.toml", std::process::id()));
     script.save(&path).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
@@ -146,4 +157,24 @@ fn every_regression_script_explores_clean_on_the_real_server_and_fails_its_fixtu
         explored += 1;
     }
     assert!(explored >= 2, "{explored} scripts in {}", dir.display());
+}
+
+#[test]
+fn a_lifted_hostile_run_plays_back_every_stream_fault() {
+    let mut s = Scenario::preset(Preset::Hostile, 2);
+    s.clients = 24;
+    let original = run(&s, RunOptions::default());
+    assert!(original.passed(), "{}", original.failure());
+    let script = lift(&s);
+    let replay = run(&script, RunOptions::default());
+    assert!(replay.passed(), "{}", replay.failure());
+    let (a, b) = (original.counts, replay.counts);
+    assert!(
+        a.partial_reads > 0 && a.short_writes > 0 && a.pendings > 0,
+        "{a:?}"
+    );
+    assert_eq!(
+        (a.partial_reads, a.short_writes, a.pendings, a.frames),
+        (b.partial_reads, b.short_writes, b.pendings, b.frames)
+    );
 }

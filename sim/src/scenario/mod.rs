@@ -17,6 +17,7 @@ pub use file::{shown, work_dir};
 pub use presets::Preset;
 pub use roles::{Role, Roles};
 
+use crate::plan::ConnectionPlan;
 use crate::script::ClientScript;
 
 use framesim_server::framing::Endian;
@@ -92,6 +93,10 @@ pub struct Scenario {
     /// `clients`, `requests`, `delivery`, `ramp` and `roles` no longer shape them.
     #[serde(default, rename = "script", skip_serializing_if = "Vec::is_empty")]
     pub scripts: Vec<ClientScript>,
+    /// The server side of a scripted run: each connection's polls (see `plan`). A scripted
+    /// connection without one reads and writes plainly: `faults` no longer applies.
+    #[serde(default, rename = "connection", skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<ConnectionPlan>,
 }
 
 /// The commands a workload draws from.
@@ -252,7 +257,8 @@ impl fmt::Display for Scenario {
         }
         if !self.scripts.is_empty() {
             let steps: usize = self.scripts.iter().map(|s| s.steps.len()).sum();
-            write!(f, ", scripted ({steps} steps)")?;
+            let faults: usize = self.connections.iter().map(ConnectionPlan::faults).sum();
+            write!(f, ", scripted ({steps} steps, {faults} stream faults)")?;
         }
         if let Some(tape) = &self.tape {
             write!(f, ", draws from a {}-byte tape first", tape.len())?;

@@ -119,6 +119,7 @@ impl Scenario {
             only_clients: None,
             tape: None,
             scripts: Vec::new(),
+            connections: Vec::new(),
             target: Target::Framesim,
         }
     }
