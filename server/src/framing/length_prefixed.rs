@@ -57,7 +57,7 @@ impl std::error::Error for ConfigError {}
 
 /// Frames that start with a binary length header: `[len][payload]`.
 ///
-/// The payload length is the header's value plus [`length_adjustment`](Self::length_adjustment)
+/// The payload length is the header's value plus [`adjustment`](Self::adjustment)
 /// (as in tokio-util's `LengthDelimitedCodec`). It is checked against the limit as soon as
 /// the header is complete, before anything is reserved; then the buffer reserves room for
 /// the whole payload once. Payloads are split off the buffer and carry their memory with

@@ -2,7 +2,7 @@
 //!
 //! - [`Framing::Resp`]: RESP2 exactly as Redis speaks it (inline and multibulk requests).
 //! - [`Framing::Line`]: one command per line, arguments split as Redis splits inline commands
-//!   (`SET k "a b"`); each reply element is one line (see [`line`]).
+//!   (`SET k "a b"`); each reply element is one line (see [`line`](mod@line)).
 //! - [`Framing::Length`]: binary; a frame's payload is the arguments, each itself a
 //!   length-prefixed frame with the same header; a reply is one frame holding its RESP bytes.
 //!

@@ -78,7 +78,7 @@ impl Choices for Unstructured<'_> {
 /// delivery, stream faults, misbehaving roles, limits, latency, a server restart, then (from
 /// a fuzzer's bytes) the seed, then the options added since: the framing's delimiter or
 /// header, the limit-reaching roles, edge values and the output limit; last the
-/// back-pressure options ([`draw_back_pressure`]). The name, ramp, latency bound and target
+/// back-pressure options (`draw_back_pressure`). The name, ramp, latency bound and target
 /// are left as they are.
 ///
 /// New options are drawn at the end, so the fuzz inputs and seeds of earlier swarms keep the
