@@ -16,8 +16,10 @@ pub const SHARED_KEY: &str = "shared:counter";
 /// One client's view of its own keys.
 #[derive(Debug, Default, Clone)]
 pub struct Model {
-    id: usize,
     data: BTreeMap<Bytes, Bytes>,
+    /// `c<id>:k0` .. `c<id>:k3`, and `c<id>:n`: made once, not on every request.
+    keys: [Bytes; 4],
+    counter: Bytes,
     /// The key the last edge case set to an integer-looking value: the next edge INCR goes
     /// there, so a value at the end of i64 is incremented past it.
     last_integer_key: Option<Bytes>,
@@ -27,8 +29,9 @@ impl Model {
     /// The model of client `id`, starting from an empty store.
     pub fn new(id: usize) -> Self {
         Model {
-            id,
             data: BTreeMap::new(),
+            keys: std::array::from_fn(|n| Bytes::from(format!("c{id}:k{n}"))),
+            counter: Bytes::from(format!("c{id}:n")),
             last_integer_key: None,
         }
     }
@@ -39,7 +42,7 @@ impl Model {
     }
 
     fn key(&self, n: usize) -> Bytes {
-        Bytes::from(format!("c{}:k{n}", self.id))
+        self.keys[n].clone()
     }
 
     /// Draws the next request and applies it to the model, returning what the server must
@@ -52,7 +55,7 @@ impl Model {
             return (cmd, expect);
         }
         let k = self.key(rng.random_range(0..4));
-        let counter = Bytes::from(format!("c{}:n", self.id));
+        let counter = self.counter.clone();
         let cmd = match rng.random_range(0..100) {
             0..=29 => cmd([b"SET".as_ref(), &k, &value(rng)]),
             30..=54 => cmd([b"GET".as_ref(), &k]),

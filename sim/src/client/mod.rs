@@ -105,6 +105,15 @@ impl Client {
         self.shared.transcript.record(self.actor(), event);
     }
 
+    /// [`record`](Self::record) for an event whose parts the client goes on using: they
+    /// are copied only when the transcript keeps its records.
+    fn record_ref(&self, event: &Event) {
+        if self.shared.lifter.is_some() {
+            self.lift(event);
+        }
+        self.shared.transcript.record_ref(self.actor(), event);
+    }
+
     fn fail(&self, oracle: Oracle, detail: String) {
         if let Some(lifter) = &self.shared.lifter {
             // A close the client waited for in vain: the script waits as long.
@@ -235,9 +244,11 @@ impl Client {
         .await;
         match got {
             Ok(Ok(reply)) => {
-                self.record(Event::Reply {
-                    reply: reply.clone(),
-                });
+                let event = Event::Reply { reply };
+                self.record_ref(&event);
+                let Event::Reply { reply } = event else {
+                    unreachable!("built as a reply above")
+                };
                 Ok(reply)
             }
             Ok(Err(lost)) => Err(lost),

@@ -8,7 +8,7 @@ use crate::scenario::Role;
 use crate::script::Step;
 use crate::transcript::{Event, Expected};
 use bytes::{Bytes, BytesMut};
-use framesim_server::protocol::Framing;
+use framesim_server::protocol::{encode_command, Framing};
 use rand::Rng;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,12 +35,14 @@ impl Client {
             for _ in 0..n {
                 let edge_values = self.scenario().edge_values;
                 let (cmd, expect) = self.model.next(&mut self.workload_rng, edge_values);
-                bytes.extend_from_slice(&self.encode(&cmd));
+                encode_command(&self.scenario().framing, &cmd, &mut bytes)
+                    .expect("requests fit the header");
                 frame_ends.push(bytes.len());
-                self.record(Event::Request {
-                    cmd,
-                    expect: expect.clone(),
-                });
+                let event = Event::Request { cmd, expect };
+                self.record_ref(&event);
+                let Event::Request { expect, .. } = event else {
+                    unreachable!("built as a request above")
+                };
                 expects.push(expect);
             }
             sent += n;
