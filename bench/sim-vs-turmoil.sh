@@ -7,12 +7,13 @@
 #
 #   bench/sim-vs-turmoil.sh            # REPS=5
 #   REPS=9 SEED=3 bench/sim-vs-turmoil.sh
+#   FEATURES=mimalloc bench/sim-vs-turmoil.sh   # framesim built with mimalloc (echo as is)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps="${REPS:-5}"
 seed="${SEED:-1}"
 
-cargo build --release -q -p framesim -p turmoil-echo
+cargo build --release -q -p framesim -p turmoil-echo ${FEATURES:+--features "framesim/$FEATURES"}
 framesim=target/release/framesim
 echo=target/release/turmoil-echo
 
