@@ -57,20 +57,20 @@ impl Model {
         let k = self.key(rng.random_range(0..4));
         let counter = self.counter.clone();
         let cmd = match rng.random_range(0..100) {
-            0..=29 => cmd([b"SET".as_ref(), &k, &value(rng)]),
-            30..=54 => cmd([b"GET".as_ref(), &k]),
-            55..=64 => cmd([b"INCR".as_ref(), &counter]),
-            65..=69 => cmd([b"DEL".as_ref(), &k]),
-            70..=74 => cmd([b"EXISTS".as_ref(), &k, &self.key(rng.random_range(0..4))]),
-            75..=79 => cmd([b"MGET".as_ref(), &k, &self.key(rng.random_range(0..4))]),
+            0..=29 => cmd([name(b"SET"), k, value(rng)]),
+            30..=54 => cmd([name(b"GET"), k]),
+            55..=64 => cmd([name(b"INCR"), counter]),
+            65..=69 => cmd([name(b"DEL"), k]),
+            70..=74 => cmd([name(b"EXISTS"), k, self.key(rng.random_range(0..4))]),
+            75..=79 => cmd([name(b"MGET"), k, self.key(rng.random_range(0..4))]),
             80..=84 => {
                 let k2 = self.key(rng.random_range(0..4));
                 let (v1, v2) = (value(rng), value(rng));
-                cmd([b"MSET".as_ref(), &k, &v1, &k2, &v2])
+                cmd([name(b"MSET"), k, v1, k2, v2])
             }
-            85..=89 => cmd([b"PING".as_ref()]),
-            90..=94 => cmd([b"ECHO".as_ref(), &value(rng)]),
-            _ => cmd([b"INCR".as_ref(), SHARED_KEY.as_bytes()]),
+            85..=89 => cmd([name(b"PING")]),
+            90..=94 => cmd([name(b"ECHO"), value(rng)]),
+            _ => cmd([name(b"INCR"), Bytes::from_static(SHARED_KEY.as_bytes())]),
         };
         let expect = self.apply(&cmd);
         (cmd, expect)
@@ -84,19 +84,16 @@ impl Model {
         match rng.random_range(0..100) {
             0..=24 => {
                 self.last_integer_key = Some(k.clone());
-                cmd([b"SET".as_ref(), &k, &edge_integer(rng)])
+                cmd([name(b"SET"), k, edge_integer(rng)])
             }
-            25..=49 => cmd([
-                b"INCR".as_ref(),
-                self.last_integer_key.as_ref().unwrap_or(&k),
-            ]),
-            50..=64 => cmd([b"SET".as_ref(), &k, &edge_value(rng)]),
-            65..=79 => cmd([b"GET".as_ref(), &k]),
-            80..=89 => cmd([b"ECHO".as_ref(), &edge_value(rng)]),
+            25..=49 => cmd([name(b"INCR"), self.last_integer_key.clone().unwrap_or(k)]),
+            50..=64 => cmd([name(b"SET"), k, edge_value(rng)]),
+            65..=79 => cmd([name(b"GET"), k]),
+            80..=89 => cmd([name(b"ECHO"), edge_value(rng)]),
             _ => {
                 let k2 = self.key(rng.random_range(0..4));
                 let (v1, v2) = (edge_value(rng), edge_integer(rng));
-                cmd([b"MSET".as_ref(), &k, &v1, &k2, &v2])
+                cmd([name(b"MSET"), k, v1, k2, v2])
             }
         }
     }
@@ -171,10 +168,16 @@ fn exact(r: Reply) -> Expected {
     Expected::Exact(r)
 }
 
-fn cmd<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Command {
+/// Requests are built from parts the model already holds as `Bytes` (its keys, drawn
+/// values) and static names: sharing them costs no copy per argument.
+fn cmd(args: impl IntoIterator<Item = Bytes>) -> Command {
     Command {
-        args: args.into_iter().map(Bytes::copy_from_slice).collect(),
+        args: args.into_iter().collect(),
     }
+}
+
+fn name(text: &'static [u8]) -> Bytes {
+    Bytes::from_static(text)
 }
 
 /// A value of 0..=24 bytes; some hold spaces, quotes, CR LF and binary bytes.
