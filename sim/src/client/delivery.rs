@@ -17,7 +17,15 @@ impl Client {
     ///
     /// The gaps inside one request add up to at most half the frame deadline: a
     /// well-behaved client sends each request in time, however slow the drawn delivery.
-    pub(super) async fn deliver(&mut self, bytes: Bytes, frame_ends: &[usize]) -> bool {
+    ///
+    /// `now` is the virtual time if the caller read it in the same task poll; chunks
+    /// written before the first wait are recorded at it.
+    pub(super) async fn deliver(
+        &mut self,
+        bytes: Bytes,
+        frame_ends: &[usize],
+        mut now: Option<Duration>,
+    ) -> bool {
         let d = self.scenario().delivery;
         let budget = self.scenario().limits.frame_deadline / 2;
         // When the chunk holding the first byte of the request in progress was written.
@@ -54,12 +62,16 @@ impl Client {
             let mut write = pin!(stream.write_all(&chunk));
             let written = match poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
                 Poll::Ready(written) => written.is_ok(),
-                Poll::Pending => matches!(timeout(REPLY_TIMEOUT, write).await, Ok(Ok(()))),
+                Poll::Pending => {
+                    now = None;
+                    matches!(timeout(REPLY_TIMEOUT, write).await, Ok(Ok(())))
+                }
             };
             if !written {
                 return false;
             }
-            self.record(Event::Write { bytes: chunk });
+            let at = *now.get_or_insert_with(|| turmoil::sim_elapsed().unwrap_or_default());
+            self.record_ref_at(at, &Event::Write { bytes: chunk });
             let begins_here = start == 0 || frame_ends.iter().any(|&e| (start..end).contains(&e));
             if begins_here {
                 frame_started = Instant::now();
@@ -70,6 +82,7 @@ impl Client {
                 let mid_frame = !frame_ends.contains(&start);
                 let left = budget.saturating_sub(frame_started.elapsed());
                 sleep(if mid_frame { gap.min(left) } else { gap }).await;
+                now = None;
             }
         }
         true

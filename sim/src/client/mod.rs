@@ -114,6 +114,17 @@ impl Client {
         self.shared.transcript.record_ref(self.actor(), event);
     }
 
+    /// [`record_ref`](Self::record_ref) at virtual time `at`, read by the caller in the
+    /// same task poll (time stands still within one).
+    fn record_ref_at(&self, at: Duration, event: &Event) {
+        if self.shared.lifter.is_some() {
+            self.lift(event);
+        }
+        self.shared
+            .transcript
+            .record_ref_at(at, self.actor(), event);
+    }
+
     fn fail(&self, oracle: Oracle, detail: String) {
         if let Some(lifter) = &self.shared.lifter {
             // A close the client waited for in vain: the script waits as long.

@@ -220,7 +220,13 @@ impl Transcript {
     /// Appends `event` at the current virtual time, copying it only when records are
     /// kept: the caller keeps what it lends (a decoded request on its way to the service).
     pub fn record_ref(&self, actor: Actor, event: &Event) {
-        let at = turmoil::sim_elapsed().unwrap_or_default();
+        self.record_ref_at(turmoil::sim_elapsed().unwrap_or_default(), actor, event);
+    }
+
+    /// [`record_ref`](Self::record_ref) at a virtual time the caller read itself: events
+    /// recorded within one task poll share it, and turmoil's clock costs a host lookup
+    /// per reading.
+    pub fn record_ref_at(&self, at: Duration, actor: Actor, event: &Event) {
         let mut inner = self.0.lock().expect("transcript lock");
         inner.fold(at, actor, event);
         if inner.keep {
