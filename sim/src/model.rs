@@ -28,10 +28,12 @@ pub struct Model {
 impl Model {
     /// The model of client `id`, starting from an empty store.
     pub fn new(id: usize) -> Self {
+        // Ten thousand clients make five names each: one `format!` apiece, not five.
+        let prefix = format!("c{id}:");
         Model {
             data: BTreeMap::new(),
-            keys: std::array::from_fn(|n| Bytes::from(format!("c{id}:k{n}"))),
-            counter: Bytes::from(format!("c{id}:n")),
+            keys: ["k0", "k1", "k2", "k3"].map(|k| named(&prefix, k)),
+            counter: named(&prefix, "n"),
             last_integer_key: None,
         }
     }
@@ -174,6 +176,11 @@ fn cmd(args: impl IntoIterator<Item = Bytes>) -> Command {
     Command {
         args: args.into_iter().collect(),
     }
+}
+
+/// `prefix` followed by `rest`, as one key.
+fn named(prefix: &str, rest: &str) -> Bytes {
+    Bytes::from([prefix, rest].concat())
 }
 
 fn name(text: &'static [u8]) -> Bytes {
