@@ -16,13 +16,12 @@ pub const SHARED_KEY: &str = "shared:counter";
 /// One client's view of its own keys.
 #[derive(Debug, Default, Clone)]
 pub struct Model {
-    id: usize,
-    /// Put before every key: empty in a simulation (a fresh server each run); a run against
-    /// a real server, whose store outlives runs, gives each run its own.
-    prefix: String,
     /// Draw GET and SET only.
     get_set_only: bool,
     data: BTreeMap<Bytes, Bytes>,
+    /// `c<id>:k0` .. `c<id>:k3`, and `c<id>:n`: made once, not on every request.
+    keys: [Bytes; 4],
+    counter: Bytes,
     /// The key the last edge case set to an integer-looking value: the next edge INCR goes
     /// there, so a value at the end of i64 is incremented past it.
     last_integer_key: Option<Bytes>,
@@ -34,13 +33,16 @@ impl Model {
         Model::with_prefix(id, "")
     }
 
-    /// The model of client `id`, its keys starting with `prefix`.
+    /// The model of client `id`, its keys starting with `prefix` (a run against a real
+    /// server, whose store outlives runs, gives each run its own).
     pub fn with_prefix(id: usize, prefix: &str) -> Self {
+        // Ten thousand clients make five names each: one `format!` apiece, not five.
+        let prefix = format!("{prefix}c{id}:");
         Model {
-            id,
-            prefix: prefix.to_string(),
             get_set_only: false,
             data: BTreeMap::new(),
+            keys: ["k0", "k1", "k2", "k3"].map(|k| named(&prefix, k)),
+            counter: named(&prefix, "n"),
             last_integer_key: None,
         }
     }
@@ -59,7 +61,7 @@ impl Model {
     }
 
     fn key(&self, n: usize) -> Bytes {
-        Bytes::from(format!("{}c{}:k{n}", self.prefix, self.id))
+        self.keys[n].clone()
     }
 
     /// Draws the next request and applies it to the model, returning what the server must
@@ -72,24 +74,24 @@ impl Model {
             return (cmd, expect);
         }
         let k = self.key(rng.random_range(0..4));
-        let counter = Bytes::from(format!("{}c{}:n", self.prefix, self.id));
+        let counter = self.counter.clone();
         // GET and SET are the first 55 of the 100 shares: drawing below 55 keeps their mix.
         let shares = if self.get_set_only { 55 } else { 100 };
         let cmd = match rng.random_range(0..shares) {
-            0..=29 => cmd([b"SET".as_ref(), &k, &value(rng)]),
-            30..=54 => cmd([b"GET".as_ref(), &k]),
-            55..=64 => cmd([b"INCR".as_ref(), &counter]),
-            65..=69 => cmd([b"DEL".as_ref(), &k]),
-            70..=74 => cmd([b"EXISTS".as_ref(), &k, &self.key(rng.random_range(0..4))]),
-            75..=79 => cmd([b"MGET".as_ref(), &k, &self.key(rng.random_range(0..4))]),
+            0..=29 => cmd([name(b"SET"), k, value(rng)]),
+            30..=54 => cmd([name(b"GET"), k]),
+            55..=64 => cmd([name(b"INCR"), counter]),
+            65..=69 => cmd([name(b"DEL"), k]),
+            70..=74 => cmd([name(b"EXISTS"), k, self.key(rng.random_range(0..4))]),
+            75..=79 => cmd([name(b"MGET"), k, self.key(rng.random_range(0..4))]),
             80..=84 => {
                 let k2 = self.key(rng.random_range(0..4));
                 let (v1, v2) = (value(rng), value(rng));
-                cmd([b"MSET".as_ref(), &k, &v1, &k2, &v2])
+                cmd([name(b"MSET"), k, v1, k2, v2])
             }
-            85..=89 => cmd([b"PING".as_ref()]),
-            90..=94 => cmd([b"ECHO".as_ref(), &value(rng)]),
-            _ => cmd([b"INCR".as_ref(), SHARED_KEY.as_bytes()]),
+            85..=89 => cmd([name(b"PING")]),
+            90..=94 => cmd([name(b"ECHO"), value(rng)]),
+            _ => cmd([name(b"INCR"), Bytes::from_static(SHARED_KEY.as_bytes())]),
         };
         let expect = self.apply(&cmd);
         (cmd, expect)
@@ -103,19 +105,16 @@ impl Model {
         match rng.random_range(0..100) {
             0..=24 => {
                 self.last_integer_key = Some(k.clone());
-                cmd([b"SET".as_ref(), &k, &edge_integer(rng)])
+                cmd([name(b"SET"), k, edge_integer(rng)])
             }
-            25..=49 => cmd([
-                b"INCR".as_ref(),
-                self.last_integer_key.as_ref().unwrap_or(&k),
-            ]),
-            50..=64 => cmd([b"SET".as_ref(), &k, &edge_value(rng)]),
-            65..=79 => cmd([b"GET".as_ref(), &k]),
-            80..=89 => cmd([b"ECHO".as_ref(), &edge_value(rng)]),
+            25..=49 => cmd([name(b"INCR"), self.last_integer_key.clone().unwrap_or(k)]),
+            50..=64 => cmd([name(b"SET"), k, edge_value(rng)]),
+            65..=79 => cmd([name(b"GET"), k]),
+            80..=89 => cmd([name(b"ECHO"), edge_value(rng)]),
             _ => {
                 let k2 = self.key(rng.random_range(0..4));
                 let (v1, v2) = (edge_value(rng), edge_integer(rng));
-                cmd([b"MSET".as_ref(), &k, &v1, &k2, &v2])
+                cmd([name(b"MSET"), k, v1, k2, v2])
             }
         }
     }
@@ -190,10 +189,21 @@ fn exact(r: Reply) -> Expected {
     Expected::Exact(r)
 }
 
-fn cmd<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Command {
+/// Requests are built from parts the model already holds as `Bytes` (its keys, drawn
+/// values) and static names: sharing them costs no copy per argument.
+fn cmd(args: impl IntoIterator<Item = Bytes>) -> Command {
     Command {
-        args: args.into_iter().map(Bytes::copy_from_slice).collect(),
+        args: args.into_iter().collect(),
     }
+}
+
+/// `prefix` followed by `rest`, as one key.
+fn named(prefix: &str, rest: &str) -> Bytes {
+    Bytes::from([prefix, rest].concat())
+}
+
+fn name(text: &'static [u8]) -> Bytes {
+    Bytes::from_static(text)
 }
 
 /// A value of 0..=24 bytes; some hold spaces, quotes, CR LF and binary bytes.

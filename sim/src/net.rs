@@ -8,7 +8,7 @@
 
 use crate::plan::{Fault, Plan, Plans};
 use crate::seeds::{self, Draws, Stream};
-use crate::transcript::{Actor, Event, Transcript};
+use crate::transcript::{Actor, Event, Peer, Transcript};
 use crate::window::{Windows, DEFAULT_WINDOW};
 use bytes::{Buf, BytesMut};
 use rand::Rng;
@@ -157,7 +157,7 @@ impl framesim_server::Listener for SimListener {
             inner: stream,
             faults: self.faults,
             rng,
-            peer: peer.to_string(),
+            peer: peer.to_string().into(),
             transcript: self.transcript.clone(),
             held: BytesMut::new(),
             eof: false,
@@ -179,7 +179,7 @@ pub struct FaultyStream<S> {
     inner: S,
     faults: Faults,
     rng: Draws,
-    peer: String,
+    peer: Peer,
     transcript: Transcript,
     /// Client bytes taken off the network by a coalescing read, not yet returned.
     held: BytesMut,
@@ -239,7 +239,7 @@ impl<S> FaultyStream<S> {
             inner,
             faults,
             rng: Draws::seeded(seed),
-            peer: peer.to_string(),
+            peer: peer.to_string().into(),
             transcript: Transcript::new(false),
             held: BytesMut::new(),
             eof: false,
@@ -629,7 +629,7 @@ mod tests {
             inner: Segments(segments.into()),
             faults,
             rng: Draws::seeded(seed),
-            peer: peer.to_string(),
+            peer: peer.to_string().into(),
             transcript: Transcript::new(true),
             held: BytesMut::new(),
             eof: false,

@@ -38,8 +38,11 @@ struct Recorder {
 
 impl Service for Recorder {
     fn call(&self, cmd: Command) -> Response {
-        self.transcript
-            .record(Actor::Server, Event::Frame { cmd: cmd.clone() });
+        let frame = Event::Frame { cmd };
+        self.transcript.record_ref(Actor::Server, &frame);
+        let Event::Frame { cmd } = frame else {
+            unreachable!("built as a frame above")
+        };
         let response = self.kv.call(cmd);
         backlog::replied(&response.reply);
         response

@@ -4,6 +4,9 @@ use super::{Client, REPLY_TIMEOUT};
 use crate::transcript::Event;
 use bytes::Bytes;
 use rand::Rng;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::time::{sleep, timeout, Instant};
@@ -14,7 +17,15 @@ impl Client {
     ///
     /// The gaps inside one request add up to at most half the frame deadline: a
     /// well-behaved client sends each request in time, however slow the drawn delivery.
-    pub(super) async fn deliver(&mut self, bytes: Bytes, frame_ends: &[usize]) -> bool {
+    ///
+    /// `now` is the virtual time if the caller read it in the same task poll; chunks
+    /// written before the first wait are recorded at it.
+    pub(super) async fn deliver(
+        &mut self,
+        bytes: Bytes,
+        frame_ends: &[usize],
+        mut now: Option<Duration>,
+    ) -> bool {
         let d = self.scenario().delivery;
         let budget = self.scenario().limits.frame_deadline / 2;
         // When the chunk holding the first byte of the request in progress was written.
@@ -44,11 +55,23 @@ impl Client {
                 return false;
             };
             // A peer that never takes the bytes (e.g. gone in a restart) is a lost connection.
-            let written = timeout(REPLY_TIMEOUT, stream.write_all(&chunk)).await;
-            if !matches!(written, Ok(Ok(()))) {
+            // turmoil takes a write at once unless its channel is full, so the write is
+            // polled once before a timer is armed for it: a timeout per chunk, made and
+            // dropped unused, cost more than the write. The timeout's deadline is the same,
+            // as no time passes between the two.
+            let mut write = pin!(stream.write_all(&chunk));
+            let written = match poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+                Poll::Ready(written) => written.is_ok(),
+                Poll::Pending => {
+                    now = None;
+                    matches!(timeout(REPLY_TIMEOUT, write).await, Ok(Ok(())))
+                }
+            };
+            if !written {
                 return false;
             }
-            self.record(Event::Write { bytes: chunk });
+            let at = *now.get_or_insert_with(|| turmoil::sim_elapsed().unwrap_or_default());
+            self.record_ref_at(at, &Event::Write { bytes: chunk });
             let begins_here = start == 0 || frame_ends.iter().any(|&e| (start..end).contains(&e));
             if begins_here {
                 frame_started = Instant::now();
@@ -59,6 +82,7 @@ impl Client {
                 let mid_frame = !frame_ends.contains(&start);
                 let left = budget.saturating_sub(frame_started.elapsed());
                 sleep(if mid_frame { gap.min(left) } else { gap }).await;
+                now = None;
             }
         }
         true

@@ -8,7 +8,7 @@ use crate::scenario::Role;
 use crate::script::Step;
 use crate::transcript::{Event, Expected};
 use bytes::{Bytes, BytesMut};
-use framesim_server::protocol::Framing;
+use framesim_server::protocol::{encode_command, Framing};
 use rand::Rng;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -29,23 +29,28 @@ impl Client {
                 .delivery_rng
                 .random_range(1..=pipeline)
                 .min(stop_at - sent);
+            // Nothing awaits from here to the first chunk's write: the batch's requests and
+            // the chunks written before any wait share one reading of the clock.
+            let now = turmoil::sim_elapsed().unwrap_or_default();
             let mut bytes = BytesMut::new();
             let mut expects = Vec::with_capacity(n);
             let mut frame_ends = Vec::with_capacity(n);
             for _ in 0..n {
                 let edge_values = self.scenario().edge_values;
                 let (cmd, expect) = self.model.next(&mut self.workload_rng, edge_values);
-                bytes.extend_from_slice(&self.encode(&cmd));
+                encode_command(&self.scenario().framing, &cmd, &mut bytes)
+                    .expect("requests fit the header");
                 frame_ends.push(bytes.len());
-                self.record(Event::Request {
-                    cmd,
-                    expect: expect.clone(),
-                });
+                let event = Event::Request { cmd, expect };
+                self.record_ref_at(now, &event);
+                let Event::Request { expect, .. } = event else {
+                    unreachable!("built as a request above")
+                };
                 expects.push(expect);
             }
             sent += n;
             let last_batch = sent == total;
-            let delivered = self.deliver(bytes.freeze(), &frame_ends).await;
+            let delivered = self.deliver(bytes.freeze(), &frame_ends, Some(now)).await;
             let written = Instant::now();
             if last_batch && self.role == Role::HalfClose && delivered {
                 if let Some(s) = self.stream.as_mut() {
@@ -93,7 +98,7 @@ impl Client {
                 let (cmd, _) = self.model.next(&mut self.workload_rng, edge_values);
                 let bytes = self.encode(&cmd);
                 let cut = self.delivery_rng.random_range(1..bytes.len());
-                self.deliver(bytes.freeze().slice(..cut), &[]).await;
+                self.deliver(bytes.freeze().slice(..cut), &[], None).await;
                 self.stream = None;
                 self.record(Event::Disconnect { mid_frame: true });
             }

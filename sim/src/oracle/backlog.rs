@@ -21,7 +21,7 @@ use crate::transcript::{Actor, Transcript};
 use bytes::BytesMut;
 use framesim_server::protocol::{Framing, ReplyEncoder};
 use framesim_server::{Limits, Reply};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -74,9 +74,10 @@ impl Backlog {
         }))
     }
 
-    /// A meter for the connection accepted from `peer`.
+    /// A meter for the connection accepted from `peer`, known to this thread until the
+    /// next [`clear`].
     pub fn meter(&self, peer: SocketAddr) -> Meter {
-        Meter(Arc::new(Mutex::new(Connection {
+        let connection = Arc::new(Mutex::new(Connection {
             bounds: self.0.clone(),
             peer: peer.to_string(),
             unanswered: 0,
@@ -86,13 +87,26 @@ impl Backlog {
             shut: false,
             requests_failed: false,
             replies_failed: false,
-        })))
+        }));
+        METERS.with(|meters| {
+            let mut meters = meters.borrow_mut();
+            let meter = Meter {
+                connection,
+                index: meters.len(),
+            };
+            meters.push(meter.clone());
+            meter
+        })
     }
 }
 
 /// What one server connection has read, produced and written so far.
 #[derive(Clone)]
-pub struct Meter(Arc<Mutex<Connection>>);
+pub struct Meter {
+    connection: Arc<Mutex<Connection>>,
+    /// Where it is in this thread's `METERS`.
+    index: usize,
+}
 
 struct Connection {
     bounds: Arc<Bounds>,
@@ -114,9 +128,19 @@ struct Connection {
 }
 
 thread_local! {
-    /// The connection whose stream was polled last on this thread.
-    static CURRENT: RefCell<Option<Meter>> = const { RefCell::new(None) };
+    /// Every meter made on this thread since the last [`clear`], by index. Each lives until
+    /// then, so the current connection can be a plain index: the stream adapter makes a
+    /// connection current on every poll, and a reference count bumped each time cost more
+    /// than all the meters' bookkeeping.
+    static METERS: RefCell<Vec<Meter>> = const { RefCell::new(Vec::new()) };
+    /// The index of the connection whose stream was polled last on this thread.
+    static CURRENT: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// Where replies are encoded to learn their length, kept between replies.
+    static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
+
+/// Scratch space kept for the next reply is given back past this size.
+const SCRATCH_KEPT: usize = 64 * 1024;
 
 impl Taps for Backlog {
     fn tap(&self, peer: SocketAddr) -> Box<dyn Tap> {
@@ -127,16 +151,11 @@ impl Taps for Backlog {
 impl Tap for Meter {
     /// Makes this the thread's current connection: replies produced from now on are its.
     fn enter(&self) {
-        CURRENT.with(|current| {
-            let mut current = current.borrow_mut();
-            if !current.as_ref().is_some_and(|m| Arc::ptr_eq(&m.0, &self.0)) {
-                *current = Some(self.clone());
-            }
-        });
+        CURRENT.set(self.index);
     }
 
     fn read(&self, n: usize) {
-        let mut c = self.0.lock().expect("meter lock");
+        let mut c = self.connection.lock().expect("meter lock");
         if c.shut || n == 0 {
             return;
         }
@@ -155,23 +174,31 @@ impl Tap for Meter {
         if n == 0 {
             return;
         }
-        let mut c = self.0.lock().expect("meter lock");
+        let mut c = self.connection.lock().expect("meter lock");
         c.unanswered = 0;
         c.written += n as u64;
     }
 
     fn shut(&self) {
-        self.0.lock().expect("meter lock").shut = true;
+        self.connection.lock().expect("meter lock").shut = true;
     }
 }
 
 impl Meter {
     fn replied(&self, reply: &Reply) {
-        let mut c = self.0.lock().expect("meter lock");
-        let mut out = BytesMut::new();
-        c.bounds.encoder.encode(reply, &mut out);
-        c.produced += out.len() as u64;
-        c.largest = c.largest.max(out.len());
+        let mut c = self.connection.lock().expect("meter lock");
+        let len = SCRATCH.with(|scratch| {
+            let mut out = scratch.borrow_mut();
+            out.clear();
+            c.bounds.encoder.encode(reply, &mut out);
+            let len = out.len();
+            if out.capacity() > SCRATCH_KEPT {
+                *out = BytesMut::new();
+            }
+            len
+        });
+        c.produced += len as u64;
+        c.largest = c.largest.max(len);
         // Replies the server makes up itself (protocol errors) are written without passing
         // the service, so `written` may run ahead of `produced`: that only ever makes the
         // pending count smaller, never a false alarm.
@@ -198,15 +225,17 @@ impl Connection {
 
 /// The service produced `reply`: counts it on the current connection.
 pub fn replied(reply: &Reply) {
-    let meter = CURRENT.with(|current| current.borrow().clone());
+    let index = CURRENT.get();
+    let meter = METERS.with(|meters| meters.borrow().get(index).cloned());
     if let Some(meter) = meter {
         meter.replied(reply);
     }
 }
 
-/// Forgets the current connection: every run starts (and ends) with none.
+/// Forgets every meter and the current connection: every run starts (and ends) with none.
 pub fn clear() {
-    CURRENT.with(|current| current.borrow_mut().take());
+    CURRENT.set(usize::MAX);
+    METERS.with(|meters| meters.borrow_mut().clear());
 }
 
 #[cfg(test)]
@@ -260,8 +289,8 @@ mod tests {
             Transcript::new(true),
             violations.clone(),
         );
-        let meter = backlog.meter("10.0.0.1:5000".parse().unwrap());
         clear();
+        let meter = backlog.meter("10.0.0.1:5000".parse().unwrap());
         meter.enter();
         // `$20\r\n` + 20 bytes + `\r\n`: 27 bytes each; bound 50 + 27.
         let reply = Reply::Bulk(Bytes::from(vec![b'v'; 20]));

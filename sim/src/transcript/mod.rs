@@ -15,6 +15,11 @@ use framesim_server::{Command, Reply};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The peer address a server-side event names, shared by every event of one connection:
+/// a fault drawn on every other read must not allocate a string each time. Hashes and
+/// renders as the text it holds.
+pub type Peer = Arc<str>;
+
 /// Who an event belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Actor {
@@ -46,11 +51,11 @@ pub enum Event {
     /// A client saw the connection end.
     Closed { why: String },
     /// The server's stream adapter returned fewer bytes than were available.
-    PartialRead { peer: String, len: usize },
+    PartialRead { peer: Peer, len: usize },
     /// The server's stream adapter wrote only part of what the server asked.
-    ShortWrite { peer: String, len: usize, of: usize },
+    ShortWrite { peer: Peer, len: usize, of: usize },
     /// The server's stream adapter returned `Pending` for no reason.
-    SpuriousPending { peer: String },
+    SpuriousPending { peer: Peer },
     /// The service answered a decoded request.
     Frame { cmd: Command },
     /// A fault the harness injected (e.g. a server restart).
@@ -59,13 +64,9 @@ pub enum Event {
     Note { text: String },
     /// The server's stream adapter returned `len` of the `held` client bytes it had taken
     /// off the network at once: segments merged, the read ending at any byte.
-    CoalescedRead {
-        peer: String,
-        len: usize,
-        held: usize,
-    },
+    CoalescedRead { peer: Peer, len: usize, held: usize },
     /// The server's write waited: its client had left `unread` bytes unread, a full window.
-    WindowFull { peer: String, unread: u64 },
+    WindowFull { peer: Peer, unread: u64 },
 }
 
 /// What a client's model predicts for a request.
@@ -176,6 +177,25 @@ pub struct Counts {
     pub window_stalls: u64,
 }
 
+impl Inner {
+    /// Folds one record into the hash and the counts. Hashes the fields in the order the
+    /// derived `Hash` of [`Record`] does, so a record hashes the same whether it is lent or
+    /// given.
+    fn fold(&mut self, at: Duration, actor: Actor, event: &Event) {
+        use std::hash::{Hash, Hasher};
+        let mut fnv = Fnv(self.hash);
+        at.hash(&mut fnv);
+        actor.hash(&mut fnv);
+        event.hash(&mut fnv);
+        self.hash = fnv.finish();
+        self.count += 1;
+        self.kinds[event.kind()] += 1;
+        if let Event::Write { bytes } = event {
+            self.kinds[KINDS - 1] += bytes.len() as u64;
+        }
+    }
+}
+
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
@@ -197,19 +217,31 @@ impl Transcript {
         self.push(Record { at, actor, event });
     }
 
+    /// Appends `event` at the current virtual time, copying it only when records are
+    /// kept: the caller keeps what it lends (a decoded request on its way to the service).
+    pub fn record_ref(&self, actor: Actor, event: &Event) {
+        self.record_ref_at(turmoil::sim_elapsed().unwrap_or_default(), actor, event);
+    }
+
+    /// [`record_ref`](Self::record_ref) at a virtual time the caller read itself: events
+    /// recorded within one task poll share it, and turmoil's clock costs a host lookup
+    /// per reading.
+    pub fn record_ref_at(&self, at: Duration, actor: Actor, event: &Event) {
+        let mut inner = self.0.lock().expect("transcript lock");
+        inner.fold(at, actor, event);
+        if inner.keep {
+            inner.records.push(Record {
+                at,
+                actor,
+                event: event.clone(),
+            });
+        }
+    }
+
     /// Appends a record.
     pub fn push(&self, record: Record) {
-        use std::hash::{Hash, Hasher};
         let mut inner = self.0.lock().expect("transcript lock");
-        let inner = &mut *inner;
-        let mut fnv = Fnv(inner.hash);
-        record.hash(&mut fnv);
-        inner.hash = fnv.finish();
-        inner.count += 1;
-        inner.kinds[record.event.kind()] += 1;
-        if let Event::Write { bytes } = &record.event {
-            inner.kinds[KINDS - 1] += bytes.len() as u64;
-        }
+        inner.fold(record.at, record.actor, &record.event);
         if inner.keep {
             inner.records.push(record);
         }
@@ -265,5 +297,47 @@ impl Transcript {
                 line
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lent and given records must hash as the derived `Hash` of `Record` does: the hash
+    /// names a run, and older runs were hashed that way.
+    #[test]
+    fn lent_and_given_records_hash_as_the_derived_hash() {
+        use std::hash::{Hash, Hasher};
+        let events = [
+            Event::Write {
+                bytes: Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"),
+            },
+            Event::PartialRead {
+                peer: "10.0.0.1:5000".into(),
+                len: 3,
+            },
+            Event::Note {
+                text: "start".into(),
+            },
+        ];
+        let (given, lent) = (Transcript::new(true), Transcript::new(false));
+        let mut derived = Fnv(FNV_OFFSET);
+        for (i, event) in events.into_iter().enumerate() {
+            // Outside a simulation `record_ref` stamps time zero.
+            let record = Record {
+                at: Duration::ZERO,
+                actor: Actor::Client(i),
+                event,
+            };
+            record.hash(&mut derived);
+            lent.record_ref(record.actor, &record.event);
+            given.push(record);
+        }
+        assert_eq!(given.hash(), derived.finish());
+        assert_eq!(lent.hash(), derived.finish());
+        assert_eq!(given.lines().len(), 3);
+        assert_eq!(lent.len(), 3);
+        assert!(lent.records().is_empty());
     }
 }
