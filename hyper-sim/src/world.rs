@@ -54,13 +54,7 @@ impl Config {
             max_buf_size: 16 * 1024,
             pipeline_flush: true,
             slowloris_interval: Duration::from_millis(250),
-            faults: Faults {
-                partial_read_chance: 0.3,
-                short_write_chance: 0.2,
-                spurious_pending_chance: 0.05,
-                coalesce_chance: 0.3,
-                ..Faults::none()
-            },
+            faults: Faults::every_kind(),
             keep_events: false,
             only: None,
         }

@@ -63,6 +63,20 @@ impl Faults {
     }
 }
 
+impl Faults {
+    /// Every kind of fault at a moderate rate: partial reads 0.3, short writes 0.2, spurious
+    /// `Pending` 0.05, coalesced reads 0.3 (the harness's default, and hyper's run).
+    pub fn every_kind() -> Self {
+        Faults {
+            partial_read_chance: 0.3,
+            short_write_chance: 0.2,
+            spurious_pending_chance: 0.05,
+            coalesce_chance: 0.3,
+            ..Faults::none()
+        }
+    }
+}
+
 impl Default for Faults {
     fn default() -> Self {
         Faults {

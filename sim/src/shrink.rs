@@ -339,6 +339,10 @@ impl State {
     /// passes it: the script stays a test whose every expectation is right.
     fn exchanges(&mut self, on_step: &mut impl FnMut(&Step)) {
         use crate::script::Step as S;
+        // With the real server failing there is no server to vouch for what is left.
+        if self.best.target == crate::Target::Framesim {
+            return;
+        }
         for i in 0..self.best.scripts.len() {
             let mut end = self.best.scripts[i].steps.len();
             while end > 0 {
@@ -360,14 +364,12 @@ impl State {
                 }
                 let mut candidate = self.best.clone();
                 candidate.scripts[i].steps.drain(start..end);
-                let valid = self.best.target == crate::Target::Framesim || {
-                    self.runs += 1;
-                    let fixed = Scenario {
-                        target: crate::Target::Framesim,
-                        ..candidate.clone()
-                    };
-                    run(&fixed, RunOptions::default()).passed()
+                self.runs += 1;
+                let fixed = Scenario {
+                    target: crate::Target::Framesim,
+                    ..candidate.clone()
                 };
+                let valid = run(&fixed, RunOptions::default()).passed();
                 let what = format!(
                     "client {} exchange at steps {start}..{end} dropped",
                     self.best.scripts[i].id

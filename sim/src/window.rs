@@ -200,7 +200,7 @@ impl Windows {
 
     /// The server wrote `n` bytes to the client of `key`, as one segment.
     pub(crate) fn server_wrote(&self, key: SocketAddr, n: usize) {
-        let now = turmoil::sim_elapsed().unwrap_or_default();
+        let now = crate::clock::now();
         self.with(key, |w, _| {
             w.written += n as u64;
             w.unread.push_back(n);
@@ -210,7 +210,7 @@ impl Windows {
 
     /// The server shut its side of `key` down, or dropped it (`gone`).
     pub(crate) fn server_closed(&self, key: SocketAddr, gone: bool) {
-        let now = turmoil::sim_elapsed().unwrap_or_default();
+        let now = crate::clock::now();
         self.with(key, |w, _| {
             w.closed_at.get_or_insert(now);
             w.server_gone |= gone;

@@ -103,6 +103,10 @@ fn framesim_server_passes_the_hostile_scenario_over_loopback() {
         "{}",
         report.summary()
     );
+    // Every event is stamped with wall time since the run began, writes and requests too.
+    let records = report.transcript.records();
+    let unstamped = records.iter().skip(1).filter(|r| r.at.is_zero()).count();
+    assert_eq!(unstamped, 0, "{unstamped} of {} events at 0", records.len());
     let (applied, dropped) = against::applicable(&s);
     assert!(applied.restart_at.is_none() && dropped.iter().any(|d| d.contains("faults")));
 }

@@ -70,7 +70,7 @@ impl Client {
             if !written {
                 return false;
             }
-            let at = *now.get_or_insert_with(|| turmoil::sim_elapsed().unwrap_or_default());
+            let at = *now.get_or_insert_with(crate::clock::now);
             self.record_ref_at(at, &Event::Write { bytes: chunk });
             let begins_here = start == 0 || frame_ends.iter().any(|&e| (start..end).contains(&e));
             if begins_here {

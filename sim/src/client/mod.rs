@@ -124,10 +124,7 @@ impl Client {
     /// [`record`](Self::record) for an event whose parts the client goes on using: they
     /// are copied only when the transcript keeps its records.
     fn record_ref(&self, event: &Event) {
-        if self.shared.lifter.is_some() {
-            self.lift(event);
-        }
-        self.shared.transcript.record_ref(self.actor(), event);
+        self.record_ref_at(crate::clock::now(), event);
     }
 
     /// [`record_ref`](Self::record_ref) at virtual time `at`, read by the caller in the

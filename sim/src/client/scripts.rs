@@ -31,7 +31,7 @@ impl Client {
                 .min(stop_at - sent);
             // Nothing awaits from here to the first chunk's write: the batch's requests and
             // the chunks written before any wait share one reading of the clock.
-            let now = turmoil::sim_elapsed().unwrap_or_default();
+            let now = crate::clock::now();
             let mut bytes = BytesMut::new();
             let mut expects = Vec::with_capacity(n);
             let mut frame_ends = Vec::with_capacity(n);

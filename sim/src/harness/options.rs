@@ -53,13 +53,7 @@ impl Default for Options {
             clients: 32,
             hosts: 4,
             delivery: Delivery::default(),
-            faults: Faults {
-                partial_read_chance: 0.3,
-                short_write_chance: 0.2,
-                spurious_pending_chance: 0.05,
-                coalesce_chance: 0.3,
-                ..Faults::none()
-            },
+            faults: Faults::every_kind(),
             roles: RoleMix::default(),
             ramp: Duration::from_millis(50),
             request_budget: Duration::from_millis(250),

@@ -220,7 +220,7 @@ impl Transcript {
     /// Appends `event` at the current virtual time, copying it only when records are
     /// kept: the caller keeps what it lends (a decoded request on its way to the service).
     pub fn record_ref(&self, actor: Actor, event: &Event) {
-        self.record_ref_at(turmoil::sim_elapsed().unwrap_or_default(), actor, event);
+        self.record_ref_at(crate::clock::now(), actor, event);
     }
 
     /// [`record_ref`](Self::record_ref) at a virtual time the caller read itself: events
