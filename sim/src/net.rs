@@ -107,26 +107,11 @@ pub trait Taps: Send + Sync {
     fn tap(&self, peer: SocketAddr) -> Box<dyn Tap>;
 }
 
-/// turmoil's listener as a [`framesim_server::Listener`], wrapping each accepted stream in
-/// a [`FaultyStream`] with its own RNG ([`Stream::Connection`], by accept order), its
-/// window, and its tap for the boundary oracles.
-pub struct SimListener {
-    inner: turmoil::net::TcpListener,
-    faults: Faults,
-    seed: u64,
-    /// Connections accepted so far in the run. Shared with the listeners of later
-    /// incarnations of the server host: a connection after a restart must not replay the
-    /// faults of one before it.
-    accepted: Arc<AtomicU64>,
-    transcript: Transcript,
-    windows: Windows,
-    taps: Arc<dyn Taps>,
-    plans: Plans,
-}
-
 /// What every connection of a run shares beyond its own faults.
 pub struct Wiring {
-    /// Connections accepted so far over the whole run.
+    /// Connections accepted so far over the whole run. Shared with the listeners of later
+    /// incarnations of the server host: a connection after a restart must not replay the
+    /// faults of one before it.
     pub accepted: Arc<AtomicU64>,
     /// Where events go.
     pub transcript: Transcript,
@@ -138,39 +123,33 @@ pub struct Wiring {
     pub plans: Plans,
 }
 
-impl SimListener {
-    /// Wraps a bound turmoil listener; `wiring.accepted` counts connections over the whole
-    /// run.
-    pub fn new(
-        inner: turmoil::net::TcpListener,
-        faults: Faults,
-        seed: u64,
-        wiring: Wiring,
-    ) -> Self {
-        SimListener {
-            inner,
-            faults,
-            seed,
-            accepted: wiring.accepted,
-            transcript: wiring.transcript,
-            windows: wiring.windows,
-            taps: wiring.taps,
-            plans: wiring.plans,
+impl Wiring {
+    /// Wiring that feeds no oracle and never fills a window: every connection draws its
+    /// faults, recorded in `transcript`.
+    pub fn plain(transcript: Transcript) -> Self {
+        Wiring {
+            accepted: Arc::default(),
+            transcript,
+            windows: Windows::new(usize::MAX, usize::MAX),
+            taps: Arc::new(Unheard),
+            plans: Plans::Draw,
         }
     }
-}
 
-impl framesim_server::Listener for SimListener {
-    type Stream = FaultyStream<turmoil::net::TcpStream>;
-
-    async fn accept(&mut self) -> io::Result<(Self::Stream, SocketAddr)> {
-        let (stream, peer) = self.inner.accept().await?;
+    /// Wraps `stream`, accepted from `peer`, as the next connection of the run: its own
+    /// RNG ([`Stream::Connection`], by accept order), its window, its tap and its plan.
+    pub fn wrap<S>(
+        &self,
+        stream: S,
+        peer: SocketAddr,
+        faults: Faults,
+        seed: u64,
+    ) -> FaultyStream<S> {
         let n = self.accepted.fetch_add(1, Ordering::Relaxed) + 1;
-        let rng = seeds::rng(self.seed, Stream::Connection(n));
-        let stream = FaultyStream {
+        FaultyStream {
             inner: stream,
-            faults: self.faults,
-            rng,
+            faults,
+            rng: seeds::rng(seed, Stream::Connection(n)),
             peer: peer.to_string().into(),
             transcript: self.transcript.clone(),
             held: BytesMut::new(),
@@ -182,8 +161,7 @@ impl framesim_server::Listener for SimListener {
             tap: self.taps.tap(peer),
             plan: self.plans.plan(n),
             cut: None,
-        };
-        Ok((stream, peer))
+        }
     }
 }
 
@@ -221,6 +199,12 @@ impl Tap for Unheard {
     fn read(&self, _: usize) {}
     fn wrote(&self, _: usize) {}
     fn shut(&self) {}
+}
+
+impl Taps for Unheard {
+    fn tap(&self, _: SocketAddr) -> Box<dyn Tap> {
+        Box::new(Unheard)
+    }
 }
 
 impl<S> FaultyStream<S> {

@@ -2,7 +2,8 @@
 //! runs the server-side checks once every client is done, and the crash of a restart.
 
 use crate::client::{Client, Shared};
-use crate::net::{SimListener, Wiring, PORT};
+use crate::harness::{server_fn, Listener, ServerFn, Shutdown};
+use crate::net::{Wiring, PORT};
 use crate::oracle::backlog::{self, Backlog};
 use crate::oracle::{self, Violations};
 use crate::panics::Capture;
@@ -15,6 +16,7 @@ use crate::transcript::{Actor, Event, Record, Transcript};
 use crate::window::Windows;
 use framesim_server::{Command, Config, Kv, Response, Service, Stats};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -61,6 +63,19 @@ fn server_config(s: &Scenario) -> Config {
     }
 }
 
+/// framesim's own server (or the scenario's fixture) over the key-value store, as the
+/// harness takes any server: recording each frame it decodes.
+fn server(s: &Scenario, stats: Stats, transcript: Transcript) -> Rc<ServerFn> {
+    let (target, config) = (s.target, server_config(s));
+    server_fn(move |listener: Listener, shutdown: Shutdown| {
+        let service = Recorder {
+            kv: Kv::new(),
+            transcript: transcript.clone(),
+        };
+        target.serve(listener, service, config.clone(), stats.clone(), shutdown)
+    })
+}
+
 /// Runs `scenario` to its end and checks every oracle.
 pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let tape = scenario.tape.clone().map(seeds::Tape::new);
@@ -99,8 +114,8 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         .rng_seed(seeds::derive(s.seed, Stream::Network))
         .build();
 
-    let config = server_config(&s);
-    let (t, scn, server_stats) = (transcript.clone(), s.clone(), stats.clone());
+    let serve = server(&s, stats.clone(), transcript.clone());
+    let (t, scn) = (transcript.clone(), s.clone());
     // A crash is a shutdown with no grace, then a restart of the host. Closing the
     // connections through `serve` (in accept order) rather than by dropping the runtime
     // keeps the order in which clients see them go independent of tokio's task ids.
@@ -118,15 +133,15 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         Plans::Draw
     };
     let plans_in = plans.clone();
-    // Outlives every incarnation of the server host, so connection fault streams go on
+    // Outlive every incarnation of the server host, so connection fault streams go on
     // after a restart instead of starting over.
     let accepted = Arc::new(AtomicU64::new(0));
+    let open = Arc::new(AtomicUsize::new(0));
     sim.host("server", move || {
-        let (t, scn, config, stats) =
-            (t.clone(), scn.clone(), config.clone(), server_stats.clone());
+        let (t, scn, serve) = (t.clone(), scn.clone(), serve.clone());
         let (crash, down, accepted) = (crash_in.clone(), down_in.clone(), accepted.clone());
         let (windows, backlog) = (windows_in.clone(), backlog_in.clone());
-        let plans = plans_in.clone();
+        let (plans, open) = (plans_in.clone(), open.clone());
         async move {
             let bound = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
             t.record(
@@ -137,21 +152,13 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
             );
             let wiring = Wiring {
                 accepted,
-                transcript: t.clone(),
+                transcript: t,
                 windows,
                 taps: Arc::new(backlog),
                 plans,
             };
-            let listener = SimListener::new(bound, scn.faults, scn.seed, wiring);
-            let service = Recorder {
-                kv: Kv::new(),
-                transcript: t,
-            };
-            scn.target
-                .serve(listener, service, config, stats, async move {
-                    crash.notified().await
-                })
-                .await;
+            let listener = Listener::new(bound, scn.faults, scn.seed, wiring, open);
+            serve(listener, Shutdown::new(crash)).await;
             down.store(true, Ordering::SeqCst);
             std::future::pending::<()>().await;
             Ok(())

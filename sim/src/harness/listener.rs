@@ -1,9 +1,7 @@
 //! The server's side of a harness run: the listener it accepts from, each connection with
 //! the stream faults applied, and the signal to stop.
 
-use crate::net::{Faults, FaultyStream};
-use crate::seeds::{self, Stream};
-use crate::transcript::{Actor, Event, Transcript};
+use crate::net::{Faults, FaultyStream, Wiring};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -18,30 +16,30 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// drawn from the run's seed, recorded in the run's transcript.
 ///
 /// It is a [`framesim_server::Listener`], so anything generic over that serves from it; a
-/// server of your own calls [`accept`](Listener::accept).
+/// server of your own calls [`accept`](Listener::accept). framesim's own server and its
+/// fixtures serve from this listener too, under `framesim run`.
 pub struct Listener {
     inner: turmoil::net::TcpListener,
     faults: Faults,
     seed: u64,
-    accepted: u64,
-    transcript: Transcript,
+    wiring: Wiring,
     open: Arc<AtomicUsize>,
 }
 
 impl Listener {
-    pub(super) fn new(
+    /// Listens on `inner`; `open` counts the connections accepted and not dropped yet.
+    pub(crate) fn new(
         inner: turmoil::net::TcpListener,
         faults: Faults,
         seed: u64,
-        transcript: Transcript,
+        wiring: Wiring,
         open: Arc<AtomicUsize>,
     ) -> Self {
         Listener {
             inner,
             faults,
             seed,
-            accepted: 0,
-            transcript,
+            wiring,
             open,
         }
     }
@@ -49,22 +47,11 @@ impl Listener {
     /// Waits for the next client; cancel-safe.
     pub async fn accept(&mut self) -> io::Result<(Connection, SocketAddr)> {
         let (stream, peer) = self.inner.accept().await?;
-        self.accepted += 1;
-        // The same streams as framesim's own runs: connection n has the faults of
-        // connection n whichever server is under test.
-        let seed = seeds::derive(self.seed, Stream::Connection(self.accepted));
-        let stream = FaultyStream::new(stream, peer, self.faults, seed)
-            .with_transcript(self.transcript.clone());
-        self.open.fetch_add(1, Ordering::SeqCst);
-        Ok((
-            Connection {
-                inner: stream,
-                open: self.open.clone(),
-                peer,
-                transcript: self.transcript.clone(),
-            },
-            peer,
-        ))
+        // Connection n has the faults of connection n whichever server is under test.
+        let inner = self.wiring.wrap(stream, peer, self.faults, self.seed);
+        self.open.fetch_add(1, Ordering::Relaxed);
+        let open = self.open.clone();
+        Ok((Connection { inner, open }, peer))
     }
 }
 
@@ -83,19 +70,11 @@ impl framesim_server::Listener for Listener {
 pub struct Connection {
     inner: FaultyStream<turmoil::net::TcpStream>,
     open: Arc<AtomicUsize>,
-    peer: SocketAddr,
-    transcript: Transcript,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.open.fetch_sub(1, Ordering::SeqCst);
-        self.transcript.record(
-            Actor::Server,
-            Event::Note {
-                text: format!("dropped the connection of {}", self.peer),
-            },
-        );
+        self.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -132,7 +111,7 @@ impl AsyncWrite for Connection {
 pub struct Shutdown(Pin<Box<dyn Future<Output = ()> + Send>>);
 
 impl Shutdown {
-    pub(super) fn new(signal: Arc<tokio::sync::Notify>) -> Self {
+    pub(crate) fn new(signal: Arc<tokio::sync::Notify>) -> Self {
         Shutdown(Box::pin(async move { signal.notified().await }))
     }
 }

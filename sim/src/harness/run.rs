@@ -6,6 +6,7 @@ use super::listener::{Listener, Shutdown};
 use super::options::Options;
 use super::outcome::{Outcome, Tally, Violation};
 use super::workload::Workload;
+use crate::net::Wiring;
 use crate::panics::Capture;
 use crate::seeds::{self, Stream};
 use crate::transcript::{Actor, Event, Transcript};
@@ -18,8 +19,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The server under test, as the harness holds it.
-type ServerFn = dyn Fn(Listener, Shutdown) -> Pin<Box<dyn Future<Output = ()>>>;
+/// The server under test, as every run holds it: a user's server given to
+/// [`Harness::new`], and framesim's own server under `framesim run` alike.
+pub(crate) type ServerFn = dyn Fn(Listener, Shutdown) -> Pin<Box<dyn Future<Output = ()>>>;
+
+/// `server` as a run holds it.
+pub(crate) fn server_fn<F, Fut>(server: F) -> Rc<ServerFn>
+where
+    F: Fn(Listener, Shutdown) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    Rc::new(move |listener, shutdown| Box::pin(server(listener, shutdown)))
+}
 
 /// A server, a workload and their options: runs one seed, or (through
 /// [`sweep`](super::sweep())) many.
@@ -63,7 +74,7 @@ impl Harness {
         W: Workload + 'static,
     {
         Harness {
-            server: Rc::new(move |listener, shutdown| Box::pin(server(listener, shutdown))),
+            server: server_fn(server),
             workload: Rc::new(workload),
             options: Options::default(),
         }
@@ -199,7 +210,8 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
         );
         async move {
             let bound = turmoil::net::TcpListener::bind(("0.0.0.0", o.port)).await?;
-            let listener = Listener::new(bound, o.faults, seed, t.clone(), open);
+            let wiring = Wiring::plain(t.clone());
+            let listener = Listener::new(bound, o.faults, seed, wiring, open);
             server(listener, Shutdown::new(stop)).await;
             t.record(
                 Actor::Server,
