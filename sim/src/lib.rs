@@ -33,6 +33,7 @@ mod scenario;
 pub mod script;
 mod seeds;
 pub mod shrink;
+mod stage;
 mod target;
 mod transcript;
 mod window;

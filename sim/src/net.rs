@@ -108,6 +108,7 @@ pub trait Taps: Send + Sync {
 }
 
 /// What every connection of a run shares beyond its own faults.
+#[derive(Clone)]
 pub struct Wiring {
     /// Connections accepted so far over the whole run. Shared with the listeners of later
     /// incarnations of the server host: a connection after a restart must not replay the

@@ -6,18 +6,16 @@ use crate::harness::{server_fn, Listener, ServerFn, Shutdown};
 use crate::net::{Wiring, PORT};
 use crate::oracle::backlog::{self, Backlog};
 use crate::oracle::{self, Violations};
-use crate::panics::Capture;
 use crate::plan::Plans;
 use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::script::Lifter;
-use crate::seeds::{self, Stream};
-use crate::transcript::{Actor, Event, Record, Transcript};
+use crate::seeds;
+use crate::stage::{Ending, Stage, Task};
+use crate::transcript::{Actor, Event, Transcript};
 use crate::window::Windows;
 use framesim_server::{Command, Config, Kv, Response, Service, Stats};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -85,13 +83,11 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
 /// [`run`], with the run's tape (if any) in place.
 fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
     let wall = std::time::Instant::now();
-    let panics = Capture::start();
     let s = Arc::new(scenario.clone());
     let transcript = Transcript::new(options.keep_transcript);
     let violations = Violations::default();
     let stats = Stats::default();
     let latencies = Arc::new(Mutex::new(Vec::new()));
-    let hosts_done = Arc::new(AtomicUsize::new(0));
     let hosts = s.client_hosts.clamp(1, s.clients.max(1));
     // turmoil's capacity per stream is also the accept backlog, which panics when full.
     let tcp_capacity = s.clients + 64;
@@ -104,25 +100,6 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
     );
     // A connection of an earlier run on this thread must not collect this run's replies.
     backlog::clear();
-
-    let mut sim = turmoil::Builder::new()
-        .simulation_duration(Duration::from_secs(24 * 3600))
-        .tick_duration(Duration::from_millis(1))
-        .min_message_latency(s.latency.0)
-        .max_message_latency(s.latency.1)
-        .tcp_capacity(tcp_capacity)
-        .rng_seed(seeds::derive(s.seed, Stream::Network))
-        .build();
-
-    let serve = server(&s, stats.clone(), transcript.clone());
-    let (t, scn) = (transcript.clone(), s.clone());
-    // A crash is a shutdown with no grace, then a restart of the host. Closing the
-    // connections through `serve` (in accept order) rather than by dropping the runtime
-    // keeps the order in which clients see them go independent of tokio's task ids.
-    let crash = Arc::new(tokio::sync::Notify::new());
-    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (crash_in, down_in) = (crash.clone(), down.clone());
-    let (windows_in, backlog_in) = (windows.clone(), backlog.clone());
     // A script's server side is its plans (none: plain polls); a run being lifted writes
     // every connection's polls down; any other run draws them.
     let plans = if !s.scripts.is_empty() {
@@ -132,38 +109,6 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
     } else {
         Plans::Draw
     };
-    let plans_in = plans.clone();
-    // Outlive every incarnation of the server host, so connection fault streams go on
-    // after a restart instead of starting over.
-    let accepted = Arc::new(AtomicU64::new(0));
-    let open = Arc::new(AtomicUsize::new(0));
-    sim.host("server", move || {
-        let (t, scn, serve) = (t.clone(), scn.clone(), serve.clone());
-        let (crash, down, accepted) = (crash_in.clone(), down_in.clone(), accepted.clone());
-        let (windows, backlog) = (windows_in.clone(), backlog_in.clone());
-        let (plans, open) = (plans_in.clone(), open.clone());
-        async move {
-            let bound = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
-            t.record(
-                Actor::Server,
-                Event::Note {
-                    text: format!("listening on {PORT}"),
-                },
-            );
-            let wiring = Wiring {
-                accepted,
-                transcript: t,
-                windows,
-                taps: Arc::new(backlog),
-                plans,
-            };
-            let listener = Listener::new(bound, scn.faults, scn.seed, wiring, open);
-            serve(listener, Shutdown::new(crash)).await;
-            down.store(true, Ordering::SeqCst);
-            std::future::pending::<()>().await;
-            Ok(())
-        }
-    });
 
     let lifter = options.lift.then(Lifter::default);
     let shared = Shared {
@@ -171,117 +116,86 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         transcript: transcript.clone(),
         violations: violations.clone(),
         latencies: latencies.clone(),
-        windows,
+        windows: windows.clone(),
         lifter: lifter.clone(),
         against: None,
     };
-    for h in 0..hosts {
-        let (shared, done) = (shared.clone(), hosts_done.clone());
-        let ids: Vec<usize> = s.client_ids().filter(|id| id % hosts == h).collect();
-        sim.client(format!("client{h}"), async move {
-            let mut tasks = tokio::task::JoinSet::new();
-            for id in ids {
-                tasks.spawn(Client::new(id, shared.clone()).run());
-            }
-            while let Some(done) = tasks.join_next().await {
-                if let Err(e) = done {
-                    std::panic::resume_unwind(e.into_panic());
+    let clients = (0..hosts)
+        .map(|h| {
+            let shared = shared.clone();
+            let ids: Vec<usize> = s.client_ids().filter(|id| id % hosts == h).collect();
+            Box::pin(async move {
+                let mut tasks = tokio::task::JoinSet::new();
+                for id in ids {
+                    tasks.spawn(Client::new(id, shared.clone()).run());
                 }
-            }
-            done.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        });
-    }
+                while let Some(done) = tasks.join_next().await {
+                    if let Err(e) = done {
+                        std::panic::resume_unwind(e.into_panic());
+                    }
+                }
+            }) as Task
+        })
+        .collect();
 
-    let (t, v, st, scn, done) = (
+    let (t, v, st, scn) = (
         transcript.clone(),
         violations.clone(),
         stats.clone(),
         s.clone(),
-        hosts_done.clone(),
     );
-    sim.client("monitor", async move {
-        while done.load(Ordering::SeqCst) < hosts {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        // Let the server see the last closes, then check what it holds.
-        let settle = scn.limits.frame_deadline + Duration::from_millis(200);
-        let start = tokio::time::Instant::now();
-        while st.snapshot().connections_open > 0 && start.elapsed() < settle {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        oracle::server::check(&scn, &st.snapshot(), &t, &v);
-        t.record(Actor::Sim, Event::Note { text: "end".into() });
-        Ok(())
+    let monitor = Box::new(move |_: Ending| {
+        Box::pin(async move {
+            // Let the server see the last closes, then check what it holds.
+            let settle = scn.limits.frame_deadline + Duration::from_millis(200);
+            let start = tokio::time::Instant::now();
+            while st.snapshot().connections_open > 0 && start.elapsed() < settle {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            oracle::server::check(&scn, &st.snapshot(), &t, &v);
+            t.record(Actor::Sim, Event::Note { text: "end".into() });
+        }) as Task
     });
 
-    transcript.record(
-        Actor::Sim,
-        Event::Note {
-            text: "start".into(),
+    let ran = Stage {
+        seed: s.seed,
+        latency: s.latency,
+        tcp_capacity,
+        port: PORT,
+        faults: s.faults,
+        wiring: Wiring {
+            // Outlives every incarnation of the server host, so connection fault streams
+            // go on after a restart instead of starting over.
+            accepted: Arc::default(),
+            transcript: transcript.clone(),
+            windows,
+            taps: Arc::new(backlog),
+            plans: plans.clone(),
         },
-    );
-    let mut restarted = false;
-    let stepped = catch_unwind(AssertUnwindSafe(|| loop {
-        if let Some(at) = s.restart_at {
-            if !restarted && sim.elapsed() >= at {
-                restarted = true;
-                transcript.push(Record {
-                    at: sim.elapsed(),
-                    actor: Actor::Sim,
-                    event: Event::Fault {
-                        what: "server host crash + restart".into(),
-                    },
-                });
-                crash.notify_one();
-            }
-        }
-        if down.swap(false, Ordering::SeqCst) {
-            sim.bounce("server");
-        }
-        match sim.step() {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }));
-    let virtual_time = sim.elapsed();
-    drop(sim);
-    let panics = panics.finish();
-    // The first panic recorded is where things went wrong: later ones (other tasks, the
-    // host that re-raised it) follow from it.
-    let error = match (stepped, panics.first()) {
-        (Ok(Ok(())), _) => None,
-        (Ok(Err(e)), None) => Some(format!("simulation error: {e}")),
-        (Ok(Err(e)), Some(at)) => Some(format!("simulation error: {e} (panic at {at})")),
-        (Err(_), Some(at)) => Some(format!("panic at {at}")),
-        (Err(panic), None) => Some(format!("panic: {}", panic_message(&panic))),
-    };
+        server: server(&s, stats.clone(), transcript.clone()),
+        hosts: clients,
+        monitor,
+        restart_at: s.restart_at,
+        transcript: transcript.clone(),
+    }
+    .play();
     backlog::clear();
     let latencies = std::mem::take(&mut *latencies.lock().expect("latency lock"));
     Report {
-        panics,
+        panics: ran.panics,
         scripts: lifter.map(|l| l.scripts()).unwrap_or_default(),
         connections: plans.recorded(),
         ..Report::new(
             scenario.clone(),
             violations.all(),
-            error,
+            ran.error,
             transcript,
             stats.snapshot(),
             latencies,
-            virtual_time,
+            ran.virtual_time,
             wall.elapsed(),
         )
     }
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// Where two runs of one seed first differ.

@@ -250,3 +250,55 @@ fn a_panic_in_a_connection_task_fails_the_run() {
         outcome.panics
     );
 }
+
+/// framesim's server through a crash and restart: clients cut off by the crash connect
+/// again with a new session; the server closure is called again for the new host.
+fn restarting(serves: Arc<std::sync::atomic::AtomicUsize>, after_crash: bool) -> Harness {
+    let config = Config {
+        framing: Framing::Resp,
+        grace: Duration::ZERO,
+        ..Config::default()
+    };
+    Harness::new(
+        move |listener, shutdown| {
+            let (config, serves) = (config.clone(), serves.clone());
+            async move {
+                let incarnation = serves.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if incarnation > 0 && !after_crash {
+                    return;
+                }
+                serve(listener, Kv::new(), config, Stats::default(), shutdown)
+                    .await
+                    .expect("serve");
+            }
+        },
+        KvWorkload::new(Framing::Resp).requests(40),
+    )
+    .with(Options {
+        clients: 16,
+        restart_at: Some(Duration::from_millis(120)),
+        ..Options::default()
+    })
+}
+
+#[test]
+fn a_restart_starts_the_server_again_and_its_clients_over() {
+    let serves = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let outcome = restarting(serves.clone(), true).replay(3);
+    assert!(outcome.passed(), "{}", outcome.failure("(test)"));
+    assert_eq!(serves.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert!(outcome.tally.restarted > 0, "{}", outcome.summary());
+    let lines = outcome.transcript.lines();
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("server host crash + restart")));
+
+    // A server that does not come back is caught: its clients cannot connect again.
+    let serves = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let outcome = restarting(serves, false).run(3);
+    assert!(
+        outcome.violations.iter().any(|v| v.oracle == "connect"),
+        "{}",
+        outcome.summary()
+    );
+}

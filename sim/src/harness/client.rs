@@ -69,7 +69,10 @@ impl Client {
         let verdict = match self.connect().await {
             Err(e) => Err(("connect", e)),
             Ok(stream) => match self.role {
-                Role::WellBehaved => self.well_behaved(stream).await,
+                Role::WellBehaved => match self.well_behaved(stream).await {
+                    Err(("unanswered", _)) if self.crashed() => self.after_restart().await,
+                    verdict => verdict,
+                },
                 Role::Slowloris => self.slowloris(stream).await,
                 Role::Disconnect => self.disconnect(stream).await,
                 Role::Idle => self.idle(stream).await,
@@ -79,6 +82,27 @@ impl Client {
             self.shared.violation(oracle, Some(self.id), detail);
         }
         self.shared.tally(|t| t.clients_finished += 1);
+    }
+
+    /// Whether the server host has crashed by now (see [`Options::restart_at`]).
+    ///
+    /// [`Options::restart_at`]: super::Options::restart_at
+    fn crashed(&self) -> bool {
+        let now = turmoil::sim_elapsed().unwrap_or_default();
+        self.shared.options.restart_at.is_some_and(|at| now >= at)
+    }
+
+    /// The server's crash took the connection and what it knew: the requests in flight are
+    /// not judged; the client connects again and starts a new session.
+    async fn after_restart(&mut self) -> Verdict {
+        self.note("connection lost to the server's restart: a new session".into());
+        self.shared.tally(|t| t.restarted += 1);
+        self.session = self.shared.workload.session(self.id);
+        self.framer = self.shared.workload.framer();
+        match self.connect().await {
+            Err(e) => Err(("connect", e)),
+            Ok(stream) => self.well_behaved(stream).await,
+        }
     }
 
     async fn connect(&mut self) -> Result<TcpStream, String> {

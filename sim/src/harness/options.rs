@@ -41,6 +41,12 @@ pub struct Options {
     pub settle: Duration,
     /// Range of turmoil's one-way message latency.
     pub latency: (Duration, Duration),
+    /// When the server host crashes: its [`Shutdown`](super::Shutdown) completes (the
+    /// server should drop every connection and return), then the host starts over, calling
+    /// the server closure again with a new listener. A well-behaved client that loses its
+    /// connection to the crash connects again with a new session; its requests in flight
+    /// are not judged.
+    pub restart_at: Option<Duration>,
     /// The port the server's listener binds on host `server`.
     pub port: u16,
     /// Keep every transcript line (else only its hash and counts).
@@ -60,6 +66,7 @@ impl Default for Options {
             reply_timeout: Duration::from_secs(10),
             settle: Duration::from_secs(2),
             latency: (Duration::from_millis(1), Duration::from_millis(5)),
+            restart_at: None,
             port: 6379,
             keep_transcript: false,
         }

@@ -45,6 +45,9 @@ pub struct Tally {
     pub disconnects: u64,
     /// Idle clients.
     pub idle: u64,
+    /// Well-behaved clients that lost their connection to the server's restart and
+    /// started over.
+    pub restarted: u64,
 }
 
 impl Tally {
@@ -56,6 +59,7 @@ impl Tally {
         self.slowloris_cut += other.slowloris_cut;
         self.disconnects += other.disconnects;
         self.idle += other.idle;
+        self.restarted += other.restarted;
     }
 }
 
@@ -107,7 +111,7 @@ impl Outcome {
         let (t, c) = (&self.tally, &self.counts);
         format!(
             "seed {}: {} requests, {} replies, {} clients finished, {} slowloris cut, {} \
-             disconnects, {} idle; {} chunks, {} partial reads, {} coalesced reads, {} short \
+             disconnects, {} idle, {} restarted; {} chunks, {} partial reads, {} coalesced reads, {} short \
              writes, {} spurious pendings; {} events, hash {:016x}, {:?} virtual; {}",
             self.seed,
             t.requests,
@@ -116,6 +120,7 @@ impl Outcome {
             t.slowloris_cut,
             t.disconnects,
             t.idle,
+            t.restarted,
             c.writes,
             c.partial_reads,
             c.coalesced_reads,

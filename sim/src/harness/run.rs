@@ -7,15 +7,13 @@ use super::options::Options;
 use super::outcome::{Outcome, Tally, Violation};
 use super::workload::Workload;
 use crate::net::Wiring;
-use crate::panics::Capture;
-use crate::seeds::{self, Stream};
+use crate::stage::{Ending, Stage, Task};
 use crate::transcript::{Actor, Event, Transcript};
 use crate::world::Divergence;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -169,7 +167,6 @@ async fn within(limit: Duration, done: impl Fn() -> bool) -> bool {
 
 fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
     let o = harness.options;
-    let panics = Capture::start();
     let transcript = Transcript::new(keep);
     let shared = Shared {
         seed,
@@ -180,132 +177,90 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
         tally: Arc::default(),
     };
     let hosts = o.hosts.clamp(1, o.clients.max(1));
-    let mut sim = turmoil::Builder::new()
-        .simulation_duration(Duration::from_secs(3600))
-        .tick_duration(Duration::from_millis(1))
-        .min_message_latency(o.latency.0)
-        .max_message_latency(o.latency.1)
-        // The per-stream capacity is also the accept backlog, which panics when full.
-        .tcp_capacity(o.clients + 64)
-        .rng_seed(seeds::derive(seed, Stream::Network))
-        .build();
-
-    let open = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let returned = Arc::new(AtomicBool::new(false));
-    let (server, t, open_in, stop_in, returned_in) = (
-        harness.server.clone(),
-        transcript.clone(),
-        open.clone(),
-        stop.clone(),
-        returned.clone(),
-    );
-    sim.host("server", move || {
-        let (server, t, open, stop, returned) = (
-            server.clone(),
-            t.clone(),
-            open_in.clone(),
-            stop_in.clone(),
-            returned_in.clone(),
-        );
-        async move {
-            let bound = turmoil::net::TcpListener::bind(("0.0.0.0", o.port)).await?;
-            let wiring = Wiring::plain(t.clone());
-            let listener = Listener::new(bound, o.faults, seed, wiring, open);
-            server(listener, Shutdown::new(stop)).await;
-            t.record(
-                Actor::Server,
-                Event::Note {
-                    text: "server returned".into(),
-                },
-            );
-            returned.store(true, Ordering::SeqCst);
-            std::future::pending::<()>().await;
-            Ok(())
-        }
-    });
-
-    let hosts_done = Arc::new(AtomicUsize::new(0));
-    for h in 0..hosts {
-        let (shared, done) = (shared.clone(), hosts_done.clone());
-        let ids: Vec<usize> = (0..o.clients).filter(|id| id % hosts == h).collect();
-        sim.client(format!("client{h}"), async move {
+    let clients = (0..hosts)
+        .map(|h| {
+            let shared = shared.clone();
+            let ids: Vec<usize> = (0..o.clients).filter(|id| id % hosts == h).collect();
             // Sessions need not be `Send`: every client of a host runs on its one thread.
-            let local = tokio::task::LocalSet::new();
-            local
-                .run_until(async move {
-                    let mut tasks = tokio::task::JoinSet::new();
-                    for id in ids {
-                        tasks.spawn_local(Client::new(id, shared.clone()).run());
-                    }
-                    while let Some(joined) = tasks.join_next().await {
-                        if let Err(e) = joined {
-                            std::panic::resume_unwind(e.into_panic());
+            Box::pin(async move {
+                let local = tokio::task::LocalSet::new();
+                local
+                    .run_until(async move {
+                        let mut tasks = tokio::task::JoinSet::new();
+                        for id in ids {
+                            tasks.spawn_local(Client::new(id, shared.clone()).run());
                         }
-                    }
-                })
-                .await;
-            done.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        });
-    }
+                        while let Some(joined) = tasks.join_next().await {
+                            if let Err(e) = joined {
+                                std::panic::resume_unwind(e.into_panic());
+                            }
+                        }
+                    })
+                    .await;
+            }) as Task
+        })
+        .collect();
 
     let monitor = shared.clone();
-    sim.client("monitor", async move {
-        while hosts_done.load(Ordering::SeqCst) < hosts {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        if !within(o.settle, || open.load(Ordering::SeqCst) == 0).await {
-            let left = open.load(Ordering::SeqCst);
-            monitor.violation(
-                "open",
-                None,
-                format!(
-                    "the server still holds {left} connection(s) {:?} after the last client left",
-                    o.settle
-                ),
+    let check = Box::new(move |ending: Ending| {
+        Box::pin(async move {
+            let open = ending.open;
+            if !within(o.settle, || open.load(Ordering::SeqCst) == 0).await {
+                let left = open.load(Ordering::SeqCst);
+                monitor.violation(
+                    "open",
+                    None,
+                    format!(
+                        "the server still holds {left} connection(s) {:?} after the last client left",
+                        o.settle
+                    ),
+                );
+            }
+            monitor.transcript.record(
+                Actor::Sim,
+                Event::Note {
+                    text: "shutdown".into(),
+                },
             );
-        }
-        monitor.transcript.record(
-            Actor::Sim,
-            Event::Note {
-                text: "shutdown".into(),
-            },
-        );
-        stop.notify_one();
-        if !within(o.settle, || returned.load(Ordering::SeqCst)).await {
-            monitor.violation(
-                "shutdown",
-                None,
-                format!(
-                    "the server did not return within {:?} of its shutdown",
-                    o.settle
-                ),
-            );
-        }
-        Ok(())
+            ending.stop.notify_one();
+            let returned = ending.returned;
+            if within(o.settle, || returned.load(Ordering::SeqCst)).await {
+                monitor.transcript.record(
+                    Actor::Server,
+                    Event::Note {
+                        text: "server returned".into(),
+                    },
+                );
+            } else {
+                monitor.violation(
+                    "shutdown",
+                    None,
+                    format!(
+                        "the server did not return within {:?} of its shutdown",
+                        o.settle
+                    ),
+                );
+            }
+        }) as Task
     });
 
-    transcript.record(
-        Actor::Sim,
-        Event::Note {
-            text: "start".into(),
-        },
-    );
-    let ran = catch_unwind(AssertUnwindSafe(|| sim.run()));
-    let virtual_time = sim.elapsed();
-    drop(sim);
-    let panics = panics.finish();
-    let error = match ran {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some(match panics.first() {
-            Some(at) => format!("panic at {at}"),
-            None => "panic".into(),
-        }),
-    };
+    let ran = Stage {
+        seed,
+        latency: o.latency,
+        // The per-stream capacity is also the accept backlog, which panics when full.
+        tcp_capacity: o.clients + 64,
+        port: o.port,
+        faults: o.faults,
+        wiring: Wiring::plain(transcript.clone()),
+        server: harness.server.clone(),
+        hosts: clients,
+        monitor: check,
+        restart_at: o.restart_at,
+        transcript: transcript.clone(),
+    }
+    .play();
     let tally = *shared.tally.lock().expect("tally lock");
-    if tally.clients_finished < o.clients as u64 && error.is_none() {
+    if tally.clients_finished < o.clients as u64 && ran.error.is_none() {
         shared.violation(
             "finished",
             None,
@@ -319,11 +274,11 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
     Outcome {
         seed,
         violations,
-        panics,
-        error,
+        panics: ran.panics,
+        error: ran.error,
         counts: transcript.counts(),
         transcript,
         tally,
-        virtual_time,
+        virtual_time: ran.virtual_time,
     }
 }
