@@ -10,7 +10,7 @@
 //! [`MIN_LATENCY_BOUND`], as a real machine is noisier than virtual time. Each run writes
 //! keys of its own (a prefix per run), so runs against one server do not see each other's.
 
-use crate::client::{Client, Shared};
+use crate::client::{scenario_workload, Client, Shared};
 use crate::clock;
 use crate::net::Faults;
 use crate::oracle::Violations;
@@ -70,6 +70,7 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, keep_transcript: bool) -> Repo
         latencies: latencies.clone(),
         windows: Windows::new(usize::MAX, usize::MAX),
         lifter: None,
+        workload: scenario_workload(&s, &prefix),
         against: Some((addr, prefix)),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

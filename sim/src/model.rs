@@ -28,11 +28,6 @@ pub struct Model {
 }
 
 impl Model {
-    /// The model of client `id`, starting from an empty store.
-    pub fn new(id: usize) -> Self {
-        Model::with_prefix(id, "")
-    }
-
     /// The model of client `id`, its keys starting with `prefix` (a run against a real
     /// server, whose store outlives runs, gives each run its own).
     pub fn with_prefix(id: usize, prefix: &str) -> Self {
@@ -53,11 +48,6 @@ impl Model {
             get_set_only: true,
             ..self
         }
-    }
-
-    /// Forgets everything (the server restarted and lost its memory).
-    pub fn reset(&mut self) {
-        self.data.clear();
     }
 
     fn key(&self, n: usize) -> Bytes {

@@ -1,7 +1,7 @@
 //! Scenario → turmoil hosts → report: the server host, the client hosts, a monitor that
 //! runs the server-side checks once every client is done, and the crash of a restart.
 
-use crate::client::{Client, Shared};
+use crate::client::{scenario_workload, Client, Shared};
 use crate::harness::{server_fn, Listener, ServerFn, Shutdown};
 use crate::net::{Wiring, PORT};
 use crate::oracle::backlog::{self, Backlog};
@@ -119,6 +119,7 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         windows: windows.clone(),
         lifter: lifter.clone(),
         against: None,
+        workload: scenario_workload(&s, ""),
     };
     let clients = (0..hosts)
         .map(|h| {

@@ -11,6 +11,7 @@ mod play;
 mod readers;
 mod scripts;
 
+use crate::harness::{KvWorkload, Session, Workload};
 use crate::model::Model;
 use crate::net::PORT;
 use crate::oracle::{Oracle, Violations};
@@ -52,6 +53,24 @@ pub struct Shared {
     /// A real server to connect to instead of the simulated one, and the prefix of this
     /// run's keys there.
     pub against: Option<(SocketAddr, Arc<str>)>,
+    /// What well-behaved clients ask, and the model of what they are told: the public
+    /// [`Workload`] API, [`scenario_workload`] for a scenario.
+    pub workload: Arc<dyn Workload>,
+}
+
+/// The workload of `s`'s well-behaved clients: framesim's key-value commands in its framing
+/// (GET and SET only if it says so), edge values at its rate, every key after `prefix`.
+/// How many requests each client sends is the client's to decide, so sessions never run
+/// out.
+pub fn scenario_workload(s: &Scenario, prefix: &str) -> Arc<dyn Workload> {
+    let workload = KvWorkload::new(s.framing.clone())
+        .requests(usize::MAX)
+        .edge_values(s.edge_values)
+        .key_prefix(prefix);
+    Arc::new(match s.commands {
+        Commands::All => workload,
+        Commands::GetSet => workload.get_set_only(),
+    })
 }
 
 /// One virtual client.
@@ -67,6 +86,10 @@ pub struct Client {
     stream: Option<ClientStream>,
     buf: BytesMut,
     decoder: ReplyDecoder,
+    /// The well-behaved roles' requests and the model of their replies.
+    session: Box<dyn Session>,
+    /// What the key-value roles that build their own requests (bulk loads, requests at the
+    /// limits) leave in the store.
     model: Model,
     /// Virtual time the latest connect began: where a lifted script connects.
     connecting_since: Duration,
@@ -95,16 +118,8 @@ impl Client {
             stream: None,
             buf: BytesMut::new(),
             decoder: ReplyDecoder::new(&s.framing, 1 << 20),
-            model: {
-                let model = match &shared.against {
-                    Some((_, prefix)) => Model::with_prefix(id, prefix),
-                    None => Model::new(id),
-                };
-                match s.commands {
-                    Commands::All => model,
-                    Commands::GetSet => model.get_set_only(),
-                }
-            },
+            session: shared.workload.session(id),
+            model: Model::default(),
             connecting_since: Duration::ZERO,
             shared,
         }

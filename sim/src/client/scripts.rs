@@ -8,7 +8,7 @@ use crate::scenario::Role;
 use crate::script::Step;
 use crate::transcript::{Event, Expected};
 use bytes::{Bytes, BytesMut};
-use framesim_server::protocol::{encode_command, Framing};
+use framesim_server::protocol::Framing;
 use rand::Rng;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,18 +36,30 @@ impl Client {
             let mut expects = Vec::with_capacity(n);
             let mut frame_ends = Vec::with_capacity(n);
             for _ in 0..n {
-                let edge_values = self.scenario().edge_values;
-                let (cmd, expect) = self.model.next(&mut self.workload_rng, edge_values);
-                encode_command(&self.scenario().framing, &cmd, &mut bytes)
-                    .expect("requests fit the header");
+                let Some(request) = self.session.next_request(&mut self.workload_rng) else {
+                    break;
+                };
+                let Some(kv) = request.kv else {
+                    let detail = "the workload drew a request with no key-value meaning";
+                    self.fail(Oracle::Reply, detail.into());
+                    return;
+                };
+                bytes.extend_from_slice(&request.bytes);
                 frame_ends.push(bytes.len());
-                let event = Event::Request { cmd, expect };
+                let event = Event::Request {
+                    cmd: kv.command,
+                    expect: kv.expect,
+                };
                 self.record_ref_at(now, &event);
                 let Event::Request { expect, .. } = event else {
                     unreachable!("built as a request above")
                 };
                 expects.push(expect);
             }
+            if expects.is_empty() {
+                break;
+            }
+            let n = expects.len();
             sent += n;
             let last_batch = sent == total;
             let delivered = self.deliver(bytes.freeze(), &frame_ends, Some(now)).await;
@@ -94,11 +106,11 @@ impl Client {
         }
         match self.role {
             Role::Disconnect => {
-                let edge_values = self.scenario().edge_values;
-                let (cmd, _) = self.model.next(&mut self.workload_rng, edge_values);
-                let bytes = self.encode(&cmd);
-                let cut = self.delivery_rng.random_range(1..bytes.len());
-                self.deliver(bytes.freeze().slice(..cut), &[], None).await;
+                if let Some(request) = self.session.next_request(&mut self.workload_rng) {
+                    let bytes = request.bytes;
+                    let cut = self.delivery_rng.random_range(1..bytes.len());
+                    self.deliver(bytes.slice(..cut), &[], None).await;
+                }
                 self.stream = None;
                 self.record(Event::Disconnect { mid_frame: true });
             }
@@ -137,7 +149,7 @@ impl Client {
             why: "connection lost".into(),
         });
         self.stream = None;
-        self.model.reset();
+        self.session = self.shared.workload.session(self.id);
         self.connect().await
     }
 

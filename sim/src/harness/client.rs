@@ -146,7 +146,13 @@ impl Client {
                 seams.extend(request.boundaries.iter().map(|&b| base + b));
                 bytes.extend_from_slice(&request.bytes);
                 ends.push(bytes.len());
-                self.note(format!("request {}", request.bytes.escape_ascii()));
+                match &request.kv {
+                    Some(kv) => self.record(Event::Request {
+                        cmd: kv.command.clone(),
+                        expect: kv.expect.clone(),
+                    }),
+                    None => self.note(format!("request {}", request.bytes.escape_ascii())),
+                }
                 pending.push_back(request);
             }
             if pending.is_empty() {

@@ -1,33 +1,38 @@
 //! The built-in workload: framesim's key-value commands in any of its framings, with a model
 //! of each client's own keys.
 
-use super::workload::{ReplyFramer, Request, Session, Workload};
+use super::workload::{KvRequest, ReplyFramer, Request, Session, Workload};
+use crate::model::{satisfies, Model};
 use crate::seeds::Draws;
 use bytes::{Bytes, BytesMut};
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{encode_command, Framing, ReplyDecoder};
-use framesim_server::{Command, Reply};
-use rand::Rng;
-use std::collections::BTreeMap;
+use framesim_server::Command;
+use std::sync::Arc;
 
 /// Largest reply the built-in framer accepts.
 const MAX_REPLY: usize = 1024 * 1024;
 
-/// SET, GET and DEL over keys of each client's own (`c<id>:<n>`), in RESP, lines or
-/// length-prefixed frames; the model is a map per client, so every reply is predicted
-/// whatever the interleaving of clients.
+/// framesim's key-value commands (SET, GET, DEL, EXISTS, MGET, MSET, INCR, PING, ECHO) in
+/// RESP, lines or length-prefixed frames, with the model of each client's own keys
+/// (`c<id>:k0`..`k3`) and one key every client increments (only the reply's type is
+/// promised there): every reply is predicted whatever the interleaving of clients. The
+/// workload `framesim run` itself gives its clients.
 ///
 /// ```
 /// use framesim::harness::{KvWorkload, Workload};
 /// use framesim_server::protocol::Framing;
 ///
-/// let workload = KvWorkload::new(Framing::line()).requests(5);
+/// let workload = KvWorkload::new(Framing::line()).requests(5).edge_values(0.1);
 /// let _session = workload.session(0);
 /// ```
 #[derive(Debug, Clone)]
 pub struct KvWorkload {
     framing: Framing,
     requests: usize,
+    edge_values: f64,
+    get_set_only: bool,
+    prefix: Arc<str>,
 }
 
 impl KvWorkload {
@@ -36,6 +41,9 @@ impl KvWorkload {
         KvWorkload {
             framing,
             requests: 8,
+            edge_values: 0.0,
+            get_set_only: false,
+            prefix: Arc::from(""),
         }
     }
 
@@ -44,16 +52,41 @@ impl KvWorkload {
         self.requests = n;
         self
     }
+
+    /// The same workload drawing each request from the edge cases with chance `p`:
+    /// integers at the ends of `i64` and in forms Redis refuses, empty, binary and
+    /// RESP-looking values, INCR on whatever a key holds.
+    pub fn edge_values(mut self, p: f64) -> Self {
+        self.edge_values = p.clamp(0.0, 1.0);
+        self
+    }
+
+    /// The same workload drawing GET and SET only (for servers that know no more).
+    pub fn get_set_only(mut self) -> Self {
+        self.get_set_only = true;
+        self
+    }
+
+    /// The same workload with every key starting with `prefix`: runs against one
+    /// long-lived server then do not see each other's keys.
+    pub fn key_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = Arc::from(prefix);
+        self
+    }
 }
 
 impl Workload for KvWorkload {
     fn session(&self, client: usize) -> Box<dyn Session> {
+        let model = Model::with_prefix(client, &self.prefix);
         Box::new(KvSession {
             framing: self.framing.clone(),
-            client,
             left: self.requests,
-            asked: std::collections::VecDeque::new(),
-            model: BTreeMap::new(),
+            edge_values: self.edge_values,
+            model: if self.get_set_only {
+                model.get_set_only()
+            } else {
+                model
+            },
         })
     }
 
@@ -68,75 +101,39 @@ impl Workload for KvWorkload {
 /// One client's requests and the state of its keys as the server should hold them.
 struct KvSession {
     framing: Framing,
-    client: usize,
     left: usize,
-    /// Commands sent and not answered yet, by request bytes, in order.
-    asked: std::collections::VecDeque<(Bytes, Command)>,
-    model: BTreeMap<Bytes, Bytes>,
+    edge_values: f64,
+    model: Model,
 }
 
 impl Session for KvSession {
     fn next_request(&mut self, rng: &mut Draws) -> Option<Request> {
         self.left = self.left.checked_sub(1)?;
-        let key = Bytes::from(format!("c{}:{}", self.client, rng.random_range(0..4)));
-        let cmd = match rng.random_range(0..10) {
-            0..5 => {
-                let len = rng.random_range(0..=24);
-                let value: String = (0..len)
-                    .map(|_| char::from(rng.random_range(b'a'..=b'z')))
-                    .collect();
-                Command::new([Bytes::from_static(b"SET"), key, Bytes::from(value)])
-            }
-            5..8 => Command::new([Bytes::from_static(b"GET"), key]),
-            _ => Command::new([Bytes::from_static(b"DEL"), key]),
-        };
+        let (command, expect) = self.model.next(rng, self.edge_values);
         let mut bytes = BytesMut::new();
-        encode_command(&self.framing, &cmd, &mut bytes).ok()?;
+        encode_command(&self.framing, &command, &mut bytes).ok()?;
         let bytes = bytes.freeze();
-        let request =
-            Request::new(bytes.clone()).with_boundaries(seams(&self.framing, &cmd, &bytes));
-        self.asked.push_back((bytes, cmd));
-        Some(request)
+        let boundaries = seams(&self.framing, &command, &bytes);
+        Some(Request {
+            kv: Some(KvRequest { command, expect }),
+            ..Request::new(bytes).with_boundaries(boundaries)
+        })
     }
 
     fn check_reply(&mut self, request: &Request, reply: &[u8]) -> Result<(), String> {
-        let (bytes, cmd) = self
-            .asked
-            .pop_front()
-            .ok_or("a reply to a request never sent")?;
-        if bytes != request.bytes {
-            return Err("replies checked out of order".into());
-        }
-        let want = self.apply(&cmd);
+        let Some(kv) = &request.kv else {
+            return Err("a reply to a request this session never drew".into());
+        };
         let mut decoder = ReplyDecoder::new(&self.framing, MAX_REPLY);
         let mut buf = BytesMut::from(reply);
         let got = decoder
             .decode_eof(&mut buf)
-            .map_err(|e| format!("{cmd:?}: unreadable reply: {e}"))?
-            .ok_or_else(|| format!("{cmd:?}: empty reply"))?;
-        if got == want {
+            .map_err(|e| format!("{:?}: unreadable reply: {e}", kv.command))?
+            .ok_or_else(|| format!("{:?}: empty reply", kv.command))?;
+        if satisfies(&got, &kv.expect) {
             Ok(())
         } else {
-            Err(format!("expected {want:?}, got {got:?}"))
-        }
-    }
-}
-
-impl KvSession {
-    /// What the server must answer to `cmd`, and its effect on this client's keys.
-    fn apply(&mut self, cmd: &Command) -> Reply {
-        let key = cmd.args[1].clone();
-        match cmd.name().as_str() {
-            "SET" => {
-                self.model.insert(key, cmd.args[2].clone());
-                Reply::ok()
-            }
-            "GET" => self
-                .model
-                .get(&key)
-                .cloned()
-                .map_or(Reply::Null, Reply::Bulk),
-            _ => Reply::Integer(i64::from(self.model.remove(&key).is_some())),
+            Err(format!("expected {:?}, got {got:?}", kv.expect))
         }
     }
 }

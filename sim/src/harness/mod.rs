@@ -60,4 +60,6 @@ pub use outcome::{Outcome, Tally, Violation};
 pub use run::Harness;
 pub(crate) use run::{server_fn, ServerFn};
 pub use sweep::{seeds_from_env, sweep, target_flag, Replay, DEFAULT_SEEDS};
-pub use workload::{delimited, length_prefixed, ReplyFramer, Request, Session, Workload};
+pub use workload::{
+    delimited, length_prefixed, KvRequest, ReplyFramer, Request, Session, Workload,
+};

@@ -1,11 +1,14 @@
 //! What the clients of a harness run ask, and how their replies are told apart and judged.
 
 use crate::seeds::Draws;
+use crate::transcript::Expected;
 use bytes::{Bytes, BytesMut};
+use framesim_server::Command;
 
 /// One request's bytes, and where its protocol structure has seams (a header's end, a
 /// delimiter, an argument's length): chunked delivery cuts at these offsets and one byte
-/// either side of them, besides anywhere at random.
+/// either side of them, besides anywhere at random. A request in framesim's key-value
+/// vocabulary also says what it means ([`KvRequest`]).
 ///
 /// ```
 /// use framesim::harness::Request;
@@ -13,13 +16,27 @@ use bytes::{Bytes, BytesMut};
 /// let request = Request::new(&b"\x00\x00\x00\x05hello"[..]).with_boundaries([4]);
 /// assert_eq!(request.bytes.len(), 9);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     /// Everything the client writes for this request: one frame of the protocol.
     pub bytes: Bytes,
     /// Offsets inside `bytes` where chunked delivery likes to cut (the frame's end is one
     /// already).
     pub boundaries: Vec<usize>,
+    /// The command and the model's expectation, for a request of framesim's key-value
+    /// protocol (in any of its framings): the transcript then shows the command and its
+    /// expected reply rather than bytes. `None` for any other protocol.
+    pub kv: Option<KvRequest>,
+}
+
+/// A key-value request as framesim's model sees it: what [`KvWorkload`](super::KvWorkload)
+/// attaches to each [`Request`] it draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvRequest {
+    /// The command the bytes encode.
+    pub command: Command,
+    /// What the server must answer.
+    pub expect: Expected,
 }
 
 impl Request {
@@ -28,6 +45,7 @@ impl Request {
         Request {
             bytes: bytes.into(),
             boundaries: Vec::new(),
+            kv: None,
         }
     }
 
@@ -44,7 +62,9 @@ impl Request {
 
 /// One client's side of the protocol: the requests it sends, in order, and what it makes of
 /// each reply. Its state is the model of what the server should answer.
-pub trait Session {
+///
+/// A session lives inside its client's task, which may move between threads: it is `Send`.
+pub trait Session: Send {
     /// The next request, or `None` when this client is done. Draw anything random from
     /// `rng` (the client's own seeded stream), never from elsewhere.
     fn next_request(&mut self, rng: &mut Draws) -> Option<Request>;
@@ -86,8 +106,8 @@ where
 }
 
 /// Everything the clients of a run do with the protocol: a [`Session`] per client and a
-/// [`ReplyFramer`] per connection.
-pub trait Workload {
+/// [`ReplyFramer`] per connection. Shared by every client of a run.
+pub trait Workload: Send + Sync {
     /// Client `client`'s session. Sessions of different clients should not share keys or
     /// other state the server keeps, unless their checks allow for any interleaving.
     fn session(&self, client: usize) -> Box<dyn Session>;
