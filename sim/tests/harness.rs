@@ -191,7 +191,21 @@ fn a_failing_sweep_names_the_seed_and_the_command_that_replays_it() {
         message.starts_with(&format!("framesim: seed {seed} [")),
         "{message}"
     );
-    assert!(message.ends_with(&replay), "{message}");
+    // Then the smallest options that still fail, written to a file, and how to run them
+    // (unless this run has them already).
+    if std::env::var_os("FRAMESIM_OPTIONS").is_some() {
+        return;
+    }
+    let (replayed, smallest) = message.split_once(" | smallest: ").expect("shrunk");
+    assert!(replayed.ends_with(&replay), "{message}");
+    let (file, rest) = smallest
+        .strip_prefix("FRAMESIM_OPTIONS=")
+        .and_then(|s| s.split_once(' '))
+        .expect("an options file");
+    assert!(replay.ends_with(rest), "{message}");
+    let options = std::fs::read_to_string(file).expect("the shrunk options file");
+    let options = Options::from_toml(&options).expect("shrunk options parse");
+    assert!(options.clients <= 2, "{options:?}");
     let written = framesim::harness::Replay::new("framesim", "--test harness")
         .transcript_path(seed.parse().unwrap());
     let transcript = std::fs::read_to_string(&written).expect("the transcript file");
@@ -301,4 +315,29 @@ fn a_restart_starts_the_server_again_and_its_clients_over() {
         "{}",
         outcome.summary()
     );
+}
+
+#[test]
+fn a_failing_seed_shrinks_to_one_client_and_a_request_or_two() {
+    for framing in framings() {
+        let harness = naive(framing.clone());
+        let shrunk = harness.shrink(0).expect("seed 0 fails");
+        let o = shrunk.options;
+        assert!(!shrunk.outcome.passed());
+        assert_eq!(o.clients, 1, "{framing}: {o:?}");
+        assert!(o.max_requests.is_some_and(|n| n <= 2), "{framing}: {o:?}");
+        assert!(
+            shrunk.outcome.transcript.len() <= 60,
+            "{}",
+            shrunk.outcome.render()
+        );
+        // The file form runs the same failing run.
+        let again = harness
+            .clone()
+            .with(Options::from_toml(&shrunk.toml()).expect("parses"))
+            .run(0);
+        assert_eq!(again.transcript.hash(), shrunk.outcome.transcript.hash());
+    }
+    // A passing seed has nothing to shrink.
+    assert!(framesim(Framing::Resp, deadline()).shrink(0).is_none());
 }

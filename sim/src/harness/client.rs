@@ -135,8 +135,10 @@ impl Client {
         let pipeline = self.shared.options.delivery.pipeline.max(1);
         let mut buf = BytesMut::new();
         let mut pending = Pending::new();
+        let most = self.shared.options.max_requests.unwrap_or(usize::MAX);
+        let mut sent = 0;
         loop {
-            let batch = self.delivery.random_range(1..=pipeline);
+            let batch = self.delivery.random_range(1..=pipeline).min(most - sent);
             let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
             for _ in 0..batch {
                 let Some(request) = self.session.next_request(&mut self.work) else {
@@ -158,6 +160,7 @@ impl Client {
             if pending.is_empty() {
                 break;
             }
+            sent += pending.len();
             self.shared.tally(|t| t.requests += pending.len() as u64);
             if !self
                 .deliver(&mut stream, bytes.freeze(), &ends, &seams)

@@ -49,6 +49,7 @@ mod listener;
 mod options;
 mod outcome;
 mod run;
+mod shrink;
 mod sweep;
 mod workload;
 
@@ -59,7 +60,8 @@ pub use options::{Options, Role, RoleMix};
 pub use outcome::{Outcome, Tally, Violation};
 pub use run::Harness;
 pub(crate) use run::{server_fn, ServerFn};
-pub use sweep::{seeds_from_env, sweep, target_flag, Replay, DEFAULT_SEEDS};
+pub use shrink::Shrunk;
+pub use sweep::{options_from_env, seeds_from_env, sweep, target_flag, Replay, DEFAULT_SEEDS};
 pub use workload::{
     delimited, length_prefixed, KvRequest, ReplyFramer, Request, Session, Workload,
 };

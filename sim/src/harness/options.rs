@@ -1,7 +1,9 @@
 //! How a harness run is set up: plain data, every field with a default.
 
 use crate::net::Faults;
+use crate::scenario::file::form;
 use crate::scenario::Delivery;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Everything about a harness run besides the server, the workload and the seed.
@@ -15,7 +17,11 @@ use std::time::Duration;
 /// };
 /// assert_eq!(options.roles.of(0), framesim::harness::Role::Slowloris);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+///
+/// In a TOML file (what a shrunk failure is written as, see [`sweep`](super::sweep())), a
+/// field left out takes its default, durations read `"250ms"`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Options {
     /// Virtual clients.
     pub clients: usize,
@@ -30,23 +36,32 @@ pub struct Options {
     /// How many clients misbehave, and how.
     pub roles: RoleMix,
     /// Clients start at a random time in `0..=ramp`.
+    #[serde(with = "framesim_server::text::duration")]
     pub ramp: Duration,
     /// Most time the gaps inside one request add up to: keep it under the server's
     /// deadline for a request's bytes, so a well-behaved client is never cut.
+    #[serde(with = "framesim_server::text::duration")]
     pub request_budget: Duration,
     /// How long a client waits for a reply before calling its request unanswered.
+    #[serde(with = "framesim_server::text::duration")]
     pub reply_timeout: Duration,
     /// After the last client leaves: how long the server has to drop every connection, and
     /// then to return after [`Shutdown`](super::Shutdown).
+    #[serde(with = "framesim_server::text::duration")]
     pub settle: Duration,
     /// Range of turmoil's one-way message latency.
+    #[serde(with = "form::duration_pair")]
     pub latency: (Duration, Duration),
     /// When the server host crashes: its [`Shutdown`](super::Shutdown) completes (the
     /// server should drop every connection and return), then the host starts over, calling
     /// the server closure again with a new listener. A well-behaved client that loses its
     /// connection to the crash connects again with a new session; its requests in flight
     /// are not judged.
+    #[serde(with = "form::duration_or_never")]
     pub restart_at: Option<Duration>,
+    /// Most requests a well-behaved client sends (its session may end sooner); `None` for
+    /// as many as its session has.
+    pub max_requests: Option<usize>,
     /// The port the server's listener binds on host `server`.
     pub port: u16,
     /// Keep every transcript line (else only its hash and counts).
@@ -67,9 +82,31 @@ impl Default for Options {
             settle: Duration::from_secs(2),
             latency: (Duration::from_millis(1), Duration::from_millis(5)),
             restart_at: None,
+            max_requests: None,
             port: 6379,
             keep_transcript: false,
         }
+    }
+}
+
+impl Options {
+    /// Options from TOML text (the form [`Shrunk::toml`](super::Shrunk::toml) writes):
+    /// fields left out take their defaults; an unknown field or a bad value is an error
+    /// naming it.
+    ///
+    /// ```
+    /// use framesim::harness::Options;
+    /// let options = Options::from_toml("clients = 2\nmax_requests = 3\n[roles]\nslowloris = 1\n").unwrap();
+    /// assert_eq!((options.clients, options.max_requests, options.roles.slowloris), (2, Some(3), 1));
+    /// assert!(Options::from_toml("client = 2").is_err());
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Options, String> {
+        toml::from_str(text).map_err(|e| {
+            e.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
     }
 }
 
@@ -90,19 +127,23 @@ pub enum Role {
 
 /// How many clients play each misbehaving role: the first `slowloris` clients trickle, the
 /// next `disconnect` leave mid-request, the next `idle` say nothing; the rest behave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RoleMix {
     /// Clients that trickle a request they never finish.
     pub slowloris: usize,
     /// Time between two bytes of a slowloris.
+    #[serde(with = "framesim_server::text::duration")]
     pub slowloris_interval: Duration,
     /// How soon after its first byte the server must close a slowloris.
+    #[serde(with = "framesim_server::text::duration")]
     pub slowloris_bound: Duration,
     /// Clients that leave in the middle of a request.
     pub disconnect: usize,
     /// Clients that connect and say nothing.
     pub idle: usize,
     /// How long an idle client stays (the server may close it sooner).
+    #[serde(with = "framesim_server::text::duration")]
     pub idle_for: Duration,
 }
 

@@ -1,6 +1,7 @@
 //! Many seeds from a `#[test]`: which seeds (the environment says), the run of each, and a
 //! failure that says how to replay it.
 
+use super::options::Options;
 use super::outcome::Tally;
 use super::run::Harness;
 use crate::scenario::{shown, work_dir};
@@ -38,6 +39,18 @@ fn parse_range(text: &str) -> Option<Range<u64>> {
     (a < b).then_some(a..b)
 }
 
+/// The options a sweep runs with: `FRAMESIM_OPTIONS=FILE` (TOML, as a shrunk failure is
+/// written) over `options`, else `options`. A file that cannot be read or parsed is an
+/// error naming it.
+pub fn options_from_env(options: &Options) -> Result<Options, String> {
+    let Ok(path) = std::env::var("FRAMESIM_OPTIONS") else {
+        return Ok(*options);
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("FRAMESIM_OPTIONS={path}: cannot read it: {e}"))?;
+    Options::from_toml(&text).map_err(|e| format!("FRAMESIM_OPTIONS={path}: {e}"))
+}
+
 /// How a failing seed is run again: the `cargo test` command of the test that swept it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replay {
@@ -72,8 +85,23 @@ impl Replay {
 
     /// Where the transcript of `seed` goes: `target/framesim/harness-<test>-<seed>.txt`.
     pub fn transcript_path(&self, seed: u64) -> PathBuf {
-        let test = self.test.as_deref().unwrap_or("run").replace("::", "-");
-        work_dir().join(format!("harness-{test}-{seed}.txt"))
+        work_dir().join(format!("harness-{}-{seed}.txt", self.stem()))
+    }
+
+    /// Where the shrunk options of `seed` go:
+    /// `target/framesim/harness-<test>-<seed>-shrunk.toml`.
+    pub fn shrunk_path(&self, seed: u64) -> PathBuf {
+        work_dir().join(format!("harness-{}-{seed}-shrunk.toml", self.stem()))
+    }
+
+    /// The command that runs exactly `seed` of this test with the options in `file` (its
+    /// whole path: cargo runs a test in its package's folder, wherever the command ran).
+    pub fn command_with(&self, seed: u64, file: &std::path::Path) -> String {
+        format!("FRAMESIM_OPTIONS={} {}", file.display(), self.command(seed))
+    }
+
+    fn stem(&self) -> String {
+        self.test.as_deref().unwrap_or("run").replace("::", "-")
     }
 }
 
@@ -87,6 +115,8 @@ impl Replay {
 /// Use it through [`sweep!`](crate::sweep!), which fills in `replay` for the calling test.
 pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
     let seeds = seeds_from_env(default).unwrap_or_else(|e| panic!("framesim: {e}"));
+    let options = options_from_env(harness.options()).unwrap_or_else(|e| panic!("framesim: {e}"));
+    let harness = &harness.clone().with(options);
     let mut total = Tally::default();
     for seed in seeds.clone() {
         let outcome = harness.run(seed);
@@ -135,7 +165,49 @@ fn fail(harness: &Harness, seed: u64, replay: &Replay) -> ! {
         line if line.is_empty() => "passed when run again: not deterministic".to_string(),
         line => line,
     };
-    panic!("framesim: seed {seed} {first} | replay: {command}");
+    let smallest = shrink(harness, seed, replay)
+        .map(|command| format!(" | smallest: {command}"))
+        .unwrap_or_default();
+    panic!("framesim: seed {seed} {first} | replay: {command}{smallest}");
+}
+
+/// Shrinks failing `seed` (unless `FRAMESIM_SHRINK=0`), writes the smallest options and
+/// their transcript under `target/framesim/`, reports them on stderr; the command that runs
+/// them, if they are smaller.
+fn shrink(harness: &Harness, seed: u64, replay: &Replay) -> Option<String> {
+    if std::env::var("FRAMESIM_SHRINK").is_ok_and(|v| v.trim() == "0") {
+        return None;
+    }
+    let shrunk = harness.shrink(seed)?;
+    if shrunk.options == *harness.options() {
+        return None;
+    }
+    let path = replay.shrunk_path(seed);
+    let transcript = path.with_extension("txt");
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&path, shrunk.toml()))
+        .and_then(|()| std::fs::write(&transcript, shrunk.outcome.render()));
+    if let Err(e) = written {
+        eprintln!(
+            "could not write the shrunk options to {}: {e}",
+            shown(&path)
+        );
+        return None;
+    }
+    let command = replay.command_with(seed, &path);
+    eprintln!(
+        "shrunk in {} runs to {} client(s), {} request(s), {} events: {}\n{}transcript: {}\nrun it: {command}",
+        shrunk.runs,
+        shrunk.options.clients,
+        shrunk.outcome.tally.requests,
+        shrunk.outcome.transcript.len(),
+        shrunk.outcome.first_failure(),
+        shrunk.toml(),
+        shown(&transcript),
+    );
+    Some(command)
 }
 
 /// Sweeps a [`Harness`] over seeds from a `#[test]`: `sweep!(harness)` for

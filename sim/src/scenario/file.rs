@@ -260,7 +260,7 @@ fn line_of(text: &str, field: &str) -> Option<usize> {
 }
 
 /// Serde forms of the scenario's own options (the server's types bring theirs).
-pub(super) mod form {
+pub(crate) mod form {
     use framesim_server::text::{format_duration, parse_duration};
     use serde::{de, Deserialize, Deserializer, Serializer};
     use std::borrow::Cow;

@@ -5,7 +5,7 @@
 //! `roles` says which clients misbehave, and `file` writes a scenario as TOML and reads it
 //! back.
 
-mod file;
+pub(crate) mod file;
 mod presets;
 mod roles;
 pub mod swarm;

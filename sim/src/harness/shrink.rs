@@ -1,0 +1,152 @@
+//! From a failing seed to the smallest [`Options`] that still fail the same way: fewer
+//! clients, fewer requests, no misbehaving client that the failure does not need, no
+//! stream fault or delivery trick it does not need.
+
+use super::options::Options;
+use super::outcome::Outcome;
+use super::run::Harness;
+use std::time::Duration;
+
+/// Most runs one shrink makes.
+const BUDGET: usize = 300;
+
+/// What shrinking a failing seed left.
+#[derive(Debug, Clone)]
+pub struct Shrunk {
+    /// The smallest options found that still fail as the original did.
+    pub options: Options,
+    /// Their run of the seed (transcript kept).
+    pub outcome: Outcome,
+    /// Runs it took.
+    pub runs: usize,
+}
+
+impl Shrunk {
+    /// `options` as TOML, only what differs from [`Options::default`] (a file for
+    /// `FRAMESIM_OPTIONS`).
+    pub fn toml(&self) -> String {
+        options_toml(&self.options)
+    }
+}
+
+/// `options` as TOML, the fields that differ from the defaults.
+pub(super) fn options_toml(options: &Options) -> String {
+    let ours = toml::Value::try_from(options).expect("options are plain data");
+    let defaults = toml::Value::try_from(Options::default()).expect("options are plain data");
+    let (Some(ours), Some(defaults)) = (ours.as_table(), defaults.as_table()) else {
+        return String::new();
+    };
+    let mut out = toml::Table::new();
+    for (key, value) in ours {
+        if defaults.get(key) == Some(value) {
+            continue;
+        }
+        let value = match (
+            value.as_table(),
+            defaults.get(key).and_then(|d| d.as_table()),
+        ) {
+            (Some(table), Some(default)) => toml::Value::Table(
+                table
+                    .iter()
+                    .filter(|(k, v)| default.get(*k) != Some(*v))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), value);
+    }
+    toml::to_string(&out).expect("a table serializes")
+}
+
+impl Harness {
+    /// Shrinks failing `seed`: tries smaller options one change at a time, keeping each
+    /// change under which the seed still fails with the same oracle, until no change helps
+    /// (or [`BUDGET`] runs). `None` if the seed passes.
+    ///
+    /// Every change changes what the seed draws, so the smaller run is another run that
+    /// fails the same way, not a slice of the first one.
+    pub fn shrink(&self, seed: u64) -> Option<Shrunk> {
+        let first = self.run(seed);
+        let oracle = first.violations.first().map(|v| v.oracle);
+        if first.passed() {
+            return None;
+        }
+        let mut best = self.options().to_owned();
+        let mut runs = 1;
+        let fails = |options: &Options, runs: &mut usize| {
+            *runs += 1;
+            let outcome = self.clone().with(*options).run(seed);
+            !outcome.passed() && outcome.violations.first().map(|v| v.oracle) == oracle
+        };
+        let mut changed = true;
+        while changed && runs < BUDGET {
+            changed = false;
+            for candidate in smaller(&best, first.tally.requests) {
+                if runs >= BUDGET {
+                    break;
+                }
+                if fails(&candidate, &mut runs) {
+                    best = candidate;
+                    changed = true;
+                    break;
+                }
+            }
+        }
+        let outcome = self.clone().with(best).replay(seed);
+        Some(Shrunk {
+            options: best,
+            outcome,
+            runs,
+        })
+    }
+}
+
+/// Options one step smaller than `o`, most promising first. `requests` is how many the
+/// original run's clients sent (a bound for `max_requests`).
+fn smaller(o: &Options, requests: u64) -> Vec<Options> {
+    let mut out = Vec::new();
+    let mut push = |f: &dyn Fn(&mut Options)| {
+        let mut c = *o;
+        f(&mut c);
+        if c != *o {
+            out.push(c);
+        }
+    };
+    for clients in [
+        1,
+        2,
+        o.clients / 4,
+        o.clients / 2,
+        o.clients.saturating_sub(1),
+    ] {
+        if clients >= 1 && clients < o.clients {
+            // Misbehaving clients are the first ids: they stay as long as they fit.
+            push(&|c| c.clients = clients);
+        }
+    }
+    push(&|c| c.roles.slowloris = 0);
+    push(&|c| c.roles.disconnect = 0);
+    push(&|c| c.roles.idle = 0);
+    push(&|c| c.roles.slowloris = c.roles.slowloris.min(1));
+    push(&|c| c.roles.disconnect = c.roles.disconnect.min(1));
+    push(&|c| c.roles.idle = c.roles.idle.min(1));
+    let most = o.max_requests.unwrap_or(requests as usize);
+    for n in [1, 2, most / 2, most.saturating_sub(1)] {
+        if n >= 1 && n < most {
+            push(&|c| c.max_requests = Some(n));
+        }
+    }
+    push(&|c| c.restart_at = None);
+    push(&|c| c.faults.partial_read_chance = 0.0);
+    push(&|c| c.faults.coalesce_chance = 0.0);
+    push(&|c| c.faults.short_write_chance = 0.0);
+    push(&|c| c.faults.spurious_pending_chance = 0.0);
+    push(&|c| c.delivery.pipeline = 1);
+    push(&|c| c.delivery.byte_at_a_time = 0.0);
+    push(&|c| c.delivery.max_gap = Duration::ZERO);
+    push(&|c| c.delivery.cut_at_boundaries = 0.0);
+    push(&|c| c.ramp = Duration::ZERO);
+    push(&|c| c.hosts = 1);
+    out
+}
