@@ -58,6 +58,9 @@ pub struct Replay {
     pub command: String,
     /// The test's name, as libtest filters it (`tests::kv` or `kv`), if known.
     pub test: Option<String>,
+    /// Where transcripts and shrunk options go: `framesim/` in the target folder of the
+    /// test's workspace.
+    pub dir: PathBuf,
 }
 
 impl Replay {
@@ -71,7 +74,26 @@ impl Replay {
         Replay {
             command: format!("cargo test -p {package} {target}"),
             test,
+            dir: work_dir(),
         }
+    }
+
+    /// The same replay writing under the target folder of the workspace that holds the
+    /// package at `manifest_dir` (`CARGO_TARGET_DIR` if set): the nearest folder up from it
+    /// with a `Cargo.lock`, else the package's own.
+    pub fn in_workspace_of(mut self, manifest_dir: &str) -> Self {
+        let package = std::path::Path::new(manifest_dir);
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let root = package
+                    .ancestors()
+                    .find(|dir| dir.join("Cargo.lock").is_file())
+                    .unwrap_or(package);
+                root.join("target")
+            });
+        self.dir = target.join("framesim");
+        self
     }
 
     /// The command that runs exactly `seed` of this test.
@@ -85,13 +107,14 @@ impl Replay {
 
     /// Where the transcript of `seed` goes: `target/framesim/harness-<test>-<seed>.txt`.
     pub fn transcript_path(&self, seed: u64) -> PathBuf {
-        work_dir().join(format!("harness-{}-{seed}.txt", self.stem()))
+        self.dir.join(format!("harness-{}-{seed}.txt", self.stem()))
     }
 
     /// Where the shrunk options of `seed` go:
     /// `target/framesim/harness-<test>-<seed>-shrunk.toml`.
     pub fn shrunk_path(&self, seed: u64) -> PathBuf {
-        work_dir().join(format!("harness-{}-{seed}-shrunk.toml", self.stem()))
+        self.dir
+            .join(format!("harness-{}-{seed}-shrunk.toml", self.stem()))
     }
 
     /// The command that runs exactly `seed` of this test with the options in `file` (its
@@ -246,7 +269,8 @@ macro_rules! sweep {
                     option_env!("CARGO_TARGET_TMPDIR").is_some(),
                     env!("CARGO_PKG_NAME"),
                 ),
-            ),
+            )
+            .in_workspace_of(env!("CARGO_MANIFEST_DIR")),
         )
     };
 }
@@ -262,5 +286,25 @@ pub fn target_flag(crate_name: &str, integration: bool, package: &str) -> String
         "--lib".into()
     } else {
         format!("--example {crate_name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replay_writes_in_the_workspace_of_the_calling_package() {
+        let root = std::env::temp_dir().join(format!("framesim-replay-{}", std::process::id()));
+        let package = root.join("crates").join("my-server");
+        std::fs::create_dir_all(&package).unwrap();
+        std::fs::write(root.join("Cargo.lock"), "").unwrap();
+        let replay =
+            Replay::new("my-server", "--test sim").in_workspace_of(package.to_str().unwrap());
+        if std::env::var_os("CARGO_TARGET_DIR").is_none() {
+            assert_eq!(replay.dir, root.join("target").join("framesim"));
+        }
+        assert!(replay.shrunk_path(3).starts_with(&replay.dir));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
