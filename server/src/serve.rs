@@ -103,9 +103,10 @@ where
                     tracing::debug!(%peer, "refused: max connections reached");
                     // Written and closed at once when the socket takes it (the usual case):
                     // a refusal must not hold a descriptor while thousands more arrive.
-                    if !refuse_now(&mut stream, &refusal) {
+                    let written = refuse_now(&mut stream, &refusal);
+                    if written < refusal.len() {
                         let idle = config.limits.idle_timeout;
-                        tasks.spawn(refuse(stream, refusal.clone(), idle));
+                        tasks.spawn(refuse(stream, refusal.slice(written..), idle));
                     }
                 }
                 Ok((stream, peer)) => {
@@ -139,18 +140,20 @@ where
     Ok(())
 }
 
-/// Writes `refusal` and shuts the stream down if it can without waiting; false if it would
-/// have to wait (then [`refuse`] does it on a task).
-fn refuse_now<St: tokio::io::AsyncWrite + Unpin>(stream: &mut St, refusal: &[u8]) -> bool {
+/// Writes what of `refusal` the stream takes without waiting, and shuts the stream down if
+/// that was all of it; how many bytes it took (the rest is [`refuse`]'s, on a task).
+fn refuse_now<St: tokio::io::AsyncWrite + Unpin>(stream: &mut St, refusal: &[u8]) -> usize {
     use std::task::{Context, Poll, Waker};
     let mut cx = Context::from_waker(Waker::noop());
     let mut stream = std::pin::Pin::new(stream);
     match stream.as_mut().poll_write(&mut cx, refusal) {
-        Poll::Ready(Ok(n)) if n == refusal.len() => {
-            let _ = stream.poll_shutdown(&mut cx);
-            true
+        Poll::Ready(Ok(n)) => {
+            if n == refusal.len() {
+                let _ = stream.poll_shutdown(&mut cx);
+            }
+            n
         }
-        _ => false,
+        _ => 0,
     }
 }
 
@@ -161,4 +164,44 @@ async fn refuse<St: tokio::io::AsyncWrite + Unpin>(mut stream: St, refusal: Byte
         stream.shutdown().await
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Takes at most 4 bytes per write.
+    #[derive(Default)]
+    struct Trickle(Vec<u8>);
+
+    impl tokio::io::AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = data.len().min(4);
+            self.0.extend_from_slice(&data[..n]);
+            Poll::Ready(Ok(n))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_cut_short_is_finished_not_repeated() {
+        let refusal = Bytes::from_static(b"-ERR max number of clients reached\r\n");
+        let mut stream = Trickle::default();
+        let written = refuse_now(&mut stream, &refusal);
+        assert_eq!(written, 4);
+        let mut rest = Trickle(std::mem::take(&mut stream.0));
+        refuse(&mut rest, refusal.slice(written..), Duration::from_secs(1)).await;
+        assert_eq!(rest.0, refusal);
+    }
 }

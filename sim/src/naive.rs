@@ -6,9 +6,14 @@ use framesim_server::framing::{Decoder, FrameError};
 use framesim_server::protocol::inline::{parse_int, split_args};
 use framesim_server::protocol::{Framing, ReplyEncoder, RequestDecoder};
 use framesim_server::{Command, Config, Limits, Listener, Reply, Response, Service, Stats};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{timeout, timeout_at, Instant};
 
 /// The mistake a naive accept loop makes.
@@ -50,12 +55,8 @@ pub async fn unbounded_output<L: Listener, S: Service>(
 }
 
 /// Serves `listener` forever with the naive loop `naive`.
-pub async fn serve<L: Listener, S: Service>(
-    naive: Naive,
-    mut listener: L,
-    service: S,
-    config: Config,
-) {
+pub async fn serve<L: Listener, S: Service>(naive: Naive, listener: L, service: S, config: Config) {
+    let mut listener = Limited::new(listener, &config);
     let (service, config) = (Arc::new(service), Arc::new(config));
     while let Ok((mut stream, _)) = listener.accept().await {
         let (service, config) = (service.clone(), config.clone());
@@ -191,12 +192,8 @@ const LINGER_BYTES: usize = 256 * 1024;
 /// they are written, `max_buffered` counted with what the decoder holds, the frame
 /// deadline, the idle timeout, a write deadline, and the real server's error replies, then
 /// a linger so they are read. Only the oracle aimed at `slip` has a reason to fire.
-pub async fn careful<L: Listener, S: Service>(
-    slip: Slip,
-    mut listener: L,
-    service: S,
-    config: Config,
-) {
+pub async fn careful<L: Listener, S: Service>(slip: Slip, listener: L, service: S, config: Config) {
+    let mut listener = Limited::new(listener, &config);
     let (service, config) = (Arc::new(service), Arc::new(config));
     while let Ok((mut stream, _)) = listener.accept().await {
         let (service, config) = (service.clone(), config.clone());
@@ -505,5 +502,103 @@ impl Decoder for NewestReadLines {
             None if buf.is_empty() => Ok(None),
             None => Err(self.fail(FrameError::UnexpectedEof { at: self.offset })),
         }
+    }
+}
+
+/// The real `serve` admitting one connection more than `max_connections`.
+pub async fn connection_limit_off_by_one<L: Listener, S: Service>(
+    listener: L,
+    service: S,
+    mut config: Config,
+    stats: Stats,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    config.max_connections += 1;
+    let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
+}
+
+/// A naive accept loop's listener, holding at most `max_connections` open and refusing the
+/// rest with the real server's error: the fixtures' one mistake is elsewhere.
+struct Limited<L> {
+    inner: L,
+    open: Arc<AtomicUsize>,
+    max: usize,
+    refusal: Bytes,
+}
+
+impl<L: Listener> Limited<L> {
+    fn new(inner: L, config: &Config) -> Self {
+        let mut refusal = BytesMut::new();
+        let reply = Reply::error("ERR max number of clients reached");
+        ReplyEncoder::new(&config.framing).encode(&reply, &mut refusal);
+        Limited {
+            inner,
+            open: Arc::default(),
+            max: config.max_connections,
+            refusal: refusal.freeze(),
+        }
+    }
+
+    async fn accept(&mut self) -> io::Result<(Counted<L::Stream>, SocketAddr)> {
+        loop {
+            let (mut stream, peer) = self.inner.accept().await?;
+            if self.open.load(Ordering::SeqCst) >= self.max {
+                let refusal = self.refusal.clone();
+                tokio::spawn(async move {
+                    let _ = stream.write_all(&refusal).await;
+                    let _ = stream.shutdown().await;
+                });
+                continue;
+            }
+            self.open.fetch_add(1, Ordering::SeqCst);
+            let open = self.open.clone();
+            return Ok((
+                Counted {
+                    inner: stream,
+                    open,
+                },
+                peer,
+            ));
+        }
+    }
+}
+
+/// A connection counted open until dropped.
+struct Counted<S> {
+    inner: S,
+    open: Arc<AtomicUsize>,
+}
+
+impl<S> Drop for Counted<S> {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -144,7 +144,7 @@ impl Stage {
                 Ok(())
             });
         }
-        let stop_in = stop.clone();
+        let (stop_in, ended) = (stop.clone(), ending.clone());
         sim.client("monitor", async move {
             while hosts_done.load(Ordering::SeqCst) < count {
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -167,8 +167,10 @@ impl Stage {
         );
         let (mut restarted, mut bounced) = (false, false);
         let stepped = catch_unwind(AssertUnwindSafe(|| loop {
+            // No crash once the clients are done: the monitor's checks see the server
+            // they ran against.
             if let Some(at) = restart_at {
-                if !restarted && sim.elapsed() >= at {
+                if !restarted && sim.elapsed() >= at && !ended.load(Ordering::SeqCst) {
                     restarted = true;
                     transcript.push(Record {
                         at: sim.elapsed(),

@@ -36,6 +36,8 @@ pub enum Target {
     LimitOffByOne,
     /// `serve` with INCR done by wrapping arithmetic: `INCR` at `i64::MAX` gives `i64::MIN`.
     IncrWraps,
+    /// `serve` admitting one connection more than `max_connections`.
+    ConnectionLimitOffByOne,
 }
 
 impl Target {
@@ -53,6 +55,7 @@ impl Target {
             Target::ConnectionDeadline => "naive-connection-deadline",
             Target::LimitOffByOne => "naive-limit-off-by-one",
             Target::IncrWraps => "naive-incr-wraps",
+            Target::ConnectionLimitOffByOne => "naive-connection-limit",
         }
     }
 
@@ -78,6 +81,9 @@ impl Target {
             }
             Target::LimitOffByOne => "naive: serve with max_line and max_frame one byte short",
             Target::IncrWraps => "naive: serve with an INCR that wraps around at i64::MAX",
+            Target::ConnectionLimitOffByOne => {
+                "naive: serve admitting one connection more than max_connections"
+            }
         }
     }
 
@@ -126,6 +132,9 @@ impl Target {
                 let service = naive::IncrWraps(service);
                 let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
             }
+            Target::ConnectionLimitOffByOne => {
+                naive::connection_limit_off_by_one(listener, service, config, stats, shutdown).await
+            }
         }
     }
 }
@@ -150,6 +159,7 @@ impl ValueEnum for Target {
             Target::ConnectionDeadline,
             Target::LimitOffByOne,
             Target::IncrWraps,
+            Target::ConnectionLimitOffByOne,
         ]
     }
 

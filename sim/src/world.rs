@@ -5,7 +5,7 @@ use crate::client::{scenario_workload, Client, Shared};
 use crate::harness::{server_fn, Listener, ServerFn, Shutdown};
 use crate::net::{Wiring, PORT};
 use crate::oracle::backlog::{self, Backlog};
-use crate::oracle::{self, Violations};
+use crate::oracle::{self, limit, Violations};
 use crate::plan::Plans;
 use crate::report::Report;
 use crate::scenario::Scenario;
@@ -16,6 +16,7 @@ use crate::transcript::{Actor, Event, Transcript};
 use crate::window::Windows;
 use framesim_server::{Command, Config, Kv, Response, Service, Stats};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -139,13 +140,15 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         })
         .collect();
 
-    let (t, v, st, scn) = (
+    let (t, v, st, scn, w) = (
         transcript.clone(),
         violations.clone(),
         stats.clone(),
         s.clone(),
+        windows.clone(),
     );
-    let monitor = Box::new(move |_: Ending| {
+    let max_connections = server_config(&s).max_connections;
+    let monitor = Box::new(move |ending: Ending| {
         Box::pin(async move {
             // Let the server see the last closes, then check what it holds.
             let settle = scn.limits.frame_deadline + Duration::from_millis(200);
@@ -154,6 +157,19 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             oracle::server::check(&scn, &st.snapshot(), &t, &v);
+            // The limit, on a server holding nothing (counted at the listener, whatever the
+            // server counts): only after a run that held so far, so that a failure stays
+            // the first thing that went wrong.
+            if v.all().is_empty() && max_connections <= limit::PROBE_MAX {
+                let wait = scn.limits.frame_deadline + scn.limits.idle_timeout;
+                let start = tokio::time::Instant::now();
+                while ending.open.load(Ordering::SeqCst) > 0 && start.elapsed() < wait {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                if ending.open.load(Ordering::SeqCst) == 0 {
+                    limit::probe(&scn.framing, max_connections, &w, &t, &v).await;
+                }
+            }
             t.record(Actor::Sim, Event::Note { text: "end".into() });
         }) as Task
     });

@@ -6,6 +6,7 @@
 //! goes ([`backlog`]).
 
 pub mod backlog;
+pub mod limit;
 pub mod server;
 
 use crate::transcript::{Actor, Event, Transcript};
@@ -53,11 +54,14 @@ pub enum Oracle {
     /// A request that never ends is cut (buffer limit, line limit or frame deadline) before
     /// it costs more than `max_buffered` and one read, and never answered.
     Unfinished,
+    /// `max_connections` clients at once are served, one more is refused with an error and
+    /// closed, and a closed connection's slot is given back (probed at the end of a run).
+    ConnectionLimit,
 }
 
 impl Oracle {
     /// Every oracle.
-    pub const ALL: [Oracle; 16] = [
+    pub const ALL: [Oracle; 17] = [
         Oracle::Connect,
         Oracle::Reply,
         Oracle::Latency,
@@ -74,6 +78,7 @@ impl Oracle {
         Oracle::StalledReader,
         Oracle::WrongfulClose,
         Oracle::Unfinished,
+        Oracle::ConnectionLimit,
     ];
 
     /// The name in violations and transcripts: `[reply]`, `[protocol-error]`.
@@ -95,6 +100,7 @@ impl Oracle {
             Oracle::StalledReader => "stalled-reader",
             Oracle::WrongfulClose => "wrongful-close",
             Oracle::Unfinished => "unfinished",
+            Oracle::ConnectionLimit => "connection-limit",
         }
     }
 }
