@@ -341,3 +341,44 @@ fn a_failing_seed_shrinks_to_one_client_and_a_request_or_two() {
     // A passing seed has nothing to shrink.
     assert!(framesim(Framing::Resp, deadline()).shrink(0).is_none());
 }
+
+/// framesim's server holding `server_max` connections, probed for a limit of 8.
+fn limited(server_max: usize) -> Harness {
+    let config = Config {
+        framing: Framing::Resp,
+        max_connections: server_max,
+        ..Config::default()
+    };
+    Harness::new(
+        move |listener, shutdown| {
+            let config = config.clone();
+            async move {
+                serve(listener, Kv::new(), config, Stats::default(), shutdown)
+                    .await
+                    .expect("serve");
+            }
+        },
+        KvWorkload::new(Framing::Resp),
+    )
+    .with(Options {
+        clients: 4,
+        max_connections: Some(8),
+        ..Options::default()
+    })
+}
+
+#[test]
+fn the_connection_limit_is_probed_once_the_clients_have_left() {
+    let outcome = limited(8).run(1);
+    assert!(outcome.passed(), "{}", outcome.failure("(test)"));
+    for server_max in [7, 9] {
+        let outcome = limited(server_max).run(1);
+        let oracles: Vec<_> = outcome.violations.iter().map(|v| v.oracle).collect();
+        assert_eq!(
+            oracles,
+            ["connection-limit"],
+            "{server_max}: {}",
+            outcome.summary()
+        );
+    }
+}

@@ -45,6 +45,7 @@
 
 mod client;
 mod kv;
+mod limit;
 mod listener;
 mod options;
 mod outcome;

@@ -62,6 +62,10 @@ pub struct Options {
     /// Most requests a well-behaved client sends (its session may end sooner); `None` for
     /// as many as its session has.
     pub max_requests: Option<usize>,
+    /// The server's limit on connections open at once, if it has one: once the clients
+    /// have left, the harness probes it (`connection-limit`): that many clients at once
+    /// are served, one more is closed unserved, a freed slot is given back.
+    pub max_connections: Option<usize>,
     /// The port the server's listener binds on host `server`.
     pub port: u16,
     /// Keep every transcript line (else only its hash and counts).
@@ -83,6 +87,7 @@ impl Default for Options {
             latency: (Duration::from_millis(1), Duration::from_millis(5)),
             restart_at: None,
             max_requests: None,
+            max_connections: None,
             port: 6379,
             keep_transcript: false,
         }

@@ -2,6 +2,7 @@
 //! and a monitor that checks what is left once they are gone.
 
 use super::client::Client;
+use super::limit;
 use super::listener::{Listener, Shutdown};
 use super::options::Options;
 use super::outcome::{Outcome, Tally, Violation};
@@ -148,6 +149,11 @@ impl Shared {
             });
     }
 
+    /// No violation so far.
+    pub(super) fn passing(&self) -> bool {
+        self.violations.lock().expect("violations lock").is_empty()
+    }
+
     pub(super) fn tally(&self, f: impl FnOnce(&mut Tally)) {
         f(&mut self.tally.lock().expect("tally lock"));
     }
@@ -215,6 +221,11 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
                         o.settle
                     ),
                 );
+            }
+            if let Some(max) = o.max_connections {
+                if open.load(Ordering::SeqCst) == 0 && monitor.passing() {
+                    limit::probe(&monitor, max).await;
+                }
             }
             monitor.transcript.record(
                 Actor::Sim,
