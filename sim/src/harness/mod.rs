@@ -18,7 +18,15 @@
 //! in time (`slowloris`), every client finished (`finished`), no connection held once the
 //! clients have left (`open`), the server returning on shutdown (`shutdown`), no panic. A
 //! run is a transcript whose hash is the same for the same seed; [`sweep!`](crate::sweep!)
-//! runs many seeds and says how to replay a failing one.
+//! runs many seeds, says how to replay a failing one, and shrinks it ([`Harness::shrink`])
+//! to the smallest [`Options`] that still fail the same way, written as a TOML file that
+//! `FRAMESIM_OPTIONS` replays. [`Options::restart_at`] crashes and restarts the server host
+//! mid-run; [`Options::max_connections`] probes the server's connection limit once the
+//! clients have left (`connection-limit`).
+//!
+//! `framesim run` is built from the same parts: framesim's own server is a server closure
+//! over this [`Listener`], its well-behaved clients draw from [`KvWorkload`] through
+//! [`Session`], and both play on one simulation stage (hosts, monitor, restart).
 //!
 //! framesim's own key-value server through it, in every framing ([`KvWorkload`]):
 //!
