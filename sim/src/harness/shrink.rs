@@ -62,7 +62,7 @@ pub(super) fn options_toml(options: &Options) -> String {
 impl Harness {
     /// Shrinks failing `seed`: tries smaller options one change at a time, keeping each
     /// change under which the seed still fails with the same oracle, until no change helps
-    /// (or [`BUDGET`] runs). `None` if the seed passes.
+    /// (or 300 runs). `None` if the seed passes.
     ///
     /// Every change changes what the seed draws, so the smaller run is another run that
     /// fails the same way, not a slice of the first one.
