@@ -32,7 +32,15 @@ pub struct Delimited {
     scanner: Scanner,
     /// Stream offset of the buffer's first byte.
     offset: u64,
-    failed: Option<FrameError>,
+    failed: Option<Failure>,
+}
+
+/// What a failed decoder keeps to repeat its error: plain words, so the error is rebuilt in
+/// registers and never shares a stack slot with the frame on the hot path.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    TooLarge { at: u64 },
+    UnexpectedEof { at: u64 },
 }
 
 impl Delimited {
@@ -128,8 +136,8 @@ impl Delimited {
         buf: &mut BytesMut,
         mut each: impl FnMut(&[u8]),
     ) -> Result<usize, FrameError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
+        if let Some(f) = self.failed {
+            return Err(self.error(f));
         }
         let d = self.scanner.len;
         let (mut start, mut frames) = (0, 0);
@@ -142,8 +150,7 @@ impl Delimited {
                 }
                 Scan::Pending => break Ok(frames),
                 Scan::TooLong => {
-                    break Err(FrameError::TooLarge {
-                        limit: self.max_len(),
+                    break Err(Failure::TooLarge {
                         at: self.offset + start as u64,
                     })
                 }
@@ -151,7 +158,7 @@ impl Delimited {
         };
         buf.advance(start);
         self.offset += start as u64;
-        result.map_err(|e| self.fail(e))
+        result.map_err(|f| self.fail(f))
     }
 
     /// Bytes examined by the delimiter search so far: a measure of the decoder's work.
@@ -160,9 +167,19 @@ impl Delimited {
         self.scanner.scanned
     }
 
-    fn fail(&mut self, e: FrameError) -> FrameError {
-        self.failed = Some(e.clone());
-        e
+    fn fail(&mut self, f: Failure) -> FrameError {
+        self.failed = Some(f);
+        self.error(f)
+    }
+
+    fn error(&self, f: Failure) -> FrameError {
+        match f {
+            Failure::TooLarge { at } => FrameError::TooLarge {
+                limit: self.max_len(),
+                at,
+            },
+            Failure::UnexpectedEof { at } => FrameError::UnexpectedEof { at },
+        }
     }
 }
 
@@ -178,8 +195,8 @@ impl Decoder for Delimited {
 
     #[inline]
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
+        if let Some(f) = self.failed {
+            return Err(self.error(f));
         }
         match self.scanner.search(buf) {
             Scan::Found(pos) => {
@@ -190,10 +207,7 @@ impl Decoder for Delimited {
                 Ok(Some(frame))
             }
             Scan::Pending => Ok(None),
-            Scan::TooLong => Err(self.fail(FrameError::TooLarge {
-                limit: self.max_len(),
-                at: self.offset,
-            })),
+            Scan::TooLong => Err(self.fail(Failure::TooLarge { at: self.offset })),
         }
     }
 
@@ -201,7 +215,7 @@ impl Decoder for Delimited {
         match self.decode(buf)? {
             Some(frame) => Ok(Some(frame)),
             None if buf.is_empty() => Ok(None),
-            None => Err(self.fail(FrameError::UnexpectedEof { at: self.offset })),
+            None => Err(self.fail(Failure::UnexpectedEof { at: self.offset })),
         }
     }
 }
