@@ -260,7 +260,7 @@ async fn many_parked_connections_each_wake_alone() {
     }
     assert_eq!(server.stats().connections_parked, 1000);
     for (i, c) in clients.iter_mut().enumerate().step_by(7) {
-        send(c, format!("*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n").as_bytes()).await;
+        send(c, b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n").await;
         let want = format!(":{}\r\n", i / 7 + 1);
         expect_reply(c, want.as_bytes()).await;
     }

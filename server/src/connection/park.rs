@@ -14,6 +14,10 @@
 //! read returns bytes (or the end of the stream) the connection leaves the lot with those
 //! bytes, and the accept loop gives it a task again. One timer, set to the earliest idle
 //! deadline, closes the parked connections whose peer stayed silent for the idle timeout.
+//!
+//! The tasks of parked connections end, but glibc's allocator keeps what they freed (the
+//! RSS of a burst of busy connections would stay as high after they park): a second after
+//! [`TRIM_AFTER`] connections have parked, the lot hands the free pages back to the system.
 
 use super::task::READ_CHUNK;
 use crate::stats::OpenGuard;
@@ -25,8 +29,17 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::{sleep_until, Instant, Sleep};
+
+/// Connections parked by their task (each freeing its task) before the lot gives free memory
+/// back to the system, at most once per [`TRIM_DELAY`].
+pub(crate) const TRIM_AFTER: usize = 1024;
+
+/// How long after the [`TRIM_AFTER`]th park the memory is given back: the tasks that parked
+/// in the same burst have ended by then.
+pub(crate) const TRIM_DELAY: Duration = Duration::from_secs(1);
 
 /// What a parked connection keeps.
 pub(crate) struct Parked<St> {
@@ -152,8 +165,12 @@ pub(crate) struct Lot<St> {
     due: VecDeque<usize>,
     /// Every parked connection's idle deadline, earliest first.
     deadlines: BTreeSet<(Instant, usize)>,
-    /// Set to the earliest deadline; made when first needed.
+    /// Set to the earliest deadline (or the trim); made when first needed.
     timer: Option<Pin<Box<Sleep>>>,
+    /// Connections parked by their task since memory was last given back.
+    parked_since_trim: usize,
+    /// When memory is given back next.
+    trim_at: Option<Instant>,
     /// Most bytes one read may take: the room an idle connection has (`max_buffered`).
     read_limit: usize,
     stats: Stats,
@@ -170,6 +187,8 @@ impl<St: AsyncRead + Unpin> Lot<St> {
             due: VecDeque::new(),
             deadlines: BTreeSet::new(),
             timer: None,
+            parked_since_trim: 0,
+            trim_at: None,
             read_limit: read_limit.clamp(1, READ_CHUNK),
             stats,
         }
@@ -215,6 +234,10 @@ impl<St: AsyncRead + Unpin> Lot<St> {
     /// lot only in the call that returns it.
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Event<St>> {
         let arrived = std::mem::take(&mut lock(&self.dock.0).parked);
+        self.parked_since_trim += arrived.len();
+        if self.parked_since_trim >= TRIM_AFTER && self.trim_at.is_none() {
+            self.trim_at = Some(Instant::now() + TRIM_DELAY);
+        }
         for parked in arrived {
             self.admit(parked);
         }
@@ -226,22 +249,34 @@ impl<St: AsyncRead + Unpin> Lot<St> {
                 return Poll::Ready(event);
             }
         }
-        if let Some(&(deadline, i)) = self.deadlines.first() {
-            if deadline <= Instant::now() {
-                return Poll::Ready(Event::Expired(
-                    self.remove(i).expect("a deadline's slot is taken"),
-                ));
-            }
+        loop {
+            let first = self.deadlines.first().copied();
+            let Some(wake) = first
+                .map(|(at, _)| at)
+                .into_iter()
+                .chain(self.trim_at)
+                .min()
+            else {
+                break;
+            };
             let timer = self
                 .timer
-                .get_or_insert_with(|| Box::pin(sleep_until(deadline)));
-            if timer.deadline() != deadline {
-                timer.as_mut().reset(deadline);
+                .get_or_insert_with(|| Box::pin(sleep_until(wake)));
+            if timer.deadline() != wake {
+                timer.as_mut().reset(wake);
             }
-            if timer.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Event::Expired(
-                    self.remove(i).expect("a deadline's slot is taken"),
-                ));
+            if wake > Instant::now() && timer.as_mut().poll(cx).is_pending() {
+                break;
+            }
+            if self.trim_at == Some(wake) {
+                self.trim_at = None;
+                self.parked_since_trim = 0;
+                give_back_free_memory();
+                continue;
+            }
+            if let Some((_, i)) = first {
+                let parked = self.remove(i).expect("a deadline's slot is taken");
+                return Poll::Ready(Event::Expired(parked));
             }
         }
         // Wait for a waker to fire or a connection to arrive; if one did since the lists
@@ -307,6 +342,15 @@ impl<St: AsyncRead + Unpin> Lot<St> {
         self.due.clear();
         all.extend(arrived);
         all
+    }
+}
+
+/// Returns the allocator's free pages to the system (glibc keeps them otherwise).
+fn give_back_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists, under its locks.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
