@@ -160,6 +160,11 @@ async fn a_request_split_across_the_wake_up_is_served() {
     send(&mut c, &[PING, PING, PING].concat()).await;
     expect_reply(&mut c, &[PONG, PONG, PONG].concat()).await;
     assert_eq!(server.stats().frames, 6);
+    assert_eq!(
+        server.stats().parks,
+        3,
+        "at accept, then after each quiet spell"
+    );
     server.shutdown().await;
 }
 
