@@ -10,6 +10,11 @@ each; the result is one line of JSON:
      "rss_after_request_kb": ..., "bytes_per_conn_idle": ..., "bytes_per_conn_after_request": ...}
 
 Usage: idle_conns.py --port 7380 --pid 1234 --proto resp|http [--count 10000] [--name x]
+                     [--settle 3]
+
+--settle: seconds to wait before each RSS reading (1). framesim-server parks a connection
+that has had nothing in progress for 1 s and gives the memory its tasks freed back to the
+system a second later: measure it 3 s after the requests to see connections at rest.
 
 With --hold it measures nothing: it opens the connections, sends one request on each,
 prints "ready" and holds them until it is killed (idle load for bench/async-vs-threads.sh).
@@ -39,9 +44,13 @@ def rss_kb(pid):
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+SETTLE = 1.0
+
+
 def settle():
-    # Let the server finish accepting/answering before RSS is read.
-    time.sleep(1.0)
+    # Let the server finish accepting/answering (and framesim-server park its idle
+    # connections) before RSS is read.
+    time.sleep(SETTLE)
 
 
 def connect_all(host, port, count):
@@ -94,7 +103,10 @@ def main():
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--name", default="server")
     ap.add_argument("--hold", action="store_true", help="only open, ask once, hold")
+    ap.add_argument("--settle", type=float, default=1.0, help="seconds before each reading")
     args = ap.parse_args()
+    global SETTLE
+    SETTLE = args.settle
     if args.pid is None and not args.hold:
         ap.error("--pid is required unless --hold")
 
@@ -131,6 +143,7 @@ def main():
     print(json.dumps({
         "server": args.name,
         "conns": args.count,
+        "settle_s": args.settle,
         "rss_before_kb": before,
         "rss_connected_kb": connected,
         "rss_after_request_kb": after,

@@ -12,6 +12,9 @@
 #   N_C50 N_C1000 N_C10000   requests per redis-benchmark test in each row
 #   REPS                     repetitions per row, servers alternated; medians (3)
 #   CONNS                    connections for the memory measurement (10000)
+#   SETTLE                   seconds before each RSS reading (3: framesim-server parks a
+#                            connection after 1 s of nothing and frees its task's memory
+#                            to the system a second later)
 #   ONLY=throughput|memory   run one part
 #   FRAMESIM_ARGS            extra framesim-server flags, e.g. "--threads 1"
 #   FRAMESIM_PORT REDIS_PORT NGINX_PORT (7380 7379 7381)
@@ -26,6 +29,7 @@ N_C1000=${N_C1000:-3000000}
 N_C10000=${N_C10000:-200000}
 REPS=${REPS:-3}
 CONNS=${CONNS:-10000}
+SETTLE=${SETTLE:-3}
 ONLY=${ONLY:-all}
 
 # 10,000 clients, 10,000 server sockets, a few spare.
@@ -152,18 +156,18 @@ if [[ $ONLY != throughput ]]; then
     results=()
     start_framesim
     results+=("$(python3 bench/idle_conns.py --port "$FRAMESIM_PORT" --pid "$FRAMESIM_PID" \
-        --proto resp --count "$CONNS" --name framesim-server)")
+        --proto resp --count "$CONNS" --settle "$SETTLE" --name framesim-server)")
     stop "$FRAMESIM_PID"
     start_redis
     results+=("$(python3 bench/idle_conns.py --port "$REDIS_PORT" --pid "$REDIS_PID" \
-        --proto resp --count "$CONNS" --name redis-server)")
+        --proto resp --count "$CONNS" --settle "$SETTLE" --name redis-server)")
     stop "$REDIS_PID"
     start_nginx
     results+=("$(python3 bench/idle_conns.py --port "$NGINX_PORT" --pid "$NGINX_WORKER" \
-        --proto http --count "$CONNS" --name nginx)")
+        --proto http --count "$CONNS" --settle "$SETTLE" --name nginx)")
     stop "$NGINX_PID"
     echo
-    echo "## memory per idle connection, $CONNS connections (RSS delta / connections)"
+    echo "## memory per idle connection, $CONNS connections (RSS delta / connections, read ${SETTLE} s after)"
     echo
     echo "| server | RSS before | connected | after one request each | bytes/conn idle | bytes/conn after one request |"
     echo "|---|---|---|---|---|---|"

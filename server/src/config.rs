@@ -16,6 +16,16 @@ pub struct Config {
     pub grace: Duration,
     /// Pause after a failed `accept` (e.g. too many open files) before trying again.
     pub accept_backoff: Duration,
+    /// How long a connection must have had nothing in progress (no partial request, no
+    /// reply to write) before it is parked: its task ends and the server's parking lot
+    /// holds its stream until the peer sends again, at a fraction of a task's memory. A
+    /// connection just accepted is parked at once, until its first bytes. `None`: never
+    /// park, one task per connection for its whole life.
+    ///
+    /// A connection that keeps sending never parks; one that pauses longer than this pays
+    /// one task spawn when it speaks again. Limits, deadlines and counters are the same
+    /// parked or not.
+    pub park_after: Option<Duration>,
 }
 
 impl Default for Config {
@@ -26,6 +36,7 @@ impl Default for Config {
             max_connections: 10_000,
             grace: Duration::from_secs(5),
             accept_backoff: Duration::from_millis(100),
+            park_after: Some(Duration::from_secs(1)),
         }
     }
 }

@@ -56,6 +56,11 @@ struct Args {
     /// after raising the soft limit to the hard one).
     #[arg(long, default_value_t = DEFAULTS.max_connections)]
     max_connections: usize,
+    /// Milliseconds a connection must have had nothing in progress before it is parked:
+    /// its task ends and the server's parking lot holds the socket until the client sends
+    /// again (a new connection is parked until its first bytes). 0: never park.
+    #[arg(long, default_value_t = DEFAULTS.park_after.map_or(0, |d| d.as_millis() as u64))]
+    park_after_ms: u64,
     /// Milliseconds in-flight requests get to finish after Ctrl-C.
     #[arg(long, default_value_t = DEFAULTS.grace.as_millis() as u64)]
     grace_ms: u64,
@@ -140,6 +145,7 @@ fn config(args: &Args) -> Result<Config, String> {
         limits,
         max_connections: within_fd_budget(args.max_connections),
         grace: Duration::from_millis(args.grace_ms),
+        park_after: (args.park_after_ms > 0).then(|| Duration::from_millis(args.park_after_ms)),
         ..Config::default()
     };
     config.validate()?;

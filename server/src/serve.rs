@@ -1,6 +1,7 @@
-//! The accept loop: one task per connection, refusals past `max_connections`, graceful
-//! shutdown.
+//! The accept loop: one task per busy connection, a parking lot for idle ones, refusals past
+//! `max_connections`, graceful shutdown.
 
+use crate::connection::park::{self, Dock, Lot, Parked};
 use crate::connection::task;
 use crate::fd_budget;
 use crate::protocol::ReplyEncoder;
@@ -8,7 +9,7 @@ use crate::shutdown::Shutdown;
 use crate::stats::Event;
 use crate::{Config, Listener, Reply, Service, Stats};
 use bytes::{Bytes, BytesMut};
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
@@ -41,6 +42,9 @@ impl Throttle {
 /// completes, counting into `stats`; then stops accepting, gives in-flight requests `config.grace` to finish, cuts
 /// the rest, and returns once every connection task has ended.
 ///
+/// Idle connections are parked (see [`Config::park_after`]): held without a task by a
+/// parking lot that this loop polls, and given a task again when their peer sends.
+///
 /// The one accept loop: the binary calls it with a [`tokio::net::TcpListener`], the
 /// simulation with turmoil's. Accept errors never end it (it backs off and goes on); it
 /// returns an error only for an invalid `config`.
@@ -71,13 +75,16 @@ where
         .validate()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let signal = Shutdown::default();
+    let dock = Dock::default();
     let shared = Arc::new(task::Shared {
         service,
         config,
         stats: stats.clone(),
         shutdown: signal.clone(),
+        dock: dock.clone(),
     });
     let config = &shared.config;
+    let mut lot = Lot::new(dock, config.limits.max_buffered, stats.clone());
     let mut refusal = BytesMut::new();
     ReplyEncoder::new(&config.framing).encode(&Reply::error(MAX_CLIENTS), &mut refusal);
     let refusal = refusal.freeze();
@@ -97,6 +104,17 @@ where
                     tracing::error!("connection task failed: {e}");
                 }
             }
+            left = poll_fn(|cx| lot.poll_next(cx)) => match left {
+                park::Event::Readable { parked, bytes, at } => {
+                    let resumed = task::Resumed { bytes, at, read_total: parked.read_total };
+                    let run = task::run(parked.stream, shared.clone(), parked.open, Some(Box::new(resumed)));
+                    tasks.spawn(run);
+                }
+                park::Event::Expired(parked) => {
+                    tasks.spawn(task::expire(parked.stream, shared.clone(), parked.open));
+                }
+                park::Event::Failed(parked) => drop(parked),
+            },
             accepted = listener.accept() => match accepted {
                 Ok((mut stream, peer)) if stats.open() >= config.max_connections => {
                     stats.count(Event::Refused);
@@ -111,7 +129,18 @@ where
                 }
                 Ok((stream, peer)) => {
                     tracing::trace!(%peer, "accepted");
-                    tasks.spawn(task::run(stream, shared.clone(), stats.opened()));
+                    if config.park_after.is_some() {
+                        // No task until the first bytes: a connection that never speaks
+                        // costs the lot's few words.
+                        lot.admit(Parked {
+                            stream,
+                            open: stats.opened(),
+                            idle_deadline: Instant::now() + config.limits.idle_timeout,
+                            read_total: 0,
+                        });
+                    } else {
+                        tasks.spawn(task::run(stream, shared.clone(), stats.opened(), None));
+                    }
                 }
                 Err(e) => {
                     stats.count(Event::AcceptError);
@@ -129,6 +158,11 @@ where
 
     drop(listener);
     signal.start();
+    // Parked connections close as idle ones do at shutdown: each on a task that sees the
+    // shutdown started, shuts its stream down and ends.
+    for parked in lot.close() {
+        tasks.spawn(task::run(parked.stream, shared.clone(), parked.open, None));
+    }
     let drained = timeout(config.grace, async {
         while tasks.join_next().await.is_some() {}
     })

@@ -10,6 +10,8 @@ pub struct Stats(Arc<Counters>);
 #[derive(Debug, Default)]
 struct Counters {
     connections_open: AtomicU64,
+    connections_parked: AtomicU64,
+    parks: AtomicU64,
     connections_total: AtomicU64,
     connections_refused: AtomicU64,
     accept_errors: AtomicU64,
@@ -29,8 +31,13 @@ struct Counters {
 /// The counters at one moment, as plain numbers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Snapshot {
-    /// Connections being served now.
+    /// Connections being served now, parked ones included.
     pub connections_open: u64,
+    /// Open connections parked: idle, held by the server's parking lot rather than a task.
+    pub connections_parked: u64,
+    /// Times a connection was parked (a new connection until its first bytes, then after
+    /// each quiet spell of `park_after`).
+    pub parks: u64,
     /// Connections accepted and served since start.
     pub connections_total: u64,
     /// Connections refused because `max_connections` were open.
@@ -81,6 +88,8 @@ impl Stats {
         let c = &self.0;
         Snapshot {
             connections_open: c.connections_open.load(Relaxed),
+            connections_parked: c.connections_parked.load(Relaxed),
+            parks: c.parks.load(Relaxed),
             connections_total: c.connections_total.load(Relaxed),
             connections_refused: c.connections_refused.load(Relaxed),
             accept_errors: c.accept_errors.load(Relaxed),
@@ -129,6 +138,15 @@ impl Stats {
 
     pub(crate) fn written(&self, n: usize) {
         self.0.bytes_written.fetch_add(n as u64, Relaxed);
+    }
+
+    pub(crate) fn parked(&self, n: usize) {
+        self.0.connections_parked.fetch_add(n as u64, Relaxed);
+        self.0.parks.fetch_add(n as u64, Relaxed);
+    }
+
+    pub(crate) fn unparked(&self, n: usize) {
+        self.0.connections_parked.fetch_sub(n as u64, Relaxed);
     }
 
     pub(crate) fn open(&self) -> usize {

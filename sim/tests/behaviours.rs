@@ -205,3 +205,29 @@ fn large_values_read_back_whole() {
         assert!(r.counts.replies > 0, "seed {seed}");
     }
 }
+
+#[test]
+fn clients_that_pause_longer_than_the_park_delay_are_parked_and_served() {
+    for seed in seeds_for(Preset::Small, 0..3) {
+        let mut s = Scenario::preset(Preset::Small, seed);
+        // Pauses of up to 1.5 s between chunks and between requests: past the server's
+        // park delay (1 s), within the frame deadline and the idle timeout.
+        s.delivery.max_gap = Duration::from_millis(1500);
+        s.limits.frame_deadline = Duration::from_secs(60);
+        s.limits.idle_timeout = Duration::from_secs(60);
+        s.latency_bound = Duration::from_secs(60);
+        let r = assert_passes_scenario(s.clone());
+        assert_eq!(r.counts.replies, r.counts.requests, "seed {seed}");
+        assert!(
+            r.stats.parks > r.stats.connections_total,
+            "seed {seed}: connections parked again after pauses: {:?}",
+            r.stats
+        );
+        let again = run(&s, RunOptions::default());
+        assert_eq!(
+            r.transcript.hash(),
+            again.transcript.hash(),
+            "seed {seed}: same transcript"
+        );
+    }
+}

@@ -3,13 +3,16 @@
 //! ```text
 //!            accept
 //!              │
-//!              ▼         first byte of a request           last byte of it
-//!   ┌──────► idle ────────────────────────────► mid-frame ───────────────┐
-//!   │    (idle timer:                        (frame timer: from the      │
-//!   │     idle_timeout since the              request's first byte,      │
-//!   │     last read or write)                 frame_deadline)            │
-//!   │                                                                    ▼
-//!   └────────────────────────────── replies written ◄─────────────── draining
+//!              ▼                first byte of a request                 last byte of it
+//!   ┌──────► idle ───────────────────────────────────────► mid-frame ───────────────┐
+//!   │    (idle timer:  ▲   │                           (frame timer: from the       │
+//!   │     idle_timeout │   │ park_after with            request's first byte,     │
+//!   │     since the    │   │ nothing in progress        frame_deadline)           │
+//!   │     last read    │   ▼ (and at once on accept)                              │
+//!   │     or write)   parked ── bytes or end of stream: a task again, with them     │
+//!   │                  (no task: the parking lot holds the stream; same idle        │
+//!   │                   deadline; shutdown or the deadline closes it)               ▼
+//!   └──────────────────────────────────────── replies written ◄─────────────── draining
 //!                                                       (write timer: idle_timeout
 //!                                                        for the whole batch)
 //!   any state ── error reply (protocol error, over max_buffered) ──► lingering
@@ -18,8 +21,10 @@
 //! ```
 //!
 //! [`session::Session`] is the sans-IO part (decode → call → encode, the room left, every
-//! deadline); [`task`] drives it on an async stream, [`threads`] on a blocking socket.
+//! deadline); [`task`] drives it on an async stream, [`threads`] on a blocking socket, and
+//! [`park`] holds idle connections of [`task`] without a task.
 
+pub(crate) mod park;
 pub(crate) mod session;
 pub(crate) mod task;
 pub mod threads;

@@ -107,6 +107,31 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// When this connection may be parked: [`Config::park_after`] after its last activity,
+    /// if it has nothing in progress (no partial request, no reply to write); `None` if it
+    /// has, or parking is off.
+    pub(crate) fn park_at(&self) -> Option<Instant> {
+        if self.work.is_some() || self.backlog {
+            return None;
+        }
+        self.config.park_after.map(|after| self.active + after)
+    }
+
+    /// When this connection, idle, is closed.
+    pub(crate) fn idle_deadline(&self) -> Instant {
+        self.active + self.config.limits.idle_timeout
+    }
+
+    /// Bytes read from the stream so far.
+    pub(crate) fn read_total(&self) -> u64 {
+        self.read_total
+    }
+
+    /// Goes on from a parked connection that had read `read_total` bytes.
+    pub(crate) fn resume_at(&mut self, read_total: u64) {
+        self.read_total = read_total;
+    }
+
     /// Writing the current batch's replies begins at `now`; returns when it must have
     /// finished: one deadline for the whole batch, however slowly the peer takes it.
     pub(crate) fn write_deadline(&mut self, now: Instant) -> Instant {
