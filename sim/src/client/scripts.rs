@@ -32,7 +32,8 @@ impl Client {
             // Nothing awaits from here to the first chunk's write: the batch's requests and
             // the chunks written before any wait share one reading of the clock.
             let now = crate::clock::now();
-            let mut bytes = BytesMut::new();
+            // One request's bytes are sent as they are; a batch's are put together.
+            let (mut bytes, mut one) = (BytesMut::new(), None);
             let mut expects = Vec::with_capacity(n);
             let mut frame_ends = Vec::with_capacity(n);
             for _ in 0..n {
@@ -44,8 +45,15 @@ impl Client {
                     self.fail(Oracle::Reply, detail.into());
                     return;
                 };
-                bytes.extend_from_slice(&request.bytes);
-                frame_ends.push(bytes.len());
+                let end = frame_ends.last().copied().unwrap_or(0) + request.bytes.len();
+                match one.take() {
+                    None if frame_ends.is_empty() => one = Some(request.bytes),
+                    first => {
+                        bytes.extend_from_slice(&first.unwrap_or_default());
+                        bytes.extend_from_slice(&request.bytes);
+                    }
+                }
+                frame_ends.push(end);
                 let event = Event::Request {
                     cmd: kv.command,
                     expect: kv.expect,
@@ -62,7 +70,8 @@ impl Client {
             let n = expects.len();
             sent += n;
             let last_batch = sent == total;
-            let delivered = self.deliver(bytes.freeze(), &frame_ends, Some(now)).await;
+            let bytes = one.unwrap_or_else(|| bytes.freeze());
+            let delivered = self.deliver(bytes, &frame_ends, Some(now)).await;
             let written = Instant::now();
             if last_batch && self.role == Role::HalfClose && delivered {
                 if let Some(s) = self.stream.as_mut() {

@@ -110,7 +110,9 @@ impl Session for KvSession {
     fn next_request(&mut self, rng: &mut Draws) -> Option<Request> {
         self.left = self.left.checked_sub(1)?;
         let (command, expect) = self.model.next(rng, self.edge_values);
-        let mut bytes = BytesMut::new();
+        // Room for every argument and its framing at once: one allocation per request.
+        let room = command.args.iter().map(|a| a.len() + 24).sum::<usize>() + 16;
+        let mut bytes = BytesMut::with_capacity(room);
         encode_command(&self.framing, &command, &mut bytes).ok()?;
         let bytes = bytes.freeze();
         let boundaries = seams(&self.framing, &command, &bytes);
@@ -144,7 +146,8 @@ fn seams(framing: &Framing, cmd: &Command, bytes: &[u8]) -> Vec<usize> {
     match framing {
         Framing::Length { header_len, .. } => {
             let mut at = *header_len;
-            let mut seams = vec![at];
+            let mut seams = Vec::with_capacity(2 * cmd.args.len() + 1);
+            seams.push(at);
             for arg in &cmd.args {
                 at += header_len;
                 seams.push(at);
