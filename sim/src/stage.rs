@@ -102,17 +102,24 @@ impl Stage {
         let ending = Arc::new(AtomicBool::new(false));
         let returned = Arc::new(AtomicBool::new(false));
         let open = Arc::new(AtomicUsize::new(0));
-        let (stop_in, down_in, returned_in, ending_in) =
-            (stop.clone(), down.clone(), returned.clone(), ending.clone());
+        // Set by a crash, taken by the server's return: a return it did not cause ends the
+        // run's server (no restart).
+        let crashing = Arc::new(AtomicBool::new(false));
+        let (stop_in, down_in, returned_in, crashing_in) = (
+            stop.clone(),
+            down.clone(),
+            returned.clone(),
+            crashing.clone(),
+        );
         let (t, open_in) = (transcript.clone(), open.clone());
         sim.host("server", move || {
             let (t, server, wiring, open) =
                 (t.clone(), server.clone(), wiring.clone(), open_in.clone());
-            let (stop, down, returned, ending) = (
+            let (stop, down, returned, crashing) = (
                 stop_in.clone(),
                 down_in.clone(),
                 returned_in.clone(),
-                ending_in.clone(),
+                crashing_in.clone(),
             );
             async move {
                 let bound = turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?;
@@ -124,10 +131,10 @@ impl Stage {
                 );
                 let listener = Listener::new(bound, faults, seed, wiring, open);
                 server(listener, Shutdown::new(stop)).await;
-                if ending.load(Ordering::SeqCst) {
-                    returned.store(true, Ordering::SeqCst);
-                } else {
+                if crashing.swap(false, Ordering::SeqCst) {
                     down.store(true, Ordering::SeqCst);
+                } else {
+                    returned.store(true, Ordering::SeqCst);
                 }
                 std::future::pending::<()>().await;
                 Ok(())
@@ -179,6 +186,7 @@ impl Stage {
                             what: "server host crash + restart".into(),
                         },
                     });
+                    crashing.store(true, Ordering::SeqCst);
                     stop.notify_one();
                 }
             }

@@ -102,9 +102,15 @@ async fn ask(shared: &Shared, n: usize) -> Answer {
     let Some(request) = session.next_request(&mut rng) else {
         return Answer::Failed("not asked: the workload's session sent nothing".into());
     };
-    let mut stream = match TcpStream::connect(("server", shared.options.port)).await {
-        Ok(stream) => stream,
-        Err(e) => return Answer::Failed(format!("not connected ({e})")),
+    // As patient as a client: a restarted server host is not listening for a moment.
+    let mut tries = 0;
+    let mut stream = loop {
+        match TcpStream::connect(("server", shared.options.port)).await {
+            Ok(stream) => break stream,
+            Err(e) if tries == 50 => return Answer::Failed(format!("not connected ({e})")),
+            Err(_) => tries += 1,
+        }
+        sleep(Duration::from_millis(20)).await;
     };
     // Refused at once, the connection may close before the request is out: what came is
     // read either way.

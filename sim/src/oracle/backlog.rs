@@ -24,6 +24,7 @@ use framesim_server::{Limits, Reply};
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use tokio::task;
 
 /// The boundary oracles of one run: hands each accepted connection its [`Meter`].
 #[derive(Clone)]
@@ -133,8 +134,13 @@ thread_local! {
     /// connection current on every poll, and a reference count bumped each time cost more
     /// than all the meters' bookkeeping.
     static METERS: RefCell<Vec<Meter>> = const { RefCell::new(Vec::new()) };
-    /// The index of the connection whose stream was polled last on this thread.
-    static CURRENT: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// The index of the connection whose stream was polled last on this thread, and the
+    /// task that polled it.
+    static CURRENT: Cell<(Option<task::Id>, usize)> = const { Cell::new((None, usize::MAX)) };
+    /// Replies a task produced before it polled its connection's stream (a connection given
+    /// a task again with bytes a parking lot read for it): they are that connection's, and
+    /// counted on it when the task first polls the stream.
+    static UNCLAIMED: RefCell<Vec<(task::Id, Reply)>> = const { RefCell::new(Vec::new()) };
     /// Where replies are encoded to learn their length, kept between replies.
     static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
@@ -149,9 +155,28 @@ impl Taps for Backlog {
 }
 
 impl Tap for Meter {
-    /// Makes this the thread's current connection: replies produced from now on are its.
+    /// Makes this the thread's current connection: replies its task produces from now on
+    /// (and any it produced before polling the stream) are its.
     fn enter(&self) {
-        CURRENT.set(self.index);
+        let task = task::try_id();
+        CURRENT.set((task, self.index));
+        let Some(task) = task else {
+            return;
+        };
+        let claimed: Vec<Reply> = UNCLAIMED.with(|u| {
+            let mut u = u.borrow_mut();
+            if u.is_empty() {
+                return Vec::new();
+            }
+            let (mine, others) = std::mem::take(&mut *u)
+                .into_iter()
+                .partition(|(t, _)| *t == task);
+            *u = others;
+            mine.into_iter().map(|(_, reply)| reply).collect()
+        });
+        for reply in &claimed {
+            self.replied(reply);
+        }
     }
 
     fn read(&self, n: usize) {
@@ -223,9 +248,16 @@ impl Connection {
     }
 }
 
-/// The service produced `reply`: counts it on the current connection.
+/// The service produced `reply`: counts it on the current connection (or, from a task that
+/// has not polled its stream yet, on that task's connection once it does).
 pub fn replied(reply: &Reply) {
-    let index = CURRENT.get();
+    let (current, index) = CURRENT.get();
+    if let Some(task) = task::try_id() {
+        if current != Some(task) {
+            UNCLAIMED.with(|u| u.borrow_mut().push((task, reply.clone())));
+            return;
+        }
+    }
     let meter = METERS.with(|meters| meters.borrow().get(index).cloned());
     if let Some(meter) = meter {
         meter.replied(reply);
@@ -234,7 +266,8 @@ pub fn replied(reply: &Reply) {
 
 /// Forgets every meter and the current connection: every run starts (and ends) with none.
 pub fn clear() {
-    CURRENT.set(usize::MAX);
+    CURRENT.set((None, usize::MAX));
+    UNCLAIMED.with(|u| u.borrow_mut().clear());
     METERS.with(|meters| meters.borrow_mut().clear());
 }
 

@@ -129,9 +129,16 @@ pub async fn probe(
 
 /// Connects and PINGs.
 async fn ask(framing: &Framing, ping: &Bytes, windows: Windows) -> Answer {
-    let stream = match turmoil::net::TcpStream::connect(("server", PORT)).await {
-        Ok(stream) => stream,
-        Err(e) => return Answer::NotConnected(e.to_string()),
+    // As patient as a client: a server host coming back from a crash is not listening
+    // for a moment.
+    let mut tries = 0;
+    let stream = loop {
+        match turmoil::net::TcpStream::connect(("server", PORT)).await {
+            Ok(stream) => break stream,
+            Err(e) if tries == 100 => return Answer::NotConnected(e.to_string()),
+            Err(_) => tries += 1,
+        }
+        sleep(Duration::from_millis(10)).await;
     };
     let mut stream = ClientStream::new(stream, windows);
     // A refusal may come (and the connection close) before the PING is out: what came is
