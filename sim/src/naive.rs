@@ -7,13 +7,10 @@ use framesim_server::protocol::inline::{parse_int, split_args};
 use framesim_server::protocol::{Framing, ReplyEncoder, RequestDecoder};
 use framesim_server::{Command, Config, Limits, Listener, Reply, Response, Service, Stats};
 use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 
 /// The mistake a naive accept loop makes.
@@ -58,9 +55,10 @@ pub async fn unbounded_output<L: Listener, S: Service>(
 pub async fn serve<L: Listener, S: Service>(naive: Naive, listener: L, service: S, config: Config) {
     let mut listener = Limited::new(listener, &config);
     let (service, config) = (Arc::new(service), Arc::new(config));
-    while let Ok((mut stream, _)) = listener.accept().await {
+    while let Ok((mut stream, open)) = listener.accept().await {
         let (service, config) = (service.clone(), config.clone());
         tokio::spawn(async move {
+            let _open = open;
             let mut scratch = vec![0u8; 4096];
             loop {
                 let n = match naive {
@@ -195,9 +193,10 @@ const LINGER_BYTES: usize = 256 * 1024;
 pub async fn careful<L: Listener, S: Service>(slip: Slip, listener: L, service: S, config: Config) {
     let mut listener = Limited::new(listener, &config);
     let (service, config) = (Arc::new(service), Arc::new(config));
-    while let Ok((mut stream, _)) = listener.accept().await {
+    while let Ok((mut stream, open)) = listener.accept().await {
         let (service, config) = (service.clone(), config.clone());
         tokio::spawn(async move {
+            let _open = open;
             let connection = Careful::new(slip, &*service, &config);
             let end = connection.serve(&mut stream).await;
             let limits = &config.limits;
@@ -539,9 +538,10 @@ impl<L: Listener> Limited<L> {
         }
     }
 
-    async fn accept(&mut self) -> io::Result<(Counted<L::Stream>, SocketAddr)> {
+    /// The next connection within the limit, and what keeps it counted until dropped.
+    async fn accept(&mut self) -> io::Result<(L::Stream, Open)> {
         loop {
-            let (mut stream, peer) = self.inner.accept().await?;
+            let (mut stream, _) = self.inner.accept().await?;
             if self.open.load(Ordering::SeqCst) >= self.max {
                 let refusal = self.refusal.clone();
                 tokio::spawn(async move {
@@ -551,54 +551,16 @@ impl<L: Listener> Limited<L> {
                 continue;
             }
             self.open.fetch_add(1, Ordering::SeqCst);
-            let open = self.open.clone();
-            return Ok((
-                Counted {
-                    inner: stream,
-                    open,
-                },
-                peer,
-            ));
+            return Ok((stream, Open(self.open.clone())));
         }
     }
 }
 
-/// A connection counted open until dropped.
-struct Counted<S> {
-    inner: S,
-    open: Arc<AtomicUsize>,
-}
+/// One connection counted open, until dropped with its task.
+struct Open(Arc<AtomicUsize>);
 
-impl<S> Drop for Counted<S> {
+impl Drop for Open {
     fn drop(&mut self) {
-        self.open.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, data)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }

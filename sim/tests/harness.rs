@@ -32,14 +32,8 @@ fn options() -> Options {
     }
 }
 
-/// framesim's server, unchanged, with `limits`.
-fn framesim(framing: Framing, limits: Limits) -> Harness {
-    let config = Config {
-        framing: framing.clone(),
-        limits,
-        grace: Duration::ZERO,
-        ..Config::default()
-    };
+/// framesim's server, unchanged, with `config`, asked by `workload`.
+fn serving(config: Config, workload: KvWorkload) -> Harness {
     Harness::new(
         move |listener, shutdown| {
             let config = config.clone();
@@ -49,9 +43,19 @@ fn framesim(framing: Framing, limits: Limits) -> Harness {
                     .expect("serve");
             }
         },
-        KvWorkload::new(framing),
+        workload,
     )
-    .with(options())
+}
+
+/// framesim's server, unchanged, with `limits`.
+fn framesim(framing: Framing, limits: Limits) -> Harness {
+    let config = Config {
+        framing: framing.clone(),
+        limits,
+        grace: Duration::ZERO,
+        ..Config::default()
+    };
+    serving(config, KvWorkload::new(framing)).with(options())
 }
 
 fn deadline() -> Limits {
@@ -349,18 +353,7 @@ fn limited(server_max: usize) -> Harness {
         max_connections: server_max,
         ..Config::default()
     };
-    Harness::new(
-        move |listener, shutdown| {
-            let config = config.clone();
-            async move {
-                serve(listener, Kv::new(), config, Stats::default(), shutdown)
-                    .await
-                    .expect("serve");
-            }
-        },
-        KvWorkload::new(Framing::Resp),
-    )
-    .with(Options {
+    serving(config, KvWorkload::new(Framing::Resp)).with(Options {
         clients: 4,
         max_connections: Some(8),
         ..Options::default()

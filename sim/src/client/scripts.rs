@@ -7,7 +7,7 @@ use crate::oracle::Oracle;
 use crate::scenario::Role;
 use crate::script::Step;
 use crate::transcript::{Event, Expected};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use framesim_server::protocol::Framing;
 use rand::Rng;
 use std::time::Duration;
@@ -32,8 +32,7 @@ impl Client {
             // Nothing awaits from here to the first chunk's write: the batch's requests and
             // the chunks written before any wait share one reading of the clock.
             let now = crate::clock::now();
-            // One request's bytes are sent as they are; a batch's are put together.
-            let (mut bytes, mut one) = (BytesMut::new(), None);
+            let mut parts = Vec::with_capacity(n);
             let mut expects = Vec::with_capacity(n);
             let mut frame_ends = Vec::with_capacity(n);
             for _ in 0..n {
@@ -45,15 +44,8 @@ impl Client {
                     self.fail(Oracle::Reply, detail.into());
                     return;
                 };
-                let end = frame_ends.last().copied().unwrap_or(0) + request.bytes.len();
-                match one.take() {
-                    None if frame_ends.is_empty() => one = Some(request.bytes),
-                    first => {
-                        bytes.extend_from_slice(&first.unwrap_or_default());
-                        bytes.extend_from_slice(&request.bytes);
-                    }
-                }
-                frame_ends.push(end);
+                frame_ends.push(frame_ends.last().copied().unwrap_or(0) + request.bytes.len());
+                parts.push(request.bytes);
                 let event = Event::Request {
                     cmd: kv.command,
                     expect: kv.expect,
@@ -70,7 +62,11 @@ impl Client {
             let n = expects.len();
             sent += n;
             let last_batch = sent == total;
-            let bytes = one.unwrap_or_else(|| bytes.freeze());
+            // One request's bytes are sent as they are; a batch's are put together.
+            let bytes = match parts.as_slice() {
+                [one] => one.clone(),
+                _ => Bytes::from(parts.concat()),
+            };
             let delivered = self.deliver(bytes, &frame_ends, Some(now)).await;
             let written = Instant::now();
             if last_batch && self.role == Role::HalfClose && delivered {
