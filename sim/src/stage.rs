@@ -20,6 +20,26 @@ use std::time::Duration;
 /// A host's or the monitor's work.
 pub(crate) type Task = Pin<Box<dyn Future<Output = ()>>>;
 
+/// One client host's work: every client a task of its own, a panic in one raised again on
+/// the host (turmoil then stops the run with it).
+pub(crate) fn host<F>(clients: impl IntoIterator<Item = F>) -> Task
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    let clients: Vec<F> = clients.into_iter().collect();
+    Box::pin(async move {
+        for client in clients {
+            tasks.spawn(client);
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Err(e) = done {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+    })
+}
+
 /// What the monitor gets: a way to stop the server, and whether it has returned.
 pub(crate) struct Ending {
     /// Asks the server to return (its [`Shutdown`] completes).

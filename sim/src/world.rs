@@ -11,7 +11,7 @@ use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::script::Lifter;
 use crate::seeds;
-use crate::stage::{Ending, Stage, Task};
+use crate::stage::{self, Ending, Stage, Task};
 use crate::transcript::{Actor, Event, Transcript};
 use crate::window::Windows;
 use framesim_server::{Command, Config, Kv, Response, Service, Stats};
@@ -124,19 +124,8 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
     };
     let clients = (0..hosts)
         .map(|h| {
-            let shared = shared.clone();
-            let ids: Vec<usize> = s.client_ids().filter(|id| id % hosts == h).collect();
-            Box::pin(async move {
-                let mut tasks = tokio::task::JoinSet::new();
-                for id in ids {
-                    tasks.spawn(Client::new(id, shared.clone()).run());
-                }
-                while let Some(done) = tasks.join_next().await {
-                    if let Err(e) = done {
-                        std::panic::resume_unwind(e.into_panic());
-                    }
-                }
-            }) as Task
+            let ids = s.client_ids().filter(|id| id % hosts == h);
+            stage::host(ids.map(|id| Client::new(id, shared.clone()).run()))
         })
         .collect();
 

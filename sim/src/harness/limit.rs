@@ -40,37 +40,27 @@ impl Answer {
 /// Probes a limit of `max` connections; a violation `connection-limit` if it does not hold.
 pub(super) async fn probe(shared: &Shared, max: usize) {
     let fail = |detail: String| shared.violation("connection-limit", None, detail);
-    let local = tokio::task::LocalSet::new();
-    let held = local
-        .run_until(async {
-            let mut asking = tokio::task::JoinSet::new();
-            for i in 0..max {
-                let shared = shared.clone();
-                asking.spawn_local(async move { ask(&shared, i).await });
+    let mut asking = tokio::task::JoinSet::new();
+    for i in 0..max {
+        let shared = shared.clone();
+        asking.spawn(async move { ask(&shared, i).await });
+    }
+    let (mut held, mut wrong) = (Vec::new(), None);
+    while let Some(answer) = asking.join_next().await {
+        match answer.expect("a probing client does not panic") {
+            Answer::Served(stream) => held.push(stream),
+            other => {
+                wrong.get_or_insert(other);
             }
-            let (mut held, mut wrong) = (Vec::new(), None);
-            while let Some(answer) = asking.join_next().await {
-                match answer.expect("a probing client does not panic") {
-                    Answer::Served(stream) => held.push(stream),
-                    other => {
-                        wrong.get_or_insert(other);
-                    }
-                }
-            }
-            match wrong {
-                None => Ok(held),
-                Some(answer) => Err(format!(
-                    "{} of {max} clients connecting at once were served (max_connections {max}); another was {}",
-                    held.len(),
-                    answer.describe()
-                )),
-            }
-        })
-        .await;
-    let mut held = match held {
-        Ok(held) => held,
-        Err(detail) => return fail(detail),
-    };
+        }
+    }
+    if let Some(answer) = wrong {
+        return fail(format!(
+            "{} of {max} clients connecting at once were served (max_connections {max}); another was {}",
+            held.len(),
+            answer.describe()
+        ));
+    }
     match ask(shared, max).await {
         Answer::Closed => {}
         answer => {

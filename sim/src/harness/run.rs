@@ -8,7 +8,7 @@ use super::options::Options;
 use super::outcome::{Outcome, Tally, Violation};
 use super::workload::Workload;
 use crate::net::Wiring;
-use crate::stage::{Ending, Stage, Task};
+use crate::stage::{self, Ending, Stage, Task};
 use crate::transcript::{Actor, Event, Transcript};
 use crate::world::Divergence;
 use std::future::Future;
@@ -60,7 +60,7 @@ where
 #[derive(Clone)]
 pub struct Harness {
     server: Rc<ServerFn>,
-    workload: Rc<dyn Workload>,
+    workload: Arc<dyn Workload>,
     options: Options,
 }
 
@@ -74,7 +74,7 @@ impl Harness {
     {
         Harness {
             server: server_fn(server),
-            workload: Rc::new(workload),
+            workload: Arc::new(workload),
             options: Options::default(),
         }
     }
@@ -121,7 +121,7 @@ impl Harness {
 pub(super) struct Shared {
     pub(super) seed: u64,
     pub(super) options: Options,
-    pub(super) workload: Rc<dyn Workload>,
+    pub(super) workload: Arc<dyn Workload>,
     pub(super) transcript: Transcript,
     violations: Arc<Mutex<Vec<Violation>>>,
     tally: Arc<Mutex<Tally>>,
@@ -185,25 +185,8 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
     let hosts = o.hosts.clamp(1, o.clients.max(1));
     let clients = (0..hosts)
         .map(|h| {
-            let shared = shared.clone();
-            let ids: Vec<usize> = (0..o.clients).filter(|id| id % hosts == h).collect();
-            // Sessions need not be `Send`: every client of a host runs on its one thread.
-            Box::pin(async move {
-                let local = tokio::task::LocalSet::new();
-                local
-                    .run_until(async move {
-                        let mut tasks = tokio::task::JoinSet::new();
-                        for id in ids {
-                            tasks.spawn_local(Client::new(id, shared.clone()).run());
-                        }
-                        while let Some(joined) = tasks.join_next().await {
-                            if let Err(e) = joined {
-                                std::panic::resume_unwind(e.into_panic());
-                            }
-                        }
-                    })
-                    .await;
-            }) as Task
+            let ids = (0..o.clients).filter(|id| id % hosts == h);
+            stage::host(ids.map(|id| Client::new(id, shared.clone()).run()))
         })
         .collect();
 

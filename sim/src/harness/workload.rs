@@ -87,10 +87,10 @@ pub trait Session: Send {
 
 /// Splits the byte stream a client reads into reply frames.
 ///
-/// Any `FnMut(&mut BytesMut) -> Result<Option<Bytes>, String>` is one: take the next whole
+/// Any `FnMut(&mut BytesMut) -> Result<Option<Bytes>, String> + Send` is one: take the next whole
 /// frame off the front of the buffer, or leave the buffer be and return `Ok(None)` until
 /// more arrives.
-pub trait ReplyFramer {
+pub trait ReplyFramer: Send {
     /// The next complete reply frame, taken off the front of `buf`; `Ok(None)` when more
     /// bytes are needed; `Err` when the bytes cannot be a reply (a `[framing]` violation).
     fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, String>;
@@ -98,7 +98,7 @@ pub trait ReplyFramer {
 
 impl<F> ReplyFramer for F
 where
-    F: FnMut(&mut BytesMut) -> Result<Option<Bytes>, String>,
+    F: FnMut(&mut BytesMut) -> Result<Option<Bytes>, String> + Send,
 {
     fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, String> {
         self(buf)
