@@ -141,6 +141,8 @@ thread_local! {
     /// a task again with bytes a parking lot read for it): they are that connection's, and
     /// counted on it when the task first polls the stream.
     static UNCLAIMED: RefCell<Vec<(task::Id, Reply)>> = const { RefCell::new(Vec::new()) };
+    /// How many replies wait in `UNCLAIMED`: a stream poll looks there only when some do.
+    static WAITING: Cell<usize> = const { Cell::new(0) };
     /// Where replies are encoded to learn their length, kept between replies.
     static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
@@ -163,15 +165,19 @@ impl Tap for Meter {
         let Some(task) = task else {
             return;
         };
+        if WAITING.get() == 0 {
+            return;
+        }
         let claimed: Vec<Reply> = UNCLAIMED.with(|u| {
             let mut u = u.borrow_mut();
-            if u.is_empty() {
+            if !u.iter().any(|(t, _)| *t == task) {
                 return Vec::new();
             }
-            let (mine, others) = std::mem::take(&mut *u)
+            let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut *u)
                 .into_iter()
                 .partition(|(t, _)| *t == task);
             *u = others;
+            WAITING.set(u.len());
             mine.into_iter().map(|(_, reply)| reply).collect()
         });
         for reply in &claimed {
@@ -255,6 +261,7 @@ pub fn replied(reply: &Reply) {
     if let Some(task) = task::try_id() {
         if current != Some(task) {
             UNCLAIMED.with(|u| u.borrow_mut().push((task, reply.clone())));
+            WAITING.set(WAITING.get() + 1);
             return;
         }
     }
@@ -268,6 +275,7 @@ pub fn replied(reply: &Reply) {
 pub fn clear() {
     CURRENT.set((None, usize::MAX));
     UNCLAIMED.with(|u| u.borrow_mut().clear());
+    WAITING.set(0);
     METERS.with(|meters| meters.borrow_mut().clear());
 }
 
