@@ -162,6 +162,7 @@ impl Wiring {
             tap: self.taps.tap(peer),
             plan: self.plans.plan(n),
             cut: None,
+            read_total: 0,
         }
     }
 }
@@ -190,6 +191,8 @@ pub struct FaultyStream<S> {
     plan: Plan,
     /// The last read this poll was cut short to (what a recorded plan writes down).
     cut: Option<usize>,
+    /// Bytes the server has read: what its window learns when it closes.
+    read_total: u64,
 }
 
 /// Hears nothing: the tap of a stream wrapped outside a framesim run.
@@ -250,6 +253,7 @@ impl<S> FaultyStream<S> {
             tap: Box::new(Unheard),
             plan: Plan::Draw,
             cut: None,
+            read_total: 0,
         }
     }
 
@@ -265,7 +269,7 @@ impl<S> FaultyStream<S> {
 
 impl<S> Drop for FaultyStream<S> {
     fn drop(&mut self) {
-        self.windows.server_closed(self.key, true);
+        self.windows.server_closed(self.key, true, self.read_total);
     }
 }
 
@@ -460,7 +464,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
         if let Some(fault) = this.plan.next_read() {
             let result = this.play_read(cx, buf, fault);
             if let Poll::Ready(Ok(())) = result {
-                this.tap.read(buf.filled().len() - before);
+                let got = buf.filled().len() - before;
+                this.read_total += got as u64;
+                this.tap.read(got);
             }
             return result;
         }
@@ -489,6 +495,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
         };
         let got = buf.filled().len() - before;
         if let Poll::Ready(Ok(())) = result {
+            this.read_total += got as u64;
             this.tap.read(got);
         }
         this.plan.drew_read(match (coalesce, this.cut) {
@@ -590,7 +597,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
         let result = Pin::new(&mut this.inner).poll_shutdown(cx);
         if result.is_ready() {
             this.tap.shut();
-            this.windows.server_closed(this.key, false);
+            this.windows.server_closed(this.key, false, this.read_total);
         }
         result
     }
@@ -639,6 +646,7 @@ mod tests {
             tap: Box::new(Unheard),
             plan: Plan::Draw,
             cut: None,
+            read_total: 0,
         }
     }
 

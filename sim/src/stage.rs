@@ -73,6 +73,8 @@ pub(crate) struct Stage {
     pub monitor: Box<dyn FnOnce(Ending) -> Task>,
     /// When the server host crashes (its shutdown with no grace) and comes back.
     pub restart_at: Option<Duration>,
+    /// The grace the server was configured with, for the transcript: zero is a crash.
+    pub restart_grace: Duration,
     /// Where the run's events go.
     pub transcript: Transcript,
 }
@@ -102,6 +104,7 @@ impl Stage {
             hosts,
             monitor,
             restart_at,
+            restart_grace,
             transcript,
         } = self;
         let mut sim = turmoil::Builder::new()
@@ -203,7 +206,11 @@ impl Stage {
                         at: sim.elapsed(),
                         actor: Actor::Sim,
                         event: Event::Fault {
-                            what: "server host crash + restart".into(),
+                            what: if restart_grace.is_zero() {
+                                "server host crash + restart".into()
+                            } else {
+                                format!("server shutdown, grace {restart_grace:?} + restart")
+                            },
                         },
                     });
                     crashing.store(true, Ordering::SeqCst);

@@ -38,6 +38,9 @@ pub enum Target {
     IncrWraps,
     /// `serve` admitting one connection more than `max_connections`.
     ConnectionLimitOffByOne,
+    /// `serve` that cuts every connection the moment it is told to shut down, whatever
+    /// grace it was given: requests it was reading or answering are dropped.
+    NoGrace,
 }
 
 impl Target {
@@ -56,6 +59,7 @@ impl Target {
             Target::LimitOffByOne => "naive-limit-off-by-one",
             Target::IncrWraps => "naive-incr-wraps",
             Target::ConnectionLimitOffByOne => "naive-connection-limit",
+            Target::NoGrace => "naive-no-grace",
         }
     }
 
@@ -84,6 +88,7 @@ impl Target {
             Target::ConnectionLimitOffByOne => {
                 "naive: serve admitting one connection more than max_connections"
             }
+            Target::NoGrace => "naive: serve cutting every connection at shutdown, no grace",
         }
     }
 
@@ -135,6 +140,13 @@ impl Target {
             Target::ConnectionLimitOffByOne => {
                 naive::connection_limit_off_by_one(listener, service, config, stats, shutdown).await
             }
+            Target::NoGrace => {
+                let config = Config {
+                    grace: std::time::Duration::ZERO,
+                    ..config
+                };
+                let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
+            }
         }
     }
 }
@@ -160,6 +172,7 @@ impl ValueEnum for Target {
             Target::LimitOffByOne,
             Target::IncrWraps,
             Target::ConnectionLimitOffByOne,
+            Target::NoGrace,
         ]
     }
 

@@ -95,6 +95,8 @@ struct Window {
     last_write: Duration,
     /// Virtual time the server shut its side down or dropped it.
     closed_at: Option<Duration>,
+    /// Request bytes the server had read when it last shut its side down or dropped it.
+    read_at_close: u64,
     server_gone: bool,
     client_gone: bool,
 }
@@ -106,6 +108,8 @@ pub struct ServerSide {
     pub last_write: Duration,
     /// Virtual time the server shut its side down or dropped it, if it has.
     pub closed_at: Option<Duration>,
+    /// Bytes of the client's requests the server had read by then (zero while open).
+    pub read_at_close: u64,
 }
 
 impl Windows {
@@ -208,11 +212,13 @@ impl Windows {
         });
     }
 
-    /// The server shut its side of `key` down, or dropped it (`gone`).
-    pub(crate) fn server_closed(&self, key: SocketAddr, gone: bool) {
+    /// The server shut its side of `key` down, or dropped it (`gone`), having read `read`
+    /// bytes from it.
+    pub(crate) fn server_closed(&self, key: SocketAddr, gone: bool, read: u64) {
         let now = crate::clock::now();
         self.with(key, |w, _| {
             w.closed_at.get_or_insert(now);
+            w.read_at_close = w.read_at_close.max(read);
             w.server_gone |= gone;
         });
     }
@@ -222,6 +228,7 @@ impl Windows {
         self.with(key, |w, _| ServerSide {
             last_write: w.last_write,
             closed_at: w.closed_at,
+            read_at_close: w.read_at_close,
         })
     }
 }

@@ -56,8 +56,9 @@ fn server_config(s: &Scenario) -> Config {
         framing: s.framing.clone(),
         limits: s.limits,
         max_connections: s.clients + 16,
-        // A crash closes every connection at once (see `run`).
-        grace: Duration::ZERO,
+        // A crash closes every connection at once; a graceful restart lets in-flight
+        // requests finish first.
+        grace: s.restart_grace,
         ..Config::default()
     }
 }
@@ -182,6 +183,7 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         hosts: clients,
         monitor,
         restart_at: s.restart_at,
+        restart_grace: s.restart_grace,
         transcript: transcript.clone(),
     }
     .play();

@@ -75,6 +75,15 @@ fn a_server_restart_mid_run_loses_no_answer_to_a_live_connection() {
 }
 
 #[test]
+fn a_graceful_restart_answers_every_request_it_began_to_read() {
+    for seed in seeds_for(Preset::Drain, 0..5) {
+        let r = assert_passes(Preset::Drain, seed);
+        assert_eq!(r.counts.faults, 1, "seed {seed}: the restart happened");
+        assert!(r.counts.connects > 50, "seed {seed}: clients reconnected");
+    }
+}
+
+#[test]
 fn the_seed_drawn_adversarial_sweep_passes() {
     for seed in seeds_for(Preset::Adversarial, 0..300) {
         assert_passes(Preset::Adversarial, seed);

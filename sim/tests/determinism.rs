@@ -13,6 +13,7 @@ fn same_seed_same_transcript_over_many_seeds() {
         Preset::Hostile,
         Preset::Adversarial,
         Preset::Restart,
+        Preset::Drain,
         Preset::Limits,
     ] {
         for seed in seeds(0..8) {

@@ -142,3 +142,15 @@ fn limits_one_byte_short_are_caught_by_the_at_limit_client() {
 fn an_incr_that_wraps_at_i64_max_is_caught_by_the_reply_oracle() {
     caught_on(incr_edges, Target::IncrWraps, Oracle::Reply);
 }
+
+#[test]
+fn cutting_connections_at_shutdown_is_caught_by_the_drain_oracle() {
+    let drain = |seed| Scenario::preset(Preset::Drain, seed);
+    caught_on(drain, Target::NoGrace, Oracle::Drain);
+    // A crash may cut anything: the same fixture passes the restart preset.
+    for seed in 0..3 {
+        let mut s = Scenario::preset(Preset::Restart, seed);
+        s.target = Target::NoGrace;
+        assert_passes_scenario(s);
+    }
+}

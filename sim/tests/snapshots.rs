@@ -33,6 +33,7 @@ const CATALOGUE: &[&str] = &[
     "disconnect-mid-frame",
     "half-close",
     "restart",
+    "drain",
     "framing-resp",
     "framing-line",
     "framing-length",
@@ -253,6 +254,17 @@ fn server_restart_with_reconnect() {
     s.delivery.max_gap = Duration::from_millis(5);
     s.delivery.max_chunk = 8;
     s.restart_at = Some(Duration::from_millis(8));
+    snapshot(s);
+}
+
+#[test]
+fn graceful_restart_with_reconnect() {
+    let mut s = base("drain", 3);
+    s.requests = 6;
+    s.delivery.max_gap = Duration::from_millis(5);
+    s.delivery.max_chunk = 8;
+    s.restart_at = Some(Duration::from_millis(8));
+    s.restart_grace = Duration::from_millis(50);
     snapshot(s);
 }
 

@@ -70,6 +70,7 @@ impl Client {
             if !written {
                 return false;
             }
+            self.sent += chunk.len() as u64;
             let at = *now.get_or_insert_with(crate::clock::now);
             self.record_ref_at(at, &Event::Write { bytes: chunk });
             let begins_here = start == 0 || frame_ends.iter().any(|&e| (start..end).contains(&e));

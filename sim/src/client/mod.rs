@@ -93,6 +93,8 @@ pub struct Client {
     model: Model,
     /// Virtual time the latest connect began: where a lifted script connects.
     connecting_since: Duration,
+    /// Request bytes written on the current connection.
+    sent: u64,
 }
 
 /// Why a client stopped waiting for a reply.
@@ -121,6 +123,7 @@ impl Client {
             session: shared.workload.session(id),
             model: Model::default(),
             connecting_since: Duration::ZERO,
+            sent: 0,
             shared,
         }
     }
@@ -250,6 +253,7 @@ impl Client {
         self.buf.clear();
         self.decoder = ReplyDecoder::new(&self.scenario().framing, 1 << 20);
         self.connecting_since = crate::clock::now();
+        self.sent = 0;
         let mut last = String::new();
         for _ in 0..200 {
             let windows = self.shared.windows.clone();

@@ -67,6 +67,7 @@ impl Client {
                 [one] => one.clone(),
                 _ => Bytes::from(parts.concat()),
             };
+            let base = self.sent;
             let delivered = self.deliver(bytes, &frame_ends, Some(now)).await;
             let written = Instant::now();
             if last_batch && self.role == Role::HalfClose && delivered {
@@ -75,7 +76,10 @@ impl Client {
                 }
                 self.record(Event::HalfClose);
             }
-            for expect in expects {
+            // A batch cut by a restart has no latency to speak of: its client waited for the
+            // server to come back.
+            let mut cut = false;
+            for (i, expect) in expects.into_iter().enumerate() {
                 match self.reply().await {
                     Ok(reply) => {
                         if !satisfies(&reply, &expect) {
@@ -84,13 +88,24 @@ impl Client {
                         }
                     }
                     Err(lost) => {
+                        let start = base + i.checked_sub(1).map_or(0, |j| frame_ends[j]) as u64;
+                        if let Some(why) =
+                            self.dropped_in_drain(&lost, start..base + frame_ends[i] as u64)
+                        {
+                            self.fail(Oracle::Drain, why);
+                            return;
+                        }
                         if self.restarted().await {
+                            cut = true;
                             break;
                         }
                         self.lost_reply(lost);
                         return;
                     }
                 }
+            }
+            if cut {
+                continue;
             }
             let latency = written.elapsed();
             self.shared
@@ -142,6 +157,32 @@ impl Client {
                 format!("no reply for a complete request: {other:?}"),
             ),
         }
+    }
+
+    /// Whether losing the connection while waiting for the reply to the request at
+    /// `request` (its bytes' offsets on the connection) broke a graceful restart's promise:
+    /// the server closed it after its shutdown began and before the grace ran out, having
+    /// read at least the request's first byte (so the request was in flight). A server that
+    /// had read none of it may close between requests; one whose grace ran out may cut.
+    fn dropped_in_drain(&self, lost: &Lost, request: std::ops::Range<u64>) -> Option<String> {
+        let s = self.scenario();
+        let (at, grace) = (s.restart_at?, s.restart_grace);
+        if grace.is_zero() || !matches!(lost, Lost::Closed(_)) {
+            return None;
+        }
+        let side = self.stream.as_ref()?.server_side();
+        let closed = side.closed_at?;
+        if side.read_at_close <= request.start || closed < at || closed >= at + grace {
+            return None;
+        }
+        let (read, len) = (
+            side.read_at_close.min(request.end) - request.start,
+            request.end - request.start,
+        );
+        Some(format!(
+            "the server closed the connection {:?} into a graceful shutdown with {grace:?} of grace, having read {read} of the {len} bytes of a request it never answered",
+            closed - at
+        ))
     }
 
     /// After a lost connection: if the scenario restarts the server, reconnect and start

@@ -250,6 +250,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
         hosts: clients,
         monitor: check,
         restart_at: o.restart_at,
+        restart_grace: Duration::ZERO,
         transcript: transcript.clone(),
     }
     .play();

@@ -57,11 +57,14 @@ pub enum Oracle {
     /// `max_connections` clients at once are served, one more is refused with an error and
     /// closed, and a closed connection's slot is given back (probed at the end of a run).
     ConnectionLimit,
+    /// A graceful shutdown drops no request the server had begun to read: it is answered
+    /// before the connection closes, unless the grace ran out first.
+    Drain,
 }
 
 impl Oracle {
     /// Every oracle.
-    pub const ALL: [Oracle; 17] = [
+    pub const ALL: [Oracle; 18] = [
         Oracle::Connect,
         Oracle::Reply,
         Oracle::Latency,
@@ -79,6 +82,7 @@ impl Oracle {
         Oracle::WrongfulClose,
         Oracle::Unfinished,
         Oracle::ConnectionLimit,
+        Oracle::Drain,
     ];
 
     /// The name in violations and transcripts: `[reply]`, `[protocol-error]`.
@@ -101,6 +105,7 @@ impl Oracle {
             Oracle::WrongfulClose => "wrongful-close",
             Oracle::Unfinished => "unfinished",
             Oracle::ConnectionLimit => "connection-limit",
+            Oracle::Drain => "drain",
         }
     }
 }

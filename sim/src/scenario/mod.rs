@@ -67,6 +67,16 @@ pub struct Scenario {
     /// Restart the server host at this virtual time (clients reconnect).
     #[serde(default, with = "file::form::duration_or_never")]
     pub restart_at: Option<Duration>,
+    /// How the restart stops the server: zero crashes it (every connection cut at once);
+    /// more is a graceful shutdown, in-flight requests given this long to finish before
+    /// the host comes back. Well-behaved clients then hold it to the promise: no request
+    /// it had begun to read is dropped before the grace runs out (`[drain]`).
+    #[serde(
+        default,
+        skip_serializing_if = "Duration::is_zero",
+        with = "framesim_server::text::duration"
+    )]
+    pub restart_grace: Duration,
     /// Clients start at seeded times spread over this much virtual time (zero: all at once).
     #[serde(with = "framesim_server::text::duration")]
     pub ramp: Duration,
@@ -279,6 +289,10 @@ impl fmt::Display for Scenario {
             "  faults: partial reads {:.2}, short writes {:.2}, spurious pending {:.2}, latency {:?}..={:?}, restart {:?}, ramp {:?}",
             x.partial_read_chance, x.short_write_chance, x.spurious_pending_chance, self.latency.0, self.latency.1, self.restart_at, self.ramp
         )?;
+        // Printed only when drawn, so the headers recorded before it keep their bytes.
+        if !self.restart_grace.is_zero() {
+            writeln!(f, "  restart: graceful, grace {:?}", self.restart_grace)?;
+        }
         write!(
             f,
             "  roles: slowloris {:.2}, idle {:.2}, disconnect {:.2}, half-close {:.2}, oversized {:.2}, malformed {:.2}",

@@ -22,6 +22,8 @@ pub enum Preset {
     Bytewise,
     /// The server host crashes and restarts mid-run.
     Restart,
+    /// The server shuts down gracefully mid-run and its host restarts.
+    Drain,
     /// The seed draws every option (the swarm, as the `simulation` fuzz target does).
     Adversarial,
     /// Clients that reach the limits (bulk loaders, at-limit, unfinished requests) and
@@ -38,6 +40,7 @@ impl Preset {
             Preset::Hostile => "hostile",
             Preset::Bytewise => "bytewise",
             Preset::Restart => "restart",
+            Preset::Drain => "drain",
             Preset::Adversarial => "adversarial",
             Preset::Limits => "limits",
         }
@@ -51,6 +54,7 @@ impl Preset {
             Preset::Hostile => "200 clients; slowloris, idle, disconnecting, half-closing, oversized and malformed clients among them; partial and coalesced reads, short writes, spurious Pending",
             Preset::Bytewise => "8 clients writing every request one byte at a time, partial reads and short writes",
             Preset::Restart => "50 clients; the server host crashes and restarts mid-run, clients reconnect",
+            Preset::Drain => "50 clients; the server shuts down gracefully mid-run (in-flight requests get 250ms), its host restarts, clients reconnect; no request it began to read may be dropped",
             Preset::Adversarial => "the seed draws every option the swarm varies (framing and its delimiter or header, chunking, faults, roles, edge values, limits, latency, a restart): the default of sweeps",
             Preset::Limits => "24 clients; bulk loaders, at-limit and unfinished-request clients among them, edge values; the seed picks one of 10 framings (RESP, 4 delimiters, 5 headers)",
         }
@@ -65,6 +69,7 @@ impl ValueEnum for Preset {
             Preset::Hostile,
             Preset::Bytewise,
             Preset::Restart,
+            Preset::Drain,
             Preset::Adversarial,
             Preset::Limits,
         ]
@@ -114,6 +119,7 @@ impl Scenario {
             limits: sim_limits(),
             latency: (Duration::from_micros(100), Duration::from_millis(1)),
             restart_at: None,
+            restart_grace: Duration::ZERO,
             ramp: Duration::ZERO,
             latency_bound: Duration::from_millis(250),
             only_clients: None,
@@ -168,6 +174,14 @@ impl Scenario {
                 s.requests = 20;
                 s.delivery.max_gap = Duration::from_millis(10);
                 s.restart_at = Some(Duration::from_millis(40));
+            }
+            Preset::Drain => {
+                s.clients = 50;
+                s.client_hosts = 2;
+                s.requests = 20;
+                s.delivery.max_gap = Duration::from_millis(10);
+                s.restart_at = Some(Duration::from_millis(40));
+                s.restart_grace = Duration::from_millis(250);
             }
             Preset::Adversarial => {
                 swarm::draw(&mut seeds::rng(seed, Stream::Swarm), &mut s);

@@ -88,6 +88,7 @@ impl Choices for Unstructured<'_> {
 pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
     draw_first(c, s);
     draw_back_pressure(c, s);
+    draw_grace(c, s);
 }
 
 /// The options the swarm drew before the back-pressure ones: their order is what gives
@@ -187,6 +188,14 @@ fn draw_back_pressure(c: &mut impl Choices, s: &mut Scenario) {
     let mut share = || if c.one_in(4) { 0.1 } else { 0.0 };
     s.roles.never_reader = share();
     s.roles.slow_reader = share();
+}
+
+/// Whether a drawn restart is a crash or a graceful shutdown, and its grace. Drawn last,
+/// and only for a run that restarts; a source of zeros draws the crash earlier swarms had.
+fn draw_grace(c: &mut impl Choices, s: &mut Scenario) {
+    if s.restart_at.is_some() {
+        s.restart_grace = Duration::from_millis(c.pick(&[0, 20, 100, 500]));
+    }
 }
 
 #[cfg(test)]
