@@ -224,7 +224,7 @@ impl Windows {
     }
 
     /// What the client of `key` can know of the server's side.
-    fn server_side(&self, key: SocketAddr) -> ServerSide {
+    pub(crate) fn server_side(&self, key: SocketAddr) -> ServerSide {
         self.with(key, |w, _| ServerSide {
             last_write: w.last_write,
             closed_at: w.closed_at,

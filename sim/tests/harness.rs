@@ -321,6 +321,42 @@ fn a_restart_starts_the_server_again_and_its_clients_over() {
     );
 }
 
+/// framesim's server giving requests in flight `grace` at shutdown, restarted in a run
+/// that holds it to 200 ms of grace.
+fn draining(grace: Duration) -> Harness {
+    let config = Config {
+        framing: Framing::Resp,
+        grace,
+        ..Config::default()
+    };
+    serving(config, KvWorkload::new(Framing::Resp).requests(40)).with(Options {
+        clients: 16,
+        restart_at: Some(Duration::from_millis(120)),
+        restart_grace: Duration::from_millis(200),
+        ..Options::default()
+    })
+}
+
+#[test]
+fn a_graceful_restart_must_answer_what_it_began_to_read() {
+    for seed in 0..4 {
+        let outcome = draining(Duration::from_millis(200)).run(seed);
+        assert!(outcome.passed(), "{}", outcome.failure("(test)"));
+        assert!(outcome.tally.restarted > 0, "{}", outcome.summary());
+    }
+    // The same server cutting every connection at once breaks the promise.
+    let caught = (0..4).find_map(|seed| {
+        let outcome = draining(Duration::ZERO).run(seed);
+        outcome
+            .violations
+            .first()
+            .map(|v| (v.oracle, v.detail.clone()))
+    });
+    let (oracle, detail) = caught.expect("a server with no grace is caught within 4 seeds");
+    assert_eq!(oracle, "drain", "{detail}");
+    assert!(detail.contains("graceful shutdown"), "{detail}");
+}
+
 #[test]
 fn a_failing_seed_shrinks_to_one_client_and_a_request_or_two() {
     for framing in framings() {

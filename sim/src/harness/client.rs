@@ -9,6 +9,7 @@ use crate::seeds::{self, Draws, Stream};
 use crate::transcript::{Actor, Event};
 use bytes::{Bytes, BytesMut};
 use rand::Rng;
+use std::ops::Range;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{sleep, timeout, timeout_at, Instant};
@@ -18,8 +19,9 @@ use turmoil::net::TcpStream;
 const CONNECT_TRIES: usize = 50;
 const CONNECT_PAUSE: Duration = Duration::from_millis(20);
 
-/// A request sent and not answered yet: its bytes, for the session's check.
-type Pending = std::collections::VecDeque<Request>;
+/// A request sent and not answered yet: its bytes, for the session's check, and where they
+/// are in what the connection carried.
+type Pending = std::collections::VecDeque<(Request, Range<u64>)>;
 
 /// One virtual client.
 pub(super) struct Client {
@@ -137,6 +139,8 @@ impl Client {
         let mut pending = Pending::new();
         let most = self.shared.options.max_requests.unwrap_or(usize::MAX);
         let mut sent = 0;
+        // Bytes written on this connection.
+        let mut carried = 0u64;
         loop {
             let batch = self.delivery.random_range(1..=pipeline).min(most - sent);
             let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
@@ -148,6 +152,7 @@ impl Client {
                 seams.extend(request.boundaries.iter().map(|&b| base + b));
                 bytes.extend_from_slice(&request.bytes);
                 ends.push(bytes.len());
+                let at = carried + base as u64..carried + bytes.len() as u64;
                 match &request.kv {
                     Some(kv) => self.record(Event::Request {
                         cmd: kv.command.clone(),
@@ -155,30 +160,25 @@ impl Client {
                     }),
                     None => self.note(format!("request {}", request.bytes.escape_ascii())),
                 }
-                pending.push_back(request);
+                pending.push_back((request, at));
             }
             if pending.is_empty() {
                 break;
             }
             sent += pending.len();
             self.shared.tally(|t| t.requests += pending.len() as u64);
-            if !self
+            // A write that broke leaves the replies that came before it to be read and
+            // judged: the first request with none is the one lost.
+            carried += self
                 .deliver(&mut stream, bytes.freeze(), &ends, &seams)
-                .await
-            {
-                return Err((
-                    "unanswered",
-                    format!(
-                        "the connection broke while writing; {} request(s) unanswered",
-                        pending.len()
-                    ),
-                ));
-            }
-            while let Some(request) = pending.pop_front() {
-                let reply = self
-                    .read_reply(&mut stream, &mut buf, pending.len() + 1)
-                    .await?;
-                self.judge(&request, &reply)?;
+                .await;
+            while let Some((request, _)) = pending.front() {
+                let reply = match self.read_reply(&mut stream, &mut buf, pending.len()).await {
+                    Ok(reply) => reply,
+                    Err(lost) => return Err(self.drained(&stream, &pending).unwrap_or(lost)),
+                };
+                self.judge(request, &reply)?;
+                pending.pop_front();
             }
         }
         if !buf.is_empty() {
@@ -195,6 +195,34 @@ impl Client {
             why: "client done".into(),
         });
         Ok(())
+    }
+
+    /// Whether the server broke its graceful shutdown's promise ([`Options::restart_grace`])
+    /// in closing `stream` with `pending` unanswered: closed after the restart began and
+    /// before the grace ran out, having read at least the first byte of the oldest.
+    ///
+    /// [`Options::restart_grace`]: super::Options::restart_grace
+    fn drained(&self, stream: &TcpStream, pending: &Pending) -> Option<(&'static str, String)> {
+        let o = &self.shared.options;
+        let (at, grace) = (o.restart_at?, o.restart_grace);
+        let (_, request) = pending.front()?;
+        if grace.is_zero() {
+            return None;
+        }
+        let side = self.shared.windows.server_side(stream.local_addr().ok()?);
+        let closed = side.closed_at?;
+        if side.read_at_close <= request.start || closed < at || closed >= at + grace {
+            return None;
+        }
+        let read = side.read_at_close.min(request.end) - request.start;
+        Some((
+            "drain",
+            format!(
+                "the server closed the connection {:?} into a graceful shutdown with {grace:?} of grace, having read {read} of the {} bytes of a request it never answered",
+                closed - at,
+                request.end - request.start
+            ),
+        ))
     }
 
     /// The next reply frame, reading as needed.
@@ -262,7 +290,7 @@ impl Client {
     }
 
     /// Writes `bytes` (requests ending at `ends`, seams at `seams`) in seeded chunks with
-    /// seeded gaps; false if the connection broke. The gaps inside one request add up to at
+    /// seeded gaps; how many were written (fewer if the connection broke). The gaps inside one request add up to at
     /// most the run's request budget, so a well-behaved request always arrives in time.
     async fn deliver(
         &mut self,
@@ -270,7 +298,7 @@ impl Client {
         bytes: Bytes,
         ends: &[usize],
         seams: &[usize],
-    ) -> bool {
+    ) -> u64 {
         let d: Delivery = self.shared.options.delivery;
         let budget = self.shared.options.request_budget;
         let one_byte = d.byte_at_a_time > 0.0 && self.delivery.random_bool(d.byte_at_a_time);
@@ -298,7 +326,7 @@ impl Client {
             }
             let chunk = bytes.slice(start..end);
             if stream.write_all(&chunk).await.is_err() {
-                return false;
+                return start as u64;
             }
             self.record(Event::Write { bytes: chunk });
             if start == 0 || ends.iter().any(|&e| (start..end).contains(&e)) {
@@ -312,7 +340,7 @@ impl Client {
                 sleep(if mid_request { gap.min(room) } else { gap }).await;
             }
         }
-        true
+        bytes.len() as u64
     }
 
     /// All but the last byte of a request, one every `slowloris_interval`; the server must

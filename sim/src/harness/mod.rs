@@ -21,7 +21,9 @@
 //! runs many seeds, says how to replay a failing one, and shrinks it ([`Harness::shrink`])
 //! to the smallest [`Options`] that still fail the same way, written as a TOML file that
 //! `FRAMESIM_OPTIONS` replays. [`Options::restart_at`] crashes and restarts the server host
-//! mid-run; [`Options::max_connections`] probes the server's connection limit once the
+//! mid-run, or, with [`Options::restart_grace`], shuts it down gracefully and holds it to
+//! answering every request it began to read within the grace (`drain`);
+//! [`Options::max_connections`] probes the server's connection limit once the
 //! clients have left (`connection-limit`).
 //!
 //! `framesim run` is built from the same parts: framesim's own server is a server closure

@@ -59,6 +59,13 @@ pub struct Options {
     /// are not judged.
     #[serde(with = "form::duration_or_never")]
     pub restart_at: Option<Duration>,
+    /// The grace the server gives requests in flight when it shuts down, if it promises one
+    /// (zero: none, the restart is a crash). Then a well-behaved client whose connection
+    /// the server closes after the restart began and before the grace ran out, with a
+    /// request it had begun to read unanswered, breaks the promise (`drain`); requests the
+    /// server had not begun to read may be cut.
+    #[serde(with = "framesim_server::text::duration")]
+    pub restart_grace: Duration,
     /// Most requests a well-behaved client sends (its session may end sooner); `None` for
     /// as many as its session has.
     pub max_requests: Option<usize>,
@@ -86,6 +93,7 @@ impl Default for Options {
             settle: Duration::from_secs(2),
             latency: (Duration::from_millis(1), Duration::from_millis(5)),
             restart_at: None,
+            restart_grace: Duration::ZERO,
             max_requests: None,
             max_connections: None,
             port: 6379,

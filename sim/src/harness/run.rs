@@ -10,6 +10,7 @@ use super::workload::Workload;
 use crate::net::Wiring;
 use crate::stage::{self, Ending, Stage, Task};
 use crate::transcript::{Actor, Event, Transcript};
+use crate::window::Windows;
 use crate::world::Divergence;
 use std::future::Future;
 use std::pin::Pin;
@@ -123,6 +124,8 @@ pub(super) struct Shared {
     pub(super) options: Options,
     pub(super) workload: Arc<dyn Workload>,
     pub(super) transcript: Transcript,
+    /// What the server's side of each connection did (closed when, having read what).
+    pub(super) windows: Windows,
     violations: Arc<Mutex<Vec<Violation>>>,
     tally: Arc<Mutex<Tally>>,
 }
@@ -174,11 +177,13 @@ async fn within(limit: Duration, done: impl Fn() -> bool) -> bool {
 fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
     let o = harness.options;
     let transcript = Transcript::new(keep);
+    let wiring = Wiring::plain(transcript.clone());
     let shared = Shared {
         seed,
         options: o,
         workload: harness.workload.clone(),
         transcript: transcript.clone(),
+        windows: wiring.windows.clone(),
         violations: Arc::default(),
         tally: Arc::default(),
     };
@@ -245,12 +250,12 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
         tcp_capacity: o.clients + 64,
         port: o.port,
         faults: o.faults,
-        wiring: Wiring::plain(transcript.clone()),
+        wiring,
         server: harness.server.clone(),
         hosts: clients,
         monitor: check,
         restart_at: o.restart_at,
-        restart_grace: Duration::ZERO,
+        restart_grace: o.restart_grace,
         transcript: transcript.clone(),
     }
     .play();
