@@ -893,7 +893,7 @@ mod tests {
         s.target = Target::OneReadOneRequest;
         let report = run(&s, RunOptions::default());
         let line = seed_failure(&report, None, || unreachable!()).expect("caught");
-        assert!(line.starts_with("seed 3 FAILED [reply] "), "{line}");
+        assert!(line.starts_with("seed 3 FAILED [executed] "), "{line}");
         assert!(
             line.ends_with(" | replay: cargo run --release -p framesim -- replay --scenario small --seed 3 --target naive-one-read"),
             "{line}"

@@ -174,6 +174,10 @@ pub enum Slip {
     /// Only the buffer is held against `max_buffered`, not the arguments the decoder already
     /// parsed out of an unfinished request (`held()`).
     UncountedArgs,
+    /// Line framing: the end of the stream ends the last line too (as `BufRead::lines` and
+    /// `LinesCodec::decode_eof` have it), so a request cut short by a client that left is
+    /// run as it stands.
+    LastLineAtEof,
 }
 
 /// Bytes taken per read, as the real connection takes them.
@@ -246,6 +250,8 @@ struct Careful<'a, S: ?Sized> {
     active: Instant,
     /// The last batch of replies stopped at `max_output`: answer the rest before reading.
     backlog: bool,
+    /// The line delimiter the stream's end stands for (the last-line slip only).
+    eof_ends_line: Option<Vec<u8>>,
 }
 
 impl<'a, S: Service + ?Sized> Careful<'a, S> {
@@ -268,6 +274,12 @@ impl<'a, S: Service + ?Sized> Careful<'a, S> {
             frame_started: None,
             active: Instant::now(),
             backlog: false,
+            eof_ends_line: match &config.framing {
+                Framing::Line { delimiter } if slip == Slip::LastLineAtEof => {
+                    Some(delimiter.clone())
+                }
+                _ => None,
+            },
         }
     }
 
@@ -329,6 +341,11 @@ impl<'a, S: Service + ?Sized> Careful<'a, S> {
     fn answer(&mut self, eof: bool) -> Option<End> {
         let mut answered = 0;
         self.backlog = false;
+        if let Some(delimiter) = self.eof_ends_line.as_ref().filter(|_| eof) {
+            if !self.buf.is_empty() && !self.buf.ends_with(delimiter) {
+                self.buf.extend_from_slice(delimiter);
+            }
+        }
         let end = loop {
             if self.out.len() >= self.limits.max_output {
                 self.backlog = true;

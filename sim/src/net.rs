@@ -93,8 +93,8 @@ impl Default for Faults {
 pub trait Tap: Send + Sync {
     /// This connection's stream is being polled.
     fn enter(&self);
-    /// The server read `n` request bytes.
-    fn read(&self, n: usize);
+    /// The server read `bytes` of requests.
+    fn read(&self, bytes: &[u8]);
     /// The server wrote `n` bytes.
     fn wrote(&self, n: usize);
     /// The server shut its side down.
@@ -200,7 +200,7 @@ struct Unheard;
 
 impl Tap for Unheard {
     fn enter(&self) {}
-    fn read(&self, _: usize) {}
+    fn read(&self, _: &[u8]) {}
     fn wrote(&self, _: usize) {}
     fn shut(&self) {}
 }
@@ -464,8 +464,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
         if let Some(fault) = this.plan.next_read() {
             let result = this.play_read(cx, buf, fault);
             if let Poll::Ready(Ok(())) = result {
-                let got = buf.filled().len() - before;
-                this.read_total += got as u64;
+                let got = &buf.filled()[before..];
+                this.read_total += got.len() as u64;
                 this.tap.read(got);
             }
             return result;
@@ -496,7 +496,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
         let got = buf.filled().len() - before;
         if let Poll::Ready(Ok(())) = result {
             this.read_total += got as u64;
-            this.tap.read(got);
+            this.tap.read(&buf.filled()[before..]);
         }
         this.plan.drew_read(match (coalesce, this.cut) {
             (true, Some(_)) if got > 0 => Fault::CoalesceCut(got),

@@ -41,6 +41,9 @@ pub enum Target {
     /// `serve` that cuts every connection the moment it is told to shut down, whatever
     /// grace it was given: requests it was reading or answering are dropped.
     NoGrace,
+    /// Ends the last line at the end of the stream: a line request cut short by a client
+    /// that left is run anyway.
+    LastLineAtEof,
 }
 
 impl Target {
@@ -60,6 +63,7 @@ impl Target {
             Target::IncrWraps => "naive-incr-wraps",
             Target::ConnectionLimitOffByOne => "naive-connection-limit",
             Target::NoGrace => "naive-no-grace",
+            Target::LastLineAtEof => "naive-last-line-at-eof",
         }
     }
 
@@ -89,6 +93,9 @@ impl Target {
                 "naive: serve admitting one connection more than max_connections"
             }
             Target::NoGrace => "naive: serve cutting every connection at shutdown, no grace",
+            Target::LastLineAtEof => {
+                "naive: the end of the stream ends the last line; a cut request runs"
+            }
         }
     }
 
@@ -133,12 +140,15 @@ impl Target {
             Target::LimitOffByOne => {
                 naive::limit_off_by_one(listener, service, config, stats, shutdown).await
             }
+            // Its slip is in the store: `world::server` gives it `naive::IncrWraps`.
             Target::IncrWraps => {
-                let service = naive::IncrWraps(service);
                 let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
             }
             Target::ConnectionLimitOffByOne => {
                 naive::connection_limit_off_by_one(listener, service, config, stats, shutdown).await
+            }
+            Target::LastLineAtEof => {
+                naive::careful(naive::Slip::LastLineAtEof, listener, service, config).await
             }
             Target::NoGrace => {
                 let config = Config {
@@ -173,6 +183,7 @@ impl ValueEnum for Target {
             Target::IncrWraps,
             Target::ConnectionLimitOffByOne,
             Target::NoGrace,
+            Target::LastLineAtEof,
         ]
     }
 

@@ -3,12 +3,13 @@
 
 use crate::client::{scenario_workload, Client, Shared};
 use crate::harness::{server_fn, Listener, ServerFn, Shutdown};
+use crate::naive;
 use crate::net::{Wiring, PORT};
 use crate::oracle::backlog::{self, Backlog};
 use crate::oracle::{self, limit, Violations};
 use crate::plan::Plans;
 use crate::report::Report;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Target};
 use crate::script::Lifter;
 use crate::seeds;
 use crate::stage::{self, Ending, Stage, Task};
@@ -32,12 +33,12 @@ pub struct RunOptions {
 
 /// The service the server host runs: the key-value store, recording each decoded frame and
 /// counting each reply against the connection that asked (see `oracle::backlog`).
-struct Recorder {
-    kv: Kv,
+struct Recorder<S> {
+    kv: S,
     transcript: Transcript,
 }
 
-impl Service for Recorder {
+impl<S: Service> Service for Recorder<S> {
     fn call(&self, cmd: Command) -> Response {
         let frame = Event::Frame { cmd };
         self.transcript.record_ref(Actor::Server, &frame);
@@ -68,11 +69,26 @@ fn server_config(s: &Scenario) -> Config {
 fn server(s: &Scenario, stats: Stats, transcript: Transcript) -> Rc<ServerFn> {
     let (target, config) = (s.target, server_config(s));
     server_fn(move |listener: Listener, shutdown: Shutdown| {
-        let service = Recorder {
-            kv: Kv::new(),
-            transcript: transcript.clone(),
-        };
-        target.serve(listener, service, config.clone(), stats.clone(), shutdown)
+        let (transcript, config, stats) = (transcript.clone(), config.clone(), stats.clone());
+        async move {
+            // A fixture's slip in the store sits under the recording: the frames recorded
+            // (and counted against the bytes read) are the server's, not the store's calls.
+            if target == Target::IncrWraps {
+                let kv = naive::IncrWraps(Kv::new());
+                let service = Recorder { kv, transcript };
+                target
+                    .serve(listener, service, config, stats, shutdown)
+                    .await
+            } else {
+                let service = Recorder {
+                    kv: Kv::new(),
+                    transcript,
+                };
+                target
+                    .serve(listener, service, config, stats, shutdown)
+                    .await
+            }
+        }
     })
 }
 

@@ -24,7 +24,7 @@ fn caught(preset: Preset, target: Target, oracle: Oracle) {
 
 #[test]
 fn one_read_one_request_is_caught() {
-    caught(Preset::Small, Target::OneReadOneRequest, Oracle::Reply);
+    caught(Preset::Small, Target::OneReadOneRequest, Oracle::Executed);
 }
 
 #[test]
@@ -53,7 +53,7 @@ fn no_frame_deadline_is_caught_by_the_slowloris_oracle() {
 
 #[test]
 fn answering_only_the_first_pipelined_request_is_caught() {
-    caught(Preset::Small, Target::FirstFrameOnly, Oracle::Reply);
+    caught(Preset::Small, Target::FirstFrameOnly, Oracle::Executed);
 }
 
 /// Like `caught`, on a scenario `make` builds for each seed; the real server must pass every
@@ -153,4 +153,21 @@ fn cutting_connections_at_shutdown_is_caught_by_the_drain_oracle() {
         s.target = Target::NoGrace;
         assert_passes_scenario(s);
     }
+}
+
+/// The small preset in line framing, a quarter of its clients leaving mid-request.
+fn lines_with_disconnects(seed: u64) -> Scenario {
+    let mut s = Scenario::preset(Preset::Small, seed);
+    s.framing = framesim_server::protocol::Framing::line();
+    s.roles.disconnect = 0.25;
+    s
+}
+
+#[test]
+fn running_a_line_cut_short_at_the_end_of_the_stream_is_caught_by_the_executed_oracle() {
+    caught_on(
+        lines_with_disconnects,
+        Target::LastLineAtEof,
+        Oracle::Executed,
+    );
 }

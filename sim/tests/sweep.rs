@@ -47,7 +47,7 @@ fn a_failing_sweep_prints_one_line_per_failing_seed() {
             .map(|(n, _)| n)
             .unwrap_or_else(|| panic!("{line}"));
         assert!(
-            line.starts_with(&format!("seed {seed} FAILED [reply] ")),
+            line.starts_with(&format!("seed {seed} FAILED [executed] ")),
             "{line}"
         );
         assert!(
@@ -70,7 +70,7 @@ fn a_failing_sweep_prints_one_line_per_failing_seed() {
     let replay = framesim(&[args.as_slice(), &["--transcript", "/dev/null"]].concat());
     assert_eq!(replay.status.code(), Some(1));
     let (detail, _) = line
-        .split_once(" FAILED [reply] ")
+        .split_once(" FAILED [executed] ")
         .map(|(_, rest)| rest.split_once(" | ").unwrap())
         .unwrap();
     assert!(

@@ -9,12 +9,15 @@
 //! connection task decodes and answers in the same task poll right after its read or
 //! write, and every host of a simulation runs on one thread, one task poll at a time.
 //!
-//! Two promises are checked at every step:
+//! Three promises are checked at every step:
 //! - **request backlog**: request bytes read since the server last wrote to the connection
 //!   stay within `max_buffered` (see [`Backlog::new`] for the exact bound);
 //! - **reply backlog**: reply bytes produced and not yet written stay within `max_output`
-//!   plus the largest single reply produced on that connection.
+//!   plus the largest single reply produced on that connection;
+//! - **executed**: the service is called no more often than the bytes read hold complete
+//!   requests (counted apart from the server's decoders, see [`FrameCount`]).
 
+use super::frames::FrameCount;
 use super::{Oracle, Violations};
 use crate::net::{Tap, Taps};
 use crate::transcript::{Actor, Transcript};
@@ -34,6 +37,8 @@ pub struct Backlog(Arc<Bounds>);
 struct Bounds {
     /// Encodes each reply as the server does, to know its length on the wire.
     encoder: ReplyEncoder,
+    /// The requests' framing, for counting them.
+    framing: Framing,
     /// Most request bytes a connection may read without writing anything back.
     max_unanswered: usize,
     max_output: usize,
@@ -67,6 +72,7 @@ impl Backlog {
         };
         Backlog(Arc::new(Bounds {
             encoder: ReplyEncoder::new(framing),
+            framing: framing.clone(),
             max_unanswered: limits.max_buffered + header,
             max_output: limits.max_output,
             max_buffered: limits.max_buffered,
@@ -79,6 +85,9 @@ impl Backlog {
     /// next [`clear`].
     pub fn meter(&self, peer: SocketAddr) -> Meter {
         let connection = Arc::new(Mutex::new(Connection {
+            frames: FrameCount::new(&self.0.framing),
+            executed: 0,
+            executed_failed: false,
             bounds: self.0.clone(),
             peer: peer.to_string(),
             unanswered: 0,
@@ -112,6 +121,11 @@ pub struct Meter {
 struct Connection {
     bounds: Arc<Bounds>,
     peer: String,
+    /// Complete requests in the bytes read.
+    frames: FrameCount,
+    /// Times the service was called for this connection.
+    executed: u64,
+    executed_failed: bool,
     /// Request bytes read since the server last wrote to this connection.
     unanswered: usize,
     /// Bytes of replies the service produced for this connection.
@@ -185,8 +199,10 @@ impl Tap for Meter {
         }
     }
 
-    fn read(&self, n: usize) {
+    fn read(&self, bytes: &[u8]) {
+        let n = bytes.len();
         let mut c = self.connection.lock().expect("meter lock");
+        c.frames.feed(bytes);
         if c.shut || n == 0 {
             return;
         }
@@ -218,6 +234,15 @@ impl Tap for Meter {
 impl Meter {
     fn replied(&self, reply: &Reply) {
         let mut c = self.connection.lock().expect("meter lock");
+        c.executed += 1;
+        if c.executed > c.frames.complete() && !c.executed_failed {
+            c.executed_failed = true;
+            let detail = format!(
+                "connection {}: the service ran request {} but the bytes the server read hold {} complete request(s): a request never sent whole (truncated, run twice, or garbage)",
+                c.peer, c.executed, c.frames.complete()
+            );
+            c.fail(Oracle::Executed, detail);
+        }
         let len = SCRATCH.with(|scratch| {
             let mut out = scratch.borrow_mut();
             out.clear();
@@ -302,11 +327,11 @@ mod tests {
             violations.clone(),
         );
         let meter = backlog.meter("10.0.0.1:5000".parse().unwrap());
-        meter.read(60);
+        meter.read(&[0; 60]);
         meter.wrote(1);
-        meter.read(100);
+        meter.read(&[0; 100]);
         assert!(violations.all().is_empty(), "{:?}", violations.all());
-        meter.read(1);
+        meter.read(&[0; 1]);
         let found = violations.all();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].oracle, Oracle::RequestBacklog);
@@ -317,7 +342,7 @@ mod tests {
         );
         // Once shut, what the server reads is discarded input.
         meter.shut();
-        meter.read(1000);
+        meter.read(&[0; 1000]);
         assert_eq!(violations.all().len(), 1);
     }
 
@@ -333,6 +358,7 @@ mod tests {
         clear();
         let meter = backlog.meter("10.0.0.1:5000".parse().unwrap());
         meter.enter();
+        meter.read(&b"GET k\r\n".repeat(5));
         // `$20\r\n` + 20 bytes + `\r\n`: 27 bytes each; bound 50 + 27.
         let reply = Reply::Bulk(Bytes::from(vec![b'v'; 20]));
         replied(&reply);
@@ -345,6 +371,34 @@ mod tests {
         let found = violations.all();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].oracle, Oracle::ReplyBacklog);
+        clear();
+    }
+
+    #[test]
+    fn the_service_runs_no_more_requests_than_came_whole() {
+        let violations = Violations::default();
+        let backlog = Backlog::new(
+            &Framing::Resp,
+            &limits(),
+            Transcript::new(true),
+            violations.clone(),
+        );
+        clear();
+        let meter = backlog.meter("10.0.0.1:5000".parse().unwrap());
+        meter.enter();
+        meter.read(b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPI");
+        replied(&Reply::Simple("PONG".into()));
+        assert!(violations.all().is_empty(), "{:?}", violations.all());
+        // The second request was cut short: running it is running what nobody sent.
+        replied(&Reply::Simple("PONG".into()));
+        let found = violations.all();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].oracle, Oracle::Executed);
+        assert!(
+            found[0].detail.contains("1 complete"),
+            "{}",
+            found[0].detail
+        );
         clear();
     }
 }

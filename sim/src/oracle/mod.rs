@@ -6,6 +6,7 @@
 //! goes ([`backlog`]).
 
 pub mod backlog;
+pub mod frames;
 pub mod limit;
 pub mod server;
 
@@ -60,11 +61,14 @@ pub enum Oracle {
     /// A graceful shutdown drops no request the server had begun to read: it is answered
     /// before the connection closes, unless the grace ran out first.
     Drain,
+    /// The service runs only requests the client sent whole, each once: never a truncated
+    /// one at the end of a stream, never one twice (counted at the stream).
+    Executed,
 }
 
 impl Oracle {
     /// Every oracle.
-    pub const ALL: [Oracle; 18] = [
+    pub const ALL: [Oracle; 19] = [
         Oracle::Connect,
         Oracle::Reply,
         Oracle::Latency,
@@ -83,6 +87,7 @@ impl Oracle {
         Oracle::Unfinished,
         Oracle::ConnectionLimit,
         Oracle::Drain,
+        Oracle::Executed,
     ];
 
     /// The name in violations and transcripts: `[reply]`, `[protocol-error]`.
@@ -106,6 +111,7 @@ impl Oracle {
             Oracle::Unfinished => "unfinished",
             Oracle::ConnectionLimit => "connection-limit",
             Oracle::Drain => "drain",
+            Oracle::Executed => "executed",
         }
     }
 }

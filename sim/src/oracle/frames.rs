@@ -1,0 +1,306 @@
+//! How many complete requests a connection's bytes hold, counted apart from the server's
+//! decoders: the most times the server may call its service for that connection.
+//!
+//! The count reads the framing as a client lays requests out, and leans high where the
+//! server may refuse: a request over a limit, an empty line or an empty RESP array still
+//! counts. So a connection whose service calls outnumber it ran a request nobody sent whole:
+//! a truncated one at the end of the stream, one twice, or one made of garbage.
+
+use framesim_server::framing::Endian;
+use framesim_server::protocol::Framing;
+
+/// Counts complete requests in a byte stream fed in pieces of any size.
+#[derive(Debug, Clone)]
+pub struct FrameCount {
+    state: State,
+    /// Complete requests seen so far.
+    complete: u64,
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    /// Lines ending in `delimiter`; `matched` of its bytes are the last ones read, and
+    /// `fallback[i]` is how many still match when byte `i` of it does not (a KMP table).
+    Line {
+        delimiter: Vec<u8>,
+        fallback: Vec<usize>,
+        matched: usize,
+    },
+    /// Length-prefixed frames: `header` bytes of the next one read so far, or `body` bytes
+    /// of the current one still to come.
+    Length {
+        header_len: usize,
+        endian: Endian,
+        header: Vec<u8>,
+        body: u64,
+    },
+    Resp(Resp),
+    /// The bytes no longer parse as requests: nothing after this point is one.
+    Broken,
+}
+
+#[derive(Debug, Clone)]
+enum Resp {
+    /// Between requests.
+    Start,
+    /// Inside an inline request: it ends at the next `\n`.
+    Inline,
+    /// Reading a header line (`*N` or `$N`) up to its `\n`; `args` left after it.
+    Header {
+        line: Vec<u8>,
+        array: bool,
+        args: u64,
+    },
+    /// Skipping `left` bytes of an argument and its `\r\n`; then `args` more.
+    Bulk { left: u64, args: u64 },
+}
+
+/// Header lines are short; a longer one is not a request.
+const MAX_HEADER: usize = 32;
+
+impl FrameCount {
+    /// A counter for requests in `framing`.
+    pub fn new(framing: &Framing) -> Self {
+        let state = match framing {
+            Framing::Line { delimiter } if !delimiter.is_empty() => State::Line {
+                fallback: fallback(delimiter),
+                delimiter: delimiter.clone(),
+                matched: 0,
+            },
+            Framing::Line { .. } => State::Broken,
+            Framing::Length { header_len, endian } => State::Length {
+                header_len: *header_len,
+                endian: *endian,
+                header: Vec::with_capacity(*header_len),
+                body: 0,
+            },
+            Framing::Resp => State::Resp(Resp::Start),
+        };
+        FrameCount { state, complete: 0 }
+    }
+
+    /// Complete requests in the bytes fed so far.
+    pub fn complete(&self) -> u64 {
+        self.complete
+    }
+
+    /// Feeds the next bytes of the stream.
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let used = match &mut self.state {
+                State::Broken => return,
+                State::Line {
+                    delimiter,
+                    fallback,
+                    matched,
+                } => {
+                    for &b in bytes {
+                        while *matched > 0 && delimiter[*matched] != b {
+                            *matched = fallback[*matched - 1];
+                        }
+                        if delimiter[*matched] == b {
+                            *matched += 1;
+                        }
+                        if *matched == delimiter.len() {
+                            self.complete += 1;
+                            *matched = 0;
+                        }
+                    }
+                    bytes.len()
+                }
+                State::Length {
+                    header_len,
+                    endian,
+                    header,
+                    body,
+                } => {
+                    if *body > 0 {
+                        let n = (*body).min(bytes.len() as u64);
+                        *body -= n;
+                        if *body == 0 {
+                            self.complete += 1;
+                        }
+                        n as usize
+                    } else {
+                        let n = (*header_len - header.len()).min(bytes.len());
+                        header.extend_from_slice(&bytes[..n]);
+                        if header.len() == *header_len {
+                            *body = length(header, *endian);
+                            header.clear();
+                            if *body == 0 {
+                                self.complete += 1;
+                            }
+                        }
+                        n
+                    }
+                }
+                State::Resp(resp) => match step(resp, bytes, &mut self.complete) {
+                    Some(used) => used,
+                    None => {
+                        self.state = State::Broken;
+                        return;
+                    }
+                },
+            };
+            bytes = &bytes[used..];
+        }
+    }
+}
+
+/// One step of RESP: how many of `bytes` it used, or `None` once they are not requests.
+fn step(resp: &mut Resp, bytes: &[u8], complete: &mut u64) -> Option<usize> {
+    match resp {
+        Resp::Start => {
+            *resp = if bytes[0] == b'*' {
+                Resp::Header {
+                    line: Vec::new(),
+                    array: true,
+                    args: 0,
+                }
+            } else {
+                Resp::Inline
+            };
+            Some(0)
+        }
+        Resp::Inline => match bytes.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                *complete += 1;
+                *resp = Resp::Start;
+                Some(end + 1)
+            }
+            None => Some(bytes.len()),
+        },
+        Resp::Header { line, array, args } => {
+            let (take, done) = match bytes.iter().position(|&b| b == b'\n') {
+                Some(end) => (end + 1, true),
+                None => (bytes.len(), false),
+            };
+            line.extend_from_slice(&bytes[..take]);
+            if line.len() > MAX_HEADER + 3 {
+                return None;
+            }
+            if !done {
+                return Some(take);
+            }
+            let text = line.strip_suffix(b"\n")?;
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            let (kind, digits) = text.split_first()?;
+            let n: i64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+            *resp = match (*array, kind) {
+                (true, b'*') if n <= 0 => Resp::Start,
+                (true, b'*') => Resp::Header {
+                    line: Vec::new(),
+                    array: false,
+                    args: n as u64,
+                },
+                (false, b'$') if n >= 0 => Resp::Bulk {
+                    left: n as u64 + 2,
+                    args: *args - 1,
+                },
+                _ => return None,
+            };
+            Some(take)
+        }
+        Resp::Bulk { left, args } => {
+            let n = (*left).min(bytes.len() as u64);
+            *left -= n;
+            if *left == 0 {
+                *resp = if *args == 0 {
+                    *complete += 1;
+                    Resp::Start
+                } else {
+                    Resp::Header {
+                        line: Vec::new(),
+                        array: false,
+                        args: *args,
+                    }
+                };
+            }
+            Some(n as usize)
+        }
+    }
+}
+
+/// The frame length a header says.
+fn length(header: &[u8], endian: Endian) -> u64 {
+    let fold = |n: u64, &b: &u8| (n << 8) | u64::from(b);
+    match endian {
+        Endian::Big => header.iter().fold(0, fold),
+        Endian::Little => header.iter().rev().fold(0, fold),
+    }
+}
+
+/// KMP's failure table for `pattern`: entry `i` is the length of the longest proper prefix
+/// of `pattern[..=i]` that is also its suffix.
+fn fallback(pattern: &[u8]) -> Vec<usize> {
+    let mut table = vec![0; pattern.len()];
+    let mut k = 0;
+    for i in 1..pattern.len() {
+        while k > 0 && pattern[i] != pattern[k] {
+            k = table[k - 1];
+        }
+        if pattern[i] == pattern[k] {
+            k += 1;
+        }
+        table[i] = k;
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts `bytes` fed whole, then one byte at a time: the same either way.
+    fn count(framing: &Framing, bytes: &[u8]) -> u64 {
+        let mut whole = FrameCount::new(framing);
+        whole.feed(bytes);
+        let mut bytewise = FrameCount::new(framing);
+        for b in bytes {
+            bytewise.feed(std::slice::from_ref(b));
+        }
+        assert_eq!(whole.complete(), bytewise.complete(), "{framing}");
+        whole.complete()
+    }
+
+    #[test]
+    fn resp_counts_arrays_and_inline_requests_not_a_truncated_one() {
+        let two = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n";
+        assert_eq!(count(&Framing::Resp, two), 2);
+        assert_eq!(count(&Framing::Resp, &two[..two.len() - 1]), 1);
+        assert_eq!(count(&Framing::Resp, &two[..19]), 0);
+        // A bulk holding "\r\n" and "*" is data, not framing.
+        assert_eq!(count(&Framing::Resp, b"*1\r\n$4\r\n*\r\n\n\r\n"), 1);
+        // Empty arrays are no request; garbage ends the count.
+        assert_eq!(count(&Framing::Resp, b"*0\r\n*-1\r\n"), 0);
+        assert_eq!(count(&Framing::Resp, b"*1\r\n$x\r\nPING\r\n"), 0);
+        assert_eq!(count(&Framing::Resp, b"*1\r\n+4\r\nPING\r\n"), 0);
+    }
+
+    #[test]
+    fn lines_count_every_delimiter_even_split_or_overlapping() {
+        assert_eq!(count(&Framing::line(), b"a\nb\n\nc"), 3);
+        let crlf = Framing::Line {
+            delimiter: b"\r\n".to_vec(),
+        };
+        assert_eq!(count(&crlf, b"a\r\r\nb\n\r\n"), 2);
+        let odd = Framing::Line {
+            delimiter: b"aab".to_vec(),
+        };
+        assert_eq!(count(&odd, b"xaaab aab aa"), 2);
+    }
+
+    #[test]
+    fn length_prefixed_frames_count_when_their_last_byte_comes() {
+        let big = Framing::length();
+        let mut bytes = vec![0, 0, 0, 3, b'a', b'b', b'c', 0, 0, 0, 0];
+        assert_eq!(count(&big, &bytes), 2);
+        bytes.extend([0, 0, 0, 2, b'x']);
+        assert_eq!(count(&big, &bytes), 2);
+        let little = Framing::Length {
+            header_len: 2,
+            endian: Endian::Little,
+        };
+        assert_eq!(count(&little, &[1, 0, b'z', 0, 1]), 1);
+    }
+}
