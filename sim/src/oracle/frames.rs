@@ -15,6 +15,8 @@ pub struct FrameCount {
     state: State,
     /// Complete requests seen so far.
     complete: u64,
+    /// The RESP header line read so far (kept between headers: no allocation per line).
+    line: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,11 +48,7 @@ enum Resp {
     /// Inside an inline request: it ends at the next `\n`.
     Inline,
     /// Reading a header line (`*N` or `$N`) up to its `\n`; `args` left after it.
-    Header {
-        line: Vec<u8>,
-        array: bool,
-        args: u64,
-    },
+    Header { array: bool, args: u64 },
     /// Skipping `left` bytes of an argument and its `\r\n`; then `args` more.
     Bulk { left: u64, args: u64 },
 }
@@ -76,7 +74,11 @@ impl FrameCount {
             },
             Framing::Resp => State::Resp(Resp::Start),
         };
-        FrameCount { state, complete: 0 }
+        FrameCount {
+            state,
+            complete: 0,
+            line: Vec::new(),
+        }
     }
 
     /// Complete requests in the bytes fed so far.
@@ -134,7 +136,7 @@ impl FrameCount {
                         n
                     }
                 }
-                State::Resp(resp) => match step(resp, bytes, &mut self.complete) {
+                State::Resp(resp) => match step(resp, bytes, &mut self.line, &mut self.complete) {
                     Some(used) => used,
                     None => {
                         self.state = State::Broken;
@@ -148,12 +150,11 @@ impl FrameCount {
 }
 
 /// One step of RESP: how many of `bytes` it used, or `None` once they are not requests.
-fn step(resp: &mut Resp, bytes: &[u8], complete: &mut u64) -> Option<usize> {
+fn step(resp: &mut Resp, bytes: &[u8], line: &mut Vec<u8>, complete: &mut u64) -> Option<usize> {
     match resp {
         Resp::Start => {
             *resp = if bytes[0] == b'*' {
                 Resp::Header {
-                    line: Vec::new(),
                     array: true,
                     args: 0,
                 }
@@ -170,7 +171,7 @@ fn step(resp: &mut Resp, bytes: &[u8], complete: &mut u64) -> Option<usize> {
             }
             None => Some(bytes.len()),
         },
-        Resp::Header { line, array, args } => {
+        Resp::Header { array, args } => {
             let (take, done) = match bytes.iter().position(|&b| b == b'\n') {
                 Some(end) => (end + 1, true),
                 None => (bytes.len(), false),
@@ -182,14 +183,14 @@ fn step(resp: &mut Resp, bytes: &[u8], complete: &mut u64) -> Option<usize> {
             if !done {
                 return Some(take);
             }
-            let text = line.strip_suffix(b"\n")?;
+            let whole = std::mem::take(line);
+            let text = whole.strip_suffix(b"\n")?;
             let text = text.strip_suffix(b"\r").unwrap_or(text);
             let (kind, digits) = text.split_first()?;
             let n: i64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-            *resp = match (*array, kind) {
+            let next = match (*array, kind) {
                 (true, b'*') if n <= 0 => Resp::Start,
                 (true, b'*') => Resp::Header {
-                    line: Vec::new(),
                     array: false,
                     args: n as u64,
                 },
@@ -199,6 +200,9 @@ fn step(resp: &mut Resp, bytes: &[u8], complete: &mut u64) -> Option<usize> {
                 },
                 _ => return None,
             };
+            *line = whole;
+            line.clear();
+            *resp = next;
             Some(take)
         }
         Resp::Bulk { left, args } => {
@@ -210,7 +214,6 @@ fn step(resp: &mut Resp, bytes: &[u8], complete: &mut u64) -> Option<usize> {
                     Resp::Start
                 } else {
                     Resp::Header {
-                        line: Vec::new(),
                         array: false,
                         args: *args,
                     }
