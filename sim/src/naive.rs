@@ -174,6 +174,10 @@ pub enum Slip {
     /// Only the buffer is held against `max_buffered`, not the arguments the decoder already
     /// parsed out of an unfinished request (`held()`).
     UncountedArgs,
+    /// The idle timeout runs from when the connection was accepted, not from its last read
+    /// or write: a client that pauses between requests is cut once the connection is older
+    /// than the timeout, however busy it was.
+    IdleFromAccept,
     /// Line framing: the end of the stream ends the last line too (as `BufRead::lines` and
     /// `LinesCodec::decode_eof` have it), so a request cut short by a client that left is
     /// run as it stands.
@@ -248,6 +252,8 @@ struct Careful<'a, S: ?Sized> {
     frame_started: Option<Instant>,
     /// When the connection last read or wrote.
     active: Instant,
+    /// When the connection was accepted.
+    accepted: Instant,
     /// The last batch of replies stopped at `max_output`: answer the rest before reading.
     backlog: bool,
     /// The line delimiter the stream's end stands for (the last-line slip only).
@@ -273,6 +279,7 @@ impl<'a, S: Service + ?Sized> Careful<'a, S> {
             out: BytesMut::new(),
             frame_started: None,
             active: Instant::now(),
+            accepted: Instant::now(),
             backlog: false,
             eof_ends_line: match &config.framing {
                 Framing::Line { delimiter } if slip == Slip::LastLineAtEof => {
@@ -305,6 +312,7 @@ impl<'a, S: Service + ?Sized> Careful<'a, S> {
             }
             let deadline = match self.frame_started {
                 Some(start) if self.mid_frame() => start + self.limits.frame_deadline,
+                _ if self.slip == Slip::IdleFromAccept => self.accepted + self.limits.idle_timeout,
                 _ => self.active + self.limits.idle_timeout,
             };
             let len = room.min(READ_CHUNK);

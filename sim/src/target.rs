@@ -44,6 +44,9 @@ pub enum Target {
     /// Ends the last line at the end of the stream: a line request cut short by a client
     /// that left is run anyway.
     LastLineAtEof,
+    /// Times idleness from the accept, not the last activity: a connection older than the
+    /// idle timeout is cut at its first pause.
+    IdleFromAccept,
 }
 
 impl Target {
@@ -64,6 +67,7 @@ impl Target {
             Target::ConnectionLimitOffByOne => "naive-connection-limit",
             Target::NoGrace => "naive-no-grace",
             Target::LastLineAtEof => "naive-last-line-at-eof",
+            Target::IdleFromAccept => "naive-idle-from-accept",
         }
     }
 
@@ -95,6 +99,9 @@ impl Target {
             Target::NoGrace => "naive: serve cutting every connection at shutdown, no grace",
             Target::LastLineAtEof => {
                 "naive: the end of the stream ends the last line; a cut request runs"
+            }
+            Target::IdleFromAccept => {
+                "naive: times idleness from the accept, not the last activity"
             }
         }
     }
@@ -150,6 +157,9 @@ impl Target {
             Target::LastLineAtEof => {
                 naive::careful(naive::Slip::LastLineAtEof, listener, service, config).await
             }
+            Target::IdleFromAccept => {
+                naive::careful(naive::Slip::IdleFromAccept, listener, service, config).await
+            }
             Target::NoGrace => {
                 let config = Config {
                     grace: std::time::Duration::ZERO,
@@ -184,6 +194,7 @@ impl ValueEnum for Target {
             Target::ConnectionLimitOffByOne,
             Target::NoGrace,
             Target::LastLineAtEof,
+            Target::IdleFromAccept,
         ]
     }
 

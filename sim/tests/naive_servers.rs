@@ -171,3 +171,18 @@ fn running_a_line_cut_short_at_the_end_of_the_stream_is_caught_by_the_executed_o
         Oracle::Executed,
     );
 }
+
+/// The small preset with clients pausing up to 800 ms between batches, on a 1 s idle timeout.
+fn with_pauses(seed: u64) -> Scenario {
+    let mut s = Scenario::preset(Preset::Small, seed);
+    s.requests = 12;
+    s.limits.idle_timeout = std::time::Duration::from_secs(1);
+    s.limits.frame_deadline = std::time::Duration::from_millis(250);
+    s.delivery.max_pause = std::time::Duration::from_millis(800);
+    s
+}
+
+#[test]
+fn idleness_timed_from_the_accept_is_caught_by_the_wrongful_close_oracle() {
+    caught_on(with_pauses, Target::IdleFromAccept, Oracle::WrongfulClose);
+}

@@ -123,6 +123,7 @@ impl Client {
                 );
                 return;
             }
+            self.think().await;
         }
         match self.role {
             Role::Disconnect => {
@@ -141,6 +142,14 @@ impl Client {
                 self.stream = None;
                 self.record(Event::Disconnect { mid_frame: false });
             }
+        }
+    }
+
+    /// A pause between batches, before about one in three, if the scenario has them.
+    async fn think(&mut self) {
+        let most = self.scenario().delivery.max_pause;
+        if !most.is_zero() && self.delivery_rng.random_bool(1.0 / 3.0) {
+            tokio::time::sleep(self.delivery_rng.random_range(Duration::ZERO..=most)).await;
         }
     }
 
@@ -322,7 +331,23 @@ impl Client {
     pub(super) async fn idle(&mut self) {
         let limits = self.scenario().limits;
         let within = limits.idle_timeout + Duration::from_secs(1);
-        self.expect_close(Oracle::Idle, within).await;
+        let connected = Instant::now();
+        if !self.expect_close(Oracle::Idle, within).await || self.scenario().restart_at.is_some() {
+            return;
+        }
+        // Not before the idle timeout either: the server's clock started at most a round
+        // trip before the client's, and its close takes one way to arrive.
+        let held = connected.elapsed();
+        let slack = self.scenario().latency.1 * 2 + Duration::from_millis(2);
+        if held + slack < limits.idle_timeout {
+            self.fail(
+                Oracle::Idle,
+                format!(
+                    "closed after {held:?} of silence, before the idle timeout ({:?})",
+                    limits.idle_timeout
+                ),
+            );
+        }
     }
 
     /// Oversized and malformed clients: one bad request; a protocol error, then a close.

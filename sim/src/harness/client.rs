@@ -180,6 +180,10 @@ impl Client {
                 self.judge(request, &reply)?;
                 pending.pop_front();
             }
+            let think = self.shared.options.delivery.max_pause;
+            if !think.is_zero() && self.delivery.random_bool(1.0 / 3.0) {
+                sleep(self.delivery.random_range(Duration::ZERO..=think)).await;
+            }
         }
         if !buf.is_empty() {
             return Err((

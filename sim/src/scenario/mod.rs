@@ -144,6 +144,17 @@ pub struct Delivery {
     pub pipeline: usize,
     /// Chance a request's chunks are cut exactly at delimiters / header ends.
     pub cut_at_boundaries: f64,
+    /// Longest virtual pause a well-behaved client takes between one batch's replies and
+    /// its next batch (thinking), before about one batch in three; zero: none. Pauses
+    /// longer than the frame deadline, on connections that outlive the idle timeout, hold a
+    /// server to timing a request from its own first byte and idleness from the last
+    /// activity.
+    #[serde(
+        default,
+        skip_serializing_if = "Duration::is_zero",
+        with = "framesim_server::text::duration"
+    )]
+    pub max_pause: Duration,
 }
 
 impl Default for Delivery {
@@ -154,6 +165,7 @@ impl Default for Delivery {
             max_gap: Duration::from_millis(2),
             pipeline: 4,
             cut_at_boundaries: 0.2,
+            max_pause: Duration::ZERO,
         }
     }
 }
@@ -167,6 +179,7 @@ impl Delivery {
             max_gap: Duration::ZERO,
             pipeline: 1,
             cut_at_boundaries: 0.0,
+            max_pause: Duration::ZERO,
         }
     }
 }
@@ -284,6 +297,10 @@ impl fmt::Display for Scenario {
             },
             d.byte_at_a_time, d.max_gap, d.pipeline, d.cut_at_boundaries
         )?;
+        // Printed only when drawn, so the headers recorded before it keep their bytes.
+        if !d.max_pause.is_zero() {
+            writeln!(f, "  pauses between batches <= {:?}", d.max_pause)?;
+        }
         writeln!(
             f,
             "  faults: partial reads {:.2}, short writes {:.2}, spurious pending {:.2}, latency {:?}..={:?}, restart {:?}, ramp {:?}",

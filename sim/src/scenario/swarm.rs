@@ -89,6 +89,7 @@ pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
     draw_first(c, s);
     draw_back_pressure(c, s);
     draw_grace(c, s);
+    draw_pauses(c, s);
 }
 
 /// The options the swarm drew before the back-pressure ones: their order is what gives
@@ -105,6 +106,8 @@ fn draw_first(c: &mut impl Choices, s: &mut Scenario) {
         max_gap: Duration::from_micros(c.int(0..=5_000)),
         pipeline: c.int(1..=8) as usize,
         cut_at_boundaries: c.chance(1.0),
+        // Drawn in `draw_pauses`.
+        max_pause: Duration::ZERO,
     };
     s.faults = Faults {
         partial_read_chance: c.chance(0.9),
@@ -188,6 +191,16 @@ fn draw_back_pressure(c: &mut impl Choices, s: &mut Scenario) {
     let mut share = || if c.one_in(4) { 0.1 } else { 0.0 };
     s.roles.never_reader = share();
     s.roles.slow_reader = share();
+}
+
+/// Whether well-behaved clients pause between batches, and how long at most: past the frame
+/// deadline, within the idle timeout. Drawn last; a source of zeros draws no pauses.
+fn draw_pauses(c: &mut impl Choices, s: &mut Scenario) {
+    let (frame, idle) = (s.limits.frame_deadline, s.limits.idle_timeout);
+    let longest = idle.mul_f64(0.8);
+    if c.int(0..=3) >= 2 && longest > frame {
+        s.delivery.max_pause = longest;
+    }
 }
 
 /// Whether a drawn restart is a crash or a graceful shutdown, and its grace. Drawn last,
