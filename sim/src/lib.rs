@@ -36,6 +36,7 @@ pub mod shrink;
 mod stage;
 mod target;
 mod transcript;
+mod watchdog;
 mod window;
 mod world;
 

@@ -9,6 +9,7 @@ use crate::net::{Faults, Wiring};
 use crate::panics::Capture;
 use crate::seeds::{self, Stream};
 use crate::transcript::{Actor, Event, Record, Transcript};
+use crate::watchdog::{self, About};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -77,6 +78,8 @@ pub(crate) struct Stage {
     pub restart_grace: Duration,
     /// Where the run's events go.
     pub transcript: Transcript,
+    /// What the run is called if it stalls (see [`watchdog`](crate::watchdog)).
+    pub about: About,
 }
 
 /// How a run ended.
@@ -106,7 +109,9 @@ impl Stage {
             restart_at,
             restart_grace,
             transcript,
+            about,
         } = self;
+        let watch = watchdog::watch(about);
         let mut sim = turmoil::Builder::new()
             .simulation_duration(Duration::from_secs(24 * 3600))
             .tick_duration(Duration::from_millis(1))
@@ -223,7 +228,9 @@ impl Stage {
                 bounced = true;
                 sim.bounce("server");
             }
-            match sim.step() {
+            let stepped = sim.step();
+            watch.stepped(sim.elapsed());
+            match stepped {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
                 Err(e) => return Err(e.to_string()),

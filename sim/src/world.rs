@@ -201,6 +201,16 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         restart_at: s.restart_at,
         restart_grace: s.restart_grace,
         transcript: transcript.clone(),
+        about: {
+            let s = s.clone();
+            Box::new(move || {
+                format!(
+                    "seed {} | replay: {}",
+                    s.seed,
+                    crate::report::command_for("replay", &s)
+                )
+            })
+        },
     }
     .play();
     backlog::clear();

@@ -257,6 +257,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
         restart_at: o.restart_at,
         restart_grace: o.restart_grace,
         transcript: transcript.clone(),
+        about: Box::new(move || format!("seed {seed} (FRAMESIM_SEED={seed} replays it)")),
     }
     .play();
     let tally = *shared.tally.lock().expect("tally lock");
