@@ -89,6 +89,7 @@ where
     ReplyEncoder::new(&config.framing).encode(&Reply::error(MAX_CLIENTS), &mut refusal);
     let refusal = refusal.freeze();
     let (mut shedding, mut failing) = (Throttle::default(), Throttle::default());
+    let lingering = Lingering::default();
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
 
@@ -119,12 +120,16 @@ where
                 Ok((mut stream, peer)) if stats.open() >= config.max_connections => {
                     stats.count(Event::Refused);
                     tracing::debug!(%peer, "refused: max connections reached");
-                    // Written and closed at once when the socket takes it (the usual case):
-                    // a refusal must not hold a descriptor while thousands more arrive.
+                    // Written at once when the socket takes it (the usual case), then the
+                    // client's bytes are read and thrown away for a while before the close:
+                    // closing on bytes unread resets the connection, and the reset can
+                    // overtake the refusal. Past `MAX_LINGERING` such refusals at once, a
+                    // refusal closes at once: it must not hold descriptors while thousands
+                    // more arrive.
                     let written = refuse_now(&mut stream, &refusal);
-                    if written < refusal.len() {
-                        let idle = config.limits.idle_timeout;
-                        tasks.spawn(refuse(stream, refusal.slice(written..), idle));
+                    if written < refusal.len() || lingering.count() < MAX_LINGERING {
+                        let rest = refusal.slice(written..);
+                        tasks.spawn(refuse(stream, rest, shared.clone(), lingering.hold()));
                     }
                 }
                 Ok((stream, peer)) => {
@@ -191,13 +196,64 @@ fn refuse_now<St: tokio::io::AsyncWrite + Unpin>(stream: &mut St, refusal: &[u8]
     }
 }
 
-/// Tells a connection beyond `max_connections` why it is closed, as Redis does.
-async fn refuse<St: tokio::io::AsyncWrite + Unpin>(mut stream: St, refusal: Bytes, idle: Duration) {
-    let _ = timeout(idle, async {
-        stream.write_all(&refusal).await?;
+/// Tells a connection beyond `max_connections` why it is closed, as Redis does (what of
+/// `refusal` `refuse_now` could not write), shuts it, and lingers as a protocol error does:
+/// bytes the client sent, read and thrown away until it closes or the linger ends.
+async fn refuse<St, S>(
+    mut stream: St,
+    refusal: Bytes,
+    shared: Arc<task::Shared<S, St>>,
+    _held: Held,
+) where
+    St: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let config = &shared.config;
+    // Empty: `refuse_now` wrote it all and shut the stream.
+    if refusal.is_empty() || finish_refusal(&mut stream, &refusal, config.limits.idle_timeout).await
+    {
+        task::linger(&mut stream, config).await;
+    }
+}
+
+/// Writes the rest of a refusal and shuts the stream, within `idle`; whether it did.
+async fn finish_refusal<St: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut St,
+    refusal: &[u8],
+    idle: Duration,
+) -> bool {
+    let done = timeout(idle, async {
+        stream.write_all(refusal).await?;
         stream.shutdown().await
     })
     .await;
+    matches!(done, Ok(Ok(())))
+}
+
+/// Refusals lingering at once, past which a refusal closes at once.
+const MAX_LINGERING: usize = 64;
+
+/// Counts the refusals lingering now.
+#[derive(Default, Clone)]
+struct Lingering(Arc<std::sync::atomic::AtomicUsize>);
+
+/// One lingering refusal, counted until dropped.
+struct Held(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Lingering {
+    fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn hold(&self) -> Held {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Held(self.0.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
@@ -235,7 +291,7 @@ mod tests {
         let written = refuse_now(&mut stream, &refusal);
         assert_eq!(written, 4);
         let mut rest = Trickle(std::mem::take(&mut stream.0));
-        refuse(&mut rest, refusal.slice(written..), Duration::from_secs(1)).await;
+        assert!(finish_refusal(&mut rest, &refusal[written..], Duration::from_secs(1)).await);
         assert_eq!(rest.0, refusal);
     }
 }

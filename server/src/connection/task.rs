@@ -204,7 +204,7 @@ async fn close<St: AsyncRead + AsyncWrite + Unpin>(mut stream: St, why: Close, c
 /// for at most a second or the frame deadline, whichever is shorter). Closing a socket with
 /// unread input makes TCP reset the connection, and a reset can destroy the error reply
 /// before the peer reads it.
-async fn linger<St: AsyncRead + Unpin>(stream: &mut St, config: &Config) {
+pub(crate) async fn linger<St: AsyncRead + Unpin>(stream: &mut St, config: &Config) {
     let _ = timeout(config.limits.frame_deadline.min(LINGER_TIME), async {
         let mut discarded = 0;
         while discarded < LINGER_BYTES {
