@@ -112,6 +112,35 @@ pub struct ServerSide {
     pub read_at_close: u64,
 }
 
+impl ServerSide {
+    /// Whether the server broke a graceful shutdown's promise on this connection, the
+    /// shutdown begun at `at` with `grace` (zero: a crash, which promises nothing): closed
+    /// after `at` and before the grace ran out, having read at least the first byte of the
+    /// unanswered request at `request` (its offsets on the connection). The broken promise,
+    /// worded, if it did.
+    pub(crate) fn dropped_in_drain(
+        &self,
+        request: std::ops::Range<u64>,
+        at: Duration,
+        grace: Duration,
+    ) -> Option<String> {
+        let closed = self.closed_at?;
+        if grace.is_zero()
+            || self.read_at_close <= request.start
+            || closed < at
+            || closed >= at + grace
+        {
+            return None;
+        }
+        let read = self.read_at_close.min(request.end) - request.start;
+        Some(format!(
+            "the server closed the connection {:?} into a graceful shutdown with {grace:?} of grace, having read {read} of the {} bytes of a request it never answered",
+            closed - at,
+            request.end - request.start
+        ))
+    }
+}
+
 impl Windows {
     /// Windows of `size` bytes, on streams whose turmoil capacity is `capacity` segments.
     ///

@@ -169,29 +169,15 @@ impl Client {
     }
 
     /// Whether losing the connection while waiting for the reply to the request at
-    /// `request` (its bytes' offsets on the connection) broke a graceful restart's promise:
-    /// the server closed it after its shutdown began and before the grace ran out, having
-    /// read at least the request's first byte (so the request was in flight). A server that
-    /// had read none of it may close between requests; one whose grace ran out may cut.
+    /// `request` (its bytes' offsets on the connection) broke a graceful restart's promise
+    /// (see [`ServerSide::dropped_in_drain`](crate::window::ServerSide::dropped_in_drain)).
     fn dropped_in_drain(&self, lost: &Lost, request: std::ops::Range<u64>) -> Option<String> {
         let s = self.scenario();
-        let (at, grace) = (s.restart_at?, s.restart_grace);
-        if grace.is_zero() || !matches!(lost, Lost::Closed(_)) {
+        if !matches!(lost, Lost::Closed(_)) {
             return None;
         }
         let side = self.stream.as_ref()?.server_side();
-        let closed = side.closed_at?;
-        if side.read_at_close <= request.start || closed < at || closed >= at + grace {
-            return None;
-        }
-        let (read, len) = (
-            side.read_at_close.min(request.end) - request.start,
-            request.end - request.start,
-        );
-        Some(format!(
-            "the server closed the connection {:?} into a graceful shutdown with {grace:?} of grace, having read {read} of the {len} bytes of a request it never answered",
-            closed - at
-        ))
+        side.dropped_in_drain(request, s.restart_at?, s.restart_grace)
     }
 
     /// After a lost connection: if the scenario restarts the server, reconnect and start

@@ -208,25 +208,10 @@ impl Client {
     /// [`Options::restart_grace`]: super::Options::restart_grace
     fn drained(&self, stream: &TcpStream, pending: &Pending) -> Option<(&'static str, String)> {
         let o = &self.shared.options;
-        let (at, grace) = (o.restart_at?, o.restart_grace);
         let (_, request) = pending.front()?;
-        if grace.is_zero() {
-            return None;
-        }
         let side = self.shared.windows.server_side(stream.local_addr().ok()?);
-        let closed = side.closed_at?;
-        if side.read_at_close <= request.start || closed < at || closed >= at + grace {
-            return None;
-        }
-        let read = side.read_at_close.min(request.end) - request.start;
-        Some((
-            "drain",
-            format!(
-                "the server closed the connection {:?} into a graceful shutdown with {grace:?} of grace, having read {read} of the {} bytes of a request it never answered",
-                closed - at,
-                request.end - request.start
-            ),
-        ))
+        let broken = side.dropped_in_drain(request.clone(), o.restart_at?, o.restart_grace)?;
+        Some(("drain", broken))
     }
 
     /// The next reply frame, reading as needed.
