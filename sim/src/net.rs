@@ -97,7 +97,7 @@ pub trait Tap: Send + Sync {
     fn read(&self, bytes: &[u8]);
     /// The server wrote `n` bytes.
     fn wrote(&self, n: usize);
-    /// The server shut its side down.
+    /// The server shut its side down, or dropped the stream.
     fn shut(&self);
 }
 
@@ -270,6 +270,7 @@ impl<S> FaultyStream<S> {
 impl<S> Drop for FaultyStream<S> {
     fn drop(&mut self) {
         self.windows.server_closed(self.key, true, self.read_total);
+        self.tap.shut();
     }
 }
 

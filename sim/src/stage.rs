@@ -80,6 +80,8 @@ pub(crate) struct Stage {
     pub transcript: Transcript,
     /// What the run is called if it stalls (see [`watchdog`](crate::watchdog)).
     pub about: About,
+    /// Told the virtual time a graceful restart's shutdown begins (a crash tells nothing).
+    pub on_drain: Option<Box<dyn FnOnce(Duration)>>,
 }
 
 /// How a run ended.
@@ -90,6 +92,8 @@ pub(crate) struct Ran {
     pub panics: Vec<String>,
     /// Virtual time at the end.
     pub virtual_time: Duration,
+    /// The server was stopped for a restart and never returned.
+    pub unreturned: bool,
 }
 
 impl Stage {
@@ -110,6 +114,7 @@ impl Stage {
             restart_grace,
             transcript,
             about,
+            mut on_drain,
         } = self;
         let watch = watchdog::watch(about);
         let mut sim = turmoil::Builder::new()
@@ -219,6 +224,9 @@ impl Stage {
                         },
                     });
                     crashing.store(true, Ordering::SeqCst);
+                    if let Some(began) = on_drain.take().filter(|_| !restart_grace.is_zero()) {
+                        began(sim.elapsed());
+                    }
                     stop.notify_one();
                 }
             }
@@ -237,6 +245,7 @@ impl Stage {
             }
         }));
         let virtual_time = sim.elapsed();
+        let unreturned = restarted && !bounced && !down.load(Ordering::SeqCst);
         drop(sim);
         let panics = panics.finish();
         // The first panic recorded is where things went wrong: later ones (other tasks, the
@@ -252,6 +261,7 @@ impl Stage {
             error,
             panics,
             virtual_time,
+            unreturned,
         }
     }
 }

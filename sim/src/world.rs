@@ -6,7 +6,7 @@ use crate::harness::{server_fn, Listener, ServerFn, Shutdown};
 use crate::naive;
 use crate::net::{Wiring, PORT};
 use crate::oracle::backlog::{self, Backlog};
-use crate::oracle::{self, limit, Violations};
+use crate::oracle::{self, limit, Oracle, Violations};
 use crate::plan::Plans;
 use crate::report::Report;
 use crate::scenario::{Scenario, Target};
@@ -201,6 +201,7 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         restart_at: s.restart_at,
         restart_grace: s.restart_grace,
         transcript: transcript.clone(),
+        on_drain: Some(Box::new(backlog::shutdown_began)),
         about: {
             let s = s.clone();
             Box::new(move || {
@@ -214,6 +215,16 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
     }
     .play();
     backlog::clear();
+    // A graceful shutdown ends: the server returns within its grace (a crash promises
+    // nothing here; the naive fixtures never return from one).
+    if ran.unreturned && !s.restart_grace.is_zero() && ran.error.is_none() {
+        let detail = format!(
+            "the server never returned from the graceful shutdown begun at {:?} (grace {:?})",
+            s.restart_at.unwrap_or_default(),
+            s.restart_grace
+        );
+        violations.fail(&transcript, Actor::Sim, Oracle::Drain, detail);
+    }
     let latencies = std::mem::take(&mut *latencies.lock().expect("latency lock"));
     Report {
         panics: ran.panics,

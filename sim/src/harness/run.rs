@@ -258,6 +258,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
         restart_grace: o.restart_grace,
         transcript: transcript.clone(),
         about: Box::new(move || format!("seed {seed} (FRAMESIM_SEED={seed} replays it)")),
+        on_drain: None,
     }
     .play();
     let tally = *shared.tally.lock().expect("tally lock");

@@ -27,6 +27,7 @@ use framesim_server::{Limits, Reply};
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::task;
 
 /// The boundary oracles of one run: hands each accepted connection its [`Meter`].
@@ -85,6 +86,8 @@ impl Backlog {
     /// next [`clear`].
     pub fn meter(&self, peer: SocketAddr) -> Meter {
         let connection = Arc::new(Mutex::new(Connection {
+            read: 0,
+            idle_at_stop: None,
             frames: FrameCount::new(&self.0.framing),
             executed: 0,
             executed_failed: false,
@@ -121,6 +124,11 @@ pub struct Meter {
 struct Connection {
     bounds: Arc<Bounds>,
     peer: String,
+    /// Request bytes read in all.
+    read: u64,
+    /// When a graceful shutdown began with this connection idle (nothing in progress, every
+    /// reply written), and the bytes read by then.
+    idle_at_stop: Option<(Duration, u64)>,
     /// Complete requests in the bytes read.
     frames: FrameCount,
     /// Times the service was called for this connection.
@@ -203,6 +211,7 @@ impl Tap for Meter {
         let n = bytes.len();
         let mut c = self.connection.lock().expect("meter lock");
         c.frames.feed(bytes);
+        c.read += n as u64;
         if c.shut || n == 0 {
             return;
         }
@@ -227,7 +236,19 @@ impl Tap for Meter {
     }
 
     fn shut(&self) {
-        self.connection.lock().expect("meter lock").shut = true;
+        let mut c = self.connection.lock().expect("meter lock");
+        c.shut = true;
+        // Idle when the shutdown began and quiet since: it had nothing to wait for.
+        if let Some((at, read)) = c.idle_at_stop.take() {
+            let held = crate::clock::now().saturating_sub(at);
+            if c.read == read && held > IDLE_CLOSE {
+                let detail = format!(
+                    "connection {}: idle when the graceful shutdown began, closed only {held:?} later (bound {IDLE_CLOSE:?}): a draining server closes idle connections at once, not at the end of its grace",
+                    c.peer
+                );
+                c.fail(Oracle::Drain, detail);
+            }
+        }
     }
 }
 
@@ -294,6 +315,26 @@ pub fn replied(reply: &Reply) {
     if let Some(meter) = meter {
         meter.replied(reply);
     }
+}
+
+/// How soon after a graceful shutdown begins a connection idle then must be closed.
+const IDLE_CLOSE: Duration = Duration::from_millis(20);
+
+/// A graceful shutdown begins at `at`: every connection open and idle now (no request in
+/// progress, nothing unanswered, every reply written) must be closed within
+/// [`IDLE_CLOSE`], unless its client sends more first.
+pub fn shutdown_began(at: Duration) {
+    METERS.with(|meters| {
+        for meter in meters.borrow().iter() {
+            let mut c = meter.connection.lock().expect("meter lock");
+            let idle = c.frames.at_boundary()
+                && c.executed == c.frames.complete()
+                && c.produced <= c.written;
+            if !c.shut && idle {
+                c.idle_at_stop = Some((at, c.read));
+            }
+        }
+    });
 }
 
 /// Forgets every meter and the current connection: every run starts (and ends) with none.

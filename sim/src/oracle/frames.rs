@@ -27,6 +27,8 @@ enum State {
         delimiter: Vec<u8>,
         fallback: Vec<usize>,
         matched: usize,
+        /// Bytes came since the last delimiter.
+        mid: bool,
     },
     /// Length-prefixed frames: `header` bytes of the next one read so far, or `body` bytes
     /// of the current one still to come.
@@ -64,6 +66,7 @@ impl FrameCount {
                 fallback: fallback(delimiter),
                 delimiter: delimiter.clone(),
                 matched: 0,
+                mid: false,
             },
             Framing::Line { .. } => State::Broken,
             Framing::Length { header_len, endian } => State::Length {
@@ -86,6 +89,17 @@ impl FrameCount {
         self.complete
     }
 
+    /// Whether the bytes fed so far end where a request ends (or none came): no request is
+    /// in progress. False once the stream stopped parsing.
+    pub fn at_boundary(&self) -> bool {
+        match &self.state {
+            State::Line { mid, .. } => !mid,
+            State::Length { header, body, .. } => header.is_empty() && *body == 0,
+            State::Resp(resp) => matches!(resp, Resp::Start),
+            State::Broken => false,
+        }
+    }
+
     /// Feeds the next bytes of the stream.
     pub fn feed(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
@@ -95,8 +109,10 @@ impl FrameCount {
                     delimiter,
                     fallback,
                     matched,
+                    mid,
                 } => {
                     for &b in bytes {
+                        *mid = true;
                         while *matched > 0 && delimiter[*matched] != b {
                             *matched = fallback[*matched - 1];
                         }
@@ -106,6 +122,7 @@ impl FrameCount {
                         if *matched == delimiter.len() {
                             self.complete += 1;
                             *matched = 0;
+                            *mid = false;
                         }
                     }
                     bytes.len()
@@ -291,6 +308,27 @@ mod tests {
             delimiter: b"aab".to_vec(),
         };
         assert_eq!(count(&odd, b"xaaab aab aa"), 2);
+    }
+
+    #[test]
+    fn a_boundary_is_where_a_request_ends() {
+        for (framing, whole, part) in [
+            (
+                Framing::Resp,
+                &b"*1\r\n$4\r\nPING\r\n"[..],
+                &b"*1\r\n$4\r"[..],
+            ),
+            (Framing::line(), b"GET k\n", b"GET"),
+            (Framing::length(), &[0, 0, 0, 1, b'x'], &[0, 0]),
+        ] {
+            let mut c = FrameCount::new(&framing);
+            assert!(c.at_boundary(), "{framing}");
+            c.feed(part);
+            assert!(!c.at_boundary(), "{framing}");
+            let mut c = FrameCount::new(&framing);
+            c.feed(whole);
+            assert!(c.at_boundary(), "{framing}");
+        }
     }
 
     #[test]

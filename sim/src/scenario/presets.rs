@@ -54,7 +54,7 @@ impl Preset {
             Preset::Hostile => "200 clients; slowloris, idle, disconnecting, half-closing, oversized and malformed clients among them; partial and coalesced reads, short writes, spurious Pending",
             Preset::Bytewise => "8 clients writing every request one byte at a time, partial reads and short writes",
             Preset::Restart => "50 clients; the server host crashes and restarts mid-run, clients reconnect",
-            Preset::Drain => "50 clients; the server shuts down gracefully mid-run (in-flight requests get 250ms), its host restarts, clients reconnect; no request it began to read may be dropped",
+            Preset::Drain => "50 clients, pausing between batches; the server shuts down gracefully mid-run (in-flight requests get 250ms), its host restarts, clients reconnect; no request it began to read may be dropped, no idle connection kept",
             Preset::Adversarial => "the seed draws every option the swarm varies (framing and its delimiter or header, chunking, faults, roles, edge values, limits, latency, a restart): the default of sweeps",
             Preset::Limits => "24 clients; bulk loaders, at-limit and unfinished-request clients among them, edge values; the seed picks one of 10 framings (RESP, 4 delimiters, 5 headers)",
         }
@@ -182,6 +182,8 @@ impl Scenario {
                 s.delivery.max_gap = Duration::from_millis(10);
                 s.restart_at = Some(Duration::from_millis(40));
                 s.restart_grace = Duration::from_millis(250);
+                // Some clients are quiet when the shutdown begins: they must be let go.
+                s.delivery.max_pause = Duration::from_millis(600);
             }
             Preset::Adversarial => {
                 swarm::draw(&mut seeds::rng(seed, Stream::Swarm), &mut s);
