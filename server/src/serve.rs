@@ -13,6 +13,7 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout, Duration, Instant};
 
@@ -89,7 +90,7 @@ where
     ReplyEncoder::new(&config.framing).encode(&Reply::error(MAX_CLIENTS), &mut refusal);
     let refusal = refusal.freeze();
     let (mut shedding, mut failing) = (Throttle::default(), Throttle::default());
-    let lingering = Lingering::default();
+    let lingering = Arc::new(Semaphore::new(MAX_LINGERING));
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
 
@@ -127,9 +128,10 @@ where
                     // refusal closes at once: it must not hold descriptors while thousands
                     // more arrive.
                     let written = refuse_now(&mut stream, &refusal);
-                    if written < refusal.len() || lingering.count() < MAX_LINGERING {
+                    let linger = lingering.clone().try_acquire_owned().ok();
+                    if written < refusal.len() || linger.is_some() {
                         let rest = refusal.slice(written..);
-                        tasks.spawn(refuse(stream, rest, shared.clone(), lingering.hold()));
+                        tasks.spawn(refuse(stream, rest, shared.clone(), linger));
                     }
                 }
                 Ok((stream, peer)) => {
@@ -197,20 +199,22 @@ fn refuse_now<St: tokio::io::AsyncWrite + Unpin>(stream: &mut St, refusal: &[u8]
 }
 
 /// Tells a connection beyond `max_connections` why it is closed, as Redis does (what of
-/// `refusal` `refuse_now` could not write), shuts it, and lingers as a protocol error does:
-/// bytes the client sent, read and thrown away until it closes or the linger ends.
+/// `refusal` `refuse_now` could not write), shuts it, and, holding one of the `MAX_LINGERING`
+/// permits, lingers as a protocol error does: bytes the client sent, read and thrown away
+/// until it closes or the linger ends.
 async fn refuse<St, S>(
     mut stream: St,
     refusal: Bytes,
     shared: Arc<task::Shared<S, St>>,
-    _held: Held,
+    linger: Option<OwnedSemaphorePermit>,
 ) where
     St: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let config = &shared.config;
     // Empty: `refuse_now` wrote it all and shut the stream.
-    if refusal.is_empty() || finish_refusal(&mut stream, &refusal, config.limits.idle_timeout).await
-    {
+    let refused = refusal.is_empty()
+        || finish_refusal(&mut stream, &refusal, config.limits.idle_timeout).await;
+    if refused && linger.is_some() {
         task::linger(&mut stream, config).await;
     }
 }
@@ -231,30 +235,6 @@ async fn finish_refusal<St: tokio::io::AsyncWrite + Unpin>(
 
 /// Refusals lingering at once, past which a refusal closes at once.
 const MAX_LINGERING: usize = 64;
-
-/// Counts the refusals lingering now.
-#[derive(Default, Clone)]
-struct Lingering(Arc<std::sync::atomic::AtomicUsize>);
-
-/// One lingering refusal, counted until dropped.
-struct Held(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Lingering {
-    fn count(&self) -> usize {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn hold(&self) -> Held {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Held(self.0.clone())
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -245,7 +245,7 @@ impl Stage {
             }
         }));
         let virtual_time = sim.elapsed();
-        let unreturned = restarted && !bounced && !down.load(Ordering::SeqCst);
+        let unreturned = restarted && !down.load(Ordering::SeqCst);
         drop(sim);
         let panics = panics.finish();
         // The first panic recorded is where things went wrong: later ones (other tasks, the

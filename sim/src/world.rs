@@ -33,12 +33,12 @@ pub struct RunOptions {
 
 /// The service the server host runs: the key-value store, recording each decoded frame and
 /// counting each reply against the connection that asked (see `oracle::backlog`).
-struct Recorder<S> {
-    kv: S,
+struct Recorder {
+    kv: Box<dyn Service>,
     transcript: Transcript,
 }
 
-impl<S: Service> Service for Recorder<S> {
+impl Service for Recorder {
     fn call(&self, cmd: Command) -> Response {
         let frame = Event::Frame { cmd };
         self.transcript.record_ref(Actor::Server, &frame);
@@ -69,26 +69,17 @@ fn server_config(s: &Scenario) -> Config {
 fn server(s: &Scenario, stats: Stats, transcript: Transcript) -> Rc<ServerFn> {
     let (target, config) = (s.target, server_config(s));
     server_fn(move |listener: Listener, shutdown: Shutdown| {
-        let (transcript, config, stats) = (transcript.clone(), config.clone(), stats.clone());
-        async move {
-            // A fixture's slip in the store sits under the recording: the frames recorded
-            // (and counted against the bytes read) are the server's, not the store's calls.
-            if target == Target::IncrWraps {
-                let kv = naive::IncrWraps(Kv::new());
-                let service = Recorder { kv, transcript };
-                target
-                    .serve(listener, service, config, stats, shutdown)
-                    .await
-            } else {
-                let service = Recorder {
-                    kv: Kv::new(),
-                    transcript,
-                };
-                target
-                    .serve(listener, service, config, stats, shutdown)
-                    .await
-            }
-        }
+        // A fixture's slip in the store sits under the recording: the frames recorded (and
+        // counted against the bytes read) are the server's, not the store's calls.
+        let kv: Box<dyn Service> = match target {
+            Target::IncrWraps => Box::new(naive::IncrWraps(Kv::new())),
+            _ => Box::new(Kv::new()),
+        };
+        let service = Recorder {
+            kv,
+            transcript: transcript.clone(),
+        };
+        target.serve(listener, service, config.clone(), stats.clone(), shutdown)
     })
 }
 

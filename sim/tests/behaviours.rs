@@ -65,22 +65,29 @@ fn byte_at_a_time_delivery_with_short_writes() {
     }
 }
 
-#[test]
-fn a_server_restart_mid_run_loses_no_answer_to_a_live_connection() {
-    for seed in seeds_for(Preset::Restart, 0..5) {
-        let r = assert_passes(Preset::Restart, seed);
-        assert_eq!(r.counts.faults, 1, "seed {seed}: the restart happened");
-        assert!(r.counts.connects > 50, "seed {seed}: clients reconnected");
+/// Seeds 0..5 of `preset` pass, each with its one restart and its clients reconnecting.
+fn restarts_and_reconnects(preset: Preset) {
+    for seed in seeds_for(preset, 0..5) {
+        let r = assert_passes(preset, seed);
+        assert_eq!(
+            r.counts.faults, 1,
+            "{preset} seed {seed}: the restart happened"
+        );
+        assert!(
+            r.counts.connects > 50,
+            "{preset} seed {seed}: clients reconnected"
+        );
     }
 }
 
 #[test]
+fn a_server_restart_mid_run_loses_no_answer_to_a_live_connection() {
+    restarts_and_reconnects(Preset::Restart);
+}
+
+#[test]
 fn a_graceful_restart_answers_every_request_it_began_to_read() {
-    for seed in seeds_for(Preset::Drain, 0..5) {
-        let r = assert_passes(Preset::Drain, seed);
-        assert_eq!(r.counts.faults, 1, "seed {seed}: the restart happened");
-        assert!(r.counts.connects > 50, "seed {seed}: clients reconnected");
-    }
+    restarts_and_reconnects(Preset::Drain);
 }
 
 #[test]

@@ -247,25 +247,26 @@ fn half_close() {
     ));
 }
 
-#[test]
-fn server_restart_with_reconnect() {
-    let mut s = base("restart", 3);
+/// Three clients, six requests each in small chunks, the server restarted at 8 ms with
+/// `grace` (zero: a crash).
+fn restarting(name: &str, grace: Duration) -> Scenario {
+    let mut s = base(name, 3);
     s.requests = 6;
     s.delivery.max_gap = Duration::from_millis(5);
     s.delivery.max_chunk = 8;
     s.restart_at = Some(Duration::from_millis(8));
-    snapshot(s);
+    s.restart_grace = grace;
+    s
+}
+
+#[test]
+fn server_restart_with_reconnect() {
+    snapshot(restarting("restart", Duration::ZERO));
 }
 
 #[test]
 fn graceful_restart_with_reconnect() {
-    let mut s = base("drain", 3);
-    s.requests = 6;
-    s.delivery.max_gap = Duration::from_millis(5);
-    s.delivery.max_chunk = 8;
-    s.restart_at = Some(Duration::from_millis(8));
-    s.restart_grace = Duration::from_millis(50);
-    snapshot(s);
+    snapshot(restarting("drain", Duration::from_millis(50)));
 }
 
 #[test]

@@ -145,11 +145,13 @@ impl Client {
         }
     }
 
-    /// A pause between batches, before about one in three, if the scenario has them.
+    /// A pause between batches, if the scenario has them ([`Delivery::pause`]).
+    ///
+    /// [`Delivery::pause`]: crate::scenario::Delivery::pause
     async fn think(&mut self) {
-        let most = self.scenario().delivery.max_pause;
-        if !most.is_zero() && self.delivery_rng.random_bool(1.0 / 3.0) {
-            tokio::time::sleep(self.delivery_rng.random_range(Duration::ZERO..=most)).await;
+        let delivery = self.scenario().delivery;
+        if let Some(pause) = delivery.pause(&mut self.delivery_rng) {
+            tokio::time::sleep(pause).await;
         }
     }
 

@@ -180,9 +180,8 @@ impl Client {
                 self.judge(request, &reply)?;
                 pending.pop_front();
             }
-            let think = self.shared.options.delivery.max_pause;
-            if !think.is_zero() && self.delivery.random_bool(1.0 / 3.0) {
-                sleep(self.delivery.random_range(Duration::ZERO..=think)).await;
+            if let Some(pause) = self.shared.options.delivery.pause(&mut self.delivery) {
+                sleep(pause).await;
             }
         }
         if !buf.is_empty() {
@@ -279,8 +278,9 @@ impl Client {
     }
 
     /// Writes `bytes` (requests ending at `ends`, seams at `seams`) in seeded chunks with
-    /// seeded gaps; how many were written (fewer if the connection broke). The gaps inside one request add up to at
-    /// most the run's request budget, so a well-behaved request always arrives in time.
+    /// seeded gaps; how many were written (fewer if the connection broke). The gaps inside
+    /// one request add up to at most the run's request budget, so a well-behaved request
+    /// always arrives in time.
     async fn deliver(
         &mut self,
         stream: &mut TcpStream,

@@ -358,8 +358,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn request_bytes_read_without_a_write_are_bounded() {
+    /// A fresh run's oracles under `limits()` (RESP) and the meter of one connection, the
+    /// thread's current one.
+    fn metered() -> (Violations, Meter) {
         let violations = Violations::default();
         let backlog = Backlog::new(
             &Framing::Resp,
@@ -367,7 +368,15 @@ mod tests {
             Transcript::new(true),
             violations.clone(),
         );
+        clear();
         let meter = backlog.meter("10.0.0.1:5000".parse().unwrap());
+        meter.enter();
+        (violations, meter)
+    }
+
+    #[test]
+    fn request_bytes_read_without_a_write_are_bounded() {
+        let (violations, meter) = metered();
         meter.read(&[0; 60]);
         meter.wrote(1);
         meter.read(&[0; 100]);
@@ -389,16 +398,7 @@ mod tests {
 
     #[test]
     fn replies_held_unwritten_are_bounded_by_max_output_and_one_reply() {
-        let violations = Violations::default();
-        let backlog = Backlog::new(
-            &Framing::Resp,
-            &limits(),
-            Transcript::new(true),
-            violations.clone(),
-        );
-        clear();
-        let meter = backlog.meter("10.0.0.1:5000".parse().unwrap());
-        meter.enter();
+        let (violations, meter) = metered();
         meter.read(&b"GET k\r\n".repeat(5));
         // `$20\r\n` + 20 bytes + `\r\n`: 27 bytes each; bound 50 + 27.
         let reply = Reply::Bulk(Bytes::from(vec![b'v'; 20]));
@@ -417,16 +417,7 @@ mod tests {
 
     #[test]
     fn the_service_runs_no_more_requests_than_came_whole() {
-        let violations = Violations::default();
-        let backlog = Backlog::new(
-            &Framing::Resp,
-            &limits(),
-            Transcript::new(true),
-            violations.clone(),
-        );
-        clear();
-        let meter = backlog.meter("10.0.0.1:5000".parse().unwrap());
-        meter.enter();
+        let (violations, meter) = metered();
         meter.read(b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPI");
         replied(&Reply::Simple("PONG".into()));
         assert!(violations.all().is_empty(), "{:?}", violations.all());

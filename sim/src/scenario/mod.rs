@@ -171,6 +171,15 @@ impl Default for Delivery {
 }
 
 impl Delivery {
+    /// A well-behaved client's pause before its next batch: before about one batch in
+    /// three, up to `max_pause`; none (and nothing drawn) without pauses.
+    pub(crate) fn pause(&self, rng: &mut crate::seeds::Draws) -> Option<Duration> {
+        use rand::Rng;
+        let most = self.max_pause;
+        (!most.is_zero() && rng.random_bool(1.0 / 3.0))
+            .then(|| rng.random_range(Duration::ZERO..=most))
+    }
+
     /// One write per request, no gaps, no pipelining: the reference for invariance checks.
     pub fn ideal() -> Self {
         Delivery {

@@ -168,22 +168,17 @@ impl Scenario {
                 s.delivery.byte_at_a_time = 1.0;
                 s.faults.short_write_chance = 0.5;
             }
-            Preset::Restart => {
+            Preset::Restart | Preset::Drain => {
                 s.clients = 50;
                 s.client_hosts = 2;
                 s.requests = 20;
                 s.delivery.max_gap = Duration::from_millis(10);
                 s.restart_at = Some(Duration::from_millis(40));
-            }
-            Preset::Drain => {
-                s.clients = 50;
-                s.client_hosts = 2;
-                s.requests = 20;
-                s.delivery.max_gap = Duration::from_millis(10);
-                s.restart_at = Some(Duration::from_millis(40));
-                s.restart_grace = Duration::from_millis(250);
-                // Some clients are quiet when the shutdown begins: they must be let go.
-                s.delivery.max_pause = Duration::from_millis(600);
+                if preset == Preset::Drain {
+                    s.restart_grace = Duration::from_millis(250);
+                    // Some clients are quiet when the shutdown begins: they must be let go.
+                    s.delivery.max_pause = Duration::from_millis(600);
+                }
             }
             Preset::Adversarial => {
                 swarm::draw(&mut seeds::rng(seed, Stream::Swarm), &mut s);
