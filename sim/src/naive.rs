@@ -182,6 +182,9 @@ pub enum Slip {
     /// `LinesCodec::decode_eof` have it), so a request cut short by a client that left is
     /// run as it stands.
     LastLineAtEof,
+    /// A protocol error throws away the replies of the requests before it in the same
+    /// batch: only the error is written.
+    ErrorDropsReplies,
 }
 
 /// Bytes taken per read, as the real connection takes them.
@@ -376,6 +379,9 @@ impl<'a, S: Service + ?Sized> Careful<'a, S> {
                 Ok(None) => break None,
                 Err(FrameError::UnexpectedEof { .. }) => break Some(End::Close),
                 Err(e) => {
+                    if self.slip == Slip::ErrorDropsReplies {
+                        self.out.clear();
+                    }
                     self.encoder.encode(&protocol_error(&e), &mut self.out);
                     break Some(End::Refuse);
                 }

@@ -47,6 +47,9 @@ pub enum Target {
     /// Times idleness from the accept, not the last activity: a connection older than the
     /// idle timeout is cut at its first pause.
     IdleFromAccept,
+    /// Throws away the replies it owed when it meets a malformed request: a client that
+    /// pipelined good requests before a bad one gets only the protocol error.
+    ErrorDropsReplies,
 }
 
 impl Target {
@@ -68,6 +71,7 @@ impl Target {
             Target::NoGrace => "naive-no-grace",
             Target::LastLineAtEof => "naive-last-line-at-eof",
             Target::IdleFromAccept => "naive-idle-from-accept",
+            Target::ErrorDropsReplies => "naive-error-drops-replies",
         }
     }
 
@@ -102,6 +106,9 @@ impl Target {
             }
             Target::IdleFromAccept => {
                 "naive: times idleness from the accept, not the last activity"
+            }
+            Target::ErrorDropsReplies => {
+                "naive: a protocol error throws away the replies owed before it"
             }
         }
     }
@@ -160,6 +167,9 @@ impl Target {
             Target::IdleFromAccept => {
                 naive::careful(naive::Slip::IdleFromAccept, listener, service, config).await
             }
+            Target::ErrorDropsReplies => {
+                naive::careful(naive::Slip::ErrorDropsReplies, listener, service, config).await
+            }
             Target::NoGrace => {
                 let config = Config {
                     grace: std::time::Duration::ZERO,
@@ -195,6 +205,7 @@ impl ValueEnum for Target {
             Target::NoGrace,
             Target::LastLineAtEof,
             Target::IdleFromAccept,
+            Target::ErrorDropsReplies,
         ]
     }
 

@@ -186,3 +186,14 @@ fn with_pauses(seed: u64) -> Scenario {
 fn idleness_timed_from_the_accept_is_caught_by_the_wrongful_close_oracle() {
     caught_on(with_pauses, Target::IdleFromAccept, Oracle::WrongfulClose);
 }
+
+/// The hostile preset: oversized and malformed clients pipeline good requests before the bad
+/// one.
+fn hostile(seed: u64) -> Scenario {
+    Scenario::preset(Preset::Hostile, seed)
+}
+
+#[test]
+fn replies_thrown_away_at_a_protocol_error_are_caught_by_the_reply_oracle() {
+    caught_on(hostile, Target::ErrorDropsReplies, Oracle::Reply);
+}

@@ -154,10 +154,11 @@ impl<'a> Session<'a> {
 
     /// Takes `bytes` just read, at `now`.
     pub(crate) fn received(&mut self, bytes: &[u8], now: Instant) {
-        self.read_total += bytes.len() as u64;
+        // A decoder made here starts where these bytes do.
         let work = self.work();
         work.buf.extend_from_slice(bytes);
         work.frame_started.get_or_insert(now);
+        self.read_total += bytes.len() as u64;
         self.active = now;
         self.stats.read(bytes.len(), self.held());
     }
@@ -290,5 +291,40 @@ fn protocol_error(e: &FrameError) -> String {
             format!("ERR Protocol error: frame longer than {limit} bytes")
         }
         FrameError::UnexpectedEof { .. } => "ERR Protocol error: unexpected end of stream".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{encode_command, Framing};
+    use crate::{Command, Kv};
+
+    #[test]
+    fn a_decoder_made_for_a_new_read_starts_where_that_read_does() {
+        let config = Config {
+            framing: Framing::length(),
+            ..Config::default()
+        };
+        let (stats, kv, now) = (Stats::default(), Kv::new(), Instant::now());
+        let mut ping = BytesMut::new();
+        encode_command(&config.framing, &Command::new(["PING"]), &mut ping).unwrap();
+        let mut session = Session::new(&config, &stats, now);
+        session.received(&ping, now);
+        assert_eq!(session.answer_batch(&kv, false), None);
+        session.written(now);
+        session.settle();
+        assert!(
+            session.work.is_none(),
+            "nothing in progress: the decoder is given back"
+        );
+        // A frame whose argument claims more than the frame holds.
+        session.received(b"\x00\x00\x00\x05\x00\x00\x00\x09a", now);
+        let work = session.work.as_mut().unwrap();
+        let err = work.decoder.decode(&mut work.buf).unwrap_err();
+        assert!(
+            matches!(err, FrameError::Malformed { at, .. } if at == ping.len() as u64),
+            "{err:?}"
+        );
     }
 }

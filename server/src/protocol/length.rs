@@ -49,8 +49,13 @@ impl RequestDecoder {
             Ok(()) if args.is_empty() => Ok(None),
             Ok(()) => Ok(Some(Command { args })),
             Err(e) => {
+                // Worded without stream offsets, as every error reply is (they go to the log).
+                let detail = match &e {
+                    FrameError::Malformed { what, .. } => what.as_str(),
+                    _ => "an argument runs past the end of its frame",
+                };
                 let err = FrameError::Malformed {
-                    what: format!("length request: bad argument inside the frame ({e})"),
+                    what: format!("length request: bad argument inside the frame ({detail})"),
                     at,
                 };
                 self.failed = Some(err.clone());
@@ -221,6 +226,12 @@ mod tests {
         let mut dec = RequestDecoder::new(frames);
         assert_eq!(dec.decode(&mut buf).unwrap().unwrap().name(), "PING");
         let err = dec.decode(&mut buf).unwrap_err();
-        assert!(matches!(err, FrameError::Malformed { at: 12, .. }), "{err}");
+        let FrameError::Malformed { what, at: 12 } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(
+            what,
+            "length request: bad argument inside the frame (an argument runs past the end of its frame)"
+        );
     }
 }

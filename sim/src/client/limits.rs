@@ -62,6 +62,11 @@ impl Client {
     /// for a length header, the error reply that replaces it.
     fn predict(&mut self, cmd: &Command) -> Expected {
         let expect = self.model.apply(cmd);
+        self.fit(expect)
+    }
+
+    /// `expect`, or the error reply that replaces it when it is too long for a length header.
+    pub(super) fn fit(&self, expect: Expected) -> Expected {
         if let Expected::Exact(reply) = &expect {
             let mut encoded = BytesMut::new();
             resp::encode_reply(reply, &mut encoded);
@@ -87,7 +92,7 @@ impl Client {
 
     /// Reads and checks the replies `due`, in order, until `until` (or, without it, until
     /// every one came). False after a violation or a lost connection.
-    async fn check_replies(
+    pub(super) async fn check_replies(
         &mut self,
         due: &mut VecDeque<Expected>,
         until: Option<Instant>,

@@ -2,10 +2,12 @@
 //! reply against its model.
 //!
 //! [`delivery`] puts bytes on the wire (chunks, gaps, cuts); [`scripts`] is what each role
-//! does with its connection; [`limits`] are the roles that reach the server's limits and
-//! [`readers`] those that make it hold replies back.
+//! does with its connection; [`hostile`] sends the requests a server must refuse; [`limits`]
+//! are the roles that reach the server's limits and [`readers`] those that make it hold
+//! replies back.
 
 mod delivery;
+mod hostile;
 mod limits;
 mod play;
 mod readers;

@@ -338,57 +338,6 @@ impl Client {
         }
     }
 
-    /// Oversized and malformed clients: one bad request; a protocol error, then a close.
-    pub(super) async fn hostile(&mut self) {
-        let limits = self.scenario().limits;
-        let framing = self.scenario().framing.clone();
-        // A frame over the limit cannot be written when the length header cannot say the
-        // limit plus one (1 byte, 255): such a client sends the malformed request instead,
-        // which gets the same error and close.
-        let role = match framing {
-            Framing::Length { header_len, .. }
-                if limits.max_frame as u64 >= header_max(header_len) =>
-            {
-                Role::Malformed
-            }
-            _ => self.role,
-        };
-        let bytes: Vec<u8> = match (role, &framing) {
-            (Role::Oversized, Framing::Resp) => {
-                format!("*2\r\n$3\r\nGET\r\n${}\r\nab", limits.max_frame + 1).into_bytes()
-            }
-            (Role::Oversized, Framing::Line { .. }) => vec![b'a'; limits.max_line + 1],
-            (Role::Oversized, &Framing::Length { header_len, endian }) => {
-                let mut b = length_header(header_len, endian, limits.max_frame as u64 + 1);
-                b.extend_from_slice(b"abc");
-                b
-            }
-            (_, Framing::Resp) => b"*2\r\n$3\r\nGET\r\n:1\r\n".to_vec(),
-            (_, Framing::Line { delimiter }) => [&b"GET \"unbalanced"[..], delimiter].concat(),
-            // An argument that claims 9 bytes inside a frame that holds 1.
-            (_, &Framing::Length { header_len, endian }) => {
-                let mut inner = length_header(header_len, endian, 9);
-                inner.push(b'a');
-                let mut b = length_header(header_len, endian, inner.len() as u64);
-                b.extend_from_slice(&inner);
-                b
-            }
-        };
-        let text = if role == self.role {
-            format!("sends a {:?} request", self.role)
-        } else {
-            format!(
-                "sends a {role:?} request: the length header cannot say {}",
-                limits.max_frame + 1
-            )
-        };
-        self.record(Event::Note { text });
-        // A failed write still leaves the reply (or the close) to read.
-        self.write_quickly(&bytes).await;
-        let expect = Expected::ErrorPrefix("ERR Protocol error".into());
-        self.error_then_close(&expect).await;
-    }
-
     /// The reply to a request the server must refuse: `expect`, then a close (a server
     /// restart may take the connection, and the reply, first).
     pub(super) async fn error_then_close(&mut self, expect: &Expected) {
