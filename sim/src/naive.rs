@@ -185,6 +185,9 @@ pub enum Slip {
     /// A protocol error throws away the replies of the requests before it in the same
     /// batch: only the error is written.
     ErrorDropsReplies,
+    /// `QUIT` closes the connection at once: the replies of its batch, its own `+OK`
+    /// included, are never written.
+    QuitDropsReplies,
 }
 
 /// Bytes taken per read, as the real connection takes them.
@@ -373,6 +376,9 @@ impl<'a, S: Service + ?Sized> Careful<'a, S> {
                     let response = self.service.call(cmd);
                     self.encoder.encode(&response.reply, &mut self.out);
                     if response.close {
+                        if self.slip == Slip::QuitDropsReplies {
+                            self.out.clear();
+                        }
                         break Some(End::Close);
                     }
                 }

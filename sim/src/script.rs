@@ -284,6 +284,7 @@ pub fn close_oracle(role: Role) -> Oracle {
         Role::UnfinishedArgs => Oracle::Unfinished,
         Role::Oversized | Role::Malformed | Role::AtLimit => Oracle::ProtocolError,
         Role::HalfClose => Oracle::HalfClose,
+        Role::Quit => Oracle::Quit,
         Role::Normal | Role::Disconnect | Role::BulkLoader => Oracle::WrongfulClose,
     }
 }

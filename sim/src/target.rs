@@ -50,6 +50,9 @@ pub enum Target {
     /// Throws away the replies it owed when it meets a malformed request: a client that
     /// pipelined good requests before a bad one gets only the protocol error.
     ErrorDropsReplies,
+    /// Closes at a `QUIT` without writing the replies of its batch: the `+OK` and those of
+    /// the requests pipelined before it are lost.
+    QuitDropsReplies,
 }
 
 impl Target {
@@ -72,6 +75,7 @@ impl Target {
             Target::LastLineAtEof => "naive-last-line-at-eof",
             Target::IdleFromAccept => "naive-idle-from-accept",
             Target::ErrorDropsReplies => "naive-error-drops-replies",
+            Target::QuitDropsReplies => "naive-quit-drops-replies",
         }
     }
 
@@ -110,6 +114,7 @@ impl Target {
             Target::ErrorDropsReplies => {
                 "naive: a protocol error throws away the replies owed before it"
             }
+            Target::QuitDropsReplies => "naive: closes at QUIT without writing its batch's replies",
         }
     }
 
@@ -170,6 +175,9 @@ impl Target {
             Target::ErrorDropsReplies => {
                 naive::careful(naive::Slip::ErrorDropsReplies, listener, service, config).await
             }
+            Target::QuitDropsReplies => {
+                naive::careful(naive::Slip::QuitDropsReplies, listener, service, config).await
+            }
             Target::NoGrace => {
                 let config = Config {
                     grace: std::time::Duration::ZERO,
@@ -206,6 +214,7 @@ impl ValueEnum for Target {
             Target::LastLineAtEof,
             Target::IdleFromAccept,
             Target::ErrorDropsReplies,
+            Target::QuitDropsReplies,
         ]
     }
 

@@ -193,6 +193,18 @@ fn hostile(seed: u64) -> Scenario {
     Scenario::preset(Preset::Hostile, seed)
 }
 
+/// The small preset with a quarter of its clients ending in QUIT.
+fn with_quitters(seed: u64) -> Scenario {
+    let mut s = Scenario::preset(Preset::Small, seed);
+    s.roles.quit = 0.25;
+    s
+}
+
+#[test]
+fn replies_thrown_away_at_quit_are_caught_by_the_quit_oracle() {
+    caught_on(with_quitters, Target::QuitDropsReplies, Oracle::Quit);
+}
+
 #[test]
 fn replies_thrown_away_at_a_protocol_error_are_caught_by_the_reply_oracle() {
     caught_on(hostile, Target::ErrorDropsReplies, Oracle::Reply);

@@ -239,7 +239,7 @@ impl Client {
             return;
         }
         match self.role {
-            Role::Normal | Role::HalfClose | Role::Disconnect => self.requests().await,
+            Role::Normal | Role::HalfClose | Role::Disconnect | Role::Quit => self.requests().await,
             Role::Slowloris => self.slowloris().await,
             Role::Idle => self.idle().await,
             Role::Oversized | Role::Malformed => self.hostile().await,

@@ -9,6 +9,7 @@ use crate::script::Step;
 use crate::transcript::{Event, Expected};
 use bytes::Bytes;
 use framesim_server::protocol::Framing;
+use framesim_server::{Command, Reply};
 use rand::Rng;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -62,6 +63,10 @@ impl Client {
             let n = expects.len();
             sent += n;
             let last_batch = sent == total;
+            let quitting = last_batch && self.role == Role::Quit;
+            if quitting {
+                self.quit_after(now, &mut parts, &mut expects, &mut frame_ends);
+            }
             // One request's bytes are sent as they are; a batch's are put together.
             let bytes = match parts.as_slice() {
                 [one] => one.clone(),
@@ -83,7 +88,12 @@ impl Client {
                 match self.reply().await {
                     Ok(reply) => {
                         if !satisfies(&reply, &expect) {
-                            self.fail(Oracle::Reply, format!("expected {expect:?}, got {reply:?}"));
+                            let oracle = if quitting && i == n {
+                                Oracle::Quit
+                            } else {
+                                Oracle::Reply
+                            };
+                            self.fail(oracle, format!("expected {expect:?}, got {reply:?}"));
                             return;
                         }
                     }
@@ -98,6 +108,12 @@ impl Client {
                         if self.restarted().await {
                             cut = true;
                             break;
+                        }
+                        if quitting {
+                            let why =
+                                format!("closed with replies due, the QUIT's among them: {lost:?}");
+                            self.fail(Oracle::Quit, why);
+                            return;
                         }
                         self.lost_reply(lost);
                         return;
@@ -123,6 +139,10 @@ impl Client {
                 );
                 return;
             }
+            if quitting {
+                self.expect_close(Oracle::Quit, REPLY_TIMEOUT).await;
+                return;
+            }
             self.think().await;
         }
         match self.role {
@@ -143,6 +163,41 @@ impl Client {
                 self.record(Event::Disconnect { mid_frame: false });
             }
         }
+    }
+
+    /// Ends the last batch of a quitting client: `QUIT` (expecting `+OK`), then up to two
+    /// PINGs the server must never run.
+    fn quit_after(
+        &mut self,
+        now: Duration,
+        parts: &mut Vec<Bytes>,
+        expects: &mut Vec<Expected>,
+        frame_ends: &mut Vec<usize>,
+    ) {
+        let after = self.workload_rng.random_range(0..=2);
+        let quit = Command::new(["QUIT"]);
+        let mut push = |bytes: Bytes| {
+            frame_ends.push(frame_ends.last().copied().unwrap_or(0) + bytes.len());
+            parts.push(bytes);
+        };
+        push(self.encode(&quit).freeze());
+        let ping = self.encode(&Command::new(["PING"])).freeze();
+        for _ in 0..after {
+            push(ping.clone());
+        }
+        let expect = Expected::Exact(Reply::Simple("OK".into()));
+        self.record_ref_at(
+            now,
+            &Event::Request {
+                cmd: quit,
+                expect: expect.clone(),
+            },
+        );
+        if after > 0 {
+            let text = format!("then {after} PINGs after the QUIT, which must not run");
+            self.record_ref_at(now, &Event::Note { text });
+        }
+        expects.push(expect);
     }
 
     /// A pause between batches, if the scenario has them ([`Delivery::pause`]).

@@ -64,11 +64,14 @@ pub enum Oracle {
     /// The service runs only requests the client sent whole, each once: never a truncated
     /// one at the end of a stream, never one twice (counted at the stream).
     Executed,
+    /// A client that ends with `QUIT` gets the replies to every request before it and
+    /// `+OK`, then a close; nothing it sent after the `QUIT` runs.
+    Quit,
 }
 
 impl Oracle {
     /// Every oracle.
-    pub const ALL: [Oracle; 19] = [
+    pub const ALL: [Oracle; 20] = [
         Oracle::Connect,
         Oracle::Reply,
         Oracle::Latency,
@@ -88,6 +91,7 @@ impl Oracle {
         Oracle::ConnectionLimit,
         Oracle::Drain,
         Oracle::Executed,
+        Oracle::Quit,
     ];
 
     /// The name in violations and transcripts: `[reply]`, `[protocol-error]`.
@@ -112,6 +116,7 @@ impl Oracle {
             Oracle::ConnectionLimit => "connection-limit",
             Oracle::Drain => "drain",
             Oracle::Executed => "executed",
+            Oracle::Quit => "quit",
         }
     }
 }

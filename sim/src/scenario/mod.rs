@@ -332,6 +332,9 @@ impl fmt::Display for Scenario {
                 r.bulk_loader, r.at_limit, r.unfinished_args
             )?;
         }
+        if r.quit > 0.0 {
+            write!(f, ", quit {:.2}", r.quit)?;
+        }
         writeln!(f)?;
         write!(
             f,

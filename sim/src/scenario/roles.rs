@@ -34,6 +34,8 @@ pub struct Roles {
     pub at_limit: f64,
     /// Start a request and never finish it, adding small complete pieces quickly.
     pub unfinished_args: f64,
+    /// Send every request, the last batch ending in `QUIT` and requests behind it.
+    pub quit: f64,
 }
 
 impl Default for Roles {
@@ -51,6 +53,7 @@ impl Default for Roles {
             bulk_loader: 0.0,
             at_limit: 0.0,
             unfinished_args: 0.0,
+            quit: 0.0,
         }
     }
 }
@@ -87,11 +90,14 @@ pub enum Role {
     /// Announces a request of many arguments and sends small complete ones quickly, never
     /// finishing; must be cut by the buffer limit (or the frame deadline) in time.
     UnfinishedArgs,
+    /// Sends its requests like a normal client, its last batch ending in `QUIT` followed by
+    /// requests that must not run: every reply, `+OK`, then a close.
+    Quit,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 12] = [
+    pub const ALL: [Role; 13] = [
         Role::Normal,
         Role::Slowloris,
         Role::Idle,
@@ -104,6 +110,7 @@ impl Role {
         Role::BulkLoader,
         Role::AtLimit,
         Role::UnfinishedArgs,
+        Role::Quit,
     ];
 
     /// Its name in scripts: `normal`, `slowloris`, `never-reader`.
@@ -121,6 +128,7 @@ impl Role {
             Role::BulkLoader => "bulk-loader",
             Role::AtLimit => "at-limit",
             Role::UnfinishedArgs => "unfinished-args",
+            Role::Quit => "quit",
         }
     }
 }
@@ -149,6 +157,7 @@ impl Roles {
             (self.bulk_loader, Role::BulkLoader),
             (self.at_limit, Role::AtLimit),
             (self.unfinished_args, Role::UnfinishedArgs),
+            (self.quit, Role::Quit),
         ] {
             let n = count(share);
             if from_top < n {

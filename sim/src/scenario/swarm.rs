@@ -90,6 +90,7 @@ pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
     draw_back_pressure(c, s);
     draw_grace(c, s);
     draw_pauses(c, s);
+    draw_quit(c, s);
 }
 
 /// The options the swarm drew before the back-pressure ones: their order is what gives
@@ -203,6 +204,13 @@ fn draw_pauses(c: &mut impl Choices, s: &mut Scenario) {
     }
 }
 
+/// The share of clients that end with `QUIT`. Drawn last; a source of zeros draws none.
+fn draw_quit(c: &mut impl Choices, s: &mut Scenario) {
+    if c.int(0..=3) == 3 {
+        s.roles.quit = 0.1;
+    }
+}
+
 /// Whether a drawn restart is a crash or a graceful shutdown, and its grace. Drawn last,
 /// and only for a run that restarts; a source of zeros draws the crash earlier swarms had.
 fn draw_grace(c: &mut impl Choices, s: &mut Scenario) {
@@ -239,7 +247,12 @@ mod tests {
         }
         // RESP, 4 delimiters, 4 header sizes in 2 byte orders.
         assert_eq!(framings.len(), 1 + 4 + 8, "{framings:?}");
-        for role in [Role::BulkLoader, Role::AtLimit, Role::UnfinishedArgs] {
+        for role in [
+            Role::BulkLoader,
+            Role::AtLimit,
+            Role::UnfinishedArgs,
+            Role::Quit,
+        ] {
             assert!(roles.contains(&format!("{role:?}")), "{role:?} never drawn");
         }
         assert!(edge && small_output);
