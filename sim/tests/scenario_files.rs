@@ -88,6 +88,7 @@ fn every_option_survives_toml() {
         bulk_loader: 0.125,
         at_limit: 0.0,
         unfinished_args: 0.5,
+        quit: 0.75,
     };
     s.target = Target::NoFrameDeadline;
     round_trip(&s);
