@@ -237,7 +237,7 @@ pub async fn careful<L: Listener, S: Service>(slip: Slip, listener: L, service: 
 enum End {
     /// Close our side: the peer left, a deadline passed, or it asked to quit.
     Close,
-    /// An error reply was sent: close, then linger.
+    /// An error reply, or `QUIT`'s `+OK`, was sent: close, then linger.
     Refuse,
     /// Reading or writing failed: nothing more to say.
     Broken,
@@ -379,7 +379,7 @@ impl<'a, S: Service + ?Sized> Careful<'a, S> {
                         if self.slip == Slip::QuitDropsReplies {
                             self.out.clear();
                         }
-                        break Some(End::Close);
+                        break Some(End::Refuse);
                     }
                 }
                 Ok(None) => break None,

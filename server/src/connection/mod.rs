@@ -15,7 +15,7 @@
 //!   └──────────────────────────────────────── replies written ◄─────────────── draining
 //!                                                       (write timer: idle_timeout
 //!                                                        for the whole batch)
-//!   any state ── error reply (protocol error, over max_buffered) ──► lingering
+//!   any state ── error reply (protocol error, over max_buffered), or QUIT's +OK ──► lingering
 //!                (reads and discards for min(frame_deadline, 1 s)) ──► closed
 //!   any state ── timer fires / peer ends the stream / shutdown while idle ──► closed
 //! ```
@@ -32,8 +32,10 @@ pub mod threads;
 /// Why a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Close {
-    /// The peer ended the stream between frames, asked to quit, or the server shut down.
+    /// The peer ended the stream between frames, or the server shut down.
     Clean,
+    /// The peer asked to quit; what it pipelined behind the `QUIT` is never run.
+    Quit,
     /// An error reply was sent; the connection cannot continue.
     ProtocolError,
     /// The peer ended the stream inside a frame.

@@ -192,7 +192,7 @@ impl<'a> Session<'a> {
                     let response = service.call(cmd);
                     work.encoder.encode_queued(&response.reply, &mut work.out);
                     if response.close {
-                        break Some(Close::Clean);
+                        break Some(Close::Quit);
                     }
                 }
                 Ok(None) => break None,
@@ -264,7 +264,7 @@ impl<'a> Session<'a> {
     /// Counts why the connection ended.
     pub(crate) fn closed(&self, why: Close) {
         let event = match why {
-            Close::Clean | Close::Io => None,
+            Close::Clean | Close::Quit | Close::Io => None,
             Close::ProtocolError => Some(Event::ProtocolError),
             Close::EofMidFrame => Some(Event::EofMidFrame),
             Close::FrameTimeout => Some(Event::FrameTimeout),

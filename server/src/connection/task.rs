@@ -21,10 +21,10 @@ use tokio::time::{sleep_until, timeout, Instant, Sleep};
 /// so an idle connection holds no read buffer at all.
 pub(crate) const READ_CHUNK: usize = 4096;
 
-/// Longest linger after an error reply.
+/// Longest linger after an error reply or a `QUIT`.
 const LINGER_TIME: Duration = Duration::from_secs(1);
 
-/// Most bytes read and thrown away while lingering after an error reply.
+/// Most bytes read and thrown away while lingering.
 const LINGER_BYTES: usize = 256 * 1024;
 
 /// What every connection task shares: one reference count held per connection, not one
@@ -195,15 +195,15 @@ async fn close<St: AsyncRead + AsyncWrite + Unpin>(mut stream: St, why: Close, c
     if why != Close::Io {
         let _ = timeout(config.limits.idle_timeout, stream.shutdown()).await;
     }
-    if matches!(why, Close::ProtocolError | Close::Overflow) {
+    if matches!(why, Close::ProtocolError | Close::Overflow | Close::Quit) {
         linger(&mut stream, config).await;
     }
 }
 
-/// After an error reply, reads and discards what the peer still sends until it closes (or
-/// for at most a second or the frame deadline, whichever is shorter). Closing a socket with
-/// unread input makes TCP reset the connection, and a reset can destroy the error reply
-/// before the peer reads it.
+/// After an error reply or a `QUIT`, reads and discards what the peer still sends until it
+/// closes (or for at most a second or the frame deadline, whichever is shorter). Closing a
+/// socket with unread input makes TCP reset the connection, and a reset can destroy the last
+/// replies (the error, the `+OK`, those pipelined before them) before the peer reads them.
 pub(crate) async fn linger<St: AsyncRead + Unpin>(stream: &mut St, config: &Config) {
     let _ = timeout(config.limits.frame_deadline.min(LINGER_TIME), async {
         let mut discarded = 0;

@@ -36,6 +36,8 @@ impl Client {
             let mut parts = Vec::with_capacity(n);
             let mut expects = Vec::with_capacity(n);
             let mut frame_ends = Vec::with_capacity(n);
+            // Where each request's reply-bearing frame starts (after any empty request).
+            let mut starts = Vec::with_capacity(n);
             for _ in 0..n {
                 let Some(request) = self.session.next_request(&mut self.workload_rng) else {
                     break;
@@ -45,7 +47,9 @@ impl Client {
                     self.fail(Oracle::Reply, detail.into());
                     return;
                 };
-                frame_ends.push(frame_ends.last().copied().unwrap_or(0) + request.bytes.len());
+                let start = frame_ends.last().copied().unwrap_or(0);
+                starts.push(start + request.skipped);
+                frame_ends.push(start + request.bytes.len());
                 parts.push(request.bytes);
                 let event = Event::Request {
                     cmd: kv.command,
@@ -65,6 +69,7 @@ impl Client {
             let last_batch = sent == total;
             let quitting = last_batch && self.role == Role::Quit;
             if quitting {
+                starts.push(frame_ends.last().copied().unwrap_or(0));
                 self.quit_after(now, &mut parts, &mut expects, &mut frame_ends);
             }
             // One request's bytes are sent as they are; a batch's are put together.
@@ -98,10 +103,8 @@ impl Client {
                         }
                     }
                     Err(lost) => {
-                        let start = base + i.checked_sub(1).map_or(0, |j| frame_ends[j]) as u64;
-                        if let Some(why) =
-                            self.dropped_in_drain(&lost, start..base + frame_ends[i] as u64)
-                        {
+                        let range = base + starts[i] as u64..base + frame_ends[i] as u64;
+                        if let Some(why) = self.dropped_in_drain(&lost, range) {
                             self.fail(Oracle::Drain, why);
                             return;
                         }
@@ -149,7 +152,10 @@ impl Client {
             Role::Disconnect => {
                 if let Some(request) = self.session.next_request(&mut self.workload_rng) {
                     let bytes = request.bytes;
-                    let cut = self.delivery_rng.random_range(1..bytes.len());
+                    // Inside the request proper: an empty one before it is whole anyway.
+                    let cut = self
+                        .delivery_rng
+                        .random_range(request.skipped + 1..bytes.len());
                     self.deliver(bytes.slice(..cut), &[], None).await;
                 }
                 self.stream = None;

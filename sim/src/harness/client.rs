@@ -152,7 +152,7 @@ impl Client {
                 seams.extend(request.boundaries.iter().map(|&b| base + b));
                 bytes.extend_from_slice(&request.bytes);
                 ends.push(bytes.len());
-                let at = carried + base as u64..carried + bytes.len() as u64;
+                let at = carried + (base + request.skipped) as u64..carried + bytes.len() as u64;
                 match &request.kv {
                     Some(kv) => self.record(Event::Request {
                         cmd: kv.command.clone(),
@@ -389,9 +389,9 @@ impl Client {
     /// A random part of the first request, then gone.
     async fn disconnect(&mut self, mut stream: TcpStream) -> Verdict {
         if let Some(request) = self.session.next_request(&mut self.work) {
-            let len = request.bytes.len();
-            let cut = if len > 1 {
-                self.delivery.random_range(1..len)
+            let (len, from) = (request.bytes.len(), request.skipped + 1);
+            let cut = if len > from {
+                self.delivery.random_range(from..len)
             } else {
                 0
             };

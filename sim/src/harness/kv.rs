@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{encode_command, Framing, ReplyDecoder};
 use framesim_server::Command;
+use rand::Rng;
 use std::sync::Arc;
 
 /// Largest reply the built-in framer accepts.
@@ -109,15 +110,29 @@ struct KvSession {
 impl Session for KvSession {
     fn next_request(&mut self, rng: &mut Draws) -> Option<Request> {
         self.left = self.left.checked_sub(1)?;
+        // With edge values, now and then an empty request first, which gets no reply.
+        let empty = (self.edge_values > 0.0 && rng.random_bool(self.edge_values / 2.0))
+            .then(|| empty_request(&self.framing, rng));
         let (command, expect) = self.model.next(rng, self.edge_values);
         // Room for every argument and its framing at once: one allocation per request.
         let room = command.args.iter().map(|a| a.len() + 24).sum::<usize>() + 16;
         let mut bytes = BytesMut::with_capacity(room);
+        let mut boundaries = Vec::new();
+        if let Some(empty) = empty {
+            bytes.extend_from_slice(&empty);
+            boundaries.push(empty.len());
+        }
+        let skipped = bytes.len();
         encode_command(&self.framing, &command, &mut bytes).ok()?;
         let bytes = bytes.freeze();
-        let boundaries = seams(&self.framing, &command, &bytes);
+        boundaries.extend(
+            seams(&self.framing, &command, &bytes[skipped..])
+                .into_iter()
+                .map(|seam| skipped + seam),
+        );
         Some(Request {
             kv: Some(KvRequest { command, expect }),
+            skipped,
             ..Request::new(bytes).with_boundaries(boundaries)
         })
     }
@@ -137,6 +152,19 @@ impl Session for KvSession {
         } else {
             Err(format!("expected {:?}, got {got:?}", kv.expect))
         }
+    }
+}
+
+/// A request every framing skips without a reply: an empty RESP array or inline line, a
+/// blank line, a length frame of no bytes.
+fn empty_request(framing: &Framing, rng: &mut Draws) -> Vec<u8> {
+    match framing {
+        Framing::Resp => {
+            let all: [&[u8]; 4] = [b"*0\r\n", b"*-1\r\n", b"\r\n", b"\n"];
+            all[rng.random_range(0..all.len())].to_vec()
+        }
+        Framing::Line { delimiter } => delimiter.clone(),
+        Framing::Length { header_len, .. } => vec![0; *header_len],
     }
 }
 

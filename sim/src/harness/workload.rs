@@ -18,7 +18,8 @@ use framesim_server::Command;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
-    /// Everything the client writes for this request: one frame of the protocol.
+    /// Everything the client writes for this request: one frame of the protocol, after
+    /// `skipped` bytes of frames the server answers nothing for.
     pub bytes: Bytes,
     /// Offsets inside `bytes` where chunked delivery likes to cut (the frame's end is one
     /// already).
@@ -27,6 +28,9 @@ pub struct Request {
     /// protocol (in any of its framings): the transcript then shows the command and its
     /// expected reply rather than bytes. `None` for any other protocol.
     pub kv: Option<KvRequest>,
+    /// Leading bytes of `bytes` that are requests of their own which get no reply (an
+    /// empty one): a server that has read only these is still between requests.
+    pub skipped: usize,
 }
 
 /// A key-value request as framesim's model sees it: what [`KvWorkload`](super::KvWorkload)
@@ -46,6 +50,7 @@ impl Request {
             bytes: bytes.into(),
             boundaries: Vec::new(),
             kv: None,
+            skipped: 0,
         }
     }
 

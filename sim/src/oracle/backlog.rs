@@ -59,8 +59,9 @@ impl Backlog {
     /// except a length header, which the length decoder keeps as a number once read: hence
     /// `max_buffered` plus one header for length framing, and exactly `max_buffered` for
     /// RESP (a parsed argument's slot in the decoder's bookkeeping outweighs its `$len`
-    /// header) and for lines (kept whole in the buffer). The bound assumes no request is
-    /// skipped without a reply (blank lines, empty arrays), which no virtual client sends.
+    /// header) and for lines (kept whole in the buffer). An empty request (a blank line, an
+    /// empty array, an empty length frame) is skipped without a reply: its bytes are not
+    /// counted ([`FrameCount::skipped`]).
     pub fn new(
         framing: &Framing,
         limits: &Limits,
@@ -210,12 +211,15 @@ impl Tap for Meter {
     fn read(&self, bytes: &[u8]) {
         let n = bytes.len();
         let mut c = self.connection.lock().expect("meter lock");
+        let skipped = c.frames.skipped();
         c.frames.feed(bytes);
         c.read += n as u64;
         if c.shut || n == 0 {
             return;
         }
-        c.unanswered += n;
+        // An empty request split across reads is taken off when its last byte comes.
+        let skipped = (c.frames.skipped() - skipped) as usize;
+        c.unanswered = (c.unanswered + n).saturating_sub(skipped);
         if c.unanswered > c.bounds.max_unanswered && !c.requests_failed {
             c.requests_failed = true;
             let detail = format!(
@@ -431,6 +435,22 @@ mod tests {
             "{}",
             found[0].detail
         );
+        clear();
+    }
+
+    #[test]
+    fn an_empty_request_is_not_one_to_run() {
+        let (violations, meter) = metered();
+        meter.read(b"*0\r\n\r\n*-1\r\nPING\r\n");
+        replied(&Reply::Simple("PONG".into()));
+        meter.wrote(7);
+        // Empty requests get no reply and are not held: no bound on reading them.
+        meter.read(&b"*0\r\n".repeat(100));
+        assert!(violations.all().is_empty(), "{:?}", violations.all());
+        replied(&Reply::Error("ERR unknown command ''".into()));
+        let found = violations.all();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].oracle, Oracle::Executed);
         clear();
     }
 }

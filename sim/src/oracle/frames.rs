@@ -2,9 +2,12 @@
 //! decoders: the most times the server may call its service for that connection.
 //!
 //! The count reads the framing as a client lays requests out, and leans high where the
-//! server may refuse: a request over a limit, an empty line or an empty RESP array still
-//! counts. So a connection whose service calls outnumber it ran a request nobody sent whole:
-//! a truncated one at the end of the stream, one twice, or one made of garbage.
+//! server may refuse: a request over a limit, or a line of spaces, still counts. So a
+//! connection whose service calls outnumber it ran a request nobody sent whole: a truncated
+//! one at the end of the stream, one twice, or one made of garbage. The requests every
+//! framing skips without a reply — an empty line, an empty RESP array (`*0`, `*-1`) or
+//! inline line, a length frame of no bytes — are not requests: their bytes are counted
+//! apart ([`FrameCount::skipped`]), and a server that runs one is caught.
 
 use framesim_server::framing::Endian;
 use framesim_server::protocol::Framing;
@@ -15,6 +18,8 @@ pub struct FrameCount {
     state: State,
     /// Complete requests seen so far.
     complete: u64,
+    /// Bytes of the empty requests seen so far, which get no reply.
+    skipped: u64,
     /// The RESP header line read so far (kept between headers: no allocation per line).
     line: Vec<u8>,
 }
@@ -27,8 +32,8 @@ enum State {
         delimiter: Vec<u8>,
         fallback: Vec<usize>,
         matched: usize,
-        /// Bytes came since the last delimiter.
-        mid: bool,
+        /// Bytes since the last delimiter.
+        len: usize,
     },
     /// Length-prefixed frames: `header` bytes of the next one read so far, or `body` bytes
     /// of the current one still to come.
@@ -47,8 +52,9 @@ enum State {
 enum Resp {
     /// Between requests.
     Start,
-    /// Inside an inline request: it ends at the next `\n`.
-    Inline,
+    /// Inside an inline request: it ends at the next `\n`; `blank` while its bytes so far
+    /// are none or one `\r`.
+    Inline { len: usize, blank: bool },
     /// Reading a header line (`*N` or `$N`) up to its `\n`; `args` left after it.
     Header { array: bool, args: u64 },
     /// Skipping `left` bytes of an argument and its `\r\n`; then `args` more.
@@ -66,7 +72,7 @@ impl FrameCount {
                 fallback: fallback(delimiter),
                 delimiter: delimiter.clone(),
                 matched: 0,
-                mid: false,
+                len: 0,
             },
             Framing::Line { .. } => State::Broken,
             Framing::Length { header_len, endian } => State::Length {
@@ -80,6 +86,7 @@ impl FrameCount {
         FrameCount {
             state,
             complete: 0,
+            skipped: 0,
             line: Vec::new(),
         }
     }
@@ -89,11 +96,16 @@ impl FrameCount {
         self.complete
     }
 
+    /// Bytes of the empty requests fed so far: read, and rightly never answered.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
     /// Whether the bytes fed so far end where a request ends (or none came): no request is
     /// in progress. False once the stream stopped parsing.
     pub fn at_boundary(&self) -> bool {
         match &self.state {
-            State::Line { mid, .. } => !mid,
+            State::Line { len, .. } => *len == 0,
             State::Length { header, body, .. } => header.is_empty() && *body == 0,
             State::Resp(resp) => matches!(resp, Resp::Start),
             State::Broken => false,
@@ -109,10 +121,10 @@ impl FrameCount {
                     delimiter,
                     fallback,
                     matched,
-                    mid,
+                    len,
                 } => {
                     for &b in bytes {
-                        *mid = true;
+                        *len += 1;
                         while *matched > 0 && delimiter[*matched] != b {
                             *matched = fallback[*matched - 1];
                         }
@@ -120,9 +132,13 @@ impl FrameCount {
                             *matched += 1;
                         }
                         if *matched == delimiter.len() {
-                            self.complete += 1;
+                            if *len == delimiter.len() {
+                                self.skipped += *len as u64;
+                            } else {
+                                self.complete += 1;
+                            }
                             *matched = 0;
-                            *mid = false;
+                            *len = 0;
                         }
                     }
                     bytes.len()
@@ -147,13 +163,19 @@ impl FrameCount {
                             *body = length(header, *endian);
                             header.clear();
                             if *body == 0 {
-                                self.complete += 1;
+                                self.skipped += *header_len as u64;
                             }
                         }
                         n
                     }
                 }
-                State::Resp(resp) => match step(resp, bytes, &mut self.line, &mut self.complete) {
+                State::Resp(resp) => match step(
+                    resp,
+                    bytes,
+                    &mut self.line,
+                    &mut self.complete,
+                    &mut self.skipped,
+                ) {
                     Some(used) => used,
                     None => {
                         self.state = State::Broken;
@@ -167,7 +189,13 @@ impl FrameCount {
 }
 
 /// One step of RESP: how many of `bytes` it used, or `None` once they are not requests.
-fn step(resp: &mut Resp, bytes: &[u8], line: &mut Vec<u8>, complete: &mut u64) -> Option<usize> {
+fn step(
+    resp: &mut Resp,
+    bytes: &[u8],
+    line: &mut Vec<u8>,
+    complete: &mut u64,
+    skipped: &mut u64,
+) -> Option<usize> {
     match resp {
         Resp::Start => {
             *resp = if bytes[0] == b'*' {
@@ -176,18 +204,31 @@ fn step(resp: &mut Resp, bytes: &[u8], line: &mut Vec<u8>, complete: &mut u64) -
                     args: 0,
                 }
             } else {
-                Resp::Inline
+                Resp::Inline {
+                    len: 0,
+                    blank: true,
+                }
             };
             Some(0)
         }
-        Resp::Inline => match bytes.iter().position(|&b| b == b'\n') {
-            Some(end) => {
-                *complete += 1;
+        Resp::Inline { len, blank } => {
+            let (take, done) = match bytes.iter().position(|&b| b == b'\n') {
+                Some(end) => (end + 1, true),
+                None => (bytes.len(), false),
+            };
+            let content = &bytes[..take - usize::from(done)];
+            *blank &= *len + content.len() <= 1 && content.iter().all(|&b| b == b'\r');
+            *len += take;
+            if done {
+                if *blank {
+                    *skipped += *len as u64;
+                } else {
+                    *complete += 1;
+                }
                 *resp = Resp::Start;
-                Some(end + 1)
             }
-            None => Some(bytes.len()),
-        },
+            Some(take)
+        }
         Resp::Header { array, args } => {
             let (take, done) = match bytes.iter().position(|&b| b == b'\n') {
                 Some(end) => (end + 1, true),
@@ -206,7 +247,10 @@ fn step(resp: &mut Resp, bytes: &[u8], line: &mut Vec<u8>, complete: &mut u64) -
             let (kind, digits) = text.split_first()?;
             let n: i64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
             let next = match (*array, kind) {
-                (true, b'*') if n <= 0 => Resp::Start,
+                (true, b'*') if n <= 0 => {
+                    *skipped += whole.len() as u64;
+                    Resp::Start
+                }
                 (true, b'*') => Resp::Header {
                     array: false,
                     args: n as u64,
@@ -280,7 +324,15 @@ mod tests {
             bytewise.feed(std::slice::from_ref(b));
         }
         assert_eq!(whole.complete(), bytewise.complete(), "{framing}");
+        assert_eq!(whole.skipped(), bytewise.skipped(), "{framing}");
         whole.complete()
+    }
+
+    /// Bytes of empty requests in `bytes`.
+    fn skipped(framing: &Framing, bytes: &[u8]) -> u64 {
+        let mut c = FrameCount::new(framing);
+        c.feed(bytes);
+        c.skipped()
     }
 
     #[test]
@@ -293,17 +345,24 @@ mod tests {
         assert_eq!(count(&Framing::Resp, b"*1\r\n$4\r\n*\r\n\n\r\n"), 1);
         // Empty arrays are no request; garbage ends the count.
         assert_eq!(count(&Framing::Resp, b"*0\r\n*-1\r\n"), 0);
+        assert_eq!(skipped(&Framing::Resp, b"*0\r\n*-1\r\n"), 9);
+        // Blank inline lines too; a line of spaces counts (the server may refuse it).
+        assert_eq!(count(&Framing::Resp, b"\r\n\nPING\n \r\n"), 2);
+        assert_eq!(skipped(&Framing::Resp, b"\r\n\nPING\n \r\n"), 3);
         assert_eq!(count(&Framing::Resp, b"*1\r\n$x\r\nPING\r\n"), 0);
         assert_eq!(count(&Framing::Resp, b"*1\r\n+4\r\nPING\r\n"), 0);
     }
 
     #[test]
     fn lines_count_every_delimiter_even_split_or_overlapping() {
-        assert_eq!(count(&Framing::line(), b"a\nb\n\nc"), 3);
+        assert_eq!(count(&Framing::line(), b"a\nb\n\nc"), 2);
+        assert_eq!(skipped(&Framing::line(), b"a\nb\n\nc"), 1);
         let crlf = Framing::Line {
             delimiter: b"\r\n".to_vec(),
         };
         assert_eq!(count(&crlf, b"a\r\r\nb\n\r\n"), 2);
+        assert_eq!(count(&crlf, b"\r\n\r\nx\r\n"), 1);
+        assert_eq!(skipped(&crlf, b"\r\n\r\nx\r\n"), 4);
         let odd = Framing::Line {
             delimiter: b"aab".to_vec(),
         };
@@ -335,9 +394,10 @@ mod tests {
     fn length_prefixed_frames_count_when_their_last_byte_comes() {
         let big = Framing::length();
         let mut bytes = vec![0, 0, 0, 3, b'a', b'b', b'c', 0, 0, 0, 0];
-        assert_eq!(count(&big, &bytes), 2);
+        assert_eq!(count(&big, &bytes), 1);
+        assert_eq!(skipped(&big, &bytes), 4);
         bytes.extend([0, 0, 0, 2, b'x']);
-        assert_eq!(count(&big, &bytes), 2);
+        assert_eq!(count(&big, &bytes), 1);
         let little = Framing::Length {
             header_len: 2,
             endian: Endian::Little,
