@@ -22,8 +22,13 @@ use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 /// Bytes the server takes per read: how far past its buffer limit one read may carry it.
 const READ_CHUNK: usize = 4096;
 
-/// Most bytes of one piece an unfinished request grows by (RESP: `$4\r\nabcd\r\n`).
-const MAX_PIECE: usize = 16;
+/// Longest argument of an unfinished RESP request of large arguments: bytes that count
+/// against `max_buffered` once parsed out of the buffer, beside the argument's slot.
+const LARGE_ARG: usize = 256;
+
+/// Most bytes of one piece an unfinished request grows by, beside its argument
+/// (RESP: `$256\r\n` and `\r\n`).
+const PIECE_FRAMING: usize = 16;
 
 /// Arguments the unfinished RESP request announces: far more than it will ever send.
 const ANNOUNCED_ARGS: usize = 1 << 20;
@@ -305,7 +310,13 @@ impl Client {
             Framing::Resp => format!("*{ANNOUNCED_ARGS}\r\n$4\r\nMSET\r\n").into_bytes(),
             _ => b"MSET ".to_vec(),
         };
-        let bound = limits.max_buffered + READ_CHUNK + pending.len() + MAX_PIECE;
+        // Half the RESP clients send large arguments: a server that counts an argument's slot
+        // but not its bytes holds far more than it says.
+        let longest = match framing {
+            Framing::Resp if self.workload_rng.random_bool(0.5) => LARGE_ARG.min(limits.max_frame),
+            _ => 4,
+        };
+        let bound = limits.max_buffered + READ_CHUNK + pending.len() + longest + PIECE_FRAMING;
         // At most one chunk per millisecond (turmoil's tick), over half the frame deadline.
         let budget = limits.frame_deadline / 2;
         let chunk_len = (bound / (budget.as_millis() as usize).max(1)).max(64);
@@ -318,7 +329,7 @@ impl Client {
         let mut sent = 0;
         loop {
             while pending.len() < chunk_len {
-                let n = self.workload_rng.random_range(1..=4);
+                let n = self.workload_rng.random_range(1..=longest);
                 let word = plain(&mut self.workload_rng, n);
                 match &framing {
                     Framing::Resp => {
