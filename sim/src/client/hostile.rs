@@ -109,7 +109,7 @@ fn oversized(framing: &Framing, limits: &Limits) -> Vec<u8> {
 fn malformed(framing: &Framing) -> Vec<(Vec<u8>, &'static str)> {
     match framing {
         Framing::Resp => {
-            let all: [(&[u8], _); 8] = [
+            let all: [(&[u8], _); 10] = [
                 (
                     b"*2\r\n$3\r\nGET\r\n:1\r\n",
                     "an argument that is not a bulk",
@@ -120,6 +120,11 @@ fn malformed(framing: &Framing) -> Vec<(Vec<u8>, &'static str)> {
                     "a bulk length with a letter",
                 ),
                 (b"*x\r\n", "an array length that is not a number"),
+                (b"*1\r\n$+4\r\nPING\r\n", "a bulk length with a plus sign"),
+                (
+                    b"*01\r\n$4\r\nPING\r\n",
+                    "an array length with a leading zero",
+                ),
                 (b"*2147483648\r\n", "an array length past i32"),
                 (b"*2\r\n$3\r\nGETxx$1\r\nk\r\n", "a bulk not ended by CRLF"),
                 (

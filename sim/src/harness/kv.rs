@@ -113,7 +113,21 @@ impl Session for KvSession {
         // With edge values, now and then an empty request first, which gets no reply.
         let empty = (self.edge_values > 0.0 && rng.random_bool(self.edge_values / 2.0))
             .then(|| empty_request(&self.framing, rng));
-        let (command, expect) = self.model.next(rng, self.edge_values);
+        let (mut command, expect) = self.model.next(rng, self.edge_values);
+        // And now and then a command name in mixed case: names are case-insensitive.
+        if self.edge_values > 0.0 && rng.random_bool(self.edge_values / 2.0) {
+            let name = command.args[0]
+                .iter()
+                .map(|&b| {
+                    if rng.random_bool(0.5) {
+                        b.to_ascii_lowercase()
+                    } else {
+                        b
+                    }
+                })
+                .collect::<Vec<u8>>();
+            command.args[0] = Bytes::from(name);
+        }
         // Room for every argument and its framing at once: one allocation per request.
         let room = command.args.iter().map(|a| a.len() + 24).sum::<usize>() + 16;
         let mut bytes = BytesMut::with_capacity(room);
