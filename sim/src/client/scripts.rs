@@ -16,7 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{timeout, Instant};
 
 impl Client {
-    /// Normal, half-closing and disconnecting clients: batches of pipelined requests.
+    /// Normal, half-closing, disconnecting and quitting clients: batches of pipelined
+    /// requests.
     pub(super) async fn requests(&mut self) {
         let total = self.scenario().requests;
         let stop_at = match self.role {
