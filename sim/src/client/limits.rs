@@ -391,7 +391,8 @@ impl Client {
                 self.record(Event::Note {
                     text: format!("cut after {sent} bytes"),
                 });
-                self.expect_close(Oracle::Unfinished, REPLY_TIMEOUT).await;
+                self.expect_close(Oracle::Unfinished, self.prompt_close())
+                    .await;
             }
             Ok(reply) => self.fail(
                 Oracle::Unfinished,

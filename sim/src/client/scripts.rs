@@ -1,6 +1,6 @@
 //! What each role does with its connection, and the promises it checks on the way.
 
-use super::{Client, Lost, REPLY_TIMEOUT};
+use super::{Client, Lost};
 use crate::boundary::{header_max, length_header};
 use crate::model::satisfies;
 use crate::oracle::Oracle;
@@ -25,6 +25,8 @@ impl Client {
             _ => total,
         };
         let mut sent = 0;
+        // Whether the current connection's write side is closed: only then is a close owed.
+        let mut half_closed = false;
         while sent < stop_at {
             let pipeline = self.scenario().delivery.pipeline.max(1);
             let n = self
@@ -86,6 +88,7 @@ impl Client {
                     let _ = s.shutdown().await;
                 }
                 self.record(Event::HalfClose);
+                half_closed = true;
             }
             // A batch cut by a restart has no latency to speak of: its client waited for the
             // server to come back.
@@ -111,6 +114,7 @@ impl Client {
                         }
                         if self.restarted().await {
                             cut = true;
+                            half_closed = false;
                             break;
                         }
                         if quitting {
@@ -144,7 +148,7 @@ impl Client {
                 return;
             }
             if quitting {
-                self.expect_close(Oracle::Quit, REPLY_TIMEOUT).await;
+                self.expect_close(Oracle::Quit, self.prompt_close()).await;
                 return;
             }
             self.think().await;
@@ -162,8 +166,9 @@ impl Client {
                 self.stream = None;
                 self.record(Event::Disconnect { mid_frame: true });
             }
-            Role::HalfClose => {
-                self.expect_close(Oracle::HalfClose, REPLY_TIMEOUT).await;
+            Role::HalfClose if half_closed => {
+                self.expect_close(Oracle::HalfClose, self.prompt_close())
+                    .await;
             }
             _ => {
                 self.stream = None;
@@ -256,6 +261,13 @@ impl Client {
         self.stream = None;
         self.session = self.shared.workload.session(self.id);
         self.connect().await
+    }
+
+    /// How soon a close the server owes after its last reply must come: as soon as a reply
+    /// (the latency bound). A server that lingers after an error or a `QUIT` without first
+    /// closing its side keeps the client waiting for the linger's end.
+    pub(super) fn prompt_close(&self) -> Duration {
+        self.scenario().latency_bound
     }
 
     /// Waits for the server to close the connection within `within`; false (and `oracle`
@@ -409,7 +421,7 @@ impl Client {
         }
         match self.reply().await {
             Ok(reply) if satisfies(&reply, expect) => {
-                self.expect_close(Oracle::ProtocolError, REPLY_TIMEOUT)
+                self.expect_close(Oracle::ProtocolError, self.prompt_close())
                     .await;
             }
             Err(Lost::Closed(why)) if self.scenario().restart_at.is_some() => {
