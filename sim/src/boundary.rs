@@ -331,6 +331,24 @@ pub fn unfinished_length_frame(header_len: usize, limits: &Limits) -> usize {
         .max(2)
 }
 
+/// Every framing variant the swarm draws: RESP, four delimiters, four header sizes in both
+/// byte orders. For tests that hold a rule to all of them.
+#[cfg(test)]
+pub(crate) fn every_framing() -> Vec<Framing> {
+    let mut all = vec![Framing::Resp];
+    for d in [&b"\n"[..], b"\r\n", b"\r\n\0", b"\x00\xff"] {
+        all.push(Framing::Line {
+            delimiter: d.to_vec(),
+        });
+    }
+    for header_len in [1, 2, 4, 8] {
+        for endian in [Endian::Big, Endian::Little] {
+            all.push(Framing::Length { header_len, endian });
+        }
+    }
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,21 +356,6 @@ mod tests {
     use framesim_server::framing::Decoder;
     use framesim_server::framing::FrameError;
     use framesim_server::protocol::RequestDecoder;
-
-    fn framings() -> Vec<Framing> {
-        let mut all = vec![Framing::Resp];
-        for d in [&b"\n"[..], b"\r\n", b"\r\n\0", b"\x00\xff"] {
-            all.push(Framing::Line {
-                delimiter: d.to_vec(),
-            });
-        }
-        for header_len in [1, 2, 4, 8] {
-            for endian in [Endian::Big, Endian::Little] {
-                all.push(Framing::Length { header_len, endian });
-            }
-        }
-        all
-    }
 
     fn fill(n: usize) -> Bytes {
         Bytes::from(vec![b'v'; n])
@@ -367,7 +370,7 @@ mod tests {
 
     #[test]
     fn at_limit_requests_decode_and_one_byte_more_does_not() {
-        for framing in framings() {
+        for framing in every_framing() {
             for max_frame in [200, 4096] {
                 let limits = Limits {
                     max_frame,

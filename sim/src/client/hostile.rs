@@ -52,8 +52,8 @@ impl Client {
         let mut model = Model::with_prefix(self.id, prefix);
         let mut bytes = Vec::new();
         let mut due = VecDeque::with_capacity(before);
+        let edge_values = self.scenario().edge_values;
         for _ in 0..before {
-            let edge_values = self.scenario().edge_values;
             let (cmd, expect) = model.next(&mut self.workload_rng, edge_values);
             let expect = self.fit(expect);
             bytes.extend_from_slice(&self.encode(&cmd));
@@ -174,23 +174,12 @@ fn malformed(framing: &Framing) -> Vec<(Vec<u8>, &'static str)> {
 mod tests {
     use super::*;
     use bytes::BytesMut;
-    use framesim_server::framing::{Decoder, Endian, FrameError};
+    use framesim_server::framing::{Decoder, FrameError};
     use framesim_server::protocol::RequestDecoder;
 
     #[test]
     fn every_malformed_request_is_refused_by_the_server_decoder_without_waiting() {
-        let mut framings = vec![Framing::Resp];
-        for delimiter in [&b"\n"[..], b"\r\n", b"\r\n\0", b"\x00\xff"] {
-            framings.push(Framing::Line {
-                delimiter: delimiter.to_vec(),
-            });
-        }
-        for header_len in [1, 2, 4, 8] {
-            for endian in [Endian::Big, Endian::Little] {
-                framings.push(Framing::Length { header_len, endian });
-            }
-        }
-        for framing in framings {
+        for framing in crate::boundary::every_framing() {
             for (bytes, what) in malformed(&framing) {
                 let mut decoder = RequestDecoder::new(&framing, &Limits::default());
                 let mut buf = BytesMut::from(&bytes[..]);

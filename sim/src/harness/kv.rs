@@ -128,22 +128,19 @@ impl Session for KvSession {
                 .collect::<Vec<u8>>();
             command.args[0] = Bytes::from(name);
         }
+        let empty = empty.unwrap_or_default();
         // Room for every argument and its framing at once: one allocation per request.
-        let room = command.args.iter().map(|a| a.len() + 24).sum::<usize>() + 16;
+        let room = command.args.iter().map(|a| a.len() + 24).sum::<usize>() + 16 + empty.len();
         let mut bytes = BytesMut::with_capacity(room);
-        let mut boundaries = Vec::new();
-        if let Some(empty) = empty {
-            bytes.extend_from_slice(&empty);
-            boundaries.push(empty.len());
-        }
-        let skipped = bytes.len();
+        bytes.extend_from_slice(&empty);
+        let skipped = empty.len();
         encode_command(&self.framing, &command, &mut bytes).ok()?;
         let bytes = bytes.freeze();
-        boundaries.extend(
-            seams(&self.framing, &command, &bytes[skipped..])
-                .into_iter()
-                .map(|seam| skipped + seam),
-        );
+        let mut boundaries = seams(&self.framing, &command, &bytes[skipped..]);
+        if skipped > 0 {
+            boundaries.iter_mut().for_each(|seam| *seam += skipped);
+            boundaries.push(skipped);
+        }
         Some(Request {
             kv: Some(KvRequest { command, expect }),
             skipped,
