@@ -6,9 +6,10 @@
 //! adapter's writes also wait on the connection's receive window (`window`), and it feeds
 //! the boundary oracles (`oracle::backlog`) every byte that crosses it.
 
+use crate::clock::Clock;
 use crate::plan::{Fault, Plan, Plans};
 use crate::seeds::{self, Draws, Stream};
-use crate::transcript::{Actor, Event, Peer, Transcript};
+use crate::transcript::{Actor, Event, Peer, Record, Transcript};
 use crate::window::{Windows, DEFAULT_WINDOW};
 use bytes::{Buf, BytesMut};
 use rand::Rng;
@@ -163,6 +164,7 @@ impl Wiring {
             plan: self.plans.plan(n),
             cut: None,
             read_total: 0,
+            clock: Clock::default(),
         }
     }
 }
@@ -193,6 +195,8 @@ pub struct FaultyStream<S> {
     cut: Option<usize>,
     /// Bytes the server has read: what its window learns when it closes.
     read_total: u64,
+    /// The run's time, read on the server's host.
+    clock: Clock,
 }
 
 /// Hears nothing: the tap of a stream wrapped outside a framesim run.
@@ -254,6 +258,7 @@ impl<S> FaultyStream<S> {
             plan: Plan::Draw,
             cut: None,
             read_total: 0,
+            clock: Clock::default(),
         }
     }
 
@@ -269,12 +274,25 @@ impl<S> FaultyStream<S> {
 
 impl<S> Drop for FaultyStream<S> {
     fn drop(&mut self) {
-        self.windows.server_closed(self.key, true, self.read_total);
+        // Dropped maybe off its host (a host restarting): turmoil's clock says when.
+        let now = crate::clock::now();
+        self.windows
+            .server_closed(self.key, true, self.read_total, now);
         self.tap.shut();
     }
 }
 
 impl<S> FaultyStream<S> {
+    /// Records a fault this stream injected (or a stall), by the server.
+    fn record(&self, event: Event) {
+        let at = self.clock.now();
+        self.transcript.push(Record {
+            at,
+            actor: Actor::Server,
+            event,
+        });
+    }
+
     /// True (and recorded) when this poll should return a spurious `Pending`.
     fn pending(&mut self, cx: &mut Context<'_>) -> bool {
         let chance = self.faults.spurious_pending_chance;
@@ -287,12 +305,9 @@ impl<S> FaultyStream<S> {
 
     /// A spurious `Pending`, recorded, its waker woken at once.
     fn spurious(&mut self, cx: &mut Context<'_>) {
-        self.transcript.record(
-            Actor::Server,
-            Event::SpuriousPending {
-                peer: self.peer.clone(),
-            },
-        );
+        self.record(Event::SpuriousPending {
+            peer: self.peer.clone(),
+        });
         cx.waker().wake_by_ref();
     }
 }
@@ -349,26 +364,20 @@ impl<S: AsyncRead + Unpin> FaultyStream<S> {
         let total = self.held.len();
         if partial {
             self.cut = Some(n);
-            self.transcript.record(
-                Actor::Server,
-                Event::PartialRead {
-                    peer: self.peer.clone(),
-                    len: n,
-                },
-            );
+            self.record(Event::PartialRead {
+                peer: self.peer.clone(),
+                len: n,
+            });
         }
         buf.put_slice(&self.held[..n]);
         self.held.advance(n);
         // Recorded when it differs from a plain read: more than one segment, or cut short.
         if coalesce && (pulled + usize::from(had > 0) > 1 || n < total) {
-            self.transcript.record(
-                Actor::Server,
-                Event::CoalescedRead {
-                    peer: self.peer.clone(),
-                    len: n,
-                    held: total,
-                },
-            );
+            self.record(Event::CoalescedRead {
+                peer: self.peer.clone(),
+                len: n,
+                held: total,
+            });
         }
     }
 
@@ -402,13 +411,10 @@ impl<S: AsyncRead + Unpin> FaultyStream<S> {
             let n = small.filled().len();
             buf.put_slice(small.filled());
             if n == limit {
-                self.transcript.record(
-                    Actor::Server,
-                    Event::PartialRead {
-                        peer: self.peer.clone(),
-                        len: n,
-                    },
-                );
+                self.record(Event::PartialRead {
+                    peer: self.peer.clone(),
+                    len: n,
+                });
             }
         }
         result
@@ -535,13 +541,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
             Some(0) if offered > 0 => {
                 if !this.stalled {
                     this.stalled = true;
-                    this.transcript.record(
-                        Actor::Server,
-                        Event::WindowFull {
-                            peer: this.peer.clone(),
-                            unread: this.windows.unread(this.key),
-                        },
-                    );
+                    this.record(Event::WindowFull {
+                        peer: this.peer.clone(),
+                        unread: this.windows.unread(this.key),
+                    });
                 }
                 this.plan.drew_write(Fault::Plain);
                 return Poll::Pending;
@@ -564,14 +567,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
         let result = if let Some(len) = short {
             let result = Pin::new(&mut this.inner).poll_write(cx, &data[..len]);
             if let Poll::Ready(Ok(n)) = result {
-                this.transcript.record(
-                    Actor::Server,
-                    Event::ShortWrite {
-                        peer: this.peer.clone(),
-                        len: n,
-                        of: offered,
-                    },
-                );
+                this.record(Event::ShortWrite {
+                    peer: this.peer.clone(),
+                    len: n,
+                    of: offered,
+                });
             }
             result
         } else {
@@ -580,7 +580,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
         if let Poll::Ready(Ok(n)) = result {
             if n > 0 {
                 this.stalled = false;
-                this.windows.server_wrote(this.key, n);
+                this.windows.server_wrote(this.key, n, this.clock.now());
                 this.tap.wrote(n);
             }
         }
@@ -598,7 +598,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
         let result = Pin::new(&mut this.inner).poll_shutdown(cx);
         if result.is_ready() {
             this.tap.shut();
-            this.windows.server_closed(this.key, false, this.read_total);
+            this.windows
+                .server_closed(this.key, false, this.read_total, this.clock.now());
         }
         result
     }
@@ -648,6 +649,7 @@ mod tests {
             plan: Plan::Draw,
             cut: None,
             read_total: 0,
+            clock: Clock::default(),
         }
     }
 

@@ -231,9 +231,8 @@ impl Windows {
         self.with(key, |w, _| w.written - w.read)
     }
 
-    /// The server wrote `n` bytes to the client of `key`, as one segment.
-    pub(crate) fn server_wrote(&self, key: SocketAddr, n: usize) {
-        let now = crate::clock::now();
+    /// The server wrote `n` bytes to the client of `key`, as one segment, at `now`.
+    pub(crate) fn server_wrote(&self, key: SocketAddr, n: usize, now: Duration) {
         self.with(key, |w, _| {
             w.written += n as u64;
             w.unread.push_back(n);
@@ -242,9 +241,8 @@ impl Windows {
     }
 
     /// The server shut its side of `key` down, or dropped it (`gone`), having read `read`
-    /// bytes from it.
-    pub(crate) fn server_closed(&self, key: SocketAddr, gone: bool, read: u64) {
-        let now = crate::clock::now();
+    /// bytes from it, at `now`.
+    pub(crate) fn server_closed(&self, key: SocketAddr, gone: bool, read: u64, now: Duration) {
         self.with(key, |w, _| {
             w.closed_at.get_or_insert(now);
             w.read_at_close = w.read_at_close.max(read);
@@ -376,14 +374,14 @@ mod tests {
         let key: SocketAddr = "10.0.0.1:5000".parse().unwrap();
         let waker = Waker::noop();
         assert_eq!(windows.room(key, waker), Some(10));
-        windows.server_wrote(key, 6);
+        windows.server_wrote(key, 6, Duration::ZERO);
         assert_eq!(windows.room(key, waker), Some(4));
         windows.client_read(key, 3);
         assert_eq!(windows.room(key, waker), Some(7));
         // Three unread segments (the rest of the first and two more) fill turmoil's channel
         // but one, however few their bytes.
-        windows.server_wrote(key, 1);
-        windows.server_wrote(key, 1);
+        windows.server_wrote(key, 1, Duration::ZERO);
+        windows.server_wrote(key, 1, Duration::ZERO);
         assert_eq!(windows.room(key, waker), Some(0));
         windows.client_read(key, 3);
         assert_eq!(windows.room(key, waker), Some(8));

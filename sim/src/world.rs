@@ -2,6 +2,7 @@
 //! runs the server-side checks once every client is done, and the crash of a restart.
 
 use crate::client::{scenario_workload, Client, Shared};
+use crate::clock::Clock;
 use crate::harness::{server_fn, Listener, ServerFn, Shutdown};
 use crate::naive;
 use crate::net::{Wiring, PORT};
@@ -36,12 +37,15 @@ pub struct RunOptions {
 struct Recorder {
     kv: Box<dyn Service>,
     transcript: Transcript,
+    /// The run's time, read on the server's host (a restart makes a new recorder).
+    clock: Clock,
 }
 
 impl Service for Recorder {
     fn call(&self, cmd: Command) -> Response {
         let frame = Event::Frame { cmd };
-        self.transcript.record_ref(Actor::Server, &frame);
+        self.transcript
+            .record_ref_at(self.clock.now(), Actor::Server, &frame);
         let Event::Frame { cmd } = frame else {
             unreachable!("built as a frame above")
         };
@@ -78,6 +82,7 @@ fn server(s: &Scenario, stats: Stats, transcript: Transcript) -> Rc<ServerFn> {
         let service = Recorder {
             kv,
             transcript: transcript.clone(),
+            clock: Clock::default(),
         };
         target.serve(listener, service, config.clone(), stats.clone(), shutdown)
     })

@@ -71,7 +71,7 @@ impl Client {
                 return false;
             }
             self.sent += chunk.len() as u64;
-            let at = *now.get_or_insert_with(crate::clock::now);
+            let at = *now.get_or_insert_with(|| self.clock.now());
             self.record_ref_at(at, &Event::Write { bytes: chunk });
             let begins_here = start == 0 || frame_ends.iter().any(|&e| (start..end).contains(&e));
             if begins_here {

@@ -13,6 +13,7 @@ mod play;
 mod readers;
 mod scripts;
 
+use crate::clock::Clock;
 use crate::harness::{KvWorkload, Session, Workload};
 use crate::model::Model;
 use crate::net::PORT;
@@ -20,7 +21,7 @@ use crate::oracle::{Oracle, Violations};
 use crate::scenario::{Commands, Role, Scenario};
 use crate::script::{self, Lifter, Step};
 use crate::seeds::{self, Draws, Stream};
-use crate::transcript::{Actor, Event, Transcript};
+use crate::transcript::{Actor, Event, Record, Transcript};
 use crate::window::{ClientStream, Windows};
 use bytes::BytesMut;
 use framesim_server::framing::Decoder;
@@ -97,6 +98,8 @@ pub struct Client {
     connecting_since: Duration,
     /// Request bytes written on the current connection.
     sent: u64,
+    /// The run's time, read on the client's host.
+    clock: Clock,
 }
 
 /// Why a client stopped waiting for a reply.
@@ -126,6 +129,7 @@ impl Client {
             model: Model::default(),
             connecting_since: Duration::ZERO,
             sent: 0,
+            clock: Clock::default(),
             shared,
         }
     }
@@ -138,13 +142,18 @@ impl Client {
         if self.shared.lifter.is_some() {
             self.lift(&event);
         }
-        self.shared.transcript.record(self.actor(), event);
+        let at = self.clock.now();
+        self.shared.transcript.push(Record {
+            at,
+            actor: self.actor(),
+            event,
+        });
     }
 
     /// [`record`](Self::record) for an event whose parts the client goes on using: they
     /// are copied only when the transcript keeps its records.
     fn record_ref(&self, event: &Event) {
-        self.record_ref_at(crate::clock::now(), event);
+        self.record_ref_at(self.clock.now(), event);
     }
 
     /// [`record_ref`](Self::record_ref) at virtual time `at`, read by the caller in the
@@ -162,7 +171,7 @@ impl Client {
         if let Some(lifter) = &self.shared.lifter {
             // A close the client waited for in vain: the script waits as long.
             if oracle == script::close_oracle(self.role) && oracle != Oracle::WrongfulClose {
-                let now = crate::clock::now();
+                let now = self.clock.now();
                 if let Some((last, ago)) = lifter.last(self.id, now) {
                     if !matches!(last, Step::CloseWithin { .. }) {
                         let step = Step::CloseWithin {
@@ -184,7 +193,7 @@ impl Client {
         let Some(lifter) = &self.shared.lifter else {
             return;
         };
-        let now = crate::clock::now();
+        let now = self.clock.now();
         let step = match event {
             Event::Connect { .. } => Step::Connect {
                 at: self.connecting_since,
@@ -254,7 +263,7 @@ impl Client {
     async fn connect(&mut self) -> bool {
         self.buf.clear();
         self.decoder = ReplyDecoder::new(&self.scenario().framing, 1 << 20);
-        self.connecting_since = crate::clock::now();
+        self.connecting_since = self.clock.now();
         self.sent = 0;
         let mut last = String::new();
         for _ in 0..200 {
@@ -290,7 +299,7 @@ impl Client {
     /// reply comes or not.
     async fn reply(&mut self) -> Result<Reply, Lost> {
         if let Some(lifter) = &self.shared.lifter {
-            let now = crate::clock::now();
+            let now = self.clock.now();
             lifter.push(self.id, self.role, now, Step::Read);
         }
         self.next_reply().await

@@ -21,7 +21,7 @@ impl Client {
             // A read waits from when it starts; a connect or half-close from when it is done.
             let waits = step.starts_a_wait() && step != Step::Read;
             if step == Step::Read {
-                since = crate::clock::now();
+                since = self.clock.now();
             }
             match step {
                 Step::Connect { at } => {
@@ -72,7 +72,7 @@ impl Client {
                     self.record(Event::Disconnect { mid_frame });
                 }
                 Step::CloseWithin { within, oracle } => {
-                    let now = crate::clock::now();
+                    let now = self.clock.now();
                     let left = (since + within).saturating_sub(now);
                     if !self.expect_close(oracle, left).await {
                         return;
@@ -80,7 +80,7 @@ impl Client {
                 }
             }
             if waits {
-                since = crate::clock::now();
+                since = self.clock.now();
             }
         }
         self.stream = None;

@@ -35,7 +35,7 @@ impl Client {
                 .min(stop_at - sent);
             // Nothing awaits from here to the first chunk's write: the batch's requests and
             // the chunks written before any wait share one reading of the clock.
-            let now = crate::clock::now();
+            let now = self.clock.now();
             let mut parts = Vec::with_capacity(n);
             let mut expects = Vec::with_capacity(n);
             let mut frame_ends = Vec::with_capacity(n);
@@ -274,7 +274,7 @@ impl Client {
     /// broken) if it does not.
     pub(super) async fn expect_close(&mut self, oracle: Oracle, within: Duration) -> bool {
         if let Some(lifter) = &self.shared.lifter {
-            let now = crate::clock::now();
+            let now = self.clock.now();
             let since = lifter
                 .last(self.id, now)
                 .map_or(Duration::ZERO, |(_, ago)| ago);
@@ -416,7 +416,7 @@ impl Client {
     /// restart may take the connection, and the reply, first).
     pub(super) async fn error_then_close(&mut self, expect: &Expected) {
         if let Some(lifter) = &self.shared.lifter {
-            let now = crate::clock::now();
+            let now = self.clock.now();
             lifter.push(self.id, self.role, now, Step::Expect(expect.clone()));
         }
         match self.reply().await {
