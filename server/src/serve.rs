@@ -93,6 +93,12 @@ where
     let lingering = Arc::new(Semaphore::new(MAX_LINGERING));
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
+    // After a failed accept: accepting waits until then, while the loop goes on serving
+    // the shutdown, finished tasks and the parking lot (a sleep in the loop would hold up
+    // every parked connection's next request and the shutdown for the whole back-off).
+    let backoff = sleep(Duration::ZERO);
+    tokio::pin!(backoff);
+    let mut backing_off = false;
 
     loop {
         tokio::select! {
@@ -117,7 +123,8 @@ where
                 }
                 park::Event::Failed(parked) => drop(parked),
             },
-            accepted = listener.accept() => match accepted {
+            () = &mut backoff, if backing_off => backing_off = false,
+            accepted = listener.accept(), if !backing_off => match accepted {
                 Ok((mut stream, peer)) if stats.open() >= config.max_connections => {
                     stats.count(Event::Refused);
                     tracing::debug!(%peer, "refused: max connections reached");
@@ -157,7 +164,8 @@ where
                         continue;
                     }
                     failing.note(|n| tracing::warn!("accept failed {n} times: {e}; retrying"));
-                    sleep(config.accept_backoff).await;
+                    backoff.as_mut().reset(Instant::now() + config.accept_backoff);
+                    backing_off = true;
                 }
             },
         }
