@@ -55,7 +55,8 @@ pub async fn unbounded_output<L: Listener, S: Service>(
 pub async fn serve<L: Listener, S: Service>(naive: Naive, listener: L, service: S, config: Config) {
     let mut listener = Limited::new(listener, &config);
     let (service, config) = (Arc::new(service), Arc::new(config));
-    while let Ok((mut stream, open)) = listener.accept().await {
+    loop {
+        let (mut stream, open) = listener.accept().await;
         let (service, config) = (service.clone(), config.clone());
         tokio::spawn(async move {
             let _open = open;
@@ -207,7 +208,8 @@ const LINGER_BYTES: usize = 256 * 1024;
 pub async fn careful<L: Listener, S: Service>(slip: Slip, listener: L, service: S, config: Config) {
     let mut listener = Limited::new(listener, &config);
     let (service, config) = (Arc::new(service), Arc::new(config));
-    while let Ok((mut stream, open)) = listener.accept().await {
+    loop {
+        let (mut stream, open) = listener.accept().await;
         let (service, config) = (service.clone(), config.clone());
         tokio::spawn(async move {
             let _open = open;
@@ -553,6 +555,56 @@ pub async fn connection_limit_off_by_one<L: Listener, S: Service>(
     let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
 }
 
+/// The real `serve` retrying a failed accept at once: out of descriptors, it spins.
+pub async fn no_accept_backoff<L: Listener, S: Service>(
+    listener: L,
+    service: S,
+    mut config: Config,
+    stats: Stats,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    config.accept_backoff = Duration::ZERO;
+    let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
+}
+
+/// The real `serve` behind an accept loop that ends at its first failed accept (the
+/// `accept().await?` of many a server): the connections open go on, no new one is taken.
+pub async fn accept_gives_up<L: Listener, S: Service>(
+    listener: L,
+    service: S,
+    config: Config,
+    stats: Stats,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let listener = GivesUp {
+        inner: listener,
+        failed: false,
+    };
+    let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
+}
+
+/// A listener that accepts nothing more once an accept has failed.
+struct GivesUp<L> {
+    inner: L,
+    failed: bool,
+}
+
+impl<L: Listener> Listener for GivesUp<L> {
+    type Stream = L::Stream;
+
+    async fn accept(&mut self) -> io::Result<(L::Stream, std::net::SocketAddr)> {
+        if self.failed {
+            return std::future::pending().await;
+        }
+        let accepted = self.inner.accept().await;
+        self.failed = accepted.is_err();
+        accepted
+    }
+}
+
+/// How long a naive accept loop waits after a failed accept.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
 /// A naive accept loop's listener, holding at most `max_connections` open and refusing the
 /// rest with the real server's error: the fixtures' one mistake is elsewhere.
 struct Limited<L> {
@@ -575,10 +627,14 @@ impl<L: Listener> Limited<L> {
         }
     }
 
-    /// The next connection within the limit, and what keeps it counted until dropped.
-    async fn accept(&mut self) -> io::Result<(L::Stream, Open)> {
+    /// The next connection within the limit, and what keeps it counted until dropped. A
+    /// failed accept is tried again after a pause, as the real server does.
+    async fn accept(&mut self) -> (L::Stream, Open) {
         loop {
-            let (mut stream, _) = self.inner.accept().await?;
+            let Ok((mut stream, _)) = self.inner.accept().await else {
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            };
             if self.open.load(Ordering::SeqCst) >= self.max {
                 let refusal = self.refusal.clone();
                 tokio::spawn(async move {
@@ -588,7 +644,7 @@ impl<L: Listener> Limited<L> {
                 continue;
             }
             self.open.fetch_add(1, Ordering::SeqCst);
-            return Ok((stream, Open(self.open.clone())));
+            return (stream, Open(self.open.clone()));
         }
     }
 }

@@ -16,7 +16,7 @@ use rand::Rng;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -49,6 +49,10 @@ pub struct Faults {
     /// Bytes the server may have written to a connection that its client has not read yet;
     /// past it the server's writes wait, as with a full TCP window.
     pub window: usize,
+    /// Chance the server's accept fails while a connection waits (the connection stays
+    /// waiting): `ECONNABORTED` once, or descriptors or memory out (`EMFILE`, `ENFILE`,
+    /// `ENOMEM`) for 1–20 ms, every accept in that time failing alike.
+    pub accept_error_chance: f64,
 }
 
 impl Faults {
@@ -60,6 +64,7 @@ impl Faults {
             spurious_pending_chance: 0.0,
             coalesce_chance: 0.0,
             window: DEFAULT_WINDOW,
+            accept_error_chance: 0.0,
         }
     }
 }
@@ -123,7 +128,29 @@ pub struct Wiring {
     pub taps: Arc<dyn Taps>,
     /// Whether connections draw their faults, record them, or play a script's.
     pub plans: Plans,
+    /// The accept faults injected over the whole run.
+    pub accepts: Arc<AcceptFaults>,
 }
+
+/// What the listeners of a run (one per incarnation of the server host) injected into
+/// accept, and what the server did about it.
+#[derive(Debug, Default)]
+pub struct AcceptFaults {
+    /// The connection (numbered as [`Wiring::accepted`] counts, from 1) whose accept
+    /// drew last: each draws once, whatever the calls it takes to accept it.
+    pub(crate) drawn: AtomicU64,
+    /// No more faults: set before the connection-limit probe at the end of a run.
+    pub(crate) off: AtomicBool,
+    /// Accept errors returned.
+    pub errors: AtomicU64,
+    /// Times the server called accept again at the same virtual instant, past
+    /// [`SPIN_LIMIT`] calls, while descriptors were out: it never backed off.
+    pub spins: AtomicU64,
+}
+
+/// Failed accepts at one virtual instant past which a server is spinning: it retries
+/// without waiting while descriptors are out.
+pub const SPIN_LIMIT: u32 = 1_000;
 
 impl Wiring {
     /// Wiring that feeds no oracle and never fills a window: every connection draws its
@@ -135,6 +162,7 @@ impl Wiring {
             windows: Windows::new(usize::MAX, usize::MAX),
             taps: Arc::new(Unheard),
             plans: Plans::Draw,
+            accepts: Arc::default(),
         }
     }
 

@@ -147,11 +147,16 @@ impl Report {
             "clients {}  requests {}  replies {}  frames {}  bytes {}  chunks {}",
             self.scenario.clients, c.requests, c.replies, c.frames, c.bytes, c.writes
         );
-        let _ = writeln!(
+        let _ = write!(
             out,
             "faults: partial reads {}  short writes {}  pending {}  restarts {}",
             c.partial_reads, c.short_writes, c.pendings, c.faults
         );
+        // Only when some were injected: the summaries of runs without read as before.
+        if c.accept_errors > 0 {
+            let _ = write!(out, "  accept errors {}", c.accept_errors);
+        }
+        let _ = writeln!(out);
         let _ = writeln!(
             out,
             "virtual time {:?}  latency p50 {:?} p99 {:?}  wall {:.3}s",

@@ -32,6 +32,9 @@ pub enum Stream {
     /// The faults of the server's `n`th accepted connection (1 for the first), counted over
     /// the whole run, restarts included.
     Connection(u64),
+    /// Whether the server's accept of its `n`th connection (1 for the first) fails first,
+    /// counted over the whole run, restarts included.
+    Accept(u64),
 }
 
 /// Salt of the workload streams.
@@ -40,6 +43,8 @@ const WORKLOAD: u64 = 0x3030_7761_6b72_6f77;
 const SWARM: u64 = 0x0d7a_5eed_0f7e_a11a;
 /// Offset of connection indices: keeps them clear of client ids, which share the salt.
 const CONNECTION: u64 = 0xacce_97ed;
+/// Salt of the accept streams.
+const ACCEPT: u64 = 0x0ac0_e7fa_11ed_0000;
 
 /// The seed of `stream` in the run seeded with `seed`: the table of every stream.
 pub fn derive(seed: u64, stream: Stream) -> u64 {
@@ -50,6 +55,7 @@ pub fn derive(seed: u64, stream: Stream) -> u64 {
         Stream::Delivery(id) => mix(seed, id as u64),
         Stream::Workload(id) => mix(seed ^ WORKLOAD, id as u64),
         Stream::Connection(n) => mix(seed, CONNECTION ^ n),
+        Stream::Accept(n) => mix(seed ^ ACCEPT, n),
     }
 }
 

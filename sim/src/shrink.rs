@@ -469,8 +469,16 @@ impl State {
 
     /// Calmer conditions, one at a time: each kept only if the failure stays.
     fn calm(&mut self, on_step: &mut impl FnMut(&Step)) {
-        let calmer: [(&str, Calmer); 10] = [
+        let calmer: [(&str, Calmer); 12] = [
             ("no restart", |s| s.restart_at = None),
+            ("no accept errors", |s| s.faults.accept_error_chance = 0.0),
+            // Not calmer but plainer: a failure that needs a failed accept no longer needs
+            // the client whose accept happened to draw one.
+            ("every accept fails first", |s| {
+                if s.faults.accept_error_chance > 0.0 {
+                    s.faults.accept_error_chance = 1.0;
+                }
+            }),
             ("no ramp", |s| s.ramp = Duration::ZERO),
             ("fixed latency", |s| s.latency.1 = s.latency.0),
             ("no spurious pending", |s| {

@@ -53,6 +53,11 @@ pub enum Target {
     /// Closes at a `QUIT` without writing the replies of its batch: the `+OK` and those of
     /// the requests pipelined before it are lost.
     QuitDropsReplies,
+    /// `serve` behind an accept loop that ends at its first failed accept: no connection
+    /// after it is ever taken.
+    AcceptGivesUp,
+    /// `serve` retrying a failed accept at once: out of descriptors, it spins.
+    NoAcceptBackoff,
 }
 
 impl Target {
@@ -76,6 +81,8 @@ impl Target {
             Target::IdleFromAccept => "naive-idle-from-accept",
             Target::ErrorDropsReplies => "naive-error-drops-replies",
             Target::QuitDropsReplies => "naive-quit-drops-replies",
+            Target::AcceptGivesUp => "naive-accept-gives-up",
+            Target::NoAcceptBackoff => "naive-no-accept-backoff",
         }
     }
 
@@ -115,6 +122,10 @@ impl Target {
                 "naive: a protocol error throws away the replies owed before it"
             }
             Target::QuitDropsReplies => "naive: closes at QUIT without writing its batch's replies",
+            Target::AcceptGivesUp => {
+                "naive: serve whose accept loop ends at its first failed accept"
+            }
+            Target::NoAcceptBackoff => "naive: serve retrying a failed accept at once (spins)",
         }
     }
 
@@ -178,6 +189,12 @@ impl Target {
             Target::QuitDropsReplies => {
                 naive::careful(naive::Slip::QuitDropsReplies, listener, service, config).await
             }
+            Target::AcceptGivesUp => {
+                naive::accept_gives_up(listener, service, config, stats, shutdown).await
+            }
+            Target::NoAcceptBackoff => {
+                naive::no_accept_backoff(listener, service, config, stats, shutdown).await
+            }
             Target::NoGrace => {
                 let config = Config {
                     grace: std::time::Duration::ZERO,
@@ -215,6 +232,8 @@ impl ValueEnum for Target {
             Target::IdleFromAccept,
             Target::ErrorDropsReplies,
             Target::QuitDropsReplies,
+            Target::AcceptGivesUp,
+            Target::NoAcceptBackoff,
         ]
     }
 

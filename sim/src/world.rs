@@ -5,7 +5,7 @@ use crate::client::{scenario_workload, Client, Shared};
 use crate::clock::Clock;
 use crate::harness::{server_fn, Listener, ServerFn, Shutdown};
 use crate::naive;
-use crate::net::{Wiring, PORT};
+use crate::net::{AcceptFaults, Wiring, PORT};
 use crate::oracle::backlog::{self, Backlog};
 use crate::oracle::{self, limit, Oracle, Violations};
 use crate::plan::Plans;
@@ -124,6 +124,8 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         Plans::Draw
     };
 
+    let accepts = Arc::new(AcceptFaults::default());
+
     let lifter = options.lift.then(Lifter::default);
     let shared = Shared {
         scenario: s.clone(),
@@ -142,12 +144,13 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         })
         .collect();
 
-    let (t, v, st, scn, w) = (
+    let (t, v, st, scn, w, a) = (
         transcript.clone(),
         violations.clone(),
         stats.clone(),
         s.clone(),
         windows.clone(),
+        accepts.clone(),
     );
     let max_connections = server_config(&s).max_connections;
     let monitor = Box::new(move |ending: Ending| {
@@ -158,7 +161,7 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
             while st.snapshot().connections_open > 0 && start.elapsed() < settle {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            oracle::server::check(&scn, &st.snapshot(), &t, &v);
+            oracle::server::check(&scn, &st.snapshot(), &a, &t, &v);
             // The limit, on a server holding nothing (counted at the listener, whatever the
             // server counts): only after a run that held so far, so that a failure stays
             // the first thing that went wrong.
@@ -169,6 +172,8 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 if ending.open.load(Ordering::SeqCst) == 0 {
+                    // The probe times how the server answers at its limit, not its accepts.
+                    a.off.store(true, Ordering::Relaxed);
                     limit::probe(&scn.framing, max_connections, &w, &t, &v).await;
                 }
             }
@@ -190,6 +195,7 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
             windows,
             taps: Arc::new(backlog),
             plans: plans.clone(),
+            accepts: accepts.clone(),
         },
         server: server(&s, stats.clone(), transcript.clone()),
         hosts: clients,

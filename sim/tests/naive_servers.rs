@@ -209,3 +209,19 @@ fn replies_thrown_away_at_quit_are_caught_by_the_quit_oracle() {
 fn replies_thrown_away_at_a_protocol_error_are_caught_by_the_reply_oracle() {
     caught_on(hostile, Target::ErrorDropsReplies, Oracle::Reply);
 }
+
+fn with_accept_errors(seed: u64) -> Scenario {
+    let mut s = Scenario::preset(Preset::Small, seed);
+    s.faults.accept_error_chance = 0.5;
+    s
+}
+
+#[test]
+fn an_accept_loop_that_ends_at_a_failed_accept_is_caught() {
+    caught_on(with_accept_errors, Target::AcceptGivesUp, Oracle::Connect);
+}
+
+#[test]
+fn an_accept_loop_that_spins_when_out_of_descriptors_is_caught_by_the_accept_oracle() {
+    caught_on(with_accept_errors, Target::NoAcceptBackoff, Oracle::Accept);
+}

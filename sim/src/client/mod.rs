@@ -38,6 +38,10 @@ use turmoil::net::TcpStream;
 /// How long a client waits for any one reply before calling it lost.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a client waits for the server to accept it (a refused connect is retried;
+/// one that waits in the backlog this long means the server stopped accepting).
+const ACCEPT_WAIT: Duration = Duration::from_secs(5);
+
 /// What all clients of a run share.
 #[derive(Clone)]
 pub struct Shared {
@@ -268,14 +272,20 @@ impl Client {
         let mut last = String::new();
         for _ in 0..200 {
             let windows = self.shared.windows.clone();
-            let connected = match &self.shared.against {
-                Some((addr, _)) => match tokio::net::TcpStream::connect(addr).await {
-                    Ok(stream) => ClientStream::real(stream, windows),
-                    Err(e) => Err(e),
-                },
-                None => TcpStream::connect(("server", PORT))
-                    .await
-                    .map(|stream| ClientStream::new(stream, windows)),
+            let connecting = async {
+                match &self.shared.against {
+                    Some((addr, _)) => match tokio::net::TcpStream::connect(addr).await {
+                        Ok(stream) => ClientStream::real(stream, windows),
+                        Err(e) => Err(e),
+                    },
+                    None => TcpStream::connect(("server", PORT))
+                        .await
+                        .map(|stream| ClientStream::new(stream, windows)),
+                }
+            };
+            let Ok(connected) = timeout(ACCEPT_WAIT, connecting).await else {
+                last = format!("not accepted within {ACCEPT_WAIT:?}: the server stopped accepting");
+                break;
             };
             match connected {
                 Ok(stream) => {

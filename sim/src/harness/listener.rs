@@ -1,7 +1,10 @@
 //! The server's side of a harness run: the listener it accepts from, each connection with
 //! the stream faults applied, and the signal to stop.
 
-use crate::net::{Faults, FaultyStream, Wiring};
+use crate::net::{Faults, FaultyStream, Wiring, SPIN_LIMIT};
+use crate::seeds::{self, Stream};
+use crate::transcript::{Actor, Event, Record};
+use rand::Rng;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -9,7 +12,9 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
 
 /// The simulated listener a server under the harness accepts from. Each accepted stream
 /// is a [`Connection`]: partial and coalesced reads, short writes and spurious `Pending`s
@@ -24,7 +29,15 @@ pub struct Listener {
     seed: u64,
     wiring: Wiring,
     open: Arc<AtomicUsize>,
+    /// Until when descriptors (or memory) are out, and the error that says so.
+    exhausted: Option<(Instant, i32)>,
+    /// When the last injected error was returned, and how many were returned then.
+    last_error: (Option<Instant>, u32),
 }
+
+/// The errors of an exhausted resource a failing accept draws from (the same number on
+/// Linux and the BSDs): descriptors of the process, of the system, kernel memory.
+const EXHAUSTED: [(i32, &str); 3] = [(24, "EMFILE"), (23, "ENFILE"), (12, "ENOMEM")];
 
 impl Listener {
     /// Listens on `inner`; `open` counts the connections accepted and not dropped yet.
@@ -41,17 +54,103 @@ impl Listener {
             seed,
             wiring,
             open,
+            exhausted: None,
+            last_error: (None, 0),
         }
     }
 
-    /// Waits for the next client; cancel-safe.
+    /// Waits for the next client; cancel-safe. With the scenario's accept faults, may fail
+    /// instead (see [`Faults::accept_error_chance`]): the client goes on waiting to be
+    /// accepted, as in a real backlog.
     pub async fn accept(&mut self) -> io::Result<(Connection, SocketAddr)> {
+        if let Some(error) = self.accept_fault() {
+            self.spin_guard().await;
+            return Err(error);
+        }
         let (stream, peer) = self.inner.accept().await?;
         // Connection n has the faults of connection n whichever server is under test.
         let inner = self.wiring.wrap(stream, peer, self.faults, self.seed);
         self.open.fetch_add(1, Ordering::Relaxed);
         let open = self.open.clone();
         Ok((Connection { inner, open }, peer))
+    }
+}
+
+impl Listener {
+    /// The error this accept fails with, if it does: the exhaustion in force, else a draw
+    /// for the connection it would return (one draw per connection).
+    fn accept_fault(&mut self) -> Option<io::Error> {
+        let now = Instant::now();
+        if let Some((until, errno)) = self.exhausted {
+            if now < until {
+                // Counted, not recorded again: the transcript has the exhaustion's start.
+                self.wiring.accepts.errors.fetch_add(1, Ordering::Relaxed);
+                return Some(io::Error::from_raw_os_error(errno));
+            }
+            self.exhausted = None;
+        }
+        let accepts = &self.wiring.accepts;
+        let chance = self.faults.accept_error_chance;
+        if chance <= 0.0 || accepts.off.load(Ordering::Relaxed) {
+            return None;
+        }
+        let next = self.wiring.accepted.load(Ordering::Relaxed) + 1;
+        if accepts.drawn.swap(next, Ordering::Relaxed) == next {
+            return None;
+        }
+        let mut rng = seeds::rng(self.seed, Stream::Accept(next));
+        if !rng.random_bool(chance) {
+            return None;
+        }
+        // One in four: a connection aborted before it was accepted, this call only.
+        if rng.random_range(0..4) == 0 {
+            return Some(self.failed(io::ErrorKind::ConnectionAborted.into()));
+        }
+        let (errno, _) = EXHAUSTED[rng.random_range(0..EXHAUSTED.len())];
+        let lasts = Duration::from_millis(rng.random_range(1..=20));
+        self.exhausted = Some((now + lasts, errno));
+        Some(self.failed(io::Error::from_raw_os_error(errno)))
+    }
+
+    /// Counts and records an injected accept error (for an exhaustion, its first).
+    fn failed(&mut self, error: io::Error) -> io::Error {
+        self.wiring.accepts.errors.fetch_add(1, Ordering::Relaxed);
+        let name = match error.raw_os_error() {
+            Some(errno) => EXHAUSTED
+                .iter()
+                .find(|&&(n, _)| n == errno)
+                .map(|&(_, name)| name),
+            None => Some("ECONNABORTED"),
+        };
+        let now = crate::clock::now();
+        self.wiring.transcript.push(Record {
+            at: now,
+            actor: Actor::Server,
+            event: Event::AcceptFailed {
+                error: name.unwrap_or("accept failed"),
+            },
+        });
+        error
+    }
+
+    /// A server that calls accept again and again at one instant while descriptors are out
+    /// never gives the run a chance to go on: past [`SPIN_LIMIT`] such calls the spin is
+    /// counted (the `[accept]` oracle) and this accept waits out the exhaustion.
+    async fn spin_guard(&mut self) {
+        let now = Instant::now();
+        let (at, calls) = &mut self.last_error;
+        if *at == Some(now) {
+            *calls += 1;
+        } else {
+            (*at, *calls) = (Some(now), 1);
+        }
+        if *calls > SPIN_LIMIT {
+            if let Some((until, _)) = self.exhausted {
+                self.wiring.accepts.spins.fetch_add(1, Ordering::Relaxed);
+                self.last_error = (None, 0);
+                tokio::time::sleep_until(until).await;
+            }
+        }
     }
 }
 

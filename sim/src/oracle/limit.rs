@@ -133,7 +133,11 @@ async fn ask(framing: &Framing, ping: &Bytes, windows: Windows) -> Answer {
     // for a moment.
     let mut tries = 0;
     let stream = loop {
-        match turmoil::net::TcpStream::connect(("server", PORT)).await {
+        let connect = turmoil::net::TcpStream::connect(("server", PORT));
+        let Ok(connected) = timeout(WAIT, connect).await else {
+            return Answer::NotConnected(format!("not accepted within {WAIT:?}"));
+        };
+        match connected {
             Ok(stream) => break stream,
             Err(e) if tries == 100 => return Answer::NotConnected(e.to_string()),
             Err(_) => tries += 1,

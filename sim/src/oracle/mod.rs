@@ -67,11 +67,14 @@ pub enum Oracle {
     /// A client that ends with `QUIT` gets the replies to every request before it and
     /// `+OK`, then a close; nothing it sent after the `QUIT` runs.
     Quit,
+    /// The server goes on accepting after accept fails (a connection aborted, descriptors
+    /// or memory out), and backs off rather than spin while descriptors are out.
+    Accept,
 }
 
 impl Oracle {
     /// Every oracle.
-    pub const ALL: [Oracle; 20] = [
+    pub const ALL: [Oracle; 21] = [
         Oracle::Connect,
         Oracle::Reply,
         Oracle::Latency,
@@ -92,6 +95,7 @@ impl Oracle {
         Oracle::Drain,
         Oracle::Executed,
         Oracle::Quit,
+        Oracle::Accept,
     ];
 
     /// The name in violations and transcripts: `[reply]`, `[protocol-error]`.
@@ -117,6 +121,7 @@ impl Oracle {
             Oracle::Drain => "drain",
             Oracle::Executed => "executed",
             Oracle::Quit => "quit",
+            Oracle::Accept => "accept",
         }
     }
 }

@@ -2,16 +2,36 @@
 
 use super::{Oracle, Violations};
 use crate::boundary::{self, Cut};
+use crate::net::{AcceptFaults, SPIN_LIMIT};
 use crate::scenario::{Role, Scenario, Target};
 use crate::transcript::{Actor, Transcript};
 use framesim_server::Snapshot;
+use std::sync::atomic::Ordering;
 
 /// Checks the server's final counters against the scenario: no panics, no buffer over the
 /// limit by the server's own count, no connection left open, and (for the real server,
 /// without restarts) one counted close per misbehaving client, of the kind its role and the
 /// framing's limits decide.
-pub fn check(s: &Scenario, snap: &Snapshot, t: &Transcript, violations: &Violations) {
+///
+/// `accepts` is what the listeners injected into accept: a server that spun on a failing
+/// accept breaks `[accept]`, and the real server counts every failure.
+pub fn check(
+    s: &Scenario,
+    snap: &Snapshot,
+    accepts: &AcceptFaults,
+    t: &Transcript,
+    violations: &Violations,
+) {
     let fail = |oracle, detail: String| violations.fail(t, Actor::Server, oracle, detail);
+    let spins = accepts.spins.load(Ordering::Relaxed);
+    if spins > 0 {
+        fail(
+            Oracle::Accept,
+            format!(
+                "the server called accept more than {SPIN_LIMIT} times at one instant while descriptors were out ({spins} times): a server out of descriptors must back off, not spin"
+            ),
+        );
+    }
     if snap.panics > 0 {
         fail(
             Oracle::Panic,
@@ -80,6 +100,11 @@ pub fn check(s: &Scenario, snap: &Snapshot, t: &Transcript, violations: &Violati
                 + unfinished_by(Cut::TooLong),
         ),
         ("overflows", snap.overflows, unfinished_by(Cut::Buffered)),
+        (
+            "accept_errors",
+            snap.accept_errors,
+            accepts.errors.load(Ordering::Relaxed),
+        ),
     ];
     if slow == 0 {
         checks.push(("idle_timeouts", snap.idle_timeouts, idle));

@@ -352,6 +352,9 @@ impl fmt::Display for Scenario {
                 x.coalesce_chance, x.window
             )?;
         }
+        if x.accept_error_chance > 0.0 {
+            write!(f, "\n  accept errors {:.2}", x.accept_error_chance)?;
+        }
         if r.never_reader > 0.0 || r.slow_reader > 0.0 {
             write!(
                 f,

@@ -91,6 +91,7 @@ pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
     draw_grace(c, s);
     draw_pauses(c, s);
     draw_quit(c, s);
+    draw_accept_errors(c, s);
 }
 
 /// The options the swarm drew before the back-pressure ones: their order is what gives
@@ -208,6 +209,14 @@ fn draw_pauses(c: &mut impl Choices, s: &mut Scenario) {
 fn draw_quit(c: &mut impl Choices, s: &mut Scenario) {
     if c.int(0..=3) == 3 {
         s.roles.quit = 0.1;
+    }
+}
+
+/// The chance the server's accept fails while a client waits. Drawn last; a source of
+/// zeros draws none.
+fn draw_accept_errors(c: &mut impl Choices, s: &mut Scenario) {
+    if c.int(0..=3) == 3 {
+        s.faults.accept_error_chance = c.pick(&[0.05, 0.2, 0.5]);
     }
 }
 

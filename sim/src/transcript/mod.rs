@@ -67,6 +67,8 @@ pub enum Event {
     CoalescedRead { peer: Peer, len: usize, held: usize },
     /// The server's write waited: its client had left `unread` bytes unread, a full window.
     WindowFull { peer: Peer, unread: u64 },
+    /// The server's accept failed, injected by its listener (`ECONNABORTED`, `EMFILE`...).
+    AcceptFailed { error: &'static str },
 }
 
 /// What a client's model predicts for a request.
@@ -120,7 +122,7 @@ impl std::hash::Hasher for Fnv {
 }
 
 /// Number of [`Event`] kinds.
-const KINDS: usize = 17;
+const KINDS: usize = 18;
 
 impl Event {
     /// Index of this event's kind, for counting.
@@ -142,6 +144,7 @@ impl Event {
             Event::Note { .. } => 13,
             Event::CoalescedRead { .. } => 14,
             Event::WindowFull { .. } => 15,
+            Event::AcceptFailed { .. } => 16,
         }
     }
 }
@@ -175,6 +178,8 @@ pub struct Counts {
     pub coalesced_reads: u64,
     /// Server writes that found their client's window full.
     pub window_stalls: u64,
+    /// Accept errors injected.
+    pub accept_errors: u64,
 }
 
 impl Inner {
@@ -274,6 +279,7 @@ impl Transcript {
             closes: k[6] + k[7],
             coalesced_reads: k[14],
             window_stalls: k[15],
+            accept_errors: k[16],
         }
     }
 

@@ -147,5 +147,8 @@ pub fn render(record: &Record, out: &mut String) {
         Event::WindowFull { peer, unread } => {
             let _ = write!(out, "window-full {peer} {unread}");
         }
+        Event::AcceptFailed { error } => {
+            let _ = write!(out, "accept-failed {error}");
+        }
     }
 }
