@@ -92,6 +92,7 @@ pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
     draw_pauses(c, s);
     draw_quit(c, s);
     draw_accept_errors(c, s);
+    draw_overlapping_delimiter(c, s);
 }
 
 /// The options the swarm drew before the back-pressure ones: their order is what gives
@@ -220,6 +221,18 @@ fn draw_accept_errors(c: &mut impl Choices, s: &mut Scenario) {
     }
 }
 
+/// Whether a line framing ends its lines with `\r\n\r\n` (HTTP's end of headers) instead:
+/// a delimiter that overlaps itself, so a read can end inside two candidate delimiters at
+/// once (`\r\n\r`) and a search that resumes from the wrong one misses the frame. Drawn
+/// last; a source of zeros keeps the delimiter drawn before.
+fn draw_overlapping_delimiter(c: &mut impl Choices, s: &mut Scenario) {
+    if let Framing::Line { delimiter } = &mut s.framing {
+        if c.int(0..=4) == 4 {
+            *delimiter = b"\r\n\r\n".to_vec();
+        }
+    }
+}
+
 /// Whether a drawn restart is a crash or a graceful shutdown, and its grace. Drawn last,
 /// and only for a run that restarts; a source of zeros draws the crash earlier swarms had.
 fn draw_grace(c: &mut impl Choices, s: &mut Scenario) {
@@ -238,6 +251,7 @@ mod tests {
     fn the_swarm_reaches_every_framing_variant_and_every_new_option() {
         let mut framings = BTreeSet::new();
         let (mut roles, mut edge, mut small_output) = (BTreeSet::new(), false, false);
+        let mut accept_errors = false;
         for seed in 0..2000 {
             let s = Scenario::preset(Preset::Adversarial, seed);
             assert_eq!(s.framing.validate(), Ok(()), "seed {seed}");
@@ -253,9 +267,10 @@ mod tests {
             }
             edge |= s.edge_values > 0.0;
             small_output |= s.limits.max_output <= 1024;
+            accept_errors |= s.faults.accept_error_chance > 0.0;
         }
-        // RESP, 4 delimiters, 4 header sizes in 2 byte orders.
-        assert_eq!(framings.len(), 1 + 4 + 8, "{framings:?}");
+        // RESP, 5 delimiters (one overlapping itself), 4 header sizes in 2 byte orders.
+        assert_eq!(framings.len(), 1 + 5 + 8, "{framings:?}");
         for role in [
             Role::BulkLoader,
             Role::AtLimit,
@@ -264,7 +279,7 @@ mod tests {
         ] {
             assert!(roles.contains(&format!("{role:?}")), "{role:?} never drawn");
         }
-        assert!(edge && small_output);
+        assert!(edge && small_output && accept_errors);
     }
 
     #[test]
