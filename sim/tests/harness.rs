@@ -411,3 +411,37 @@ fn the_connection_limit_is_probed_once_the_clients_have_left() {
         );
     }
 }
+
+/// Accept failures injected: half of the connections' accepts fail first.
+fn failing_accepts() -> Options {
+    let mut o = options();
+    o.faults.accept_error_chance = 0.5;
+    o
+}
+
+#[test]
+fn failing_accepts_pass_a_server_that_backs_off_and_catch_one_that_spins() {
+    let config = |backoff| Config {
+        accept_backoff: backoff,
+        limits: deadline(),
+        grace: Duration::ZERO,
+        ..Config::default()
+    };
+    let workload = KvWorkload::new(Framing::Resp);
+    let backs_off = serving(config(Duration::from_millis(100)), workload.clone());
+    let outcome = backs_off.with(failing_accepts()).run(1);
+    assert!(outcome.passed(), "{}", outcome.first_failure());
+    assert!(outcome.counts.accept_errors > 0, "no accept failed");
+    let spins = serving(config(Duration::ZERO), workload).with(failing_accepts());
+    let failed = (1..=5).find_map(|seed| {
+        let outcome = spins.run(seed);
+        (!outcome.passed()).then_some(outcome)
+    });
+    let outcome = failed.expect("a server spinning on a failed accept passed 5 seeds");
+    assert_eq!(
+        outcome.violations[0].oracle,
+        "accept",
+        "{}",
+        outcome.first_failure()
+    );
+}

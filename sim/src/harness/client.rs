@@ -18,6 +18,9 @@ use turmoil::net::TcpStream;
 /// How often, and how far apart, a client tries to connect before calling it a failure.
 const CONNECT_TRIES: usize = 50;
 const CONNECT_PAUSE: Duration = Duration::from_millis(20);
+/// How long a connect may wait in the server's backlog: past it the server has stopped
+/// accepting.
+const ACCEPT_WAIT: Duration = Duration::from_secs(5);
 
 /// A request sent and not answered yet: its bytes, for the session's check, and where they
 /// are in what the connection carried.
@@ -111,7 +114,11 @@ impl Client {
         let addr = ("server", self.shared.options.port);
         let mut last = String::new();
         for _ in 0..CONNECT_TRIES {
-            match TcpStream::connect(addr).await {
+            let Ok(connected) = timeout(ACCEPT_WAIT, TcpStream::connect(addr)).await else {
+                last = format!("not accepted within {ACCEPT_WAIT:?}: the server stopped accepting");
+                break;
+            };
+            match connected {
                 Ok(stream) => {
                     let local = stream.local_addr().map(|a| a.to_string());
                     self.record(Event::Connect {
@@ -127,7 +134,7 @@ impl Client {
             error: last.clone(),
         });
         Err(format!(
-            "could not connect in {CONNECT_TRIES} tries: {last}"
+            "could not connect (up to {CONNECT_TRIES} tries): {last}"
         ))
     }
 

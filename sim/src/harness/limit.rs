@@ -95,7 +95,11 @@ async fn ask(shared: &Shared, n: usize) -> Answer {
     // As patient as a client: a restarted server host is not listening for a moment.
     let mut tries = 0;
     let mut stream = loop {
-        match TcpStream::connect(("server", shared.options.port)).await {
+        let connect = TcpStream::connect(("server", shared.options.port));
+        let Ok(connected) = timeout(Duration::from_secs(1), connect).await else {
+            return Answer::Failed("not accepted within 1s".into());
+        };
+        match connected {
             Ok(stream) => break stream,
             Err(e) if tries == 50 => return Answer::Failed(format!("not connected ({e})")),
             Err(_) => tries += 1,
