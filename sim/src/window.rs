@@ -95,7 +95,8 @@ struct Window {
     last_write: Duration,
     /// Virtual time the server shut its side down or dropped it.
     closed_at: Option<Duration>,
-    /// Request bytes the server had read when it last shut its side down or dropped it.
+    /// Request bytes the server had read when it first shut its side down or dropped it
+    /// (what it reads after its shutdown it cannot answer: a linger discarding them).
     read_at_close: u64,
     server_gone: bool,
     client_gone: bool,
@@ -244,8 +245,10 @@ impl Windows {
     /// bytes from it, at `now`.
     pub(crate) fn server_closed(&self, key: SocketAddr, gone: bool, read: u64, now: Duration) {
         self.with(key, |w, _| {
-            w.closed_at.get_or_insert(now);
-            w.read_at_close = w.read_at_close.max(read);
+            if w.closed_at.is_none() {
+                w.closed_at = Some(now);
+                w.read_at_close = read;
+            }
             w.server_gone |= gone;
         });
     }

@@ -195,13 +195,18 @@ async fn close<St: AsyncRead + AsyncWrite + Unpin>(mut stream: St, why: Close, c
     if why != Close::Io {
         let _ = timeout(config.limits.idle_timeout, stream.shutdown()).await;
     }
-    if matches!(why, Close::ProtocolError | Close::Overflow | Close::Quit) {
+    // A clean close too: a draining server closes between requests, and the client may
+    // already have sent part of its next one.
+    if matches!(
+        why,
+        Close::ProtocolError | Close::Overflow | Close::Quit | Close::Clean
+    ) {
         linger(&mut stream, config).await;
     }
 }
 
-/// After an error reply or a `QUIT`, reads and discards what the peer still sends until it
-/// closes (or for at most a second or the frame deadline, whichever is shorter). Closing a
+/// After an error reply, a `QUIT` or a clean close, reads and discards what the peer still
+/// sends until it closes (or for at most a second or the frame deadline, whichever is shorter). Closing a
 /// socket with unread input makes TCP reset the connection, and a reset can destroy the last
 /// replies (the error, the `+OK`, those pipelined before them) before the peer reads them.
 pub(crate) async fn linger<St: AsyncRead + Unpin>(stream: &mut St, config: &Config) {
