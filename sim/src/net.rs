@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The port the server listens on.
@@ -151,6 +152,20 @@ pub struct AcceptFaults {
 /// Failed accepts at one virtual instant past which a server is spinning: it retries
 /// without waiting while descriptors are out.
 pub const SPIN_LIMIT: u32 = 1_000;
+
+/// How long a client's connect may wait in the server's backlog: past it the server has
+/// stopped accepting.
+pub(crate) const ACCEPT_WAIT: Duration = Duration::from_secs(5);
+
+impl AcceptFaults {
+    /// What the server did wrong, worded, if it spun on a failing accept.
+    pub(crate) fn spun(&self) -> Option<String> {
+        let spins = self.spins.load(Ordering::Relaxed);
+        (spins > 0).then(|| format!(
+            "the server called accept more than {SPIN_LIMIT} times at one instant while descriptors were out ({spins} times): a server out of descriptors must back off, not spin"
+        ))
+    }
+}
 
 impl Wiring {
     /// Wiring that feeds no oracle and never fills a window: every connection draws its

@@ -206,9 +206,10 @@ async fn close<St: AsyncRead + AsyncWrite + Unpin>(mut stream: St, why: Close, c
 }
 
 /// After an error reply, a `QUIT` or a clean close, reads and discards what the peer still
-/// sends until it closes (or for at most a second or the frame deadline, whichever is shorter). Closing a
-/// socket with unread input makes TCP reset the connection, and a reset can destroy the last
-/// replies (the error, the `+OK`, those pipelined before them) before the peer reads them.
+/// sends until it closes (or for at most a second or the frame deadline, whichever is
+/// shorter). Closing a socket with unread input makes TCP reset the connection, and a reset
+/// can destroy the last replies (the error, the `+OK`, those pipelined before them) before
+/// the peer reads them.
 pub(crate) async fn linger<St: AsyncRead + Unpin>(stream: &mut St, config: &Config) {
     let _ = timeout(config.limits.frame_deadline.min(LINGER_TIME), async {
         let mut discarded = 0;

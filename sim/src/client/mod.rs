@@ -16,7 +16,7 @@ mod scripts;
 use crate::clock::Clock;
 use crate::harness::{KvWorkload, Session, Workload};
 use crate::model::Model;
-use crate::net::PORT;
+use crate::net::{ACCEPT_WAIT, PORT};
 use crate::oracle::{Oracle, Violations};
 use crate::scenario::{Commands, Role, Scenario};
 use crate::script::{self, Lifter, Step};
@@ -37,10 +37,6 @@ use turmoil::net::TcpStream;
 
 /// How long a client waits for any one reply before calling it lost.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How long a client waits for the server to accept it (a refused connect is retried;
-/// one that waits in the backlog this long means the server stopped accepting).
-const ACCEPT_WAIT: Duration = Duration::from_secs(5);
 
 /// What all clients of a run share.
 #[derive(Clone)]

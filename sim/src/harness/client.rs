@@ -4,6 +4,7 @@
 use super::run::Shared;
 use super::workload::{ReplyFramer, Request, Session};
 use super::Role;
+use crate::net::ACCEPT_WAIT;
 use crate::scenario::Delivery;
 use crate::seeds::{self, Draws, Stream};
 use crate::transcript::{Actor, Event};
@@ -18,9 +19,6 @@ use turmoil::net::TcpStream;
 /// How often, and how far apart, a client tries to connect before calling it a failure.
 const CONNECT_TRIES: usize = 50;
 const CONNECT_PAUSE: Duration = Duration::from_millis(20);
-/// How long a connect may wait in the server's backlog: past it the server has stopped
-/// accepting.
-const ACCEPT_WAIT: Duration = Duration::from_secs(5);
 
 /// A request sent and not answered yet: its bytes, for the session's check, and where they
 /// are in what the connection carried.

@@ -96,8 +96,8 @@ async fn ask(shared: &Shared, n: usize) -> Answer {
     let mut tries = 0;
     let mut stream = loop {
         let connect = TcpStream::connect(("server", shared.options.port));
-        let Ok(connected) = timeout(Duration::from_secs(1), connect).await else {
-            return Answer::Failed("not accepted within 1s".into());
+        let Ok(connected) = timeout(WAIT, connect).await else {
+            return Answer::Failed(format!("not accepted within {WAIT:?}"));
         };
         match connected {
             Ok(stream) => break stream,

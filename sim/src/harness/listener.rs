@@ -80,9 +80,8 @@ impl Listener {
     /// The error this accept fails with, if it does: the exhaustion in force, else a draw
     /// for the connection it would return (one draw per connection).
     fn accept_fault(&mut self) -> Option<io::Error> {
-        let now = Instant::now();
         if let Some((until, errno)) = self.exhausted {
-            if now < until {
+            if Instant::now() < until {
                 // Counted, not recorded again: the transcript has the exhaustion's start.
                 self.wiring.accepts.errors.fetch_add(1, Ordering::Relaxed);
                 return Some(io::Error::from_raw_os_error(errno));
@@ -104,31 +103,21 @@ impl Listener {
         }
         // One in four: a connection aborted before it was accepted, this call only.
         if rng.random_range(0..4) == 0 {
-            return Some(self.failed(io::ErrorKind::ConnectionAborted.into()));
+            return Some(self.failed(io::ErrorKind::ConnectionAborted.into(), "ECONNABORTED"));
         }
-        let (errno, _) = EXHAUSTED[rng.random_range(0..EXHAUSTED.len())];
+        let (errno, name) = EXHAUSTED[rng.random_range(0..EXHAUSTED.len())];
         let lasts = Duration::from_millis(rng.random_range(1..=20));
-        self.exhausted = Some((now + lasts, errno));
-        Some(self.failed(io::Error::from_raw_os_error(errno)))
+        self.exhausted = Some((Instant::now() + lasts, errno));
+        Some(self.failed(io::Error::from_raw_os_error(errno), name))
     }
 
-    /// Counts and records an injected accept error (for an exhaustion, its first).
-    fn failed(&mut self, error: io::Error) -> io::Error {
+    /// Counts and records an injected accept error, `name` (for an exhaustion, its first).
+    fn failed(&self, error: io::Error, name: &'static str) -> io::Error {
         self.wiring.accepts.errors.fetch_add(1, Ordering::Relaxed);
-        let name = match error.raw_os_error() {
-            Some(errno) => EXHAUSTED
-                .iter()
-                .find(|&&(n, _)| n == errno)
-                .map(|&(_, name)| name),
-            None => Some("ECONNABORTED"),
-        };
-        let now = crate::clock::now();
         self.wiring.transcript.push(Record {
-            at: now,
+            at: crate::clock::now(),
             actor: Actor::Server,
-            event: Event::AcceptFailed {
-                error: name.unwrap_or("accept failed"),
-            },
+            event: Event::AcceptFailed { error: name },
         });
         error
     }

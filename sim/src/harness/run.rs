@@ -7,7 +7,7 @@ use super::listener::{Listener, Shutdown};
 use super::options::Options;
 use super::outcome::{Outcome, Tally, Violation};
 use super::workload::Workload;
-use crate::net::{Wiring, SPIN_LIMIT};
+use crate::net::Wiring;
 use crate::stage::{self, Ending, Stage, Task};
 use crate::transcript::{Actor, Event, Transcript};
 use crate::window::Windows;
@@ -199,15 +199,8 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
     let accepts = wiring.accepts.clone();
     let check = Box::new(move |ending: Ending| {
         Box::pin(async move {
-            let spins = accepts.spins.load(Ordering::Relaxed);
-            if spins > 0 {
-                monitor.violation(
-                    "accept",
-                    None,
-                    format!(
-                        "the server called accept more than {SPIN_LIMIT} times at one instant while descriptors were out ({spins} times): a server out of descriptors must back off, not spin"
-                    ),
-                );
+            if let Some(spun) = accepts.spun() {
+                monitor.violation("accept", None, spun);
             }
             let open = ending.open;
             if !within(o.settle, || open.load(Ordering::SeqCst) == 0).await {

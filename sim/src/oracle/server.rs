@@ -2,7 +2,7 @@
 
 use super::{Oracle, Violations};
 use crate::boundary::{self, Cut};
-use crate::net::{AcceptFaults, SPIN_LIMIT};
+use crate::net::AcceptFaults;
 use crate::scenario::{Role, Scenario, Target};
 use crate::transcript::{Actor, Transcript};
 use framesim_server::Snapshot;
@@ -23,14 +23,8 @@ pub fn check(
     violations: &Violations,
 ) {
     let fail = |oracle, detail: String| violations.fail(t, Actor::Server, oracle, detail);
-    let spins = accepts.spins.load(Ordering::Relaxed);
-    if spins > 0 {
-        fail(
-            Oracle::Accept,
-            format!(
-                "the server called accept more than {SPIN_LIMIT} times at one instant while descriptors were out ({spins} times): a server out of descriptors must back off, not spin"
-            ),
-        );
+    if let Some(spun) = accepts.spun() {
+        fail(Oracle::Accept, spun);
     }
     if snap.panics > 0 {
         fail(
