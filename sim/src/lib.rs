@@ -18,6 +18,7 @@ pub mod against;
 mod boundary;
 mod client;
 mod clock;
+mod ddmin;
 pub mod explore;
 pub mod fuzz;
 pub mod harness;

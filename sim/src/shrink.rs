@@ -394,44 +394,7 @@ impl State {
                 return;
             }
         }
-        // ddmin: try each of n chunks alone, then each complement; refine until single ids.
-        let mut ids = ids;
-        let mut n = 2;
-        while ids.len() >= 2 {
-            let chunk = ids.len().div_ceil(n);
-            let parts: Vec<Vec<usize>> = ids.chunks(chunk).map(<[usize]>::to_vec).collect();
-            let mut reduced = false;
-            for part in &parts {
-                if self.keep_clients(part.clone(), on_step) {
-                    ids = part.clone();
-                    n = 2;
-                    reduced = true;
-                    break;
-                }
-            }
-            if !reduced && parts.len() > 2 {
-                for i in 0..parts.len() {
-                    let rest: Vec<usize> = parts
-                        .iter()
-                        .enumerate()
-                        .filter(|&(j, _)| j != i)
-                        .flat_map(|(_, p)| p.iter().copied())
-                        .collect();
-                    if self.keep_clients(rest.clone(), on_step) {
-                        ids = rest;
-                        n = (n - 1).max(2);
-                        reduced = true;
-                        break;
-                    }
-                }
-            }
-            if !reduced {
-                if n >= ids.len() {
-                    break;
-                }
-                n = (n * 2).min(ids.len());
-            }
-        }
+        crate::ddmin::ddmin(ids, |part| self.keep_clients(part, on_step));
     }
 
     fn keep_clients(&mut self, mut ids: Vec<usize>, on_step: &mut impl FnMut(&Step)) -> bool {

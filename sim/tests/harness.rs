@@ -208,8 +208,11 @@ fn a_failing_sweep_names_the_seed_and_the_command_that_replays_it() {
         .expect("an options file");
     assert!(replay.ends_with(rest), "{message}");
     let options = std::fs::read_to_string(file).expect("the shrunk options file");
-    let options = Options::from_toml(&options).expect("shrunk options parse");
-    assert!(options.clients <= 2, "{options:?}");
+    let options = naive(Framing::Resp)
+        .options()
+        .overlaid(&options)
+        .expect("shrunk options parse");
+    assert!(options.client_ids().len() <= 2, "{options:?}");
     let written = framesim::harness::Replay::new("framesim", "--test harness")
         .transcript_path(seed.parse().unwrap());
     let transcript = std::fs::read_to_string(&written).expect("the transcript file");
@@ -362,9 +365,9 @@ fn a_failing_seed_shrinks_to_one_client_and_a_request_or_two() {
     for framing in framings() {
         let harness = naive(framing.clone());
         let shrunk = harness.shrink(0).expect("seed 0 fails");
-        let o = shrunk.options;
+        let o = &shrunk.options;
         assert!(!shrunk.outcome.passed());
-        assert_eq!(o.clients, 1, "{framing}: {o:?}");
+        assert_eq!(o.client_ids().len(), 1, "{framing}: {o:?}");
         assert!(o.max_requests.is_some_and(|n| n <= 2), "{framing}: {o:?}");
         assert!(
             shrunk.outcome.transcript.len() <= 60,

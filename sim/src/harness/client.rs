@@ -192,11 +192,7 @@ impl Client {
         if !buf.is_empty() {
             return Err((
                 "extra",
-                format!(
-                    "{} byte(s) after the last reply: {}",
-                    buf.len(),
-                    buf.escape_ascii()
-                ),
+                format!("{} byte(s) after the last reply: {}", buf.len(), cut(&buf)),
             ));
         }
         self.record(Event::Closed {
@@ -263,17 +259,12 @@ impl Client {
     fn judge(&mut self, request: &Request, reply: &Bytes) -> Verdict {
         self.note(format!("reply {}", reply.escape_ascii()));
         self.shared.tally(|t| t.replies += 1);
-        let what = || format!("request {}", request.bytes.escape_ascii());
+        let what = || format!("request {}", cut(&request.bytes));
         if let Some(want) = self.session.expect(request) {
             if want != reply {
                 return Err((
                     "model",
-                    format!(
-                        "{}: expected {}, got {}",
-                        what(),
-                        want.escape_ascii(),
-                        reply.escape_ascii()
-                    ),
+                    format!("{}: expected {}, got {}", what(), cut(&want), cut(reply)),
                 ));
             }
         }
@@ -432,6 +423,23 @@ fn held(buf: &BytesMut) -> String {
     if buf.is_empty() {
         String::new()
     } else {
-        format!(", holding {}", buf.escape_ascii())
+        format!(", holding {}", cut(buf))
+    }
+}
+
+/// Most bytes of a request or reply a violation shows.
+const SHOWN: usize = 96;
+
+/// `bytes` escaped for a violation's one line: the first 96 bytes and the whole length of
+/// a longer one (`...` then `(4700 bytes)`).
+fn cut(bytes: &[u8]) -> String {
+    if bytes.len() <= SHOWN {
+        bytes.escape_ascii().to_string()
+    } else {
+        format!(
+            "{}... ({} bytes)",
+            bytes[..SHOWN].escape_ascii(),
+            bytes.len()
+        )
     }
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 ///
 /// In a TOML file (what a shrunk failure is written as, see [`sweep`](super::sweep())), a
 /// field left out takes its default, durations read `"250ms"`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Options {
     /// Virtual clients.
@@ -66,17 +66,26 @@ pub struct Options {
     /// server had not begun to read may be cut.
     #[serde(with = "framesim_server::text::duration")]
     pub restart_grace: Duration,
-    /// Most requests a well-behaved client sends (its session may end sooner); `None` for
-    /// as many as its session has.
+    /// Most requests a well-behaved client sends (its session may end sooner); `None`
+    /// (`"none"` in a file) for as many as its session has.
+    #[serde(with = "form::count_or_none")]
     pub max_requests: Option<usize>,
     /// The server's limit on connections open at once, if it has one: once the clients
     /// have left, the harness probes it (`connection-limit`): that many clients at once
-    /// are served, one more is closed unserved, a freed slot is given back.
+    /// are served, one more is closed unserved, a freed slot is given back. `"none"` in a
+    /// file.
+    #[serde(with = "form::count_or_none")]
     pub max_connections: Option<usize>,
     /// The port the server's listener binds on host `server`.
     pub port: u16,
     /// Keep every transcript line (else only its hash and counts).
     pub keep_transcript: bool,
+    /// Only these client ids run (`None`, `"all"` in a file: every one of `clients`). Ids,
+    /// roles, hosts and random streams stay those of the full run, so a client behaves the
+    /// same whichever others run beside it: what shrinking a failure to one client relies
+    /// on.
+    #[serde(with = "form::ids_or_all")]
+    pub only_clients: Option<Vec<usize>>,
 }
 
 impl Default for Options {
@@ -98,14 +107,15 @@ impl Default for Options {
             max_connections: None,
             port: 6379,
             keep_transcript: false,
+            only_clients: None,
         }
     }
 }
 
 impl Options {
-    /// Options from TOML text (the form [`Shrunk::toml`](super::Shrunk::toml) writes):
-    /// fields left out take their defaults; an unknown field or a bad value is an error
-    /// naming it.
+    /// Options from TOML text (the form [`Options::toml_over`] writes) over
+    /// [`Options::default`]: fields left out, in a table too, keep their defaults; an
+    /// unknown field or a bad value is an error naming it.
     ///
     /// ```
     /// use framesim::harness::Options;
@@ -114,12 +124,102 @@ impl Options {
     /// assert!(Options::from_toml("client = 2").is_err());
     /// ```
     pub fn from_toml(text: &str) -> Result<Options, String> {
-        toml::from_str(text).map_err(|e| {
-            e.to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        Options::default().overlaid(text)
+    }
+
+    /// These options with what TOML `text` sets laid over them, field by field (a table's
+    /// fields one by one, not the table whole): what `FRAMESIM_OPTIONS` does to a test's
+    /// own options.
+    ///
+    /// ```
+    /// use framesim::harness::Options;
+    /// let mine = Options { clients: 7, ..Options::default() };
+    /// let replay = mine.overlaid("[faults]\ncoalesce_chance = 0.0\n").unwrap();
+    /// assert_eq!(replay.clients, 7);
+    /// assert_eq!(replay.faults.coalesce_chance, 0.0);
+    /// assert_eq!(replay.faults.partial_read_chance, mine.faults.partial_read_chance);
+    /// ```
+    pub fn overlaid(&self, text: &str) -> Result<Options, String> {
+        let over: toml::Table = toml::from_str(text).map_err(one_line)?;
+        let mut merged = toml::Value::try_from(self).map_err(one_line)?;
+        overlay(&mut merged, over);
+        merged.try_into().map_err(one_line)
+    }
+
+    /// The ids of the clients that run: [`only_clients`](Options::only_clients) (those
+    /// below `clients`), else `0..clients`.
+    pub fn client_ids(&self) -> Vec<usize> {
+        match &self.only_clients {
+            Some(ids) => ids
+                .iter()
+                .copied()
+                .filter(|&id| id < self.clients)
+                .collect(),
+            None => (0..self.clients).collect(),
+        }
+    }
+
+    /// The TOML that, laid over `base` ([`Options::overlaid`]), gives exactly these options:
+    /// only the fields that differ, so a shrunk failure's file says what it changed.
+    ///
+    /// ```
+    /// use framesim::harness::Options;
+    /// let base = Options::default();
+    /// let shrunk = Options { clients: 1, max_requests: Some(2), ..base.clone() };
+    /// let text = shrunk.toml_over(&base);
+    /// assert_eq!(text, "clients = 1\nmax_requests = 2\n");
+    /// assert_eq!(base.overlaid(&text).unwrap(), shrunk);
+    /// ```
+    pub fn toml_over(&self, base: &Options) -> String {
+        let ours = toml::Value::try_from(self).expect("options are plain data");
+        let base = toml::Value::try_from(base).expect("options are plain data");
+        match difference(&ours, &base) {
+            Some(toml::Value::Table(table)) => toml::to_string(&table).expect("a table serializes"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// A TOML error on one line (they come with a caret drawing under the source).
+fn one_line(e: impl std::fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Lays `over` on `base`: a table's keys one by one, any other value whole.
+fn overlay(base: &mut toml::Value, over: toml::Table) {
+    let toml::Value::Table(base) = base else {
+        return;
+    };
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(mine @ toml::Value::Table(_)), toml::Value::Table(theirs)) => {
+                overlay(mine, theirs)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// What of `ours` differs from `base` (tables key by key), `None` if nothing. Every field of
+/// [`Options`] is always written, so a key of `base` is a key of `ours`.
+fn difference(ours: &toml::Value, base: &toml::Value) -> Option<toml::Value> {
+    match (ours, base) {
+        (toml::Value::Table(ours), toml::Value::Table(base)) => {
+            let table: toml::Table = ours
+                .iter()
+                .filter_map(|(key, value)| match base.get(key) {
+                    Some(b) => difference(value, b).map(|d| (key.clone(), d)),
+                    None => Some((key.clone(), value.clone())),
+                })
+                .collect();
+            (!table.is_empty()).then_some(toml::Value::Table(table))
+        }
+        _ => (ours != base).then(|| ours.clone()),
     }
 }
 

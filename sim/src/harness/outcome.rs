@@ -1,7 +1,7 @@
 //! What a harness run found: the violations, the numbers, the transcript, and how to say
 //! it to a person.
 
-use crate::transcript::{Counts, Transcript};
+use crate::transcript::{line, Actor, Counts, Event, Record, Transcript};
 use std::fmt;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -142,19 +142,31 @@ impl Outcome {
         if self.violations.len() > 1 {
             let _ = writeln!(out, "({} more violations)", self.violations.len() - 1);
         }
-        let lines = self.transcript.lines();
-        if let (Some(v), false) = (self.violations.first(), lines.is_empty()) {
-            let end = self
-                .transcript
-                .records()
+        let records = self.transcript.records();
+        if let (Some(v), false) = (self.violations.first(), records.is_empty()) {
+            let violation = format!("violation [{}]", v.oracle);
+            let end = records
                 .iter()
-                .position(|r| {
-                    matches!(&r.event, crate::Event::Note { text } if text.starts_with(&format!("violation [{}]", v.oracle)))
-                })
-                .unwrap_or(lines.len());
-            let _ = writeln!(out, "last events before it:");
-            for line in &lines[end.saturating_sub(12)..end] {
-                let _ = writeln!(out, "  {line}");
+                .position(
+                    |r| matches!(&r.event, Event::Note { text } if text.starts_with(&violation)),
+                )
+                .unwrap_or(records.len());
+            let before = &records[..end];
+            let theirs = |r: &&Record| v.client.is_none_or(|id| belongs(r, id, before));
+            let last: Vec<&Record> = before.iter().filter(theirs).collect();
+            match v.client {
+                Some(id) => {
+                    let _ = writeln!(
+                        out,
+                        "last events of client {id} (and its connections) before it:"
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "last events before it:");
+                }
+            }
+            for record in &last[last.len().saturating_sub(12)..] {
+                let _ = writeln!(out, "  {}", line(record));
             }
         }
         for p in self.panics.iter().take(5) {
@@ -181,4 +193,19 @@ impl Outcome {
         }
         out
     }
+}
+
+/// Whether `record` is client `id`'s: its own, or the server's side of a connection it made
+/// (as its `Connect` events in `run` name them), or a fault injected into the whole run.
+fn belongs(record: &Record, id: usize, run: &[Record]) -> bool {
+    if record.actor == Actor::Client(id) || matches!(record.event, Event::Fault { .. }) {
+        return true;
+    }
+    let Some(peer) = record.event.peer() else {
+        return false;
+    };
+    run.iter().any(|r| {
+        r.actor == Actor::Client(id)
+            && matches!(&r.event, Event::Connect { local } if **local == **peer)
+    })
 }

@@ -175,12 +175,12 @@ async fn within(limit: Duration, done: impl Fn() -> bool) -> bool {
 }
 
 fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
-    let o = harness.options;
+    let o = harness.options.clone();
     let transcript = Transcript::new(keep);
     let wiring = Wiring::plain(transcript.clone());
     let shared = Shared {
         seed,
-        options: o,
+        options: o.clone(),
         workload: harness.workload.clone(),
         transcript: transcript.clone(),
         windows: wiring.windows.clone(),
@@ -188,14 +188,16 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
         tally: Arc::default(),
     };
     let hosts = o.hosts.clamp(1, o.clients.max(1));
+    let running = o.client_ids();
     let clients = (0..hosts)
         .map(|h| {
-            let ids = (0..o.clients).filter(|id| id % hosts == h);
-            stage::host(ids.map(|id| Client::new(id, shared.clone()).run()))
+            let ids = running.iter().filter(|&id| id % hosts == h);
+            stage::host(ids.map(|&id| Client::new(id, shared.clone()).run()))
         })
         .collect();
 
     let monitor = shared.clone();
+    let (settle, max_connections) = (o.settle, o.max_connections);
     let accepts = wiring.accepts.clone();
     let check = Box::new(move |ending: Ending| {
         Box::pin(async move {
@@ -203,18 +205,17 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
                 monitor.violation("accept", None, spun);
             }
             let open = ending.open;
-            if !within(o.settle, || open.load(Ordering::SeqCst) == 0).await {
+            if !within(settle, || open.load(Ordering::SeqCst) == 0).await {
                 let left = open.load(Ordering::SeqCst);
                 monitor.violation(
                     "open",
                     None,
                     format!(
-                        "the server still holds {left} connection(s) {:?} after the last client left",
-                        o.settle
+                        "the server still holds {left} connection(s) {settle:?} after the last client left"
                     ),
                 );
             }
-            if let Some(max) = o.max_connections {
+            if let Some(max) = max_connections {
                 if open.load(Ordering::SeqCst) == 0 && monitor.passing() {
                     // The probe times how the server answers at its limit, not its accepts.
                     accepts.off.store(true, Ordering::Relaxed);
@@ -229,7 +230,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
             );
             ending.stop.notify_one();
             let returned = ending.returned;
-            if within(o.settle, || returned.load(Ordering::SeqCst)).await {
+            if within(settle, || returned.load(Ordering::SeqCst)).await {
                 monitor.transcript.record(
                     Actor::Server,
                     Event::Note {
@@ -240,10 +241,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
                 monitor.violation(
                     "shutdown",
                     None,
-                    format!(
-                        "the server did not return within {:?} of its shutdown",
-                        o.settle
-                    ),
+                    format!("the server did not return within {settle:?} of its shutdown"),
                 );
             }
         }) as Task
@@ -268,13 +266,14 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
     }
     .play();
     let tally = *shared.tally.lock().expect("tally lock");
-    if tally.clients_finished < o.clients as u64 && ran.error.is_none() {
+    if tally.clients_finished < running.len() as u64 && ran.error.is_none() {
         shared.violation(
             "finished",
             None,
             format!(
                 "{} of {} clients finished",
-                tally.clients_finished, o.clients
+                tally.clients_finished,
+                running.len()
             ),
         );
     }

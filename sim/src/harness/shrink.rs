@@ -22,41 +22,11 @@ pub struct Shrunk {
 }
 
 impl Shrunk {
-    /// `options` as TOML, only what differs from [`Options::default`] (a file for
-    /// `FRAMESIM_OPTIONS`).
+    /// The shrunk options as TOML over [`Options::default`] (see [`Options::toml_over`] for
+    /// a file to lay over other options).
     pub fn toml(&self) -> String {
-        options_toml(&self.options)
+        self.options.toml_over(&Options::default())
     }
-}
-
-/// `options` as TOML, the fields that differ from the defaults.
-pub(super) fn options_toml(options: &Options) -> String {
-    let ours = toml::Value::try_from(options).expect("options are plain data");
-    let defaults = toml::Value::try_from(Options::default()).expect("options are plain data");
-    let (Some(ours), Some(defaults)) = (ours.as_table(), defaults.as_table()) else {
-        return String::new();
-    };
-    let mut out = toml::Table::new();
-    for (key, value) in ours {
-        if defaults.get(key) == Some(value) {
-            continue;
-        }
-        let value = match (
-            value.as_table(),
-            defaults.get(key).and_then(|d| d.as_table()),
-        ) {
-            (Some(table), Some(default)) => toml::Value::Table(
-                table
-                    .iter()
-                    .filter(|(k, v)| default.get(*k) != Some(*v))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
-            _ => value.clone(),
-        };
-        out.insert(key.clone(), value);
-    }
-    toml::to_string(&out).expect("a table serializes")
 }
 
 impl Harness {
@@ -72,13 +42,13 @@ impl Harness {
         if first.passed() {
             return None;
         }
-        let mut best = self.options().to_owned();
         let mut runs = 1;
         let fails = |options: &Options, runs: &mut usize| {
             *runs += 1;
-            let outcome = self.clone().with(*options).run(seed);
+            let outcome = self.clone().with(options.clone()).run(seed);
             !outcome.passed() && outcome.violations.first().map(|v| v.oracle) == oracle
         };
+        let mut best = self.fewer_clients(&first, &mut |o, runs| fails(o, runs), &mut runs);
         let mut changed = true;
         while changed && runs < BUDGET {
             changed = false;
@@ -93,12 +63,46 @@ impl Harness {
                 }
             }
         }
-        let outcome = self.clone().with(best).replay(seed);
+        let outcome = self.clone().with(best.clone()).replay(seed);
         Some(Shrunk {
             options: best,
             outcome,
             runs,
         })
+    }
+
+    /// These options with only the clients the failure needs: the client that saw it alone
+    /// if that fails the same way, else ddmin over the ids (each keeping its id, role and
+    /// draws, so what it does does not change with the others gone).
+    fn fewer_clients(
+        &self,
+        first: &Outcome,
+        fails: &mut dyn FnMut(&Options, &mut usize) -> bool,
+        runs: &mut usize,
+    ) -> Options {
+        let o = self.options();
+        let ids = o.client_ids();
+        let only = |ids: Vec<usize>| Options {
+            only_clients: Some(ids),
+            ..o.clone()
+        };
+        if ids.len() <= 1 {
+            return o.clone();
+        }
+        if let Some(client) = first.violations.first().and_then(|v| v.client) {
+            let alone = only(vec![client]);
+            if fails(&alone, runs) {
+                return alone;
+            }
+        }
+        let kept = crate::ddmin::ddmin(ids.clone(), |part| {
+            *runs < BUDGET && fails(&only(part), runs)
+        });
+        if kept.len() < ids.len() {
+            only(kept)
+        } else {
+            o.clone()
+        }
     }
 }
 
@@ -107,7 +111,7 @@ impl Harness {
 fn smaller(o: &Options, requests: u64) -> Vec<Options> {
     let mut out = Vec::new();
     let mut push = |f: &dyn Fn(&mut Options)| {
-        let mut c = *o;
+        let mut c = o.clone();
         f(&mut c);
         if c != *o {
             out.push(c);
@@ -120,7 +124,7 @@ fn smaller(o: &Options, requests: u64) -> Vec<Options> {
         o.clients / 2,
         o.clients.saturating_sub(1),
     ] {
-        if clients >= 1 && clients < o.clients {
+        if clients >= 1 && clients < o.clients && o.only_clients.is_none() {
             // Misbehaving clients are the first ids: they stay as long as they fit.
             push(&|c| c.clients = clients);
         }

@@ -39,16 +39,25 @@ fn parse_range(text: &str) -> Option<Range<u64>> {
     (a < b).then_some(a..b)
 }
 
-/// The options a sweep runs with: `FRAMESIM_OPTIONS=FILE` (TOML, as a shrunk failure is
-/// written) over `options`, else `options`. A file that cannot be read or parsed is an
-/// error naming it.
+/// The options a sweep runs with: the TOML of `FRAMESIM_OPTIONS=FILE` (as a shrunk failure
+/// is written) laid over `options`, field by field ([`Options::overlaid`]), else `options`.
+/// A file that cannot be read or parsed is an error naming it.
 pub fn options_from_env(options: &Options) -> Result<Options, String> {
-    let Ok(path) = std::env::var("FRAMESIM_OPTIONS") else {
-        return Ok(*options);
+    let Some(path) = options_file() else {
+        return Ok(options.clone());
     };
     let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("FRAMESIM_OPTIONS={path}: cannot read it: {e}"))?;
-    Options::from_toml(&text).map_err(|e| format!("FRAMESIM_OPTIONS={path}: {e}"))
+        .map_err(|e| format!("FRAMESIM_OPTIONS={}: cannot read it: {e}", path.display()))?;
+    options
+        .overlaid(&text)
+        .map_err(|e| format!("FRAMESIM_OPTIONS={}: {e}", path.display()))
+}
+
+/// The file `FRAMESIM_OPTIONS` names, as a whole path (cargo runs a test in its package's
+/// folder, wherever the command that names it ran).
+fn options_file() -> Option<PathBuf> {
+    let path = PathBuf::from(std::env::var_os("FRAMESIM_OPTIONS")?);
+    Some(std::path::absolute(&path).unwrap_or(path))
 }
 
 /// How a failing seed is run again: the `cargo test` command of the test that swept it.
@@ -61,11 +70,15 @@ pub struct Replay {
     /// Where transcripts and shrunk options go: `framesim/` in the target folder of the
     /// test's workspace.
     pub dir: PathBuf,
+    /// The options file the sweep ran with (`FRAMESIM_OPTIONS`), if any: every command
+    /// printed names it again, and what the run writes is named after it.
+    pub options: Option<PathBuf>,
 }
 
 impl Replay {
     /// `cargo test -p <package> <target>`, e.g. `target` = `--test sim`; the test name is
-    /// the current thread's (libtest names each test's thread after it).
+    /// the current thread's (libtest names each test's thread after it); the options file
+    /// is `FRAMESIM_OPTIONS`'s.
     pub fn new(package: &str, target: &str) -> Self {
         let test = std::thread::current()
             .name()
@@ -75,6 +88,7 @@ impl Replay {
             command: format!("cargo test -p {package} {target}"),
             test,
             dir: work_dir(),
+            options: options_file(),
         }
     }
 
@@ -96,8 +110,21 @@ impl Replay {
         self
     }
 
-    /// The command that runs exactly `seed` of this test.
+    /// The command that runs exactly `seed` of this test, with the options it ran with.
     pub fn command(&self, seed: u64) -> String {
+        match &self.options {
+            Some(file) => self.command_with(seed, file),
+            None => self.bare(seed),
+        }
+    }
+
+    /// The command that runs exactly `seed` of this test with the options in `file` laid
+    /// over the test's own.
+    pub fn command_with(&self, seed: u64, file: &std::path::Path) -> String {
+        format!("FRAMESIM_OPTIONS={} {}", file.display(), self.bare(seed))
+    }
+
+    fn bare(&self, seed: u64) -> String {
         let mut cmd = format!("FRAMESIM_SEED={seed} {}", self.command);
         if let Some(test) = &self.test {
             cmd.push_str(&format!(" -- {test} --exact"));
@@ -105,26 +132,33 @@ impl Replay {
         cmd
     }
 
-    /// Where the transcript of `seed` goes: `target/framesim/harness-<test>-<seed>.txt`.
+    /// Where the transcript of `seed` goes: `target/framesim/harness-<test>-<seed>.txt`;
+    /// run with an options file, the file's name with `.txt` (a shrunk failure replayed
+    /// writes its own transcript again, never the full run's).
     pub fn transcript_path(&self, seed: u64) -> PathBuf {
-        self.dir.join(format!("harness-{}-{seed}.txt", self.stem()))
+        self.dir.join(format!("{}.txt", self.stem(seed)))
     }
 
-    /// Where the shrunk options of `seed` go:
-    /// `target/framesim/harness-<test>-<seed>-shrunk.toml`.
+    /// Where the shrunk options of `seed` go: the transcript's name with `-shrunk.toml`.
     pub fn shrunk_path(&self, seed: u64) -> PathBuf {
-        self.dir
-            .join(format!("harness-{}-{seed}-shrunk.toml", self.stem()))
+        self.dir.join(format!("{}-shrunk.toml", self.stem(seed)))
     }
 
-    /// The command that runs exactly `seed` of this test with the options in `file` (its
-    /// whole path: cargo runs a test in its package's folder, wherever the command ran).
-    pub fn command_with(&self, seed: u64, file: &std::path::Path) -> String {
-        format!("FRAMESIM_OPTIONS={} {}", file.display(), self.command(seed))
-    }
-
-    fn stem(&self) -> String {
-        self.test.as_deref().unwrap_or("run").replace("::", "-")
+    /// `harness-<test>-<seed>`, or the options file's own name when it has the form.
+    fn stem(&self, seed: u64) -> String {
+        let test = self.test.as_deref().unwrap_or("run").replace("::", "-");
+        let own = format!("harness-{test}-{seed}");
+        match self.options.as_deref().and_then(|f| f.file_stem()) {
+            Some(file) => {
+                let file = file.to_string_lossy();
+                if file.starts_with(&own) {
+                    file.into_owned()
+                } else {
+                    format!("{own}-{file}")
+                }
+            }
+            None => own,
+        }
     }
 }
 
@@ -137,14 +171,15 @@ impl Replay {
 ///
 /// Use it through [`sweep!`](crate::sweep!), which fills in `replay` for the calling test.
 pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
-    let seeds = seeds_from_env(default).unwrap_or_else(|e| panic!("framesim: {e}"));
-    let options = options_from_env(harness.options()).unwrap_or_else(|e| panic!("framesim: {e}"));
+    let seeds = seeds_from_env(default).unwrap_or_else(|e| stop(format!("framesim: {e}")));
+    let own = harness.options();
+    let options = options_from_env(own).unwrap_or_else(|e| stop(format!("framesim: {e}")));
     let harness = &harness.clone().with(options);
     let mut total = Tally::default();
     for seed in seeds.clone() {
         let outcome = harness.run(seed);
         if !outcome.passed() {
-            fail(harness, seed, replay);
+            fail(harness, own, seed, replay);
         }
         if seed == seeds.start {
             let again = harness.run(seed);
@@ -157,12 +192,12 @@ pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
                     Ok(_) => "the transcripts agree when kept".into(),
                 };
                 eprintln!("framesim: seed {seed} is not deterministic: {detail}");
-                panic!(
+                stop(format!(
                     "framesim: seed {seed} [determinism] two runs differ ({:016x} vs {:016x}) | replay: {}",
                     outcome.transcript.hash(),
                     again.transcript.hash(),
                     replay.command(seed)
-                );
+                ));
             }
         }
         total.add(&outcome.tally);
@@ -171,7 +206,7 @@ pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
 }
 
 /// Reports the failing `seed` and panics.
-fn fail(harness: &Harness, seed: u64, replay: &Replay) -> ! {
+fn fail(harness: &Harness, own: &Options, seed: u64, replay: &Replay) -> ! {
     let outcome = harness.replay(seed);
     let command = replay.command(seed);
     eprintln!("{}", outcome.failure(&command));
@@ -188,16 +223,26 @@ fn fail(harness: &Harness, seed: u64, replay: &Replay) -> ! {
         line if line.is_empty() => "passed when run again: not deterministic".to_string(),
         line => line,
     };
-    let smallest = shrink(harness, seed, replay)
+    let smallest = shrink(harness, own, seed, replay)
         .map(|command| format!(" | smallest: {command}"))
         .unwrap_or_default();
-    panic!("framesim: seed {seed} {first} | replay: {command}{smallest}");
+    stop(format!(
+        "framesim: seed {seed} {first} | replay: {command}{smallest}"
+    ));
 }
 
-/// Shrinks failing `seed` (unless `FRAMESIM_SHRINK=0`), writes the smallest options and
-/// their transcript under `target/framesim/`, reports them on stderr; the command that runs
-/// them, if they are smaller.
-fn shrink(harness: &Harness, seed: u64, replay: &Replay) -> Option<String> {
+/// Fails the calling test with `message` on one line: printed, then unwound with it as the
+/// payload, without the panic hook's location and backtrace (`RUST_BACKTRACE=1` would add
+/// a page of frames inside framesim to every failing seed).
+fn stop(message: String) -> ! {
+    eprintln!("{message}");
+    std::panic::resume_unwind(Box::new(message))
+}
+
+/// Shrinks failing `seed` (unless `FRAMESIM_SHRINK=0`), writes the smallest options (as
+/// TOML over the test's `own`) and their transcript under `target/framesim/`, reports them
+/// on stderr; the command that runs them, if they are smaller.
+fn shrink(harness: &Harness, own: &Options, seed: u64, replay: &Replay) -> Option<String> {
     if std::env::var("FRAMESIM_SHRINK").is_ok_and(|v| v.trim() == "0") {
         return None;
     }
@@ -210,7 +255,7 @@ fn shrink(harness: &Harness, seed: u64, replay: &Replay) -> Option<String> {
     let written = path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(&path, shrunk.toml()))
+        .and_then(|()| std::fs::write(&path, shrunk.options.toml_over(own)))
         .and_then(|()| std::fs::write(&transcript, shrunk.outcome.render()));
     if let Err(e) = written {
         eprintln!(
@@ -223,11 +268,11 @@ fn shrink(harness: &Harness, seed: u64, replay: &Replay) -> Option<String> {
     eprintln!(
         "shrunk in {} runs to {} client(s), {} request(s), {} events: {}\n{}transcript: {}\nrun it: {command}",
         shrunk.runs,
-        shrunk.options.clients,
+        shrunk.options.client_ids().len(),
         shrunk.outcome.tally.requests,
         shrunk.outcome.transcript.len(),
         shrunk.outcome.first_failure(),
-        shrunk.toml(),
+        shrunk.options.toml_over(own),
         shown(&transcript),
     );
     Some(command)

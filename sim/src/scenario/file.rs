@@ -310,6 +310,61 @@ pub(crate) mod form {
         }
     }
 
+    /// `Some(n)` as `n`, `None` as `"none"` (TOML has no null: a field left out would keep
+    /// whatever it is laid over).
+    pub mod count_or_none {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(n: &Option<usize>, s: S) -> Result<S::Ok, S::Error> {
+            match n {
+                Some(n) => s.serialize_u64(*n as u64),
+                None => s.serialize_str("none"),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+            match OrWord::<usize>::deserialize(d)? {
+                OrWord::Value(n) => Ok(Some(n)),
+                OrWord::Word(w) if w == "none" => Ok(None),
+                OrWord::Word(w) => Err(de::Error::custom(format!(
+                    "expected a count or \"none\", not {w:?}"
+                ))),
+            }
+        }
+    }
+
+    /// `Some(ids)` as a list, `None` as `"all"`.
+    pub mod ids_or_all {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(ids: &Option<Vec<usize>>, s: S) -> Result<S::Ok, S::Error> {
+            match ids {
+                Some(ids) => s.collect_seq(ids),
+                None => s.serialize_str("all"),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Vec<usize>>, D::Error> {
+            match OrWord::<Vec<usize>>::deserialize(d)? {
+                OrWord::Value(ids) => Ok(Some(ids)),
+                OrWord::Word(w) if w == "all" => Ok(None),
+                OrWord::Word(w) => Err(de::Error::custom(format!(
+                    "expected a list of client ids or \"all\", not {w:?}"
+                ))),
+            }
+        }
+    }
+
+    /// A value, or a word standing for its absence.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OrWord<T> {
+        Value(T),
+        Word(String),
+    }
+
     /// A fuzzer's choice bytes as lowercase hex (`"00ff1a"`).
     pub mod hex {
         use super::*;

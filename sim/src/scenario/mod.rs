@@ -149,11 +149,7 @@ pub struct Delivery {
     /// longer than the frame deadline, on connections that outlive the idle timeout, hold a
     /// server to timing a request from its own first byte and idleness from the last
     /// activity.
-    #[serde(
-        default,
-        skip_serializing_if = "Duration::is_zero",
-        with = "framesim_server::text::duration"
-    )]
+    #[serde(default, with = "framesim_server::text::duration")]
     pub max_pause: Duration,
 }
 

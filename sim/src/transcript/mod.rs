@@ -71,6 +71,27 @@ pub enum Event {
     AcceptFailed { error: &'static str },
 }
 
+impl Event {
+    /// The peer a server-side event names: the connection it happened on.
+    pub fn peer(&self) -> Option<&Peer> {
+        match self {
+            Event::PartialRead { peer, .. }
+            | Event::ShortWrite { peer, .. }
+            | Event::SpuriousPending { peer }
+            | Event::CoalescedRead { peer, .. }
+            | Event::WindowFull { peer, .. } => Some(peer),
+            _ => None,
+        }
+    }
+}
+
+/// `record` rendered as its transcript line.
+pub fn line(record: &Record) -> String {
+    let mut line = String::new();
+    render(record, &mut line);
+    line
+}
+
 /// What a client's model predicts for a request.
 #[derive(Debug, Clone, PartialEq, Hash)]
 pub enum Expected {
@@ -295,14 +316,7 @@ impl Transcript {
 
     /// The kept records rendered one per line.
     pub fn lines(&self) -> Vec<String> {
-        self.records()
-            .iter()
-            .map(|r| {
-                let mut line = String::new();
-                render(r, &mut line);
-                line
-            })
-            .collect()
+        self.records().iter().map(line).collect()
     }
 }
 
