@@ -8,7 +8,7 @@ use crate::grammar::{ConnectionInput, FramingChoice, LimitsChoice, Piece, Raw, S
 use crate::model::{check_replies, decode_replies, expected_replies};
 use bytes::BytesMut;
 use framesim_server::protocol::{self, Framing};
-use framesim_server::{serve, Config, Kv, Limits, Listener, Stats};
+use framesim_server::{framesim_listener, serve, Config, Kv, Limits, Stats};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -133,7 +133,7 @@ impl AsyncWrite for ScriptStream {
 /// A listener with one connection; later accepts wait forever.
 struct OneConnection(Option<ScriptStream>);
 
-impl Listener for OneConnection {
+impl framesim_listener::Listener for OneConnection {
     type Stream = ScriptStream;
 
     async fn accept(&mut self) -> io::Result<(ScriptStream, SocketAddr)> {
@@ -143,6 +143,8 @@ impl Listener for OneConnection {
         }
     }
 }
+
+impl framesim_server::Listener for OneConnection {}
 
 /// The real connection loop (`serve` over a one-connection listener, on a current-thread
 /// runtime with paused time) reading the client's bytes in the sizes the fuzzer chose, with

@@ -1,17 +1,13 @@
 use std::future::Future;
-use std::io;
-use std::net::SocketAddr;
-use tokio::io::{AsyncRead, AsyncWrite};
 
-/// A source of connections for [`serve`](crate::serve): real TCP, a simulated network, or
-/// anything else that yields byte streams.
-pub trait Listener: Send + 'static {
-    /// One accepted connection.
-    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-
-    /// Waits for the next connection. Must be cancel-safe: the accept loop races it against
-    /// shutdown.
-    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send;
+/// A [`framesim_listener::Listener`] [`serve`](crate::serve) accepts from, with what it does
+/// when the process runs out of file descriptors. Real TCP ([`tokio::net::TcpListener`])
+/// keeps a descriptor in reserve and refuses clients with it; any other listener implements
+/// this with an empty `impl` and gets no such policy.
+pub trait Listener: framesim_listener::Listener {
+    /// Called before each accept: takes back what [`shed`](Listener::shed) gives up (real
+    /// TCP: reopens the reserve descriptor). The default keeps nothing.
+    fn keep_reserve(&mut self) {}
 
     /// Called when `accept` failed for lack of file descriptors: accept one waiting
     /// connection anyway (with a descriptor kept in reserve), write `reply` to it and close
@@ -24,14 +20,8 @@ pub trait Listener: Send + 'static {
 }
 
 impl Listener for tokio::net::TcpListener {
-    type Stream = tokio::net::TcpStream;
-
-    async fn accept(&mut self) -> io::Result<(Self::Stream, SocketAddr)> {
+    fn keep_reserve(&mut self) {
         crate::fd_budget::keep_reserve();
-        let (stream, peer) = tokio::net::TcpListener::accept(self).await?;
-        // Replies are flushed once per batch; Nagle would only add latency.
-        let _ = stream.set_nodelay(true);
-        Ok((stream, peer))
     }
 
     async fn shed(&mut self, reply: &[u8]) -> bool {

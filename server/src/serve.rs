@@ -124,7 +124,10 @@ where
                 park::Event::Failed(parked) => drop(parked),
             },
             () = &mut backoff, if backing_off => backing_off = false,
-            accepted = listener.accept(), if !backing_off => match accepted {
+            accepted = async {
+                listener.keep_reserve();
+                listener.accept().await
+            }, if !backing_off => match accepted {
                 Ok((mut stream, peer)) if stats.open() >= config.max_connections => {
                     stats.count(Event::Refused);
                     tracing::debug!(%peer, "refused: max connections reached");

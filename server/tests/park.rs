@@ -3,7 +3,7 @@
 //! as open, so `max_connections` holds. In-memory streams and tokio's paused clock: every
 //! "after N seconds" below is virtual time, exact and instant.
 
-use framesim_server::{serve, Config, Kv, Limits, Listener, Snapshot, Stats};
+use framesim_server::{serve, Config, Kv, Limits, Snapshot, Stats};
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,7 +18,7 @@ const PONG: &[u8] = b"+PONG\r\n";
 /// Connections handed to `serve` through a channel.
 struct Pipe(mpsc::UnboundedReceiver<DuplexStream>);
 
-impl Listener for Pipe {
+impl framesim_listener::Listener for Pipe {
     type Stream = DuplexStream;
 
     async fn accept(&mut self) -> io::Result<(DuplexStream, SocketAddr)> {
@@ -28,6 +28,8 @@ impl Listener for Pipe {
         }
     }
 }
+
+impl framesim_server::Listener for Pipe {}
 
 struct Server {
     connect: mpsc::UnboundedSender<DuplexStream>,

@@ -261,7 +261,7 @@ struct Flaky {
     failures: usize,
 }
 
-impl framesim_server::Listener for Flaky {
+impl framesim_listener::Listener for Flaky {
     type Stream = tokio::net::TcpStream;
 
     async fn accept(&mut self) -> std::io::Result<(Self::Stream, std::net::SocketAddr)> {
@@ -269,9 +269,11 @@ impl framesim_server::Listener for Flaky {
             self.failures -= 1;
             return Err(std::io::Error::from_raw_os_error(24)); // EMFILE
         }
-        framesim_server::Listener::accept(&mut self.inner).await
+        framesim_listener::Listener::accept(&mut self.inner).await
     }
 }
+
+impl framesim_server::Listener for Flaky {}
 
 #[tokio::test]
 async fn accept_errors_back_off_and_the_loop_goes_on() {

@@ -1,5 +1,6 @@
 //! A length-prefixed RPC server and its model under the harness: the minimum a user writes
-//! to test a server of their own.
+//! to test a server of their own. The server's code needs only `framesim_listener`; the
+//! rest (the workload, the tests) is what a dev-dependency on `framesim` gives.
 //!
 //! A frame is a 4-byte big-endian length, then that many bytes: an opcode and its payload.
 //! ADD (1) takes two big-endian u64s and answers their wrapping sum; ECHO (2) answers its
@@ -12,7 +13,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use framesim::harness::{
     length_prefixed, Draws, Harness, Options, Request, RoleMix, Session, Workload,
 };
-use framesim_server::Listener;
+use framesim_listener::Listener;
 use rand::Rng;
 use std::future::Future;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

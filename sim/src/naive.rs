@@ -589,7 +589,7 @@ struct GivesUp<L> {
     failed: bool,
 }
 
-impl<L: Listener> Listener for GivesUp<L> {
+impl<L: Listener> framesim_listener::Listener for GivesUp<L> {
     type Stream = L::Stream;
 
     async fn accept(&mut self) -> io::Result<(L::Stream, std::net::SocketAddr)> {
@@ -601,6 +601,8 @@ impl<L: Listener> Listener for GivesUp<L> {
         accepted
     }
 }
+
+impl<L: Listener> Listener for GivesUp<L> {}
 
 /// How long a naive accept loop waits after a failed accept.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);

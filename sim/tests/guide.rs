@@ -2,7 +2,7 @@
 //! guide's code must compile and its sweep must pass.
 
 mod my_server {
-    use framesim_server::Listener;
+    use framesim_listener::Listener;
     use std::future::Future;
 
     /// Echoes every byte back on every connection until `shutdown`.

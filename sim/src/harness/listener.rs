@@ -20,9 +20,10 @@ use tokio::time::Instant;
 /// is a [`Connection`]: partial and coalesced reads, short writes and spurious `Pending`s
 /// drawn from the run's seed, recorded in the run's transcript.
 ///
-/// It is a [`framesim_server::Listener`], so anything generic over that serves from it; a
-/// server of your own calls [`accept`](Listener::accept). framesim's own server and its
-/// fixtures serve from this listener too, under `framesim run`.
+/// It is a [`framesim_listener::Listener`], so a server of yours generic over that trait
+/// serves from it unchanged (or calls [`accept`](Listener::accept) directly). It is a
+/// [`framesim_server::Listener`] too, with no descriptor policy: framesim's own server and
+/// its fixtures serve from it under `framesim run`.
 pub struct Listener {
     inner: turmoil::net::TcpListener,
     faults: Faults,
@@ -143,13 +144,15 @@ impl Listener {
     }
 }
 
-impl framesim_server::Listener for Listener {
+impl framesim_listener::Listener for Listener {
     type Stream = Connection;
 
     async fn accept(&mut self) -> io::Result<(Connection, SocketAddr)> {
         Listener::accept(self).await
     }
 }
+
+impl framesim_server::Listener for Listener {}
 
 /// One accepted connection, as the server sees it: an `AsyncRead + AsyncWrite` whose
 /// reads and writes meet the run's stream faults. Dropping it closes the connection; the

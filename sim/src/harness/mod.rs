@@ -4,7 +4,10 @@
 //! You give
 //! - the **server**: a closure taking the simulated [`Listener`] (each accepted
 //!   [`Connection`] is an `AsyncRead + AsyncWrite` with partial and coalesced reads, short
-//!   writes and spurious `Pending`s) and a [`Shutdown`], serving until the shutdown;
+//!   writes and spurious `Pending`s) and a [`Shutdown`], serving until the shutdown. A
+//!   server generic over the trait [`framesim_listener::Listener`] takes it unchanged, and
+//!   a `tokio::net::TcpListener` in production: that small crate is all of framesim it
+//!   depends on outside its tests;
 //! - a [`Workload`]: per client a [`Session`] (the next request's bytes with their seams,
 //!   the model's expected reply, a check of each reply) and a [`ReplyFramer`] that cuts the
 //!   replies apart ([`length_prefixed`], [`delimited`], or a closure);
