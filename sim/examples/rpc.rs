@@ -10,25 +10,41 @@
 //! rpc` runs the tests below.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use framesim::harness::{
-    length_prefixed, Draws, Harness, Options, Request, RoleMix, Session, Workload,
-};
+use framesim::harness::{length_prefixed, Draws, Harness, Options, Request, Session, Workload};
 use framesim_listener::Listener;
 use rand::Rng;
 use std::future::Future;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::{sleep, timeout_at, Instant};
 
 const ADD: u8 = 1;
 const ECHO: u8 = 2;
+/// The largest frame the server takes.
 const MAX_FRAME: usize = 1 << 20;
+/// How long a frame's bytes may take to arrive, from its first.
+const FRAME_DEADLINE: Duration = Duration::from_millis(500);
 
-/// Serves every connection `listener` accepts until `shutdown`. `one_read_one_frame` is the
-/// classic bug: each read taken for one whole frame.
-pub async fn serve(
-    mut listener: impl Listener,
-    shutdown: impl Future<Output = ()>,
-    one_read_one_frame: bool,
-) {
+/// A classic bug to plant in the server, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bug {
+    /// The server as it should be.
+    None,
+    /// Each read taken for one whole frame.
+    OneReadOneFrame,
+    /// No deadline on a frame's bytes: a client that trickles holds its connection forever.
+    NoFrameDeadline,
+    /// A failed accept retried at once: a spin while descriptors are out.
+    NoAcceptBackoff,
+    /// Replies queued for a writer task without bound: the server reads on while its
+    /// client reads nothing.
+    UnboundedReplies,
+    /// No limit on a frame's length: the server buffers whatever a header announces.
+    NoFrameLimit,
+}
+
+/// Serves every connection `listener` accepts until `shutdown`, with `bug` planted.
+pub async fn serve(mut listener: impl Listener, shutdown: impl Future<Output = ()>, bug: Bug) {
     tokio::pin!(shutdown);
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -36,30 +52,57 @@ pub async fn serve(
             biased;
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => drop(connections.spawn(connection(stream, one_read_one_frame))),
-                Err(e) => eprintln!("accept: {e}"),
+                Ok((stream, _)) => drop(connections.spawn(connection(stream, bug))),
+                // Out of descriptors (or a connection aborted): wait before the next try.
+                Err(_) if bug != Bug::NoAcceptBackoff => sleep(Duration::from_millis(10)).await,
+                Err(_) => {}
             },
         }
     }
     connections.shutdown().await;
 }
 
-async fn connection(mut stream: impl AsyncRead + AsyncWrite + Unpin, one_read_one_frame: bool) {
+async fn connection(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, bug: Bug) {
+    let (mut reader, writer) = tokio::io::split(stream);
+    let (replies, mut queued) = tokio::sync::mpsc::unbounded_channel::<BytesMut>();
+    let mut writer = Some(writer);
+    if bug == Bug::UnboundedReplies {
+        let mut writer = writer.take().expect("the writer");
+        tokio::spawn(async move {
+            while let Some(out) = queued.recv().await {
+                if writer.write_all(&out).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
     let mut buf = BytesMut::new();
+    // When the frame at the front of `buf` began to arrive.
+    let mut begun: Option<Instant> = None;
     loop {
-        match stream.read_buf(&mut buf).await {
+        let read = match begun {
+            Some(at) if bug != Bug::NoFrameDeadline => {
+                match timeout_at(at + FRAME_DEADLINE, reader.read_buf(&mut buf)).await {
+                    Ok(read) => read,
+                    Err(_) => return,
+                }
+            }
+            _ => reader.read_buf(&mut buf).await,
+        };
+        match read {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
         let mut out = BytesMut::new();
-        if one_read_one_frame {
+        if bug == Bug::OneReadOneFrame {
             let read = buf.split().freeze();
             answer(&read.slice(4.min(read.len())..), &mut out);
         }
         // Every frame whose bytes have all arrived; the rest waits for the next read.
+        let mut answered = false;
         while buf.len() >= 4 {
             let len = u32::from_be_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
-            if len > MAX_FRAME {
+            if len > MAX_FRAME && bug != Bug::NoFrameLimit {
                 return;
             }
             if buf.len() < 4 + len {
@@ -67,8 +110,18 @@ async fn connection(mut stream: impl AsyncRead + AsyncWrite + Unpin, one_read_on
             }
             buf.advance(4);
             answer(&buf.split_to(len).freeze(), &mut out);
+            answered = true;
         }
-        if stream.write_all(&out).await.is_err() {
+        begun = match (buf.is_empty(), answered) {
+            (true, _) => None,
+            (false, true) => Some(Instant::now()),
+            (false, false) => begun.or(Some(Instant::now())),
+        };
+        let sent = match writer.as_mut() {
+            Some(writer) => writer.write_all(&out).await.is_ok(),
+            None => replies.send(out).is_ok(),
+        };
+        if !sent {
             return;
         }
     }
@@ -130,6 +183,15 @@ impl Session for RpcSession {
         Some(Request::new(bytes.freeze()).with_boundaries([4, 5, 13]))
     }
 
+    /// A header announcing a frame larger than `size`, and the start of its body.
+    fn oversized(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
+        let mut bytes = BytesMut::new();
+        bytes.put_u32(u32::try_from(size + 1).ok()?);
+        bytes.put_u8(ECHO);
+        bytes.resize(size + 1, b'x');
+        Some(Request::new(bytes.freeze()).with_boundaries([4]))
+    }
+
     fn expect(&mut self, request: &Request) -> Option<Bytes> {
         let body = &request.bytes[4..];
         let result = match body[0] {
@@ -147,46 +209,54 @@ impl Session for RpcSession {
     }
 }
 
-/// The RPC server under the harness: 32 clients, two of them leaving mid-request, two idle.
-fn harness(one_read_one_frame: bool) -> Harness {
-    let roles = RoleMix {
-        disconnect: 2,
-        idle: 2,
-        ..RoleMix::default()
-    };
+/// The RPC server under the harness, `bug` planted: 32 clients, hostile by default (one of
+/// every misbehaving role, stream faults, failing accepts).
+fn harness(bug: Bug) -> Harness {
     let options = Options {
-        clients: 32,
-        roles,
+        max_request: MAX_FRAME + 4,
         ..Options::default()
     };
     Harness::new(
-        move |listener, shutdown| serve(listener, shutdown, one_read_one_frame),
+        move |listener, shutdown| serve(listener, shutdown, bug),
         Rpc,
     )
     .with(options)
 }
 
 fn main() {
-    let tally = framesim::sweep!(harness(false));
+    let tally = framesim::sweep!(harness(Bug::None));
     println!("passed: {tally:?}");
 }
 
 #[test]
 fn the_rpc_server_answers_every_request_as_the_model_says() {
-    let tally = framesim::sweep!(harness(false));
+    let tally = framesim::sweep!(harness(Bug::None));
     assert_eq!(tally.requests, tally.replies);
-    assert!(tally.replies >= 28 * 10);
+    // 26 well-behaved clients of ten requests each and a half-closing one, per seed.
+    assert!(tally.replies >= 26 * 10);
+    assert!(tally.slowloris_cut > 0 && tally.half_closed > 0 && tally.windows_filled > 0);
+    assert!(tally.oversized_refused > 0);
 }
 
 #[test]
-fn taking_each_read_for_one_frame_is_caught() {
-    for seed in 0..8 {
-        let outcome = harness(true).run(seed);
-        let oracle = outcome.violations.first().map(|v| v.oracle);
-        assert!(
-            matches!(oracle, Some("model" | "unanswered" | "framing")),
-            "seed {seed}: {}",
-            outcome.summary()
-        );
+fn every_planted_bug_is_caught_by_the_oracle_aimed_at_it() {
+    for (bug, oracles) in [
+        (
+            Bug::OneReadOneFrame,
+            &["model", "unanswered", "framing"][..],
+        ),
+        (Bug::NoFrameDeadline, &["slowloris"]),
+        (Bug::NoAcceptBackoff, &["accept"]),
+        (Bug::UnboundedReplies, &["reply-backlog"]),
+        (Bug::NoFrameLimit, &["oversized"]),
+    ] {
+        let caught = (0..8).filter(|&seed| {
+            let outcome = harness(bug).run(seed);
+            outcome
+                .violations
+                .iter()
+                .any(|v| oracles.contains(&v.oracle))
+        });
+        assert!(caught.count() > 0, "{bug:?} passed 8 seeds");
     }
 }

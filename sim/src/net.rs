@@ -607,7 +607,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
                 cut
             }
         };
-        let result = if let Some(len) = short {
+        let mut result = if let Some(len) = short {
             let result = Pin::new(&mut this.inner).poll_write(cx, &data[..len]);
             if let Poll::Ready(Ok(n)) = result {
                 this.record(Event::ShortWrite {
@@ -620,6 +620,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
         } else {
             Pin::new(&mut this.inner).poll_write(cx, data)
         };
+        // turmoil's writer waits for send credits its peer gives back as it reads, and is
+        // never woken by the reset a peer that left with bytes unread sends: a write that
+        // would wait on a client gone for good fails as that reset would.
+        if result.is_pending() && this.windows.client_left(this.key) {
+            result = Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
+        }
         if let Poll::Ready(Ok(n)) = result {
             if n > 0 {
                 this.stalled = false;

@@ -227,6 +227,19 @@ impl Windows {
         })
     }
 
+    /// Whether the server's writes to the client of `key` wait now: its window is full.
+    pub(crate) fn full(&self, key: SocketAddr) -> bool {
+        self.with(key, |w, limits| {
+            !w.client_gone
+                && (w.unread.len() >= limits.segments || w.written - w.read >= limits.bytes as u64)
+        })
+    }
+
+    /// Whether the client of `key` dropped its stream.
+    pub(crate) fn client_left(&self, key: SocketAddr) -> bool {
+        self.with(key, |w, _| w.client_gone)
+    }
+
     /// Bytes the server wrote that the client of `key` has not read.
     pub(crate) fn unread(&self, key: SocketAddr) -> u64 {
         self.with(key, |w, _| w.written - w.read)

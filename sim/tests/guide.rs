@@ -4,8 +4,11 @@
 mod my_server {
     use framesim_listener::Listener;
     use std::future::Future;
+    use std::time::Duration;
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-    /// Echoes every byte back on every connection until `shutdown`.
+    /// Echoes every frame (a 4-byte big-endian length, then the body) on every connection
+    /// until `shutdown`.
     pub async fn serve(mut listener: impl Listener, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut connections = tokio::task::JoinSet::new();
@@ -13,15 +16,34 @@ mod my_server {
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
-                Ok((stream, _)) = listener.accept() => {
-                    connections.spawn(async move {
-                        let (mut from, mut to) = tokio::io::split(stream);
-                        let _ = tokio::io::copy(&mut from, &mut to).await;
-                    });
-                }
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => drop(connections.spawn(echo(stream))),
+                    // Out of descriptors: back off, or the loop spins.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                },
             }
         }
         connections.shutdown().await;
+    }
+
+    async fn echo(mut stream: impl AsyncRead + AsyncWrite + Unpin) {
+        let mut frame = vec![0u8; 4];
+        // A frame's first byte may wait; the rest must come within 500 ms (slowloris).
+        while stream.read_exact(&mut frame[..1]).await.is_ok() {
+            let rest = async {
+                stream.read_exact(&mut frame[1..4]).await?;
+                let len = u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
+                if len > 64 * 1024 {
+                    return Err(std::io::ErrorKind::InvalidData.into());
+                }
+                frame.resize(4 + len, 0);
+                stream.read_exact(&mut frame[4..]).await
+            };
+            match tokio::time::timeout(Duration::from_millis(500), rest).await {
+                Ok(Ok(_)) if stream.write_all(&frame).await.is_ok() => frame.truncate(4),
+                _ => return,
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use bytes::BytesMut;
 use framesim::harness::{Harness, KvWorkload, Listener, Options, RoleMix, Shutdown};
+use framesim::Faults;
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{Framing, ReplyEncoder, RequestDecoder};
 use framesim_server::{serve, Config, Kv, Limits, Reply, Service, Stats};
@@ -16,8 +17,9 @@ fn framings() -> [Framing; 3] {
     [Framing::Resp, Framing::line(), Framing::length()]
 }
 
-/// Slowloris, disconnecting and idle clients beside the well-behaved ones; a slowloris must
-/// be cut within twice the server's frame deadline.
+/// Two clients of every role but the oversized one (the key-value workload makes no
+/// oversized request) beside the well-behaved ones; a slowloris must be cut within twice
+/// the server's frame deadline.
 fn options() -> Options {
     Options {
         clients: 24,
@@ -25,8 +27,11 @@ fn options() -> Options {
             slowloris: 2,
             disconnect: 2,
             idle: 2,
+            half_close: 2,
+            never_reader: 2,
+            oversized: 0,
             slowloris_bound: FRAME_DEADLINE * 2,
-            ..RoleMix::default()
+            ..RoleMix::none()
         },
         ..Options::default()
     }
@@ -73,10 +78,13 @@ fn framesim_passes_in_every_framing() {
             u64::try_from(framesim::harness::seeds_from_env(0..4).unwrap().count()).unwrap();
         // Every role ran: a run that exercised nothing passes nothing.
         assert_eq!(tally.requests, tally.replies, "{framing}");
-        assert_eq!(tally.replies, seeds * 18 * 8, "{framing}");
+        // 14 well-behaved clients of 8 requests, two half-closing ones of a batch of 4.
+        assert_eq!(tally.replies, seeds * (14 * 8 + 2 * 4), "{framing}");
         assert_eq!(tally.slowloris_cut, seeds * 2, "{framing}");
         assert_eq!(tally.disconnects, seeds * 2, "{framing}");
         assert_eq!(tally.idle, seeds * 2, "{framing}");
+        assert_eq!(tally.half_closed, seeds * 2, "{framing}");
+        assert_eq!(tally.windows_filled, seeds * 2, "{framing}");
         assert_eq!(tally.clients_finished, seeds * 24, "{framing}");
     }
 }
@@ -158,7 +166,15 @@ fn naive(framing: Framing) -> Harness {
         move |listener, shutdown| one_read_one_request(listener, shutdown, framing.clone()),
         workload,
     )
-    .clients(8)
+    .with(Options {
+        clients: 8,
+        roles: RoleMix::none(),
+        faults: Faults {
+            accept_error_chance: 0.0,
+            ..Options::default().faults
+        },
+        ..Options::default()
+    })
 }
 
 #[test]
@@ -298,6 +314,7 @@ fn restarting(serves: Arc<std::sync::atomic::AtomicUsize>, after_crash: bool) ->
     .with(Options {
         clients: 16,
         restart_at: Some(Duration::from_millis(120)),
+        roles: RoleMix::none(),
         ..Options::default()
     })
 }
@@ -336,6 +353,7 @@ fn draining(grace: Duration) -> Harness {
         clients: 16,
         restart_at: Some(Duration::from_millis(120)),
         restart_grace: Duration::from_millis(200),
+        roles: RoleMix::none(),
         ..Options::default()
     })
 }
@@ -395,7 +413,7 @@ fn limited(server_max: usize) -> Harness {
     serving(config, KvWorkload::new(Framing::Resp)).with(Options {
         clients: 4,
         max_connections: Some(8),
-        ..Options::default()
+        ..Options::gentle()
     })
 }
 

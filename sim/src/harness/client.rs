@@ -8,6 +8,7 @@ use crate::net::ACCEPT_WAIT;
 use crate::scenario::Delivery;
 use crate::seeds::{self, Draws, Stream};
 use crate::transcript::{Actor, Event};
+use crate::window::ClientStream;
 use bytes::{Bytes, BytesMut};
 use rand::Rng;
 use std::ops::Range;
@@ -26,19 +27,19 @@ type Pending = std::collections::VecDeque<(Request, Range<u64>)>;
 
 /// One virtual client.
 pub(super) struct Client {
-    id: usize,
+    pub(super) id: usize,
     role: Role,
-    shared: Shared,
+    pub(super) shared: Shared,
     /// How its bytes reach the wire: chunks, gaps, batches, cuts.
-    delivery: Draws,
+    pub(super) delivery: Draws,
     /// What it asks: apart from delivery, so what is asked never depends on how.
-    work: Draws,
-    session: Box<dyn Session>,
-    framer: Box<dyn ReplyFramer>,
+    pub(super) work: Draws,
+    pub(super) session: Box<dyn Session>,
+    pub(super) framer: Box<dyn ReplyFramer>,
 }
 
 /// Why a client stopped: the oracle it broke and what happened; `None` is a pass.
-type Verdict = Result<(), (&'static str, String)>;
+pub(super) type Verdict = Result<(), (&'static str, String)>;
 
 impl Client {
     pub(super) fn new(id: usize, shared: Shared) -> Self {
@@ -54,11 +55,11 @@ impl Client {
         }
     }
 
-    fn record(&self, event: Event) {
+    pub(super) fn record(&self, event: Event) {
         self.shared.transcript.record(Actor::Client(self.id), event);
     }
 
-    fn note(&self, text: String) {
+    pub(super) fn note(&self, text: String) {
         self.record(Event::Note { text });
     }
 
@@ -72,13 +73,13 @@ impl Client {
         let verdict = match self.connect().await {
             Err(e) => Err(("connect", e)),
             Ok(stream) => match self.role {
-                Role::WellBehaved => match self.well_behaved(stream).await {
-                    Err(("unanswered", _)) if self.crashed() => self.after_restart().await,
-                    verdict => verdict,
-                },
+                Role::WellBehaved => self.behave(stream).await,
                 Role::Slowloris => self.slowloris(stream).await,
                 Role::Disconnect => self.disconnect(stream).await,
                 Role::Idle => self.idle(stream).await,
+                Role::HalfClose => self.half_close(stream).await,
+                Role::NeverReader => self.never_reader(stream).await,
+                Role::Oversized => self.oversized(stream).await,
             },
         };
         if let Err((oracle, detail)) = verdict {
@@ -87,10 +88,19 @@ impl Client {
         self.shared.tally(|t| t.clients_finished += 1);
     }
 
+    /// The well-behaved client's whole life: its session on `stream`, and a new one on a
+    /// new connection if the server's crash took the first.
+    pub(super) async fn behave(&mut self, stream: ClientStream) -> Verdict {
+        match self.well_behaved(stream).await {
+            Err(("unanswered", _)) if self.crashed() => self.after_restart().await,
+            verdict => verdict,
+        }
+    }
+
     /// Whether the server host has crashed by now (see [`Options::restart_at`]).
     ///
     /// [`Options::restart_at`]: super::Options::restart_at
-    fn crashed(&self) -> bool {
+    pub(super) fn crashed(&self) -> bool {
         let now = turmoil::sim_elapsed().unwrap_or_default();
         self.shared.options.restart_at.is_some_and(|at| now >= at)
     }
@@ -108,7 +118,7 @@ impl Client {
         }
     }
 
-    async fn connect(&mut self) -> Result<TcpStream, String> {
+    pub(super) async fn connect(&mut self) -> Result<ClientStream, String> {
         let addr = ("server", self.shared.options.port);
         let mut last = String::new();
         for _ in 0..CONNECT_TRIES {
@@ -118,9 +128,11 @@ impl Client {
             };
             match connected {
                 Ok(stream) => {
-                    let local = stream.local_addr().map(|a| a.to_string());
+                    let stream = ClientStream::new(stream, self.shared.windows.clone());
+                    let local = stream.local_addr();
+                    self.shared.buffers.joined(local, self.id, false);
                     self.record(Event::Connect {
-                        local: local.unwrap_or_default(),
+                        local: local.to_string(),
                     });
                     return Ok(stream);
                 }
@@ -138,7 +150,7 @@ impl Client {
 
     /// Batches of 1..=`pipeline` requests, each batch written in chunks, then every reply
     /// of the batch read, framed and judged in order.
-    async fn well_behaved(&mut self, mut stream: TcpStream) -> Verdict {
+    async fn well_behaved(&mut self, mut stream: ClientStream) -> Verdict {
         let pipeline = self.shared.options.delivery.pipeline.max(1);
         let mut buf = BytesMut::new();
         let mut pending = Pending::new();
@@ -206,18 +218,18 @@ impl Client {
     /// before the grace ran out, having read at least the first byte of the oldest.
     ///
     /// [`Options::restart_grace`]: super::Options::restart_grace
-    fn drained(&self, stream: &TcpStream, pending: &Pending) -> Option<(&'static str, String)> {
+    fn drained(&self, stream: &ClientStream, pending: &Pending) -> Option<(&'static str, String)> {
         let o = &self.shared.options;
         let (_, request) = pending.front()?;
-        let side = self.shared.windows.server_side(stream.local_addr().ok()?);
+        let side = stream.server_side();
         let broken = side.dropped_in_drain(request.clone(), o.restart_at?, o.restart_grace)?;
         Some(("drain", broken))
     }
 
     /// The next reply frame, reading as needed.
-    async fn read_reply(
+    pub(super) async fn read_reply(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut ClientStream,
         buf: &mut BytesMut,
         waiting: usize,
     ) -> Result<Bytes, (&'static str, String)> {
@@ -256,7 +268,7 @@ impl Client {
     }
 
     /// The model's prediction, then the session's own check.
-    fn judge(&mut self, request: &Request, reply: &Bytes) -> Verdict {
+    pub(super) fn judge(&mut self, request: &Request, reply: &Bytes) -> Verdict {
         self.note(format!("reply {}", reply.escape_ascii()));
         self.shared.tally(|t| t.replies += 1);
         let what = || format!("request {}", cut(&request.bytes));
@@ -277,9 +289,9 @@ impl Client {
     /// seeded gaps; how many were written (fewer if the connection broke). The gaps inside
     /// one request add up to at most the run's request budget, so a well-behaved request
     /// always arrives in time.
-    async fn deliver(
+    pub(super) async fn deliver(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut ClientStream,
         bytes: Bytes,
         ends: &[usize],
         seams: &[usize],
@@ -330,7 +342,7 @@ impl Client {
 
     /// All but the last byte of a request, one every `slowloris_interval`; the server must
     /// close the connection within `slowloris_bound` of the first.
-    async fn slowloris(&mut self, mut stream: TcpStream) -> Verdict {
+    async fn slowloris(&mut self, mut stream: ClientStream) -> Verdict {
         let roles = self.shared.options.roles;
         let Some(request) = self.session.next_request(&mut self.work) else {
             return self.idle(stream).await;
@@ -383,7 +395,7 @@ impl Client {
     }
 
     /// A random part of the first request, then gone.
-    async fn disconnect(&mut self, mut stream: TcpStream) -> Verdict {
+    async fn disconnect(&mut self, mut stream: ClientStream) -> Verdict {
         if let Some(request) = self.session.next_request(&mut self.work) {
             let (len, from) = (request.bytes.len(), request.skipped + 1);
             let cut = if len > from {
@@ -401,7 +413,7 @@ impl Client {
     }
 
     /// Connected, silent for `idle_for` (or until the server closes), then gone.
-    async fn idle(&mut self, mut stream: TcpStream) -> Verdict {
+    pub(super) async fn idle(&mut self, mut stream: ClientStream) -> Verdict {
         let idle_for = self.shared.options.roles.idle_for;
         let mut scratch = [0u8; 512];
         let until = Instant::now() + idle_for;
@@ -432,7 +444,7 @@ const SHOWN: usize = 96;
 
 /// `bytes` escaped for a violation's one line: the first 96 bytes and the whole length of
 /// a longer one (`...` then `(4700 bytes)`).
-fn cut(bytes: &[u8]) -> String {
+pub(super) fn cut(bytes: &[u8]) -> String {
     if bytes.len() <= SHOWN {
         bytes.escape_ascii().to_string()
     } else {

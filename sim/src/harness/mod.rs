@@ -33,15 +33,19 @@
 //! over this [`Listener`], its well-behaved clients draw from [`KvWorkload`] through
 //! [`Session`], and both play on one simulation stage (hosts, monitor, restart).
 //!
-//! framesim's own key-value server through it, in every framing ([`KvWorkload`]):
+//! framesim's own key-value server through it, in every framing ([`KvWorkload`]), hostile
+//! defaults and all (a slowloris must be cut within a second: the server's frame deadline
+//! is set below it):
 //!
 //! ```
 //! use framesim::harness::{Harness, KvWorkload};
 //! use framesim_server::protocol::Framing;
-//! use framesim_server::{serve, Config, Kv, Stats};
+//! use framesim_server::{serve, Config, Kv, Limits, Stats};
+//! use std::time::Duration;
 //!
 //! for framing in [Framing::Resp, Framing::line(), Framing::length()] {
-//!     let config = Config { framing: framing.clone(), ..Config::default() };
+//!     let limits = Limits { frame_deadline: Duration::from_millis(500), ..Limits::default() };
+//!     let config = Config { framing: framing.clone(), limits, ..Config::default() };
 //!     let harness = Harness::new(
 //!         move |listener, shutdown| {
 //!             let config = config.clone();
@@ -51,12 +55,14 @@
 //!         },
 //!         KvWorkload::new(framing),
 //!     )
-//!     .clients(4);
+//!     .clients(12);
 //!     framesim::sweep!(harness, 0..2);
 //! }
 //! ```
 
+mod buffers;
 mod client;
+mod hostile;
 mod kv;
 mod limit;
 mod listener;

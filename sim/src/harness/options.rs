@@ -8,14 +8,21 @@ use std::time::Duration;
 
 /// Everything about a harness run besides the server, the workload and the seed.
 ///
+/// The defaults are hostile: besides the stream faults and failing accepts, a few clients
+/// of every misbehaving role ([`RoleMix::default`]) and the buffer oracles against
+/// [`max_request`](Options::max_request) and [`max_buffered`](Options::max_buffered).
+/// [`Options::gentle`] is the opposite: well-behaved clients on a plain stream.
+///
 /// ```
-/// use framesim::harness::{Options, RoleMix};
+/// use framesim::harness::{Options, Role, RoleMix};
 /// let options = Options {
 ///     clients: 64,
-///     roles: RoleMix { slowloris: 4, ..RoleMix::default() },
+///     roles: RoleMix { slowloris: 4, ..RoleMix::none() },
 ///     ..Options::default()
 /// };
-/// assert_eq!(options.roles.of(0), framesim::harness::Role::Slowloris);
+/// assert_eq!(options.roles.of(0), Role::Slowloris);
+/// assert_eq!(options.roles.of(4), Role::WellBehaved);
+/// assert_eq!(Options::default().roles.of(0), Role::Slowloris);
 /// ```
 ///
 /// In a TOML file (what a shrunk failure is written as, see [`sweep`](super::sweep())), a
@@ -31,7 +38,8 @@ pub struct Options {
     /// How well-behaved clients put their bytes on the wire: chunk sizes, gaps, pipelined
     /// batches, cuts at seams.
     pub delivery: Delivery,
-    /// What the server's stream does to its reads and writes (`window` does not apply).
+    /// What the server's stream does to its reads and writes and accepts, and the receive
+    /// window of each client.
     pub faults: Faults,
     /// How many clients misbehave, and how.
     pub roles: RoleMix,
@@ -76,6 +84,14 @@ pub struct Options {
     /// file.
     #[serde(with = "form::count_or_none")]
     pub max_connections: Option<usize>,
+    /// The largest request the server accepts, in bytes: an oversized client
+    /// ([`Role::Oversized`]) sends one larger, which the server must refuse (reply or
+    /// close) before it has read this many bytes of it and one read more (`oversized`).
+    pub max_request: usize,
+    /// The most request bytes the server may read from one connection while its client
+    /// has a whole receive window of replies unread: past it, the server is buffering what
+    /// it cannot send (`reply-backlog`; a [`Role::NeverReader`] fills the window).
+    pub max_buffered: usize,
     /// The port the server's listener binds on host `server`.
     pub port: u16,
     /// Keep every transcript line (else only its hash and counts).
@@ -94,7 +110,11 @@ impl Default for Options {
             clients: 32,
             hosts: 4,
             delivery: Delivery::default(),
-            faults: Faults::every_kind(),
+            faults: Faults {
+                accept_error_chance: 0.05,
+                window: 64 * 1024,
+                ..Faults::every_kind()
+            },
             roles: RoleMix::default(),
             ramp: Duration::from_millis(50),
             request_budget: Duration::from_millis(250),
@@ -105,6 +125,8 @@ impl Default for Options {
             restart_grace: Duration::ZERO,
             max_requests: None,
             max_connections: None,
+            max_request: 1024 * 1024,
+            max_buffered: 1024 * 1024,
             port: 6379,
             keep_transcript: false,
             only_clients: None,
@@ -125,6 +147,23 @@ impl Options {
     /// ```
     pub fn from_toml(text: &str) -> Result<Options, String> {
         Options::default().overlaid(text)
+    }
+
+    /// Well-behaved clients on a plain stream: no misbehaving role, no stream or accept
+    /// fault, a window no client fills. For a first run, or to tell a protocol bug from a
+    /// robustness one.
+    ///
+    /// ```
+    /// use framesim::harness::{Options, Role};
+    /// let gentle = Options::gentle();
+    /// assert!((0..gentle.clients).all(|id| gentle.roles.of(id) == Role::WellBehaved));
+    /// ```
+    pub fn gentle() -> Options {
+        Options {
+            faults: Faults::none(),
+            roles: RoleMix::none(),
+            ..Options::default()
+        }
     }
 
     /// These options with what TOML `text` sets laid over them, field by field (a table's
@@ -236,10 +275,24 @@ pub enum Role {
     Disconnect,
     /// Connects and says nothing for [`RoleMix::idle_for`].
     Idle,
+    /// Sends a batch of its session's requests, then shuts its writing side (a
+    /// half-close): must get every reply, then the server's close (`half-close`).
+    HalfClose,
+    /// Writes requests and never reads a reply: once its receive window is full, the
+    /// server must stop reading from it rather than buffer replies it cannot send
+    /// (`reply-backlog`, against [`Options::max_buffered`]).
+    NeverReader,
+    /// Sends a request larger than [`Options::max_request`] (from
+    /// [`Session::oversized`](super::Session::oversized); a well-behaved client if the
+    /// session makes none): the server must refuse it before reading it all (`oversized`).
+    Oversized,
 }
 
-/// How many clients play each misbehaving role: the first `slowloris` clients trickle, the
-/// next `disconnect` leave mid-request, the next `idle` say nothing; the rest behave.
+/// How many clients play each misbehaving role, by id: first the slowloris clients, then
+/// the disconnecting, idle, half-closing, never-reading and oversized ones; the rest behave.
+///
+/// The default has one of each (clients beyond [`Options::clients`] simply do not run);
+/// [`RoleMix::none`] has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RoleMix {
@@ -258,10 +311,31 @@ pub struct RoleMix {
     /// How long an idle client stays (the server may close it sooner).
     #[serde(with = "framesim_server::text::duration")]
     pub idle_for: Duration,
+    /// Clients that half-close after their requests.
+    pub half_close: usize,
+    /// Clients that never read.
+    pub never_reader: usize,
+    /// Clients that send one request larger than the server's limit.
+    pub oversized: usize,
 }
 
 impl Default for RoleMix {
     fn default() -> Self {
+        RoleMix {
+            slowloris: 1,
+            disconnect: 1,
+            idle: 1,
+            half_close: 1,
+            never_reader: 1,
+            oversized: 1,
+            ..RoleMix::none()
+        }
+    }
+}
+
+impl RoleMix {
+    /// No misbehaving client.
+    pub fn none() -> Self {
         RoleMix {
             slowloris: 0,
             slowloris_interval: Duration::from_millis(100),
@@ -269,21 +343,28 @@ impl Default for RoleMix {
             disconnect: 0,
             idle: 0,
             idle_for: Duration::from_millis(500),
+            half_close: 0,
+            never_reader: 0,
+            oversized: 0,
         }
     }
-}
 
-impl RoleMix {
     /// The role of client `id`.
     pub fn of(&self, id: usize) -> Role {
-        if id < self.slowloris {
-            Role::Slowloris
-        } else if id < self.slowloris + self.disconnect {
-            Role::Disconnect
-        } else if id < self.slowloris + self.disconnect + self.idle {
-            Role::Idle
-        } else {
-            Role::WellBehaved
+        let mut end = 0;
+        for (count, role) in [
+            (self.slowloris, Role::Slowloris),
+            (self.disconnect, Role::Disconnect),
+            (self.idle, Role::Idle),
+            (self.half_close, Role::HalfClose),
+            (self.never_reader, Role::NeverReader),
+            (self.oversized, Role::Oversized),
+        ] {
+            end += count;
+            if id < end {
+                return role;
+            }
         }
+        Role::WellBehaved
     }
 }

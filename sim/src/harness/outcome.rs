@@ -4,6 +4,7 @@
 use crate::transcript::{line, Actor, Counts, Event, Record, Transcript};
 use std::fmt;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// One broken promise: which oracle, who, when, what.
@@ -30,6 +31,48 @@ impl fmt::Display for Violation {
     }
 }
 
+/// Where a run's violations go: its list, and a note in its transcript.
+#[derive(Clone)]
+pub(super) struct Verdicts {
+    transcript: Transcript,
+    violations: Arc<Mutex<Vec<Violation>>>,
+}
+
+impl Verdicts {
+    pub(super) fn new(transcript: Transcript) -> Self {
+        Verdicts {
+            transcript,
+            violations: Arc::default(),
+        }
+    }
+
+    /// Every violation so far.
+    pub(super) fn all(&self) -> Vec<Violation> {
+        self.violations.lock().expect("violations lock").clone()
+    }
+
+    /// Records a violation, in the transcript too.
+    pub(super) fn violation(&self, oracle: &'static str, client: Option<usize>, detail: String) {
+        let actor = client.map_or(Actor::Sim, Actor::Client);
+        self.transcript.record(
+            actor,
+            Event::Note {
+                text: format!("violation [{oracle}] {detail}"),
+            },
+        );
+        let at = turmoil::sim_elapsed().unwrap_or_default();
+        self.violations
+            .lock()
+            .expect("violations lock")
+            .push(Violation {
+                oracle,
+                client,
+                at,
+                detail,
+            });
+    }
+}
+
 /// What the clients of a run did, counted: a run that exercised nothing passes nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -48,6 +91,12 @@ pub struct Tally {
     /// Well-behaved clients that lost their connection to the server's restart and
     /// started over.
     pub restarted: u64,
+    /// Half-closing clients that got every reply, then the close.
+    pub half_closed: u64,
+    /// Never-reading clients whose window of replies filled.
+    pub windows_filled: u64,
+    /// Oversized requests the server refused.
+    pub oversized_refused: u64,
 }
 
 impl Tally {
@@ -60,6 +109,9 @@ impl Tally {
         self.disconnects += other.disconnects;
         self.idle += other.idle;
         self.restarted += other.restarted;
+        self.half_closed += other.half_closed;
+        self.windows_filled += other.windows_filled;
+        self.oversized_refused += other.oversized_refused;
     }
 }
 
@@ -111,7 +163,7 @@ impl Outcome {
         let (t, c) = (&self.tally, &self.counts);
         format!(
             "seed {}: {} requests, {} replies, {} clients finished, {} slowloris cut, {} \
-             disconnects, {} idle, {} restarted; {} chunks, {} partial reads, {} coalesced reads, {} short \
+             disconnects, {} idle, {} restarted, {} half-closed, {} windows filled, {} oversized refused; {} chunks, {} partial reads, {} coalesced reads, {} short \
              writes, {} spurious pendings; {} events, hash {:016x}, {:?} virtual; {}",
             self.seed,
             t.requests,
@@ -121,6 +173,9 @@ impl Outcome {
             t.disconnects,
             t.idle,
             t.restarted,
+            t.half_closed,
+            t.windows_filled,
+            t.oversized_refused,
             c.writes,
             c.partial_reads,
             c.coalesced_reads,

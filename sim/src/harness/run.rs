@@ -1,11 +1,12 @@
 //! A harness run: the user's server on host `server`, the clients spread over client hosts,
 //! and a monitor that checks what is left once they are gone.
 
+use super::buffers::{BufferTaps, Buffers};
 use super::client::Client;
 use super::limit;
 use super::listener::{Listener, Shutdown};
 use super::options::Options;
-use super::outcome::{Outcome, Tally, Violation};
+use super::outcome::{Outcome, Tally, Verdicts};
 use super::workload::Workload;
 use crate::net::Wiring;
 use crate::stage::{self, Ending, Stage, Task};
@@ -42,7 +43,7 @@ where
 /// `server:<port>`.
 ///
 /// ```
-/// use framesim::harness::{Harness, KvWorkload};
+/// use framesim::harness::{Harness, KvWorkload, Options};
 /// use framesim_server::protocol::Framing;
 /// use framesim_server::{serve, Config, Kv, Stats};
 ///
@@ -53,7 +54,7 @@ where
 ///     },
 ///     KvWorkload::new(Framing::line()),
 /// )
-/// .clients(8);
+/// .with(Options { clients: 8, ..Options::gentle() });
 /// let outcome = harness.run(7);
 /// assert!(outcome.passed(), "{}", outcome.failure("(doc example)"));
 /// assert_eq!(outcome.tally.replies, 8 * 8);
@@ -126,35 +127,21 @@ pub(super) struct Shared {
     pub(super) transcript: Transcript,
     /// What the server's side of each connection did (closed when, having read what).
     pub(super) windows: Windows,
-    violations: Arc<Mutex<Vec<Violation>>>,
+    /// What the server read of each connection.
+    pub(super) buffers: Arc<Buffers>,
+    verdicts: Verdicts,
     tally: Arc<Mutex<Tally>>,
 }
 
 impl Shared {
     /// Records a violation, in the transcript too.
     pub(super) fn violation(&self, oracle: &'static str, client: Option<usize>, detail: String) {
-        let actor = client.map_or(Actor::Sim, Actor::Client);
-        self.transcript.record(
-            actor,
-            Event::Note {
-                text: format!("violation [{oracle}] {detail}"),
-            },
-        );
-        let at = turmoil::sim_elapsed().unwrap_or_default();
-        self.violations
-            .lock()
-            .expect("violations lock")
-            .push(Violation {
-                oracle,
-                client,
-                at,
-                detail,
-            });
+        self.verdicts.violation(oracle, client, detail);
     }
 
     /// No violation so far.
     pub(super) fn passing(&self) -> bool {
-        self.violations.lock().expect("violations lock").is_empty()
+        self.verdicts.all().is_empty()
     }
 
     pub(super) fn tally(&self, f: impl FnOnce(&mut Tally)) {
@@ -177,14 +164,24 @@ async fn within(limit: Duration, done: impl Fn() -> bool) -> bool {
 fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
     let o = harness.options.clone();
     let transcript = Transcript::new(keep);
-    let wiring = Wiring::plain(transcript.clone());
+    // The per-stream capacity is also the accept backlog, which panics when full.
+    let tcp_capacity = o.clients + 64;
+    let windows = Windows::new(o.faults.window, tcp_capacity);
+    let verdicts = Verdicts::new(transcript.clone());
+    let buffers = Arc::new(Buffers::new(&o, windows.clone(), verdicts.clone()));
+    let wiring = Wiring {
+        taps: Arc::new(BufferTaps(buffers.clone())),
+        windows: windows.clone(),
+        ..Wiring::plain(transcript.clone())
+    };
     let shared = Shared {
         seed,
         options: o.clone(),
         workload: harness.workload.clone(),
         transcript: transcript.clone(),
-        windows: wiring.windows.clone(),
-        violations: Arc::default(),
+        windows,
+        buffers,
+        verdicts,
         tally: Arc::default(),
     };
     let hosts = o.hosts.clamp(1, o.clients.max(1));
@@ -250,8 +247,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
     let ran = Stage {
         seed,
         latency: o.latency,
-        // The per-stream capacity is also the accept backlog, which panics when full.
-        tcp_capacity: o.clients + 64,
+        tcp_capacity,
         port: o.port,
         faults: o.faults,
         wiring,
@@ -277,7 +273,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
             ),
         );
     }
-    let violations = shared.violations.lock().expect("violations lock").clone();
+    let violations = shared.verdicts.all();
     Outcome {
         seed,
         violations,

@@ -284,7 +284,7 @@ fn shrink(harness: &Harness, own: &Options, seed: u64, replay: &Replay) -> Optio
 /// violation and the command that replays it in this test; see [`sweep`](crate::harness::sweep()).
 ///
 /// ```
-/// use framesim::harness::{Harness, KvWorkload};
+/// use framesim::harness::{Harness, KvWorkload, Options};
 /// use framesim_server::protocol::Framing;
 /// use framesim_server::{serve, Config, Kv, Stats};
 ///
@@ -294,7 +294,7 @@ fn shrink(harness: &Harness, own: &Options, seed: u64, replay: &Replay) -> Optio
 ///     },
 ///     KvWorkload::new(Framing::Resp),
 /// )
-/// .clients(4);
+/// .with(Options { clients: 4, ..Options::gentle() });
 /// let tally = framesim::sweep!(harness, 0..2);
 /// assert_eq!(tally.replies, 2 * 4 * 8);
 /// ```

@@ -82,6 +82,16 @@ pub trait Session: Send {
         None
     }
 
+    /// A request of more than `size` bytes that the server must refuse, with a reply or a
+    /// close, before it has read it all: a line that goes on past the limit, a header
+    /// announcing a body larger than it. For an oversized client
+    /// ([`Role::Oversized`](super::Role::Oversized)); `None`, the default, when the
+    /// protocol has no way to make one, and that client then behaves well.
+    fn oversized(&mut self, rng: &mut Draws, size: usize) -> Option<Request> {
+        let _ = (rng, size);
+        None
+    }
+
     /// Judges one reply frame (as the [`ReplyFramer`] cut it) to `request`: an `Err` is a
     /// `[reply]` violation with that text.
     fn check_reply(&mut self, request: &Request, reply: &[u8]) -> Result<(), String> {

@@ -1,0 +1,141 @@
+//! What a server under the harness holds for each connection, measured at its stream: the
+//! request bytes it reads while its client has a full window of replies unread
+//! (`reply-backlog`), and how much of an oversized request it reads before refusing it
+//! (`oversized`). Nothing is asked of the server: whatever it buffers, it first read.
+
+use super::options::Options;
+use super::outcome::Verdicts;
+use crate::net::{Tap, Taps};
+use crate::window::Windows;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// Bytes past a declared limit a server may read before it can tell: one read's worth.
+pub(super) const READ_SLACK: u64 = 64 * 1024;
+
+/// The run's connections as the buffer oracles see them, keyed by the client's address.
+pub(super) struct Buffers {
+    connections: Mutex<HashMap<SocketAddr, Held>>,
+    windows: Windows,
+    max_request: u64,
+    max_buffered: u64,
+    verdicts: Verdicts,
+}
+
+/// One connection.
+#[derive(Default)]
+struct Held {
+    /// The client, once it has said who it is.
+    client: Option<usize>,
+    /// Whether its client sends an oversized request.
+    oversized: bool,
+    /// Request bytes the server read.
+    read: u64,
+    /// Request bytes read since the window last had room.
+    stalled: u64,
+    /// A violation was reported for it (one a connection).
+    reported: bool,
+}
+
+impl Buffers {
+    pub(super) fn new(options: &Options, windows: Windows, verdicts: Verdicts) -> Self {
+        Buffers {
+            connections: Mutex::default(),
+            windows,
+            max_request: options.max_request as u64,
+            max_buffered: options.max_buffered as u64,
+            verdicts,
+        }
+    }
+
+    /// Client `id` connected from `local`; `oversized` if it sends an oversized request.
+    pub(super) fn joined(&self, local: SocketAddr, id: usize, oversized: bool) {
+        let mut connections = self.connections.lock().expect("buffers lock");
+        // A new connection from a reused address starts afresh.
+        connections.insert(
+            local,
+            Held {
+                client: Some(id),
+                oversized,
+                ..Held::default()
+            },
+        );
+    }
+
+    /// Request bytes the server has read from `local`'s connection.
+    pub(super) fn read(&self, local: SocketAddr) -> u64 {
+        let connections = self.connections.lock().expect("buffers lock");
+        connections.get(&local).map_or(0, |held| held.read)
+    }
+
+    fn server_read(&self, key: SocketAddr, n: usize) {
+        let full = self.windows.full(key);
+        let found = {
+            let mut connections = self.connections.lock().expect("buffers lock");
+            let held = connections.entry(key).or_default();
+            held.read += n as u64;
+            held.stalled = if full { held.stalled + n as u64 } else { 0 };
+            let found = if held.stalled > self.max_buffered {
+                Some((
+                    "reply-backlog",
+                    format!(
+                        "the server read {} bytes of requests while its client had a full window of replies unread (max_buffered {}): it buffers what it cannot send",
+                        held.stalled, self.max_buffered
+                    ),
+                ))
+            } else if held.oversized && held.read > self.max_request + READ_SLACK {
+                Some((
+                    "oversized",
+                    format!(
+                        "the server read {} bytes of a request larger than max_request {} without refusing it",
+                        held.read, self.max_request
+                    ),
+                ))
+            } else {
+                None
+            };
+            match found {
+                Some(found) if !held.reported => {
+                    held.reported = true;
+                    Some((found, held.client))
+                }
+                _ => None,
+            }
+        };
+        if let Some(((oracle, detail), client)) = found {
+            self.verdicts.violation(oracle, client, detail);
+        }
+    }
+}
+
+/// The taps of a run's connections.
+pub(super) struct BufferTaps(pub(super) Arc<Buffers>);
+
+impl Taps for BufferTaps {
+    fn tap(&self, peer: SocketAddr) -> Box<dyn Tap> {
+        Box::new(BufferTap {
+            buffers: self.0.clone(),
+            key: peer,
+        })
+    }
+}
+
+struct BufferTap {
+    buffers: Arc<Buffers>,
+    key: SocketAddr,
+}
+
+impl Tap for BufferTap {
+    fn enter(&self) {}
+
+    fn read(&self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.buffers.server_read(self.key, bytes.len());
+        }
+    }
+
+    fn wrote(&self, _: usize) {}
+
+    fn shut(&self) {}
+}

@@ -1,0 +1,236 @@
+//! The clients that misbehave on purpose in ways any server must survive, beyond the
+//! trickling, leaving and idle ones (`client`): one that half-closes, one that never reads,
+//! one whose request is too large.
+
+use super::buffers::READ_SLACK;
+use super::client::{cut, Client, Verdict};
+use super::workload::Request;
+use crate::transcript::Event;
+use crate::window::ClientStream;
+use bytes::{Bytes, BytesMut};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::{sleep, timeout, Instant};
+
+/// Bytes of requests a never-reader writes at once.
+const BATCH: usize = 16 * 1024;
+
+/// How long a never-reader's write may wait before it stops writing.
+const STUCK: Duration = Duration::from_millis(100);
+
+/// How long a never-reader stays once it has written everything.
+const HOLD: Duration = Duration::from_millis(200);
+
+impl Client {
+    /// A pipelined batch of requests, then its writing side shut: every reply must still
+    /// come, then the server's close.
+    pub(super) async fn half_close(&mut self, mut stream: ClientStream) -> Verdict {
+        let most = self.shared.options.max_requests.unwrap_or(usize::MAX);
+        let count = self.shared.options.delivery.pipeline.clamp(2, 8).min(most);
+        let (mut bytes, mut ends, mut seams, mut sent) =
+            (BytesMut::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..count {
+            let Some(request) = self.session.next_request(&mut self.work) else {
+                break;
+            };
+            seams.extend(request.boundaries.iter().map(|&b| bytes.len() + b));
+            bytes.extend_from_slice(&request.bytes);
+            ends.push(bytes.len());
+            self.note(format!("request {}", request.bytes.escape_ascii()));
+            sent.push(request);
+        }
+        if sent.is_empty() {
+            return self.idle(stream).await;
+        }
+        self.shared.tally(|t| t.requests += sent.len() as u64);
+        let len = bytes.len() as u64;
+        if self
+            .deliver(&mut stream, bytes.freeze(), &ends, &seams)
+            .await
+            < len
+        {
+            return self.unless_restarted("the server closed before the requests were written");
+        }
+        if stream.shutdown().await.is_err() {
+            return self.unless_restarted("the server reset the connection at its half-close");
+        }
+        self.record(Event::HalfClose);
+        let mut buf = BytesMut::new();
+        for (i, request) in sent.iter().enumerate() {
+            let reply = match self.read_reply(&mut stream, &mut buf, sent.len() - i).await {
+                Ok(reply) => reply,
+                Err((_, lost)) => return self.unless_restarted(&lost),
+            };
+            self.judge(request, &reply)?;
+        }
+        let wait = self.shared.options.reply_timeout;
+        match timeout(wait, stream.read_buf(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {}
+            Ok(Ok(_)) => {
+                return Err((
+                    "extra",
+                    format!("{} byte(s) after the last reply: {}", buf.len(), cut(&buf)),
+                ))
+            }
+            Err(_) => {
+                return Err((
+                    "half-close",
+                    format!("every reply came, but no close within {wait:?} of a half-close"),
+                ))
+            }
+        }
+        self.record(Event::Closed {
+            why: "closed after a half-close".into(),
+        });
+        self.shared.tally(|t| t.half_closed += 1);
+        Ok(())
+    }
+
+    /// A lost reply of a half-closing client: a violation, unless the server's crash
+    /// took it.
+    fn unless_restarted(&self, lost: &str) -> Verdict {
+        if self.crashed() {
+            return Ok(());
+        }
+        Err(("half-close", format!("after a half-close: {lost}")))
+    }
+
+    /// Requests, again and again, never a reply read: once its window of replies is full
+    /// the server must stop reading from it (the buffer oracle at the stream judges what
+    /// it reads on), and must let it go when it leaves.
+    pub(super) async fn never_reader(&mut self, mut stream: ClientStream) -> Verdict {
+        let o = &self.shared.options;
+        let target = (o.faults.window + o.max_buffered) as u64 + 2 * READ_SLACK;
+        let batch = self.batch();
+        if batch.is_empty() {
+            return self.idle(stream).await;
+        }
+        self.note(format!(
+            "never-reader: {} bytes of requests, repeated, no reply read",
+            batch.len()
+        ));
+        let local = stream.local_addr();
+        let mut written = 0u64;
+        while written < target {
+            // A write that waits has found the server no longer reading: what it holds
+            // now is all it will.
+            match timeout(STUCK, stream.write_all(&batch)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => break,
+            }
+            written += batch.len() as u64;
+            // Room for the server to answer into the window before the next batch.
+            sleep(Duration::from_millis(1)).await;
+        }
+        let until = Instant::now() + HOLD;
+        while !self.shared.windows.full(local) && Instant::now() < until {
+            sleep(Duration::from_millis(5)).await;
+        }
+        let filled = self.shared.windows.full(local);
+        sleep(HOLD).await;
+        self.record(Event::Closed {
+            why: format!(
+                "never-reader left after {written} bytes, the server having read {}{}",
+                self.shared.buffers.read(local),
+                if filled { ", its window full" } else { "" }
+            ),
+        });
+        if filled {
+            self.shared.tally(|t| t.windows_filled += 1);
+        }
+        Ok(())
+    }
+
+    /// About [`BATCH`] bytes of the session's requests (a new session when one ends).
+    fn batch(&mut self) -> Bytes {
+        let mut batch = BytesMut::new();
+        let mut fresh = false;
+        while batch.len() < BATCH {
+            match self.session.next_request(&mut self.work) {
+                Some(request) => {
+                    batch.extend_from_slice(&request.bytes);
+                    fresh = false;
+                }
+                None if fresh => break,
+                None => {
+                    self.session = self.shared.workload.session(self.id);
+                    fresh = true;
+                }
+            }
+        }
+        batch.freeze()
+    }
+
+    /// One request larger than the server's limit, written until the server refuses it
+    /// (a reply or a close); a well-behaved client if the session makes none.
+    pub(super) async fn oversized(&mut self, stream: ClientStream) -> Verdict {
+        let size = self.shared.options.max_request;
+        let Some(request) = self
+            .session
+            .oversized(&mut self.work, size + 2 * READ_SLACK as usize)
+        else {
+            return self.behave(stream).await;
+        };
+        self.shared
+            .buffers
+            .joined(stream.local_addr(), self.id, true);
+        self.note(format!(
+            "oversized request, {} bytes: {}",
+            request.bytes.len(),
+            cut(&request.bytes)
+        ));
+        let refused = self.refused(stream, &request).await?;
+        self.record(Event::Closed { why: refused });
+        self.shared.tally(|t| t.oversized_refused += 1);
+        Ok(())
+    }
+
+    /// Writes `request` in chunks while watching for the server's answer: how it refused.
+    async fn refused(
+        &mut self,
+        stream: ClientStream,
+        request: &Request,
+    ) -> Result<String, (&'static str, String)> {
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let bytes = &request.bytes;
+        let wait = self.shared.options.reply_timeout;
+        let mut scratch = [0u8; 512];
+        let mut at = 0;
+        let mut deadline = None;
+        loop {
+            let chunk = &bytes[at..(at + BATCH).min(bytes.len())];
+            tokio::select! {
+                biased;
+                read = reader.read(&mut scratch) => return Ok(match read {
+                    Ok(0) | Err(_) => format!("oversized request refused: closed after {at} of {} bytes", bytes.len()),
+                    Ok(n) => format!("oversized request refused: answered after {at} of {} bytes: {}", bytes.len(), cut(&scratch[..n])),
+                }),
+                wrote = writer.write(chunk), if !chunk.is_empty() => match wrote {
+                    Ok(n) => at += n,
+                    Err(_) => return Ok(format!("oversized request refused: reset after {at} of {} bytes", bytes.len())),
+                },
+                _ = sleep_until(deadline), if chunk.is_empty() => {
+                    if deadline.is_none() {
+                        deadline = Some(Instant::now() + wait);
+                        continue;
+                    }
+                    return Err((
+                        "oversized",
+                        format!(
+                            "sent a request of {} bytes (max_request {}): neither refused nor closed within {wait:?}",
+                            bytes.len(),
+                            self.shared.options.max_request
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or not at all when there is none yet.
+async fn sleep_until(deadline: Option<Instant>) {
+    if let Some(deadline) = deadline {
+        tokio::time::sleep_until(deadline).await;
+    }
+}
