@@ -24,6 +24,10 @@ use std::time::Duration;
 /// [`Harness::new`], and framesim's own server under `framesim run` alike.
 pub(crate) type ServerFn = dyn Fn(Listener, Shutdown) -> Pin<Box<dyn Future<Output = ()>>>;
 
+/// The server as a [`Harness`] holds it: shared by the threads of a sweep, each making its
+/// own runs (its futures stay on their run's thread).
+type SharedServer = dyn Fn(Listener, Shutdown) -> Pin<Box<dyn Future<Output = ()>>> + Send + Sync;
+
 /// `server` as a run holds it.
 pub(crate) fn server_fn<F, Fut>(server: F) -> Rc<ServerFn>
 where
@@ -61,21 +65,23 @@ where
 /// ```
 #[derive(Clone)]
 pub struct Harness {
-    server: Rc<ServerFn>,
+    server: Arc<SharedServer>,
     workload: Arc<dyn Workload>,
     options: Options,
 }
 
 impl Harness {
-    /// `server` under `workload`, with [`Options::default`].
+    /// `server` under `workload`, with [`Options::default`]. The closure is shared by the
+    /// threads of a sweep (`Send + Sync`); the future it makes runs on its run's thread
+    /// only (it need not be `Send`).
     pub fn new<F, Fut, W>(server: F, workload: W) -> Self
     where
-        F: Fn(Listener, Shutdown) -> Fut + 'static,
+        F: Fn(Listener, Shutdown) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + 'static,
         W: Workload + 'static,
     {
         Harness {
-            server: server_fn(server),
+            server: Arc::new(move |listener, shutdown| Box::pin(server(listener, shutdown))),
             workload: Arc::new(workload),
             options: Options::default(),
         }
@@ -251,7 +257,10 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
         port: o.port,
         faults: o.faults,
         wiring,
-        server: harness.server.clone(),
+        server: {
+            let server = harness.server.clone();
+            Rc::new(move |listener, shutdown| server(listener, shutdown))
+        },
         hosts: clients,
         monitor: check,
         restart_at: o.restart_at,

@@ -6,6 +6,8 @@ use super::outcome::Tally;
 use super::run::Harness;
 use crate::scenario::{shown, work_dir};
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::path::PathBuf;
 
 /// The seeds a sweep runs when the environment names none.
@@ -162,12 +164,36 @@ impl Replay {
     }
 }
 
-/// Runs `harness` for every seed the environment names (else `default`), the first seed
-/// twice to check that it gives the same transcript. On the first failing seed it runs that
-/// seed again keeping its events, prints the report (first violation, the events before
-/// it, the seed, the replay command) on stderr, writes the transcript under
-/// `target/framesim/`, and panics with one line: the seed, the first failure, the replay
-/// command. Returns what the clients did over every seed.
+/// How many seeds run at once: `FRAMESIM_JOBS=N`, else one per core.
+fn jobs() -> usize {
+    std::env::var("FRAMESIM_JOBS")
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// One in this many seeds of a sweep (and its first) runs twice, to check it gives the same
+/// transcript.
+const RECHECK_EVERY: u64 = 16;
+
+/// What went wrong with one seed.
+enum Failed {
+    /// A violation, a panic or a simulation error.
+    Run,
+    /// Two runs gave two transcripts (their hashes).
+    Determinism(u64, u64),
+}
+
+/// Runs `harness` for every seed the environment names (else `default`), on every core
+/// (`FRAMESIM_JOBS` to say how many), the first seed and one in 16 twice to check that
+/// they give the same transcript. On a failure it stops taking new seeds, finishes the
+/// ones below it, and reports the lowest failing seed, whatever the threads' timing: runs
+/// it again keeping its events, prints the report (first violation, the failing client's
+/// last events, the seed, the replay command) on stderr, writes the transcript under
+/// `target/framesim/`, shrinks it, and fails the test with one line: the seed, the first
+/// failure, the replay command, the smallest one. Returns what the clients did over every
+/// seed.
 ///
 /// Use it through [`sweep!`](crate::sweep!), which fills in `replay` for the calling test.
 pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
@@ -175,34 +201,61 @@ pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
     let own = harness.options();
     let options = options_from_env(own).unwrap_or_else(|e| stop(format!("framesim: {e}")));
     let harness = &harness.clone().with(options);
-    let mut total = Tally::default();
-    for seed in seeds.clone() {
-        let outcome = harness.run(seed);
-        if !outcome.passed() {
-            fail(harness, own, seed, replay);
+    let next = AtomicU64::new(seeds.start);
+    // The lowest failing seed so far: no seed above it is started.
+    let lowest = AtomicU64::new(u64::MAX);
+    let results = Mutex::new((Tally::default(), Vec::new()));
+    let work = || loop {
+        let seed = next.fetch_add(1, Ordering::Relaxed);
+        if seed >= seeds.end || seed > lowest.load(Ordering::Relaxed) {
+            return;
         }
-        if seed == seeds.start {
-            let again = harness.run(seed);
-            if again.transcript.hash() != outcome.transcript.hash() {
-                let detail = match harness.check_determinism(seed) {
-                    Err(d) => format!(
-                        "first diverging event {}: {:?} vs {:?}",
-                        d.index, d.first, d.second
-                    ),
-                    Ok(_) => "the transcripts agree when kept".into(),
-                };
-                eprintln!("framesim: seed {seed} is not deterministic: {detail}");
-                stop(format!(
-                    "framesim: seed {seed} [determinism] two runs differ ({:016x} vs {:016x}) | replay: {}",
-                    outcome.transcript.hash(),
-                    again.transcript.hash(),
-                    replay.command(seed)
-                ));
+        let outcome = harness.run(seed);
+        let failed = if !outcome.passed() {
+            Some(Failed::Run)
+        } else if (seed - seeds.start) % RECHECK_EVERY == 0 {
+            let again = harness.run(seed).transcript.hash();
+            let first = outcome.transcript.hash();
+            (again != first).then_some(Failed::Determinism(first, again))
+        } else {
+            None
+        };
+        let mut results = results.lock().expect("sweep results");
+        match failed {
+            None => results.0.add(&outcome.tally),
+            Some(failed) => {
+                lowest.fetch_min(seed, Ordering::Relaxed);
+                results.1.push((seed, failed));
             }
         }
-        total.add(&outcome.tally);
+    };
+    let jobs = jobs().min(seeds.end.saturating_sub(seeds.start) as usize).max(1);
+    std::thread::scope(|scope| {
+        for _ in 1..jobs {
+            scope.spawn(work);
+        }
+        work();
+    });
+    let (total, mut failures) = results.into_inner().expect("sweep results");
+    failures.sort_by_key(|&(seed, _)| seed);
+    match failures.into_iter().next() {
+        None => total,
+        Some((seed, Failed::Run)) => fail(harness, own, seed, replay),
+        Some((seed, Failed::Determinism(first, again))) => {
+            let detail = match harness.check_determinism(seed) {
+                Err(d) => format!(
+                    "first diverging event {}: {:?} vs {:?}",
+                    d.index, d.first, d.second
+                ),
+                Ok(_) => "the transcripts agree when kept".into(),
+            };
+            eprintln!("framesim: seed {seed} is not deterministic: {detail}");
+            stop(format!(
+                "framesim: seed {seed} [determinism] two runs differ ({first:016x} vs {again:016x}) | replay: {}",
+                replay.command(seed)
+            ))
+        }
     }
-    total
 }
 
 /// Reports the failing `seed` and panics.
