@@ -41,6 +41,9 @@ pub enum Bug {
     UnboundedReplies,
     /// No limit on a frame's length: the server buffers whatever a header announces.
     NoFrameLimit,
+    /// Reading and writing raced in one `select!` without `biased;`: tokio picks which
+    /// goes first at random, so the same seed runs two ways.
+    UnbiasedSelect,
 }
 
 /// Serves every connection `listener` accepts until `shutdown`, with `bug` planted.
@@ -63,6 +66,9 @@ pub async fn serve(mut listener: impl Listener, shutdown: impl Future<Output = (
 }
 
 async fn connection(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, bug: Bug) {
+    if bug == Bug::UnbiasedSelect {
+        return racing(stream).await;
+    }
     let (mut reader, writer) = tokio::io::split(stream);
     let (replies, mut queued) = tokio::sync::mpsc::unbounded_channel::<BytesMut>();
     let mut writer = Some(writer);
@@ -123,6 +129,35 @@ async fn connection(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static
         };
         if !sent {
             return;
+        }
+    }
+}
+
+/// The connection as one loop that reads requests and writes the replies owed, whichever
+/// `select!` picks (no `biased;`: at random when both can go).
+async fn racing(stream: impl AsyncRead + AsyncWrite + Unpin) {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (mut buf, mut owed) = (BytesMut::new(), BytesMut::new());
+    loop {
+        tokio::select! {
+            read = reader.read_buf(&mut buf) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => while buf.len() >= 4 {
+                    let len = u32::from_be_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
+                    if len > MAX_FRAME {
+                        return;
+                    }
+                    if buf.len() < 4 + len {
+                        break;
+                    }
+                    buf.advance(4);
+                    answer(&buf.split_to(len).freeze(), &mut owed);
+                },
+            },
+            wrote = writer.write(&owed), if !owed.is_empty() => match wrote {
+                Ok(n) => owed.advance(n),
+                Err(_) => return,
+            },
         }
     }
 }
@@ -259,4 +294,22 @@ fn every_planted_bug_is_caught_by_the_oracle_aimed_at_it() {
         });
         assert!(caught.count() > 0, "{bug:?} passed 8 seeds");
     }
+}
+
+#[test]
+fn a_select_without_biased_is_caught_and_named() {
+    let options = Options {
+        clients: 8,
+        ..Options::gentle()
+    };
+    let harness = Harness::new(
+        |listener, shutdown| serve(listener, shutdown, Bug::UnbiasedSelect),
+        Rpc,
+    )
+    .with(options);
+    let sweep = std::panic::AssertUnwindSafe(|| framesim::sweep!(harness, 0..32));
+    let panic = std::panic::catch_unwind(sweep).expect_err("the racing server passed");
+    let message = panic.downcast_ref::<String>().expect("a message");
+    assert!(message.contains("[determinism]"), "{message}");
+    assert!(message.contains("select! without `biased;`"), "{message}");
 }

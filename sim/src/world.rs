@@ -268,6 +268,37 @@ impl Divergence {
     }
 }
 
+impl Divergence {
+    /// The client whose event diverged (`c5 ...` in a transcript line), if a client's.
+    pub fn client(&self) -> Option<usize> {
+        let line = self.first.as_deref().or(self.second.as_deref())?;
+        let actor = line.split_whitespace().nth(1)?;
+        actor.strip_prefix('c')?.parse().ok()
+    }
+
+    /// The likeliest reason two runs of one seed differed here, for a person to check
+    /// first: `before` is the first run's transcript up to the divergence.
+    pub fn likely_cause(&self, before: &[String]) -> &'static str {
+        let clock_like = match (self.first.as_deref(), self.second.as_deref()) {
+            (Some(a), Some(b)) => {
+                a.len() == b.len()
+                    && (a.contains(" reply ") || a.contains(" note reply "))
+                    && a.bytes()
+                        .zip(b.bytes())
+                        .all(|(x, y)| x == y || (x.is_ascii_digit() && y.is_ascii_digit()))
+            }
+            _ => false,
+        };
+        if clock_like {
+            "the replies differ only in digits: wall-clock time in a reply (an HTTP date header, a timestamp): read time from tokio::time, or leave it out under test"
+        } else if before.iter().any(|line| line.contains(" fault server ")) {
+            "after a restart: tasks left running across it (a detached tokio::spawn the server does not stop when its shutdown completes) run into the next incarnation: keep them in a JoinSet and shut it down"
+        } else {
+            "an order that differs between runs: a tokio::select! without `biased;` (tokio draws its branch order from an unseeded RNG unless built with RUSTFLAGS=\"--cfg tokio_unstable\", when the simulation seeds it), the iteration order of a HashMap or HashSet, thread_rng or OS randomness, or a real thread"
+        }
+    }
+}
+
 /// Runs `scenario` twice; returns the transcript hash, or the first diverging event.
 pub fn check_determinism(scenario: &Scenario) -> Result<u64, Divergence> {
     let options = RunOptions {
@@ -279,5 +310,36 @@ pub fn check_determinism(scenario: &Scenario) -> Result<u64, Divergence> {
     match Divergence::between(&first.lines(), &second.lines()) {
         None => Ok(first.hash()),
         Some(d) => Err(d),
+    }
+}
+
+#[cfg(test)]
+mod divergence_tests {
+    use super::Divergence;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn the_likely_cause_follows_what_differs() {
+        let date = |s: &str| {
+            format!(
+                "    12.000ms c3 note reply HTTP/1.1 200 OK\\r\\ndate: Mon, 07 Dec 2026 02:{s} GMT"
+            )
+        };
+        let d = Divergence::between(&lines(&date("31:07")), &lines(&date("31:08"))).unwrap();
+        assert_eq!(d.client(), Some(3));
+        assert!(
+            d.likely_cause(&[]).contains("wall-clock"),
+            "{}",
+            d.likely_cause(&[])
+        );
+        let first = lines("     1.000ms c0 write 3 |abc|\n   120.000ms sim fault server host crash + restart\n   130.000ms c1 connect 192.168.0.2:49160");
+        let second = lines("     1.000ms c0 write 3 |abc|\n   120.000ms sim fault server host crash + restart\n   130.000ms c2 connect 192.168.0.3:49160");
+        let d = Divergence::between(&first, &second).unwrap();
+        assert!(d.likely_cause(&first[..d.index]).contains("restart"));
+        let d = Divergence::between(&first[..1], &second[1..]).unwrap();
+        assert!(d.likely_cause(&[]).contains("biased"));
     }
 }

@@ -116,11 +116,22 @@ impl Harness {
 
     /// Runs `seed` twice; the transcript hash, or where the two runs first differ.
     pub fn check_determinism(&self, seed: u64) -> Result<u64, Divergence> {
-        let (a, b) = (self.replay(seed), self.replay(seed));
-        match Divergence::between(&a.transcript.lines(), &b.transcript.lines()) {
-            None => Ok(a.transcript.hash()),
-            Some(d) => Err(d),
+        match self.diverge(seed) {
+            None => Ok(self.run(seed).transcript.hash()),
+            Some((d, _)) => Err(d),
         }
+    }
+
+    /// Runs `seed` twice keeping both transcripts: where they first differ, with the
+    /// first run's lines before it.
+    pub(crate) fn diverge(&self, seed: u64) -> Option<(Divergence, Vec<String>)> {
+        let (a, b) = (
+            self.replay(seed).transcript.lines(),
+            self.replay(seed).transcript.lines(),
+        );
+        let d = Divergence::between(&a, &b)?;
+        let before = a[..d.index.min(a.len())].to_vec();
+        Some((d, before))
     }
 }
 

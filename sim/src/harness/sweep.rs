@@ -6,9 +6,9 @@ use super::outcome::Tally;
 use super::run::Harness;
 use crate::scenario::{shown, work_dir};
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::path::PathBuf;
 
 /// The seeds a sweep runs when the environment names none.
 pub const DEFAULT_SEEDS: Range<u64> = 0..16;
@@ -229,7 +229,9 @@ pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
             }
         }
     };
-    let jobs = jobs().min(seeds.end.saturating_sub(seeds.start) as usize).max(1);
+    let jobs = jobs()
+        .min(seeds.end.saturating_sub(seeds.start) as usize)
+        .max(1);
     std::thread::scope(|scope| {
         for _ in 1..jobs {
             scope.spawn(work);
@@ -242,16 +244,29 @@ pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
         None => total,
         Some((seed, Failed::Run)) => fail(harness, own, seed, replay),
         Some((seed, Failed::Determinism(first, again))) => {
-            let detail = match harness.check_determinism(seed) {
-                Err(d) => format!(
-                    "first diverging event {}: {:?} vs {:?}",
-                    d.index, d.first, d.second
+            let (detail, cause) = match harness.diverge(seed) {
+                Some((d, before)) => (
+                    format!(
+                        "first diverging event {}{}: {:?} vs {:?}",
+                        d.index,
+                        d.client()
+                            .map(|c| format!(" (client {c})"))
+                            .unwrap_or_default(),
+                        d.first,
+                        d.second
+                    ),
+                    d.likely_cause(&before),
                 ),
-                Ok(_) => "the transcripts agree when kept".into(),
+                None => (
+                    "the transcripts agree when kept".into(),
+                    "an order that differs between runs",
+                ),
             };
-            eprintln!("framesim: seed {seed} is not deterministic: {detail}");
+            eprintln!(
+                "framesim: seed {seed} is not deterministic: {detail}\nlikely cause: {cause}"
+            );
             stop(format!(
-                "framesim: seed {seed} [determinism] two runs differ ({first:016x} vs {again:016x}) | replay: {}",
+                "framesim: seed {seed} [determinism] two runs differ ({first:016x} vs {again:016x}): likely {cause} | replay: {}",
                 replay.command(seed)
             ))
         }
