@@ -122,7 +122,7 @@ fn without_a_frame_deadline_slowloris_is_caught() {
     let outcome = framesim(Framing::Resp, Limits::default()).run(1);
     assert!(!outcome.passed());
     assert_eq!(
-        outcome.violations[0].oracle,
+        outcome.violations[0].oracle.name(),
         "slowloris",
         "{}",
         outcome.first_failure()
@@ -182,7 +182,7 @@ fn a_server_that_takes_one_read_for_one_request_fails_every_framing() {
     for framing in framings() {
         for seed in 0..4 {
             let outcome = naive(framing.clone()).run(seed);
-            let oracle = outcome.violations.first().map(|v| v.oracle);
+            let oracle = outcome.violations.first().map(|v| v.oracle.name());
             assert!(
                 matches!(oracle, Some("reply" | "unanswered" | "framing")),
                 "{framing} seed {seed}: {}",
@@ -232,7 +232,7 @@ fn a_failing_sweep_names_the_seed_and_the_command_that_replays_it() {
     let written = framesim::harness::Replay::new("framesim", "--test harness")
         .transcript_path(seed.parse().unwrap());
     let transcript = std::fs::read_to_string(&written).expect("the transcript file");
-    assert!(transcript.contains("violation ["), "{}", written.display());
+    assert!(transcript.contains("VIOLATION ["), "{}", written.display());
 }
 
 #[test]
@@ -254,7 +254,7 @@ fn a_server_that_keeps_connections_is_caught() {
     .clients(3);
     let outcome = harness.run(0);
     assert_eq!(outcome.violations.len(), 1, "{}", outcome.summary());
-    assert_eq!(outcome.violations[0].oracle, "open");
+    assert_eq!(outcome.violations[0].oracle.name(), "leak");
 }
 
 #[test]
@@ -335,7 +335,10 @@ fn a_restart_starts_the_server_again_and_its_clients_over() {
     let serves = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let outcome = restarting(serves, false).run(3);
     assert!(
-        outcome.violations.iter().any(|v| v.oracle == "connect"),
+        outcome
+            .violations
+            .iter()
+            .any(|v| v.oracle.name() == "connect"),
         "{}",
         outcome.summary()
     );
@@ -371,7 +374,7 @@ fn a_graceful_restart_must_answer_what_it_began_to_read() {
         outcome
             .violations
             .first()
-            .map(|v| (v.oracle, v.detail.clone()))
+            .map(|v| (v.oracle.name(), v.detail.clone()))
     });
     let (oracle, detail) = caught.expect("a server with no grace is caught within 4 seeds");
     assert_eq!(oracle, "drain", "{detail}");
@@ -423,7 +426,7 @@ fn the_connection_limit_is_probed_once_the_clients_have_left() {
     assert!(outcome.passed(), "{}", outcome.failure("(test)"));
     for server_max in [7, 9] {
         let outcome = limited(server_max).run(1);
-        let oracles: Vec<_> = outcome.violations.iter().map(|v| v.oracle).collect();
+        let oracles: Vec<_> = outcome.violations.iter().map(|v| v.oracle.name()).collect();
         assert_eq!(
             oracles,
             ["connection-limit"],
@@ -460,7 +463,7 @@ fn failing_accepts_pass_a_server_that_backs_off_and_catch_one_that_spins() {
     });
     let outcome = failed.expect("a server spinning on a failed accept passed 5 seeds");
     assert_eq!(
-        outcome.violations[0].oracle,
+        outcome.violations[0].oracle.name(),
         "accept",
         "{}",
         outcome.first_failure()

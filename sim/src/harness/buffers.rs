@@ -4,8 +4,9 @@
 //! (`oversized`). Nothing is asked of the server: whatever it buffers, it first read.
 
 use super::options::Options;
-use super::outcome::Verdicts;
 use crate::net::{Tap, Taps};
+use crate::oracle::{Oracle, Violations};
+use crate::transcript::{Actor, Transcript};
 use crate::window::Windows;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,7 +21,8 @@ pub(super) struct Buffers {
     windows: Windows,
     max_request: u64,
     max_buffered: u64,
-    verdicts: Verdicts,
+    transcript: Transcript,
+    violations: Violations,
 }
 
 /// One connection.
@@ -39,13 +41,19 @@ struct Held {
 }
 
 impl Buffers {
-    pub(super) fn new(options: &Options, windows: Windows, verdicts: Verdicts) -> Self {
+    pub(super) fn new(
+        options: &Options,
+        windows: Windows,
+        transcript: Transcript,
+        violations: Violations,
+    ) -> Self {
         Buffers {
             connections: Mutex::default(),
             windows,
             max_request: options.max_request as u64,
             max_buffered: options.max_buffered as u64,
-            verdicts,
+            transcript,
+            violations,
         }
     }
 
@@ -78,7 +86,7 @@ impl Buffers {
             held.stalled = if full { held.stalled + n as u64 } else { 0 };
             let found = if held.stalled > self.max_buffered {
                 Some((
-                    "reply-backlog",
+                    Oracle::ReplyBacklog,
                     format!(
                         "the server read {} bytes of requests while its client had a full window of replies unread (max_buffered {}): it buffers what it cannot send",
                         held.stalled, self.max_buffered
@@ -86,7 +94,7 @@ impl Buffers {
                 ))
             } else if held.oversized && held.read > self.max_request + READ_SLACK {
                 Some((
-                    "oversized",
+                    Oracle::Oversized,
                     format!(
                         "the server read {} bytes of a request larger than max_request {} without refusing it",
                         held.read, self.max_request
@@ -104,7 +112,9 @@ impl Buffers {
             }
         };
         if let Some(((oracle, detail), client)) = found {
-            self.verdicts.violation(oracle, client, detail);
+            let actor = client.map_or(Actor::Sim, Actor::Client);
+            self.violations
+                .fail(&self.transcript, actor, oracle, detail);
         }
     }
 }

@@ -1,10 +1,11 @@
 //! A harness run's virtual clients: the well-behaved ones deliver their session's requests
 //! in seeded chunks, pipelined, and judge every reply; the others trickle, leave or idle.
 
-use super::run::Shared;
+use super::shared::Shared;
 use super::workload::{ReplyFramer, Request, Session};
 use super::Role;
 use crate::net::ACCEPT_WAIT;
+use crate::oracle::Oracle;
 use crate::scenario::Delivery;
 use crate::seeds::{self, Draws, Stream};
 use crate::transcript::{Actor, Event};
@@ -39,7 +40,7 @@ pub(super) struct Client {
 }
 
 /// Why a client stopped: the oracle it broke and what happened; `None` is a pass.
-pub(super) type Verdict = Result<(), (&'static str, String)>;
+pub(super) type Verdict = Result<(), (Oracle, String)>;
 
 impl Client {
     pub(super) fn new(id: usize, shared: Shared) -> Self {
@@ -71,7 +72,7 @@ impl Client {
             sleep(start).await;
         }
         let verdict = match self.connect().await {
-            Err(e) => Err(("connect", e)),
+            Err(e) => Err((Oracle::Connect, e)),
             Ok(stream) => match self.role {
                 Role::WellBehaved => self.behave(stream).await,
                 Role::Slowloris => self.slowloris(stream).await,
@@ -92,7 +93,7 @@ impl Client {
     /// new connection if the server's crash took the first.
     pub(super) async fn behave(&mut self, stream: ClientStream) -> Verdict {
         match self.well_behaved(stream).await {
-            Err(("unanswered", _)) if self.crashed() => self.after_restart().await,
+            Err((Oracle::Unanswered, _)) if self.crashed() => self.after_restart().await,
             verdict => verdict,
         }
     }
@@ -113,7 +114,7 @@ impl Client {
         self.session = self.shared.workload.session(self.id);
         self.framer = self.shared.workload.framer();
         match self.connect().await {
-            Err(e) => Err(("connect", e)),
+            Err(e) => Err((Oracle::Connect, e)),
             Ok(stream) => self.well_behaved(stream).await,
         }
     }
@@ -203,7 +204,7 @@ impl Client {
         }
         if !buf.is_empty() {
             return Err((
-                "extra",
+                Oracle::Extra,
                 format!("{} byte(s) after the last reply: {}", buf.len(), cut(&buf)),
             ));
         }
@@ -218,12 +219,12 @@ impl Client {
     /// before the grace ran out, having read at least the first byte of the oldest.
     ///
     /// [`Options::restart_grace`]: super::Options::restart_grace
-    fn drained(&self, stream: &ClientStream, pending: &Pending) -> Option<(&'static str, String)> {
+    fn drained(&self, stream: &ClientStream, pending: &Pending) -> Option<(Oracle, String)> {
         let o = &self.shared.options;
         let (_, request) = pending.front()?;
         let side = stream.server_side();
         let broken = side.dropped_in_drain(request.clone(), o.restart_at?, o.restart_grace)?;
-        Some(("drain", broken))
+        Some((Oracle::Drain, broken))
     }
 
     /// The next reply frame, reading as needed.
@@ -232,13 +233,13 @@ impl Client {
         stream: &mut ClientStream,
         buf: &mut BytesMut,
         waiting: usize,
-    ) -> Result<Bytes, (&'static str, String)> {
+    ) -> Result<Bytes, (Oracle, String)> {
         let wait = self.shared.options.reply_timeout;
         loop {
             match self.framer.next_frame(buf) {
                 Ok(Some(frame)) => return Ok(frame),
                 Ok(None) => {}
-                Err(e) => return Err(("framing", format!("unreadable reply: {e}"))),
+                Err(e) => return Err((Oracle::Framing, format!("unreadable reply: {e}"))),
             }
             match timeout(wait, stream.read_buf(buf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => {
@@ -246,7 +247,7 @@ impl Client {
                         why: "closed by the server".into(),
                     });
                     return Err((
-                        "unanswered",
+                        Oracle::Unanswered,
                         format!(
                             "the server closed the connection with {waiting} request(s) unanswered{}",
                             held(buf)
@@ -256,7 +257,7 @@ impl Client {
                 Ok(Ok(_)) => {}
                 Err(_) => {
                     return Err((
-                        "unanswered",
+                        Oracle::Unanswered,
                         format!(
                             "no reply within {wait:?}, {waiting} request(s) unanswered{}",
                             held(buf)
@@ -275,14 +276,14 @@ impl Client {
         if let Some(want) = self.session.expect(request) {
             if want != reply {
                 return Err((
-                    "model",
+                    Oracle::Reply,
                     format!("{}: expected {}, got {}", what(), cut(&want), cut(reply)),
                 ));
             }
         }
         self.session
             .check_reply(request, reply)
-            .map_err(|e| ("reply", format!("{}: {e}", what())))
+            .map_err(|e| (Oracle::Reply, format!("{}: {e}", what())))
     }
 
     /// Writes `bytes` (requests ending at `ends`, seams at `seams`) in seeded chunks with
@@ -369,7 +370,7 @@ impl Client {
             }
             if Instant::now() >= deadline {
                 return Err((
-                    "slowloris",
+                    Oracle::Slowloris,
                     format!(
                         "still open {:?} after its first byte ({sent} of {} bytes trickled)",
                         roles.slowloris_bound,

@@ -5,6 +5,7 @@
 use super::buffers::READ_SLACK;
 use super::client::{cut, Client, Verdict};
 use super::workload::Request;
+use crate::oracle::Oracle;
 use crate::transcript::Event;
 use crate::window::ClientStream;
 use bytes::{Bytes, BytesMut};
@@ -68,13 +69,13 @@ impl Client {
             Ok(Ok(0)) | Ok(Err(_)) => {}
             Ok(Ok(_)) => {
                 return Err((
-                    "extra",
+                    Oracle::Extra,
                     format!("{} byte(s) after the last reply: {}", buf.len(), cut(&buf)),
                 ))
             }
             Err(_) => {
                 return Err((
-                    "half-close",
+                    Oracle::HalfClose,
                     format!("every reply came, but no close within {wait:?} of a half-close"),
                 ))
             }
@@ -92,7 +93,7 @@ impl Client {
         if self.crashed() {
             return Ok(());
         }
-        Err(("half-close", format!("after a half-close: {lost}")))
+        Err((Oracle::HalfClose, format!("after a half-close: {lost}")))
     }
 
     /// Requests, again and again, never a reply read: once its window of replies is full
@@ -190,7 +191,7 @@ impl Client {
         &mut self,
         stream: ClientStream,
         request: &Request,
-    ) -> Result<String, (&'static str, String)> {
+    ) -> Result<String, (Oracle, String)> {
         let (mut reader, mut writer) = tokio::io::split(stream);
         let bytes = &request.bytes;
         let wait = self.shared.options.reply_timeout;
@@ -215,7 +216,7 @@ impl Client {
                         continue;
                     }
                     return Err((
-                        "oversized",
+                        Oracle::Oversized,
                         format!(
                             "sent a request of {} bytes (max_request {}): neither refused nor closed within {wait:?}",
                             bytes.len(),

@@ -4,7 +4,8 @@
 //! request; one more must be closed without it (a message saying why first is fine); after
 //! one of the first leaves, a newcomer must be served again.
 
-use super::run::Shared;
+use super::shared::Shared;
+use crate::oracle::Oracle;
 use bytes::BytesMut;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,7 +40,7 @@ impl Answer {
 
 /// Probes a limit of `max` connections; a violation `connection-limit` if it does not hold.
 pub(super) async fn probe(shared: &Shared, max: usize) {
-    let fail = |detail: String| shared.violation("connection-limit", None, detail);
+    let fail = |detail: String| shared.violation(Oracle::ConnectionLimit, None, detail);
     let mut asking = tokio::task::JoinSet::new();
     for i in 0..max {
         let shared = shared.clone();

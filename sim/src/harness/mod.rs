@@ -15,18 +15,22 @@
 //!   misbehaving clients ([`RoleMix`]).
 //!
 //! The harness gives clients spread over hosts, seeded chunked delivery with gaps and
-//! pipelining, the stream faults, slowloris / disconnecting / idle clients, and the oracles
-//! that do not depend on the protocol: every request answered, in order (`unanswered`,
-//! `extra`), the model and the check (`model`, `reply`, `framing`), every slowloris closed
-//! in time (`slowloris`), every client finished (`finished`), no connection held once the
-//! clients have left (`open`), the server returning on shutdown (`shutdown`), no panic. A
-//! run is a transcript whose hash is the same for the same seed; [`sweep!`](crate::sweep!)
-//! runs many seeds, says how to replay a failing one, and shrinks it ([`Harness::shrink`])
-//! to the smallest [`Options`] that still fail the same way, written as a TOML file that
-//! `FRAMESIM_OPTIONS` replays. [`Options::restart_at`] crashes and restarts the server host
-//! mid-run, or, with [`Options::restart_grace`], shuts it down gracefully and holds it to
-//! answering every request it began to read within the grace (`drain`);
-//! [`Options::max_connections`] probes the server's connection limit once the
+//! pipelining, the stream faults and failing accepts, clients of every misbehaving role
+//! ([`Role`]), and every oracle that does not depend on the protocol ([`Oracle::any_server`];
+//! `docs/oracles.md` lists them all): every request answered, in order, as the model and
+//! the session's check say; a slowloris cut in time; a half-closing client answered, then
+//! closed; what the server reads from a client that does not read, and of a request that
+//! is too large, bounded; every connection let go once its client has left; the server
+//! returning on shutdown; accepts that go on after failing; no panic; and the same
+//! transcript for the same seed. [`Options::default`] is hostile; [`Options::gentle`]
+//! is not. A run is a transcript whose hash is the same for the same seed;
+//! [`sweep!`](crate::sweep!) runs many seeds on every core, says how to replay a failing
+//! one, and shrinks it ([`Harness::shrink`]) to the fewest clients and smallest
+//! [`Options`] that still fail the same way, written as a TOML file that
+//! `FRAMESIM_OPTIONS` lays over the test's own options. [`Options::restart_at`] crashes and
+//! restarts the server host mid-run, or, with [`Options::restart_grace`], shuts it down
+//! gracefully and holds it to answering every request it began to read within the grace
+//! (`drain`); [`Options::max_connections`] probes the server's connection limit once the
 //! clients have left (`connection-limit`).
 //!
 //! `framesim run` is built from the same parts: framesim's own server is a server closure
@@ -69,10 +73,12 @@ mod listener;
 mod options;
 mod outcome;
 mod run;
+mod shared;
 mod shrink;
 mod sweep;
 mod workload;
 
+pub use crate::oracle::Oracle;
 pub use crate::seeds::Draws;
 pub use kv::KvWorkload;
 pub use listener::{Connection, Listener, Shutdown};

@@ -1,77 +1,10 @@
 //! What a harness run found: the violations, the numbers, the transcript, and how to say
 //! it to a person.
 
-use crate::transcript::{line, Actor, Counts, Event, Record, Transcript};
-use std::fmt;
+pub use crate::oracle::Violation;
+use crate::transcript::{line, Actor, Counts, Record, Transcript};
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// One broken promise: which oracle, who, when, what.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// The oracle's name: `connect`, `unanswered`, `model`, `reply`, `framing`, `extra`,
-    /// `slowloris`, `finished`, `open`, `shutdown`.
-    pub oracle: &'static str,
-    /// The client that saw it, if a client did.
-    pub client: Option<usize>,
-    /// Virtual time since the run started.
-    pub at: Duration,
-    /// What happened.
-    pub detail: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}]", self.oracle)?;
-        if let Some(c) = self.client {
-            write!(f, " client {c}")?;
-        }
-        write!(f, " at {:?}: {}", self.at, self.detail)
-    }
-}
-
-/// Where a run's violations go: its list, and a note in its transcript.
-#[derive(Clone)]
-pub(super) struct Verdicts {
-    transcript: Transcript,
-    violations: Arc<Mutex<Vec<Violation>>>,
-}
-
-impl Verdicts {
-    pub(super) fn new(transcript: Transcript) -> Self {
-        Verdicts {
-            transcript,
-            violations: Arc::default(),
-        }
-    }
-
-    /// Every violation so far.
-    pub(super) fn all(&self) -> Vec<Violation> {
-        self.violations.lock().expect("violations lock").clone()
-    }
-
-    /// Records a violation, in the transcript too.
-    pub(super) fn violation(&self, oracle: &'static str, client: Option<usize>, detail: String) {
-        let actor = client.map_or(Actor::Sim, Actor::Client);
-        self.transcript.record(
-            actor,
-            Event::Note {
-                text: format!("violation [{oracle}] {detail}"),
-            },
-        );
-        let at = turmoil::sim_elapsed().unwrap_or_default();
-        self.violations
-            .lock()
-            .expect("violations lock")
-            .push(Violation {
-                oracle,
-                client,
-                at,
-                detail,
-            });
-    }
-}
 
 /// What the clients of a run did, counted: a run that exercised nothing passes nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -199,17 +132,11 @@ impl Outcome {
         }
         let records = self.transcript.records();
         if let (Some(v), false) = (self.violations.first(), records.is_empty()) {
-            let violation = format!("violation [{}]", v.oracle);
-            let end = records
-                .iter()
-                .position(
-                    |r| matches!(&r.event, Event::Note { text } if text.starts_with(&violation)),
-                )
-                .unwrap_or(records.len());
+            let end = (v.event_index as usize).min(records.len());
             let before = &records[..end];
-            let theirs = |r: &&Record| v.client.is_none_or(|id| belongs(r, id, before));
+            let theirs = |r: &&Record| v.client().is_none_or(|id| belongs(r, id, before));
             let last: Vec<&Record> = before.iter().filter(theirs).collect();
-            match v.client {
+            match v.client() {
                 Some(id) => {
                     let _ = writeln!(
                         out,
@@ -253,6 +180,7 @@ impl Outcome {
 /// Whether `record` is client `id`'s: its own, or the server's side of a connection it made
 /// (as its `Connect` events in `run` name them), or a fault injected into the whole run.
 fn belongs(record: &Record, id: usize, run: &[Record]) -> bool {
+    use crate::transcript::Event;
     if record.actor == Actor::Client(id) || matches!(record.event, Event::Fault { .. }) {
         return true;
     }

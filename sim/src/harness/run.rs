@@ -6,9 +6,12 @@ use super::client::Client;
 use super::limit;
 use super::listener::{Listener, Shutdown};
 use super::options::Options;
-use super::outcome::{Outcome, Tally, Verdicts};
+use super::outcome::Outcome;
+use super::shared::Shared;
 use super::workload::Workload;
 use crate::net::Wiring;
+use crate::oracle::Oracle;
+use crate::oracle::Violations;
 use crate::stage::{self, Ending, Stage, Task};
 use crate::transcript::{Actor, Event, Transcript};
 use crate::window::Windows;
@@ -17,7 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The server under test, as every run holds it: a user's server given to
@@ -135,37 +138,6 @@ impl Harness {
     }
 }
 
-/// What the clients and the monitor of a run share.
-#[derive(Clone)]
-pub(super) struct Shared {
-    pub(super) seed: u64,
-    pub(super) options: Options,
-    pub(super) workload: Arc<dyn Workload>,
-    pub(super) transcript: Transcript,
-    /// What the server's side of each connection did (closed when, having read what).
-    pub(super) windows: Windows,
-    /// What the server read of each connection.
-    pub(super) buffers: Arc<Buffers>,
-    verdicts: Verdicts,
-    tally: Arc<Mutex<Tally>>,
-}
-
-impl Shared {
-    /// Records a violation, in the transcript too.
-    pub(super) fn violation(&self, oracle: &'static str, client: Option<usize>, detail: String) {
-        self.verdicts.violation(oracle, client, detail);
-    }
-
-    /// No violation so far.
-    pub(super) fn passing(&self) -> bool {
-        self.verdicts.all().is_empty()
-    }
-
-    pub(super) fn tally(&self, f: impl FnOnce(&mut Tally)) {
-        f(&mut self.tally.lock().expect("tally lock"));
-    }
-}
-
 /// Waits until `done` holds or `limit` passes; whether it held.
 async fn within(limit: Duration, done: impl Fn() -> bool) -> bool {
     let start = tokio::time::Instant::now();
@@ -184,8 +156,13 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
     // The per-stream capacity is also the accept backlog, which panics when full.
     let tcp_capacity = o.clients + 64;
     let windows = Windows::new(o.faults.window, tcp_capacity);
-    let verdicts = Verdicts::new(transcript.clone());
-    let buffers = Arc::new(Buffers::new(&o, windows.clone(), verdicts.clone()));
+    let violations = Violations::default();
+    let buffers = Arc::new(Buffers::new(
+        &o,
+        windows.clone(),
+        transcript.clone(),
+        violations.clone(),
+    ));
     let wiring = Wiring {
         taps: Arc::new(BufferTaps(buffers.clone())),
         windows: windows.clone(),
@@ -198,7 +175,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
         transcript: transcript.clone(),
         windows,
         buffers,
-        verdicts,
+        violations,
         tally: Arc::default(),
     };
     let hosts = o.hosts.clamp(1, o.clients.max(1));
@@ -216,13 +193,13 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
     let check = Box::new(move |ending: Ending| {
         Box::pin(async move {
             if let Some(spun) = accepts.spun() {
-                monitor.violation("accept", None, spun);
+                monitor.violation(Oracle::Accept, None, spun);
             }
             let open = ending.open;
             if !within(settle, || open.load(Ordering::SeqCst) == 0).await {
                 let left = open.load(Ordering::SeqCst);
                 monitor.violation(
-                    "open",
+                    Oracle::Leak,
                     None,
                     format!(
                         "the server still holds {left} connection(s) {settle:?} after the last client left"
@@ -253,7 +230,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
                 );
             } else {
                 monitor.violation(
-                    "shutdown",
+                    Oracle::Shutdown,
                     None,
                     format!("the server did not return within {settle:?} of its shutdown"),
                 );
@@ -284,7 +261,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
     let tally = *shared.tally.lock().expect("tally lock");
     if tally.clients_finished < running.len() as u64 && ran.error.is_none() {
         shared.violation(
-            "finished",
+            Oracle::Finished,
             None,
             format!(
                 "{} of {} clients finished",
@@ -293,7 +270,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
             ),
         );
     }
-    let violations = shared.verdicts.all();
+    let violations = shared.violations.all();
     Outcome {
         seed,
         violations,

@@ -89,7 +89,7 @@ impl Harness {
         if ids.len() <= 1 {
             return o.clone();
         }
-        if let Some(client) = first.violations.first().and_then(|v| v.client) {
+        if let Some(client) = first.violations.first().and_then(|v| v.client()) {
             let alone = only(vec![client]);
             if fails(&alone, runs) {
                 return alone;

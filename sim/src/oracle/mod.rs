@@ -24,7 +24,8 @@ pub enum Oracle {
     Reply,
     /// A well-behaved batch is answered within the scenario's latency bound.
     Latency,
-    /// A trickling client is cut off by the frame deadline, never answered.
+    /// A trickling client is cut off by the frame deadline (within the harness's
+    /// `slowloris_bound` of its first byte), never answered.
     Slowloris,
     /// A silent client is closed by the idle timeout.
     Idle,
@@ -44,7 +45,9 @@ pub enum Oracle {
     /// lets it hold (measured at the stream, not reported by the server).
     RequestBacklog,
     /// A connection holds no more unwritten replies than `max_output` plus one reply
-    /// (measured at the stream and the service, not reported by the server).
+    /// (measured at the stream and the service, not reported by the server); under the
+    /// harness, a server reads no more than `max_buffered` request bytes from a client
+    /// whose receive window of replies is full.
     ReplyBacklog,
     /// A client that stops reading is cut within the idle timeout of the server's last
     /// write to it.
@@ -70,11 +73,27 @@ pub enum Oracle {
     /// The server goes on accepting after accept fails (a connection aborted, descriptors
     /// or memory out), and backs off rather than spin while descriptors are out.
     Accept,
+    /// Every request a well-behaved client sends is answered: the server neither closes
+    /// the connection nor goes silent (past the reply timeout) with requests unanswered.
+    Unanswered,
+    /// What the server sends can be cut into replies by the workload's reply framer.
+    Framing,
+    /// The server sends nothing after the reply to a client's last request.
+    Extra,
+    /// Every client runs to its end.
+    Finished,
+    /// Once its shutdown completes, the server returns (within the settle time).
+    Shutdown,
+    /// A request larger than the declared `max_request` is refused (a reply or a close)
+    /// before the server has read it all: no more than `max_request` and one read of it.
+    Oversized,
+    /// The same seed gives the same transcript, byte for byte, every time it runs.
+    Determinism,
 }
 
 impl Oracle {
     /// Every oracle.
-    pub const ALL: [Oracle; 21] = [
+    pub const ALL: [Oracle; 28] = [
         Oracle::Connect,
         Oracle::Reply,
         Oracle::Latency,
@@ -96,7 +115,33 @@ impl Oracle {
         Oracle::Executed,
         Oracle::Quit,
         Oracle::Accept,
+        Oracle::Unanswered,
+        Oracle::Framing,
+        Oracle::Extra,
+        Oracle::Finished,
+        Oracle::Shutdown,
+        Oracle::Oversized,
+        Oracle::Determinism,
     ];
+
+    /// Whether the oracle judges any server under the harness (else only framesim's own
+    /// key-value server, whose protocol, limits and counters it knows).
+    pub fn any_server(self) -> bool {
+        !matches!(
+            self,
+            Oracle::Latency
+                | Oracle::Idle
+                | Oracle::ProtocolError
+                | Oracle::Limit
+                | Oracle::Counters
+                | Oracle::RequestBacklog
+                | Oracle::StalledReader
+                | Oracle::WrongfulClose
+                | Oracle::Unfinished
+                | Oracle::Executed
+                | Oracle::Quit
+        )
+    }
 
     /// The name in violations and transcripts: `[reply]`, `[protocol-error]`.
     pub fn name(self) -> &'static str {
@@ -122,6 +167,13 @@ impl Oracle {
             Oracle::Executed => "executed",
             Oracle::Quit => "quit",
             Oracle::Accept => "accept",
+            Oracle::Unanswered => "unanswered",
+            Oracle::Framing => "framing",
+            Oracle::Extra => "extra",
+            Oracle::Finished => "finished",
+            Oracle::Shutdown => "shutdown",
+            Oracle::Oversized => "oversized",
+            Oracle::Determinism => "determinism",
         }
     }
 }
@@ -160,6 +212,16 @@ pub struct Violation {
     pub detail: String,
     /// Index in the transcript of the note that records it.
     pub event_index: u64,
+}
+
+impl Violation {
+    /// The client that saw it, if a client did.
+    pub fn client(&self) -> Option<usize> {
+        match self.actor {
+            Actor::Client(id) => Some(id),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Violation {

@@ -1,0 +1,44 @@
+//! What the clients, the buffer taps and the monitor of one harness run share.
+
+use super::buffers::Buffers;
+use super::options::Options;
+use super::outcome::Tally;
+use super::workload::Workload;
+use crate::oracle::{Oracle, Violations};
+use crate::transcript::Actor;
+use crate::transcript::Transcript;
+use crate::window::Windows;
+use std::sync::{Arc, Mutex};
+
+/// What the clients and the monitor of a run share.
+#[derive(Clone)]
+pub(super) struct Shared {
+    pub(super) seed: u64,
+    pub(super) options: Options,
+    pub(super) workload: Arc<dyn Workload>,
+    pub(super) transcript: Transcript,
+    /// What the server's side of each connection did (closed when, having read what).
+    pub(super) windows: Windows,
+    /// What the server read of each connection.
+    pub(super) buffers: Arc<Buffers>,
+    pub(super) violations: Violations,
+    pub(super) tally: Arc<Mutex<Tally>>,
+}
+
+impl Shared {
+    /// Records a violation, in the transcript too.
+    pub(super) fn violation(&self, oracle: Oracle, client: Option<usize>, detail: String) {
+        let actor = client.map_or(Actor::Sim, Actor::Client);
+        self.violations
+            .fail(&self.transcript, actor, oracle, detail);
+    }
+
+    /// No violation so far.
+    pub(super) fn passing(&self) -> bool {
+        self.violations.all().is_empty()
+    }
+
+    pub(super) fn tally(&self, f: impl FnOnce(&mut Tally)) {
+        f(&mut self.tally.lock().expect("tally lock"));
+    }
+}
