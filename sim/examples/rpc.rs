@@ -6,8 +6,9 @@
 //! ADD (1) takes two big-endian u64s and answers their wrapping sum; ECHO (2) answers its
 //! payload. A reply is a frame holding a status byte (0 ok, 1 unknown opcode) and the result.
 //!
-//! `cargo run -p framesim --example rpc` sweeps 16 seeds; `cargo test -p framesim --example
-//! rpc` runs the tests below.
+//! `cargo run -p framesim --example rpc -- sweep --seeds 0..1000 --jobs 2` sweeps it from
+//! its own command line (`run`, `check`, `sweep`, `shrink`); `cargo test -p framesim
+//! --example rpc` runs the tests below.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use framesim::harness::{length_prefixed, Draws, Harness, Options, Request, Session, Workload};
@@ -258,9 +259,24 @@ fn harness(bug: Bug) -> Harness {
     .with(options)
 }
 
-fn main() {
-    let tally = framesim::sweep!(harness(Bug::None));
-    println!("passed: {tally:?}");
+/// framesim's subcommands for this server (`cargo run --example rpc -- sweep --jobs 2`),
+/// with a bug planted if `RPC_BUG` names one (`no-frame-deadline`, `one-read-one-frame`,
+/// `no-accept-backoff`, `unbounded-replies`, `no-frame-limit`, `unbiased-select`).
+fn main() -> std::process::ExitCode {
+    let bug = match std::env::var("RPC_BUG").as_deref() {
+        Err(_) | Ok("" | "none") => Bug::None,
+        Ok("one-read-one-frame") => Bug::OneReadOneFrame,
+        Ok("no-frame-deadline") => Bug::NoFrameDeadline,
+        Ok("no-accept-backoff") => Bug::NoAcceptBackoff,
+        Ok("unbounded-replies") => Bug::UnboundedReplies,
+        Ok("no-frame-limit") => Bug::NoFrameLimit,
+        Ok("unbiased-select") => Bug::UnbiasedSelect,
+        Ok(other) => {
+            eprintln!("RPC_BUG={other:?} is not a bug this example plants");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    framesim::harness::cli::main(harness(bug))
 }
 
 #[test]

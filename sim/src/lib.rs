@@ -33,6 +33,7 @@ mod report;
 mod scenario;
 pub mod script;
 mod seeds;
+pub mod shard;
 pub mod shrink;
 mod stage;
 mod target;

@@ -2,6 +2,7 @@
 
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use framesim::shard::{seed_range, shard, Shard};
 use framesim::{check_determinism, run, Divergence, Preset, Report, RunOptions, Scenario, Target};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -290,47 +291,6 @@ impl fmt::Display for Recheck {
     }
 }
 
-/// One of `of` disjoint slices of a seed range: the seeds `s` with `s % of == index`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Shard {
-    index: u64,
-    of: u64,
-}
-
-impl Shard {
-    fn holds(self, seed: u64) -> bool {
-        seed % self.of == self.index
-    }
-}
-
-impl fmt::Display for Shard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.of)
-    }
-}
-
-/// `A..B` with A < B.
-fn seed_range(text: &str) -> Result<Range<u64>, String> {
-    let bad = || format!("expected A..B with A < B (e.g. 0..1000), not '{text}'");
-    let (a, b) = text.split_once("..").ok_or_else(bad)?;
-    let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
-    if a >= b {
-        return Err(bad());
-    }
-    Ok(a..b)
-}
-
-/// `I/N` with I < N.
-fn shard(text: &str) -> Result<Shard, String> {
-    let bad = || format!("expected I/N with I < N (e.g. 0/4), not '{text}'");
-    let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let (index, of): (u64, u64) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
-    if index >= of {
-        return Err(bad());
-    }
-    Ok(Shard { index, of })
-}
-
 /// `all`, `off`, or N >= 1.
 fn recheck(text: &str) -> Result<Recheck, String> {
     match text {
@@ -569,7 +529,7 @@ fn check(pick: &Pick) -> Result<ExitCode, String> {
 /// `framesim sweep`: one line per failing seed as it is found (above the progress bar in a
 /// terminal, and no bar otherwise, for CI logs), then a summary.
 fn sweep(args: &Sweep) -> Result<ExitCode, String> {
-    let shard = args.shard.unwrap_or(Shard { index: 0, of: 1 });
+    let shard = args.shard.unwrap_or(Shard::ALL);
     let base = args.setup.base()?;
     let mine: Vec<u64> = args.seeds.clone().filter(|&s| shard.holds(s)).collect();
     let bar = if std::io::stdout().is_terminal() && !args.hashes {
@@ -795,12 +755,6 @@ mod tests {
 
     #[test]
     fn ranges_and_shards_parse_or_say_why() {
-        assert_eq!(seed_range("3..7"), Ok(3..7));
-        assert!(seed_range("7..7").is_err());
-        assert!(seed_range("7").is_err());
-        assert_eq!(shard("1/4"), Ok(Shard { index: 1, of: 4 }));
-        assert!(shard("4/4").is_err());
-        assert!(shard("1/0").is_err());
         assert!(at_least_one("0").is_err());
         assert_eq!(recheck("all"), Ok(Recheck::Every(1)));
         assert_eq!(recheck("16"), Ok(Recheck::Every(16)));

@@ -65,6 +65,7 @@
 //! ```
 
 mod buffers;
+pub mod cli;
 mod client;
 mod hostile;
 mod kv;

@@ -7,7 +7,7 @@ use super::run::Harness;
 use crate::scenario::{shown, work_dir};
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// The seeds a sweep runs when the environment names none.
@@ -165,7 +165,7 @@ impl Replay {
 }
 
 /// How many seeds run at once: `FRAMESIM_JOBS=N`, else one per core.
-fn jobs() -> usize {
+pub(super) fn jobs() -> usize {
     std::env::var("FRAMESIM_JOBS")
         .ok()
         .and_then(|n| n.trim().parse().ok())
@@ -175,14 +175,98 @@ fn jobs() -> usize {
 
 /// One in this many seeds of a sweep (and its first) runs twice, to check it gives the same
 /// transcript.
-const RECHECK_EVERY: u64 = 16;
+const RECHECK_EVERY: usize = 16;
 
 /// What went wrong with one seed.
-enum Failed {
+pub(super) enum Failed {
     /// A violation, a panic or a simulation error.
     Run,
     /// Two runs gave two transcripts (their hashes).
     Determinism(u64, u64),
+}
+
+/// What a sweep of many seeds found.
+pub(super) struct Swept {
+    /// What the clients did over every passing seed.
+    pub(super) tally: Tally,
+    /// Seeds run (one whose run was cut short by an earlier failure is not counted).
+    pub(super) runs: usize,
+    /// The lowest failing seed, and how it failed.
+    pub(super) failure: Option<(u64, Failed)>,
+}
+
+/// Runs `seeds` on `jobs` threads, the first and one in 16 twice (determinism). On a
+/// failure no seed above it is started and the ones below it finish, so the failure
+/// reported is the lowest failing seed whatever the threads' timing.
+pub(super) fn run_seeds(harness: &Harness, seeds: &[u64], jobs: usize) -> Swept {
+    let next = AtomicUsize::new(0);
+    // The lowest failing seed so far: no seed above it is started.
+    let lowest = AtomicU64::new(u64::MAX);
+    let results = Mutex::new((Tally::default(), 0, Vec::new()));
+    let work = || loop {
+        let at = next.fetch_add(1, Ordering::Relaxed);
+        let Some(&seed) = seeds.get(at) else {
+            return;
+        };
+        if seed > lowest.load(Ordering::Relaxed) {
+            continue;
+        }
+        let outcome = harness.run(seed);
+        let failed = if !outcome.passed() {
+            Some(Failed::Run)
+        } else if at % RECHECK_EVERY == 0 {
+            let again = harness.run(seed).transcript.hash();
+            let first = outcome.transcript.hash();
+            (again != first).then_some(Failed::Determinism(first, again))
+        } else {
+            None
+        };
+        let mut results = results.lock().expect("sweep results");
+        results.1 += 1;
+        match failed {
+            None => results.0.add(&outcome.tally),
+            Some(failed) => {
+                lowest.fetch_min(seed, Ordering::Relaxed);
+                results.2.push((seed, failed));
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..jobs.clamp(1, seeds.len().max(1)) {
+            scope.spawn(work);
+        }
+        work();
+    });
+    let (tally, runs, mut failures) = results.into_inner().expect("sweep results");
+    failures.sort_by_key(|&(seed, _)| seed);
+    Swept {
+        tally,
+        runs,
+        failure: failures.into_iter().next(),
+    }
+}
+
+/// A determinism failure of `seed` in words: the first diverging event (and its client),
+/// and the likely cause.
+pub(super) fn divergence(harness: &Harness, seed: u64) -> (String, &'static str) {
+    match harness.diverge(seed) {
+        Some((d, before)) => (
+            format!(
+                "first diverging event {}{}: {:?} vs {:?}",
+                d.index,
+                d.client()
+                    .map(|c| format!(" (client {c})"))
+                    .unwrap_or_default(),
+                d.first,
+                d.second
+            ),
+            d.likely_cause(&before),
+        ),
+        None => (
+            "the transcripts agree when kept".into(),
+            "an order that differs between runs",
+        ),
+    }
 }
 
 /// Runs `harness` for every seed the environment names (else `default`), on every core
@@ -201,67 +285,13 @@ pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
     let own = harness.options();
     let options = options_from_env(own).unwrap_or_else(|e| stop(format!("framesim: {e}")));
     let harness = &harness.clone().with(options);
-    let next = AtomicU64::new(seeds.start);
-    // The lowest failing seed so far: no seed above it is started.
-    let lowest = AtomicU64::new(u64::MAX);
-    let results = Mutex::new((Tally::default(), Vec::new()));
-    let work = || loop {
-        let seed = next.fetch_add(1, Ordering::Relaxed);
-        if seed >= seeds.end || seed > lowest.load(Ordering::Relaxed) {
-            return;
-        }
-        let outcome = harness.run(seed);
-        let failed = if !outcome.passed() {
-            Some(Failed::Run)
-        } else if (seed - seeds.start) % RECHECK_EVERY == 0 {
-            let again = harness.run(seed).transcript.hash();
-            let first = outcome.transcript.hash();
-            (again != first).then_some(Failed::Determinism(first, again))
-        } else {
-            None
-        };
-        let mut results = results.lock().expect("sweep results");
-        match failed {
-            None => results.0.add(&outcome.tally),
-            Some(failed) => {
-                lowest.fetch_min(seed, Ordering::Relaxed);
-                results.1.push((seed, failed));
-            }
-        }
-    };
-    let jobs = jobs()
-        .min(seeds.end.saturating_sub(seeds.start) as usize)
-        .max(1);
-    std::thread::scope(|scope| {
-        for _ in 1..jobs {
-            scope.spawn(work);
-        }
-        work();
-    });
-    let (total, mut failures) = results.into_inner().expect("sweep results");
-    failures.sort_by_key(|&(seed, _)| seed);
-    match failures.into_iter().next() {
-        None => total,
+    let seeds: Vec<u64> = seeds.collect();
+    let swept = run_seeds(harness, &seeds, jobs());
+    match swept.failure {
+        None => swept.tally,
         Some((seed, Failed::Run)) => fail(harness, own, seed, replay),
         Some((seed, Failed::Determinism(first, again))) => {
-            let (detail, cause) = match harness.diverge(seed) {
-                Some((d, before)) => (
-                    format!(
-                        "first diverging event {}{}: {:?} vs {:?}",
-                        d.index,
-                        d.client()
-                            .map(|c| format!(" (client {c})"))
-                            .unwrap_or_default(),
-                        d.first,
-                        d.second
-                    ),
-                    d.likely_cause(&before),
-                ),
-                None => (
-                    "the transcripts agree when kept".into(),
-                    "an order that differs between runs",
-                ),
-            };
+            let (detail, cause) = divergence(harness, seed);
             eprintln!(
                 "framesim: seed {seed} is not deterministic: {detail}\nlikely cause: {cause}"
             );

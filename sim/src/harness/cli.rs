@@ -1,0 +1,297 @@
+//! framesim's subcommands for any server: one call in a binary of your own (an example, say)
+//! gives your [`Harness`] `run`, `check`, `sweep` (jobs, shards) and `shrink`, each failure
+//! with the command that runs it again.
+//!
+//! ```no_run
+//! # use framesim::harness::{Harness, KvWorkload};
+//! # fn my_harness() -> Harness { unimplemented!() }
+//! // examples/sim.rs: `cargo run --example sim -- sweep --seeds 0..10000 --jobs 2`
+//! fn main() -> std::process::ExitCode {
+//!     framesim::harness::cli::main(my_harness())
+//! }
+//! ```
+
+use super::options::Options;
+use super::run::Harness;
+use super::sweep::{divergence, jobs, run_seeds, Failed};
+use crate::scenario::{shown, work_dir};
+use crate::shard::{seed_range, shard, Shard};
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// The command line of a harness binary.
+#[derive(Debug, Parser)]
+#[command(about = "Simulate this server under framesim: run, check, sweep or shrink seeds")]
+struct Cli {
+    /// TOML options laid over the harness's own (as `shrink` writes them).
+    #[arg(long, global = true, value_name = "FILE")]
+    options: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one seed, keep its transcript, report it.
+    Run {
+        /// The seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where the transcript goes (default `target/framesim/cli-<seed>.txt`, with the
+        /// options file's name before `.txt` when run with one).
+        #[arg(long)]
+        transcript: Option<PathBuf>,
+    },
+    /// Run one seed twice: the transcript hash, or where the runs first differ and why.
+    Check {
+        /// The seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Run many seeds on several threads; the lowest failing seed is reported.
+    Sweep {
+        /// The seeds.
+        #[arg(long, default_value = "0..1000", value_parser = seed_range)]
+        seeds: Range<u64>,
+        /// Seeds run at once (default: FRAMESIM_JOBS, else one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Only the seeds s with s % N == I.
+        #[arg(long, value_parser = shard, value_name = "I/N")]
+        shard: Option<Shard>,
+    },
+    /// Shrink a failing seed to the fewest clients and smallest options that still fail.
+    Shrink {
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where the shrunk options go (default `target/framesim/cli-<seed>-shrunk.toml`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Parses the process's arguments and runs the subcommand on `harness` (a sweep of seeds
+/// `0..1000` without one); the exit code says whether it passed. Bad arguments or an
+/// options file that does not parse exit with code 2 and say what was wrong.
+pub fn main(harness: Harness) -> ExitCode {
+    main_from(harness, std::env::args_os())
+}
+
+/// [`main`] with the arguments given (the first is the program's name).
+pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let program = args
+        .first()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "harness".into());
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let own = harness.options().clone();
+    let options = match &cli.options {
+        None => own.clone(),
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read it: {e}"))
+            .and_then(|text| own.overlaid(&text))
+        {
+            Ok(options) => options,
+            Err(e) => {
+                eprintln!("--options {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let me = Me {
+        program,
+        options: cli.options.as_deref().map(absolute),
+    };
+    let harness = harness.with(options);
+    match cli.command.unwrap_or(Command::Sweep {
+        seeds: 0..1000,
+        jobs: None,
+        shard: None,
+    }) {
+        Command::Run { seed, transcript } => {
+            // Run with an options file, the transcript is named after it: a shrunk run never
+            // writes over the full run's.
+            let stem = me
+                .options
+                .as_deref()
+                .and_then(Path::file_stem)
+                .map(|s| format!("-{}", s.to_string_lossy()))
+                .unwrap_or_default();
+            let transcript =
+                transcript.unwrap_or_else(|| work_dir().join(format!("cli-{seed}{stem}.txt")));
+            run(&harness, &me, seed, transcript)
+        }
+        Command::Check { seed } => check(&harness, &me, seed),
+        Command::Sweep { seeds, jobs, shard } => sweep(&harness, &me, seeds, jobs, shard),
+        Command::Shrink { seed, out } => shrink(&harness, &own, &me, seed, out),
+    }
+}
+
+/// How to name this program in a command a person can paste.
+struct Me {
+    program: String,
+    options: Option<PathBuf>,
+}
+
+impl Me {
+    /// The program as it was started: `cargo run` of an example when cargo started it,
+    /// else its path.
+    fn invocation(&self) -> String {
+        let name = Path::new(&self.program)
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let example = Path::new(&self.program)
+            .parent()
+            .is_some_and(|dir| dir.ends_with("examples"));
+        match std::env::var("CARGO_PKG_NAME") {
+            Ok(package) if example => format!("cargo run -q -p {package} --example {name} --"),
+            Ok(package) => format!("cargo run -q -p {package} --bin {name} --"),
+            Err(_) => self.program.clone(),
+        }
+    }
+
+    /// The command that runs `seed` alone, with `options` (else the options it ran with).
+    fn run_command(&self, seed: u64, options: Option<&Path>) -> String {
+        let mut command = format!("{} run --seed {seed}", self.invocation());
+        if let Some(file) = options.or(self.options.as_deref()) {
+            command.push_str(&format!(" --options {}", file.display()));
+        }
+        command
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn run(harness: &Harness, me: &Me, seed: u64, path: PathBuf) -> ExitCode {
+    let outcome = harness.replay(seed);
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&path, outcome.render()));
+    if let Err(e) = written {
+        eprintln!("could not write the transcript to {}: {e}", path.display());
+    }
+    if outcome.passed() {
+        println!("{}\ntranscript: {}", outcome.summary(), shown(&path));
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "{}\ntranscript: {}",
+            outcome.failure(&me.run_command(seed, None)),
+            shown(&path)
+        );
+        ExitCode::FAILURE
+    }
+}
+
+fn check(harness: &Harness, me: &Me, seed: u64) -> ExitCode {
+    match harness.diverge(seed) {
+        None => {
+            let hash = harness.run(seed).transcript.hash();
+            println!("seed {seed}: deterministic, transcript hash {hash:016x}");
+            ExitCode::SUCCESS
+        }
+        Some(_) => {
+            let (detail, cause) = divergence(harness, seed);
+            println!(
+                "seed {seed} [determinism] {detail}\nlikely cause: {cause}\nreplay: {} check --seed {seed}",
+                me.invocation()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn sweep(
+    harness: &Harness,
+    me: &Me,
+    seeds: Range<u64>,
+    threads: Option<usize>,
+    shard: Option<Shard>,
+) -> ExitCode {
+    let shard = shard.unwrap_or(Shard::ALL);
+    let mine: Vec<u64> = seeds.clone().filter(|&s| shard.holds(s)).collect();
+    let threads = threads.filter(|&n| n > 0).unwrap_or_else(jobs);
+    let start = Instant::now();
+    let swept = run_seeds(harness, &mine, threads);
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "swept {} of {} seeds {}..{} (shard {shard}, {threads} jobs) in {secs:.2}s: {:.0} seeds/s, {}",
+        swept.runs,
+        mine.len(),
+        seeds.start,
+        seeds.end,
+        swept.runs as f64 / secs.max(1e-9),
+        if swept.failure.is_some() { "FAIL" } else { "PASS" }
+    );
+    let t = &swept.tally;
+    println!(
+        "passing seeds: {} requests, {} replies, {} slowloris cut, {} disconnects, {} idle, {} half-closed, {} windows filled, {} oversized refused, {} restarted",
+        t.requests, t.replies, t.slowloris_cut, t.disconnects, t.idle, t.half_closed, t.windows_filled, t.oversized_refused, t.restarted
+    );
+    match swept.failure {
+        None => ExitCode::SUCCESS,
+        Some((seed, Failed::Run)) => {
+            let outcome = harness.replay(seed);
+            println!(
+                "{}\nshrink it: {} shrink --seed {seed}",
+                outcome.failure(&me.run_command(seed, None)),
+                me.invocation()
+            );
+            ExitCode::FAILURE
+        }
+        Some((seed, Failed::Determinism(first, again))) => {
+            let (detail, cause) = divergence(harness, seed);
+            println!(
+                "seed {seed} [determinism] two runs differ ({first:016x} vs {again:016x}): {detail}\nlikely cause: {cause}\nreplay: {} check --seed {seed}",
+                me.invocation()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Shrinks `seed`; the options file is written over `own`, the harness's options before
+/// any `--options`, as `--options` lays it.
+fn shrink(harness: &Harness, own: &Options, me: &Me, seed: u64, out: Option<PathBuf>) -> ExitCode {
+    let Some(shrunk) = harness.shrink(seed) else {
+        println!("seed {seed} passes: nothing to shrink");
+        return ExitCode::SUCCESS;
+    };
+    let path = absolute(&out.unwrap_or_else(|| work_dir().join(format!("cli-{seed}-shrunk.toml"))));
+    let text = shrunk.options.toml_over(own);
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&path, &text));
+    if let Err(e) = written {
+        eprintln!("could not write {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    println!(
+        "shrunk in {} runs to {} client(s), {} request(s), {} events: {}\n{text}options: {}\nrun it: {}",
+        shrunk.runs,
+        shrunk.options.client_ids().len(),
+        shrunk.outcome.tally.requests,
+        shrunk.outcome.transcript.len(),
+        shrunk.outcome.first_failure(),
+        shown(&path),
+        me.run_command(seed, Some(&path))
+    );
+    ExitCode::FAILURE
+}
