@@ -4,13 +4,12 @@
 //! work against the server and a transcript reads like one taken from Redis. Expiry runs on
 //! tokio's clock, so it follows paused and simulated time; nothing here reads the wall clock.
 
+mod db;
 mod errors;
 #[cfg(test)]
 mod testing;
 
-use std::collections::BTreeMap;
-use std::ops::Bound;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,14 +17,11 @@ use tokio::time::Instant;
 
 use crate::protocol::inline::parse_int;
 use crate::{Command, Reply, Response, Service};
+use db::{lock, Db, Entry, Now};
 use errors::{
     arity, not_an_integer, subcommand, syntax_error, unknown_command, unknown_subcommand,
     wrong_arity, Outcome,
 };
-
-/// How many keys each write inspects for expiry: keys that nobody touches again are still
-/// reclaimed, at a bounded cost per write.
-const SWEEP_STEP: usize = 8;
 
 /// An in-memory key-value store that answers a subset of Redis commands.
 ///
@@ -53,9 +49,7 @@ impl Kv {
     }
 
     fn db(&self) -> MutexGuard<'_, Db> {
-        // A panic while holding the lock cannot leave the map half-updated (every update is a
-        // single map operation), so a poisoned lock is still safe to use.
-        self.db.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.db)
     }
 }
 
@@ -106,110 +100,6 @@ fn upper_name<'a>(name: &[u8], buf: &'a mut [u8; LONGEST_NAME]) -> &'a [u8] {
     upper.make_ascii_uppercase();
     upper
 }
-
-/// The time of one command, read from the clock only if the command needs it (a key with an
-/// expiry, a SET with EX/PX): most commands never read it.
-#[derive(Default)]
-struct Now(std::cell::Cell<Option<Instant>>);
-
-impl Now {
-    fn get(&self) -> Instant {
-        match self.0.get() {
-            Some(now) => now,
-            None => {
-                let now = Instant::now();
-                self.0.set(Some(now));
-                now
-            }
-        }
-    }
-}
-
-/// The data: keys in byte order, so every scan is deterministic.
-#[derive(Debug, Default)]
-struct Db {
-    entries: BTreeMap<Bytes, Entry>,
-    /// Where the next sweep starts (exclusive); `None` starts from the first key.
-    sweep_after: Option<Bytes>,
-    /// Some key was given an expiry since the store was last empty: only then do writes
-    /// sweep (a store without expiries pays nothing for them).
-    expiring: bool,
-}
-
-#[derive(Debug)]
-struct Entry {
-    value: Bytes,
-    expires_at: Option<Instant>,
-}
-
-impl Entry {
-    fn new(value: &[u8], expires_at: Option<Instant>) -> Self {
-        Entry {
-            value: owned(value),
-            expires_at,
-        }
-    }
-
-    /// Redis keeps a key through its deadline and drops it just after.
-    fn is_expired(&self, now: &Now) -> bool {
-        self.expires_at.is_some_and(|at| now.get() > at)
-    }
-}
-
-impl Db {
-    fn get(&self, key: &[u8], now: &Now) -> Option<&Entry> {
-        self.entries.get(key).filter(|e| !e.is_expired(now))
-    }
-
-    fn get_mut(&mut self, key: &[u8], now: &Now) -> Option<&mut Entry> {
-        self.entries.get_mut(key).filter(|e| !e.is_expired(now))
-    }
-
-    fn insert(&mut self, key: &[u8], entry: Entry) {
-        self.expiring |= entry.expires_at.is_some();
-        self.entries.insert(owned(key), entry);
-    }
-
-    fn purge_expired(&mut self, now: &Now) {
-        self.entries.retain(|_, e| !e.is_expired(now));
-    }
-
-    /// Drops the expired keys among the next [`SWEEP_STEP`], wrapping around at the end.
-    fn sweep(&mut self, now: &Now) {
-        if !self.expiring {
-            return;
-        }
-        let start = match &self.sweep_after {
-            Some(key) => Bound::Excluded(&key[..]),
-            None => Bound::Unbounded,
-        };
-        let mut seen = 0;
-        let mut last = None;
-        let mut expired = Vec::new();
-        for (key, entry) in self
-            .entries
-            .range::<[u8], _>((start, Bound::Unbounded))
-            .take(SWEEP_STEP)
-        {
-            if entry.is_expired(now) {
-                expired.push(key.clone());
-            }
-            seen += 1;
-            last = Some(key.clone());
-        }
-        for key in &expired {
-            self.entries.remove(key);
-        }
-        self.sweep_after = if seen == SWEEP_STEP { last } else { None };
-    }
-}
-
-/// A private copy: request bytes may be a slice of a connection's read buffer, and storing
-/// the slice would keep that whole buffer alive for as long as the key lives.
-fn owned(bytes: &[u8]) -> Bytes {
-    Bytes::copy_from_slice(bytes)
-}
-
 // ---- commands ---------------------------------------------------------------------------
 
 fn ping(args: &[Bytes]) -> Outcome {
@@ -666,24 +556,6 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn ex_expires_after_its_deadline() {
-        let kv = Kv::new();
-        assert_eq!(run(&kv, &["SET", "k", "v", "EX", "1"]), Reply::ok());
-        tokio::time::advance(Duration::from_millis(1000)).await;
-        assert_eq!(
-            run(&kv, &["GET", "k"]),
-            bulk("v"),
-            "alive through its deadline"
-        );
-        tokio::time::advance(Duration::from_millis(1)).await;
-        assert_eq!(run(&kv, &["GET", "k"]), Reply::Null);
-        assert_eq!(run(&kv, &["EXISTS", "k"]), int(0));
-        assert_eq!(run(&kv, &["MGET", "k"]), array(&[Reply::Null]));
-        assert_eq!(run(&kv, &["DEL", "k"]), int(0));
-        assert_eq!(run(&kv, &["DBSIZE"]), int(0));
-    }
-
-    #[tokio::test(start_paused = true)]
     async fn px_expires_and_last_ex_wins() {
         let kv = Kv::new();
         assert_eq!(run(&kv, &["SET", "p", "v", "px", "50"]), Reply::ok());
@@ -696,18 +568,6 @@ mod tests {
         assert_eq!(run(&kv, &["GET", "e"]), bulk("v"));
         tokio::time::advance(Duration::from_millis(950)).await;
         assert_eq!(run(&kv, &["GET", "e"]), Reply::Null);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn expired_key_is_absent_to_writes() {
-        let kv = Kv::new();
-        run(&kv, &["SET", "k", "5", "PX", "10"]);
-        tokio::time::advance(Duration::from_millis(11)).await;
-        assert_eq!(run(&kv, &["SET", "k", "v", "XX"]), Reply::Null);
-        assert_eq!(run(&kv, &["SET", "k", "v", "NX", "GET"]), Reply::Null);
-        run(&kv, &["SET", "n", "5", "PX", "10"]);
-        tokio::time::advance(Duration::from_millis(11)).await;
-        assert_eq!(run(&kv, &["INCR", "n"]), int(1));
     }
 
     #[tokio::test(start_paused = true)]
@@ -730,26 +590,6 @@ mod tests {
         assert_eq!(run(&kv, &["SET", "plain", "x", "KEEPTTL"]), Reply::ok());
         tokio::time::advance(Duration::from_secs(3600)).await;
         assert_eq!(run(&kv, &["GET", "plain"]), bulk("x"));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn writes_sweep_expired_keys_nobody_reads() {
-        let kv = Kv::new();
-        for i in 0..20 {
-            run(&kv, &["SET", &format!("old{i:02}"), "v", "PX", "1"]);
-        }
-        tokio::time::advance(Duration::from_millis(2)).await;
-        run(&kv, &["SET", "new", "v"]);
-        let left = kv.db().entries.len();
-        assert!(
-            left >= 21 - SWEEP_STEP,
-            "one write sweeps a bounded step: {left} left"
-        );
-        for _ in 0..10 {
-            run(&kv, &["SET", "new", "v"]);
-        }
-        let keys: Vec<_> = kv.db().entries.keys().map(|k| k.to_vec()).collect();
-        assert_eq!(keys, vec![b"new".to_vec()]);
     }
 
     #[test]
