@@ -12,6 +12,7 @@
 pub mod client;
 pub mod http;
 pub mod model;
+mod role;
 pub mod rt;
 pub mod world;
 

@@ -1,8 +1,9 @@
 //! A run: hyper's server on one turmoil host behind `FaultyStream`, the virtual clients on
 //! the others, a monitor that checks what the server still holds at the end.
 
-use crate::client::{Client, Role};
+use crate::client::Client;
 use crate::model;
+use crate::role::Role;
 use crate::rt::{Io, SimTimer};
 use framesim::{Actor, Event, Faults, FaultyStream, Transcript};
 use hyper::server::conn::http1;
