@@ -1,8 +1,9 @@
 //! The virtual clients: what each role writes, how it cuts its bytes, and what it must get.
 
+use crate::config::PORT;
 use crate::http::{self, Body, Request, Response};
 use crate::model;
-use crate::world::Shared;
+use crate::shared::Shared;
 use framesim::{Actor, Event};
 use rand::rngs::SmallRng;
 use rand::Rng;
@@ -106,7 +107,7 @@ impl Client {
     }
 
     async fn connect(&self) -> Result<Conn, String> {
-        let stream = TcpStream::connect(("server", crate::world::PORT))
+        let stream = TcpStream::connect(("server", PORT))
             .await
             .map_err(|e| format!("connect: {e}"))?;
         let local = stream.local_addr().map_err(|e| e.to_string())?;
