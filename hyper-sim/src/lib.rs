@@ -10,9 +10,12 @@
 //! [`FaultyStream`]: framesim::FaultyStream
 
 pub mod client;
+mod config;
 pub mod http;
 pub mod model;
+mod role;
 pub mod rt;
+mod shared;
 pub mod world;
 
 pub use world::{run, Config, Findings, Outcome};

@@ -1,127 +1,19 @@
 //! A run: hyper's server on one turmoil host behind `FaultyStream`, the virtual clients on
 //! the others, a monitor that checks what the server still holds at the end.
 
-use crate::client::{Client, Role};
+use crate::client::Client;
 use crate::model;
 use crate::rt::{Io, SimTimer};
-use framesim::{Actor, Event, Faults, FaultyStream, Transcript};
+use crate::shared::derive;
+use framesim::{Actor, Event, FaultyStream, Transcript};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use rand::rngs::SmallRng;
-use rand::SeedableRng;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// The port hyper listens on.
-pub const PORT: u16 = 80;
-
-/// Everything a run depends on.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Every random choice of the run follows from it.
-    pub seed: u64,
-    /// Virtual clients.
-    pub clients: usize,
-    /// Client hosts they are spread over.
-    pub hosts: usize,
-    /// hyper's `header_read_timeout`; `None` turns it off (and slowloris must then win).
-    pub header_timeout: Option<Duration>,
-    /// hyper's `max_buf_size`.
-    pub max_buf_size: usize,
-    /// hyper's `pipeline_flush`: hold responses back while more requests are buffered.
-    pub pipeline_flush: bool,
-    /// Time between the bytes a slowloris or a slow body trickles.
-    pub slowloris_interval: Duration,
-    /// What the stream adapter does to the server's reads and writes.
-    pub faults: Faults,
-    /// Keep every event (determinism checks, small runs); otherwise only the hash.
-    pub keep_events: bool,
-    /// Every client plays this role, instead of each its own (focused runs).
-    pub only: Option<Role>,
-}
-
-impl Config {
-    /// The run CI makes: a thousand clients over 25 hosts, a 1 s header timeout, a 16 KiB
-    /// buffer limit, and every stream fault.
-    pub fn new(seed: u64) -> Self {
-        Config {
-            seed,
-            clients: 1000,
-            hosts: 25,
-            header_timeout: Some(Duration::from_secs(1)),
-            max_buf_size: 16 * 1024,
-            pipeline_flush: true,
-            slowloris_interval: Duration::from_millis(250),
-            faults: Faults::every_kind(),
-            keep_events: false,
-            only: None,
-        }
-    }
-
-    /// The command that replays this run.
-    pub fn replay_command(&self) -> String {
-        let mut cmd = format!(
-            "cargo run --release -p framesim-hyper -- --seed {} --clients {} --hosts {}",
-            self.seed, self.clients, self.hosts
-        );
-        let default = Config::new(self.seed);
-        match self.header_timeout {
-            None => cmd.push_str(" --no-header-timeout"),
-            Some(t) if Some(t) != default.header_timeout => {
-                cmd.push_str(&format!(" --header-timeout-ms {}", t.as_millis()))
-            }
-            Some(_) => {}
-        }
-        if self.max_buf_size != default.max_buf_size {
-            cmd.push_str(&format!(" --max-buf-size {}", self.max_buf_size));
-        }
-        if !self.pipeline_flush {
-            cmd.push_str(" --no-pipeline-flush");
-        }
-        if self.faults != default.faults {
-            cmd.push_str(" --no-faults");
-        }
-        if let Some(role) = self.only {
-            cmd.push_str(&format!(" --only {}", role.name()));
-        }
-        cmd
-    }
-}
-
-/// What the run shows about the server beyond pass or fail.
-#[derive(Debug, Clone, Default)]
-pub struct Findings {
-    /// Responses checked against the model.
-    pub responses: u64,
-    /// Of those, on pipelined connections.
-    pub pipelined: u64,
-    /// Clients that left mid-request.
-    pub disconnects: u64,
-    /// Per slowloris: virtual ms from its connect to the server's close.
-    pub slowloris_cut_ms: Vec<u64>,
-    /// What slowloris clients were told before the close, counted.
-    pub slowloris_replies: BTreeMap<String, u64>,
-    /// Per slow body: virtual ms from its head to its response.
-    pub slow_body_ms: Vec<u64>,
-    /// Per lingerer: virtual ms from its response to the server's close.
-    pub idle_cut_ms: Vec<u64>,
-    /// Lingerers still open after three header timeouts.
-    pub idle_kept: u64,
-    /// What oversized heads got, counted.
-    pub oversized: BTreeMap<String, u64>,
-    /// What requests whose body the handler left unread got, counted.
-    pub unread_bodies: BTreeMap<String, u64>,
-    /// What clients that waited before their first byte got, counted.
-    pub latecomers: BTreeMap<String, u64>,
-    /// Heads of half to nearly all of the buffer limit that were served.
-    pub large_heads: u64,
-    /// How hyper's connections ended (`serve_connection`'s result), counted.
-    pub server_ends: BTreeMap<String, u64>,
-    /// Requests the handler saw.
-    pub handled: u64,
-}
+pub use crate::config::{Config, PORT};
+pub use crate::shared::{Findings, Shared};
 
 /// What a run found.
 #[derive(Debug, Clone)]
@@ -212,49 +104,6 @@ impl Outcome {
         out.push_str(&format!("replay: {}\n", self.config.replay_command()));
         out
     }
-}
-
-/// What every client and the server share.
-#[derive(Clone)]
-pub struct Shared {
-    /// The run's configuration.
-    pub config: Arc<Config>,
-    /// The run's events.
-    pub transcript: Transcript,
-    violations: Arc<Mutex<Vec<String>>>,
-    findings: Arc<Mutex<Findings>>,
-}
-
-impl Shared {
-    /// Notes a violation.
-    pub fn violation(&self, what: String) {
-        self.transcript.record(
-            Actor::Sim,
-            Event::Note {
-                text: format!("violation: {what}"),
-            },
-        );
-        self.violations.lock().expect("violations").push(what);
-    }
-
-    /// Updates the findings.
-    pub fn findings(&self, f: impl FnOnce(&mut Findings)) {
-        f(&mut self.findings.lock().expect("findings"));
-    }
-
-    /// Client `id`'s own random stream.
-    pub fn rng_for(&self, id: usize) -> SmallRng {
-        SmallRng::seed_from_u64(derive(self.config.seed, id as u64))
-    }
-}
-
-/// A seed for stream `n` of the run seeded `seed` (splitmix64).
-fn derive(seed: u64, n: u64) -> u64 {
-    let mut z = seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Names how `serve_connection` ended.

@@ -29,6 +29,10 @@ pub(crate) mod session;
 pub(crate) mod task;
 pub mod threads;
 
+/// Bytes taken per read. They pass through a scratch buffer that lives only inside one poll,
+/// so an idle connection holds no read buffer at all. Shared by [`task`] and [`park`].
+pub(crate) const READ_CHUNK: usize = 4096;
+
 /// Why a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Close {

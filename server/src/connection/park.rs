@@ -19,7 +19,7 @@
 //! RSS of a burst of busy connections would stay as high after they park): a second after
 //! [`TRIM_AFTER`] connections have parked, the lot hands the free pages back to the system.
 
-use super::task::READ_CHUNK;
+use super::READ_CHUNK;
 use crate::stats::OpenGuard;
 use crate::Stats;
 use std::collections::{BTreeSet, VecDeque};

@@ -3,7 +3,7 @@
 
 use super::park::{Dock, Parked};
 use super::session::Session;
-use super::Close;
+use super::{Close, READ_CHUNK};
 use crate::shutdown::Shutdown;
 use crate::stats::OpenGuard;
 use crate::{Config, Service, Stats};
@@ -16,10 +16,6 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{sleep_until, timeout, Instant, Sleep};
-
-/// Bytes taken per read. They pass through a scratch buffer that lives only inside one poll,
-/// so an idle connection holds no read buffer at all.
-pub(crate) const READ_CHUNK: usize = 4096;
 
 /// Longest linger after an error reply or a `QUIT`.
 const LINGER_TIME: Duration = Duration::from_secs(1);
