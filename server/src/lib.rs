@@ -6,6 +6,8 @@
 //! running out of file descriptors), so the same code runs on real tokio sockets and on a
 //! simulated network.
 
+#![deny(missing_docs)]
+
 mod command;
 mod config;
 mod connection;

@@ -62,9 +62,17 @@ impl ClientScript {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Connect at this virtual time (or as soon after as the steps before allow).
-    Connect { at: Duration },
+    Connect {
+        /// When.
+        at: Duration,
+    },
     /// Write these bytes at this virtual time (or as soon after as possible).
-    Write { at: Duration, bytes: Bytes },
+    Write {
+        /// When.
+        at: Duration,
+        /// What.
+        bytes: Bytes,
+    },
     /// The next reply read must satisfy this.
     Expect(Expected),
     /// Read one reply; check it against the oldest expectation not yet met.
@@ -72,10 +80,18 @@ pub enum Step {
     /// End the client's side of the stream.
     HalfClose,
     /// Drop the connection (inside a frame or not).
-    Drop { mid_frame: bool },
+    Drop {
+        /// Whether a request was partly written.
+        mid_frame: bool,
+    },
     /// The server must close the connection within this long of the client's last
     /// connect, read or half-close; else `oracle` fails.
-    CloseWithin { within: Duration, oracle: Oracle },
+    CloseWithin {
+        /// How long the server has.
+        within: Duration,
+        /// The promise a late close breaks.
+        oracle: Oracle,
+    },
 }
 
 impl fmt::Display for Step {

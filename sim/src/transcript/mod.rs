@@ -35,40 +35,102 @@ pub enum Actor {
 #[derive(Debug, Clone, PartialEq, Hash)]
 pub enum Event {
     /// A client connected (its local address names the connection on the server side).
-    Connect { local: String },
+    Connect {
+        /// The client's local address.
+        local: String,
+    },
     /// A client could not connect.
-    ConnectFailed { error: String },
+    ConnectFailed {
+        /// Why.
+        error: String,
+    },
     /// A client wrote one chunk.
-    Write { bytes: Bytes },
+    Write {
+        /// The chunk.
+        bytes: Bytes,
+    },
     /// A client asked for a request to be answered, expecting `expect`.
-    Request { cmd: Command, expect: Expected },
+    Request {
+        /// The command.
+        cmd: Command,
+        /// What the model predicts.
+        expect: Expected,
+    },
     /// A client read a reply.
-    Reply { reply: Reply },
+    Reply {
+        /// The reply.
+        reply: Reply,
+    },
     /// A client ended its side of the stream (half-close).
     HalfClose,
     /// A client dropped its connection on purpose, possibly inside a frame.
-    Disconnect { mid_frame: bool },
+    Disconnect {
+        /// Whether a request was partly written.
+        mid_frame: bool,
+    },
     /// A client saw the connection end.
-    Closed { why: String },
+    Closed {
+        /// How it ended.
+        why: String,
+    },
     /// The server's stream adapter returned fewer bytes than were available.
-    PartialRead { peer: Peer, len: usize },
+    PartialRead {
+        /// The connection.
+        peer: Peer,
+        /// Bytes returned.
+        len: usize,
+    },
     /// The server's stream adapter wrote only part of what the server asked.
-    ShortWrite { peer: Peer, len: usize, of: usize },
+    ShortWrite {
+        /// The connection.
+        peer: Peer,
+        /// Bytes taken.
+        len: usize,
+        /// Bytes offered.
+        of: usize,
+    },
     /// The server's stream adapter returned `Pending` for no reason.
-    SpuriousPending { peer: Peer },
+    SpuriousPending {
+        /// The connection.
+        peer: Peer,
+    },
     /// The service answered a decoded request.
-    Frame { cmd: Command },
+    Frame {
+        /// The request the service ran.
+        cmd: Command,
+    },
     /// A fault the harness injected (e.g. a server restart).
-    Fault { what: String },
+    Fault {
+        /// Which.
+        what: String,
+    },
     /// Free-form note (run start, run end, checks).
-    Note { text: String },
+    Note {
+        /// The note.
+        text: String,
+    },
     /// The server's stream adapter returned `len` of the `held` client bytes it had taken
     /// off the network at once: segments merged, the read ending at any byte.
-    CoalescedRead { peer: Peer, len: usize, held: usize },
+    CoalescedRead {
+        /// The connection.
+        peer: Peer,
+        /// Bytes returned.
+        len: usize,
+        /// Bytes taken off the network.
+        held: usize,
+    },
     /// The server's write waited: its client had left `unread` bytes unread, a full window.
-    WindowFull { peer: Peer, unread: u64 },
+    WindowFull {
+        /// The connection.
+        peer: Peer,
+        /// Bytes its client had not read.
+        unread: u64,
+    },
     /// The server's accept failed, injected by its listener (`ECONNABORTED`, `EMFILE`...).
-    AcceptFailed { error: &'static str },
+    AcceptFailed {
+        /// The error's name.
+        error: &'static str,
+    },
 }
 
 impl Event {
