@@ -39,8 +39,13 @@ pub fn render_transcript(report: &Report) -> String {
 
 /// Writes [`render_transcript`] to `path`, creating its folder.
 pub fn write_transcript(report: &Report, path: &Path) -> std::io::Result<()> {
+    write_file(path, render_transcript(report))
+}
+
+/// Writes `contents` to `path`, creating its folder.
+pub(crate) fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, render_transcript(report))
+    std::fs::write(path, contents)
 }

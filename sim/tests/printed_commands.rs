@@ -1,74 +1,10 @@
 //! Every command a failing sweep prints runs that very run again: the test runs them, as a
 //! person would paste them into a terminal, and compares transcript hashes.
 
-use bytes::Bytes;
-use framesim::harness::{delimited, Draws, Harness, Options, Request, Session, Workload};
-use rand::Rng;
+mod lines;
+
 use std::path::Path;
 use std::process::Command;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A line echo server with the classic bug: each read taken for one whole line.
-fn one_read_one_line() -> Harness {
-    let server = |mut listener: framesim::harness::Listener,
-                  shutdown: framesim::harness::Shutdown| async move {
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                biased;
-                _ = &mut shutdown => return,
-                accepted = listener.accept() => {
-                    let Ok((mut stream, _)) = accepted else { continue };
-                    tokio::spawn(async move {
-                        let mut buf = [0u8; 256];
-                        while let Ok(n @ 1..) = stream.read(&mut buf).await {
-                            let mut line = buf[..n].to_vec();
-                            if line.last() != Some(&b'\n') {
-                                line.push(b'\n');
-                            }
-                            if stream.write_all(&line).await.is_err() {
-                                return;
-                            }
-                        }
-                    });
-                }
-            }
-        }
-    };
-    Harness::new(server, Echo).with(Options {
-        clients: 6,
-        ..Options::default()
-    })
-}
-
-struct Echo;
-
-impl Workload for Echo {
-    fn session(&self, client: usize) -> Box<dyn Session> {
-        Box::new(Lines { client, left: 6 })
-    }
-    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
-        Box::new(delimited(b"\n"))
-    }
-}
-
-struct Lines {
-    client: usize,
-    left: usize,
-}
-
-impl Session for Lines {
-    fn next_request(&mut self, rng: &mut Draws) -> Option<Request> {
-        self.left = self.left.checked_sub(1)?;
-        let word: String = (0..rng.random_range(1..12))
-            .map(|_| rng.random_range(b'a'..=b'z') as char)
-            .collect();
-        Some(Request::new(format!("{} {word}\n", self.client)))
-    }
-    fn expect(&mut self, request: &Request) -> Option<Bytes> {
-        Some(request.bytes.clone())
-    }
-}
 
 /// The transcript hash a written transcript's summary line gives.
 fn hash_in(path: &Path) -> String {
@@ -93,8 +29,8 @@ fn run(command: &str) {
 
 #[test]
 fn every_printed_command_runs_its_run_again() {
-    let sweep = std::panic::AssertUnwindSafe(|| framesim::sweep!(one_read_one_line(), 0..4));
-    let panic = std::panic::catch_unwind(sweep).expect_err("the buggy server passed");
+    let sweep = std::panic::AssertUnwindSafe(|| framesim::sweep!(lines::echo(None), 0..4));
+    let panic = std::panic::catch_unwind(sweep).expect_err("a server without a deadline passed");
     let message = panic.downcast_ref::<String>().expect("a message").clone();
     // Run by one of the commands below: failing again is all it has to do.
     if std::env::var_os("FRAMESIM_SEED").is_some() {

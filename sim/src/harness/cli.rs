@@ -14,6 +14,7 @@
 use super::options::Options;
 use super::run::Harness;
 use super::sweep::{divergence, jobs, run_seeds, Failed};
+use crate::output::write_file;
 use crate::scenario::{shown, work_dir};
 use crate::shard::{seed_range, shard, Shard};
 use clap::{Parser, Subcommand};
@@ -179,11 +180,7 @@ fn absolute(path: &Path) -> PathBuf {
 
 fn run(harness: &Harness, me: &Me, seed: u64, path: PathBuf) -> ExitCode {
     let outcome = harness.replay(seed);
-    let written = path
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(&path, outcome.render()));
-    if let Err(e) = written {
+    if let Err(e) = write_file(&path, outcome.render()) {
         eprintln!("could not write the transcript to {}: {e}", path.display());
     }
     if outcome.passed() {
@@ -275,21 +272,13 @@ fn shrink(harness: &Harness, own: &Options, me: &Me, seed: u64, out: Option<Path
     };
     let path = absolute(&out.unwrap_or_else(|| work_dir().join(format!("cli-{seed}-shrunk.toml"))));
     let text = shrunk.options.toml_over(own);
-    let written = path
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(&path, &text));
-    if let Err(e) = written {
+    if let Err(e) = write_file(&path, &text) {
         eprintln!("could not write {}: {e}", path.display());
         return ExitCode::from(2);
     }
     println!(
-        "shrunk in {} runs to {} client(s), {} request(s), {} events: {}\n{text}options: {}\nrun it: {}",
-        shrunk.runs,
-        shrunk.options.client_ids().len(),
-        shrunk.outcome.tally.requests,
-        shrunk.outcome.transcript.len(),
-        shrunk.outcome.first_failure(),
+        "{}\n{text}options: {}\nrun it: {}",
+        shrunk.summary(),
         shown(&path),
         me.run_command(seed, Some(&path))
     );

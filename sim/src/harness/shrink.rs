@@ -27,6 +27,18 @@ impl Shrunk {
     pub fn toml(&self) -> String {
         self.options.toml_over(&Options::default())
     }
+
+    /// One line: how many runs it took, what is left, and the failure it still shows.
+    pub fn summary(&self) -> String {
+        format!(
+            "shrunk in {} runs to {} client(s), {} request(s), {} events: {}",
+            self.runs,
+            self.options.client_ids().len(),
+            self.outcome.tally.requests,
+            self.outcome.transcript.len(),
+            self.outcome.first_failure()
+        )
+    }
 }
 
 impl Harness {

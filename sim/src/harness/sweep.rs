@@ -4,6 +4,7 @@
 use super::options::Options;
 use super::outcome::Tally;
 use super::run::Harness;
+use crate::output::write_file;
 use crate::scenario::{shown, work_dir};
 use std::ops::Range;
 use std::path::PathBuf;
@@ -309,11 +310,7 @@ fn fail(harness: &Harness, own: &Options, seed: u64, replay: &Replay) -> ! {
     let command = replay.command(seed);
     eprintln!("{}", outcome.failure(&command));
     let path = replay.transcript_path(seed);
-    let written = path
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(&path, outcome.render()));
-    match written {
+    match write_file(&path, outcome.render()) {
         Ok(()) => eprintln!("transcript: {}", shown(&path)),
         Err(e) => eprintln!("could not write the transcript to {}: {e}", shown(&path)),
     }
@@ -350,11 +347,8 @@ fn shrink(harness: &Harness, own: &Options, seed: u64, replay: &Replay) -> Optio
     }
     let path = replay.shrunk_path(seed);
     let transcript = path.with_extension("txt");
-    let written = path
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(&path, shrunk.options.toml_over(own)))
-        .and_then(|()| std::fs::write(&transcript, shrunk.outcome.render()));
+    let written = write_file(&path, shrunk.options.toml_over(own))
+        .and_then(|()| write_file(&transcript, shrunk.outcome.render()));
     if let Err(e) = written {
         eprintln!(
             "could not write the shrunk options to {}: {e}",
@@ -364,12 +358,8 @@ fn shrink(harness: &Harness, own: &Options, seed: u64, replay: &Replay) -> Optio
     }
     let command = replay.command_with(seed, &path);
     eprintln!(
-        "shrunk in {} runs to {} client(s), {} request(s), {} events: {}\n{}transcript: {}\nrun it: {command}",
-        shrunk.runs,
-        shrunk.options.client_ids().len(),
-        shrunk.outcome.tally.requests,
-        shrunk.outcome.transcript.len(),
-        shrunk.outcome.first_failure(),
+        "{}\n{}transcript: {}\nrun it: {command}",
+        shrunk.summary(),
         shrunk.options.toml_over(own),
         shown(&transcript),
     );
