@@ -1,0 +1,212 @@
+//! The tokio tutorial's kind of server under the harness: a line protocol read through
+//! tokio-util's `Framed` + `LinesCodec`, a task per connection, the store an
+//! `Arc<Mutex<HashMap>>`. `SET key value` answers `OK`, `GET key` the value or `(nil)`.
+//!
+//! `cargo run -p framesim --example lines -- sweep --jobs 2` sweeps it from its own
+//! command line; `cargo test -p framesim --example lines` runs the tests below, which
+//! plant the two bugs such servers ship with: no deadline on a line, no limit on its length.
+
+use bytes::Bytes;
+use framesim::harness::{delimited, Draws, Harness, Options, Request, Session, Workload};
+use framesim_listener::Listener;
+use futures_core::Stream;
+use futures_sink::Sink;
+use rand::Rng;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
+
+/// The longest line the server takes.
+const MAX_LINE: usize = 8 * 1024;
+/// How long the server waits for a client's next line.
+const LINE_TIMEOUT: Duration = Duration::from_millis(500);
+
+type Db = Arc<Mutex<HashMap<String, String>>>;
+
+/// The server as the tutorial would write it, with `deadline` and `limit` (the two fixes a
+/// server facing the internet needs) each on or off.
+pub async fn serve(
+    mut listener: impl Listener,
+    shutdown: impl Future<Output = ()>,
+    deadline: bool,
+    limit: bool,
+) {
+    let db = Db::default();
+    tokio::pin!(shutdown);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let codec = if limit { LinesCodec::new_with_max_length(MAX_LINE) } else { LinesCodec::new() };
+                    connections.spawn(connection(Framed::new(stream, codec), db.clone(), deadline));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
+    }
+    connections.shutdown().await;
+}
+
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut lines: Framed<S, LinesCodec>,
+    db: Db,
+    deadline: bool,
+) {
+    loop {
+        let line = if deadline {
+            match tokio::time::timeout(LINE_TIMEOUT, next_line(&mut lines)).await {
+                Ok(line) => line,
+                Err(_) => return,
+            }
+        } else {
+            next_line(&mut lines).await
+        };
+        let Some(Ok(line)) = line else { return };
+        let reply = {
+            let mut db = db.lock().expect("db lock");
+            let mut words = line.splitn(3, ' ');
+            match (words.next(), words.next(), words.next()) {
+                (Some("SET"), Some(key), Some(value)) => {
+                    db.insert(key.to_string(), value.to_string());
+                    "OK".to_string()
+                }
+                (Some("GET"), Some(key), None) => db.get(key).cloned().unwrap_or("(nil)".into()),
+                _ => "ERR unknown command".to_string(),
+            }
+        };
+        if send_line(&mut lines, reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The next line: `StreamExt::next` of the futures crate, spelled with `futures-core`
+/// alone (the trait `Framed` implements).
+async fn next_line<S: AsyncRead + AsyncWrite + Unpin>(
+    lines: &mut Framed<S, LinesCodec>,
+) -> Option<Result<String, LinesCodecError>> {
+    std::future::poll_fn(|cx| Pin::new(&mut *lines).poll_next(cx)).await
+}
+
+/// Sends one line: `SinkExt::send`, spelled with `futures-sink` alone.
+async fn send_line<S: AsyncRead + AsyncWrite + Unpin>(
+    lines: &mut Framed<S, LinesCodec>,
+    line: String,
+) -> Result<(), LinesCodecError> {
+    std::future::poll_fn(|cx| Sink::<String>::poll_ready(Pin::new(&mut *lines), cx)).await?;
+    Pin::new(&mut *lines).start_send(line)?;
+    std::future::poll_fn(|cx| Sink::<String>::poll_flush(Pin::new(&mut *lines), cx)).await
+}
+
+/// Each client SETs and GETs keys of its own; the model is its own map.
+struct Kv;
+
+impl Workload for Kv {
+    fn session(&self, client: usize) -> Box<dyn Session> {
+        Box::new(Client {
+            id: client,
+            left: 12,
+            mine: HashMap::new(),
+        })
+    }
+
+    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
+        Box::new(delimited(b"\n"))
+    }
+}
+
+struct Client {
+    id: usize,
+    left: usize,
+    mine: HashMap<String, String>,
+}
+
+impl Session for Client {
+    fn next_request(&mut self, rng: &mut Draws) -> Option<Request> {
+        self.left = self.left.checked_sub(1)?;
+        let key = format!("c{}:k{}", self.id, rng.random_range(0..4));
+        let line = if rng.random_bool(0.5) {
+            let value: String = (0..rng.random_range(1..24))
+                .map(|_| rng.random_range(b'a'..=b'z') as char)
+                .collect();
+            format!("SET {key} {value}\n")
+        } else {
+            format!("GET {key}\n")
+        };
+        // Seams: after the command's name, after the key.
+        let name = line.find(' ').unwrap_or(0);
+        let key_end = name + 1 + key.len();
+        Some(Request::new(line).with_boundaries([name, name + 1, key_end]))
+    }
+
+    fn expect(&mut self, request: &Request) -> Option<Bytes> {
+        let line = std::str::from_utf8(&request.bytes).ok()?.trim_end();
+        let mut words = line.splitn(3, ' ');
+        let reply = match (words.next()?, words.next()?, words.next()) {
+            ("SET", key, Some(value)) => {
+                self.mine.insert(key.into(), value.into());
+                "OK".to_string()
+            }
+            (_, key, _) => self.mine.get(key).cloned().unwrap_or("(nil)".into()),
+        };
+        Some(Bytes::from(reply + "\n"))
+    }
+
+    /// A line longer than the limit, never ended.
+    fn oversized(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
+        let mut line = b"SET big ".to_vec();
+        line.resize(size + 1, b'x');
+        Some(Request::new(line))
+    }
+}
+
+/// The server under the harness, hostile by default, with what it promises declared.
+fn harness(deadline: bool, limit: bool) -> Harness {
+    let options = Options {
+        max_request: MAX_LINE,
+        ..Options::default()
+    };
+    Harness::new(
+        move |listener, shutdown| serve(listener, shutdown, deadline, limit),
+        Kv,
+    )
+    .with(options)
+}
+
+fn main() -> std::process::ExitCode {
+    framesim::harness::cli::main(harness(true, true))
+}
+
+#[test]
+fn the_line_server_passes_a_hostile_sweep() {
+    let tally = framesim::sweep!(harness(true, true));
+    assert_eq!(tally.requests, tally.replies);
+    assert!(tally.slowloris_cut > 0 && tally.oversized_refused > 0 && tally.half_closed > 0);
+}
+
+#[test]
+fn without_a_line_deadline_a_default_sweep_fails_on_the_slowloris() {
+    let sweep = std::panic::AssertUnwindSafe(|| framesim::sweep!(harness(false, true)));
+    let panic = std::panic::catch_unwind(sweep).expect_err("the deadline-less server passed");
+    let message = panic.downcast_ref::<String>().expect("a message");
+    assert!(message.contains("[slowloris]"), "{message}");
+}
+
+#[test]
+fn without_a_line_limit_the_oversized_client_is_read_whole() {
+    let caught = (0..8).any(|seed| {
+        let outcome = harness(true, false).run(seed);
+        outcome
+            .violations
+            .iter()
+            .any(|v| v.oracle.name() == "oversized")
+    });
+    assert!(caught, "LinesCodec::new() passed 8 seeds");
+}
