@@ -210,3 +210,24 @@ fn without_a_line_limit_the_oversized_client_is_read_whole() {
     });
     assert!(caught, "LinesCodec::new() passed 8 seeds");
 }
+
+#[test]
+fn a_declared_idle_timeout_is_held_to() {
+    let declared = |deadline| {
+        let options = Options {
+            idle_timeout: Some(LINE_TIMEOUT),
+            ..harness(deadline, true).options().clone()
+        };
+        harness(deadline, true).with(options)
+    };
+    for seed in 0..4 {
+        let outcome = declared(true).run(seed);
+        assert!(outcome.passed(), "{}", outcome.failure("-"));
+    }
+    let outcome = declared(false).run(0);
+    assert!(
+        outcome.violations.iter().any(|v| v.oracle.name() == "idle"),
+        "{}",
+        outcome.summary()
+    );
+}

@@ -415,12 +415,24 @@ impl Client {
 
     /// Connected, silent for `idle_for` (or until the server closes), then gone.
     pub(super) async fn idle(&mut self, mut stream: ClientStream) -> Verdict {
-        let idle_for = self.shared.options.roles.idle_for;
+        let promised = self.shared.options.idle_timeout;
+        let stay = match promised {
+            Some(t) => t + t / 10,
+            None => self.shared.options.roles.idle_for,
+        };
         let mut scratch = [0u8; 512];
-        let until = Instant::now() + idle_for;
+        let until = Instant::now() + stay;
         let why = loop {
             match timeout_at(until, stream.read(&mut scratch)).await {
-                Err(_) => break "idle client left",
+                Err(_) => match promised {
+                    Some(t) if !self.crashed() => {
+                        return Err((
+                            Oracle::Idle,
+                            format!("still open {stay:?} after it connected and said nothing (idle_timeout {t:?})"),
+                        ))
+                    }
+                    _ => break "idle client left",
+                },
                 Ok(Ok(0)) | Ok(Err(_)) => break "idle client closed by the server",
                 Ok(Ok(_)) => {}
             }

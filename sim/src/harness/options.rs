@@ -92,6 +92,12 @@ pub struct Options {
     /// has a whole receive window of replies unread: past it, the server is buffering what
     /// it cannot send (`reply-backlog`; a [`Role::NeverReader`] fills the window).
     pub max_buffered: usize,
+    /// How long the server lets a connection stay silent before it closes it, if it
+    /// promises to: an idle client ([`Role::Idle`]) then stays until the server closes it,
+    /// which must come within this and a tenth more (`idle`). `None` (`"never"` in a
+    /// file): an idle client leaves after [`RoleMix::idle_for`], nothing judged.
+    #[serde(with = "form::duration_or_never")]
+    pub idle_timeout: Option<Duration>,
     /// The port the server's listener binds on host `server`.
     pub port: u16,
     /// Keep every transcript line (else only its hash and counts).
@@ -127,6 +133,7 @@ impl Default for Options {
             max_connections: None,
             max_request: 1024 * 1024,
             max_buffered: 1024 * 1024,
+            idle_timeout: None,
             port: 6379,
             keep_transcript: false,
             only_clients: None,

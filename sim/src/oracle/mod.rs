@@ -27,7 +27,8 @@ pub enum Oracle {
     /// A trickling client is cut off by the frame deadline (within the harness's
     /// `slowloris_bound` of its first byte), never answered.
     Slowloris,
-    /// A silent client is closed by the idle timeout.
+    /// A silent client is closed by the idle timeout (under the harness, when the options
+    /// declare one: `idle_timeout`).
     Idle,
     /// An oversized or malformed request gets a protocol error, then a close.
     ProtocolError,
@@ -130,7 +131,6 @@ impl Oracle {
         !matches!(
             self,
             Oracle::Latency
-                | Oracle::Idle
                 | Oracle::ProtocolError
                 | Oracle::Limit
                 | Oracle::Counters
