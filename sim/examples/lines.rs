@@ -22,7 +22,7 @@ use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
 
 /// The longest line the server takes.
 const MAX_LINE: usize = 8 * 1024;
-/// How long the server waits for a client's next line.
+/// How long the server waits for a client's next line, or for a client to take a reply.
 const LINE_TIMEOUT: Duration = Duration::from_millis(500);
 
 type Db = Arc<Mutex<HashMap<String, String>>>;
@@ -81,7 +81,17 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                 _ => "ERR unknown command".to_string(),
             }
         };
-        if send_line(&mut lines, reply).await.is_err() {
+        let sent = if deadline {
+            // A client that stops reading is cut too, not held forever.
+            tokio::time::timeout(LINE_TIMEOUT, send_line(&mut lines, reply))
+                .await
+                .unwrap_or(Err(LinesCodecError::Io(
+                    std::io::ErrorKind::TimedOut.into(),
+                )))
+        } else {
+            send_line(&mut lines, reply).await
+        };
+        if sent.is_err() {
             return;
         }
     }
@@ -212,10 +222,11 @@ fn without_a_line_limit_the_oversized_client_is_read_whole() {
 }
 
 #[test]
-fn a_declared_idle_timeout_is_held_to() {
+fn declared_idle_and_write_timeouts_are_held_to() {
     let declared = |deadline| {
         let options = Options {
             idle_timeout: Some(LINE_TIMEOUT),
+            write_timeout: Some(LINE_TIMEOUT),
             ..harness(deadline, true).options().clone()
         };
         harness(deadline, true).with(options)
@@ -225,9 +236,11 @@ fn a_declared_idle_timeout_is_held_to() {
         assert!(outcome.passed(), "{}", outcome.failure("-"));
     }
     let outcome = declared(false).run(0);
-    assert!(
-        outcome.violations.iter().any(|v| v.oracle.name() == "idle"),
-        "{}",
-        outcome.summary()
-    );
+    for oracle in ["idle", "stalled-reader"] {
+        assert!(
+            outcome.violations.iter().any(|v| v.oracle.name() == oracle),
+            "{oracle}: {}",
+            outcome.summary()
+        );
+    }
 }

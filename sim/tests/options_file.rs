@@ -57,6 +57,7 @@ fn options(rng: &mut SmallRng) -> Options {
         max_request: rng.random_range(0..1 << 24),
         max_buffered: rng.random_range(0..1 << 24),
         idle_timeout: rng.random_bool(0.5).then(|| duration(rng)),
+        write_timeout: rng.random_bool(0.5).then(|| duration(rng)),
         port: rng.random(),
         keep_transcript: rng.random(),
         only_clients: rng.random_bool(0.3).then(|| {

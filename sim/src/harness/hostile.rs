@@ -129,6 +129,9 @@ impl Client {
         }
         let filled = self.shared.windows.full(local);
         sleep(HOLD).await;
+        if let (true, Some(t)) = (filled, self.shared.options.write_timeout) {
+            self.cut_within(&stream, t).await?;
+        }
         self.record(Event::Closed {
             why: format!(
                 "never-reader left after {written} bytes, the server having read {}{}",
@@ -140,6 +143,27 @@ impl Client {
             self.shared.tally(|t| t.windows_filled += 1);
         }
         Ok(())
+    }
+
+    /// Waits for the server to close `stream`, whose client reads nothing: it must, within
+    /// `write_timeout` and a tenth more of its last write to it.
+    async fn cut_within(&mut self, stream: &ClientStream, write_timeout: Duration) -> Verdict {
+        let bound = write_timeout + write_timeout / 10;
+        loop {
+            let side = stream.server_side();
+            if side.closed_at.is_some() || self.crashed() {
+                return Ok(());
+            }
+            let now = turmoil::sim_elapsed().unwrap_or_default();
+            let waited = now.saturating_sub(side.last_write);
+            if waited >= bound {
+                return Err((
+                    Oracle::StalledReader,
+                    format!("the server kept a client that reads nothing open {waited:?} after its last write to it (write_timeout {write_timeout:?})"),
+                ));
+            }
+            sleep((bound - waited).min(Duration::from_millis(50))).await;
+        }
     }
 
     /// About [`BATCH`] bytes of the session's requests (a new session when one ends).

@@ -98,6 +98,12 @@ pub struct Options {
     /// file): an idle client leaves after [`RoleMix::idle_for`], nothing judged.
     #[serde(with = "form::duration_or_never")]
     pub idle_timeout: Option<Duration>,
+    /// How long the server lets a write wait on a client that reads nothing, if it promises
+    /// to cut such a client: a never-reader ([`Role::NeverReader`]) whose window filled then
+    /// stays until the server closes it, which must come within this and a tenth more of
+    /// the server's last write to it (`stalled-reader`). `None` (`"never"`): not judged.
+    #[serde(with = "form::duration_or_never")]
+    pub write_timeout: Option<Duration>,
     /// The port the server's listener binds on host `server`.
     pub port: u16,
     /// Keep every transcript line (else only its hash and counts).
@@ -134,6 +140,7 @@ impl Default for Options {
             max_request: 1024 * 1024,
             max_buffered: 1024 * 1024,
             idle_timeout: None,
+            write_timeout: None,
             port: 6379,
             keep_transcript: false,
             only_clients: None,

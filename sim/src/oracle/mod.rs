@@ -51,7 +51,7 @@ pub enum Oracle {
     /// whose receive window of replies is full.
     ReplyBacklog,
     /// A client that stops reading is cut within the idle timeout of the server's last
-    /// write to it.
+    /// write to it (under the harness, when the options declare a `write_timeout`).
     StalledReader,
     /// No well-behaved client is closed by the server while it waits for replies: only
     /// misbehaving clients may be cut, each for its documented reason.
@@ -135,7 +135,6 @@ impl Oracle {
                 | Oracle::Limit
                 | Oracle::Counters
                 | Oracle::RequestBacklog
-                | Oracle::StalledReader
                 | Oracle::WrongfulClose
                 | Oracle::Unfinished
                 | Oracle::Executed
