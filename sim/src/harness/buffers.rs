@@ -96,7 +96,7 @@ impl Buffers {
                 Some((
                     Oracle::Oversized,
                     format!(
-                        "the server read {} bytes of a request larger than max_request {} without refusing it",
+                        "the server read {} bytes of a request larger than max_request {} without refusing it (a server with a larger limit declares it in Options::max_request)",
                         held.read, self.max_request
                     ),
                 ))

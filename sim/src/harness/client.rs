@@ -372,7 +372,7 @@ impl Client {
                 return Err((
                     Oracle::Slowloris,
                     format!(
-                        "still open {:?} after its first byte ({sent} of {} bytes trickled)",
+                        "still open {:?} after its first byte ({sent} of {} bytes trickled; a server with a longer deadline for a request's bytes declares it in roles.slowloris_bound)",
                         roles.slowloris_bound,
                         request.bytes.len()
                     ),
