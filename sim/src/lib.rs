@@ -85,34 +85,30 @@
 
 #![deny(missing_docs)]
 
-pub mod against;
 mod boundary;
 mod client;
 mod clock;
 mod ddmin;
-pub mod explore;
-pub mod fuzz;
 pub mod harness;
+pub mod kv;
 mod model;
 mod naive;
 mod net;
 mod oracle;
 mod output;
 mod panics;
-pub mod plan;
 mod report;
 mod scenario;
 pub mod script;
 mod seeds;
-pub mod shard;
-pub mod shrink;
 mod stage;
 mod target;
-mod transcript;
+pub mod transcript;
 mod watchdog;
 mod window;
 mod world;
 
+pub use kv::{against, explore, fuzz, plan, shard, shrink};
 pub use net::FaultyStream;
 pub use oracle::{Oracle, Violation};
 pub use output::{default_transcript_path, render_transcript, write_transcript};
