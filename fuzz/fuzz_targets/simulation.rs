@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| framesim::fuzz::simulation(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| framesim::kv::fuzz::simulation(data));

@@ -4,7 +4,7 @@ use crate::config::PORT;
 use crate::http::{self, Body, Request, Response};
 use crate::model;
 use crate::shared::Shared;
-use framesim::{Actor, Event};
+use framesim::transcript::{Actor, Event};
 use rand::rngs::SmallRng;
 use rand::Rng;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! What a run depends on: its [`Config`], and the port the server listens on.
 
 use crate::role::Role;
-use framesim::Faults;
+use framesim::kv::Faults;
 use std::time::Duration;
 
 /// The port hyper listens on.

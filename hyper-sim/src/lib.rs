@@ -7,7 +7,7 @@
 //! connections, oversized heads, clients that leave mid-request. A model predicts every
 //! response and an oracle parses and checks it; the same seed gives the same events.
 //!
-//! [`FaultyStream`]: framesim::FaultyStream
+//! [`FaultyStream`]: framesim::kv::FaultyStream
 
 pub mod client;
 mod config;

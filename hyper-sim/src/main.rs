@@ -46,7 +46,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let seed = args.seed.unwrap_or_else(framesim::fresh_seed);
+    let seed = args.seed.unwrap_or_else(framesim::kv::fresh_seed);
     let mut config = Config::new(seed);
     config.clients = args.clients;
     config.hosts = args.hosts;
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     config.only = args.only;
     config.pipeline_flush = !args.no_pipeline_flush;
     if args.no_faults {
-        config.faults = framesim::Faults::none();
+        config.faults = framesim::kv::Faults::none();
     }
     let wall = std::time::Instant::now();
     let outcome = run(config);

@@ -2,7 +2,7 @@
 //! violations noted and the [`Findings`].
 
 use crate::config::Config;
-use framesim::{Actor, Event, Transcript};
+use framesim::transcript::{Actor, Event, Transcript};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use std::collections::BTreeMap;

@@ -5,7 +5,8 @@ use crate::client::Client;
 use crate::model;
 use crate::rt::{Io, SimTimer};
 use crate::shared::derive;
-use framesim::{Actor, Event, FaultyStream, Transcript};
+use framesim::kv::FaultyStream;
+use framesim::transcript::{Actor, Event, Transcript};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -29,7 +30,7 @@ pub struct Outcome {
     /// The events, when kept.
     pub lines: Vec<String>,
     /// Counts of the stream faults injected.
-    pub counts: framesim::Counts,
+    pub counts: framesim::transcript::Counts,
     /// What the run shows about the server.
     pub findings: Findings,
     /// Virtual time the run took.

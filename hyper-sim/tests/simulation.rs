@@ -142,7 +142,7 @@ fn pipeline_flush_swallows_the_431_for_an_oversized_head() {
     let answered = |pipeline_flush| {
         let o = passing(Config {
             pipeline_flush,
-            faults: framesim::Faults::none(),
+            faults: framesim::kv::Faults::none(),
             ..focused(Role::Oversized, 40)
         });
         let with_431: u64 = o

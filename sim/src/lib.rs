@@ -71,10 +71,10 @@
 //! ```
 //!
 //! Start with [`harness`]; [`harness::cli`] gives a binary of yours framesim's subcommands.
-//! The rest of the crate is framesim's own world, which the `framesim` binary runs: its
-//! key-value server ([`framesim_server`]) under [`Scenario`]s drawn by the swarm, judged
-//! by [`Oracle`]s, summed up in a [`Report`], shrunk ([`shrink`]), lifted to scripts
-//! ([`script`]) and explored ([`explore`]).
+//! [`kv`] is framesim's own world, which the `framesim` binary runs: its key-value server
+//! ([`framesim_server`]) under [`Scenario`](kv::Scenario)s drawn by the swarm, judged by
+//! [`Oracle`]s, summed up in a [`Report`](kv::Report), shrunk ([`kv::shrink`]), lifted to
+//! scripts ([`script`]) and explored ([`kv::explore`]). Both record into a [`transcript`].
 //!
 //! Modules, from the top: `world` (a scenario as turmoil hosts) runs `client`s and a
 //! `target` behind `net`, both ends sharing each connection's `window`; clients use `model`
@@ -85,42 +85,28 @@
 
 #![deny(missing_docs)]
 
-pub mod against;
 mod boundary;
 mod client;
 mod clock;
 mod ddmin;
-pub mod explore;
-pub mod fuzz;
 pub mod harness;
+pub mod kv;
 mod model;
 mod naive;
 mod net;
 mod oracle;
 mod output;
 mod panics;
-pub mod plan;
 mod report;
 mod scenario;
 pub mod script;
 mod seeds;
-pub mod shard;
-pub mod shrink;
 mod stage;
 mod target;
-mod transcript;
+pub mod transcript;
 mod watchdog;
 mod window;
 mod world;
 
-pub use net::FaultyStream;
+pub use harness::{Harness, Options, Outcome, ReplyFramer, Request, Session, Workload};
 pub use oracle::{Oracle, Violation};
-pub use output::{default_transcript_path, render_transcript, write_transcript};
-pub use report::{command_for, Report};
-pub use scenario::{
-    shown, sim_limits, swarm, work_dir, Commands, Delivery, Faults, Preset, Role, Roles, Scenario,
-    Target,
-};
-pub use seeds::fresh as fresh_seed;
-pub use transcript::{logical_view, Actor, Counts, Event, Expected, Record, Transcript};
-pub use world::{check_determinism, run, Divergence, RunOptions};

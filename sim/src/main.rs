@@ -2,8 +2,10 @@
 
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use framesim::shard::{seed_range, shard, Shard};
-use framesim::{check_determinism, run, Divergence, Preset, Report, RunOptions, Scenario, Target};
+use framesim::kv::shard::{seed_range, shard, Shard};
+use framesim::kv::{
+    check_determinism, run, Divergence, Preset, Report, RunOptions, Scenario, Target,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
@@ -132,7 +134,7 @@ struct Setup {
     /// Override the commands the workload draws (get-set: GET and SET only, for servers
     /// that know no more).
     #[arg(long, value_enum)]
-    commands: Option<framesim::Commands>,
+    commands: Option<framesim::kv::Commands>,
     /// Override the scenario's number of client hosts.
     #[arg(long, value_parser = at_least_one)]
     hosts: Option<usize>,
@@ -151,9 +153,9 @@ impl Setup {
     fn base(&self) -> Result<Base, String> {
         if let Some(path) = &self.fuzz_input {
             let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            return Ok(Base::File(Box::new(framesim::fuzz::scenario_from_bytes(
-                &data,
-            ))));
+            return Ok(Base::File(Box::new(
+                framesim::kv::fuzz::scenario_from_bytes(&data),
+            )));
         }
         match &self.scenario_file {
             Some(path) => Scenario::load(path).map(|s| Base::File(Box::new(s))),
@@ -222,7 +224,7 @@ impl Pick {
             (Base::File(_), seed) => seed,
             (Base::Preset(_), Some(seed)) => Some(seed),
             (Base::Preset(_), None) => {
-                let seed = framesim::fresh_seed();
+                let seed = framesim::kv::fresh_seed();
                 eprintln!("framesim: fresh seed {seed} (set FRAMESIM_SEED={seed} to replay)");
                 Some(seed)
             }
@@ -393,14 +395,18 @@ fn run_against(pick: &Pick, addr: &str) -> Result<ExitCode, String> {
         .map_err(|e| format!("--against {addr}: {e}"))?
         .next()
         .ok_or_else(|| format!("--against {addr}: no address"))?;
-    let (_, dropped) = framesim::against::applicable(&scenario);
+    let (_, dropped) = framesim::kv::against::applicable(&scenario);
     for line in dropped {
         eprintln!("framesim: not applicable against a real server: {line}");
     }
-    let report = framesim::against::run(&scenario, resolved, true);
-    let path = framesim::work_dir().join(format!("{}-against.txt", scenario.file_stem()));
-    framesim::write_transcript(&report, &path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(finish(&report, Some(Path::new(&framesim::shown(&path)))))
+    let report = framesim::kv::against::run(&scenario, resolved, true);
+    let path = framesim::kv::work_dir().join(format!("{}-against.txt", scenario.file_stem()));
+    framesim::kv::write_transcript(&report, &path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(finish(
+        &report,
+        Some(Path::new(&framesim::kv::shown(&path))),
+    ))
 }
 
 /// `framesim replay`.
@@ -411,7 +417,7 @@ fn replay(pick: &Pick, transcript: Option<PathBuf>) -> Result<ExitCode, String> 
 /// `framesim replay-fuzz`.
 fn replay_fuzz(input: &Path, transcript: Option<PathBuf>) -> Result<ExitCode, String> {
     let data = std::fs::read(input).map_err(|e| format!("{}: {e}", input.display()))?;
-    replay_scenario(&framesim::fuzz::scenario_from_bytes(&data), transcript)
+    replay_scenario(&framesim::kv::fuzz::scenario_from_bytes(&data), transcript)
 }
 
 /// Runs `scenario` keeping its transcript, and writes it to `transcript` (or the default).
@@ -421,8 +427,9 @@ fn replay_scenario(scenario: &Scenario, transcript: Option<PathBuf>) -> Result<E
         ..RunOptions::default()
     };
     let report = run(scenario, options);
-    let path = transcript.unwrap_or_else(|| framesim::default_transcript_path(scenario));
-    framesim::write_transcript(&report, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let path = transcript.unwrap_or_else(|| framesim::kv::default_transcript_path(scenario));
+    framesim::kv::write_transcript(&report, &path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(finish(&report, Some(&path)))
 }
 
@@ -433,14 +440,14 @@ fn shrink(pick: &Pick, out: Option<PathBuf>) -> Result<ExitCode, String> {
         "shrinking: {}",
         scenario.to_string().lines().next().unwrap_or_default()
     );
-    let shrunk = framesim::shrink::shrink(&scenario, |step| {
+    let shrunk = framesim::kv::shrink::shrink(&scenario, |step| {
         println!(
             "  {:>8.2?}  {:<34} clients {:>5}  requests {:>3}  events {:>7}",
             step.elapsed, step.what, step.clients, step.requests, step.events
         )
     })?;
     println!("{}", shrunk.summary());
-    let dir = out.unwrap_or_else(framesim::shrink::regressions_dir);
+    let dir = out.unwrap_or_else(framesim::kv::shrink::regressions_dir);
     let (file, transcript) = shrunk
         .save(&dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -472,8 +479,8 @@ fn shrink(pick: &Pick, out: Option<PathBuf>) -> Result<ExitCode, String> {
 fn lift(pick: &Pick, out: Option<PathBuf>) -> Result<ExitCode, String> {
     let scenario = pick.scenario()?;
     let script = framesim::script::lift(&scenario);
-    let path =
-        out.unwrap_or_else(|| framesim::work_dir().join(format!("{}.toml", script.file_stem())));
+    let path = out
+        .unwrap_or_else(|| framesim::kv::work_dir().join(format!("{}.toml", script.file_stem())));
     script
         .save(&path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -481,9 +488,12 @@ fn lift(pick: &Pick, out: Option<PathBuf>) -> Result<ExitCode, String> {
     println!(
         "lifted {} clients, {steps} steps: {}",
         script.scripts.len(),
-        framesim::shown(&path)
+        framesim::kv::shown(&path)
     );
-    println!("replay: {CLI} replay --script {}", framesim::shown(&path));
+    println!(
+        "replay: {CLI} replay --script {}",
+        framesim::kv::shown(&path)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -493,7 +503,7 @@ fn explore(script: &Path, target: Option<Target>, cuts: u8) -> Result<ExitCode, 
     if let Some(target) = target {
         scenario.target = target;
     }
-    let found = framesim::explore::explore(&scenario, usize::from(cuts))?;
+    let found = framesim::kv::explore::explore(&scenario, usize::from(cuts))?;
     println!("{found}");
     Ok(if found.failure.is_some() || found.logical_views > 1 {
         ExitCode::FAILURE
@@ -652,9 +662,9 @@ fn sweep_seed(scenario: &Scenario, recheck: bool) -> Outcome {
 /// What `sweep --shrink` prints for a failing seed: the shrink's summary and the command
 /// replaying the shrunk scenario.
 fn shrink_line(scenario: &Scenario) -> String {
-    match framesim::shrink::shrink(scenario, |_| {}) {
+    match framesim::kv::shrink::shrink(scenario, |_| {}) {
         Ok(shrunk) => {
-            let dir = framesim::work_dir();
+            let dir = framesim::kv::work_dir();
             match shrunk.save(&dir) {
                 Ok((file, _)) => format!(
                     "  {} | replay: {CLI} replay --scenario-file {}",
@@ -696,7 +706,7 @@ fn seed_failure(
         };
         return Some(format!(
             "seed {seed} FAILED [determinism] hash {hash:016x}, then {again:016x} on a second run; {found}{also} | replay: {}",
-            framesim::command_for("check", &report.scenario)
+            framesim::kv::command_for("check", &report.scenario)
         ));
     }
     (!report.passed()).then(|| {

@@ -7,7 +7,7 @@
 //! the boundary oracles (`oracle::backlog`) every byte that crosses it.
 
 use crate::clock::Clock;
-use crate::plan::{Fault, Plan, Plans};
+use crate::kv::plan::{Fault, Plan, Plans};
 use crate::seeds::{self, Draws, Stream};
 use crate::transcript::{Actor, Event, Peer, Record, Transcript};
 use crate::window::{Windows, DEFAULT_WINDOW};
@@ -272,7 +272,7 @@ impl<S> FaultyStream<S> {
     /// writes back.
     ///
     /// ```
-    /// use framesim::{FaultyStream, Faults};
+    /// use framesim::kv::{FaultyStream, Faults};
     ///
     /// async fn accept(listener: &turmoil::net::TcpListener, seed: u64) -> std::io::Result<()> {
     ///     let (stream, peer) = listener.accept().await?;

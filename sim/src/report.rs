@@ -45,7 +45,7 @@ pub struct Report {
     /// Every client's steps, when the run was lifted into a script (`RunOptions::lift`).
     pub scripts: Vec<crate::script::ClientScript>,
     /// Every connection's fault plan, when the run was lifted (those with a fault only).
-    pub connections: Vec<crate::plan::ConnectionPlan>,
+    pub connections: Vec<crate::kv::plan::ConnectionPlan>,
     /// The real server the run's clients talked to (`framesim run --against`), if any.
     pub against: Option<std::net::SocketAddr>,
     /// The run's transcript (lines kept only if asked for).

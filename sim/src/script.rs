@@ -2,7 +2,7 @@
 //!
 //! A run is lifted into a script by recording, per client, the steps its role took (when
 //! it connected and wrote which bytes, what it expected, when it read, how it closed and
-//! which close it waited for); [`Scenario::scripts`](crate::Scenario) holds them, and a
+//! which close it waited for); [`Scenario::scripts`](crate::kv::Scenario) holds them, and a
 //! scripted client plays its steps instead of drawing them. A script therefore survives any
 //! change to how the generators draw: a regression pinned as a script stays the same
 //! bytes at the same times. One step is one line of text:

@@ -4,11 +4,11 @@
 use crate::client::{scenario_workload, Client, Shared};
 use crate::clock::Clock;
 use crate::harness::{server_fn, Listener, ServerFn, Shutdown};
+use crate::kv::plan::Plans;
 use crate::naive;
 use crate::net::{AcceptFaults, Wiring, PORT};
 use crate::oracle::backlog::{self, Backlog};
 use crate::oracle::{self, limit, Oracle, Violations};
-use crate::plan::Plans;
 use crate::report::Report;
 use crate::scenario::{Scenario, Target};
 use crate::script::Lifter;

@@ -3,7 +3,7 @@
 //! the well-behaved scenario and is caught keeping a slowloris connection (it has no frame
 //! deadline), and a naive server that takes one read for one request is caught.
 
-use framesim::{against, Preset, Scenario};
+use framesim::kv::{against, Preset, Scenario};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{assert_passes, assert_passes_scenario, seeds, seeds_for};
-use framesim::{run, Preset, Role, RunOptions, Scenario};
+use framesim::kv::{run, Preset, Role, RunOptions, Scenario};
 use framesim_server::protocol::Framing;
 use std::time::Duration;
 

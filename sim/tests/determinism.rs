@@ -3,7 +3,7 @@
 mod common;
 
 use common::seeds;
-use framesim::{check_determinism, run, Divergence, Preset, RunOptions, Scenario};
+use framesim::kv::{check_determinism, run, Divergence, Preset, RunOptions, Scenario};
 use std::process::Command;
 
 #[test]

@@ -27,7 +27,8 @@ fn simulation() {
     let mut failed = Vec::new();
     for path in &files {
         let data = std::fs::read(path).expect("readable input");
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| framesim::fuzz::simulation(&data))) {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| framesim::kv::fuzz::simulation(&data)))
+        {
             let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
             failed.push(format!(
                 "{}: {msg}\n  replay: cargo run --release -p framesim -- replay-fuzz --input {}",

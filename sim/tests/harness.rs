@@ -2,8 +2,7 @@
 //! misbehaving clients) and on naive servers (which its oracles must catch).
 
 use bytes::BytesMut;
-use framesim::harness::{Harness, KvWorkload, Listener, Options, RoleMix, Shutdown};
-use framesim::Faults;
+use framesim::harness::{Faults, Harness, KvWorkload, Listener, Options, RoleMix, Shutdown};
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{Framing, ReplyEncoder, RequestDecoder};
 use framesim_server::{serve, Config, Kv, Limits, Reply, Service, Stats};

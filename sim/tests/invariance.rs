@@ -5,7 +5,8 @@
 mod common;
 
 use common::seeds;
-use framesim::{logical_view, run, Preset, Role, RunOptions, Scenario};
+use framesim::kv::{run, Preset, Role, RunOptions, Scenario};
+use framesim::transcript::logical_view;
 
 fn logical(s: &Scenario) -> Vec<String> {
     let report = run(

@@ -5,7 +5,8 @@ mod common;
 use common::{
     assert_passes_scenario, crlf_lines, first_caught, incr_edges, with_at_limit, with_bulk_loader,
 };
-use framesim::{Oracle, Preset, Scenario, Target};
+use framesim::kv::{Preset, Scenario, Target};
+use framesim::Oracle;
 
 fn caught(preset: Preset, target: Target, oracle: Oracle) {
     let (seed, report) = first_caught(preset, target, 0..5)
@@ -31,10 +32,10 @@ fn one_read_one_request_is_caught() {
 fn reading_the_length_header_with_a_single_read_is_caught() {
     let mut found = None;
     for seed in 0..5 {
-        let mut s = framesim::Scenario::preset(Preset::Small, seed);
+        let mut s = framesim::kv::Scenario::preset(Preset::Small, seed);
         s.framing = framesim_server::protocol::Framing::length();
         s.target = Target::SingleReadHeader;
-        let r = framesim::run(&s, framesim::RunOptions::default());
+        let r = framesim::kv::run(&s, framesim::kv::RunOptions::default());
         if !r.passed() {
             found = Some(seed);
             break;
@@ -62,11 +63,11 @@ fn caught_on(make: impl Fn(u64) -> Scenario, target: Target, oracle: Oracle) {
     let found = (0..5).find_map(|seed| {
         let mut s = make(seed);
         s.target = target;
-        let report = framesim::run(
+        let report = framesim::kv::run(
             &s,
-            framesim::RunOptions {
+            framesim::kv::RunOptions {
                 keep_transcript: true,
-                ..framesim::RunOptions::default()
+                ..framesim::kv::RunOptions::default()
             },
         );
         (!report.passed()).then_some((s, report))

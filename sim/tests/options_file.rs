@@ -1,8 +1,7 @@
 //! Options files replay exactly: whatever options a run had, the file written for them and
 //! laid over the test's own options gives them back, field for field.
 
-use framesim::harness::{options_from_env, Options};
-use framesim::Delivery;
+use framesim::harness::{options_from_env, Delivery, Options};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::time::Duration;

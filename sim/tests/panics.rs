@@ -1,7 +1,7 @@
 //! A panic inside a run is one line of its report, with its location, and prints nothing —
 //! no message per task, no backtrace, even with `RUST_BACKTRACE=1`.
 
-use framesim::{run, Preset, RunOptions, Scenario};
+use framesim::kv::{run, Preset, RunOptions, Scenario};
 use std::process::Command;
 
 /// Chunks of at most zero bytes: every client panics as it writes its first request.

@@ -8,7 +8,7 @@
 mod common;
 
 use common::{pinned, snapshot_name};
-use framesim::{run, Preset, Report, RunOptions, Scenario, Target};
+use framesim::kv::{run, Preset, Report, RunOptions, Scenario, Target};
 
 #[test]
 fn pinned_regression_seeds_replay() {
@@ -31,7 +31,7 @@ fn pinned_regression_seeds_replay() {
 
 #[test]
 fn shrunk_scenario_files_replay() {
-    let dir = framesim::shrink::regressions_dir();
+    let dir = framesim::kv::shrink::regressions_dir();
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .map(|d| {
             d.map(|e| e.expect("readable sim/regressions").path())
@@ -48,7 +48,11 @@ fn shrunk_scenario_files_replay() {
     for path in files {
         let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        check(&s, &framesim::shown(&path), &format!("regression-{stem}"));
+        check(
+            &s,
+            &framesim::kv::shown(&path),
+            &format!("regression-{stem}"),
+        );
         // The same file is a test the real server passes: a script's expectations are
         // right, only the fixture misses them.
         let fixed = Scenario {

@@ -3,7 +3,8 @@
 
 mod common;
 
-use framesim::{command_for, run, Oracle, Preset, Report, Roles, RunOptions, Scenario, Target};
+use framesim::kv::{command_for, run, Preset, Report, Roles, RunOptions, Scenario, Target};
+use framesim::Oracle;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::process::Command;
@@ -119,7 +120,7 @@ fn size_overrides_and_catalogue_scenarios_replay_from_files() {
     bigger.clients = 17;
     let mut named = Scenario::preset(Preset::Small, 1);
     named.name = "half-close".into();
-    let fuzzed = framesim::fuzz::scenario_from_bytes(b"any input is a scenario");
+    let fuzzed = framesim::kv::fuzz::scenario_from_bytes(b"any input is a scenario");
     let mut paths = Vec::new();
     for s in [bigger, named, fuzzed] {
         let path = file_of(&command_for("replay", &s));

@@ -2,7 +2,7 @@
 //! `scenarios/` folder is every preset as `Scenario::preset` makes it, and a bad file is an
 //! error that names the file, the line and the field.
 
-use framesim::{fuzz, Delivery, Faults, Preset, Roles, Scenario, Target};
+use framesim::kv::{fuzz, Delivery, Faults, Preset, Roles, Scenario, Target};
 use framesim_server::framing::Endian;
 use framesim_server::protocol::Framing;
 use std::path::{Path, PathBuf};
@@ -247,9 +247,9 @@ fn bad_files_name_the_file_the_line_and_the_field() {
 fn a_preset_file_runs_as_the_preset() {
     let path = scenarios_dir().join("small.toml");
     let from_file = Scenario::load(&path).unwrap();
-    let options = framesim::RunOptions::default();
-    let a = framesim::run(&from_file, options);
-    let b = framesim::run(&Scenario::preset(Preset::Small, 0), options);
+    let options = framesim::kv::RunOptions::default();
+    let a = framesim::kv::run(&from_file, options);
+    let b = framesim::kv::run(&Scenario::preset(Preset::Small, 0), options);
     assert!(a.passed());
     assert_eq!(a.transcript.hash(), b.transcript.hash());
 }
@@ -260,8 +260,8 @@ fn changed_scenarios_get_transcript_names_of_their_own() {
     let mut smaller = preset.clone();
     smaller.clients = 1000;
     let (a, b) = (
-        framesim::default_transcript_path(&preset),
-        framesim::default_transcript_path(&smaller),
+        framesim::kv::default_transcript_path(&preset),
+        framesim::kv::default_transcript_path(&smaller),
     );
     assert_ne!(a, b);
     assert!(a.ends_with("framesim/default-framesim-3.txt"), "{a:?}");
@@ -271,11 +271,13 @@ fn changed_scenarios_get_transcript_names_of_their_own() {
         "{b}"
     );
     assert_eq!(
-        framesim::default_transcript_path(&smaller.clone()),
-        framesim::default_transcript_path(&smaller),
+        framesim::kv::default_transcript_path(&smaller.clone()),
+        framesim::kv::default_transcript_path(&smaller),
         "the same scenario, the same name"
     );
     let mut naive = preset.clone();
     naive.target = Target::NoFrameDeadline;
-    assert!(framesim::default_transcript_path(&naive).ends_with("default-naive-no-deadline-3.txt"));
+    assert!(
+        framesim::kv::default_transcript_path(&naive).ends_with("default-naive-no-deadline-3.txt")
+    );
 }

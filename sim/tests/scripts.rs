@@ -2,10 +2,10 @@
 //! way (passing or failing) from its file, and `explore` cuts a small script's bytes at
 //! every place, passing the real server and catching a fixture that mishandles a cut.
 
-use framesim::explore::explore;
+use framesim::kv::explore::explore;
+use framesim::kv::shrink::Failure;
+use framesim::kv::{run, Preset, RunOptions, Scenario, Target};
 use framesim::script::lift;
-use framesim::shrink::Failure;
-use framesim::{run, Preset, RunOptions, Scenario, Target};
 use framesim_server::protocol::Framing;
 
 /// A small scenario: `clients` x `requests`, in `framing`, on `target`.
@@ -103,7 +103,7 @@ fn explore_finds_a_fixture_that_loses_a_delimiter_split_across_reads() {
         delimiter: b"\r\n".to_vec(),
     };
     let script = lift(&small(1, 2, crlf, Target::Framesim));
-    let mut broken = framesim::explore::whole(&script);
+    let mut broken = framesim::kv::explore::whole(&script);
     broken.target = Target::SplitDelimiter;
     assert!(
         run(&broken, RunOptions::default()).passed(),
@@ -137,7 +137,7 @@ fn a_bad_script_is_refused_with_where_and_why() {
 
 #[test]
 fn every_regression_script_explores_clean_on_the_real_server_and_fails_its_fixture() {
-    let dir = framesim::shrink::regressions_dir();
+    let dir = framesim::kv::shrink::regressions_dir();
     let mut explored = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

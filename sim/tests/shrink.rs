@@ -3,8 +3,8 @@
 
 mod common;
 
-use framesim::shrink::{shrink, Failure};
-use framesim::{run, Preset, RunOptions, Scenario, Target};
+use framesim::kv::shrink::{shrink, Failure};
+use framesim::kv::{run, Preset, RunOptions, Scenario, Target};
 use framesim_server::protocol::Framing;
 
 fn shrinks(preset: Preset, target: Target) {
@@ -129,7 +129,7 @@ fn incr_wraps_shrinks() {
 
 #[test]
 fn a_passing_scenario_does_not_shrink() {
-    let s = framesim::Scenario::preset(Preset::Small, 0);
+    let s = framesim::kv::Scenario::preset(Preset::Small, 0);
     let err = shrink(&s, |_| {}).unwrap_err();
     assert!(err.contains("passes"), "{err}");
 }
@@ -144,8 +144,8 @@ fn fuzz_input(tail: u8) -> Vec<u8> {
 #[test]
 fn a_fuzz_inputs_tape_steers_the_draws_inside_the_run() {
     let (a, b) = (
-        framesim::fuzz::scenario_from_bytes(&fuzz_input(1)),
-        framesim::fuzz::scenario_from_bytes(&fuzz_input(0xc7)),
+        framesim::kv::fuzz::scenario_from_bytes(&fuzz_input(1)),
+        framesim::kv::fuzz::scenario_from_bytes(&fuzz_input(0xc7)),
     );
     assert_ne!(a.tape, b.tape);
     let untaped = |s: &Scenario| Scenario {
@@ -165,7 +165,7 @@ fn a_fuzz_inputs_tape_steers_the_draws_inside_the_run() {
 
 #[test]
 fn a_failing_fuzz_input_shrinks_with_its_tape() {
-    let mut s = framesim::fuzz::scenario_from_bytes(&fuzz_input(0x5a));
+    let mut s = framesim::kv::fuzz::scenario_from_bytes(&fuzz_input(0x5a));
     s.target = Target::OneReadOneRequest;
     let first = run(&s, RunOptions::default());
     assert!(!first.passed(), "{s}");

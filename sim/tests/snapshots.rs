@@ -4,7 +4,7 @@
 
 mod common;
 
-use framesim::{render_transcript, run, Delivery, Faults, Preset, Roles, RunOptions, Scenario};
+use framesim::kv::{render_transcript, run, Delivery, Faults, Preset, Roles, RunOptions, Scenario};
 use framesim_server::framing::Endian;
 use framesim_server::protocol::Framing;
 use std::time::Duration;
@@ -63,7 +63,7 @@ const CATALOGUE: &[&str] = &[
 fn no_unreferenced_or_pending_snapshots() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots");
     let pinned = common::pinned();
-    let shrunk: Vec<String> = std::fs::read_dir(framesim::shrink::regressions_dir())
+    let shrunk: Vec<String> = std::fs::read_dir(framesim::kv::shrink::regressions_dir())
         .map(|d| {
             d.filter_map(|e| {
                 let name = e.ok()?.file_name().to_string_lossy().into_owned();

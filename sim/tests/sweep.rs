@@ -2,7 +2,7 @@
 //! failing seed whose replay command reproduces it; determinism rechecked on the way; and
 //! `--hashes` lines that compare with diff.
 
-use framesim::{run, Preset, RunOptions, Scenario};
+use framesim::kv::{run, Preset, RunOptions, Scenario};
 use std::process::{Command, Output};
 
 const CLI: &str = "cargo run --release -p framesim -- ";
@@ -150,7 +150,7 @@ fn a_sweep_of_a_scenario_file_replaces_its_seed() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let s = Scenario::load(&root.join(path)).unwrap();
         assert_eq!((s.seed, s.clients), (seed, 30));
-        assert_eq!(s.target, framesim::Target::NoFrameDeadline);
+        assert_eq!(s.target, framesim::kv::Target::NoFrameDeadline);
     }
 }
 

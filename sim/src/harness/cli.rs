@@ -14,9 +14,9 @@
 use super::options::Options;
 use super::run::Harness;
 use super::sweep::{divergence, jobs, run_seeds, Failed};
+use crate::kv::shard::{seed_range, shard, Shard};
 use crate::output::write_file;
 use crate::scenario::{shown, work_dir};
-use crate::shard::{seed_range, shard, Shard};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::ops::Range;

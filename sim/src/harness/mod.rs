@@ -11,7 +11,7 @@
 //! - a [`Workload`]: per client a [`Session`] (the next request's bytes with their seams,
 //!   the model's expected reply, a check of each reply) and a [`ReplyFramer`] that cuts the
 //!   replies apart ([`length_prefixed`], [`delimited`], or a closure);
-//! - [`Options`]: clients, hosts, [`Delivery`](crate::Delivery), [`Faults`](crate::Faults),
+//! - [`Options`]: clients, hosts, [`Delivery`], [`Faults`],
 //!   misbehaving clients ([`RoleMix`]).
 //!
 //! The harness gives clients spread over hosts, seeded chunked delivery with gaps and
@@ -83,7 +83,7 @@ pub use crate::oracle::Oracle;
 pub use crate::seeds::Draws;
 pub use kv::KvWorkload;
 pub use listener::{Connection, Listener, Shutdown};
-pub use options::{Options, Role, RoleMix};
+pub use options::{Delivery, Faults, Options, Role, RoleMix};
 pub use outcome::{Outcome, Tally, Violation};
 pub use run::Harness;
 pub(crate) use run::{server_fn, ServerFn};

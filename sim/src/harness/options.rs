@@ -1,8 +1,8 @@
 //! How a harness run is set up: plain data, every field with a default.
 
-use crate::net::Faults;
+pub use crate::net::Faults;
 use crate::scenario::file::form;
-use crate::scenario::Delivery;
+pub use crate::scenario::Delivery;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 

@@ -17,7 +17,7 @@ pub use file::{shown, work_dir};
 pub use presets::Preset;
 pub use roles::{Role, Roles};
 
-use crate::plan::ConnectionPlan;
+use crate::kv::plan::ConnectionPlan;
 use crate::script::ClientScript;
 
 use framesim_server::framing::Endian;

@@ -148,7 +148,7 @@ impl Event {
 }
 
 /// `record` rendered as its transcript line.
-pub fn line(record: &Record) -> String {
+pub(crate) fn line(record: &Record) -> String {
     let mut line = String::new();
     render(record, &mut line);
     line

@@ -1,7 +1,7 @@
 //! Shared helpers for the simulation suites.
 #![allow(dead_code)]
 
-use framesim::{run, write_transcript, Preset, Report, RunOptions, Scenario, Target};
+use framesim::kv::{run, write_transcript, Preset, Report, RunOptions, Scenario, Target};
 
 /// The seeds a suite runs for `preset`: `FRAMESIM_SEED` alone when set; else the seeds
 /// pinned for `preset` in `sim/regressions.txt` first, then `default`.
@@ -58,12 +58,12 @@ pub fn fail(s: &Scenario) -> ! {
             ..RunOptions::default()
         },
     );
-    let path = framesim::default_transcript_path(s);
+    let path = framesim::kv::default_transcript_path(s);
     let written = write_transcript(&report, &path);
     // FRAMESIM_SHRINK=1: shrink the failure first and name the smallest scenario too.
     if std::env::var_os("FRAMESIM_SHRINK").is_some() {
-        match framesim::shrink::shrink(s, |_| {}) {
-            Ok(shrunk) => match shrunk.save(&framesim::work_dir()) {
+        match framesim::kv::shrink::shrink(s, |_| {}) {
+            Ok(shrunk) => match shrunk.save(&framesim::kv::work_dir()) {
                 Ok((file, transcript)) => eprintln!(
                     "{}\nshrunk scenario: {} (transcript {})\nreplay it: cargo run --release -p framesim -- replay --scenario-file {}",
                     shrunk.summary(),

@@ -120,7 +120,7 @@ mod write_polls {
         s.collect_str(&Line(faults, false))
     }
 
-    pub use super::read_polls::deserialize;
+    pub use read_polls::deserialize;
 }
 
 /// A line of polls: the read tokens, or (false) the write ones.

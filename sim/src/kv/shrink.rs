@@ -8,7 +8,7 @@
 
 use crate::oracle::Oracle;
 use crate::report::Report;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Target};
 use crate::transcript::Actor;
 use crate::world::{run, RunOptions};
 use std::time::{Duration, Instant};
@@ -246,7 +246,7 @@ impl State {
                 for i in (0..len).rev() {
                     let plan = &self.best.connections[c];
                     let line = if read { &plan.reads } else { &plan.writes };
-                    if line[i] == crate::plan::Fault::Plain {
+                    if line[i] == crate::kv::plan::Fault::Plain {
                         continue;
                     }
                     let what = format!("connection {} poll {i} plain", plan.n);
@@ -258,14 +258,14 @@ impl State {
                         } else {
                             &mut plan.writes
                         };
-                        line[i] = crate::plan::Fault::Plain;
+                        line[i] = crate::kv::plan::Fault::Plain;
                         Some(s)
                     });
                 }
             }
         }
         self.try_set("bursts written whole", on_step, |s| {
-            Some(crate::explore::whole(s))
+            Some(crate::kv::explore::whole(s))
         });
         // Halve the longest write while the failure stays: a short value reads better.
         loop {
@@ -340,7 +340,7 @@ impl State {
     fn exchanges(&mut self, on_step: &mut impl FnMut(&Step)) {
         use crate::script::Step as S;
         // With the real server failing there is no server to vouch for what is left.
-        if self.best.target == crate::Target::Framesim {
+        if self.best.target == Target::Framesim {
             return;
         }
         for i in 0..self.best.scripts.len() {
@@ -366,7 +366,7 @@ impl State {
                 candidate.scripts[i].steps.drain(start..end);
                 self.runs += 1;
                 let fixed = Scenario {
-                    target: crate::Target::Framesim,
+                    target: Target::Framesim,
                     ..candidate.clone()
                 };
                 let valid = run(&fixed, RunOptions::default()).passed();

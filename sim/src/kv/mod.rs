@@ -1,0 +1,28 @@
+//! framesim's own world, which the `framesim` binary runs: its key-value server
+//! ([`framesim_server`]) under a [`Scenario`] (a [`Preset`], or drawn by the [`swarm`]),
+//! [`run`] on turmoil and judged by every [`Oracle`](crate::Oracle), summed up in a
+//! [`Report`] with the command that replays it ([`command_for`]), its [`transcript`]
+//! written as a file ([`write_transcript`]), [`shrink`]ed to the smallest scenario that
+//! still fails, lifted to a [`script`](crate::script) (with each connection's fault
+//! [`plan`]) and [`explore`]d. [`against`] runs the same clients against a real server over
+//! real TCP, [`fuzz`] draws a scenario from a fuzzer's bytes, and [`shard`] splits a
+//! sweep's seeds.
+//!
+//! [`transcript`]: crate::transcript
+
+pub mod against;
+pub mod explore;
+pub mod fuzz;
+pub mod plan;
+pub mod shard;
+pub mod shrink;
+
+pub use crate::net::FaultyStream;
+pub use crate::output::{default_transcript_path, render_transcript, write_transcript};
+pub use crate::report::{command_for, Report};
+pub use crate::scenario::{
+    shown, sim_limits, swarm, work_dir, Commands, Delivery, Faults, Preset, Role, Roles, Scenario,
+    Target,
+};
+pub use crate::seeds::fresh as fresh_seed;
+pub use crate::world::{check_determinism, run, Divergence, RunOptions};
