@@ -76,11 +76,15 @@ impl Outcome {
         self.violations.is_empty() && self.panics.is_empty() && self.error.is_none()
     }
 
-    /// The first failure on one line (`[oracle] ...`, `[panic] ...` or `[error] ...`);
-    /// empty for a pass.
+    /// The first failure on one line (`[oracle] client 3 at 12ms: ...`, `[panic] ...` or
+    /// `[error] ...`); empty for a pass.
     pub fn first_failure(&self) -> String {
         let line = if let Some(v) = self.violations.first() {
-            v.to_string()
+            let who = v
+                .client()
+                .map(|c| format!(" client {c}"))
+                .unwrap_or_default();
+            format!("[{}]{who} at {:?}: {}", v.oracle, v.at, v.detail)
         } else if let Some(p) = self.panics.first() {
             format!("[panic] {p}")
         } else if let Some(e) = &self.error {
