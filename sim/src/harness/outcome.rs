@@ -138,7 +138,11 @@ impl Outcome {
         if let (Some(v), false) = (self.violations.first(), records.is_empty()) {
             let end = (v.event_index as usize).min(records.len());
             let before = &records[..end];
-            let theirs = |r: &&Record| v.client().is_none_or(|id| belongs(r, id, before));
+            let locals = v.client().map(|id| connections_of(id, before));
+            let theirs = |r: &&Record| match (v.client(), &locals) {
+                (Some(id), Some(locals)) => belongs(r, id, locals),
+                _ => true,
+            };
             let last: Vec<&Record> = before.iter().filter(theirs).collect();
             match v.client() {
                 Some(id) => {
@@ -181,18 +185,26 @@ impl Outcome {
     }
 }
 
-/// Whether `record` is client `id`'s: its own, or the server's side of a connection it made
-/// (as its `Connect` events in `run` name them), or a fault injected into the whole run.
-fn belongs(record: &Record, id: usize, run: &[Record]) -> bool {
+/// The local addresses of the connections client `id` made in `run`.
+fn connections_of(id: usize, run: &[Record]) -> Vec<&str> {
+    run.iter()
+        .filter(|r| r.actor == Actor::Client(id))
+        .filter_map(|r| match &r.event {
+            crate::transcript::Event::Connect { local } => Some(local.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `record` is client `id`'s: its own, or the server's side of one of its
+/// connections (`locals`, their addresses), or a fault injected into the whole run.
+fn belongs(record: &Record, id: usize, locals: &[&str]) -> bool {
     use crate::transcript::Event;
     if record.actor == Actor::Client(id) || matches!(record.event, Event::Fault { .. }) {
         return true;
     }
-    let Some(peer) = record.event.peer() else {
-        return false;
-    };
-    run.iter().any(|r| {
-        r.actor == Actor::Client(id)
-            && matches!(&r.event, Event::Connect { local } if **local == **peer)
-    })
+    record
+        .event
+        .peer()
+        .is_some_and(|peer| locals.contains(&&**peer))
 }

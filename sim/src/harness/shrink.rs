@@ -55,12 +55,12 @@ impl Harness {
             return None;
         }
         let mut runs = 1;
-        let fails = |options: &Options, runs: &mut usize| {
+        let mut fails = |options: &Options, runs: &mut usize| {
             *runs += 1;
             let outcome = self.clone().with(options.clone()).run(seed);
             !outcome.passed() && outcome.violations.first().map(|v| v.oracle) == oracle
         };
-        let mut best = self.fewer_clients(&first, &mut |o, runs| fails(o, runs), &mut runs);
+        let mut best = self.fewer_clients(&first, &mut fails, &mut runs);
         let mut changed = true;
         while changed && runs < BUDGET {
             changed = false;
