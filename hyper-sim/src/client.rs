@@ -1,9 +1,9 @@
 //! The virtual clients: what each role writes, how it cuts its bytes, and what it must get.
 
 use crate::config::PORT;
-use crate::http::{self, Body, Request, Response};
 use crate::model;
 use crate::shared::Shared;
+use framesim::harness::http::{self, Body, Request, Response};
 use framesim::transcript::{Actor, Event};
 use rand::rngs::SmallRng;
 use rand::Rng;

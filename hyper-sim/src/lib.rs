@@ -11,7 +11,6 @@
 
 pub mod client;
 mod config;
-pub mod http;
 pub mod model;
 mod role;
 pub mod rt;

@@ -4,8 +4,8 @@
 //! anything else is a 404. The model is written apart from the handler: it reads the
 //! request as the client built it, the handler reads what hyper parsed.
 
-use crate::http::Request;
 use bytes::Bytes;
+use framesim::harness::http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, StatusCode};

@@ -75,6 +75,11 @@ impl Listener {
         let open = self.open.clone();
         Ok((Connection { inner, open }, peer))
     }
+
+    /// The address this listener is bound to, in the simulated network.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
 }
 
 impl Listener {

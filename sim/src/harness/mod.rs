@@ -64,10 +64,15 @@
 //! }
 //! ```
 
+#[cfg(feature = "axum")]
+mod axum;
 mod buffers;
 pub mod cli;
 mod client;
 mod hostile;
+pub mod http;
+#[cfg(feature = "stream")]
+mod incoming;
 mod kv;
 mod limit;
 mod listener;
@@ -81,6 +86,8 @@ mod workload;
 
 pub use crate::oracle::Oracle;
 pub use crate::seeds::Draws;
+#[cfg(feature = "stream")]
+pub use incoming::Incoming;
 pub use kv::KvWorkload;
 pub use listener::{Connection, Listener, Shutdown};
 pub use options::{Delivery, Faults, Options, Role, RoleMix};

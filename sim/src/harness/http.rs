@@ -1,5 +1,28 @@
-//! The bytes of HTTP/1.1 on the clients' side: requests as they are written, and a small
-//! response parser (status line, headers, a `Content-Length`, chunked or read-to-close body).
+//! HTTP/1.1 on the clients' side, for a [`Workload`](super::Workload) of an HTTP server
+//! (hyper, axum, or your own): requests as they are written, with their seams marked
+//! ([`Request::to_request`]), a response parser ([`parse`]: status line, headers, a
+//! `Content-Length`, chunked or read-to-close body) and a [`framer`] that cuts responses
+//! apart and blanks the one header whose bytes follow the wall clock (`Date`).
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use framesim::harness::http::{self, Body, Request};
+//! use framesim::harness::ReplyFramer;
+//!
+//! let put = Request::post("/kv/a", Body::Length(b"1".to_vec())).to_request();
+//! assert!(put.bytes.starts_with(b"POST /kv/a HTTP/1.1\r\n"));
+//! let mut framer = http::framer();
+//! let mut wire = BytesMut::from(
+//!     &b"HTTP/1.1 200 OK\r\ndate: Mon, 07 Dec 2026 04:33:00 GMT\r\ncontent-length: 2\r\n\r\nokHTTP"[..],
+//! );
+//! let frame = framer.next_frame(&mut wire).unwrap().unwrap();
+//! assert!(frame.starts_with(b"HTTP/1.1 200 OK\r\ndate: ###"));
+//! assert_eq!(http::Response::of(&frame).unwrap().body, b"ok");
+//! assert_eq!(&wire[..], b"HTTP");
+//! ```
+
+use super::workload::{self, ReplyFramer};
+use bytes::{Bytes, BytesMut};
 
 /// How a request carries its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +148,30 @@ impl Request {
         out.extend_from_slice(&self.wire_body());
         out
     }
+
+    /// The request for a [`Session`](super::Session): its bytes, with a seam after every
+    /// line of the head and of a chunked body, so that chunked delivery cuts inside the
+    /// request line, between headers, in the blank line and between chunks.
+    pub fn to_request(&self) -> workload::Request {
+        let bytes = self.encode();
+        let seams: Vec<usize> = bytes
+            .windows(2)
+            .enumerate()
+            .filter(|(_, w)| *w == b"\r\n")
+            .flat_map(|(at, _)| [at + 1, at + 2])
+            .collect();
+        workload::Request::new(bytes).with_boundaries(seams)
+    }
+
+    /// A `GET` whose head is larger than `size` bytes (an `X-Pad` header fills it): for
+    /// [`Session::oversized`](super::Session::oversized), a request a server with a head
+    /// limit of `size` or less must refuse before it has read it all.
+    pub fn oversized(size: usize) -> Self {
+        Request {
+            pad: size + 1,
+            ..Request::get("/")
+        }
+    }
 }
 
 /// A parsed response.
@@ -138,6 +185,59 @@ pub struct Response {
     pub close: bool,
     /// The body came chunked.
     pub chunked: bool,
+}
+
+impl Response {
+    /// The response that is the whole of `frame` (as [`framer`] cut it), for a session's
+    /// [`check_reply`](super::Session::check_reply).
+    pub fn of(frame: &[u8]) -> Result<Response, String> {
+        match parse(frame, true)? {
+            Some((response, used)) if used == frame.len() => Ok(response),
+            Some((_, used)) => Err(format!("{} byte(s) after the response", frame.len() - used)),
+            None => Err("an incomplete response".into()),
+        }
+    }
+}
+
+/// A [`ReplyFramer`] of HTTP/1.1 responses: each frame one whole response, its `Date`
+/// header's value replaced by `#`s of the same length. hyper (and so axum) writes the wall
+/// clock there, which would make the transcript differ from run to run; blanked, the same
+/// seed gives the same bytes. A response whose body ends only with the connection (no
+/// length, not chunked) cannot be framed on a connection kept alive: a `[framing]` failure.
+pub fn framer() -> impl ReplyFramer {
+    |buf: &mut BytesMut| -> Result<Option<Bytes>, String> {
+        let Some((_, used)) = parse(buf, false)? else {
+            if parse(buf, true)?.is_some() {
+                return Err(
+                    "a response with neither a content-length nor a chunked body: its end is the connection's"
+                        .into(),
+                );
+            }
+            return Ok(None);
+        };
+        let mut frame = buf.split_to(used);
+        blank_date(&mut frame);
+        Ok(Some(frame.freeze()))
+    }
+}
+
+/// Replaces the value of the `Date` header in `frame`'s head by `#`s.
+fn blank_date(frame: &mut [u8]) {
+    let end = find(frame, b"\r\n\r\n").unwrap_or(frame.len());
+    let mut at = 0;
+    while let Some(eol) = find(&frame[at..end], b"\r\n") {
+        let line = at + eol + 2;
+        let rest = &frame[line..end];
+        if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"date:") {
+            let stop = find(rest, b"\r\n").map_or(end, |e| line + e);
+            let mut from = line + 5;
+            while from < stop && frame[from] == b' ' {
+                from += 1;
+            }
+            frame[from..stop].fill(b'#');
+        }
+        at = line;
+    }
 }
 
 /// The response at the start of `buf` and how many bytes it took; `None` while incomplete.
@@ -295,6 +395,35 @@ mod tests {
             true
         )
         .is_err());
+    }
+
+    #[test]
+    fn the_framer_blanks_the_date_and_refuses_a_body_ended_by_the_close() {
+        let mut framer = framer();
+        let mut wire = BytesMut::from(
+            &b"HTTP/1.1 204 No Content\r\nDate:Tue, 08 Dec 2026 00:00:00 GMT\r\nx-date: 1\r\n\r\n"
+                [..],
+        );
+        let frame = framer.next_frame(&mut wire).unwrap().unwrap();
+        assert_eq!(
+            &frame[..],
+            b"HTTP/1.1 204 No Content\r\nDate:#############################\r\nx-date: 1\r\n\r\n"
+        );
+        let mut open = BytesMut::from(&b"HTTP/1.1 200 OK\r\n\r\nbody"[..]);
+        assert!(framer
+            .next_frame(&mut open)
+            .unwrap_err()
+            .contains("content-length"));
+        let mut partial = BytesMut::from(&b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nbod"[..]);
+        assert_eq!(framer.next_frame(&mut partial).unwrap(), None);
+    }
+
+    #[test]
+    fn a_request_has_a_seam_on_each_side_of_every_line_end() {
+        let r = Request::get("/").to_request();
+        assert_eq!(r.bytes, &b"GET / HTTP/1.1\r\nHost: server\r\n\r\n"[..]);
+        assert_eq!(r.boundaries, vec![15, 16, 29, 30, 31]);
+        assert!(Request::oversized(100).encode().len() > 100);
     }
 
     #[test]
