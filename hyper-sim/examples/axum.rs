@@ -165,6 +165,19 @@ impl Session for Client {
         Ok(())
     }
 
+    /// A head with a header line that is not one.
+    fn malformed(&mut self, _rng: &mut Draws) -> Option<Request> {
+        Some(Request::new(&b"GET /kv/a HTTP/1.1\r\nHost server\r\n\r\n"[..]).with_boundaries([20]))
+    }
+
+    /// `400 Bad Request`.
+    fn check_error(&mut self, _request: &Request, reply: &[u8]) -> Result<(), String> {
+        match Response::of(reply)?.status {
+            400 => Ok(()),
+            status => Err(format!("expected 400, got {status}")),
+        }
+    }
+
     /// A head larger than the limit.
     fn oversized(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
         Some(http::Request::oversized(size).to_request())

@@ -169,6 +169,19 @@ impl Session for Client {
         Some(Bytes::from(reply + "\n"))
     }
 
+    /// A line that is not UTF-8: `LinesCodec` refuses it, and the server closes.
+    fn malformed(&mut self, _rng: &mut Draws) -> Option<Request> {
+        Some(Request::new(&b"SET k \xff\xfe\n"[..]))
+    }
+
+    /// A SET whose line is exactly `size` bytes, its newline included.
+    fn at_limit(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
+        let mut line = format!("SET c{}:big ", self.id).into_bytes();
+        line.resize(size.checked_sub(1)?, b'v');
+        line.push(b'\n');
+        Some(Request::new(line))
+    }
+
     /// A line longer than the limit, never ended.
     fn oversized(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
         let mut line = b"SET big ".to_vec();

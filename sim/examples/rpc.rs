@@ -45,6 +45,10 @@ pub enum Bug {
     /// Reading and writing raced in one `select!` without `biased;`: tokio picks which
     /// goes first at random, so the same seed runs two ways.
     UnbiasedSelect,
+    /// The frame limit checked with `>=`: a frame of exactly the largest size is refused.
+    LimitOffByOne,
+    /// A frame with no opcode read as if it had one: its connection's task panics.
+    EmptyFramePanics,
 }
 
 /// Serves every connection `listener` accepts until `shutdown`, with `bug` planted.
@@ -109,14 +113,24 @@ async fn connection(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static
         let mut answered = false;
         while buf.len() >= 4 {
             let len = u32::from_be_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
-            if len > MAX_FRAME && bug != Bug::NoFrameLimit {
+            let too_long = match bug {
+                Bug::NoFrameLimit => false,
+                Bug::LimitOffByOne => len >= MAX_FRAME,
+                _ => len > MAX_FRAME,
+            };
+            if too_long {
                 return;
             }
             if buf.len() < 4 + len {
                 break;
             }
             buf.advance(4);
-            answer(&buf.split_to(len).freeze(), &mut out);
+            let frame = buf.split_to(len).freeze();
+            if bug == Bug::EmptyFramePanics {
+                // The opcode, taken without asking whether there is one.
+                std::hint::black_box(frame[0]);
+            }
+            answer(&frame, &mut out);
             answered = true;
         }
         begun = match (buf.is_empty(), answered) {
@@ -228,6 +242,42 @@ impl Session for RpcSession {
         Some(Request::new(bytes.freeze()).with_boundaries([4]))
     }
 
+    /// A frame with no opcode, or one no server knows.
+    fn malformed(&mut self, rng: &mut Draws) -> Option<Request> {
+        let frame: &[u8] = if rng.random_bool(0.5) {
+            b"\0\0\0\0"
+        } else {
+            b"\0\0\0\x03\xffhi"
+        };
+        Some(Request::new(frame).with_boundaries([4]))
+    }
+
+    /// Status 1, unknown opcode, and nothing else.
+    fn check_error(&mut self, _request: &Request, reply: &[u8]) -> Result<(), String> {
+        match reply {
+            b"\0\0\0\x01\x01" => Ok(()),
+            other => Err(format!("expected status 1, got {}", other.escape_ascii())),
+        }
+    }
+
+    /// An ECHO frame of exactly `size` bytes in all, header included.
+    fn at_limit(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
+        let mut bytes = BytesMut::new();
+        bytes.put_u32(u32::try_from(size.checked_sub(4)?).ok()?);
+        bytes.put_u8(ECHO);
+        bytes.resize(size, b'y');
+        Some(Request::new(bytes.freeze()).with_boundaries([4, 5]))
+    }
+
+    /// An ECHO of 64 KiB.
+    fn large_reply(&mut self, _rng: &mut Draws) -> Option<Request> {
+        let mut bytes = BytesMut::new();
+        bytes.put_u32(1 + 64 * 1024);
+        bytes.put_u8(ECHO);
+        bytes.resize(4 + 1 + 64 * 1024, b'z');
+        Some(Request::new(bytes.freeze()).with_boundaries([4, 5]))
+    }
+
     fn expect(&mut self, request: &Request) -> Option<Bytes> {
         let body = &request.bytes[4..];
         let result = match body[0] {
@@ -261,7 +311,8 @@ fn harness(bug: Bug) -> Harness {
 
 /// framesim's subcommands for this server (`cargo run --example rpc -- sweep --jobs 2`),
 /// with a bug planted if `RPC_BUG` names one (`no-frame-deadline`, `one-read-one-frame`,
-/// `no-accept-backoff`, `unbounded-replies`, `no-frame-limit`, `unbiased-select`).
+/// `no-accept-backoff`, `unbounded-replies`, `no-frame-limit`, `unbiased-select`,
+/// `limit-off-by-one`, `empty-frame-panics`).
 fn main() -> std::process::ExitCode {
     let bug = match std::env::var("RPC_BUG").as_deref() {
         Err(_) | Ok("" | "none") => Bug::None,
@@ -271,6 +322,8 @@ fn main() -> std::process::ExitCode {
         Ok("unbounded-replies") => Bug::UnboundedReplies,
         Ok("no-frame-limit") => Bug::NoFrameLimit,
         Ok("unbiased-select") => Bug::UnbiasedSelect,
+        Ok("limit-off-by-one") => Bug::LimitOffByOne,
+        Ok("empty-frame-panics") => Bug::EmptyFramePanics,
         Ok(other) => {
             eprintln!("RPC_BUG={other:?} is not a bug this example plants");
             return std::process::ExitCode::from(2);
@@ -287,6 +340,7 @@ fn the_rpc_server_answers_every_request_as_the_model_says() {
     assert!(tally.replies >= 26 * 10);
     assert!(tally.slowloris_cut > 0 && tally.half_closed > 0 && tally.windows_filled > 0);
     assert!(tally.oversized_refused > 0);
+    assert!(tally.malformed_refused > 0 && tally.at_limit_served > 0 && tally.slow_reads > 0);
 }
 
 #[test]
@@ -300,13 +354,17 @@ fn every_planted_bug_is_caught_by_the_oracle_aimed_at_it() {
         (Bug::NoAcceptBackoff, &["accept"]),
         (Bug::UnboundedReplies, &["reply-backlog"]),
         (Bug::NoFrameLimit, &["oversized"]),
+        (Bug::LimitOffByOne, &["wrongful-close"]),
+        (Bug::EmptyFramePanics, &["panic"]),
     ] {
         let caught = (0..8).filter(|&seed| {
             let outcome = harness(bug).run(seed);
-            outcome
-                .violations
-                .iter()
-                .any(|v| oracles.contains(&v.oracle.name()))
+            let panicked = !outcome.panics.is_empty() && oracles.contains(&"panic");
+            panicked
+                || outcome
+                    .violations
+                    .iter()
+                    .any(|v| oracles.contains(&v.oracle.name()))
         });
         assert!(caught.count() > 0, "{bug:?} passed 8 seeds");
     }

@@ -80,6 +80,12 @@ fn options(rng: &mut SmallRng) -> Options {
     r.disconnect = rng.random_range(0..8);
     r.idle = rng.random_range(0..8);
     r.idle_for = duration(rng);
+    r.half_close = rng.random_range(0..8);
+    r.never_reader = rng.random_range(0..8);
+    r.oversized = rng.random_range(0..8);
+    r.malformed = rng.random_range(0..8);
+    r.at_limit = rng.random_range(0..8);
+    r.slow_reader = rng.random_range(0..8);
     o
 }
 

@@ -18,6 +18,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{sleep, timeout, timeout_at, Instant};
 use turmoil::net::TcpStream;
 
+/// Bytes past which a write is delivered in larger chunks.
+const LARGE_WRITE: usize = 16 * 1024;
+
+/// Most bytes a slow reader takes at once, and its pause before each read.
+const SLOW_READ: usize = 256;
+const SLOW_PAUSE: Duration = Duration::from_millis(2);
+
 /// How often, and how far apart, a client tries to connect before calling it a failure.
 const CONNECT_TRIES: usize = 50;
 const CONNECT_PAUSE: Duration = Duration::from_millis(20);
@@ -37,6 +44,12 @@ pub(super) struct Client {
     pub(super) work: Draws,
     pub(super) session: Box<dyn Session>,
     pub(super) framer: Box<dyn ReplyFramer>,
+    /// A request to send before the session's own (an at-limit or large-reply one).
+    pub(super) first: Option<Request>,
+    /// Takes replies a few hundred bytes at a time (a slow reader).
+    pub(super) slow: bool,
+    /// Replies judged so far.
+    pub(super) answered: usize,
 }
 
 /// Why a client stopped: the oracle it broke and what happened; `None` is a pass.
@@ -52,6 +65,9 @@ impl Client {
             work: seeds::rng(seed, Stream::Workload(id)),
             session: shared.workload.session(id),
             framer: shared.workload.framer(),
+            first: None,
+            slow: false,
+            answered: 0,
             shared,
         }
     }
@@ -71,7 +87,24 @@ impl Client {
             let start = self.delivery.random_range(Duration::ZERO..=ramp);
             sleep(start).await;
         }
-        let verdict = match self.connect().await {
+        // However a server wedges it, a client ends: past ten reply timeouts it is stuck.
+        let limit = self.shared.options.reply_timeout * 10;
+        let verdict = match timeout(limit, self.play()).await {
+            Ok(verdict) => verdict,
+            Err(_) => Err((
+                Oracle::Finished,
+                format!("still running {limit:?} after it began: stuck"),
+            )),
+        };
+        if let Err((oracle, detail)) = verdict {
+            self.shared.violation(oracle, Some(self.id), detail);
+        }
+        self.shared.tally(|t| t.clients_finished += 1);
+    }
+
+    /// This client's role, played on a new connection.
+    async fn play(&mut self) -> Verdict {
+        match self.connect().await {
             Err(e) => Err((Oracle::Connect, e)),
             Ok(stream) => match self.role {
                 Role::WellBehaved => self.behave(stream).await,
@@ -81,12 +114,11 @@ impl Client {
                 Role::HalfClose => self.half_close(stream).await,
                 Role::NeverReader => self.never_reader(stream).await,
                 Role::Oversized => self.oversized(stream).await,
+                Role::Malformed => self.malformed(stream).await,
+                Role::AtLimit => self.at_limit(stream).await,
+                Role::SlowReader => self.slow_reader(stream).await,
             },
-        };
-        if let Err((oracle, detail)) = verdict {
-            self.shared.violation(oracle, Some(self.id), detail);
         }
-        self.shared.tally(|t| t.clients_finished += 1);
     }
 
     /// The well-behaved client's whole life: its session on `stream`, and a new one on a
@@ -163,7 +195,11 @@ impl Client {
             let batch = self.delivery.random_range(1..=pipeline).min(most - sent);
             let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
             for _ in 0..batch {
-                let Some(request) = self.session.next_request(&mut self.work) else {
+                let request = match self.first.take() {
+                    Some(first) => Some(first),
+                    None => self.session.next_request(&mut self.work),
+                };
+                let Some(request) = request else {
                     break;
                 };
                 let base = bytes.len();
@@ -241,7 +277,7 @@ impl Client {
                 Ok(None) => {}
                 Err(e) => return Err((Oracle::Framing, format!("unreadable reply: {e}"))),
             }
-            match timeout(wait, stream.read_buf(buf)).await {
+            match timeout(wait, self.read_some(stream, buf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => {
                     self.record(Event::Closed {
                         why: "closed by the server".into(),
@@ -268,10 +304,28 @@ impl Client {
         }
     }
 
+    /// Reads what has come into `buf`: all of it, or for a slow reader a few hundred bytes
+    /// after a pause.
+    async fn read_some(
+        &mut self,
+        stream: &mut ClientStream,
+        buf: &mut BytesMut,
+    ) -> std::io::Result<usize> {
+        if !self.slow {
+            return stream.read_buf(buf).await;
+        }
+        sleep(SLOW_PAUSE).await;
+        let mut chunk = [0u8; SLOW_READ];
+        let n = stream.read(&mut chunk).await?;
+        buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
     /// The model's prediction, then the session's own check.
     pub(super) fn judge(&mut self, request: &Request, reply: &Bytes) -> Verdict {
         self.note(format!("reply {}", reply.escape_ascii()));
         self.shared.tally(|t| t.replies += 1);
+        self.answered += 1;
         let what = || format!("request {}", cut(&request.bytes));
         if let Some(want) = self.session.expect(request) {
             if want != reply {
@@ -299,7 +353,17 @@ impl Client {
     ) -> u64 {
         let d: Delivery = self.shared.options.delivery;
         let budget = self.shared.options.request_budget;
-        let one_byte = d.byte_at_a_time > 0.0 && self.delivery.random_bool(d.byte_at_a_time);
+        let wait = self.shared.options.reply_timeout;
+        // A large write (an at-limit request, a bulk payload) goes in at most about 256
+        // chunks, never a byte at a time: its seams are cut all the same.
+        let large = bytes.len() > LARGE_WRITE;
+        let one_byte =
+            d.byte_at_a_time > 0.0 && self.delivery.random_bool(d.byte_at_a_time) && !large;
+        let max_chunk = if large {
+            d.max_chunk.max(bytes.len() / 256)
+        } else {
+            d.max_chunk
+        };
         let at_seams = d.cut_at_boundaries > 0.0 && self.delivery.random_bool(d.cut_at_boundaries);
         let mut request_started = Instant::now();
         let mut start = 0;
@@ -308,7 +372,7 @@ impl Client {
             let mut end = if one_byte {
                 start + 1
             } else {
-                start + self.delivery.random_range(1..=d.max_chunk.max(1)).min(left)
+                start + self.delivery.random_range(1..=max_chunk.max(1)).min(left)
             };
             if at_seams {
                 // At a seam, or a byte either side of it: inside a header, just before a
@@ -323,8 +387,19 @@ impl Client {
                 }
             }
             let chunk = bytes.slice(start..end);
-            if stream.write_all(&chunk).await.is_err() {
-                return start as u64;
+            // A server that answers before it has read the whole batch, into a window this
+            // client does not read while it writes, stops reading: the write would wait
+            // forever. Past the reply timeout the client stops writing and reads what came.
+            match timeout(wait, stream.write_all(&chunk)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return start as u64,
+                Err(_) => {
+                    self.note(format!(
+                        "write blocked {wait:?} after {start} of {} bytes: the server stopped reading",
+                        bytes.len()
+                    ));
+                    return start as u64;
+                }
             }
             self.record(Event::Write { bytes: chunk });
             if start == 0 || ends.iter().any(|&e| (start..end).contains(&e)) {

@@ -69,6 +69,7 @@ mod axum;
 mod buffers;
 pub mod cli;
 mod client;
+mod edges;
 mod hostile;
 pub mod http;
 #[cfg(feature = "stream")]

@@ -300,10 +300,23 @@ pub enum Role {
     /// [`Session::oversized`](super::Session::oversized); a well-behaved client if the
     /// session makes none): the server must refuse it before reading it all (`oversized`).
     Oversized,
+    /// Sends a request the server cannot parse (from
+    /// [`Session::malformed`](super::Session::malformed)): it must get at most an error
+    /// reply, then a close or correct replies to what follows (`protocol-error`).
+    Malformed,
+    /// Sends first a request of exactly [`Options::max_request`] bytes (from
+    /// [`Session::at_limit`](super::Session::at_limit)), which must be answered
+    /// (`wrongful-close`), then behaves well.
+    AtLimit,
+    /// Behaves well but reads its replies a few hundred bytes at a time, asking first for a
+    /// large one (from [`Session::large_reply`](super::Session::large_reply)): every reply
+    /// must come whole, however long the server's writes wait.
+    SlowReader,
 }
 
 /// How many clients play each misbehaving role, by id: first the slowloris clients, then
-/// the disconnecting, idle, half-closing, never-reading and oversized ones; the rest behave.
+/// the disconnecting, idle, half-closing, never-reading, oversized, malformed, at-limit and
+/// slow-reading ones; the rest behave.
 ///
 /// The default has one of each (clients beyond [`Options::clients`] simply do not run);
 /// [`RoleMix::none`] has none.
@@ -331,6 +344,12 @@ pub struct RoleMix {
     pub never_reader: usize,
     /// Clients that send one request larger than the server's limit.
     pub oversized: usize,
+    /// Clients that send a request the server cannot parse.
+    pub malformed: usize,
+    /// Clients that send a request of exactly the server's limit.
+    pub at_limit: usize,
+    /// Clients that read their replies slowly.
+    pub slow_reader: usize,
 }
 
 impl Default for RoleMix {
@@ -342,6 +361,9 @@ impl Default for RoleMix {
             half_close: 1,
             never_reader: 1,
             oversized: 1,
+            malformed: 1,
+            at_limit: 1,
+            slow_reader: 1,
             ..RoleMix::none()
         }
     }
@@ -360,6 +382,9 @@ impl RoleMix {
             half_close: 0,
             never_reader: 0,
             oversized: 0,
+            malformed: 0,
+            at_limit: 0,
+            slow_reader: 0,
         }
     }
 
@@ -373,6 +398,9 @@ impl RoleMix {
             (self.half_close, Role::HalfClose),
             (self.never_reader, Role::NeverReader),
             (self.oversized, Role::Oversized),
+            (self.malformed, Role::Malformed),
+            (self.at_limit, Role::AtLimit),
+            (self.slow_reader, Role::SlowReader),
         ] {
             end += count;
             if id < end {

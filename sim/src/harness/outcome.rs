@@ -30,6 +30,12 @@ pub struct Tally {
     pub windows_filled: u64,
     /// Oversized requests the server refused.
     pub oversized_refused: u64,
+    /// Malformed requests the server answered with an error or a close.
+    pub malformed_refused: u64,
+    /// Requests of exactly the declared limit the server answered.
+    pub at_limit_served: u64,
+    /// Slow readers that got every reply.
+    pub slow_reads: u64,
 }
 
 impl Tally {
@@ -45,6 +51,9 @@ impl Tally {
         self.half_closed += other.half_closed;
         self.windows_filled += other.windows_filled;
         self.oversized_refused += other.oversized_refused;
+        self.malformed_refused += other.malformed_refused;
+        self.at_limit_served += other.at_limit_served;
+        self.slow_reads += other.slow_reads;
     }
 }
 
@@ -100,7 +109,7 @@ impl Outcome {
         let (t, c) = (&self.tally, &self.counts);
         format!(
             "seed {}: {} requests, {} replies, {} clients finished, {} slowloris cut, {} \
-             disconnects, {} idle, {} restarted, {} half-closed, {} windows filled, {} oversized refused; {} chunks, {} partial reads, {} coalesced reads, {} short \
+             disconnects, {} idle, {} restarted, {} half-closed, {} windows filled, {} oversized refused, {} malformed refused, {} at the limit served, {} slow reads; {} chunks, {} partial reads, {} coalesced reads, {} short \
              writes, {} spurious pendings; {} events, hash {:016x}, {:?} virtual; {}",
             self.seed,
             t.requests,
@@ -113,6 +122,9 @@ impl Outcome {
             t.half_closed,
             t.windows_filled,
             t.oversized_refused,
+            t.malformed_refused,
+            t.at_limit_served,
+            t.slow_reads,
             c.writes,
             c.partial_reads,
             c.coalesced_reads,

@@ -92,6 +92,46 @@ pub trait Session: Send {
         None
     }
 
+    /// A whole request the server cannot take as one (a header that is not one, a length
+    /// that is not a number, bytes outside the protocol), for a malformed client
+    /// ([`Role::Malformed`](super::Role::Malformed)): the server must answer it with at most
+    /// one reply (judged by [`check_error`](Self::check_error)) and then close the
+    /// connection, or go on answering the requests that follow it correctly. `None`, the
+    /// default: that client behaves well.
+    fn malformed(&mut self, rng: &mut Draws) -> Option<Request> {
+        let _ = rng;
+        None
+    }
+
+    /// Judges the server's answer to a [`malformed`](Self::malformed) request: an `Err` is
+    /// a `[protocol-error]` violation. The default takes any answer.
+    fn check_error(&mut self, request: &Request, reply: &[u8]) -> Result<(), String> {
+        let _ = (request, reply);
+        Ok(())
+    }
+
+    /// A request of exactly `size` bytes (the declared [`Options::max_request`]) that the
+    /// server must accept and answer as the model says, for an at-limit client
+    /// ([`Role::AtLimit`](super::Role::AtLimit)), which sends it first and then behaves
+    /// well: a limit one byte short is a `[wrongful-close]`. `None`, the default: that
+    /// client behaves well.
+    ///
+    /// [`Options::max_request`]: super::Options::max_request
+    fn at_limit(&mut self, rng: &mut Draws, size: usize) -> Option<Request> {
+        let _ = (rng, size);
+        None
+    }
+
+    /// A request whose reply is large (tens of KiB), for a slow reader
+    /// ([`Role::SlowReader`](super::Role::SlowReader)), which sends it first and takes its
+    /// replies a few hundred bytes at a time: the server's writes must wait for it and
+    /// deliver every reply whole. `None`, the default: the slow reader asks only its
+    /// session's requests.
+    fn large_reply(&mut self, rng: &mut Draws) -> Option<Request> {
+        let _ = rng;
+        None
+    }
+
     /// Judges one reply frame (as the [`ReplyFramer`] cut it) to `request`: an `Err` is a
     /// `[reply]` violation with that text.
     fn check_reply(&mut self, request: &Request, reply: &[u8]) -> Result<(), String> {

@@ -30,7 +30,9 @@ pub enum Oracle {
     /// A silent client is closed by the idle timeout (under the harness, when the options
     /// declare one: `idle_timeout`).
     Idle,
-    /// An oversized or malformed request gets a protocol error, then a close.
+    /// An oversized or malformed request gets a protocol error, then a close; under the
+    /// harness, a malformed request (`Session::malformed`) gets at most one reply the
+    /// session accepts as its error, then a close, or correct replies to what follows.
     ProtocolError,
     /// A half-closed client gets every reply, then a close.
     HalfClose,
@@ -54,7 +56,8 @@ pub enum Oracle {
     /// write to it (under the harness, when the options declare a `write_timeout`).
     StalledReader,
     /// No well-behaved client is closed by the server while it waits for replies: only
-    /// misbehaving clients may be cut, each for its documented reason.
+    /// misbehaving clients may be cut, each for its documented reason; under the harness,
+    /// a request of exactly the declared `max_request` is answered.
     WrongfulClose,
     /// A request that never ends is cut (buffer limit, line limit or frame deadline) before
     /// it costs more than `max_buffered` and one read, and never answered.
@@ -131,11 +134,9 @@ impl Oracle {
         !matches!(
             self,
             Oracle::Latency
-                | Oracle::ProtocolError
                 | Oracle::Limit
                 | Oracle::Counters
                 | Oracle::RequestBacklog
-                | Oracle::WrongfulClose
                 | Oracle::Unfinished
                 | Oracle::Executed
                 | Oracle::Quit

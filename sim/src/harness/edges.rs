@@ -1,0 +1,140 @@
+//! Clients at the edges of a protocol, for any server whose session says how to reach
+//! them: a request the server cannot parse, one of exactly the declared limit, replies
+//! taken slowly.
+
+use super::client::{cut, Client, Verdict};
+use crate::oracle::Oracle;
+use crate::transcript::Event;
+use crate::window::ClientStream;
+use bytes::BytesMut;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::time::timeout;
+
+/// How long after its error reply a malformed client waits for the server's close before
+/// taking the connection as kept open.
+const CLOSE_AFTER_ERROR: Duration = Duration::from_millis(100);
+
+impl Client {
+    /// A malformed request: the server must answer with at most one reply its session
+    /// accepts as an error, then close, or keep the connection and answer what follows as
+    /// a well-behaved client's requests.
+    pub(super) async fn malformed(&mut self, mut stream: ClientStream) -> Verdict {
+        let Some(request) = self.session.malformed(&mut self.work) else {
+            return self.behave(stream).await;
+        };
+        self.note(format!("malformed request: {}", cut(&request.bytes)));
+        let len = request.bytes.len() as u64;
+        let seams = request.boundaries.clone();
+        let ends = [request.bytes.len()];
+        if self
+            .deliver(&mut stream, request.bytes.clone(), &ends, &seams)
+            .await
+            < len
+        {
+            return self.refused_malformed("closed before the request was written whole");
+        }
+        let wait = self.shared.options.reply_timeout;
+        let mut buf = BytesMut::new();
+        let error = loop {
+            match self.framer.next_frame(&mut buf) {
+                Ok(Some(frame)) => break frame,
+                Ok(None) => {}
+                Err(e) => {
+                    return Err((
+                        Oracle::ProtocolError,
+                        format!("its answer to a malformed request cannot be framed: {e}"),
+                    ))
+                }
+            }
+            match timeout(wait, stream.read_buf(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return self.refused_malformed("closed, no answer"),
+                Ok(Ok(_)) => {}
+                Err(_) if self.crashed() => return Ok(()),
+                Err(_) => {
+                    return Err((
+                        Oracle::ProtocolError,
+                        format!(
+                            "neither an answer nor a close within {wait:?} of a malformed request{}: the connection hangs",
+                            if buf.is_empty() { String::new() } else { format!(" (holding {})", cut(&buf)) }
+                        ),
+                    ))
+                }
+            }
+        };
+        self.note(format!("error reply {}", error.escape_ascii()));
+        self.session.check_error(&request, &error).map_err(|e| {
+            (
+                Oracle::ProtocolError,
+                format!("its answer to a malformed request: {e}"),
+            )
+        })?;
+        match timeout(CLOSE_AFTER_ERROR, stream.read_buf(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) if buf.is_empty() => {
+                return self.refused_malformed("an error reply, then a close")
+            }
+            Ok(Ok(0)) | Ok(Err(_)) | Ok(Ok(_)) => {
+                return Err((
+                    Oracle::ProtocolError,
+                    format!("more than one answer to a malformed request: {}", cut(&buf)),
+                ))
+            }
+            Err(_) => {}
+        }
+        // Kept open: what follows must be answered as if nothing had happened.
+        self.shared.tally(|t| t.malformed_refused += 1);
+        self.note("the connection stays open after the error reply".into());
+        self.behave(stream).await.map_err(|(oracle, detail)| {
+            (
+                oracle,
+                format!(
+                    "after an error reply to a malformed request, on the same connection: {detail}"
+                ),
+            )
+        })
+    }
+
+    /// The end of a malformed client whose server refused its request.
+    fn refused_malformed(&mut self, how: &str) -> Verdict {
+        self.record(Event::Closed {
+            why: format!("malformed request refused: {how}"),
+        });
+        self.shared.tally(|t| t.malformed_refused += 1);
+        Ok(())
+    }
+
+    /// A request of exactly the declared limit first, which must be answered; then a
+    /// well-behaved client.
+    pub(super) async fn at_limit(&mut self, stream: ClientStream) -> Verdict {
+        let size = self.shared.options.max_request;
+        self.first = self.session.at_limit(&mut self.work, size);
+        let Some(request) = &self.first else {
+            return self.behave(stream).await;
+        };
+        self.note(format!(
+            "at-limit request, {} bytes (max_request {size})",
+            request.bytes.len()
+        ));
+        match self.behave(stream).await {
+            Err((Oracle::Unanswered, detail)) if self.answered == 0 && !self.crashed() => Err((
+                Oracle::WrongfulClose,
+                format!("a request of {size} bytes, the declared max_request, was not answered: {detail}"),
+            )),
+            Ok(()) => {
+                self.shared.tally(|t| t.at_limit_served += 1);
+                Ok(())
+            }
+            verdict => verdict,
+        }
+    }
+
+    /// A well-behaved client that takes its replies slowly, a large one first.
+    pub(super) async fn slow_reader(&mut self, stream: ClientStream) -> Verdict {
+        self.first = self.session.large_reply(&mut self.work);
+        self.slow = true;
+        self.note("slow reader".into());
+        self.behave(stream).await?;
+        self.shared.tally(|t| t.slow_reads += 1);
+        Ok(())
+    }
+}
