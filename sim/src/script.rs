@@ -21,9 +21,8 @@
 //! ```
 
 use crate::oracle::Oracle;
-use crate::scenario::{Faults, Role, Scenario};
+use crate::role::Role;
 use crate::transcript::Expected;
-use crate::world::{run, RunOptions};
 use bytes::{Bytes, BytesMut};
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{Framing, ReplyDecoder, ReplyEncoder};
@@ -197,7 +196,7 @@ impl<'de> Deserialize<'de> for Step {
 
 /// A role by its scenario-file name.
 mod role_name {
-    use crate::scenario::Role;
+    use crate::role::Role;
     use serde::{de, Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(role: &Role, s: S) -> Result<S::Ok, S::Error> {
@@ -217,32 +216,6 @@ mod role_name {
                     names.join(", ")
                 ))
             })
-    }
-}
-
-/// `scenario` lifted into a script: run once, every client's steps and every connection's
-/// polls (`plan`) written down. The script keeps the scenario's target, framing and limits,
-/// and the seed turmoil's latencies draw from; nothing else in it draws.
-pub fn lift(scenario: &Scenario) -> Scenario {
-    let options = RunOptions {
-        lift: true,
-        ..RunOptions::default()
-    };
-    let report = run(scenario, options);
-    let (scripts, connections) = (report.scripts, report.connections);
-    Scenario {
-        name: format!("{}-script", scenario.name.trim_end_matches("-script")),
-        clients: scripts.iter().map(|s| s.id + 1).max().unwrap_or(0),
-        only_clients: None,
-        tape: None,
-        scripts,
-        connections,
-        // The plans hold every fault the run had; only the window still applies.
-        faults: Faults {
-            window: scenario.faults.window,
-            ..Faults::none()
-        },
-        ..scenario.clone()
     }
 }
 

@@ -3,9 +3,9 @@
 //! every place, passing the real server and catching a fixture that mishandles a cut.
 
 use framesim::kv::explore::explore;
+use framesim::kv::lift;
 use framesim::kv::shrink::Failure;
 use framesim::kv::{run, Preset, RunOptions, Scenario, Target};
-use framesim::script::lift;
 use framesim_server::protocol::Framing;
 
 /// A small scenario: `clients` x `requests`, in `framing`, on `target`.
