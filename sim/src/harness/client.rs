@@ -29,7 +29,7 @@ type Pending = std::collections::VecDeque<(Request, Range<u64>)>;
 /// One virtual client.
 pub(super) struct Client {
     pub(super) id: usize,
-    role: Role,
+    pub(super) role: Role,
     pub(super) shared: Shared,
     /// How its bytes reach the wire: chunks, gaps, batches, cuts.
     pub(super) delivery: Draws,
@@ -37,6 +37,11 @@ pub(super) struct Client {
     pub(super) work: Draws,
     pub(super) session: Box<dyn Session>,
     pub(super) framer: Box<dyn ReplyFramer>,
+    /// When its last connect began (a lifted script connects then).
+    pub(super) connecting_since: Duration,
+    /// In a run being lifted: requests waiting for their reply, and where their
+    /// expectations are in the script.
+    pub(super) expecting: std::collections::VecDeque<(usize, Request)>,
 }
 
 /// Why a client stopped: the oracle it broke and what happened; `None` is a pass.
@@ -52,11 +57,16 @@ impl Client {
             work: seeds::rng(seed, Stream::Workload(id)),
             session: shared.workload.session(id),
             framer: shared.workload.framer(),
+            connecting_since: Duration::ZERO,
+            expecting: Default::default(),
             shared,
         }
     }
 
     pub(super) fn record(&self, event: Event) {
+        if self.shared.scripting.lifter.is_some() {
+            self.lift(&event);
+        }
         self.shared.transcript.record(Actor::Client(self.id), event);
     }
 
@@ -66,6 +76,14 @@ impl Client {
 
     /// Runs this client to its end; any violation is reported to the run.
     pub(super) async fn run(mut self) {
+        let scripted = self.shared.scripting.scripts.as_ref();
+        if let Some(scripted) = scripted.and_then(|all| all.get(&self.id)).cloned() {
+            if let Err((oracle, detail)) = self.play(scripted).await {
+                self.shared.violation(oracle, Some(self.id), detail);
+            }
+            self.shared.tally(|t| t.clients_finished += 1);
+            return;
+        }
         let ramp = self.shared.options.ramp;
         if !ramp.is_zero() {
             let start = self.delivery.random_range(Duration::ZERO..=ramp);
@@ -86,6 +104,7 @@ impl Client {
         if let Err((oracle, detail)) = verdict {
             self.shared.violation(oracle, Some(self.id), detail);
         }
+        self.lifted();
         self.shared.tally(|t| t.clients_finished += 1);
     }
 
@@ -121,6 +140,7 @@ impl Client {
 
     pub(super) async fn connect(&mut self) -> Result<ClientStream, String> {
         let addr = ("server", self.shared.options.port);
+        self.connecting_since = crate::clock::now();
         let mut last = String::new();
         for _ in 0..CONNECT_TRIES {
             let Ok(connected) = timeout(ACCEPT_WAIT, TcpStream::connect(addr)).await else {
@@ -166,6 +186,7 @@ impl Client {
                 let Some(request) = self.session.next_request(&mut self.work) else {
                     break;
                 };
+                self.asked(&request);
                 let base = bytes.len();
                 seams.extend(request.boundaries.iter().map(|&b| base + b));
                 bytes.extend_from_slice(&request.bytes);
@@ -235,6 +256,7 @@ impl Client {
         waiting: usize,
     ) -> Result<Bytes, (Oracle, String)> {
         let wait = self.shared.options.reply_timeout;
+        self.reading();
         loop {
             match self.framer.next_frame(buf) {
                 Ok(Some(frame)) => return Ok(frame),
@@ -273,7 +295,9 @@ impl Client {
         self.note(format!("reply {}", reply.escape_ascii()));
         self.shared.tally(|t| t.replies += 1);
         let what = || format!("request {}", cut(&request.bytes));
-        if let Some(want) = self.session.expect(request) {
+        let want = self.session.expect(request);
+        self.answered(want.as_ref(), reply);
+        if let Some(want) = want {
             if want != reply {
                 return Err((
                     Oracle::Reply,
