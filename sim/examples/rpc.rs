@@ -387,3 +387,137 @@ fn a_select_without_biased_is_caught_and_named() {
     assert!(message.contains("[determinism]"), "{message}");
     assert!(message.contains("select! without `biased;`"), "{message}");
 }
+
+/// The first seed of `0..16` this harness fails.
+#[cfg(test)]
+fn failing_seed(harness: &Harness) -> u64 {
+    (0..16)
+        .find(|&seed| !harness.run(seed).passed())
+        .expect("a failing seed")
+}
+
+#[test]
+fn a_planted_bugs_failure_lifts_to_a_script_that_fails_it_and_passes_the_fixed_server() {
+    let dir = std::env::temp_dir().join(format!("framesim-rpc-scripts-{}", std::process::id()));
+    for bug in [Bug::OneReadOneFrame, Bug::NoFrameDeadline] {
+        let buggy = harness(bug);
+        let seed = failing_seed(&buggy);
+        let shrunk = buggy.shrink(seed).expect("it fails");
+        let script = buggy
+            .clone()
+            .with(shrunk.options.clone())
+            .lift(seed)
+            .unwrap();
+        assert_eq!(script.clients.len(), 1, "{bug:?}: {}", script.to_toml());
+        // The file reads back to the same script.
+        let path = dir.join(format!("{bug:?}.toml"));
+        script.save(&path).unwrap();
+        assert_eq!(framesim::harness::Script::load(&path).unwrap(), script);
+        // Against the buggy server it fails as the shrunk run did; the same every time.
+        let failed = buggy.replay_script(&script).unwrap();
+        let oracle = |o: &framesim::Outcome| o.violations.first().map(|v| v.oracle);
+        assert_eq!(
+            oracle(&failed),
+            oracle(&shrunk.outcome),
+            "{bug:?}: {}",
+            failed.failure("-")
+        );
+        let again = buggy.replay_script(&script).unwrap();
+        assert_eq!(again.transcript.hash(), failed.transcript.hash());
+        // The fixed server passes it.
+        let fixed = harness(Bug::None).replay_script(&script).unwrap();
+        assert!(
+            fixed.passed(),
+            "{bug:?} script, fixed server: {}",
+            fixed.failure("-")
+        );
+        if bug == Bug::OneReadOneFrame {
+            assert!(
+                script.to_toml().contains("expect bytes "),
+                "{}",
+                script.to_toml()
+            );
+            assert!(fixed.tally.replies > 0);
+        }
+    }
+    // A folder of scripts is a regression test: the fixed server passes every one.
+    assert_eq!(harness(Bug::None).replay_scripts(&dir), Ok(2));
+    let err = harness(Bug::NoFrameDeadline)
+        .replay_scripts(&dir)
+        .unwrap_err();
+    assert!(err.contains("NoFrameDeadline.toml: [slowloris]"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn explore_finds_the_cut_a_server_that_takes_each_read_for_a_frame_mishandles() {
+    // One client, three requests, one at a time, from the fixed server: a passing script.
+    let options = Options {
+        clients: 1,
+        max_requests: Some(3),
+        delivery: framesim::harness::Delivery {
+            pipeline: 1,
+            ..Options::gentle().delivery
+        },
+        ..Options::gentle()
+    };
+    let script = harness(Bug::None).with(options).lift(0).unwrap();
+    let clean = harness(Bug::None).explore(&script, 1).unwrap();
+    assert!(clean.failure.is_none(), "{clean}");
+    assert_eq!(clean.logical_views, 1, "{clean}");
+    assert!(clean.runs > 30, "{clean}");
+    // Each request written whole is one read: the buggy server passes that...
+    let buggy = harness(Bug::OneReadOneFrame);
+    assert!(buggy.replay_script(&script.whole()).unwrap().passed());
+    // ...and fails the first cut inside a request, written as a script that fails again.
+    let found = buggy.explore(&script, 1).unwrap();
+    let failed = found.failure.as_ref().expect("a cut that breaks it");
+    assert!(failed.what.contains("cut at"), "{found}");
+    let again = buggy
+        .replay_script(&framesim::harness::Script::load(&failed.path).unwrap())
+        .unwrap();
+    assert_eq!(again.first_failure(), failed.run.first_failure());
+}
+
+#[test]
+fn a_script_that_cannot_be_judged_is_refused_saying_why() {
+    let script = harness(Bug::None)
+        .with(Options {
+            clients: 1,
+            max_requests: Some(1),
+            ..Options::gentle()
+        })
+        .lift(0)
+        .unwrap();
+    let text = script.to_toml();
+    for (from, to, says) in [
+        ("\"read\"", "\"read twice\"", "script step 'read twice'"),
+        ("connect\"", "connect soon\"", "connect soon"),
+        (
+            "\nrole = \"normal\"",
+            "\nrole = \"nobody\"",
+            "unknown role 'nobody'",
+        ),
+    ] {
+        assert!(text.contains(from), "{from} in\n{text}");
+        let err = framesim::harness::Script::from_toml(&text.replacen(from, to, 1)).unwrap_err();
+        assert!(err.contains(says), "{err}");
+    }
+    // A reply of framesim's own world is not a reply of this server.
+    let mut kv = script.clone();
+    kv.clients[0].steps[1] =
+        framesim::script::Step::Expect(framesim::transcript::Expected::Integer);
+    let err = framesim::harness::Script::from_toml(&kv.to_toml()).unwrap_err();
+    assert!(err.contains("a step of framesim's own world"), "{err}");
+    // A reply only the session's check judges, from a session that draws other bytes now.
+    let checked = text.replacen("expect bytes", "expect checked", 1);
+    let edited = checked.replacen("write \\x00", "write \\x01", 1);
+    assert_ne!(checked, edited);
+    let err = harness(Bug::None)
+        .replay_script(&framesim::harness::Script::from_toml(&edited).unwrap())
+        .unwrap_err();
+    assert!(err.contains("expect checked"), "{err}");
+    // Lifting a never-reader is refused, naming it.
+    let err = harness(Bug::None).lift(0).unwrap_err();
+    assert!(err.contains("never-reader"), "{err}");
+}

@@ -98,6 +98,7 @@ mod oracle;
 mod output;
 mod panics;
 mod report;
+mod role;
 mod scenario;
 pub mod script;
 mod seeds;

@@ -478,7 +478,7 @@ fn shrink(pick: &Pick, out: Option<PathBuf>) -> Result<ExitCode, String> {
 /// `framesim lift`.
 fn lift(pick: &Pick, out: Option<PathBuf>) -> Result<ExitCode, String> {
     let scenario = pick.scenario()?;
-    let script = framesim::script::lift(&scenario);
+    let script = framesim::kv::lift(&scenario);
     let path = out
         .unwrap_or_else(|| framesim::kv::work_dir().join(format!("{}.toml", script.file_stem())));
     script

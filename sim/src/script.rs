@@ -19,11 +19,24 @@
 //! close within 500ms slowloris        (the server must close within 500ms of the last
 //!                                      connect, read or half-close; else that oracle)
 //! ```
+//!
+//! A script of a server of your own ([`harness::Script`](crate::harness::Script)) has the
+//! same steps, but its replies are bytes, not key-value replies:
+//!
+//! ```text
+//! expect bytes \x00\x00\x00\x01\x00    (the reply must be these bytes: what the session's
+//!                                      `expect` predicted when the script was lifted)
+//! expect checked \x00\x00\x00\x01\x01  (the reply that came, judged by the session's
+//!                                      `check_reply`; the replay judges it so again)
+//! ```
+//!
+//! [`cuts`] runs a script under every way its clients' bytes can be cut, for either kind.
 
 use crate::oracle::Oracle;
-use crate::scenario::{Faults, Role, Scenario};
+use crate::role::Role;
 use crate::transcript::Expected;
-use crate::world::{run, RunOptions};
+pub mod cuts;
+
 use bytes::{Bytes, BytesMut};
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{Framing, ReplyDecoder, ReplyEncoder};
@@ -73,8 +86,15 @@ pub enum Step {
         /// What.
         bytes: Bytes,
     },
-    /// The next reply read must satisfy this.
+    /// The next reply read must satisfy this (framesim's own world).
     Expect(Expected),
+    /// The next reply read must be exactly these bytes (a server of your own: what the
+    /// session's [`expect`](crate::Session::expect) predicted).
+    ExpectBytes(Bytes),
+    /// The next reply read is judged by the session's
+    /// [`check_reply`](crate::Session::check_reply), which alone can say whether it is
+    /// right; these are the bytes that came when the script was lifted (none if none came).
+    Checked(Bytes),
     /// Read one reply; check it against the oldest expectation not yet met.
     Read,
     /// End the client's side of the stream.
@@ -110,6 +130,9 @@ impl fmt::Display for Step {
                 write!(f, "expect error {}", escape(prefix.as_bytes()))
             }
             Step::Expect(Expected::Integer) => f.write_str("expect integer"),
+            Step::ExpectBytes(bytes) => write!(f, "expect bytes {}", escape(bytes)),
+            Step::Checked(bytes) if bytes.is_empty() => f.write_str("expect checked"),
+            Step::Checked(bytes) => write!(f, "expect checked {}", escape(bytes)),
             Step::Read => f.write_str("read"),
             Step::HalfClose => f.write_str("half-close"),
             Step::Drop { mid_frame: false } => f.write_str("drop"),
@@ -142,6 +165,12 @@ impl FromStr for Step {
             }
             "expect" => match rest.split_once(' ').unwrap_or((rest, "")) {
                 ("integer", "") => Ok(Step::Expect(Expected::Integer)),
+                ("bytes", bytes) => Ok(Step::ExpectBytes(
+                    unescape(bytes).map_err(|e| bad(&e))?.into(),
+                )),
+                ("checked", bytes) => {
+                    Ok(Step::Checked(unescape(bytes).map_err(|e| bad(&e))?.into()))
+                }
                 ("error", prefix) => {
                     let prefix = unescape(prefix).map_err(|e| bad(&e))?;
                     let prefix = String::from_utf8(prefix).map_err(|_| bad("not UTF-8"))?;
@@ -175,8 +204,8 @@ impl FromStr for Step {
             }
             _ => Err(bad(
                 "unknown step (known: at TIME connect, at TIME write BYTES, expect REPLY, \
-                 expect error PREFIX, expect integer, read, half-close, drop, drop mid-frame, \
-                 close within TIME ORACLE)",
+                 expect error PREFIX, expect integer, expect bytes BYTES, expect checked BYTES, \
+                 read, half-close, drop, drop mid-frame, close within TIME ORACLE)",
             )),
         }
     }
@@ -197,7 +226,7 @@ impl<'de> Deserialize<'de> for Step {
 
 /// A role by its scenario-file name.
 mod role_name {
-    use crate::scenario::Role;
+    use crate::role::Role;
     use serde::{de, Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(role: &Role, s: S) -> Result<S::Ok, S::Error> {
@@ -220,39 +249,13 @@ mod role_name {
     }
 }
 
-/// `scenario` lifted into a script: run once, every client's steps and every connection's
-/// polls (`plan`) written down. The script keeps the scenario's target, framing and limits,
-/// and the seed turmoil's latencies draw from; nothing else in it draws.
-pub fn lift(scenario: &Scenario) -> Scenario {
-    let options = RunOptions {
-        lift: true,
-        ..RunOptions::default()
-    };
-    let report = run(scenario, options);
-    let (scripts, connections) = (report.scripts, report.connections);
-    Scenario {
-        name: format!("{}-script", scenario.name.trim_end_matches("-script")),
-        clients: scripts.iter().map(|s| s.id + 1).max().unwrap_or(0),
-        only_clients: None,
-        tape: None,
-        scripts,
-        connections,
-        // The plans hold every fault the run had; only the window still applies.
-        faults: Faults {
-            window: scenario.faults.window,
-            ..Faults::none()
-        },
-        ..scenario.clone()
-    }
-}
-
 /// Where the clients of a run being lifted put their steps.
 #[derive(Debug, Clone, Default)]
 pub struct Lifter(Arc<Mutex<BTreeMap<usize, (ClientScript, Duration)>>>);
 
 impl Lifter {
-    /// Adds `step`, taken at virtual time `now`, to client `id`'s script.
-    pub fn push(&self, id: usize, role: Role, now: Duration, step: Step) {
+    /// Adds `step`, taken at virtual time `now`, to client `id`'s script; its index there.
+    pub fn push(&self, id: usize, role: Role, now: Duration, step: Step) -> usize {
         let mut all = self.0.lock().expect("lifter lock");
         let (script, since) = all.entry(id).or_insert_with(|| {
             let script = ClientScript {
@@ -266,6 +269,19 @@ impl Lifter {
             *since = now;
         }
         script.steps.push(step);
+        script.steps.len() - 1
+    }
+
+    /// Puts `step` in place of client `id`'s step at `index` (an expectation known only
+    /// once its reply came).
+    pub fn set(&self, id: usize, index: usize, step: Step) {
+        let mut all = self.0.lock().expect("lifter lock");
+        if let Some(slot) = all
+            .get_mut(&id)
+            .and_then(|(script, _)| script.steps.get_mut(index))
+        {
+            *slot = step;
+        }
     }
 
     /// Client `id`'s last step, and how long ago its last connect, read or half-close was
@@ -288,6 +304,14 @@ impl Step {
     /// heard or did to the connection besides writing.
     pub fn starts_a_wait(&self) -> bool {
         matches!(self, Step::Connect { .. } | Step::Read | Step::HalfClose)
+    }
+
+    /// Whether it says what a reply must be (met by a later [`Step::Read`]).
+    pub fn is_expectation(&self) -> bool {
+        matches!(
+            self,
+            Step::Expect(_) | Step::ExpectBytes(_) | Step::Checked(_)
+        )
     }
 }
 
@@ -324,6 +348,9 @@ mod tests {
             Step::Expect(Expected::Exact(Reply::bulk(&b"a\r\nb"[..]))),
             Step::Expect(Expected::ErrorPrefix("ERR Protocol error".into())),
             Step::Expect(Expected::Integer),
+            Step::ExpectBytes(Bytes::from_static(b"\x00\x00\x00\x01\x00 \\")),
+            Step::Checked(Bytes::from_static(b"\x00\x00\x00\x01\x01")),
+            Step::Checked(Bytes::new()),
             Step::Read,
             Step::HalfClose,
             Step::Drop { mid_frame: true },
@@ -346,6 +373,7 @@ mod tests {
             "at soon connect",
             "at 1ms write \\q",
             "expect +OK",
+            "expect bytes \\q",
             "close within 1s nobody",
         ] {
             let err = line.parse::<Step>().unwrap_err();

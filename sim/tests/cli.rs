@@ -64,3 +64,29 @@ fn bad_input_is_refused_with_what_was_wrong() {
         assert_eq!(cli(echo(None), args), ExitCode::from(2), "{args}");
     }
 }
+
+#[test]
+fn a_lifted_failure_replays_failing_and_passes_the_sound_server() {
+    let (sound, broken) = (|| echo(Some(Duration::from_millis(300))), || echo(None));
+    let dir = std::env::temp_dir().join(format!("framesim-cli-script-{}", std::process::id()));
+    let file = dir.join("script.toml");
+    let lift = format!("lift --seed 3 --out {}", file.display());
+    assert_eq!(cli(broken(), &lift), ExitCode::SUCCESS);
+    let replay = format!("replay --script {}", file.display());
+    assert_eq!(cli(broken(), &replay), ExitCode::FAILURE);
+    assert_eq!(cli(sound(), &replay), ExitCode::SUCCESS);
+    let explore = format!("explore {} --cuts 1", file.display());
+    assert_eq!(cli(sound(), &explore), ExitCode::SUCCESS);
+    // A script that does not read is refused with code 2, like any bad input.
+    std::fs::write(
+        &file,
+        "seed = 1\n[[script]]\nid = 0\nrole = \"normal\"\nsteps = [\"jump\"]\n",
+    )
+    .unwrap();
+    assert_eq!(cli(sound(), &replay), ExitCode::from(2));
+    assert_eq!(
+        cli(sound(), "replay --script /no/such/file.toml"),
+        ExitCode::from(2)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -3,9 +3,9 @@
 //! every place, passing the real server and catching a fixture that mishandles a cut.
 
 use framesim::kv::explore::explore;
+use framesim::kv::lift;
 use framesim::kv::shrink::Failure;
 use framesim::kv::{run, Preset, RunOptions, Scenario, Target};
-use framesim::script::lift;
 use framesim_server::protocol::Framing;
 
 /// A small scenario: `clients` x `requests`, in `framing`, on `target`.
@@ -110,11 +110,14 @@ fn explore_finds_a_fixture_that_loses_a_delimiter_split_across_reads() {
         "whole writes do not show it"
     );
     let found = explore(&broken, 1).unwrap();
-    let (what, report, path) = found.failure.as_ref().expect("a cut that breaks it");
-    assert!(what.contains("cut at"), "{found}");
+    let failed = found.failure.as_ref().expect("a cut that breaks it");
+    assert!(failed.what.contains("cut at"), "{found}");
     // The failing variant was written as a script that replays to the same failure.
-    let again = run(&Scenario::load(path).unwrap(), RunOptions::default());
-    assert_eq!(Failure::of(&again), Failure::of(report));
+    let again = run(
+        &Scenario::load(&failed.path).unwrap(),
+        RunOptions::default(),
+    );
+    assert_eq!(Failure::of(&again), Failure::of(&failed.run));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! framesim's subcommands for any server: one call in a binary of your own (an example, say)
-//! gives your [`Harness`] `run`, `check`, `sweep` (jobs, shards) and `shrink`, each failure
-//! with the command that runs it again.
+//! gives your [`Harness`] `run`, `check`, `sweep` (jobs, shards), `shrink`, and `lift`,
+//! `replay --script` and `explore` for scripts, each failure with the command that runs it
+//! again.
 //!
 //! ```no_run
 //! # use framesim::harness::{Harness, KvWorkload};
@@ -11,6 +12,7 @@
 //! }
 //! ```
 
+use super::cli_scripts as scripts;
 use super::options::Options;
 use super::run::Harness;
 use super::sweep::{divergence, jobs, run_seeds, Failed};
@@ -73,6 +75,33 @@ enum Command {
         /// Where the shrunk options go (default `target/framesim/cli-<seed>-shrunk.toml`).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Shrink a failing seed, then lift it into a script file: its clients' bytes as their
+    /// delivery cut them, and what each reply must be.
+    Lift {
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where the script goes (default `target/framesim/cli-<seed>-script.toml`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Lift the run as it is, without shrinking it first.
+        #[arg(long)]
+        no_shrink: bool,
+    },
+    /// Replay a script file (as `lift` writes it) with every oracle.
+    Replay {
+        /// The script.
+        #[arg(long, value_name = "FILE")]
+        script: PathBuf,
+    },
+    /// Run a script under every cut of its clients' bytes, each write one server read.
+    Explore {
+        /// The script.
+        script: PathBuf,
+        /// Cuts per client's bytes: 0, 1 or 2.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+        cuts: u8,
     },
 }
 
@@ -137,6 +166,15 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
         Command::Check { seed } => check(&harness, &me, seed),
         Command::Sweep { seeds, jobs, shard } => sweep(&harness, &me, seeds, jobs, shard),
         Command::Shrink { seed, out } => shrink(&harness, &own, &me, seed, out),
+        Command::Lift {
+            seed,
+            out,
+            no_shrink,
+        } => scripts::lift(&harness, &me.invocation(), seed, out, !no_shrink),
+        Command::Replay { script } => scripts::replay(&harness, &me.invocation(), &script),
+        Command::Explore { script, cuts } => {
+            scripts::explore(&harness, &me.invocation(), &script, cuts.into())
+        }
     }
 }
 

@@ -36,7 +36,7 @@ type Pending = std::collections::VecDeque<(Request, Range<u64>)>;
 /// One virtual client.
 pub(super) struct Client {
     pub(super) id: usize,
-    role: Role,
+    pub(super) role: Role,
     pub(super) shared: Shared,
     /// How its bytes reach the wire: chunks, gaps, batches, cuts.
     pub(super) delivery: Draws,
@@ -50,6 +50,11 @@ pub(super) struct Client {
     pub(super) slow: bool,
     /// Replies judged so far.
     pub(super) answered: usize,
+    /// When its last connect began (a lifted script connects then).
+    pub(super) connecting_since: Duration,
+    /// In a run being lifted: requests waiting for their reply, and where their
+    /// expectations are in the script.
+    pub(super) expecting: std::collections::VecDeque<(usize, Request)>,
 }
 
 /// Why a client stopped: the oracle it broke and what happened; `None` is a pass.
@@ -68,11 +73,16 @@ impl Client {
             first: None,
             slow: false,
             answered: 0,
+            connecting_since: Duration::ZERO,
+            expecting: Default::default(),
             shared,
         }
     }
 
     pub(super) fn record(&self, event: Event) {
+        if self.shared.scripting.lifter.is_some() {
+            self.lift(&event);
+        }
         self.shared.transcript.record(Actor::Client(self.id), event);
     }
 
@@ -82,6 +92,14 @@ impl Client {
 
     /// Runs this client to its end; any violation is reported to the run.
     pub(super) async fn run(mut self) {
+        let scripted = self.shared.scripting.scripts.as_ref();
+        if let Some(scripted) = scripted.and_then(|all| all.get(&self.id)).cloned() {
+            if let Err((oracle, detail)) = self.play(scripted).await {
+                self.shared.violation(oracle, Some(self.id), detail);
+            }
+            self.shared.tally(|t| t.clients_finished += 1);
+            return;
+        }
         let ramp = self.shared.options.ramp;
         if !ramp.is_zero() {
             let start = self.delivery.random_range(Duration::ZERO..=ramp);
@@ -89,7 +107,7 @@ impl Client {
         }
         // However a server wedges it, a client ends: past ten reply timeouts it is stuck.
         let limit = self.shared.options.reply_timeout * 10;
-        let verdict = match timeout(limit, self.play()).await {
+        let verdict = match timeout(limit, self.play_role()).await {
             Ok(verdict) => verdict,
             Err(_) => Err((
                 Oracle::Finished,
@@ -99,11 +117,12 @@ impl Client {
         if let Err((oracle, detail)) = verdict {
             self.shared.violation(oracle, Some(self.id), detail);
         }
+        self.lifted();
         self.shared.tally(|t| t.clients_finished += 1);
     }
 
     /// This client's role, played on a new connection.
-    async fn play(&mut self) -> Verdict {
+    async fn play_role(&mut self) -> Verdict {
         match self.connect().await {
             Err(e) => Err((Oracle::Connect, e)),
             Ok(stream) => match self.role {
@@ -153,6 +172,7 @@ impl Client {
 
     pub(super) async fn connect(&mut self) -> Result<ClientStream, String> {
         let addr = ("server", self.shared.options.port);
+        self.connecting_since = crate::clock::now();
         let mut last = String::new();
         for _ in 0..CONNECT_TRIES {
             let Ok(connected) = timeout(ACCEPT_WAIT, TcpStream::connect(addr)).await else {
@@ -202,6 +222,7 @@ impl Client {
                 let Some(request) = request else {
                     break;
                 };
+                self.asked(&request);
                 let base = bytes.len();
                 seams.extend(request.boundaries.iter().map(|&b| base + b));
                 bytes.extend_from_slice(&request.bytes);
@@ -271,6 +292,7 @@ impl Client {
         waiting: usize,
     ) -> Result<Bytes, (Oracle, String)> {
         let wait = self.shared.options.reply_timeout;
+        self.reading();
         loop {
             match self.framer.next_frame(buf) {
                 Ok(Some(frame)) => return Ok(frame),
@@ -327,7 +349,9 @@ impl Client {
         self.shared.tally(|t| t.replies += 1);
         self.answered += 1;
         let what = || format!("request {}", cut(&request.bytes));
-        if let Some(want) = self.session.expect(request) {
+        let want = self.session.expect(request);
+        self.answered(want.as_ref(), reply);
+        if let Some(want) = want {
             if want != reply {
                 return Err((
                     Oracle::Reply,

@@ -34,6 +34,7 @@ impl Client {
             let Some(request) = self.session.next_request(&mut self.work) else {
                 break;
             };
+            self.asked(&request);
             seams.extend(request.boundaries.iter().map(|&b| bytes.len() + b));
             bytes.extend_from_slice(&request.bytes);
             ends.push(bytes.len());

@@ -33,6 +33,12 @@
 //! (`drain`); [`Options::max_connections`] probes the server's connection limit once the
 //! clients have left (`connection-limit`).
 //!
+//! A failing seed, shrunk, lifts to a [`Script`] ([`Harness::lift`]): each client's bytes
+//! as its delivery cut them and what each reply must be, written as a file that
+//! [`Harness::replay_script`] (or [`Harness::replay_scripts`], a folder of them) replays
+//! against the server with every oracle, and [`Harness::explore`] runs under every 1- and
+//! 2-cut of its bytes.
+//!
 //! `framesim run` is built from the same parts: framesim's own server is a server closure
 //! over this [`Listener`], its well-behaved clients draw from [`KvWorkload`] through
 //! [`Session`], and both play on one simulation stage (hosts, monitor, restart).
@@ -68,6 +74,7 @@
 mod axum;
 mod buffers;
 pub mod cli;
+mod cli_scripts;
 mod client;
 mod edges;
 mod hostile;
@@ -75,11 +82,14 @@ pub mod http;
 #[cfg(feature = "stream")]
 mod incoming;
 mod kv;
+mod lift;
 mod limit;
 mod listener;
 mod options;
 mod outcome;
+mod play;
 mod run;
+mod script;
 mod shared;
 mod shrink;
 mod sweep;
@@ -95,6 +105,7 @@ pub use options::{Delivery, Faults, Options, Role, RoleMix};
 pub use outcome::{Outcome, Tally, Violation};
 pub use run::Harness;
 pub(crate) use run::{server_fn, ServerFn};
+pub use script::{Exploration, Script};
 pub use shrink::Shrunk;
 pub use sweep::{options_from_env, seeds_from_env, sweep, target_flag, Replay, DEFAULT_SEEDS};
 pub use workload::{

@@ -7,7 +7,7 @@ use super::limit;
 use super::listener::{Listener, Shutdown};
 use super::options::Options;
 use super::outcome::Outcome;
-use super::shared::Shared;
+use super::shared::{Scripting, Shared};
 use super::workload::Workload;
 use crate::net::Wiring;
 use crate::oracle::Oracle;
@@ -109,12 +109,22 @@ impl Harness {
 
     /// Runs `seed` to its end and checks every oracle.
     pub fn run(&self, seed: u64) -> Outcome {
-        run(self, seed, self.options.keep_transcript)
+        run(
+            self,
+            seed,
+            self.options.keep_transcript,
+            Scripting::default(),
+        )
     }
 
     /// Runs `seed` keeping every transcript line (for a report or a file).
     pub fn replay(&self, seed: u64) -> Outcome {
-        run(self, seed, true)
+        run(self, seed, true, Scripting::default())
+    }
+
+    /// The workload its clients ask.
+    pub(super) fn workload(&self) -> &Arc<dyn Workload> {
+        &self.workload
     }
 
     /// Runs `seed` twice; the transcript hash, or where the two runs first differ.
@@ -150,7 +160,8 @@ async fn within(limit: Duration, done: impl Fn() -> bool) -> bool {
     true
 }
 
-fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
+/// Runs `seed` of `harness`, lifted into a script or played from one as `scripting` says.
+pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting) -> Outcome {
     let o = harness.options.clone();
     let transcript = Transcript::new(keep);
     // The per-stream capacity is also the accept backlog, which panics when full.
@@ -166,6 +177,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
     let wiring = Wiring {
         taps: Arc::new(BufferTaps(buffers.clone())),
         windows: windows.clone(),
+        plans: scripting.plans.clone(),
         ..Wiring::plain(transcript.clone())
     };
     let shared = Shared {
@@ -177,6 +189,7 @@ fn run(harness: &Harness, seed: u64, keep: bool) -> Outcome {
         buffers,
         violations,
         tally: Arc::default(),
+        scripting,
     };
     let hosts = o.hosts.clamp(1, o.clients.max(1));
     let running = o.client_ids();

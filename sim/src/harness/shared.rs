@@ -4,11 +4,34 @@ use super::buffers::Buffers;
 use super::options::Options;
 use super::outcome::Tally;
 use super::workload::Workload;
+use crate::kv::plan::Plans;
 use crate::oracle::{Oracle, Violations};
+use crate::script::{ClientScript, Lifter};
 use crate::transcript::Actor;
 use crate::transcript::Transcript;
 use crate::window::Windows;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+
+/// A client's script in a scripted run: its steps, and whether its session draws the very
+/// bytes the steps write (then the session judges its replies, as in the run it was lifted
+/// from).
+#[derive(Debug, Clone)]
+pub(super) struct Scripted {
+    pub(super) script: ClientScript,
+    pub(super) synced: bool,
+}
+
+/// Whether a run is lifted into a script, played from one, or neither; and how its
+/// connections' polls go (drawn, recorded, or played back).
+#[derive(Clone, Default)]
+pub(super) struct Scripting {
+    /// A run being lifted: where its clients put their steps.
+    pub(super) lifter: Option<Lifter>,
+    /// A scripted run: its clients' scripts, by id.
+    pub(super) scripts: Option<Arc<BTreeMap<usize, Scripted>>>,
+    pub(super) plans: Plans,
+}
 
 /// What the clients and the monitor of a run share.
 #[derive(Clone)]
@@ -23,6 +46,8 @@ pub(super) struct Shared {
     pub(super) buffers: Arc<Buffers>,
     pub(super) violations: Violations,
     pub(super) tally: Arc<Mutex<Tally>>,
+    /// Lifting the run, or playing a script.
+    pub(super) scripting: Scripting,
 }
 
 impl Shared {

@@ -3,7 +3,7 @@
 //! [`run`] on turmoil and judged by every [`Oracle`](crate::Oracle), summed up in a
 //! [`Report`] with the command that replays it ([`command_for`]), its [`transcript`]
 //! written as a file ([`write_transcript`]), [`shrink`]ed to the smallest scenario that
-//! still fails, lifted to a [`script`](crate::script) (with each connection's fault
+//! still fails, [`lift`]ed to a [`script`](crate::script) (with each connection's fault
 //! [`plan`]) and [`explore`]d. [`against`] runs the same clients against a real server over
 //! real TCP, [`fuzz`] draws a scenario from a fuzzer's bytes, and [`shard`] splits a
 //! sweep's seeds.
@@ -13,6 +13,7 @@
 pub mod against;
 pub mod explore;
 pub mod fuzz;
+mod lift;
 pub mod plan;
 pub mod shard;
 pub mod shrink;
@@ -26,3 +27,4 @@ pub use crate::scenario::{
 };
 pub use crate::seeds::fresh as fresh_seed;
 pub use crate::world::{check_determinism, run, Divergence, RunOptions};
+pub use lift::lift;

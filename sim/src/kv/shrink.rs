@@ -225,7 +225,7 @@ impl State {
     /// end.
     fn script(&mut self, on_step: &mut impl FnMut(&Step)) {
         if self.best.scripts.is_empty() {
-            let lifted = crate::script::lift(&self.best);
+            let lifted = crate::kv::lift(&self.best);
             if !self.accept(lifted, "lifted into a script".into(), on_step) {
                 return;
             }

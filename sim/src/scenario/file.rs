@@ -148,6 +148,15 @@ impl Scenario {
                     "client {}'s first step must be 'at TIME connect'",
                     script.id
                 )
+            } else if script
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::ExpectBytes(_) | Step::Checked(_)))
+            {
+                format!(
+                    "client {}: 'expect bytes' and 'expect checked' are steps of a script of a server of your own (framesim::harness::Script), not of a scenario",
+                    script.id
+                )
             } else {
                 continue;
             };

@@ -11,11 +11,12 @@ mod roles;
 pub mod swarm;
 
 pub use crate::net::Faults;
+pub use crate::role::Role;
 pub use crate::target::Target;
 use crate::window::DEFAULT_WINDOW;
 pub use file::{shown, work_dir};
 pub use presets::Preset;
-pub use roles::{Role, Roles};
+pub use roles::Roles;
 
 use crate::kv::plan::ConnectionPlan;
 use crate::script::ClientScript;
