@@ -1,6 +1,7 @@
 //! The tokio tutorial's kind of server under the harness: a line protocol read through
 //! tokio-util's `Framed` + `LinesCodec`, a task per connection, the store an
-//! `Arc<Mutex<HashMap>>`. `SET key value` answers `OK`, `GET key` the value or `(nil)`.
+//! `Arc<Mutex<HashMap>>`. `SET key value` answers `OK`, `GET key` the value or `(nil)`,
+//! `QUIT` `BYE` before it closes.
 //!
 //! `cargo run -p framesim --example lines -- sweep --jobs 2` sweeps it from its own
 //! command line; `cargo test -p framesim --example lines` runs the tests below, which
@@ -78,6 +79,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                     "OK".to_string()
                 }
                 (Some("GET"), Some(key), None) => db.get(key).cloned().unwrap_or("(nil)".into()),
+                (Some("QUIT"), None, None) => "BYE".to_string(),
                 _ => "ERR unknown command".to_string(),
             }
         };
@@ -91,7 +93,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         } else {
             send_line(&mut lines, reply).await
         };
-        if sent.is_err() {
+        if sent.is_err() || line == "QUIT" {
             return;
         }
     }
@@ -158,6 +160,9 @@ impl Session for Client {
 
     fn expect(&mut self, request: &Request) -> Option<Bytes> {
         let line = std::str::from_utf8(&request.bytes).ok()?.trim_end();
+        if line == "QUIT" {
+            return Some(Bytes::from_static(b"BYE\n"));
+        }
         let mut words = line.splitn(3, ' ');
         let reply = match (words.next()?, words.next()?, words.next()) {
             ("SET", key, Some(value)) => {
@@ -167,6 +172,10 @@ impl Session for Client {
             (_, key, _) => self.mine.get(key).cloned().unwrap_or("(nil)".into()),
         };
         Some(Bytes::from(reply + "\n"))
+    }
+
+    fn quit(&mut self, _rng: &mut Draws) -> Option<Request> {
+        Some(Request::new(&b"QUIT\n"[..]))
     }
 
     /// A line that is not UTF-8: `LinesCodec` refuses it, and the server closes.
@@ -212,6 +221,7 @@ fn the_line_server_passes_a_hostile_sweep() {
     let tally = framesim::sweep!(harness(true, true));
     assert_eq!(tally.requests, tally.replies);
     assert!(tally.slowloris_cut > 0 && tally.oversized_refused > 0 && tally.half_closed > 0);
+    assert!(tally.malformed_refused > 0 && tally.at_limit_served > 0 && tally.quits > 0);
 }
 
 #[test]

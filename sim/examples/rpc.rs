@@ -4,7 +4,7 @@
 //!
 //! A frame is a 4-byte big-endian length, then that many bytes: an opcode and its payload.
 //! ADD (1) takes two big-endian u64s and answers their wrapping sum; ECHO (2) answers its
-//! payload. A reply is a frame holding a status byte (0 ok, 1 unknown opcode) and the result.
+//! payload; QUIT (3) answers an empty ok and closes the connection, running nothing after it. A reply is a frame holding a status byte (0 ok, 1 unknown opcode) and the result.
 //!
 //! `cargo run -p framesim --example rpc -- sweep --seeds 0..1000 --jobs 2` sweeps it from
 //! its own command line (`run`, `check`, `sweep`, `shrink`); `cargo test -p framesim
@@ -21,6 +21,7 @@ use tokio::time::{sleep, timeout_at, Instant};
 
 const ADD: u8 = 1;
 const ECHO: u8 = 2;
+const QUIT: u8 = 3;
 /// The largest frame the server takes.
 const MAX_FRAME: usize = 1 << 20;
 /// How long a frame's bytes may take to arrive, from its first.
@@ -49,6 +50,10 @@ pub enum Bug {
     LimitOffByOne,
     /// A frame with no opcode read as if it had one: its connection's task panics.
     EmptyFramePanics,
+    /// QUIT closes at once, dropping the replies of the frames read with it.
+    QuitDropsReplies,
+    /// A frame with an unknown opcode passed over in silence: its client waits forever.
+    UnknownIgnored,
 }
 
 /// Serves every connection `listener` accepts until `shutdown`, with `bug` planted.
@@ -110,7 +115,7 @@ async fn connection(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static
             answer(&read.slice(4.min(read.len())..), &mut out);
         }
         // Every frame whose bytes have all arrived; the rest waits for the next read.
-        let mut answered = false;
+        let (mut answered, mut quitting) = (false, false);
         while buf.len() >= 4 {
             let len = u32::from_be_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
             let too_long = match bug {
@@ -130,8 +135,20 @@ async fn connection(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static
                 // The opcode, taken without asking whether there is one.
                 std::hint::black_box(frame[0]);
             }
+            if bug == Bug::UnknownIgnored && !matches!(frame.first(), Some(&(ADD | ECHO | QUIT))) {
+                continue;
+            }
+            if frame.first() == Some(&QUIT) {
+                if bug == Bug::QuitDropsReplies {
+                    return;
+                }
+                quitting = true;
+            }
             answer(&frame, &mut out);
             answered = true;
+            if quitting {
+                break;
+            }
         }
         begun = match (buf.is_empty(), answered) {
             (true, _) => None,
@@ -142,7 +159,7 @@ async fn connection(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static
             Some(writer) => writer.write_all(&out).await.is_ok(),
             None => replies.send(out).is_ok(),
         };
-        if !sent {
+        if !sent || quitting {
             return;
         }
     }
@@ -185,6 +202,7 @@ fn answer(frame: &Bytes, out: &mut BytesMut) {
             (0, Bytes::copy_from_slice(&sum.to_be_bytes()))
         }
         (Some(&ECHO), _) => (0, frame.slice(1..)),
+        (Some(&QUIT), 1) => (0, Bytes::new()),
         _ => (1, Bytes::new()),
     };
     out.put_u32(1 + body.len() as u32);
@@ -269,6 +287,11 @@ impl Session for RpcSession {
         Some(Request::new(bytes.freeze()).with_boundaries([4, 5]))
     }
 
+    /// QUIT.
+    fn quit(&mut self, _rng: &mut Draws) -> Option<Request> {
+        Some(Request::new(&b"\0\0\0\x01\x03"[..]).with_boundaries([4]))
+    }
+
     /// An ECHO of 64 KiB.
     fn large_reply(&mut self, _rng: &mut Draws) -> Option<Request> {
         let mut bytes = BytesMut::new();
@@ -285,6 +308,7 @@ impl Session for RpcSession {
                 .wrapping_add(u64_at(body, 9))
                 .to_be_bytes()
                 .to_vec(),
+            QUIT => Vec::new(),
             _ => body[1..].to_vec(),
         };
         let mut reply = BytesMut::new();
@@ -312,7 +336,7 @@ fn harness(bug: Bug) -> Harness {
 /// framesim's subcommands for this server (`cargo run --example rpc -- sweep --jobs 2`),
 /// with a bug planted if `RPC_BUG` names one (`no-frame-deadline`, `one-read-one-frame`,
 /// `no-accept-backoff`, `unbounded-replies`, `no-frame-limit`, `unbiased-select`,
-/// `limit-off-by-one`, `empty-frame-panics`).
+/// `limit-off-by-one`, `empty-frame-panics`, `quit-drops-replies`, `unknown-ignored`).
 fn main() -> std::process::ExitCode {
     let bug = match std::env::var("RPC_BUG").as_deref() {
         Err(_) | Ok("" | "none") => Bug::None,
@@ -324,6 +348,8 @@ fn main() -> std::process::ExitCode {
         Ok("unbiased-select") => Bug::UnbiasedSelect,
         Ok("limit-off-by-one") => Bug::LimitOffByOne,
         Ok("empty-frame-panics") => Bug::EmptyFramePanics,
+        Ok("quit-drops-replies") => Bug::QuitDropsReplies,
+        Ok("unknown-ignored") => Bug::UnknownIgnored,
         Ok(other) => {
             eprintln!("RPC_BUG={other:?} is not a bug this example plants");
             return std::process::ExitCode::from(2);
@@ -341,6 +367,7 @@ fn the_rpc_server_answers_every_request_as_the_model_says() {
     assert!(tally.slowloris_cut > 0 && tally.half_closed > 0 && tally.windows_filled > 0);
     assert!(tally.oversized_refused > 0);
     assert!(tally.malformed_refused > 0 && tally.at_limit_served > 0 && tally.slow_reads > 0);
+    assert!(tally.quits > 0);
 }
 
 #[test]
@@ -356,6 +383,8 @@ fn every_planted_bug_is_caught_by_the_oracle_aimed_at_it() {
         (Bug::NoFrameLimit, &["oversized"]),
         (Bug::LimitOffByOne, &["wrongful-close"]),
         (Bug::EmptyFramePanics, &["panic"]),
+        (Bug::QuitDropsReplies, &["quit"]),
+        (Bug::UnknownIgnored, &["protocol-error"]),
     ] {
         let caught = (0..8).filter(|&seed| {
             let outcome = harness(bug).run(seed);

@@ -136,6 +136,7 @@ impl Client {
                 Role::Malformed => self.malformed(stream).await,
                 Role::AtLimit => self.at_limit(stream).await,
                 Role::SlowReader => self.slow_reader(stream).await,
+                Role::Quitter => self.quitter(stream).await,
             },
         }
     }

@@ -1,12 +1,12 @@
 //! Clients at the edges of a protocol, for any server whose session says how to reach
 //! them: a request the server cannot parse, one of exactly the declared limit, replies
-//! taken slowly.
+//! taken slowly, a request to close.
 
 use super::client::{cut, Client, Verdict};
 use crate::oracle::Oracle;
 use crate::transcript::Event;
 use crate::window::ClientStream;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
@@ -135,6 +135,78 @@ impl Client {
         self.note("slow reader".into());
         self.behave(stream).await?;
         self.shared.tally(|t| t.slow_reads += 1);
+        Ok(())
+    }
+
+    /// A batch of the session's requests and its request to close, pipelined: every reply,
+    /// the quit's last, then a close. (Nothing goes after the quit: a server that closes
+    /// with bytes unread sends a reset, which in real TCP too may take the replies with
+    /// it.)
+    pub(super) async fn quitter(&mut self, mut stream: ClientStream) -> Verdict {
+        let Some(quit) = self.session.quit(&mut self.work) else {
+            return self.behave(stream).await;
+        };
+        let count = self.shared.options.delivery.pipeline.clamp(1, 4);
+        let mut asked = Vec::new();
+        for _ in 0..count {
+            match self.session.next_request(&mut self.work) {
+                Some(request) => asked.push(request),
+                None => break,
+            }
+        }
+        let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
+        for request in asked.iter().chain([&quit]) {
+            seams.extend(request.boundaries.iter().map(|&b| bytes.len() + b));
+            bytes.extend_from_slice(&request.bytes);
+            ends.push(bytes.len());
+            self.note(format!("request {}", cut(&request.bytes)));
+        }
+        self.note(format!("quitting after {} request(s)", asked.len()));
+        self.shared.tally(|t| t.requests += asked.len() as u64 + 1);
+        let bytes: Bytes = bytes.freeze();
+        self.deliver(&mut stream, bytes, &ends, &seams).await;
+        let mut buf = BytesMut::new();
+        let owed = asked.len() + 1;
+        for (i, request) in asked.iter().chain([&quit]).enumerate() {
+            match self.read_reply(&mut stream, &mut buf, owed - i).await {
+                Ok(reply) => self.judge(request, &reply)?,
+                Err(_) if self.crashed() => return Ok(()),
+                Err((_, lost)) => {
+                    return Err((
+                        Oracle::Quit,
+                        format!("{} of {owed} replies before the close: {lost}", i),
+                    ))
+                }
+            }
+        }
+        let wait = self.shared.options.reply_timeout;
+        loop {
+            if !buf.is_empty() {
+                return Err((
+                    Oracle::Quit,
+                    format!(
+                        "after the quit's reply, {} byte(s) more: {}",
+                        buf.len(),
+                        cut(&buf)
+                    ),
+                ));
+            }
+            match timeout(wait, stream.read_buf(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(_)) => {}
+                Err(_) if self.crashed() => return Ok(()),
+                Err(_) => {
+                    return Err((
+                        Oracle::Quit,
+                        format!("every reply up to the quit's came, but no close within {wait:?}"),
+                    ))
+                }
+            }
+        }
+        self.record(Event::Closed {
+            why: "closed after the quit".into(),
+        });
+        self.shared.tally(|t| t.quits += 1);
         Ok(())
     }
 }

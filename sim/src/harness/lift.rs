@@ -108,5 +108,6 @@ pub(super) fn script_role(role: Role) -> crate::role::Role {
         Role::Malformed => Named::Malformed,
         Role::AtLimit => Named::AtLimit,
         Role::SlowReader => Named::SlowReader,
+        Role::Quitter => Named::Quit,
     }
 }

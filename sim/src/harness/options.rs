@@ -312,11 +312,15 @@ pub enum Role {
     /// large one (from [`Session::large_reply`](super::Session::large_reply)): every reply
     /// must come whole, however long the server's writes wait.
     SlowReader,
+    /// Pipelines a batch of requests and a request to close (from
+    /// [`Session::quit`](super::Session::quit)): every reply, the quit's last, then a
+    /// close (`quit`).
+    Quitter,
 }
 
 /// How many clients play each misbehaving role, by id: first the slowloris clients, then
-/// the disconnecting, idle, half-closing, never-reading, oversized, malformed, at-limit and
-/// slow-reading ones; the rest behave.
+/// the disconnecting, idle, half-closing, never-reading, oversized, malformed, at-limit,
+/// slow-reading and quitting ones; the rest behave.
 ///
 /// The default has one of each (clients beyond [`Options::clients`] simply do not run);
 /// [`RoleMix::none`] has none.
@@ -350,6 +354,8 @@ pub struct RoleMix {
     pub at_limit: usize,
     /// Clients that read their replies slowly.
     pub slow_reader: usize,
+    /// Clients that end with a request to close.
+    pub quit: usize,
 }
 
 impl Default for RoleMix {
@@ -364,6 +370,7 @@ impl Default for RoleMix {
             malformed: 1,
             at_limit: 1,
             slow_reader: 1,
+            quit: 1,
             ..RoleMix::none()
         }
     }
@@ -385,6 +392,7 @@ impl RoleMix {
             malformed: 0,
             at_limit: 0,
             slow_reader: 0,
+            quit: 0,
         }
     }
 
@@ -401,6 +409,7 @@ impl RoleMix {
             (self.malformed, Role::Malformed),
             (self.at_limit, Role::AtLimit),
             (self.slow_reader, Role::SlowReader),
+            (self.quit, Role::Quitter),
         ] {
             end += count;
             if id < end {

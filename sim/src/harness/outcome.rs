@@ -36,6 +36,8 @@ pub struct Tally {
     pub at_limit_served: u64,
     /// Slow readers that got every reply.
     pub slow_reads: u64,
+    /// Quitting clients answered, then closed.
+    pub quits: u64,
 }
 
 impl Tally {
@@ -54,6 +56,7 @@ impl Tally {
         self.malformed_refused += other.malformed_refused;
         self.at_limit_served += other.at_limit_served;
         self.slow_reads += other.slow_reads;
+        self.quits += other.quits;
     }
 }
 
@@ -109,7 +112,7 @@ impl Outcome {
         let (t, c) = (&self.tally, &self.counts);
         format!(
             "seed {}: {} requests, {} replies, {} clients finished, {} slowloris cut, {} \
-             disconnects, {} idle, {} restarted, {} half-closed, {} windows filled, {} oversized refused, {} malformed refused, {} at the limit served, {} slow reads; {} chunks, {} partial reads, {} coalesced reads, {} short \
+             disconnects, {} idle, {} restarted, {} half-closed, {} windows filled, {} oversized refused, {} malformed refused, {} at the limit served, {} slow reads, {} quits; {} chunks, {} partial reads, {} coalesced reads, {} short \
              writes, {} spurious pendings; {} events, hash {:016x}, {:?} virtual; {}",
             self.seed,
             t.requests,
@@ -125,6 +128,7 @@ impl Outcome {
             t.malformed_refused,
             t.at_limit_served,
             t.slow_reads,
+            t.quits,
             c.writes,
             c.partial_reads,
             c.coalesced_reads,

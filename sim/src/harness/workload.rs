@@ -132,6 +132,16 @@ pub trait Session: Send {
         None
     }
 
+    /// A request that asks the server to close the connection (`QUIT`), for a quitting
+    /// client ([`Role::Quitter`](super::Role::Quitter)), which pipelines a batch of its
+    /// session's requests and this one: it must get every reply, the quit's own last
+    /// (judged like any other), then a close and nothing more (`quit`). `None`, the
+    /// default: that client behaves well.
+    fn quit(&mut self, rng: &mut Draws) -> Option<Request> {
+        let _ = rng;
+        None
+    }
+
     /// Judges one reply frame (as the [`ReplyFramer`] cut it) to `request`: an `Err` is a
     /// `[reply]` violation with that text.
     fn check_reply(&mut self, request: &Request, reply: &[u8]) -> Result<(), String> {
