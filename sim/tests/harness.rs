@@ -16,9 +16,9 @@ fn framings() -> [Framing; 3] {
     [Framing::Resp, Framing::line(), Framing::length()]
 }
 
-/// Two clients of every role but the oversized one (the key-value workload makes no
-/// oversized request) beside the well-behaved ones; a slowloris must be cut within twice
-/// the server's frame deadline.
+/// Two clients of every role but the oversized, at-limit and slow-reading ones (the
+/// key-value workload makes no such request: they depend on the server's limits) beside
+/// the well-behaved ones; a slowloris must be cut within twice the server's frame deadline.
 fn options() -> Options {
     Options {
         clients: 24,
@@ -29,6 +29,8 @@ fn options() -> Options {
             half_close: 2,
             never_reader: 2,
             oversized: 0,
+            malformed: 2,
+            quit: 2,
             slowloris_bound: FRAME_DEADLINE * 2,
             ..RoleMix::none()
         },
@@ -77,8 +79,11 @@ fn framesim_passes_in_every_framing() {
             u64::try_from(framesim::harness::seeds_from_env(0..4).unwrap().count()).unwrap();
         // Every role ran: a run that exercised nothing passes nothing.
         assert_eq!(tally.requests, tally.replies, "{framing}");
-        // 14 well-behaved clients of 8 requests, two half-closing ones of a batch of 4.
-        assert_eq!(tally.replies, seeds * (14 * 8 + 2 * 4), "{framing}");
+        // 10 well-behaved clients of 8 requests, two half-closing ones of a batch of 4, two
+        // quitting ones of a batch of 4 and the QUIT (a malformed client is closed).
+        assert_eq!(tally.replies, seeds * (10 * 8 + 2 * 4 + 2 * 5), "{framing}");
+        assert_eq!(tally.malformed_refused, seeds * 2, "{framing}");
+        assert_eq!(tally.quits, seeds * 2, "{framing}");
         assert_eq!(tally.slowloris_cut, seeds * 2, "{framing}");
         assert_eq!(tally.disconnects, seeds * 2, "{framing}");
         assert_eq!(tally.idle, seeds * 2, "{framing}");

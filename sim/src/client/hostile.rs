@@ -8,7 +8,7 @@
 //! ones that make a careless close reset the connection before the error is read.
 
 use super::Client;
-use crate::boundary::{header_max, length_header};
+use crate::boundary::{header_max, length_header, malformed};
 use crate::model::Model;
 use crate::scenario::Role;
 use crate::transcript::{Event, Expected};
@@ -101,94 +101,6 @@ fn oversized(framing: &Framing, limits: &Limits) -> Vec<u8> {
             let mut b = length_header(header_len, endian, limits.max_frame as u64 + 1);
             b.extend_from_slice(b"abc");
             b
-        }
-    }
-}
-
-/// The framing's malformed requests, each with what it is.
-fn malformed(framing: &Framing) -> Vec<(Vec<u8>, &'static str)> {
-    match framing {
-        Framing::Resp => {
-            let all: [(&[u8], _); 10] = [
-                (
-                    b"*2\r\n$3\r\nGET\r\n:1\r\n",
-                    "an argument that is not a bulk",
-                ),
-                (b"*1\r\n$-1\r\n", "a negative bulk length"),
-                (
-                    b"*2\r\n$3\r\nGET\r\n$1x\r\nk\r\n",
-                    "a bulk length with a letter",
-                ),
-                (b"*x\r\n", "an array length that is not a number"),
-                (b"*1\r\n$+4\r\nPING\r\n", "a bulk length with a plus sign"),
-                (
-                    b"*01\r\n$4\r\nPING\r\n",
-                    "an array length with a leading zero",
-                ),
-                (b"*2147483648\r\n", "an array length past i32"),
-                (b"*2\r\n$3\r\nGETxx$1\r\nk\r\n", "a bulk not ended by CRLF"),
-                (
-                    b"SET k \"unbalanced\r\n",
-                    "an inline request with an open quote",
-                ),
-                (
-                    b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n*1\r\n$1\r\nv\r\n",
-                    "an array inside a request",
-                ),
-            ];
-            all.map(|(bytes, what)| (bytes.to_vec(), what)).to_vec()
-        }
-        Framing::Line { delimiter } => [
-            (&b"GET \"unbalanced"[..], "a line with an open quote"),
-            (b"SET k \"a\"b", "a line with a closing quote inside a word"),
-            (b"SET k 'a", "a line with an open single quote"),
-        ]
-        .map(|(line, what)| ([line, delimiter].concat(), what))
-        .to_vec(),
-        &Framing::Length { header_len, endian } => {
-            let header = |n: usize| length_header(header_len, endian, n as u64);
-            let frame = |payload: Vec<u8>| [header(payload.len()), payload].concat();
-            let mut all = vec![
-                (
-                    frame([header(9), b"a".to_vec()].concat()),
-                    "an argument that claims 9 bytes inside a frame that holds 1",
-                ),
-                (
-                    frame([header(3), b"GET".to_vec(), header(5), b"ab".to_vec()].concat()),
-                    "a second argument cut short inside its frame",
-                ),
-            ];
-            // A lone piece of an argument's header needs a header of two bytes or more.
-            if header_len > 1 {
-                all.push((
-                    frame(vec![0; header_len - 1]),
-                    "a frame holding part of an argument's header",
-                ));
-            }
-            all
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::BytesMut;
-    use framesim_server::framing::{Decoder, FrameError};
-    use framesim_server::protocol::RequestDecoder;
-
-    #[test]
-    fn every_malformed_request_is_refused_by_the_server_decoder_without_waiting() {
-        for framing in crate::boundary::every_framing() {
-            for (bytes, what) in malformed(&framing) {
-                let mut decoder = RequestDecoder::new(&framing, &Limits::default());
-                let mut buf = BytesMut::from(&bytes[..]);
-                let got = decoder.decode(&mut buf);
-                assert!(
-                    matches!(got, Err(FrameError::Malformed { .. })),
-                    "{framing:?}, {what}: {got:?}"
-                );
-            }
         }
     }
 }

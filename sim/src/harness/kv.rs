@@ -2,12 +2,14 @@
 //! of each client's own keys.
 
 use super::workload::{KvRequest, ReplyFramer, Request, Session, Workload};
+use crate::boundary::malformed;
 use crate::model::{satisfies, Model};
 use crate::seeds::Draws;
+use crate::transcript::Expected;
 use bytes::{Bytes, BytesMut};
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{encode_command, Framing, ReplyDecoder};
-use framesim_server::Command;
+use framesim_server::{Command, Reply};
 use rand::Rng;
 use std::sync::Arc;
 
@@ -148,22 +150,55 @@ impl Session for KvSession {
         })
     }
 
+    /// One of the framing's malformed requests (an argument that is not a bulk, a length
+    /// with a letter, an open quote, an argument cut short inside its frame).
+    fn malformed(&mut self, rng: &mut Draws) -> Option<Request> {
+        let all = malformed(&self.framing);
+        let (bytes, _) = all.get(rng.random_range(0..all.len().max(1)))?;
+        Some(Request::new(bytes.clone()))
+    }
+
+    /// An error reply: `-ERR Protocol error…` in RESP, its line or frame in the others.
+    fn check_error(&mut self, _request: &Request, reply: &[u8]) -> Result<(), String> {
+        match decode(&self.framing, reply)? {
+            Reply::Error(e) if e.starts_with("ERR") => Ok(()),
+            other => Err(format!("expected an error reply, got {other:?}")),
+        }
+    }
+
+    /// `QUIT`, which gets `+OK`.
+    fn quit(&mut self, _rng: &mut Draws) -> Option<Request> {
+        let command = Command::new(["QUIT"]);
+        let mut bytes = BytesMut::new();
+        encode_command(&self.framing, &command, &mut bytes).ok()?;
+        let expect = Expected::Exact(Reply::Simple("OK".into()));
+        Some(Request {
+            kv: Some(KvRequest { command, expect }),
+            ..Request::new(bytes.freeze())
+        })
+    }
+
     fn check_reply(&mut self, request: &Request, reply: &[u8]) -> Result<(), String> {
         let Some(kv) = &request.kv else {
             return Err("a reply to a request this session never drew".into());
         };
-        let mut decoder = ReplyDecoder::new(&self.framing, MAX_REPLY);
-        let mut buf = BytesMut::from(reply);
-        let got = decoder
-            .decode_eof(&mut buf)
-            .map_err(|e| format!("{:?}: unreadable reply: {e}", kv.command))?
-            .ok_or_else(|| format!("{:?}: empty reply", kv.command))?;
+        let got = decode(&self.framing, reply).map_err(|e| format!("{:?}: {e}", kv.command))?;
         if satisfies(&got, &kv.expect) {
             Ok(())
         } else {
             Err(format!("expected {:?}, got {got:?}", kv.expect))
         }
     }
+}
+
+/// The one reply that is the whole of `reply`.
+fn decode(framing: &Framing, reply: &[u8]) -> Result<Reply, String> {
+    let mut decoder = ReplyDecoder::new(framing, MAX_REPLY);
+    let mut buf = BytesMut::from(reply);
+    decoder
+        .decode_eof(&mut buf)
+        .map_err(|e| format!("unreadable reply: {e}"))?
+        .ok_or_else(|| "empty reply".to_string())
 }
 
 /// A request every framing skips without a reply: an empty RESP array or inline line, a
