@@ -211,6 +211,17 @@ impl Client {
         Ok(())
     }
 
+    /// An answer's first bytes as the transcript shows them: the reply the workload's framer
+    /// cuts from them (which may blank what follows the wall clock, as `http::framer` does
+    /// a `Date`), else only their count, so that no clock's bytes reach the transcript.
+    fn shown(&mut self, answer: &[u8]) -> String {
+        let mut buf = BytesMut::from(answer);
+        match self.framer.next_frame(&mut buf) {
+            Ok(Some(frame)) => cut(&frame),
+            _ => format!("{} byte(s)", answer.len()),
+        }
+    }
+
     /// Writes `request` in chunks while watching for the server's answer: how it refused.
     async fn refused(
         &mut self,
@@ -229,7 +240,7 @@ impl Client {
                 biased;
                 read = reader.read(&mut scratch) => return Ok(match read {
                     Ok(0) | Err(_) => format!("oversized request refused: closed after {at} of {} bytes", bytes.len()),
-                    Ok(n) => format!("oversized request refused: answered after {at} of {} bytes: {}", bytes.len(), cut(&scratch[..n])),
+                    Ok(n) => format!("oversized request refused: answered after {at} of {} bytes: {}", bytes.len(), self.shown(&scratch[..n])),
                 }),
                 wrote = writer.write(chunk), if !chunk.is_empty() => match wrote {
                     Ok(n) => at += n,
