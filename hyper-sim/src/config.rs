@@ -1,81 +1,124 @@
-//! What a run depends on: its [`Config`], and the port the server listens on.
+//! hyper's settings under test: the header-read timeout, `pipeline_flush`,
+//! `max_buf_size` and `half_close`, from code or from the environment.
 
-use crate::role::Role;
-use framesim::kv::Faults;
 use std::time::Duration;
 
-/// The port hyper listens on.
-pub const PORT: u16 = 80;
+/// The smallest `max_buf_size` hyper takes (it panics below it).
+pub const MIN_BUF_SIZE: usize = 8192;
 
-/// Everything a run depends on.
-#[derive(Debug, Clone)]
+/// How hyper's HTTP/1.1 builder is set up for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
-    /// Every random choice of the run follows from it.
-    pub seed: u64,
-    /// Virtual clients.
-    pub clients: usize,
-    /// Client hosts they are spread over.
-    pub hosts: usize,
-    /// hyper's `header_read_timeout`; `None` turns it off (and slowloris must then win).
+    /// hyper's `header_read_timeout`; `None` turns it off (and a slowloris then wins).
     pub header_timeout: Option<Duration>,
-    /// hyper's `max_buf_size`.
-    pub max_buf_size: usize,
     /// hyper's `pipeline_flush`: hold responses back while more requests are buffered.
     pub pipeline_flush: bool,
-    /// Time between the bytes a slowloris or a slow body trickles.
-    pub slowloris_interval: Duration,
-    /// What the stream adapter does to the server's reads and writes.
-    pub faults: Faults,
-    /// Keep every event (determinism checks, small runs); otherwise only the hash.
-    pub keep_events: bool,
-    /// Every client plays this role, instead of each its own (focused runs).
-    pub only: Option<Role>,
+    /// hyper's `max_buf_size`: the read buffer, and so the largest head it takes.
+    pub max_buf_size: usize,
+    /// hyper's `half_close`: answer a client that shut its writing side after its
+    /// requests, rather than close at once.
+    pub half_close: bool,
+}
+
+impl Default for Config {
+    /// A 1 s header timeout, a 16 KiB buffer, `half_close` on, `pipeline_flush` off
+    /// (hyper's default).
+    fn default() -> Self {
+        Config {
+            header_timeout: Some(Duration::from_secs(1)),
+            pipeline_flush: false,
+            max_buf_size: 16 * 1024,
+            half_close: true,
+        }
+    }
 }
 
 impl Config {
-    /// The run CI makes: a thousand clients over 25 hosts, a 1 s header timeout, a 16 KiB
-    /// buffer limit, and every stream fault.
-    pub fn new(seed: u64) -> Self {
-        Config {
-            seed,
-            clients: 1000,
-            hosts: 25,
-            header_timeout: Some(Duration::from_secs(1)),
-            max_buf_size: 16 * 1024,
-            pipeline_flush: true,
-            slowloris_interval: Duration::from_millis(250),
-            faults: Faults::every_kind(),
-            keep_events: false,
-            only: None,
-        }
+    /// The default, changed by `HYPER_HEADER_TIMEOUT_MS` (`0`: no timeout),
+    /// `HYPER_PIPELINE_FLUSH` and `HYPER_HALF_CLOSE` (`0` or `1`) and `HYPER_MAX_BUF_SIZE`
+    /// (at least 8192); an error names the variable that does not parse.
+    pub fn from_env() -> Result<Config, String> {
+        Config::from_vars(|name| std::env::var(name).ok())
     }
 
-    /// The command that replays this run.
-    pub fn replay_command(&self) -> String {
-        let mut cmd = format!(
-            "cargo run --release -p framesim-hyper -- --seed {} --clients {} --hosts {}",
-            self.seed, self.clients, self.hosts
-        );
-        let default = Config::new(self.seed);
-        match self.header_timeout {
-            None => cmd.push_str(" --no-header-timeout"),
-            Some(t) if Some(t) != default.header_timeout => {
-                cmd.push_str(&format!(" --header-timeout-ms {}", t.as_millis()))
+    /// [`from_env`](Self::from_env) with the variables read through `var`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let number = |name: &str| -> Result<Option<u64>, String> {
+            var(name)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| format!("{name}={v:?} is not a whole number"))
+                })
+                .transpose()
+        };
+        let mut config = Config::default();
+        if let Some(ms) = number("HYPER_HEADER_TIMEOUT_MS")? {
+            config.header_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        }
+        let switch = |name: &str, value: &mut bool| -> Result<(), String> {
+            match number(name)? {
+                None => {}
+                Some(0) => *value = false,
+                Some(1) => *value = true,
+                Some(n) => return Err(format!("{name}={n}: 0 or 1")),
             }
-            Some(_) => {}
+            Ok(())
+        };
+        switch("HYPER_PIPELINE_FLUSH", &mut config.pipeline_flush)?;
+        switch("HYPER_HALF_CLOSE", &mut config.half_close)?;
+        if let Some(size) = number("HYPER_MAX_BUF_SIZE")? {
+            config.max_buf_size = usize::try_from(size)
+                .ok()
+                .filter(|&s| s >= MIN_BUF_SIZE)
+                .ok_or_else(|| {
+                    format!("HYPER_MAX_BUF_SIZE={size}: hyper needs at least {MIN_BUF_SIZE}")
+                })?;
         }
-        if self.max_buf_size != default.max_buf_size {
-            cmd.push_str(&format!(" --max-buf-size {}", self.max_buf_size));
-        }
-        if !self.pipeline_flush {
-            cmd.push_str(" --no-pipeline-flush");
-        }
-        if self.faults != default.faults {
-            cmd.push_str(" --no-faults");
-        }
-        if let Some(role) = self.only {
-            cmd.push_str(&format!(" --only {}", role.name()));
-        }
-        cmd
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_vars(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn the_environment_changes_each_setting_and_bad_values_are_named() {
+        assert_eq!(vars(&[]), Ok(Config::default()));
+        let config = vars(&[
+            ("HYPER_HEADER_TIMEOUT_MS", "0"),
+            ("HYPER_PIPELINE_FLUSH", "1"),
+            ("HYPER_MAX_BUF_SIZE", "9000"),
+            ("HYPER_HALF_CLOSE", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config,
+            Config {
+                header_timeout: None,
+                pipeline_flush: true,
+                max_buf_size: 9000,
+                half_close: false,
+            }
+        );
+        let err = vars(&[("HYPER_MAX_BUF_SIZE", "100")]).unwrap_err();
+        assert!(err.contains("at least 8192"), "{err}");
+        let err = vars(&[("HYPER_HEADER_TIMEOUT_MS", "1s")]).unwrap_err();
+        assert!(err.contains("HYPER_HEADER_TIMEOUT_MS"), "{err}");
+        assert!(vars(&[("HYPER_PIPELINE_FLUSH", "2")]).is_err());
     }
 }

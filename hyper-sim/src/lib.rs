@@ -1,20 +1,25 @@
-//! hyper's HTTP/1.1 server, unchanged, under framesim's simulation.
+//! hyper's HTTP/1.1 server, unchanged, under framesim's harness.
 //!
-//! One turmoil host runs `hyper::server::conn::http1` over framesim's [`FaultyStream`]
-//! (partial and coalesced reads, short writes, spurious `Pending`s); the others run a
-//! thousand virtual clients that write HTTP/1.1 requests cut at random bytes: keep-alive,
-//! pipelined, `Content-Length` and chunked bodies, slowloris, slow bodies, idle
-//! connections, oversized heads, clients that leave mid-request. A model predicts every
-//! response and an oracle parses and checks it; the same seed gives the same events.
+//! The [`server`] is hyper 1's `http1::Builder::serve_connection` in an accept loop over
+//! any `framesim_listener::Listener`, set up by a [`Config`] (header-read timeout,
+//! `pipeline_flush`, `max_buf_size`) and serving the [`model`]'s handler. The [`session`]
+//! is an HTTP [`Workload`](framesim::harness::Workload) of keep-alive, pipelined,
+//! `Content-Length` and chunked requests, each reply judged by the model, with every hook
+//! the harness's misbehaving clients need: an oversized head, one at the limit, a
+//! malformed header, a large reply, `Connection: close`. [`harness`] puts them together,
+//! hyper's limits declared as the harness's options.
 //!
-//! [`FaultyStream`]: framesim::kv::FaultyStream
+//! ```no_run
+//! let tally = framesim::sweep!(framesim_hyper::harness(framesim_hyper::Config::default()));
+//! assert_eq!(tally.requests, tally.replies);
+//! ```
 
-pub mod client;
 mod config;
+mod harness;
 pub mod model;
-mod role;
-pub mod rt;
-mod shared;
-pub mod world;
+pub mod server;
+pub mod session;
 
-pub use world::{run, Config, Findings, Outcome};
+pub use config::{Config, MIN_BUF_SIZE};
+pub use harness::{harness, harness_with, options, SLOWLORIS_SLACK};
+pub use session::Http;

@@ -58,9 +58,3 @@ pub fn expect(req: &Request) -> (u16, Vec<u8>) {
     }
     (404, NOT_FOUND.to_vec())
 }
-
-/// The handler answers `req` without reading its body.
-pub fn leaves_body_unread(req: &Request) -> bool {
-    let echoed = req.method == "POST" && req.path == "/echo";
-    !echoed && !req.body.bytes().is_empty()
-}

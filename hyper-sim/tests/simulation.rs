@@ -1,188 +1,240 @@
-//! hyper's HTTP/1.1 server under the simulation: the CI run, its determinism, and what it
-//! shows about hyper's limits.
+//! hyper's HTTP/1.1 server under the harness: a hostile sweep passes, and what it shows
+//! about hyper 1's limits (docs/guide.md, "hyper under simulation").
 
-use framesim_hyper::client::Role;
-use framesim_hyper::{run, Config, Outcome};
-use std::time::Duration;
+use framesim::harness::{Harness, Options, Outcome, RoleMix};
+use framesim_hyper::{harness, harness_with, options, Config, Http};
 
-/// `FRAMESIM_SEED` replays one seed; else a fixed one, so CI is repeatable.
-fn seed() -> u64 {
-    std::env::var("FRAMESIM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed)
-}
-
-fn passing(config: Config) -> Outcome {
-    let outcome = run(config);
-    assert!(outcome.passed(), "{}", outcome.failure());
-    outcome
-}
-
-fn focused(role: Role, clients: usize) -> Config {
-    Config {
+/// Only `roles` misbehave, among `clients`, under `config`'s declared options.
+fn focused(config: Config, roles: RoleMix, clients: usize) -> Harness {
+    harness(config).with(Options {
         clients,
-        hosts: 4,
-        only: Some(role),
-        ..Config::new(seed())
-    }
+        roles: RoleMix {
+            slowloris_bound: options(&config).roles.slowloris_bound,
+            ..roles
+        },
+        ..options(&config)
+    })
+}
+
+/// The transcript's `closed` notes whose text holds `what`.
+fn closes(outcome: &Outcome, what: &str) -> Vec<String> {
+    outcome
+        .transcript
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains(" closed ") && l.contains(what))
+        .collect()
+}
+
+/// The oracles `outcome` found violated.
+fn oracles(outcome: &Outcome) -> Vec<&'static str> {
+    outcome.violations.iter().map(|v| v.oracle.name()).collect()
 }
 
 #[test]
-fn a_thousand_clients_get_what_the_model_predicts() {
-    let outcome = passing(Config::new(seed()));
-    println!("{}", outcome.summary());
-    let (f, c) = (&outcome.findings, &outcome.counts);
-    // Every role ran, and every stream fault happened: a run that exercised nothing passes
-    // nothing.
-    assert!(f.responses > 2000, "{}", outcome.summary());
-    assert!(f.pipelined > 500, "{}", outcome.summary());
-    assert_eq!(f.slowloris_cut_ms.len(), 50);
-    assert_eq!(f.slow_body_ms.len(), 50);
-    assert_eq!(f.large_heads, 50);
-    assert_eq!(f.oversized.values().sum::<u64>(), 50);
-    assert!(f.disconnects >= 40);
-    assert!(f.unread_bodies.values().sum::<u64>() > 0);
-    for n in [
-        c.partial_reads,
-        c.coalesced_reads,
-        c.short_writes,
-        c.pendings,
+fn a_hostile_sweep_passes_with_every_role() {
+    let tally = framesim::sweep!(harness(Config::default()));
+    assert_eq!(tally.requests, tally.replies);
+    assert!(tally.requests > 1000, "{tally:?}");
+    for (role, n) in [
+        ("slowloris", tally.slowloris_cut),
+        ("disconnect", tally.disconnects),
+        ("idle", tally.idle),
+        ("half-close", tally.half_closed),
+        ("never-reader", tally.windows_filled),
+        ("oversized", tally.oversized_refused),
+        ("malformed", tally.malformed_refused),
+        ("at-limit", tally.at_limit_served),
+        ("slow reader", tally.slow_reads),
+        ("quit", tally.quits),
     ] {
-        assert!(n > 100, "{}", outcome.summary());
+        assert_eq!(n, 16, "{role}: {tally:?}");
     }
 }
 
 #[test]
-fn the_same_seed_gives_the_same_events() {
+fn the_same_seed_gives_the_same_transcript() {
+    let harness = harness(Config::default());
+    let a = harness
+        .check_determinism(3)
+        .expect("seed 3 is deterministic");
+    let b = harness
+        .check_determinism(4)
+        .expect("seed 4 is deterministic");
+    assert_ne!(a, b, "another seed, another run");
+}
+
+#[test]
+fn without_a_header_timeout_a_slowloris_is_caught() {
     let config = Config {
-        clients: 200,
-        hosts: 8,
-        keep_events: true,
-        ..Config::new(seed())
+        header_timeout: None,
+        ..Config::default()
     };
-    let (a, b) = (run(config.clone()), run(config.clone()));
-    if let Some(i) =
-        (0..a.lines.len().max(b.lines.len())).find(|&i| a.lines.get(i) != b.lines.get(i))
-    {
-        panic!(
-            "seed {}: runs diverge at event {i}:\n  {:?}\n  {:?}\nreplay: {}",
-            config.seed,
-            a.lines.get(i),
-            b.lines.get(i),
-            config.replay_command()
+    let slowloris = RoleMix {
+        slowloris: 4,
+        ..RoleMix::none()
+    };
+    let outcome = focused(config, slowloris, 8).run(0);
+    assert_eq!(oracles(&outcome), ["slowloris"; 4], "{}", outcome.summary());
+    assert!(outcome.first_failure().contains("still open"));
+}
+
+/// hyper's header timer starts when it begins to wait for a head and no byte resets it:
+/// a slowloris writing a byte every 100 ms (ten per timeout) is cut about 1 s after its
+/// first byte, and a silent connection about 1 s after its connect.
+#[test]
+fn the_header_timeout_runs_from_the_accept_and_no_read_resets_it() {
+    let roles = RoleMix {
+        slowloris: 8,
+        idle: 8,
+        ..RoleMix::none()
+    };
+    let outcome = focused(Config::default(), roles, 20).replay(1);
+    assert!(outcome.passed(), "{}", outcome.first_failure());
+    let cut = closes(&outcome, "slowloris cut after");
+    assert_eq!(cut.len(), 8, "{cut:?}");
+    for line in &cut {
+        let after = line.rsplit(' ').next().unwrap_or_default();
+        assert!(
+            after.starts_with("1.00") || after.starts_with("99"),
+            "{line}"
         );
     }
-    assert_eq!((a.hash, a.events), (b.hash, b.events));
-    assert!(a.events > 10_000);
-    let other = run(Config {
-        seed: config.seed + 1,
-        ..config
-    });
-    assert_ne!(other.hash, a.hash, "another seed, other events");
-}
-
-#[test]
-fn without_a_header_timeout_slowloris_is_never_cut() {
-    let outcome = run(Config {
-        header_timeout: None,
-        ..focused(Role::Slowloris, 8)
-    });
-    assert_eq!(outcome.violations.len(), 8, "{}", outcome.failure());
-    assert!(
-        outcome.violations[0].contains("slowloris not cut"),
-        "{}",
-        outcome.failure()
-    );
-    let failure = outcome.failure();
-    assert!(failure.contains(&format!("--seed {}", seed())), "{failure}");
-    assert!(
-        failure.contains("--no-header-timeout --only slowloris"),
-        "{failure}"
+    assert_eq!(
+        closes(&outcome, "idle client closed by the server").len(),
+        8
     );
 }
 
-#[test]
-fn the_header_timeout_runs_from_accept_and_covers_no_body() {
-    let ms = |role| {
-        let o = passing(focused(role, 12));
-        (o.findings, o.counts)
-    };
-    // Slowloris: a byte every 250 ms, 4 per timeout, yet cut at 1 s from the connect: the
-    // timer is not reset by reads. hyper says nothing before it closes.
-    let (slow, _) = ms(Role::Slowloris);
-    assert!(
-        slow.slowloris_cut_ms
-            .iter()
-            .all(|&t| (1000..1100).contains(&t)),
-        "{slow:?}"
-    );
-    assert_eq!(slow.slowloris_replies.get("nothing"), Some(&12), "{slow:?}");
-    // Silent for 700 ms, then a head in 500 ms: cut at 1 s from the accept, never served.
-    let (late, _) = ms(Role::Latecomer);
-    assert!(
-        late.latecomers.keys().all(|k| !k.starts_with("served")),
-        "{late:?}"
-    );
-    // An idle keep-alive connection is cut one timeout after its last response.
-    let (idle, _) = ms(Role::Lingerer);
-    assert!(
-        idle.idle_cut_ms.iter().all(|&t| (900..1100).contains(&t)),
-        "{idle:?}"
-    );
-    assert_eq!(idle.idle_cut_ms.len(), 12);
-    // A body trickled for 3 s, three timeouts, is read to its end and answered.
-    let (body, _) = ms(Role::SlowBody);
-    assert!(body.slow_body_ms.iter().all(|&t| t >= 3000), "{body:?}");
-    assert_eq!(body.slow_body_ms.len(), 12);
-}
-
+/// With `pipeline_flush` on, hyper does not flush while its read buffer holds bytes, and
+/// an oversized head fills it: the 431 it queues never goes out. Off, it does.
 #[test]
 fn pipeline_flush_swallows_the_431_for_an_oversized_head() {
     let answered = |pipeline_flush| {
-        let o = passing(Config {
+        let config = Config {
             pipeline_flush,
-            faults: framesim::kv::Faults::none(),
-            ..focused(Role::Oversized, 40)
-        });
-        let with_431: u64 = o
-            .findings
-            .oversized
+            ..Config::default()
+        };
+        let roles = RoleMix {
+            oversized: 20,
+            ..RoleMix::none()
+        };
+        let outcome = focused(config, roles, 24).replay(1);
+        assert!(outcome.passed(), "{}", outcome.first_failure());
+        assert_eq!(outcome.tally.oversized_refused, 20);
+        closes(&outcome, "answered after")
             .iter()
-            .filter(|(k, _)| k.starts_with("431"))
-            .map(|(_, n)| n)
-            .sum();
-        (with_431, o.findings.oversized)
+            .filter(|l| l.contains("HTTP/1.1 431 Request Header Fields Too Large"))
+            .count()
     };
-    let (on, seen) = answered(true);
-    assert_eq!(on, 0, "{seen:?}");
-    let (off, seen) = answered(false);
-    assert!(off >= 20, "{seen:?}");
+    assert_eq!(answered(true), 0);
+    assert!(answered(false) >= 15);
 }
 
+/// hyper takes a head of exactly `max_buf_size` bytes and refuses one a byte longer with
+/// a 431: declared one byte too high, the limit fails the at-limit clients.
 #[test]
-fn heads_just_under_the_buffer_limit_are_served() {
-    let o = passing(Config {
-        max_buf_size: 8192,
-        ..focused(Role::LargeHead, 40)
-    });
-    assert_eq!(o.findings.large_heads, 40);
+fn a_head_of_max_buf_size_is_served_and_one_byte_more_gets_431() {
+    for max_buf_size in [8192, 16 * 1024] {
+        let config = Config {
+            max_buf_size,
+            ..Config::default()
+        };
+        let roles = RoleMix {
+            at_limit: 8,
+            ..RoleMix::none()
+        };
+        let at = focused(config, roles, 10);
+        let outcome = at.run(2);
+        assert!(outcome.passed(), "{}", outcome.first_failure());
+        assert_eq!(outcome.tally.at_limit_served, 8);
+        let over = at.clone().with(Options {
+            max_request: max_buf_size + 1,
+            ..at.options().clone()
+        });
+        let outcome = over.run(2);
+        assert!(
+            outcome.first_failure().contains("status 431"),
+            "{}",
+            outcome.first_failure()
+        );
+    }
 }
 
+/// hyper's `half_close` is off by default: a client that shuts its writing side after its
+/// requests gets a close, not its replies.
 #[test]
-fn a_config_replays_with_every_option_it_changed() {
-    let c = Config {
-        header_timeout: Some(Duration::from_millis(300)),
-        max_buf_size: 9000,
-        pipeline_flush: false,
-        ..focused(Role::Pipeliner, 7)
+fn without_half_close_a_half_closed_connection_is_closed_unanswered() {
+    let config = Config {
+        half_close: false,
+        ..Config::default()
     };
-    assert_eq!(
-        c.replay_command(),
-        format!(
-            "cargo run --release -p framesim-hyper -- --seed {} --clients 7 --hosts 4 \
-             --header-timeout-ms 300 --max-buf-size 9000 --no-pipeline-flush --only pipeliner",
-            seed()
-        )
+    let roles = RoleMix {
+        half_close: 4,
+        ..RoleMix::none()
+    };
+    let outcome = focused(config, roles, 6).run(0);
+    assert!(
+        oracles(&outcome).contains(&"half-close"),
+        "{}",
+        outcome.summary()
     );
+}
+
+/// With `pipeline_flush` on and `half_close` off, hyper's write buffer has no bound
+/// (`can_buffer` is always true with `pipeline_flush`): it reads more than a MiB of
+/// requests from a client that reads no reply. Either setting alone keeps it bounded.
+#[test]
+fn pipeline_flush_without_half_close_buffers_for_a_client_that_never_reads() {
+    let roles = RoleMix {
+        never_reader: 8,
+        ..RoleMix::none()
+    };
+    let run = |pipeline_flush, half_close| {
+        let config = Config {
+            pipeline_flush,
+            half_close,
+            ..Config::default()
+        };
+        let outcome = focused(config, roles, 12).run(0);
+        oracles(&outcome).contains(&"reply-backlog")
+    };
+    assert!(run(true, false));
+    assert!(!run(true, true) && !run(false, false));
+}
+
+/// A request whose body the handler never reads (a `POST` answered 404): hyper answers
+/// it, then may close the connection, without saying `connection: close`, when the body
+/// is still arriving; a client that pipelined more requests behind it loses them.
+#[test]
+fn a_body_the_handler_leaves_unread_can_close_the_connection() {
+    let workload = Http {
+        unread_bodies: true,
+    };
+    let h = harness_with(Config::default(), workload).with(Options {
+        clients: 16,
+        ..Options::gentle()
+    });
+    let found: Vec<String> = (0..8)
+        .map(|seed| h.run(seed))
+        .filter(|o| !o.passed())
+        .map(|o| o.first_failure())
+        .collect();
+    assert!(found.len() >= 4, "{found:#?}");
+    assert!(
+        found.iter().all(|f| f.starts_with("[unanswered]")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_failing_run_says_how_to_replay_it() {
+    let config = Config {
+        header_timeout: None,
+        ..Config::default()
+    };
+    let outcome = harness(config).run(0);
+    let report = outcome.failure("cargo run -p framesim-hyper -- run --seed 0");
+    assert!(report.contains("[slowloris]"), "{report}");
+    assert!(report.ends_with("replay: cargo run -p framesim-hyper -- run --seed 0"));
 }
