@@ -84,6 +84,7 @@ mod incoming;
 mod kv;
 mod lift;
 mod limit;
+pub mod linear;
 mod listener;
 mod options;
 mod outcome;
