@@ -76,6 +76,7 @@ mod buffers;
 pub mod cli;
 mod cli_scripts;
 mod client;
+mod contention;
 mod edges;
 mod hostile;
 pub mod http;
@@ -89,6 +90,8 @@ mod listener;
 mod options;
 mod outcome;
 mod play;
+mod record;
+mod recorder;
 mod run;
 mod script;
 mod shared;
@@ -98,6 +101,7 @@ mod workload;
 
 pub use crate::oracle::Oracle;
 pub use crate::seeds::Draws;
+pub use contention::ContentionWorkload;
 #[cfg(feature = "stream")]
 pub use incoming::Incoming;
 pub use kv::KvWorkload;
