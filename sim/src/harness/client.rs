@@ -117,6 +117,7 @@ impl Client {
         if let Err((oracle, detail)) = verdict {
             self.shared.violation(oracle, Some(self.id), detail);
         }
+        self.unanswered();
         self.lifted();
         self.shared.tally(|t| t.clients_finished += 1);
     }
@@ -163,6 +164,7 @@ impl Client {
     async fn after_restart(&mut self) -> Verdict {
         self.note("connection lost to the server's restart: a new session".into());
         self.shared.tally(|t| t.restarted += 1);
+        self.unanswered();
         self.session = self.shared.workload.session(self.id);
         self.framer = self.shared.workload.framer();
         match self.connect().await {
@@ -347,6 +349,7 @@ impl Client {
     /// The model's prediction, then the session's own check.
     pub(super) fn judge(&mut self, request: &Request, reply: &Bytes) -> Verdict {
         self.note(format!("reply {}", reply.escape_ascii()));
+        self.completed(request, reply);
         self.shared.tally(|t| t.replies += 1);
         self.answered += 1;
         let what = || format!("request {}", cut(&request.bytes));

@@ -192,7 +192,7 @@ impl Session for KvSession {
 }
 
 /// The one reply that is the whole of `reply`.
-fn decode(framing: &Framing, reply: &[u8]) -> Result<Reply, String> {
+pub(super) fn decode(framing: &Framing, reply: &[u8]) -> Result<Reply, String> {
     let mut decoder = ReplyDecoder::new(framing, MAX_REPLY);
     let mut buf = BytesMut::from(reply);
     decoder

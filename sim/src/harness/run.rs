@@ -190,6 +190,7 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
         violations,
         tally: Arc::default(),
         scripting,
+        history: harness.workload.linearizable().then(Arc::default),
     };
     let hosts = o.hosts.clamp(1, o.clients.max(1));
     let running = o.client_ids();
@@ -282,6 +283,9 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
                 running.len()
             ),
         );
+    }
+    if let Some(history) = &shared.history {
+        super::record::judge(&shared, history);
     }
     let violations = shared.violations.all();
     Outcome {

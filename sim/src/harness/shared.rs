@@ -3,6 +3,7 @@
 use super::buffers::Buffers;
 use super::options::Options;
 use super::outcome::Tally;
+use super::recorder::Recorder;
 use super::workload::Workload;
 use crate::kv::plan::Plans;
 use crate::oracle::{Oracle, Violations};
@@ -48,6 +49,8 @@ pub(super) struct Shared {
     pub(super) tally: Arc<Mutex<Tally>>,
     /// Lifting the run, or playing a script.
     pub(super) scripting: Scripting,
+    /// The history of the clients' key-value requests, when the workload checks it.
+    pub(super) history: Option<Arc<Recorder>>,
 }
 
 impl Shared {

@@ -179,6 +179,14 @@ pub trait Workload: Send + Sync {
 
     /// A fresh framer for one connection's replies.
     fn framer(&self) -> Box<dyn ReplyFramer>;
+
+    /// Whether a run records a history of its clients' key-value requests
+    /// ([`Request::kv`]: GET, SET, DEL, INCR, EXISTS, MGET, MSET, in RESP) and checks at its
+    /// end that it is linearizable (`[linearizable]`): for workloads whose clients share
+    /// keys, whose replies no one client's model can predict. `false`, the default.
+    fn linearizable(&self) -> bool {
+        false
+    }
 }
 
 /// Replies framed by a big-endian length header of `header_len` bytes (1 to 8) that counts

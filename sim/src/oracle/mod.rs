@@ -94,11 +94,17 @@ pub enum Oracle {
     Oversized,
     /// The same seed gives the same transcript, byte for byte, every time it runs.
     Determinism,
+    /// What every client saw of the keys they share could have come from the requests
+    /// running one at a time, each between its first byte written and its reply's last
+    /// byte read (under the harness, for a workload that records a history:
+    /// `Workload::linearizable`); a request never answered may have run or not. A search
+    /// that runs out of its budget of steps fails too: unknown is never a pass.
+    Linearizable,
 }
 
 impl Oracle {
     /// Every oracle.
-    pub const ALL: [Oracle; 28] = [
+    pub const ALL: [Oracle; 29] = [
         Oracle::Connect,
         Oracle::Reply,
         Oracle::Latency,
@@ -127,6 +133,7 @@ impl Oracle {
         Oracle::Shutdown,
         Oracle::Oversized,
         Oracle::Determinism,
+        Oracle::Linearizable,
     ];
 
     /// Whether the oracle judges any server under the harness (else only framesim's own
@@ -174,6 +181,7 @@ impl Oracle {
             Oracle::Shutdown => "shutdown",
             Oracle::Oversized => "oversized",
             Oracle::Determinism => "determinism",
+            Oracle::Linearizable => "linearizable",
         }
     }
 }

@@ -1,0 +1,121 @@
+//! A workload whose clients share a few keys: registers written and read, set if absent,
+//! swapped, deleted, read and written together, and counters every client increments. No
+//! one client can predict its replies; the run's history is checked linearizable instead.
+
+use super::kv::KvWorkload;
+use super::workload::{ReplyFramer, Request, Session, Workload};
+use crate::seeds::Draws;
+use bytes::BytesMut;
+use framesim_server::protocol::{encode_command, Framing};
+use framesim_server::Command;
+use rand::Rng;
+
+/// Clients over a small shared key space in RESP (`s:k0`.. registers, `s:n0`, `s:n1`
+/// counters): `GET`, `SET` (plain, `NX`, `GET`), `DEL`, `EXISTS`, `INCR`, `MGET`, `MSET`.
+/// Its runs record a history and check it (`[linearizable]`). A pipelined batch is
+/// recorded as called when its first byte is written, so its requests overlap: a
+/// pipeline of 1 keeps the search narrow.
+///
+/// ```
+/// use framesim::harness::{ContentionWorkload, Harness, Options};
+/// use framesim_server::{serve, Config, Kv, Stats};
+///
+/// let harness = Harness::new(
+///     |listener, shutdown| async move {
+///         serve(listener, Kv::new(), Config::default(), Stats::default(), shutdown).await.unwrap();
+///     },
+///     ContentionWorkload::new().keys(2),
+/// )
+/// .with({
+///     let mut options = Options { clients: 6, ..Options::gentle() };
+///     options.delivery.pipeline = 1;
+///     options
+/// });
+/// let outcome = harness.run(3);
+/// assert!(outcome.passed(), "{}", outcome.failure("(doc example)"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ContentionWorkload {
+    keys: usize,
+    requests: usize,
+}
+
+impl Default for ContentionWorkload {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ContentionWorkload {
+    /// Three shared registers, eight requests per client.
+    pub fn new() -> Self {
+        ContentionWorkload {
+            keys: 3,
+            requests: 8,
+        }
+    }
+
+    /// The same workload over `n` registers (at least one).
+    pub fn keys(mut self, n: usize) -> Self {
+        self.keys = n.max(1);
+        self
+    }
+
+    /// The same workload with `n` requests per client.
+    pub fn requests(mut self, n: usize) -> Self {
+        self.requests = n;
+        self
+    }
+}
+
+impl Workload for ContentionWorkload {
+    fn session(&self, client: usize) -> Box<dyn Session> {
+        Box::new(Contending {
+            client,
+            keys: self.keys,
+            left: self.requests,
+            asked: 0,
+        })
+    }
+
+    fn framer(&self) -> Box<dyn ReplyFramer> {
+        KvWorkload::new(Framing::Resp).framer()
+    }
+
+    fn linearizable(&self) -> bool {
+        true
+    }
+}
+
+/// One client's requests: drawn, never predicted.
+struct Contending {
+    client: usize,
+    keys: usize,
+    left: usize,
+    asked: usize,
+}
+
+impl Session for Contending {
+    fn next_request(&mut self, rng: &mut Draws) -> Option<Request> {
+        self.left = self.left.checked_sub(1)?;
+        self.asked += 1;
+        let key = |rng: &mut Draws| format!("s:k{}", rng.random_range(0..self.keys));
+        let value = format!("c{}-{}", self.client, self.asked);
+        let k = key(rng);
+        let args: Vec<String> = match rng.random_range(0..10) {
+            0 | 1 => vec!["GET".into(), k],
+            2 => vec!["SET".into(), k, value],
+            3 => vec!["SET".into(), k, value, "NX".into()],
+            4 => vec!["SET".into(), k, value, "GET".into()],
+            5 => vec!["DEL".into(), k],
+            6 => vec!["EXISTS".into(), k],
+            7 => vec!["MGET".into(), k, key(rng)],
+            8 => vec!["MSET".into(), k, value.clone(), key(rng), value],
+            _ => vec!["INCR".into(), format!("s:n{}", rng.random_range(0..2))],
+        };
+        let command = Command::new(args);
+        let mut bytes = BytesMut::new();
+        encode_command(&Framing::Resp, &command, &mut bytes).ok()?;
+        Some(Request::new(bytes.freeze()))
+    }
+}

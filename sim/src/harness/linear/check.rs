@@ -1,0 +1,316 @@
+//! The black-box check: is there an order of a history's operations, each placed between
+//! its call and its return, that the model runs to give every result observed?
+//!
+//! A depth-first search in the manner of Wing and Gong, with Lowe's memory of the
+//! configurations already tried (the set of operations placed so far and the model's
+//! state): an operation may be placed next when no operation left unplaced returned before
+//! it was called. An indeterminate operation may be placed anywhere after its call, or
+//! never. The history is split first into groups of operations whose keys never meet
+//! ([`Model::keys`]), each checked on its own. The search is bounded: past its budget of
+//! steps, the answer is [`Verdict::Unknown`], never a pass.
+
+use super::history::History;
+use super::model::Model;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+/// Steps a [`check`] takes per group of keys unless told otherwise.
+pub const DEFAULT_BUDGET: u64 = 1_000_000;
+
+/// What the search found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every group has an order that gives every result.
+    Linearizable,
+    /// One group has none.
+    NotLinearizable {
+        /// The group's first key (`*` when the model does not partition).
+        partition: String,
+        /// The most operations of that group any order placed before it was stuck.
+        placed: usize,
+        /// The operations (indices into the history) that could have come next at that
+        /// point, none of which gives its observed result there.
+        stuck: Vec<usize>,
+    },
+    /// The budget ran out before the search of this group ended: nothing is known.
+    Unknown {
+        /// The group's first key.
+        partition: String,
+    },
+}
+
+/// A check's verdict and what it cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// What the search found.
+    pub verdict: Verdict,
+    /// Operations checked.
+    pub ops: usize,
+    /// Groups of keys checked apart.
+    pub partitions: usize,
+    /// Search steps (operations tried in place), over every group.
+    pub steps: u64,
+}
+
+impl Checked {
+    /// Whether the history is known to be linearizable.
+    pub fn linearizable(&self) -> bool {
+        self.verdict == Verdict::Linearizable
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Linearizable => write!(f, "linearizable"),
+            Verdict::NotLinearizable {
+                partition,
+                placed,
+                stuck,
+            } => write!(
+                f,
+                "not linearizable: on key {partition}, after {placed} operation(s) placed, \
+                 none of operations {stuck:?} can come next"
+            ),
+            Verdict::Unknown { partition } => write!(
+                f,
+                "unknown: the search on key {partition} ran out of its budget of steps"
+            ),
+        }
+    }
+}
+
+/// Checks `history` against `model`, with at most `budget` steps per group of keys.
+///
+/// ```
+/// use framesim::harness::linear::{check, History, KvModel, KvOp, KvResult, Operation};
+///
+/// let set = KvOp::Set { key: "x".into(), value: "1".into(), nx: false, xx: false, get: false };
+/// let get = KvOp::Get { key: "x".into() };
+/// // The read overlaps the write: either order is fine, and it saw the write.
+/// let history = History::new(vec![
+///     Operation::done(0, 0, 10, set, KvResult::Ok),
+///     Operation::done(1, 5, 15, get.clone(), KvResult::Value("1".into())),
+///     Operation::done(1, 20, 30, get, KvResult::Nil),
+/// ]);
+/// let checked = check(&KvModel, &history, 1000);
+/// // A read after the write has returned cannot miss it.
+/// assert!(!checked.linearizable(), "{}", checked.verdict);
+/// ```
+pub fn check<M>(model: &M, history: &History<M::Op, M::Res>, budget: u64) -> Checked
+where
+    M: Model,
+    M::Res: PartialEq,
+{
+    let groups = partitions(model, history);
+    let mut checked = Checked {
+        verdict: Verdict::Linearizable,
+        ops: history.len(),
+        partitions: groups.len(),
+        steps: 0,
+    };
+    for (partition, members) in groups {
+        let (found, steps) = search(model, history, &members, budget);
+        checked.steps += steps;
+        let verdict = match found {
+            Found::Yes => continue,
+            Found::No { placed, stuck } => Verdict::NotLinearizable {
+                partition,
+                placed,
+                stuck,
+            },
+            Found::OutOfSteps => Verdict::Unknown { partition },
+        };
+        let definite = matches!(verdict, Verdict::NotLinearizable { .. });
+        if checked.verdict == Verdict::Linearizable || definite {
+            checked.verdict = verdict;
+        }
+        if definite {
+            break;
+        }
+    }
+    checked
+}
+
+/// The history's operations grouped by the keys they touch together (union-find over
+/// keys), each group named by its least key and listed in history order.
+fn partitions<M: Model>(model: &M, history: &History<M::Op, M::Res>) -> Vec<(String, Vec<usize>)> {
+    let keys: Vec<Vec<String>> = history.ops.iter().map(|o| model.keys(&o.op)).collect();
+    if history.is_empty() {
+        return Vec::new();
+    }
+    if keys.iter().any(Vec::is_empty) {
+        return vec![("*".to_string(), (0..history.len()).collect())];
+    }
+    let mut parent: BTreeMap<&str, &str> = BTreeMap::new();
+    fn root<'a>(parent: &mut BTreeMap<&'a str, &'a str>, k: &'a str) -> &'a str {
+        let mut r = k;
+        while let Some(&p) = parent.get(r).filter(|&&p| p != r) {
+            r = p;
+        }
+        parent.insert(k, r);
+        r
+    }
+    for op_keys in &keys {
+        for k in op_keys {
+            parent.entry(k).or_insert(k);
+        }
+        for pair in op_keys.windows(2) {
+            let (a, b) = (root(&mut parent, &pair[0]), root(&mut parent, &pair[1]));
+            // The lesser key is the root: a group is named by its least key.
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            parent.insert(hi, lo);
+        }
+    }
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, op_keys) in keys.iter().enumerate() {
+        let r = root(&mut parent, &op_keys[0]);
+        groups.entry(r).or_default().push(i);
+    }
+    groups
+        .into_iter()
+        .map(|(k, members)| (k.to_string(), members))
+        .collect()
+}
+
+/// How one group's search ended.
+enum Found {
+    Yes,
+    No { placed: usize, stuck: Vec<usize> },
+    OutOfSteps,
+}
+
+/// A set of positions, as words of bits.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: usize) -> Self {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+    fn has(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+    fn flip(&mut self, i: usize) {
+        self.0[i / 64] ^= 1 << (i % 64);
+    }
+    /// The first position not in the set.
+    fn first_clear(&self) -> usize {
+        let word = self.0.iter().position(|w| *w != u64::MAX);
+        word.map_or(self.0.len() * 64, |w| {
+            w * 64 + self.0[w].trailing_ones() as usize
+        })
+    }
+}
+
+/// One group's search: the operations `members` (indices into `history`).
+fn search<M>(
+    model: &M,
+    history: &History<M::Op, M::Res>,
+    members: &[usize],
+    budget: u64,
+) -> (Found, u64)
+where
+    M: Model,
+    M::Res: PartialEq,
+{
+    // In call order; an indeterminate operation never returns.
+    let mut order = members.to_vec();
+    order.sort_by_key(|&i| {
+        (
+            history.ops[i].call,
+            history.ops[i].ret.unwrap_or(u64::MAX),
+            i,
+        )
+    });
+    let op = |pos: usize| &history.ops[order[pos]];
+    let n = order.len();
+    let ret = |pos: usize| op(pos).ret.unwrap_or(u64::MAX);
+
+    // The positions that may come next with `placed` placed, from `from` on: those called
+    // no later than every unplaced operation's return.
+    let next_from = |placed: &Bits, from: usize| -> Option<usize> {
+        let mut min_ret = u64::MAX;
+        for pos in placed.first_clear()..n {
+            if placed.has(pos) {
+                continue;
+            }
+            min_ret = min_ret.min(ret(pos));
+            if op(pos).call > min_ret {
+                return None;
+            }
+            if pos >= from {
+                return Some(pos);
+            }
+        }
+        None
+    };
+
+    let mut placed = Bits::new(n);
+    let mut state = model.init();
+    let mut left = (0..n).filter(|&p| !op(p).indeterminate()).count();
+    let mut stack: Vec<(usize, M::State)> = Vec::new();
+    let mut seen: HashSet<(Bits, M::State)> = HashSet::new();
+    let mut cursor = 0;
+    let mut steps = 0u64;
+    let (mut best, mut stuck) = (0usize, Vec::new());
+    loop {
+        if left == 0 {
+            return (Found::Yes, steps);
+        }
+        match next_from(&placed, cursor) {
+            Some(pos) => {
+                steps += 1;
+                if steps > budget {
+                    return (Found::OutOfSteps, steps - 1);
+                }
+                let o = op(pos);
+                let (after, res) = model.step(&state, &o.op);
+                let fits = match &o.result {
+                    Some(seen_res) if !o.indeterminate() => model.accepts(&res, seen_res),
+                    _ => true,
+                };
+                if fits {
+                    placed.flip(pos);
+                    if seen.insert((placed.clone(), after.clone())) {
+                        stack.push((pos, std::mem::replace(&mut state, after)));
+                        if !o.indeterminate() {
+                            left -= 1;
+                        }
+                        cursor = 0;
+                        continue;
+                    }
+                    placed.flip(pos);
+                }
+                cursor = pos + 1;
+            }
+            None => {
+                if stack.len() >= best && stuck.is_empty() || stack.len() > best {
+                    best = stack.len();
+                    stuck = Vec::new();
+                    let mut from = 0;
+                    while let Some(pos) = next_from(&placed, from) {
+                        stuck.push(order[pos]);
+                        from = pos + 1;
+                    }
+                }
+                let Some((pos, before)) = stack.pop() else {
+                    stuck.sort_unstable();
+                    return (
+                        Found::No {
+                            placed: best,
+                            stuck,
+                        },
+                        steps,
+                    );
+                };
+                placed.flip(pos);
+                state = before;
+                if !op(pos).indeterminate() {
+                    left += 1;
+                }
+                cursor = pos + 1;
+            }
+        }
+    }
+}
