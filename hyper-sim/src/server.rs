@@ -1,7 +1,7 @@
 //! hyper's HTTP/1.1 server as a user writes it: an accept loop over any
 //! [`framesim_listener::Listener`] (a `tokio::net::TcpListener` in production, framesim's
 //! simulated one under test), each connection served by `http1::Builder::serve_connection`
-//! with the [`model`](crate::model)'s handler.
+//! with the [`model`]'s handler.
 
 use crate::config::{Config, MIN_BUF_SIZE};
 use crate::model;
