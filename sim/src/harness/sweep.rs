@@ -6,9 +6,9 @@ use super::outcome::Tally;
 use super::run::Harness;
 use crate::output::write_file;
 use crate::scenario::{shown, work_dir};
+use crate::sweep::{default_jobs, stable_hash, Plan, SeedResult, Seeds, Shard};
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// The seeds a sweep runs when the environment names none.
@@ -165,86 +165,68 @@ impl Replay {
     }
 }
 
-/// How many seeds run at once: `FRAMESIM_JOBS=N`, else one per core.
-pub(super) fn jobs() -> usize {
-    std::env::var("FRAMESIM_JOBS")
-        .ok()
-        .and_then(|n| n.trim().parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+/// A hash of `options`, the same on every machine: what a [`SeedResult`] names as its
+/// scenario.
+pub(super) fn options_hash(options: &Options) -> u64 {
+    let value = toml::Value::try_from(options).expect("options are plain data");
+    stable_hash(&value.to_string())
 }
 
-/// One in this many seeds of a sweep (and its first) runs twice, to check it gives the same
-/// transcript.
-const RECHECK_EVERY: usize = 16;
-
-/// What went wrong with one seed.
-pub(super) enum Failed {
-    /// A violation, a panic or a simulation error.
-    Run,
-    /// Two runs gave two transcripts (their hashes).
-    Determinism(u64, u64),
-}
-
-/// What a sweep of many seeds found.
-pub(super) struct Swept {
-    /// What the clients did over every passing seed.
-    pub(super) tally: Tally,
-    /// Seeds run (one whose run was cut short by an earlier failure is not counted).
-    pub(super) runs: usize,
-    /// The lowest failing seed, and how it failed.
-    pub(super) failure: Option<(u64, Failed)>,
-}
-
-/// Runs `seeds` on `jobs` threads, the first and one in 16 twice (determinism). On a
-/// failure no seed above it is started and the ones below it finish, so the failure
-/// reported is the lowest failing seed whatever the threads' timing.
-pub(super) fn run_seeds(harness: &Harness, seeds: &[u64], jobs: usize) -> Swept {
-    let next = AtomicUsize::new(0);
-    // The lowest failing seed so far: no seed above it is started.
-    let lowest = AtomicU64::new(u64::MAX);
-    let results = Mutex::new((Tally::default(), 0, Vec::new()));
-    let work = || loop {
-        let at = next.fetch_add(1, Ordering::Relaxed);
-        let Some(&seed) = seeds.get(at) else {
-            return;
-        };
-        if seed > lowest.load(Ordering::Relaxed) {
-            continue;
-        }
-        let outcome = harness.run(seed);
-        let failed = if !outcome.passed() {
-            Some(Failed::Run)
-        } else if at % RECHECK_EVERY == 0 {
-            let again = harness.run(seed).transcript.hash();
-            let first = outcome.transcript.hash();
-            (again != first).then_some(Failed::Determinism(first, again))
-        } else {
-            None
-        };
-        let mut results = results.lock().expect("sweep results");
-        results.1 += 1;
-        match failed {
-            None => results.0.add(&outcome.tally),
-            Some(failed) => {
-                lowest.fetch_min(seed, Ordering::Relaxed);
-                results.2.push((seed, failed));
-            }
-        }
-    };
-    std::thread::scope(|scope| {
-        for _ in 1..jobs.clamp(1, seeds.len().max(1)) {
-            scope.spawn(work);
-        }
-        work();
-    });
-    let (tally, runs, mut failures) = results.into_inner().expect("sweep results");
-    failures.sort_by_key(|&(seed, _)| seed);
-    Swept {
-        tally,
-        runs,
-        failure: failures.into_iter().next(),
+/// Runs `seed` of `harness` (twice if `recheck` and it passed): what it showed, with
+/// `replay` as the command that runs it again. What the clients of a passing seed did is
+/// added to `tally`.
+pub(super) fn seed_result(
+    harness: &Harness,
+    seed: u64,
+    recheck: bool,
+    scenario: u64,
+    replay: String,
+    tally: &Mutex<Tally>,
+) -> SeedResult {
+    let outcome = harness.run(seed);
+    let hash = outcome.transcript.hash();
+    let result = SeedResult::pass(seed, scenario, hash, replay);
+    if !outcome.passed() {
+        return result.failing(outcome.first_failure());
     }
+    let result = if recheck {
+        result.rechecked(harness.run(seed).transcript.hash())
+    } else {
+        result
+    };
+    match result.second_hash {
+        Some(again) => result.failing(format!(
+            "[determinism] two runs differ ({hash:016x} vs {again:016x})"
+        )),
+        None => {
+            tally.lock().expect("sweep tally").add(&outcome.tally);
+            result
+        }
+    }
+}
+
+/// Runs `seeds` on `jobs` threads, the first and one in 16 twice (determinism), each
+/// failure replayed with `replay(seed)`. On a failure no seed above it is started and the
+/// ones below it finish, so the failure reported is the lowest failing seed whatever the
+/// threads' timing. What the clients of the passing seeds did, and the lowest failure.
+pub(super) fn run_seeds(
+    harness: &Harness,
+    seeds: Seeds,
+    jobs: usize,
+    replay: impl Fn(u64) -> String + Sync,
+) -> (Tally, Option<SeedResult>) {
+    let plan = Plan {
+        max_failures: Some(1),
+        ..Plan::new(seeds, jobs)
+    };
+    let tally = Mutex::new(Tally::default());
+    let scenario = options_hash(harness.options());
+    let swept = plan.run(
+        |seed, recheck| seed_result(harness, seed, recheck, scenario, replay(seed), &tally),
+        &(),
+    );
+    let tally = tally.into_inner().expect("sweep tally");
+    (tally, swept.failures.into_iter().next())
 }
 
 /// A determinism failure of `seed` in words: the first diverging event (and its client),
@@ -286,12 +268,19 @@ pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
     let own = harness.options();
     let options = options_from_env(own).unwrap_or_else(|e| stop(format!("framesim: {e}")));
     let harness = &harness.clone().with(options);
-    let seeds: Vec<u64> = seeds.collect();
-    let swept = run_seeds(harness, &seeds, jobs());
-    match swept.failure {
-        None => swept.tally,
-        Some((seed, Failed::Run)) => fail(harness, own, seed, replay),
-        Some((seed, Failed::Determinism(first, again))) => {
+    let seeds = Seeds::Range {
+        range: seeds,
+        shard: Shard::ALL,
+    };
+    let (tally, failure) = run_seeds(harness, seeds, default_jobs(), |seed| replay.command(seed));
+    let Some(failure) = failure else {
+        return tally;
+    };
+    let seed = failure.seed;
+    match failure.second_hash {
+        None => fail(harness, own, seed, replay),
+        Some(again) => {
+            let first = failure.hash;
             let (detail, cause) = divergence(harness, seed);
             eprintln!(
                 "framesim: seed {seed} is not deterministic: {detail}\nlikely cause: {cause}"

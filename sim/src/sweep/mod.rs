@@ -1,0 +1,35 @@
+//! One sweep engine for every server: many seeds on threads, each run by a closure the
+//! caller gives (a harness run of your server, or a scenario of framesim's own), results in
+//! seed order whatever the threads' timing, the lowest failing seeds, and some seeds run
+//! twice to check that they give the same transcript. [`sweep!`](crate::sweep!), a
+//! harness binary's `sweep` ([`crate::harness::cli`]) and `framesim sweep` all run on it.
+//!
+//! ```
+//! use framesim::sweep::{Plan, SeedResult, Seeds, Shard};
+//!
+//! let plan = Plan::new(Seeds::Range { range: 0..100, shard: Shard { index: 1, of: 4 } }, 2);
+//! let swept = plan.run(
+//!     |seed, _recheck| {
+//!         let result = SeedResult::pass(seed, 0, seed, format!("replay {seed}"));
+//!         if seed == 41 { result.failing("[odd] 41".into()) } else { result }
+//!     },
+//!     &(),
+//! );
+//! assert_eq!(swept.seeds, 25);
+//! assert_eq!(swept.failures[0].seed, 41);
+//! ```
+
+mod command;
+mod engine;
+mod in_order;
+mod recheck;
+mod result;
+mod seeds;
+mod shard;
+
+pub use command::{at_least_one, default_jobs, exit_code, print_line, SweepArgs, Sweeping};
+pub use engine::{Ended, Plan, Swept, Watch};
+pub use recheck::{recheck, Recheck};
+pub use result::{oracle_of, stable_hash, SeedResult, Verdict};
+pub use seeds::Seeds;
+pub use shard::{seed_range, shard, Shard};
