@@ -6,7 +6,7 @@ use super::outcome::Tally;
 use super::run::Harness;
 use crate::output::write_file;
 use crate::scenario::{shown, work_dir};
-use crate::sweep::{default_jobs, stable_hash, Plan, SeedResult, Seeds, Shard};
+use crate::sweep::{default_jobs, shard_from, stable_hash, Plan, SeedResult, Seeds, Shard};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -165,6 +165,18 @@ impl Replay {
     }
 }
 
+/// The shard a test's sweep runs: all of its seeds, unless `FRAMESIM_SHARD` says `I/N`, or
+/// `ci` for the shard the CI engine's variables name ([`shard_from`]). Only when asked: a CI
+/// that splits test files between its machines sets those variables too, and each test
+/// must then run all its seeds. One seed named by `FRAMESIM_SEED` runs whatever the shard.
+pub fn shard_from_env() -> Result<Shard, String> {
+    let var = |name: &str| std::env::var(name).ok();
+    if var("FRAMESIM_SHARD").is_none() || var("FRAMESIM_SEED").is_some() {
+        return Ok(Shard::ALL);
+    }
+    Ok(shard_from(var)?.map_or(Shard::ALL, |found| found.shard))
+}
+
 /// A hash of `options`, the same on every machine: what a [`SeedResult`] names as its
 /// scenario.
 pub(super) fn options_hash(options: &Options) -> u64 {
@@ -252,8 +264,9 @@ pub(super) fn divergence(harness: &Harness, seed: u64) -> (String, &'static str)
     }
 }
 
-/// Runs `harness` for every seed the environment names (else `default`), on every core
-/// (`FRAMESIM_JOBS` to say how many), the first seed and one in 16 twice to check that
+/// Runs `harness` for every seed the environment names (else `default`; `FRAMESIM_SHARD`
+/// for one shard of them, [`shard_from_env`]), on every core (`FRAMESIM_JOBS` to say how
+/// many), the first seed and one in 16 twice to check that
 /// they give the same transcript. On a failure it stops taking new seeds, finishes the
 /// ones below it, and reports the lowest failing seed, whatever the threads' timing: runs
 /// it again keeping its events, prints the report (first violation, the failing client's
@@ -268,9 +281,10 @@ pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
     let own = harness.options();
     let options = options_from_env(own).unwrap_or_else(|e| stop(format!("framesim: {e}")));
     let harness = &harness.clone().with(options);
+    let shard = shard_from_env().unwrap_or_else(|e| stop(format!("framesim: {e}")));
     let seeds = Seeds::Range {
         range: seeds,
-        shard: Shard::ALL,
+        shard,
     };
     let (tally, failure) = run_seeds(harness, seeds, default_jobs(), |seed| replay.command(seed));
     let Some(failure) = failure else {

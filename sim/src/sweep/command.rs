@@ -6,7 +6,7 @@ use super::engine::{Ended, Plan, Swept, Watch};
 use super::recheck::{recheck, Recheck};
 use super::result::SeedResult;
 use super::seeds::Seeds;
-use super::shard::{seed_range, shard, Shard};
+use super::shard::{seed_range, shard, shard_from, Found, Shard};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write as _};
@@ -21,7 +21,10 @@ pub struct SweepArgs {
     /// Worker threads [default: FRAMESIM_JOBS, else one per core].
     #[arg(long, value_parser = at_least_one)]
     pub jobs: Option<usize>,
-    /// Only seeds s with s % N == I, given as I/N.
+    /// Only seeds s with s % N == I, given as I/N [default: FRAMESIM_SHARD, else the shard
+    /// a CI engine's variables name (Kubernetes JOB_COMPLETION_INDEX with FRAMESIM_SHARDS,
+    /// GitLab CI_NODE_INDEX/CI_NODE_TOTAL, Buildkite BUILDKITE_PARALLEL_JOB/_COUNT, CircleCI
+    /// CIRCLE_NODE_INDEX/_TOTAL), else all].
     #[arg(long, value_parser = shard, value_name = "I/N")]
     pub shard: Option<Shard>,
     /// Run seeds a second time and compare transcript hashes: every seed (`all`), every Nth
@@ -67,15 +70,27 @@ pub struct Sweeping<'a> {
 }
 
 impl SweepArgs {
-    /// The plan these flags give.
-    pub fn plan(&self, max_failures: Option<usize>) -> Plan {
+    /// The shard: `--shard`, else the environment's ([`shard_from`]), else all; where it
+    /// came from, if not all.
+    pub fn shard(&self) -> Result<Option<Found>, String> {
+        match self.shard {
+            Some(shard) => Ok(Some(Found {
+                shard,
+                from: "--shard".into(),
+            })),
+            None => shard_from(|name| std::env::var(name).ok()),
+        }
+    }
+
+    /// The plan these flags give, on `shard`.
+    pub fn plan(&self, shard: Shard, max_failures: Option<usize>) -> Plan {
         Plan {
             recheck: self.check_determinism,
             max_failures,
             ..Plan::new(
                 Seeds::Range {
                     range: self.seeds.clone(),
-                    shard: self.shard.unwrap_or(Shard::ALL),
+                    shard,
                 },
                 self.jobs.unwrap_or_else(default_jobs),
             )
@@ -88,7 +103,13 @@ impl SweepArgs {
     where
         F: Fn(u64, bool) -> SeedResult + Sync,
     {
-        let plan = self.plan(sweeping.max_failures);
+        let found = self.shard()?;
+        let shard = found.as_ref().map_or(Shard::ALL, |f| f.shard);
+        let from = match found {
+            Some(found) if found.from != "--shard" => format!(" from {}", found.from),
+            _ => String::new(),
+        };
+        let plan = self.plan(shard, sweeping.max_failures);
         let bar = if std::io::stdout().is_terminal() && !self.hashes {
             progress(plan.seeds.len())
         } else {
@@ -102,11 +123,11 @@ impl SweepArgs {
         let swept = plan.run(one, &console);
         console.bar.finish_and_clear();
         console.say(&format!(
-            "swept {} seeds of '{}' (shard {}, {} jobs) in {:.2}s: {:.0} seeds/s, {} failed; \
+            "swept {} seeds of '{}' (shard {}{from}, {} jobs) in {:.2}s: {:.0} seeds/s, {} failed; \
              determinism ({}) rechecked {} seeds, {} diverged{}",
             swept.seeds,
             sweeping.label,
-            plan.seeds.shard(),
+            shard,
             plan.jobs,
             swept.wall.as_secs_f64(),
             swept.per_second(),

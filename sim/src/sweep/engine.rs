@@ -146,7 +146,9 @@ impl Plan {
             let began = Instant::now();
             let mut result = one(seed, self.recheck.covers(i));
             result.wall_ms = began.elapsed().as_millis() as u64;
-            watch.finished(&result);
+            if i < stop_at.load(Ordering::Relaxed) {
+                watch.finished(&result);
+            }
             let mut state = state.lock().expect("sweep state");
             let state = &mut *state;
             state.swept.ran += 1;

@@ -32,4 +32,4 @@ pub use engine::{Ended, Plan, Swept, Watch};
 pub use recheck::{recheck, Recheck};
 pub use result::{oracle_of, stable_hash, SeedResult, Verdict};
 pub use seeds::Seeds;
-pub use shard::{seed_range, shard, Shard};
+pub use shard::{seed_range, shard, shard_from, Found, Shard, SHARD_VARIABLES};
