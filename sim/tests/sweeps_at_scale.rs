@@ -1,5 +1,4 @@
-//! `framesim sweep` at scale: shards from a CI engine's variables, time and failure budgets,
-//! results files that merge, and the failure database.
+//! `framesim sweep` at scale: shards from a CI engine's variables, time and failure budgets.
 
 use std::process::{Command, Output};
 
@@ -62,4 +61,93 @@ fn a_sweep_takes_its_shard_from_the_ci_engine() {
         text(&out.stderr)
     );
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_sweep_for_a_time_prints_its_root_and_the_seeds_that_run_them_again() {
+    let args = [
+        "sweep",
+        "--scenario",
+        "small",
+        "--for",
+        "1s",
+        "--root",
+        "1000",
+        "--hashes",
+        "--check-determinism",
+        "off",
+    ];
+    let out = framesim(&args, &[]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("sweeping for 1s from root seed 1000"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("; out of time"), "{stderr}");
+    let ran = seeds(&out);
+    assert!(!ran.is_empty(), "{stderr}");
+    let end = 1000 + ran.len() as u64;
+    assert_eq!(
+        ran,
+        (1000..end).collect::<Vec<_>>(),
+        "a prefix from the root"
+    );
+    let again = format!("--seeds 1000..{end} runs them again");
+    assert!(stderr.contains(&again), "{stderr}");
+
+    // The printed range runs exactly the same seeds, with the same hashes.
+    let seeds_flag = format!("1000..{end}");
+    let rerun = framesim(
+        &[
+            "sweep",
+            "--scenario",
+            "small",
+            "--seeds",
+            &seeds_flag,
+            "--hashes",
+        ],
+        &[],
+    );
+    assert_eq!(text(&rerun.stdout), text(&out.stdout));
+}
+
+#[test]
+fn a_sweep_stops_at_its_lowest_failures() {
+    let args = [
+        "sweep",
+        "--scenario",
+        "small",
+        "--target",
+        "naive-one-read",
+        "--seeds",
+        "0..12",
+        "--check-determinism",
+        "off",
+    ];
+    let all = framesim(&args, &[]);
+    let failing = |out: &Output| -> Vec<u64> {
+        let stdout = text(&out.stdout);
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("failing seeds: "))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        line.trim_matches(['[', ']'])
+            .split(", ")
+            .map(|n| n.parse().unwrap())
+            .collect()
+    };
+    let every = failing(&all);
+    assert!(every.len() > 2, "{every:?}");
+    let two = framesim(
+        &[&args[..], &["--max-failures", "2", "--jobs", "2"]].concat(),
+        &[],
+    );
+    assert_eq!(two.status.code(), Some(1));
+    assert_eq!(failing(&two), every[..2]);
+    assert!(
+        text(&two.stdout).contains("; stopped at 2 failures"),
+        "{}",
+        text(&two.stdout)
+    );
 }

@@ -1,23 +1,27 @@
 //! The `sweep` subcommand of every command line, `framesim sweep` and a harness binary's
-//! alike: its flags, one line per failing seed as it is found (above a progress bar in a
-//! terminal, none otherwise, for CI logs), `--hashes` lines in seed order, and a summary.
+//! alike: its flags, and a sweep run from them: the sweep (lines as [`Console`] prints
+//! them) and its summary.
 
-use super::engine::{Ended, Plan, Swept, Watch};
+use super::budget::duration;
+use super::console::Console;
+use super::engine::{Ended, Plan, Swept};
 use super::recheck::{recheck, Recheck};
 use super::result::SeedResult;
 use super::seeds::Seeds;
 use super::shard::{seed_range, shard, shard_from, Found, Shard};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{IsTerminal, Write as _};
 use std::ops::Range;
+use std::time::Duration;
+
+/// The seeds a sweep runs without `--seeds` or `--for`.
+pub const SWEEP_SEEDS: Range<u64> = 0..1000;
 
 /// The flags of a `sweep` subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct SweepArgs {
-    /// Seeds as A..B (B excluded).
-    #[arg(long, default_value = "0..1000", value_parser = seed_range)]
-    pub seeds: Range<u64>,
+    /// Seeds as A..B (B excluded) [default: 0..1000; with --for, every seed from --root on].
+    #[arg(long, value_parser = seed_range)]
+    pub seeds: Option<Range<u64>>,
     /// Worker threads [default: FRAMESIM_JOBS, else one per core].
     #[arg(long, value_parser = at_least_one)]
     pub jobs: Option<usize>,
@@ -37,6 +41,21 @@ pub struct SweepArgs {
     /// the output of two sweeps compares with diff.
     #[arg(long)]
     pub hashes: bool,
+    /// Start no seed once this much time has gone (90s, 20m, 2h, 1h30m). Without --seeds it
+    /// runs seeds from a root seed, printed, so that the seeds it ran run again.
+    #[arg(long = "for", value_name = "TIME", value_parser = duration)]
+    pub budget: Option<Duration>,
+    /// The first seed of a --for sweep without --seeds [default: a fresh one, printed].
+    #[arg(
+        long,
+        value_name = "SEED",
+        requires = "budget",
+        conflicts_with = "seeds"
+    )]
+    pub root: Option<u64>,
+    /// Stop after this many failing seeds: the lowest ones, whatever the threads' timing.
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub max_failures: Option<usize>,
 }
 
 /// A count of at least one.
@@ -82,23 +101,30 @@ impl SweepArgs {
         }
     }
 
-    /// The plan these flags give, on `shard`.
+    /// The plan these flags give, on `shard`, stopping at `max_failures` unless
+    /// `--max-failures` says.
     pub fn plan(&self, shard: Shard, max_failures: Option<usize>) -> Plan {
+        let seeds = match (&self.seeds, self.budget) {
+            (None, Some(_)) => Seeds::From {
+                root: self.root.unwrap_or_else(crate::seeds::fresh),
+                shard,
+            },
+            (range, _) => Seeds::Range {
+                range: range.clone().unwrap_or(SWEEP_SEEDS),
+                shard,
+            },
+        };
         Plan {
             recheck: self.check_determinism,
-            max_failures,
-            ..Plan::new(
-                Seeds::Range {
-                    range: self.seeds.clone(),
-                    shard,
-                },
-                self.jobs.unwrap_or_else(default_jobs),
-            )
+            max_failures: self.max_failures.or(max_failures),
+            budget: self.budget,
+            ..Plan::new(seeds, self.jobs.unwrap_or_else(default_jobs))
         }
     }
 
-    /// Runs the sweep these flags ask for, each seed with `one`, printing as it goes; what
-    /// it found. Its exit code is [`exit_code`].
+    /// Runs the sweep these flags ask for, each seed with `one`, printing as it goes, then
+    /// its summary. What it found; its exit code is [`exit_code`]. A shard the environment
+    /// names badly is an error.
     pub fn run<F>(&self, sweeping: &Sweeping<'_>, one: F) -> Result<Swept, String>
     where
         F: Fn(u64, bool) -> SeedResult + Sync,
@@ -110,24 +136,25 @@ impl SweepArgs {
             _ => String::new(),
         };
         let plan = self.plan(shard, sweeping.max_failures);
-        let bar = if std::io::stdout().is_terminal() && !self.hashes {
-            progress(plan.seeds.len())
-        } else {
-            ProgressBar::hidden()
-        };
-        let console = Console {
-            bar,
+        let mut console = Console {
+            bar: indicatif::ProgressBar::hidden(),
             hashes: self.hashes,
             also: sweeping.also,
         };
-        let swept = plan.run(one, &console);
+        if let Seeds::From { root, .. } = plan.seeds {
+            console.say(&format!(
+                "sweeping for {} from root seed {root} (--root {root} runs the same seeds)",
+                shown(self.budget.unwrap_or_default())
+            ));
+        }
+        console.bar = Console::bar(plan.seeds.len(), self.hashes);
+        let swept = plan.run(&one, &console);
         console.bar.finish_and_clear();
         console.say(&format!(
-            "swept {} seeds of '{}' (shard {}{from}, {} jobs) in {:.2}s: {:.0} seeds/s, {} failed; \
+            "swept {} seeds of '{}' (shard {shard}{from}, {} jobs) in {:.2}s: {:.0} seeds/s, {} failed; \
              determinism ({}) rechecked {} seeds, {} diverged{}",
             swept.seeds,
             sweeping.label,
-            shard,
             plan.jobs,
             swept.wall.as_secs_f64(),
             swept.per_second(),
@@ -144,11 +171,39 @@ impl SweepArgs {
                 Ended::Budget => "; out of time".to_string(),
             }
         ));
+        if let (
+            Seeds::From { root, .. }
+            | Seeds::Range {
+                range: Range { start: root, .. },
+                ..
+            },
+            Some(last),
+            Some(_),
+        ) = (&plan.seeds, swept.last, self.budget)
+        {
+            console.say(&format!(
+                "ran seeds {root}..{} of shard {shard}: --seeds {root}..{} runs them again",
+                last + 1,
+                last + 1
+            ));
+        }
         if !swept.failures.is_empty() {
             let failed: Vec<u64> = swept.failures.iter().map(|f| f.seed).collect();
             console.say(&format!("failing seeds: {failed:?}"));
         }
         Ok(swept)
+    }
+}
+
+/// A budget as it was written: `20m`, `1h30m`, `90s`.
+fn shown(budget: Duration) -> String {
+    let secs = budget.as_secs();
+    match (secs / 3600, secs % 3600 / 60, secs % 60) {
+        _ if budget.subsec_millis() != 0 => format!("{budget:?}"),
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, s) => format!("{h}h{m}m{s}s"),
     }
 }
 
@@ -161,84 +216,6 @@ pub fn exit_code(swept: &Swept) -> std::process::ExitCode {
     }
 }
 
-/// A bar over `len` seeds, or a counter for a sweep without end.
-fn progress(len: Option<usize>) -> ProgressBar {
-    match len {
-        Some(len) => {
-            let bar = ProgressBar::new(len as u64);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} seeds {per_sec} eta {eta} {msg}",
-                )
-                .expect("progress template"),
-            );
-            bar
-        }
-        None => {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {pos} seeds {per_sec} {elapsed} {msg}")
-                    .expect("progress template"),
-            );
-            bar
-        }
-    }
-}
-
-/// Where a sweep's lines go.
-struct Console<'a> {
-    bar: ProgressBar,
-    hashes: bool,
-    also: &'a (dyn Fn(&SeedResult) -> Option<String> + Sync),
-}
-
-impl Console<'_> {
-    /// A line for a person: above the bar; on stderr with `--hashes`, whose stdout is for
-    /// the JSON lines alone; else on stdout.
-    fn say(&self, line: &str) {
-        if !self.bar.is_hidden() {
-            self.bar.println(line);
-        } else if self.hashes {
-            eprintln!("{line}");
-        } else {
-            print_line(line);
-        }
-    }
-}
-
-impl Watch for Console<'_> {
-    fn finished(&self, result: &SeedResult) {
-        if !result.passed() {
-            self.say(&result.line());
-            if let Some(more) = (self.also)(result) {
-                self.say(&more);
-            }
-        }
-        self.bar.inc(1);
-    }
-
-    fn ready(&self, result: &SeedResult) {
-        if self.hashes {
-            print_line(&format!(
-                "{{\"seed\":{},\"hash\":\"{:016x}\",\"passed\":{}}}",
-                result.seed,
-                result.hash,
-                result.passed()
-            ));
-        }
-    }
-}
-
-/// Writes a line to stdout. A reader that has gone (`| head`) ends the sweep, with the exit
-/// code of a process killed by SIGPIPE, rather than a panic in every worker.
-pub fn print_line(line: &str) {
-    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(141);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +224,14 @@ mod tests {
     fn counts_parse_or_say_why() {
         assert_eq!(at_least_one("3"), Ok(3));
         assert!(at_least_one("0").unwrap_err().contains("'0'"));
+    }
+
+    #[test]
+    fn budgets_are_shown_as_written() {
+        for text in ["20m", "1h", "90s", "1h30m0s"] {
+            let d = duration(text).unwrap();
+            assert_eq!(duration(&shown(d)), Ok(d), "{text}");
+        }
+        assert_eq!(shown(Duration::from_secs(1200)), "20m");
     }
 }

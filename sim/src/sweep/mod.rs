@@ -19,7 +19,9 @@
 //! assert_eq!(swept.failures[0].seed, 41);
 //! ```
 
+mod budget;
 mod command;
+mod console;
 mod engine;
 mod in_order;
 mod recheck;
@@ -27,7 +29,9 @@ mod result;
 mod seeds;
 mod shard;
 
-pub use command::{at_least_one, default_jobs, exit_code, print_line, SweepArgs, Sweeping};
+pub use budget::duration;
+pub use command::{at_least_one, default_jobs, exit_code, SweepArgs, Sweeping, SWEEP_SEEDS};
+pub use console::print_line;
 pub use engine::{Ended, Plan, Swept, Watch};
 pub use recheck::{recheck, Recheck};
 pub use result::{oracle_of, stable_hash, SeedResult, Verdict};
