@@ -89,6 +89,15 @@ enum Cmd {
         #[arg(long)]
         transcript: Option<PathBuf>,
     },
+    /// Merge the results files of many sweeps (`sweep --results FILE`: shards, machines,
+    /// commits) into one summary: counts, failures by oracle, the slowest seeds, and any
+    /// seed of one scenario with two transcript hashes. Exit code 1 if any failed or
+    /// disagreed.
+    Merge {
+        /// The results files.
+        #[arg(required = true, value_name = "RESULTS")]
+        files: Vec<PathBuf>,
+    },
     /// List the scenario presets and the server targets.
     List {
         /// Also write every preset (seed 0) to DIR/<name>.toml, to read or to start a
@@ -225,6 +234,7 @@ fn main() -> ExitCode {
             cuts,
         } => explore(&script, target, cuts),
         Cmd::ReplayFuzz { input, transcript } => replay_fuzz(&input, transcript),
+        Cmd::Merge { files } => merge(&files),
         Cmd::List { files } => list(files.as_deref()),
     };
     done.unwrap_or_else(|e| {
@@ -419,6 +429,17 @@ fn sweep(args: &Sweep) -> Result<ExitCode, String> {
         seed_result(&setup.scenario(&base, Some(seed)), recheck)
     })?;
     Ok(exit_code(&swept))
+}
+
+/// `framesim merge`.
+fn merge(files: &[PathBuf]) -> Result<ExitCode, String> {
+    let merged = framesim::sweep::merge(files)?;
+    println!("{merged}");
+    Ok(if merged.passed_all() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Prints the summary (and where the transcript went); on a failure, the failure report.

@@ -1,4 +1,5 @@
-//! `framesim sweep` at scale: shards from a CI engine's variables, time and failure budgets.
+//! `framesim sweep` at scale: shards from a CI engine's variables, time and failure budgets,
+//! results files that merge.
 
 use std::process::{Command, Output};
 
@@ -61,6 +62,13 @@ fn a_sweep_takes_its_shard_from_the_ci_engine() {
         text(&out.stderr)
     );
     assert!(out.stdout.is_empty());
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("framesim-scale-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 #[test]
@@ -150,4 +158,126 @@ fn a_sweep_stops_at_its_lowest_failures() {
         "{}",
         text(&two.stdout)
     );
+}
+
+#[test]
+fn four_shards_in_four_processes_merge_to_the_single_sweep() {
+    let dir = temp("merge");
+    let common = [
+        "sweep",
+        "--scenario",
+        "small",
+        "--target",
+        "naive-one-read",
+        "--seeds",
+        "0..16",
+    ];
+    let whole = dir.join("whole.jsonl");
+    let out = framesim(
+        &[&common[..], &["--results", whole.to_str().unwrap()]].concat(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let mut files = Vec::new();
+    for index in 0..4 {
+        let file = dir.join(format!("shard-{index}.jsonl"));
+        let junit = dir.join(format!("shard-{index}.xml"));
+        let shard = format!("{index}/4");
+        let out = framesim(
+            &[
+                &common[..],
+                &[
+                    "--results",
+                    file.to_str().unwrap(),
+                    "--junit",
+                    junit.to_str().unwrap(),
+                ],
+            ]
+            .concat(),
+            &[("FRAMESIM_SHARD", &shard)],
+        );
+        assert!(out.status.code() == Some(1) || out.status.success());
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        assert!(
+            xml.starts_with("<?xml") && xml.contains("<testsuite name=\"small\""),
+            "{xml}"
+        );
+        files.push(file.to_str().unwrap().to_string());
+    }
+    let merged = framesim(
+        &[
+            &["merge"][..],
+            &files.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+        &[],
+    );
+    let single = framesim(&["merge", whole.to_str().unwrap()], &[]);
+    assert_eq!(merged.status.code(), Some(1), "failures fail a merge");
+    let (merged, single) = (text(&merged.stdout), text(&single.stdout));
+    // The same counts and the same failures by oracle; only the slowest seeds' times differ.
+    let head = |s: &str| -> String {
+        let s = s.replace("merged 4 files", "merged 1 files");
+        s[..s.find("slowest seeds:").unwrap()].to_string()
+    };
+    assert_eq!(head(&merged), head(&single));
+    assert!(
+        merged.contains("16 results of 16 distinct seeds"),
+        "{merged}"
+    );
+    assert!(merged.contains("0 gave another transcript"), "{merged}");
+
+    // The whole sweep and the shards ran every seed twice: no seed disagrees.
+    let both = framesim(
+        &[
+            &["merge", whole.to_str().unwrap()][..],
+            &files.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+        &[],
+    );
+    let both = text(&both.stdout);
+    assert!(
+        both.contains("16 seeds ran more than once, 0 gave another transcript"),
+        "{both}"
+    );
+
+    // One crafted line with another hash for seed 3 is a disagreement naming both files.
+    let text_whole = std::fs::read_to_string(&whole).unwrap();
+    let line = text_whole
+        .lines()
+        .find(|l| l.starts_with("{\"seed\":3,"))
+        .unwrap();
+    let hash_at = line.find("\"hash\":\"").unwrap() + 8;
+    let mut crafted = line.to_string();
+    let flipped = if &line[hash_at..hash_at + 1] == "0" {
+        "1"
+    } else {
+        "0"
+    };
+    crafted.replace_range(hash_at..hash_at + 1, flipped);
+    let other = dir.join("other-commit.jsonl");
+    std::fs::write(&other, crafted + "\n").unwrap();
+    let out = framesim(
+        &["merge", whole.to_str().unwrap(), other.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("1 gave another transcript"), "{stdout}");
+    assert!(stdout.contains("seed 3 [determinism]"), "{stdout}");
+    assert!(
+        stdout.contains("whole.jsonl:4") && stdout.contains("other-commit.jsonl:1"),
+        "{stdout}"
+    );
+
+    // A file that is not results is refused, naming it.
+    let out = framesim(&["merge", dir.join("shard-0.xml").to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("shard-0.xml:1: not a seed's result"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,7 +1,7 @@
 //! framesim's subcommands for any server: one call in a binary of your own (an example, say)
-//! gives your [`Harness`] `run`, `check`, `sweep` (jobs, shards), `shrink`, and `lift`,
-//! `replay --script` and `explore` for scripts, each failure with the command that runs it
-//! again.
+//! gives your [`Harness`] `run`, `check`, `sweep` (jobs, shards, budgets, results files),
+//! `merge`, `shrink`, and `lift`, `replay --script` and `explore` for scripts, each failure
+//! with the command that runs it again.
 //!
 //! ```no_run
 //! # use framesim::harness::{Harness, KvWorkload};
@@ -57,6 +57,13 @@ enum Command {
     },
     /// Run many seeds on several threads; the lowest failing seed is reported.
     Sweep(SweepArgs),
+    /// Merge the results files of many sweeps (`sweep --results FILE`) into one summary:
+    /// counts, failures by oracle, the slowest seeds, seeds with two transcript hashes.
+    Merge {
+        /// The results files.
+        #[arg(required = true, value_name = "RESULTS")]
+        files: Vec<PathBuf>,
+    },
     /// Shrink a failing seed to the fewest clients and smallest options that still fail.
     Shrink {
         /// The seed.
@@ -159,6 +166,20 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
         }
         Command::Check { seed } => check(&harness, &me, seed),
         Command::Sweep(args) => sweep(&harness, &me, &args),
+        Command::Merge { files } => match crate::sweep::merge(&files) {
+            Ok(merged) => {
+                println!("{merged}");
+                if merged.passed_all() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Shrink { seed, out } => shrink(&harness, &own, &me, seed, out),
         Command::Lift {
             seed,

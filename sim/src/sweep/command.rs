@@ -1,16 +1,19 @@
 //! The `sweep` subcommand of every command line, `framesim sweep` and a harness binary's
 //! alike: its flags, and a sweep run from them: the sweep (lines as [`Console`] prints
-//! them) and its summary.
+//! them), its summary, then the files it was asked for.
 
 use super::budget::duration;
 use super::console::Console;
 use super::engine::{Ended, Plan, Swept};
+use super::junit::junit;
 use super::recheck::{recheck, Recheck};
 use super::result::SeedResult;
+use super::results::ResultsFile;
 use super::seeds::Seeds;
 use super::shard::{seed_range, shard, shard_from, Found, Shard};
 use clap::Args;
 use std::ops::Range;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The seeds a sweep runs without `--seeds` or `--for`.
@@ -56,6 +59,14 @@ pub struct SweepArgs {
     /// Stop after this many failing seeds: the lowest ones, whatever the threads' timing.
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub max_failures: Option<usize>,
+    /// Write one JSON line per seed to FILE, in seed order: seed, scenario hash, transcript
+    /// hash, verdict, oracle, failure, replay command, wall time (`framesim merge` reads
+    /// them).
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// Write the sweep as JUnit XML to FILE: a test case per failing seed, one for the rest.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// A count of at least one.
@@ -123,8 +134,9 @@ impl SweepArgs {
     }
 
     /// Runs the sweep these flags ask for, each seed with `one`, printing as it goes, then
-    /// its summary. What it found; its exit code is [`exit_code`]. A shard the environment
-    /// names badly is an error.
+    /// its summary, then the files asked for. What it found; its exit code is
+    /// [`exit_code`]. A flag's file that cannot be written, or a shard the environment
+    /// names badly, is an error.
     pub fn run<F>(&self, sweeping: &Sweeping<'_>, one: F) -> Result<Swept, String>
     where
         F: Fn(u64, bool) -> SeedResult + Sync,
@@ -136,10 +148,15 @@ impl SweepArgs {
             _ => String::new(),
         };
         let plan = self.plan(shard, sweeping.max_failures);
+        let results = match &self.results {
+            Some(path) => Some(ResultsFile::create(path)?),
+            None => None,
+        };
         let mut console = Console {
             bar: indicatif::ProgressBar::hidden(),
             hashes: self.hashes,
             also: sweeping.also,
+            results,
         };
         if let Seeds::From { root, .. } = plan.seeds {
             console.say(&format!(
@@ -186,6 +203,13 @@ impl SweepArgs {
                 last + 1,
                 last + 1
             ));
+        }
+        if let Some(results) = &console.results {
+            results.finish().map_err(|e| format!("--results {e}"))?;
+        }
+        if let Some(path) = &self.junit {
+            std::fs::write(path, junit(&sweeping.label, &swept))
+                .map_err(|e| format!("--junit {}: cannot write it: {e}", path.display()))?;
         }
         if !swept.failures.is_empty() {
             let failed: Vec<u64> = swept.failures.iter().map(|f| f.seed).collect();

@@ -1,8 +1,10 @@
 //! Where a sweep's lines go as it runs: one per failing seed as it is found (above a
-//! progress bar in a terminal, none otherwise, for CI logs), `--hashes` lines in seed order.
+//! progress bar in a terminal, none otherwise, for CI logs), `--hashes` lines and the
+//! results file in seed order.
 
 use super::engine::Watch;
 use super::result::SeedResult;
+use super::results::ResultsFile;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write as _;
 
@@ -13,6 +15,8 @@ pub(super) struct Console<'a> {
     pub(super) hashes: bool,
     /// Lines under a failing seed's.
     pub(super) also: &'a (dyn Fn(&SeedResult) -> Option<String> + Sync),
+    /// `--results`.
+    pub(super) results: Option<ResultsFile>,
 }
 
 impl Console<'_> {
@@ -69,6 +73,9 @@ impl Watch for Console<'_> {
                 result.hash,
                 result.passed()
             ));
+        }
+        if let Some(results) = &self.results {
+            results.ready(result);
         }
     }
 }
