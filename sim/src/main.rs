@@ -422,6 +422,7 @@ fn sweep(args: &Sweep) -> Result<ExitCode, String> {
     };
     let sweeping = Sweeping {
         label: setup.label(),
+        what: setup.what(&base),
         also: &also,
         max_failures: None,
     };

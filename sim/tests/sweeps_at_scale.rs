@@ -1,5 +1,5 @@
 //! `framesim sweep` at scale: shards from a CI engine's variables, time and failure budgets,
-//! results files that merge.
+//! results files that merge, and the failure database.
 
 use std::process::{Command, Output};
 
@@ -279,5 +279,62 @@ fn four_shards_in_four_processes_merge_to_the_single_sweep() {
         "{}",
         text(&out.stderr)
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_failure_database_runs_its_seeds_first_and_forgets_those_that_pass() {
+    use framesim::kv::setup::Setup;
+    use framesim::kv::{Preset, Target};
+    let dir = temp("failures");
+    let db = dir.to_str().unwrap();
+    let naive = [
+        "sweep",
+        "--scenario",
+        "small",
+        "--target",
+        "naive-one-read",
+        "--failures",
+        db,
+    ];
+    let first = framesim(&[&naive[..], &["--seeds", "0..3"]].concat(), &[]);
+    assert_eq!(first.status.code(), Some(1));
+    let mut setup = Setup::preset(Preset::Small);
+    setup.target = Some(Target::OneReadOneRequest);
+    let kept = dir.join(setup.what(&setup.base().unwrap()));
+    let files = std::fs::read_dir(&kept).unwrap().count();
+    assert!(files > 0, "failing seeds are kept in {}", kept.display());
+
+    // The next sweep, of other seeds, runs them first and says they still fail.
+    let next = framesim(&[&naive[..], &["--seeds", "100..101"]].concat(), &[]);
+    let stdout = text(&next.stdout);
+    assert_eq!(next.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("running its {files} seeds first")),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" still fails: seed "), "{stdout}");
+
+    // A kept seed that passes now is forgotten.
+    let healed =
+        dir.join(Setup::preset(Preset::Small).what(&Setup::preset(Preset::Small).base().unwrap()));
+    std::fs::create_dir_all(&healed).unwrap();
+    std::fs::write(healed.join("seed-5.json"), "{}").unwrap();
+    let out = framesim(
+        &[
+            "sweep",
+            "--scenario",
+            "small",
+            "--seeds",
+            "0..2",
+            "--failures",
+            db,
+        ],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("seed 5 passes now: forgotten"), "{stdout}");
+    assert!(!healed.join("seed-5.json").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -16,7 +16,7 @@ use super::cli_scripts as scripts;
 use super::options::Options;
 use super::outcome::Tally;
 use super::run::Harness;
-use super::sweep::{divergence, options_hash, seed_result};
+use super::sweep::{divergence, seed_result};
 use crate::output::write_file;
 use crate::scenario::{shown, work_dir};
 use crate::sweep::{exit_code, SweepArgs, Sweeping};
@@ -271,11 +271,12 @@ fn check(harness: &Harness, me: &Me, seed: u64) -> ExitCode {
 /// otherwise), which it runs again for its report.
 fn sweep(harness: &Harness, me: &Me, args: &SweepArgs) -> ExitCode {
     let tally = Mutex::new(Tally::default());
-    let scenario = options_hash(harness.options());
+    let scenario = harness.options().fingerprint();
     let label = Path::new(&me.program)
         .file_stem()
         .map_or_else(|| me.program.clone(), |n| n.to_string_lossy().into_owned());
     let sweeping = Sweeping {
+        what: format!("{label}-{scenario:016x}"),
         label,
         also: &|_| None,
         max_failures: Some(1),

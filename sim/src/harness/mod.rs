@@ -70,6 +70,7 @@
 //! }
 //! ```
 
+mod asked;
 #[cfg(feature = "axum")]
 mod axum;
 mod buffers;

@@ -1,12 +1,15 @@
 //! Many seeds from a `#[test]`: which seeds (the environment says), the run of each, and a
 //! failure that says how to replay it.
 
+use super::asked::Asked;
 use super::options::Options;
 use super::outcome::Tally;
 use super::run::Harness;
 use crate::output::write_file;
 use crate::scenario::{shown, work_dir};
-use crate::sweep::{default_jobs, shard_from, stable_hash, Plan, SeedResult, Seeds, Shard};
+use crate::sweep::{
+    default_jobs, shard_from, Failures, Plan, Recheck, SeedResult, Seeds, Shard, Swept, Watch,
+};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -177,13 +180,6 @@ pub fn shard_from_env() -> Result<Shard, String> {
     Ok(shard_from(var)?.map_or(Shard::ALL, |found| found.shard))
 }
 
-/// A hash of `options`, the same on every machine: what a [`SeedResult`] names as its
-/// scenario.
-pub(super) fn options_hash(options: &Options) -> u64 {
-    let value = toml::Value::try_from(options).expect("options are plain data");
-    stable_hash(&value.to_string())
-}
-
 /// Runs `seed` of `harness` (twice if `recheck` and it passed): what it showed, with
 /// `replay` as the command that runs it again. What the clients of a passing seed did is
 /// added to `tally`.
@@ -217,28 +213,65 @@ pub(super) fn seed_result(
     }
 }
 
-/// Runs `seeds` on `jobs` threads, the first and one in 16 twice (determinism), each
-/// failure replayed with `replay(seed)`. On a failure no seed above it is started and the
-/// ones below it finish, so the failure reported is the lowest failing seed whatever the
-/// threads' timing. What the clients of the passing seeds did, and the lowest failure.
+/// Runs the seeds of `plan` (the first and one in 16 twice, for determinism), each failure
+/// replayed with `replay(seed)`, each result handed to `watch` in seed order. On a failure
+/// no seed above it is started and the ones below it finish, so the failure reported is
+/// the lowest failing seed whatever the threads' timing. What the clients of the passing
+/// seeds did, and what the sweep found.
 pub(super) fn run_seeds(
     harness: &Harness,
-    seeds: Seeds,
-    jobs: usize,
+    plan: Plan,
     replay: impl Fn(u64) -> String + Sync,
-) -> (Tally, Option<SeedResult>) {
+    watch: &dyn Watch,
+) -> (Tally, Swept) {
     let plan = Plan {
         max_failures: Some(1),
-        ..Plan::new(seeds, jobs)
+        ..plan
     };
     let tally = Mutex::new(Tally::default());
-    let scenario = options_hash(harness.options());
+    let scenario = harness.options().fingerprint();
     let swept = plan.run(
         |seed, recheck| seed_result(harness, seed, recheck, scenario, replay(seed), &tally),
-        &(),
+        watch,
     );
-    let tally = tally.into_inner().expect("sweep tally");
-    (tally, swept.failures.into_iter().next())
+    (tally.into_inner().expect("sweep tally"), swept)
+}
+
+/// Runs the seeds the failure database `db` kept, first: forgets those that pass; the
+/// lowest that still fails, if one does.
+fn known_first(
+    harness: &Harness,
+    db: &Failures,
+    replay: &Replay,
+) -> Result<Option<SeedResult>, String> {
+    let known = db.seeds()?;
+    if known.is_empty() {
+        return Ok(None);
+    }
+    let plan = Plan {
+        recheck: Recheck::Off,
+        ..Plan::new(Seeds::List(known.clone()), default_jobs())
+    };
+    let (_, swept) = run_seeds(harness, plan, |seed| replay.command(seed), &());
+    let failure = swept.failures.into_iter().next();
+    // The seeds before the one that still fails ran, and passed.
+    for &seed in known.iter().take(swept.seeds) {
+        if failure.as_ref().is_none_or(|f| f.seed != seed) {
+            db.forget(seed)?;
+            eprintln!(
+                "framesim: seed {seed} of {} passes now: forgotten",
+                db.dir().display()
+            );
+        }
+    }
+    if let Some(f) = &failure {
+        eprintln!(
+            "framesim: seed {} of {} still fails",
+            f.seed,
+            db.dir().display()
+        );
+    }
+    Ok(failure)
 }
 
 /// A determinism failure of `seed` in words: the first diverging event (and its client),
@@ -265,8 +298,10 @@ pub(super) fn divergence(harness: &Harness, seed: u64) -> (String, &'static str)
 }
 
 /// Runs `harness` for every seed the environment names (else `default`; `FRAMESIM_SHARD`
-/// for one shard of them, [`shard_from_env`]), on every core (`FRAMESIM_JOBS` to say how
-/// many), the first seed and one in 16 twice to check that
+/// for one shard of them, [`shard_from_env`]; `FRAMESIM_FOR=20m` for every seed from a
+/// root until the time is up, `FRAMESIM_RESULTS=FILE` for a results file,
+/// `FRAMESIM_FAILURES=DIR` for a failure database whose seeds run first), on every core
+/// (`FRAMESIM_JOBS` to say how many), the first seed and one in 16 twice to check that
 /// they give the same transcript. On a failure it stops taking new seeds, finishes the
 /// ones below it, and reports the lowest failing seed, whatever the threads' timing: runs
 /// it again keeping its events, prints the report (first violation, the failing client's
@@ -282,13 +317,49 @@ pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
     let options = options_from_env(own).unwrap_or_else(|e| stop(format!("framesim: {e}")));
     let harness = &harness.clone().with(options);
     let shard = shard_from_env().unwrap_or_else(|e| stop(format!("framesim: {e}")));
-    let seeds = Seeds::Range {
-        range: seeds,
-        shard,
+    let test = replay.test.as_deref().unwrap_or("run").replace("::", "-");
+    let what = format!("{test}-{:016x}", harness.options().fingerprint());
+    let asked = Asked::from(|name| std::env::var(name).ok(), seeds, shard, &what)
+        .unwrap_or_else(|e| stop(format!("framesim: {e}")));
+    let known = match &asked.failures {
+        Some(db) => {
+            known_first(harness, db, replay).unwrap_or_else(|e| stop(format!("framesim: {e}")))
+        }
+        None => None,
     };
-    let (tally, failure) = run_seeds(harness, seeds, default_jobs(), |seed| replay.command(seed));
-    let Some(failure) = failure else {
-        return tally;
+    let failure = match known {
+        Some(failure) => failure,
+        None => {
+            let plan = Plan {
+                budget: asked.budget,
+                ..Plan::new(asked.seeds.clone(), default_jobs())
+            };
+            let watch: &dyn Watch = match &asked.results {
+                Some(results) => results,
+                None => &(),
+            };
+            let (tally, swept) = run_seeds(harness, plan, |seed| replay.command(seed), watch);
+            if let Some(results) = &asked.results {
+                results
+                    .finish()
+                    .unwrap_or_else(|e| stop(format!("framesim: FRAMESIM_RESULTS: {e}")));
+            }
+            if let (Seeds::From { root, .. }, Some(last)) = (&asked.seeds, swept.last) {
+                eprintln!(
+                    "framesim: ran seeds {root}..{} (FRAMESIM_SEEDS={root}..{} runs them again)",
+                    last + 1,
+                    last + 1
+                );
+            }
+            let Some(failure) = swept.failures.into_iter().next() else {
+                return tally;
+            };
+            if let Some(db) = &asked.failures {
+                db.keep(&failure)
+                    .unwrap_or_else(|e| stop(format!("framesim: FRAMESIM_FAILURES: {e}")));
+            }
+            failure
+        }
     };
     let seed = failure.seed;
     match failure.second_hash {

@@ -113,6 +113,21 @@ impl Setup {
         Ok(self.scenario(&base, seed))
     }
 
+    /// What a sweep of this setup runs, as its failure database names it: the label (a
+    /// file's name without its folder), the target, and a hash of the seed-0 scenario (so
+    /// that any override makes another name).
+    pub fn what(&self, base: &Base) -> String {
+        let s = self.scenario(base, Some(0));
+        let name = match &self.source {
+            Source::Preset(preset) => preset.to_string(),
+            Source::File(path) | Source::Fuzz(path) => path
+                .file_stem()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        };
+        let hash = crate::sweep::stable_hash(&s.to_toml());
+        format!("{name}-{}-{:08x}", s.target, hash >> 32)
+    }
+
     /// What the runs are called in a sweep's summary: the preset, or the file.
     pub fn label(&self) -> String {
         match &self.source {
@@ -141,6 +156,10 @@ mod tests {
         assert_eq!(setup.scenario(&file, None).seed, 9);
         assert_eq!(setup.scenario(&file, Some(4)).seed, 4);
         assert_eq!(setup.label(), "small");
+        let what = setup.what(&base);
+        assert!(what.starts_with("small-naive-one-read-"), "{what}");
+        setup.clients = Some(4);
+        assert_ne!(setup.what(&base), what, "an override is another sweep");
     }
 
     #[test]

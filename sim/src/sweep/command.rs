@@ -1,10 +1,11 @@
 //! The `sweep` subcommand of every command line, `framesim sweep` and a harness binary's
-//! alike: its flags, and a sweep run from them: the sweep (lines as [`Console`] prints
-//! them), its summary, then the files it was asked for.
+//! alike: its flags, and a sweep run from them: the failure database's seeds first, the
+//! sweep (lines as [`Console`] prints them), its summary, then the files it was asked for.
 
 use super::budget::duration;
 use super::console::Console;
 use super::engine::{Ended, Plan, Swept};
+use super::failures::Failures;
 use super::junit::junit;
 use super::recheck::{recheck, Recheck};
 use super::result::SeedResult;
@@ -67,6 +68,11 @@ pub struct SweepArgs {
     /// Write the sweep as JUnit XML to FILE: a test case per failing seed, one for the rest.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// A failure database: run the seeds that failed in earlier sweeps of the same thing
+    /// first and say which still fail (forgetting those that pass), then keep this sweep's
+    /// failing seeds there (e.g. target/framesim/failures, or a folder the project commits).
+    #[arg(long, value_name = "DIR")]
+    pub failures: Option<PathBuf>,
 }
 
 /// A count of at least one.
@@ -93,6 +99,9 @@ pub fn default_jobs() -> usize {
 pub struct Sweeping<'a> {
     /// What the runs are called in the summary: a preset, a file, a program.
     pub label: String,
+    /// What the sweep runs, as the failure database names it: the same for every sweep of
+    /// the same server, scenario and options.
+    pub what: String,
     /// Lines printed under a failing seed's, as it is found (a shrink's result, say).
     pub also: &'a (dyn Fn(&SeedResult) -> Option<String> + Sync),
     /// The number of failures it stops at without a flag saying (`None`: none).
@@ -133,10 +142,11 @@ impl SweepArgs {
         }
     }
 
-    /// Runs the sweep these flags ask for, each seed with `one`, printing as it goes, then
-    /// its summary, then the files asked for. What it found; its exit code is
-    /// [`exit_code`]. A flag's file that cannot be written, or a shard the environment
-    /// names badly, is an error.
+    /// Runs the sweep these flags ask for, each seed with `one`, printing as it goes: first
+    /// the failure database's seeds, then the sweep, its summary, then the files asked
+    /// for. What it found, the database's seeds that still fail among the failures; its
+    /// exit code is [`exit_code`]. A flag's file that cannot be written, or a shard the
+    /// environment names badly, is an error.
     pub fn run<F>(&self, sweeping: &Sweeping<'_>, one: F) -> Result<Swept, String>
     where
         F: Fn(u64, bool) -> SeedResult + Sync,
@@ -158,6 +168,14 @@ impl SweepArgs {
             also: sweeping.also,
             results,
         };
+        let failures = self
+            .failures
+            .as_ref()
+            .map(|dir| Failures::new(dir, &sweeping.what));
+        let still = match &failures {
+            Some(db) => known_first(db, &plan, &one, &console)?,
+            None => Vec::new(),
+        };
         if let Seeds::From { root, .. } = plan.seeds {
             console.say(&format!(
                 "sweeping for {} from root seed {root} (--root {root} runs the same seeds)",
@@ -165,7 +183,7 @@ impl SweepArgs {
             ));
         }
         console.bar = Console::bar(plan.seeds.len(), self.hashes);
-        let swept = plan.run(&one, &console);
+        let mut swept = plan.run(&one, &console);
         console.bar.finish_and_clear();
         console.say(&format!(
             "swept {} seeds of '{}' (shard {shard}{from}, {} jobs) in {:.2}s: {:.0} seeds/s, {} failed; \
@@ -211,12 +229,60 @@ impl SweepArgs {
             std::fs::write(path, junit(&sweeping.label, &swept))
                 .map_err(|e| format!("--junit {}: cannot write it: {e}", path.display()))?;
         }
+        if let Some(db) = &failures {
+            for failure in &swept.failures {
+                db.keep(failure)?;
+            }
+        }
+        for known in still {
+            if !swept.failures.iter().any(|f| f.seed == known.seed) {
+                swept.failures.push(known);
+            }
+        }
+        swept.failures.sort_by_key(|f| f.seed);
         if !swept.failures.is_empty() {
             let failed: Vec<u64> = swept.failures.iter().map(|f| f.seed).collect();
             console.say(&format!("failing seeds: {failed:?}"));
         }
         Ok(swept)
     }
+}
+
+/// Runs the seeds the failure database `db` kept, before the sweep of `plan`: says which
+/// still fail, and forgets those that pass. Those that still fail.
+fn known_first<F>(
+    db: &Failures,
+    plan: &Plan,
+    one: &F,
+    console: &Console<'_>,
+) -> Result<Vec<SeedResult>, String>
+where
+    F: Fn(u64, bool) -> SeedResult + Sync,
+{
+    let known = db.seeds()?;
+    if known.is_empty() {
+        return Ok(Vec::new());
+    }
+    console.say(&format!(
+        "failure database {}: running its {} seeds first",
+        db.dir().display(),
+        known.len()
+    ));
+    let replay = Plan {
+        recheck: Recheck::Off,
+        ..Plan::new(Seeds::List(known.clone()), plan.jobs)
+    };
+    let again = replay.run(one, &());
+    for seed in known {
+        match again.failures.iter().find(|f| f.seed == seed) {
+            Some(f) => console.say(&format!("  seed {seed} still fails: {}", f.line())),
+            None => {
+                db.forget(seed)?;
+                console.say(&format!("  seed {seed} passes now: forgotten"));
+            }
+        }
+    }
+    Ok(again.failures)
 }
 
 /// A budget as it was written: `20m`, `1h30m`, `90s`.
