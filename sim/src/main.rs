@@ -427,7 +427,8 @@ fn sweep(args: &Sweep) -> Result<ExitCode, String> {
         max_failures: None,
     };
     let swept = args.sweep.run(&sweeping, |seed, recheck| {
-        seed_result(&setup.scenario(&base, Some(seed)), recheck)
+        let replay = setup.command("replay", seed);
+        seed_result(&setup.scenario(&base, Some(seed)), recheck, replay)
     })?;
     Ok(exit_code(&swept))
 }

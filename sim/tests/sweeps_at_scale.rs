@@ -338,3 +338,49 @@ fn the_failure_database_runs_its_seeds_first_and_forgets_those_that_pass() {
     assert!(!healed.join("seed-5.json").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_passing_seed_of_a_results_file_replays_from_its_command() {
+    let dir = temp("replay");
+    let results = dir.join("r.jsonl");
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/small.toml");
+    let out = framesim(
+        &[
+            "sweep",
+            "--scenario-file",
+            file,
+            "--clients",
+            "5",
+            "--seeds",
+            "3..5",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let lines = std::fs::read_to_string(&results).unwrap();
+    let first: framesim::sweep::SeedResult =
+        serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        first.replay,
+        format!(
+            "cargo run --release -p framesim -- replay --scenario-file {file} --seed 3 --clients 5"
+        )
+    );
+    let args: Vec<&str> = first
+        .replay
+        .strip_prefix("cargo run --release -p framesim -- ")
+        .unwrap()
+        .split(' ')
+        .collect();
+    let transcript = dir.join("t.txt");
+    let replay = framesim(
+        &[&args[..], &["--transcript", transcript.to_str().unwrap()]].concat(),
+        &[],
+    );
+    assert!(replay.status.success(), "{}", text(&replay.stderr));
+    let t = std::fs::read_to_string(&transcript).unwrap();
+    assert!(t.contains(&format!("{:016x}", first.hash)), "the same run");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

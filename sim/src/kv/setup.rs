@@ -128,6 +128,37 @@ impl Setup {
         format!("{name}-{}-{:08x}", s.target, hash >> 32)
     }
 
+    /// The command that runs `seed` of this setup with the CLI's `subcommand` (`replay`,
+    /// `check`): its flags as given, no file written (a failing seed's report writes its
+    /// whole scenario instead: [`Report::replay_command`](crate::kv::Report::replay_command)).
+    pub fn command(&self, subcommand: &str, seed: u64) -> String {
+        use std::fmt::Write as _;
+        let mut cmd = format!("{} {subcommand}", crate::kv::sweep::CLI);
+        match &self.source {
+            Source::Preset(preset) => write!(cmd, " --scenario {preset}"),
+            Source::File(path) => write!(cmd, " --scenario-file {}", path.display()),
+            Source::Fuzz(path) => write!(cmd, " --fuzz-input {}", path.display()),
+        }
+        .expect("a String takes any text");
+        let _ = write!(cmd, " --seed {seed}");
+        if let Some(target) = self.target {
+            let _ = write!(cmd, " --target {target}");
+        }
+        if let Some(n) = self.clients {
+            let _ = write!(cmd, " --clients {n}");
+        }
+        if let Some(commands) = self.commands {
+            let name = clap::ValueEnum::to_possible_value(&commands)
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
+            let _ = write!(cmd, " --commands {name}");
+        }
+        if let Some(n) = self.hosts {
+            let _ = write!(cmd, " --hosts {n}");
+        }
+        cmd
+    }
+
     /// What the runs are called in a sweep's summary: the preset, or the file.
     pub fn label(&self) -> String {
         match &self.source {
@@ -160,6 +191,11 @@ mod tests {
         assert!(what.starts_with("small-naive-one-read-"), "{what}");
         setup.clients = Some(4);
         assert_ne!(setup.what(&base), what, "an override is another sweep");
+        setup.commands = Some(Commands::GetSet);
+        assert_eq!(
+            setup.command("replay", 5),
+            "cargo run --release -p framesim -- replay --scenario small --seed 5 --target naive-one-read --clients 4 --commands get-set"
+        );
     }
 
     #[test]

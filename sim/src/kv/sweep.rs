@@ -10,15 +10,17 @@ use crate::world::{check_determinism, run, Divergence, RunOptions};
 /// How printed commands start the CLI.
 pub const CLI: &str = "cargo run --release -p framesim --";
 
-/// Runs `scenario` (twice if `recheck`): what its seed showed.
-pub fn seed_result(scenario: &Scenario, recheck: bool) -> SeedResult {
+/// Runs `scenario` (twice if `recheck`): what its seed showed, `replay` the command that
+/// runs it again if it passes (a failure names its own: [`Report::replay_command`], or a
+/// `check` for a divergence).
+pub fn seed_result(scenario: &Scenario, recheck: bool, replay: String) -> SeedResult {
     let report = run(scenario, RunOptions::default());
     let again = recheck.then(|| run(scenario, RunOptions::default()).transcript.hash());
     let mut result = SeedResult::pass(
         scenario.seed,
         stable_hash(&scenario.to_toml()),
         report.transcript.hash(),
-        report.replay_command(),
+        replay,
     );
     if let Some(again) = again {
         result = result.rechecked(again);
@@ -136,7 +138,7 @@ mod tests {
     fn a_failing_seed_is_one_line_with_its_replay_command() {
         let mut s = Scenario::preset(Preset::Small, 3);
         s.target = Target::OneReadOneRequest;
-        let result = seed_result(&s, false);
+        let result = seed_result(&s, false, String::new());
         let line = result.line();
         assert!(line.starts_with("seed 3 FAILED [executed] "), "{line}");
         assert!(
@@ -148,7 +150,7 @@ mod tests {
 
     #[test]
     fn a_rechecked_seed_gives_the_same_hash_twice() {
-        let result = seed_result(&Scenario::preset(Preset::Small, 4), true);
+        let result = seed_result(&Scenario::preset(Preset::Small, 4), true, String::new());
         assert!(result.passed(), "{result:?}");
         assert!(result.rechecked && !result.diverged());
     }
