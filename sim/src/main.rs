@@ -6,7 +6,6 @@ use framesim::kv::setup::{Setup, Source};
 use framesim::kv::sweep::{seed_result, shrink_line, CLI};
 use framesim::kv::{check_determinism, run, Preset, Report, RunOptions, Scenario, Target};
 use framesim::sweep::{at_least_one, exit_code, SweepArgs, Sweeping};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -195,23 +194,10 @@ struct Sweep {
     shrink: bool,
 }
 
-/// Every accepted scenario and target, for `framesim --help` and `framesim list`.
-fn catalogue() -> String {
-    let mut out = String::from("Scenarios (--scenario):\n");
-    for preset in Preset::value_variants() {
-        let _ = writeln!(out, "  {:<26} {}", preset.name(), preset.about());
-    }
-    out.push_str("\nServer targets (--target):\n");
-    for target in Target::value_variants() {
-        let _ = writeln!(out, "  {:<26} {}", target.name(), target.about());
-    }
-    out.push_str("\nSeeds: --seed, else FRAMESIM_SEED, else a fresh one that is printed.");
-    out.push_str("\nScenario files (--scenario-file): every option of a run as TOML; a file keeps its own\nseed unless --seed is given (a sweep replaces it with each swept seed).");
-    out
-}
-
 fn main() -> ExitCode {
-    let matches = Cli::command().after_help(catalogue()).get_matches();
+    let matches = Cli::command()
+        .after_help(framesim::kv::setup::catalogue())
+        .get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let (Cmd::Run { pick, .. } | Cmd::Replay { pick, .. } | Cmd::Check(pick), Some((_, sub))) =
         (&mut cli.command, matches.subcommand())
@@ -234,7 +220,7 @@ fn main() -> ExitCode {
             cuts,
         } => explore(&script, target, cuts),
         Cmd::ReplayFuzz { input, transcript } => replay_fuzz(&input, transcript),
-        Cmd::Merge { files } => merge(&files),
+        Cmd::Merge { files } => framesim::sweep::print_merged(&files),
         Cmd::List { files } => list(files.as_deref()),
     };
     done.unwrap_or_else(|e| {
@@ -245,7 +231,7 @@ fn main() -> ExitCode {
 
 /// `framesim list`.
 fn list(files: Option<&Path>) -> Result<ExitCode, String> {
-    println!("{}", catalogue());
+    println!("{}", framesim::kv::setup::catalogue());
     if let Some(dir) = files {
         println!();
         for &preset in Preset::value_variants() {
@@ -431,17 +417,6 @@ fn sweep(args: &Sweep) -> Result<ExitCode, String> {
         seed_result(&setup.scenario(&base, Some(seed)), recheck, replay)
     })?;
     Ok(exit_code(&swept))
-}
-
-/// `framesim merge`.
-fn merge(files: &[PathBuf]) -> Result<ExitCode, String> {
-    let merged = framesim::sweep::merge(files)?;
-    println!("{merged}");
-    Ok(if merged.passed_all() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 /// Prints the summary (and where the transcript went); on a failure, the failure report.

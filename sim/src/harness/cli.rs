@@ -166,20 +166,10 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
         }
         Command::Check { seed } => check(&harness, &me, seed),
         Command::Sweep(args) => sweep(&harness, &me, &args),
-        Command::Merge { files } => match crate::sweep::merge(&files) {
-            Ok(merged) => {
-                println!("{merged}");
-                if merged.passed_all() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                }
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Merge { files } => crate::sweep::print_merged(&files).unwrap_or_else(|e| {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }),
         Command::Shrink { seed, out } => shrink(&harness, &own, &me, seed, out),
         Command::Lift {
             seed,

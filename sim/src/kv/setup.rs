@@ -168,6 +168,23 @@ impl Setup {
     }
 }
 
+/// Every accepted scenario and target, for `framesim --help` and `framesim list`.
+pub fn catalogue() -> String {
+    use clap::ValueEnum as _;
+    use std::fmt::Write as _;
+    let mut out = String::from("Scenarios (--scenario):\n");
+    for preset in Preset::value_variants() {
+        let _ = writeln!(out, "  {:<26} {}", preset.name(), preset.about());
+    }
+    out.push_str("\nServer targets (--target):\n");
+    for target in Target::value_variants() {
+        let _ = writeln!(out, "  {:<26} {}", target.name(), target.about());
+    }
+    out.push_str("\nSeeds: --seed, else FRAMESIM_SEED, else a fresh one that is printed.");
+    out.push_str("\nScenario files (--scenario-file): every option of a run as TOML; a file keeps its own\nseed unless --seed is given (a sweep replaces it with each swept seed).");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,6 +82,18 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, String> {
     Ok(merged)
 }
 
+/// `merge` of every command line: prints the merge of `files`; exit code 1 if anything
+/// failed or disagreed.
+pub fn print_merged(files: &[PathBuf]) -> Result<std::process::ExitCode, String> {
+    let merged = merge(files)?;
+    println!("{merged}");
+    Ok(if merged.passed_all() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
+}
+
 fn add(
     merged: &mut Merged,
     seen: &mut HashMap<(u64, u64), (SeedResult, String)>,

@@ -39,7 +39,7 @@ pub use console::print_line;
 pub use engine::{Ended, Plan, Swept, Watch};
 pub use failures::Failures;
 pub use junit::junit;
-pub use merge::{merge, Disagreement, Merged};
+pub use merge::{merge, print_merged, Disagreement, Merged};
 pub use recheck::{recheck, Recheck};
 pub use result::{oracle_of, stable_hash, SeedResult, Verdict};
 pub use results::ResultsFile;
