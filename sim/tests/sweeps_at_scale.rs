@@ -384,3 +384,47 @@ fn a_passing_seed_of_a_results_file_replays_from_its_command() {
     assert!(t.contains(&format!("{:016x}", first.hash)), "the same run");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn ctrl_c_ends_a_sweep_with_its_summary_and_every_finished_seeds_result() {
+    let dir = temp("interrupt");
+    let results = dir.join("r.jsonl");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_framesim"));
+    command
+        .args(["sweep", "--scenario", "small", "--seeds", "0..100000000"])
+        .args(["--check-determinism", "off", "--results"])
+        .arg(&results)
+        .env_remove("FRAMESIM_SEED")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for var in framesim::sweep::SHARD_VARIABLES {
+        command.env_remove(var);
+    }
+    let child = command.spawn().unwrap();
+    // Once some seeds have run (the first line of the results file is there).
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&results).map_or(0, |m| m.len()) == 0 {
+        assert!(started.elapsed().as_secs() < 60, "no seed ran");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("framesim: interrupted"), "{stderr}");
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("swept "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(summary.ends_with("; interrupted"), "{summary}");
+    let swept: usize = summary["swept ".len()..summary.find(" seeds").unwrap()]
+        .parse()
+        .unwrap();
+    let lines = std::fs::read_to_string(&results).unwrap();
+    assert_eq!(lines.lines().count(), swept, "one line per finished seed");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

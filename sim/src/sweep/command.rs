@@ -15,6 +15,8 @@ use super::shard::{seed_range, shard, shard_from, Found, Shard};
 use clap::Args;
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// The seeds a sweep runs without `--seeds` or `--for`.
@@ -182,6 +184,10 @@ impl SweepArgs {
                 shown(self.budget.unwrap_or_default())
             ));
         }
+        let plan = Plan {
+            stop: Some(interrupt()),
+            ..plan
+        };
         console.bar = Console::bar(plan.seeds.len(), self.hashes);
         let mut swept = plan.run(&one, &console);
         console.bar.finish_and_clear();
@@ -204,6 +210,7 @@ impl SweepArgs {
                     n => format!("; stopped at {n} failures"),
                 },
                 Ended::Budget => "; out of time".to_string(),
+                Ended::Stopped => "; interrupted".to_string(),
             }
         ));
         if let (
@@ -283,6 +290,79 @@ where
         }
     }
     Ok(again.failures)
+}
+
+/// A flag Ctrl-C sets: the sweep starts no more seeds, finishes those running and prints
+/// its summary, losing no finished seed's result. A second Ctrl-C ends the process at once
+/// (exit code 130). Set once per process; every sweep of it shares the flag.
+fn interrupt() -> Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let set = flag.clone();
+        // The handler is in place before the sweep starts: a Ctrl-C at any time after
+        // this returns is the sweep's.
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return flag;
+        };
+        let Ok(mut interrupts) = ({
+            let _inside = runtime.enter();
+            Interrupts::new()
+        }) else {
+            return flag;
+        };
+        std::thread::spawn(move || {
+            runtime.block_on(async {
+                if interrupts.next().await {
+                    set.store(true, Ordering::Relaxed);
+                    eprintln!("framesim: interrupted: finishing the seeds running (Ctrl-C again to stop at once)");
+                    if interrupts.next().await {
+                        std::process::exit(130);
+                    }
+                }
+            })
+        });
+        flag
+    })
+    .clone()
+}
+
+/// Ctrl-C, as the operating system says it.
+#[cfg(unix)]
+struct Interrupts(tokio::signal::unix::Signal);
+
+#[cfg(unix)]
+impl Interrupts {
+    /// Takes SIGINT from now on (inside a runtime).
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        signal(SignalKind::interrupt()).map(Interrupts)
+    }
+
+    /// The next one came.
+    async fn next(&mut self) -> bool {
+        self.0.recv().await.is_some()
+    }
+}
+
+/// Ctrl-C, as the operating system says it.
+#[cfg(not(unix))]
+struct Interrupts;
+
+#[cfg(not(unix))]
+impl Interrupts {
+    /// Takes Ctrl-C (from the first wait on).
+    fn new() -> std::io::Result<Self> {
+        Ok(Interrupts)
+    }
+
+    /// The next one came.
+    async fn next(&mut self) -> bool {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
 }
 
 /// A budget as it was written: `20m`, `1h30m`, `90s`.

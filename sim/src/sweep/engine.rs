@@ -8,7 +8,7 @@ use super::result::SeedResult;
 use super::seeds::Seeds;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What a sweep runs and when it stops.
@@ -25,6 +25,8 @@ pub struct Plan {
     pub max_failures: Option<usize>,
     /// Start no seed once this much time has gone; the ones running finish.
     pub budget: Option<Duration>,
+    /// Start no seed once this is set (by Ctrl-C, say); the ones running finish.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Plan {
@@ -36,6 +38,7 @@ impl Plan {
             recheck: Recheck::DEFAULT,
             max_failures: None,
             budget: None,
+            stop: None,
         }
     }
 }
@@ -61,6 +64,8 @@ pub enum Ended {
     Failures,
     /// Its time was up.
     Budget,
+    /// It was told to stop ([`Plan::stop`]).
+    Stopped,
 }
 
 /// What a sweep found.
@@ -116,6 +121,11 @@ impl Plan {
         // No seed at or after this index is started or handed out.
         let stop_at = AtomicUsize::new(usize::MAX);
         let out_of_time = AtomicBool::new(false);
+        let told = || {
+            self.stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+        };
         let state = Mutex::new(State {
             done: InOrder::default(),
             failing: BTreeSet::new(),
@@ -138,6 +148,10 @@ impl Plan {
             let Some(seed) = self.seeds.nth(i) else {
                 return;
             };
+            if told() {
+                stop_at.fetch_min(i, Ordering::Relaxed);
+                return;
+            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 out_of_time.store(true, Ordering::Relaxed);
                 stop_at.fetch_min(i, Ordering::Relaxed);
@@ -198,6 +212,8 @@ impl Plan {
             Ended::Failures
         } else if out_of_time.load(Ordering::Relaxed) {
             Ended::Budget
+        } else if told() {
+            Ended::Stopped
         } else {
             Ended::AllRan
         };
@@ -275,6 +291,29 @@ mod tests {
                 assert!(swept.ran < 39, "seeds after the stop are not started");
             }
         }
+    }
+
+    #[test]
+    fn a_stop_ends_a_sweep_after_a_prefix_of_its_seeds() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Seen::default();
+        let plan = Plan {
+            stop: Some(stop.clone()),
+            ..Plan::new(range(1..1_000_000), 2)
+        };
+        let swept = plan.run(
+            |seed, _| {
+                if seed == 30 {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                SeedResult::pass(seed, 0, 0, String::new())
+            },
+            &seen,
+        );
+        assert_eq!(swept.ended, Ended::Stopped);
+        assert!((30..40).contains(&swept.seeds), "{}", swept.seeds);
+        let seen = seen.0.lock().unwrap();
+        assert_eq!(*seen, (1..=swept.seeds as u64).collect::<Vec<_>>());
     }
 
     #[test]

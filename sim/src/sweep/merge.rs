@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 /// How many of the slowest seeds a merge names.
 const SLOWEST: usize = 5;
 
+/// How many seeds of an oracle's failures a merge names.
+const SEEDS_SHOWN: usize = 20;
+
 /// A seed of one scenario with two transcript hashes in two results.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disagreement {
@@ -156,8 +159,12 @@ impl fmt::Display for Merged {
         if !self.by_oracle.is_empty() {
             writeln!(f, "failures by oracle:")?;
             for (oracle, group) in &self.by_oracle {
-                let seeds: Vec<u64> = group.iter().map(|r| r.seed).collect();
-                writeln!(f, "  [{oracle}] {} seeds: {seeds:?}", group.len())?;
+                let seeds: Vec<u64> = group.iter().take(SEEDS_SHOWN).map(|r| r.seed).collect();
+                let more = match group.len().saturating_sub(SEEDS_SHOWN) {
+                    0 => String::new(),
+                    n => format!(" and {n} more"),
+                };
+                writeln!(f, "  [{oracle}] {} seeds: {seeds:?}{more}", group.len())?;
                 writeln!(f, "    first: {}", group[0].line())?;
             }
         }
@@ -234,7 +241,7 @@ mod tests {
                 ],
             ],
         );
-        let m = merge(&paths).unwrap();
+        let mut m = merge(&paths).unwrap();
         assert_eq!((m.results, m.distinct, m.passed, m.failed()), (5, 5, 2, 3));
         let executed: Vec<u64> = m.by_oracle["executed"].iter().map(|r| r.seed).collect();
         assert_eq!(executed, [2, 3]);
@@ -245,6 +252,15 @@ mod tests {
         let text = m.to_string();
         assert!(text.contains("[executed] 2 seeds: [2, 3]"), "{text}");
         assert!(text.contains("seed 3: 90 ms | replay: replay 3"), "{text}");
+        m.by_oracle
+            .get_mut("executed")
+            .unwrap()
+            .extend((10..40).map(|seed| {
+                SeedResult::pass(seed, 7, 0, String::new()).failing("[executed] x".into())
+            }));
+        let text = m.to_string();
+        assert!(text.contains("[executed] 32 seeds: [2, 3, 10, "), "{text}");
+        assert!(text.contains(", 27] and 12 more\n"), "{text}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
