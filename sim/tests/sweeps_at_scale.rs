@@ -314,6 +314,10 @@ fn the_failure_database_runs_its_seeds_first_and_forgets_those_that_pass() {
         "{stdout}"
     );
     assert!(stdout.contains(" still fails: seed "), "{stdout}");
+    assert!(
+        stdout.contains("failing seeds: [100]; still failing from the failure database: ["),
+        "{stdout}"
+    );
 
     // A kept seed that passes now is forgotten.
     let healed =

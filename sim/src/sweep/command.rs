@@ -241,16 +241,20 @@ impl SweepArgs {
                 db.keep(failure)?;
             }
         }
-        for known in still {
-            if !swept.failures.iter().any(|f| f.seed == known.seed) {
-                swept.failures.push(known);
-            }
+        let failed: Vec<u64> = swept.failures.iter().map(|f| f.seed).collect();
+        let known: Vec<SeedResult> = still
+            .into_iter()
+            .filter(|k| !failed.contains(&k.seed))
+            .collect();
+        let also = match known.iter().map(|k| k.seed).collect::<Vec<u64>>() {
+            seeds if seeds.is_empty() => String::new(),
+            seeds => format!("; still failing from the failure database: {seeds:?}"),
+        };
+        if !failed.is_empty() || !also.is_empty() {
+            console.say(&format!("failing seeds: {failed:?}{also}"));
         }
+        swept.failures.extend(known);
         swept.failures.sort_by_key(|f| f.seed);
-        if !swept.failures.is_empty() {
-            let failed: Vec<u64> = swept.failures.iter().map(|f| f.seed).collect();
-            console.say(&format!("failing seeds: {failed:?}"));
-        }
         Ok(swept)
     }
 }
