@@ -74,7 +74,8 @@
 //! [`kv`] is framesim's own world, which the `framesim` binary runs: its key-value server
 //! ([`framesim_server`]) under [`Scenario`](kv::Scenario)s drawn by the swarm, judged by
 //! [`Oracle`]s, summed up in a [`Report`](kv::Report), shrunk ([`kv::shrink`]), lifted to
-//! scripts ([`script`]) and explored ([`kv::explore`]). Both record into a [`transcript`].
+//! scripts ([`script`]) and explored ([`kv::explore`]). Both record into a [`transcript`],
+//! and both sweep seeds on the one engine of [`sweep`](mod@sweep).
 //!
 //! Modules, from the top: `world` (a scenario as turmoil hosts) runs `client`s and a
 //! `target` behind `net`, both ends sharing each connection's `window`; clients use `model`
@@ -103,6 +104,7 @@ mod scenario;
 pub mod script;
 mod seeds;
 mod stage;
+pub mod sweep;
 mod target;
 pub mod transcript;
 mod watchdog;

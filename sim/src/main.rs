@@ -2,20 +2,12 @@
 
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use framesim::kv::shard::{seed_range, shard, Shard};
-use framesim::kv::{
-    check_determinism, run, Divergence, Preset, Report, RunOptions, Scenario, Target,
-};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
-use std::io::IsTerminal;
-use std::io::Write as _;
-use std::ops::Range;
+use framesim::kv::setup::{Setup, Source};
+use framesim::kv::sweep::{seed_result, shrink_line, CLI};
+use framesim::kv::{check_determinism, run, Preset, Report, RunOptions, Scenario, Target};
+use framesim::sweep::{at_least_one, exit_code, SweepArgs, Sweeping};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 /// Deterministic simulation testing of the framesim server.
 #[derive(Debug, Parser)]
@@ -96,6 +88,15 @@ enum Cmd {
         #[arg(long)]
         transcript: Option<PathBuf>,
     },
+    /// Merge the results files of many sweeps (`sweep --results FILE`: shards, machines,
+    /// commits) into one summary: counts, failures by oracle, the slowest seeds, and any
+    /// seed of one scenario with two transcript hashes. Exit code 1 if any failed or
+    /// disagreed.
+    Merge {
+        /// The results files.
+        #[arg(required = true, value_name = "RESULTS")]
+        files: Vec<PathBuf>,
+    },
     /// List the scenario presets and the server targets.
     List {
         /// Also write every preset (seed 0) to DIR/<name>.toml, to read or to start a
@@ -108,7 +109,7 @@ enum Cmd {
 /// Which scenario, against which server, at what size: shared by every subcommand that runs
 /// one.
 #[derive(Debug, Args)]
-struct Setup {
+struct SetupArgs {
     /// Scenario preset.
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     scenario: Preset,
@@ -140,67 +141,29 @@ struct Setup {
     hosts: Option<usize>,
 }
 
-/// What the runs of a [`Setup`] start from, read once.
-enum Base {
-    /// A preset: the seed draws the rest.
-    Preset(Preset),
-    /// A scenario file: every option, the seed included.
-    File(Box<Scenario>),
-}
-
-impl Setup {
-    /// The preset, or the scenario file read and checked.
-    fn base(&self) -> Result<Base, String> {
-        if let Some(path) = &self.fuzz_input {
-            let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            return Ok(Base::File(Box::new(
-                framesim::kv::fuzz::scenario_from_bytes(&data),
-            )));
-        }
-        match &self.scenario_file {
-            Some(path) => Scenario::load(path).map(|s| Base::File(Box::new(s))),
-            None => Ok(Base::Preset(self.scenario)),
-        }
-    }
-
-    /// The scenario of `base` for `seed` (`None`: the file's own seed), then the overrides.
-    fn scenario(&self, base: &Base, seed: Option<u64>) -> Scenario {
-        let mut s = match base {
-            Base::Preset(preset) => Scenario::preset(*preset, seed.unwrap_or(0)),
-            Base::File(file) => Scenario {
-                seed: seed.unwrap_or(file.seed),
-                ..(**file).clone()
-            },
+impl SetupArgs {
+    /// The setup these flags pick.
+    fn setup(&self) -> Setup {
+        let source = match (&self.scenario_file, &self.fuzz_input) {
+            (_, Some(path)) => Source::Fuzz(path.clone()),
+            (Some(path), None) => Source::File(path.clone()),
+            (None, None) => Source::Preset(self.scenario),
         };
-        if let Some(target) = self.target {
-            s.target = target;
-        }
-        if let Some(n) = self.clients {
-            s.clients = n;
-        }
-        if let Some(n) = self.hosts {
-            s.client_hosts = n;
-        }
-        if let Some(commands) = self.commands {
-            s.commands = commands;
-        }
-        s
-    }
-
-    /// What the runs are called in a sweep's summary: the preset, or the file.
-    fn label(&self) -> String {
-        match (&self.scenario_file, &self.fuzz_input) {
-            (Some(path), _) | (_, Some(path)) => path.display().to_string(),
-            _ => self.scenario.to_string(),
+        Setup {
+            source,
+            target: self.target,
+            clients: self.clients,
+            commands: self.commands,
+            hosts: self.hosts,
         }
     }
 }
 
-/// One run: a [`Setup`] and its seed.
+/// One run: a setup and its seed.
 #[derive(Debug, Args)]
 struct Pick {
     #[command(flatten)]
-    setup: Setup,
+    setup: SetupArgs,
     /// Seed [default: FRAMESIM_SEED, else a fresh one, printed; with --scenario-file, the
     /// file's].
     #[arg(long, env = "FRAMESIM_SEED")]
@@ -211,129 +174,30 @@ struct Pick {
 }
 
 impl Pick {
-    /// The scenario to run. A scenario file keeps its own seed unless `--seed` is given on
-    /// the command line: a replay command must mean the same run whatever FRAMESIM_SEED a
-    /// shell has left behind.
+    /// The scenario to run ([`Setup::pick`]).
     fn scenario(&self) -> Result<Scenario, String> {
-        let base = self.setup.base()?;
-        let seed = match (&base, self.seed) {
-            (Base::File(_), Some(_)) if self.seed_from_env => {
-                eprintln!("framesim: FRAMESIM_SEED ignored: the scenario file has its seed (use --seed to replace it)");
-                None
-            }
-            (Base::File(_), seed) => seed,
-            (Base::Preset(_), Some(seed)) => Some(seed),
-            (Base::Preset(_), None) => {
-                let seed = framesim::kv::fresh_seed();
-                eprintln!("framesim: fresh seed {seed} (set FRAMESIM_SEED={seed} to replay)");
-                Some(seed)
-            }
-        };
-        Ok(self.setup.scenario(&base, seed))
+        self.setup.setup().pick(self.seed, self.seed_from_env)
     }
 }
 
-/// Many runs: a [`Setup`] over a range of seeds.
+/// Many runs: a setup over a range of seeds.
 #[derive(Debug, Args)]
 #[command(mut_arg("scenario", |arg| arg.default_value("adversarial")))]
 struct Sweep {
     #[command(flatten)]
-    setup: Setup,
-    /// Seeds as A..B (B excluded).
-    #[arg(long, default_value = "0..1000", value_parser = seed_range)]
-    seeds: Range<u64>,
-    /// Worker threads.
-    #[arg(long, default_value_t = 2, value_parser = at_least_one)]
-    jobs: usize,
-    /// Only seeds s with s % N == I, given as I/N.
-    #[arg(long, value_parser = shard)]
-    shard: Option<Shard>,
-    /// Run seeds a second time and compare transcript hashes: every seed (`all`), every Nth
-    /// seed of the sweep (`N`), or none (`off`). A mismatch fails the sweep and names the
-    /// first diverging event.
-    #[arg(long, value_name = "all|N|off", default_value = "16", value_parser = recheck)]
-    check_determinism: Recheck,
+    setup: SetupArgs,
+    #[command(flatten)]
+    sweep: SweepArgs,
     /// Shrink every failing seed and print the shrunk scenario's replay command (the file
     /// goes to target/framesim/).
     #[arg(long)]
     shrink: bool,
-    /// Print one JSON line per seed on stdout, in seed order:
-    /// {"seed":N,"hash":"<16 hex digits>","passed":true}. Everything else goes to stderr, so
-    /// the output of two sweeps compares with diff.
-    #[arg(long)]
-    hashes: bool,
-}
-
-/// Which seeds of a sweep run twice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Recheck {
-    /// None.
-    Off,
-    /// The first seed of the sweep and every Nth after it (1: all).
-    Every(u64),
-}
-
-impl Recheck {
-    /// Whether the `index`th seed of the sweep runs twice.
-    fn covers(self, index: usize) -> bool {
-        match self {
-            Recheck::Off => false,
-            Recheck::Every(n) => index as u64 % n == 0,
-        }
-    }
-}
-
-impl fmt::Display for Recheck {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Recheck::Off => f.write_str("off"),
-            Recheck::Every(1) => f.write_str("every seed"),
-            Recheck::Every(n) => write!(f, "every {n}th seed"),
-        }
-    }
-}
-
-/// `all`, `off`, or N >= 1.
-fn recheck(text: &str) -> Result<Recheck, String> {
-    match text {
-        "all" => Ok(Recheck::Every(1)),
-        "off" => Ok(Recheck::Off),
-        n => match n.parse::<u64>() {
-            Ok(n) if n >= 1 => Ok(Recheck::Every(n)),
-            _ => Err(format!(
-                "expected all, off, or a whole number N >= 1 (every Nth seed), not '{text}'"
-            )),
-        },
-    }
-}
-
-/// A count of at least one.
-fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!(
-            "expected a whole number of at least 1, not '{text}'"
-        )),
-    }
-}
-
-/// Every accepted scenario and target, for `framesim --help` and `framesim list`.
-fn catalogue() -> String {
-    let mut out = String::from("Scenarios (--scenario):\n");
-    for preset in Preset::value_variants() {
-        let _ = writeln!(out, "  {:<26} {}", preset.name(), preset.about());
-    }
-    out.push_str("\nServer targets (--target):\n");
-    for target in Target::value_variants() {
-        let _ = writeln!(out, "  {:<26} {}", target.name(), target.about());
-    }
-    out.push_str("\nSeeds: --seed, else FRAMESIM_SEED, else a fresh one that is printed.");
-    out.push_str("\nScenario files (--scenario-file): every option of a run as TOML; a file keeps its own\nseed unless --seed is given (a sweep replaces it with each swept seed).");
-    out
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().after_help(catalogue()).get_matches();
+    let matches = Cli::command()
+        .after_help(framesim::kv::setup::catalogue())
+        .get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let (Cmd::Run { pick, .. } | Cmd::Replay { pick, .. } | Cmd::Check(pick), Some((_, sub))) =
         (&mut cli.command, matches.subcommand())
@@ -356,6 +220,7 @@ fn main() -> ExitCode {
             cuts,
         } => explore(&script, target, cuts),
         Cmd::ReplayFuzz { input, transcript } => replay_fuzz(&input, transcript),
+        Cmd::Merge { files } => framesim::sweep::print_merged(&files),
         Cmd::List { files } => list(files.as_deref()),
     };
     done.unwrap_or_else(|e| {
@@ -366,7 +231,7 @@ fn main() -> ExitCode {
 
 /// `framesim list`.
 fn list(files: Option<&Path>) -> Result<ExitCode, String> {
-    println!("{}", catalogue());
+    println!("{}", framesim::kv::setup::catalogue());
     if let Some(dir) = files {
         println!();
         for &preset in Preset::value_variants() {
@@ -512,9 +377,6 @@ fn explore(script: &Path, target: Option<Target>, cuts: u8) -> Result<ExitCode, 
     })
 }
 
-/// How printed commands start the CLI.
-const CLI: &str = "cargo run --release -p framesim --";
-
 /// `framesim check`.
 fn check(pick: &Pick) -> Result<ExitCode, String> {
     let scenario = pick.scenario()?;
@@ -536,208 +398,25 @@ fn check(pick: &Pick) -> Result<ExitCode, String> {
     }
 }
 
-/// `framesim sweep`: one line per failing seed as it is found (above the progress bar in a
-/// terminal, and no bar otherwise, for CI logs), then a summary.
+/// `framesim sweep`: the library's sweep ([`SweepArgs::run`]) of one [`seed_result`] per seed.
 fn sweep(args: &Sweep) -> Result<ExitCode, String> {
-    let shard = args.shard.unwrap_or(Shard::ALL);
-    let base = args.setup.base()?;
-    let mine: Vec<u64> = args.seeds.clone().filter(|&s| shard.holds(s)).collect();
-    let bar = if std::io::stdout().is_terminal() && !args.hashes {
-        let bar = ProgressBar::new(mine.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {per_sec} eta {eta} {msg}")
-                .expect("progress template"),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
+    let setup = args.setup.setup();
+    let base = setup.base()?;
+    let also = |result: &framesim::sweep::SeedResult| {
+        args.shrink
+            .then(|| shrink_line(&setup.scenario(&base, Some(result.seed))))
     };
-    // With --hashes, stdout is for the JSON lines alone.
-    let say = |line: &str| {
-        if !bar.is_hidden() {
-            bar.println(line);
-        } else if args.hashes {
-            eprintln!("{line}");
-        } else {
-            print_line(line);
-        }
+    let sweeping = Sweeping {
+        label: setup.label(),
+        what: setup.what(&base),
+        also: &also,
+        max_failures: None,
     };
-    let next = AtomicU64::new(0);
-    let done = Mutex::new(InOrder::default());
-    let started = std::time::Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..args.jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                let Some(&seed) = mine.get(i) else { return };
-                let scenario = args.setup.scenario(&base, Some(seed));
-                let outcome = sweep_seed(&scenario, args.check_determinism.covers(i));
-                if let Some(line) = &outcome.failure {
-                    say(line);
-                    if args.shrink {
-                        say(&shrink_line(&scenario));
-                    }
-                }
-                let mut done = done.lock().expect("sweep results");
-                for ready in done.add(i, outcome) {
-                    if args.hashes {
-                        print_line(&format!(
-                            "{{\"seed\":{},\"hash\":\"{:016x}\",\"passed\":{}}}",
-                            ready.seed,
-                            ready.hash,
-                            ready.failure.is_none()
-                        ));
-                    }
-                }
-                bar.inc(1);
-            });
-        }
-    });
-    bar.finish_and_clear();
-    let outcomes = done.into_inner().expect("sweep results").flushed;
-    let failed: Vec<u64> = outcomes
-        .iter()
-        .filter(|o| o.failure.is_some())
-        .map(|o| o.seed)
-        .collect();
-    let rechecked = outcomes.iter().filter(|o| o.rechecked).count();
-    let diverged = outcomes.iter().filter(|o| o.diverged).count();
-    let secs = started.elapsed().as_secs_f64();
-    say(&format!(
-        "swept {} seeds of '{}' (shard {shard}, {} jobs) in {secs:.2}s: {:.0} seeds/s, {} failed; \
-         determinism ({}) rechecked {rechecked} seeds, {diverged} diverged",
-        mine.len(),
-        args.setup.label(),
-        args.jobs,
-        mine.len() as f64 / secs,
-        failed.len(),
-        args.check_determinism,
-    ));
-    if failed.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        say(&format!("failing seeds: {failed:?}"));
-        Ok(ExitCode::FAILURE)
-    }
-}
-
-/// Writes a line to stdout. A reader that has gone (`| head`) ends the sweep, with the exit
-/// code of a process killed by SIGPIPE, rather than a panic in every worker.
-fn print_line(line: &str) {
-    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(141);
-        }
-    }
-}
-
-/// What one seed of a sweep showed.
-#[derive(Debug)]
-struct Outcome {
-    seed: u64,
-    /// The transcript hash of its (first) run.
-    hash: u64,
-    /// The line it prints if it failed.
-    failure: Option<String>,
-    /// It ran twice.
-    rechecked: bool,
-    /// Its two runs differed.
-    diverged: bool,
-}
-
-/// Runs one seed of a sweep, twice if `recheck`.
-fn sweep_seed(scenario: &Scenario, recheck: bool) -> Outcome {
-    let report = run(scenario, RunOptions::default());
-    let again = recheck.then(|| run(scenario, RunOptions::default()).transcript.hash());
-    let hash = report.transcript.hash();
-    Outcome {
-        seed: scenario.seed,
-        hash,
-        failure: seed_failure(&report, again, || check_determinism(scenario)),
-        rechecked: again.is_some(),
-        diverged: again.is_some_and(|h| h != hash),
-    }
-}
-
-/// What `sweep --shrink` prints for a failing seed: the shrink's summary and the command
-/// replaying the shrunk scenario.
-fn shrink_line(scenario: &Scenario) -> String {
-    match framesim::kv::shrink::shrink(scenario, |_| {}) {
-        Ok(shrunk) => {
-            let dir = framesim::kv::work_dir();
-            match shrunk.save(&dir) {
-                Ok((file, _)) => format!(
-                    "  {} | replay: {CLI} replay --scenario-file {}",
-                    shrunk.summary(),
-                    file.display()
-                ),
-                Err(e) => format!("  {} (could not write it: {e})", shrunk.summary()),
-            }
-        }
-        Err(e) => format!("  could not shrink seed {}: {e}", scenario.seed),
-    }
-}
-
-/// The one line a failing seed prints: `seed N FAILED [oracle] detail | replay: <command>`.
-/// A second run with another hash (`again`) is the failure that matters most, since no replay
-/// can be trusted then: `diverge` reruns the seed keeping both transcripts, to name the first
-/// event where they part.
-fn seed_failure(
-    report: &Report,
-    again: Option<u64>,
-    diverge: impl FnOnce() -> Result<u64, Divergence>,
-) -> Option<String> {
-    let seed = report.scenario.seed;
-    let hash = report.transcript.hash();
-    if let Some(again) = again.filter(|&h| h != hash) {
-        let found = match diverge() {
-            Err(d) => format!(
-                "first diverging event #{}: first run {:?}, second run {:?}",
-                d.index,
-                d.first.as_deref().unwrap_or("(end)"),
-                d.second.as_deref().unwrap_or("(end)")
-            ),
-            Ok(h) => format!("two more runs keeping their transcripts agreed (hash {h:016x})"),
-        };
-        let also = if report.passed() {
-            String::new()
-        } else {
-            format!("; the first run also failed {}", report.first_failure())
-        };
-        return Some(format!(
-            "seed {seed} FAILED [determinism] hash {hash:016x}, then {again:016x} on a second run; {found}{also} | replay: {}",
-            framesim::kv::command_for("check", &report.scenario)
-        ));
-    }
-    (!report.passed()).then(|| {
-        format!(
-            "seed {seed} FAILED {} | replay: {}",
-            report.first_failure(),
-            report.replay_command()
-        )
-    })
-}
-
-/// Outcomes of a sweep in seed order, as they become ready: workers finish seeds out of
-/// order, and the JSON lines of `--hashes` must come in order to compare with diff.
-#[derive(Debug, Default)]
-struct InOrder {
-    /// Finished, waiting for an earlier seed.
-    waiting: BTreeMap<usize, Outcome>,
-    /// Handed out, in order.
-    flushed: Vec<Outcome>,
-}
-
-impl InOrder {
-    /// Adds the outcome of the `index`th seed; the outcomes now ready, in order.
-    fn add(&mut self, index: usize, outcome: Outcome) -> &[Outcome] {
-        self.waiting.insert(index, outcome);
-        let from = self.flushed.len();
-        while let Some(ready) = self.waiting.remove(&self.flushed.len()) {
-            self.flushed.push(ready);
-        }
-        &self.flushed[from..]
-    }
+    let swept = args.sweep.run(&sweeping, |seed, recheck| {
+        let replay = setup.command("replay", seed);
+        seed_result(&setup.scenario(&base, Some(seed)), recheck, replay)
+    })?;
+    Ok(exit_code(&swept))
 }
 
 /// Prints the summary (and where the transcript went); on a failure, the failure report.
@@ -761,106 +440,5 @@ mod tests {
     #[test]
     fn the_cli_is_well_formed() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn ranges_and_shards_parse_or_say_why() {
-        assert!(at_least_one("0").is_err());
-        assert_eq!(recheck("all"), Ok(Recheck::Every(1)));
-        assert_eq!(recheck("16"), Ok(Recheck::Every(16)));
-        assert_eq!(recheck("off"), Ok(Recheck::Off));
-        assert!(recheck("0").is_err());
-        assert!(recheck("some").is_err());
-    }
-
-    #[test]
-    fn every_nth_seed_of_a_sweep_is_rechecked_from_the_first() {
-        let covered: Vec<usize> = (0..40).filter(|&i| Recheck::Every(16).covers(i)).collect();
-        assert_eq!(covered, [0, 16, 32]);
-        assert!((0..5).all(|i| Recheck::Every(1).covers(i)));
-        assert!(!(0..5).any(|i| Recheck::Off.covers(i)));
-    }
-
-    fn outcome(seed: u64) -> Outcome {
-        Outcome {
-            seed,
-            hash: seed,
-            failure: None,
-            rechecked: false,
-            diverged: false,
-        }
-    }
-
-    #[test]
-    fn outcomes_come_out_in_seed_order() {
-        let mut done = InOrder::default();
-        assert!(done.add(1, outcome(11)).is_empty());
-        assert!(done.add(2, outcome(12)).is_empty());
-        let ready: Vec<u64> = done.add(0, outcome(10)).iter().map(|o| o.seed).collect();
-        assert_eq!(ready, [10, 11, 12]);
-        let ready: Vec<u64> = done.add(3, outcome(13)).iter().map(|o| o.seed).collect();
-        assert_eq!(ready, [13]);
-    }
-
-    fn kept(s: &Scenario) -> Report {
-        run(
-            s,
-            RunOptions {
-                keep_transcript: true,
-                ..RunOptions::default()
-            },
-        )
-    }
-
-    #[test]
-    fn a_second_run_with_another_hash_fails_the_seed_and_names_the_first_diverging_event() {
-        let s = Scenario::preset(Preset::Small, 1);
-        let report = kept(&s);
-        let hash = report.transcript.hash();
-        assert_eq!(seed_failure(&report, Some(hash), || unreachable!()), None);
-        assert_eq!(seed_failure(&report, None, || unreachable!()), None);
-
-        // Two transcripts that differ, as two runs of a nondeterministic seed would.
-        let other = kept(&Scenario::preset(Preset::Small, 2));
-        let (a, b) = (report.transcript.lines(), other.transcript.lines());
-        let d = Divergence::between(&a, &b).expect("different seeds differ");
-        let line = seed_failure(&report, Some(other.transcript.hash()), || Err(d.clone()))
-            .expect("a failure");
-        assert!(
-            line.starts_with(&format!(
-                "seed 1 FAILED [determinism] hash {hash:016x}, then {:016x} on a second run; first diverging event #{}: first run {:?}, second run {:?}",
-                other.transcript.hash(),
-                d.index,
-                a[d.index],
-                b[d.index]
-            )),
-            "{line}"
-        );
-        assert!(
-            line.ends_with(
-                " | replay: cargo run --release -p framesim -- check --scenario small --seed 1"
-            ),
-            "{line}"
-        );
-        assert!(!line.contains('\n'));
-
-        let line = seed_failure(&report, Some(hash ^ 1), || Ok(hash)).expect("a failure");
-        assert!(
-            line.contains("two more runs keeping their transcripts agreed"),
-            "{line}"
-        );
-    }
-
-    #[test]
-    fn a_failing_seed_is_one_line_with_its_replay_command() {
-        let mut s = Scenario::preset(Preset::Small, 3);
-        s.target = Target::OneReadOneRequest;
-        let report = run(&s, RunOptions::default());
-        let line = seed_failure(&report, None, || unreachable!()).expect("caught");
-        assert!(line.starts_with("seed 3 FAILED [executed] "), "{line}");
-        assert!(
-            line.ends_with(" | replay: cargo run --release -p framesim -- replay --scenario small --seed 3 --target naive-one-read"),
-            "{line}"
-        );
     }
 }

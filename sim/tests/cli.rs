@@ -26,6 +26,7 @@ fn each_subcommand_passes_a_sound_server_and_fails_a_broken_one() {
         "check --seed 3",
         "sweep --seeds 0..6 --jobs 2",
         "sweep --seeds 0..9 --shard 1/3",
+        "sweep --for 1s --root 7 --max-failures 1",
         "shrink --seed 3",
     ] {
         assert_eq!(cli(sound(), args), ExitCode::SUCCESS, "{args}");
@@ -59,6 +60,10 @@ fn bad_input_is_refused_with_what_was_wrong() {
         "sweep --shard 3/3",
         "run --seed x",
         "--options /no/such/file run",
+        "sweep --for 20",
+        "sweep --root 3",
+        "sweep --max-failures 0",
+        "merge /no/such/results.jsonl",
         "fly",
     ] {
         assert_eq!(cli(echo(None), args), ExitCode::from(2), "{args}");
@@ -88,5 +93,27 @@ fn a_lifted_failure_replays_failing_and_passes_the_sound_server() {
         cli(sound(), "replay --script /no/such/file.toml"),
         ExitCode::from(2)
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_sweep_writes_results_that_merge() {
+    let sound = || echo(Some(Duration::from_millis(300)));
+    let dir = std::env::temp_dir().join(format!("framesim-cli-results-{}", std::process::id()));
+    let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    for (file, shard) in [(&a, "0/2"), (&b, "1/2")] {
+        let args = format!(
+            "sweep --seeds 0..6 --shard {shard} --results {}",
+            file.display()
+        );
+        assert_eq!(cli(sound(), &args), ExitCode::SUCCESS, "{args}");
+        assert_eq!(std::fs::read_to_string(file).unwrap().lines().count(), 3);
+    }
+    let merge = format!("merge {} {}", a.display(), b.display());
+    assert_eq!(cli(sound(), &merge), ExitCode::SUCCESS);
+    // A broken server's results fail the merge.
+    let args = format!("sweep --seeds 0..2 --results {}", b.display());
+    assert_eq!(cli(echo(None), &args), ExitCode::FAILURE);
+    assert_eq!(cli(sound(), &merge), ExitCode::FAILURE);
     std::fs::remove_dir_all(&dir).unwrap();
 }

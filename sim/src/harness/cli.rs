@@ -1,7 +1,7 @@
 //! framesim's subcommands for any server: one call in a binary of your own (an example, say)
-//! gives your [`Harness`] `run`, `check`, `sweep` (jobs, shards), `shrink`, and `lift`,
-//! `replay --script` and `explore` for scripts, each failure with the command that runs it
-//! again.
+//! gives your [`Harness`] `run`, `check`, `sweep` (jobs, shards, budgets, results files),
+//! `merge`, `shrink`, and `lift`, `replay --script` and `explore` for scripts, each failure
+//! with the command that runs it again.
 //!
 //! ```no_run
 //! # use framesim::harness::{Harness, KvWorkload};
@@ -14,17 +14,17 @@
 
 use super::cli_scripts as scripts;
 use super::options::Options;
+use super::outcome::Tally;
 use super::run::Harness;
-use super::sweep::{divergence, jobs, run_seeds, Failed};
-use crate::kv::shard::{seed_range, shard, Shard};
+use super::sweep::{divergence, seed_result};
 use crate::output::write_file;
 use crate::scenario::{shown, work_dir};
+use crate::sweep::{exit_code, SweepArgs, Sweeping};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::Mutex;
 
 /// The command line of a harness binary.
 #[derive(Debug, Parser)]
@@ -56,16 +56,13 @@ enum Command {
         seed: u64,
     },
     /// Run many seeds on several threads; the lowest failing seed is reported.
-    Sweep {
-        /// The seeds.
-        #[arg(long, default_value = "0..1000", value_parser = seed_range)]
-        seeds: Range<u64>,
-        /// Seeds run at once (default: FRAMESIM_JOBS, else one per core).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Only the seeds s with s % N == I.
-        #[arg(long, value_parser = shard, value_name = "I/N")]
-        shard: Option<Shard>,
+    Sweep(SweepArgs),
+    /// Merge the results files of many sweeps (`sweep --results FILE`) into one summary:
+    /// counts, failures by oracle, the slowest seeds, seeds with two transcript hashes.
+    Merge {
+        /// The results files.
+        #[arg(required = true, value_name = "RESULTS")]
+        files: Vec<PathBuf>,
     },
     /// Shrink a failing seed to the fewest clients and smallest options that still fail.
     Shrink {
@@ -119,7 +116,12 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
         .first()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|| "harness".into());
-    let cli = match Cli::try_parse_from(&args) {
+    let parsed = Cli::try_parse_from(&args).and_then(|cli| match cli.command {
+        // Without a subcommand: a sweep with its defaults.
+        None => Cli::try_parse_from(args.iter().cloned().chain(["sweep".into()])),
+        Some(_) => Ok(cli),
+    });
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -145,11 +147,10 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
         options: cli.options.as_deref().map(absolute),
     };
     let harness = harness.with(options);
-    match cli.command.unwrap_or(Command::Sweep {
-        seeds: 0..1000,
-        jobs: None,
-        shard: None,
-    }) {
+    match cli
+        .command
+        .expect("a subcommand, or the sweep put in its place")
+    {
         Command::Run { seed, transcript } => {
             // Run with an options file, the transcript is named after it: a shrunk run never
             // writes over the full run's.
@@ -164,7 +165,11 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
             run(&harness, &me, seed, transcript)
         }
         Command::Check { seed } => check(&harness, &me, seed),
-        Command::Sweep { seeds, jobs, shard } => sweep(&harness, &me, seeds, jobs, shard),
+        Command::Sweep(args) => sweep(&harness, &me, &args),
+        Command::Merge { files } => crate::sweep::print_merged(&files).unwrap_or_else(|e| {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }),
         Command::Shrink { seed, out } => shrink(&harness, &own, &me, seed, out),
         Command::Lift {
             seed,
@@ -252,53 +257,58 @@ fn check(harness: &Harness, me: &Me, seed: u64) -> ExitCode {
     }
 }
 
-fn sweep(
-    harness: &Harness,
-    me: &Me,
-    seeds: Range<u64>,
-    threads: Option<usize>,
-    shard: Option<Shard>,
-) -> ExitCode {
-    let shard = shard.unwrap_or(Shard::ALL);
-    let mine: Vec<u64> = seeds.clone().filter(|&s| shard.holds(s)).collect();
-    let threads = threads.filter(|&n| n > 0).unwrap_or_else(jobs);
-    let start = Instant::now();
-    let swept = run_seeds(harness, &mine, threads);
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "swept {} of {} seeds {}..{} (shard {shard}, {threads} jobs) in {secs:.2}s: {:.0} seeds/s, {}",
-        swept.runs,
-        mine.len(),
-        seeds.start,
-        seeds.end,
-        swept.runs as f64 / secs.max(1e-9),
-        if swept.failure.is_some() { "FAIL" } else { "PASS" }
-    );
-    let t = &swept.tally;
+/// `sweep`: the library's sweep, stopping at the lowest failing seed (unless told
+/// otherwise), which it runs again for its report.
+fn sweep(harness: &Harness, me: &Me, args: &SweepArgs) -> ExitCode {
+    let tally = Mutex::new(Tally::default());
+    let scenario = harness.options().fingerprint();
+    let label = Path::new(&me.program)
+        .file_stem()
+        .map_or_else(|| me.program.clone(), |n| n.to_string_lossy().into_owned());
+    let sweeping = Sweeping {
+        what: format!("{label}-{scenario:016x}"),
+        label,
+        also: &|_| None,
+        max_failures: Some(1),
+    };
+    let swept = args.run(&sweeping, |seed, recheck| {
+        let replay = me.run_command(seed, None);
+        seed_result(harness, seed, recheck, scenario, replay, &tally)
+    });
+    let swept = match swept {
+        Ok(swept) => swept,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let t = tally.into_inner().expect("sweep tally");
     println!(
         "passing seeds: {} requests, {} replies, {} slowloris cut, {} disconnects, {} idle, {} half-closed, {} windows filled, {} oversized refused, {} restarted",
         t.requests, t.replies, t.slowloris_cut, t.disconnects, t.idle, t.half_closed, t.windows_filled, t.oversized_refused, t.restarted
     );
-    match swept.failure {
-        None => ExitCode::SUCCESS,
-        Some((seed, Failed::Run)) => {
-            let outcome = harness.replay(seed);
-            println!(
-                "{}\nshrink it: {} shrink --seed {seed}",
-                outcome.failure(&me.run_command(seed, None)),
-                me.invocation()
-            );
-            ExitCode::FAILURE
-        }
-        Some((seed, Failed::Determinism(first, again))) => {
-            let (detail, cause) = divergence(harness, seed);
-            println!(
-                "seed {seed} [determinism] two runs differ ({first:016x} vs {again:016x}): {detail}\nlikely cause: {cause}\nreplay: {} check --seed {seed}",
-                me.invocation()
-            );
-            ExitCode::FAILURE
+    if let Some(failure) = swept.failures.first() {
+        let seed = failure.seed;
+        match failure.second_hash {
+            None => {
+                let outcome = harness.replay(seed);
+                println!(
+                    "{}\nshrink it: {} shrink --seed {seed}",
+                    outcome.failure(&me.run_command(seed, None)),
+                    me.invocation()
+                );
+            }
+            Some(again) => {
+                let (detail, cause) = divergence(harness, seed);
+                println!(
+                    "seed {seed} [determinism] two runs differ ({:016x} vs {again:016x}): {detail}\nlikely cause: {cause}\nreplay: {} check --seed {seed}",
+                    failure.hash,
+                    me.invocation()
+                );
+            }
         }
     }
+    exit_code(&swept)
 }
 
 /// Shrinks `seed`; the options file is written over `own`, the harness's options before

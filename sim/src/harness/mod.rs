@@ -70,6 +70,7 @@
 //! }
 //! ```
 
+mod asked;
 #[cfg(feature = "axum")]
 mod axum;
 mod buffers;
@@ -112,7 +113,9 @@ pub use run::Harness;
 pub(crate) use run::{server_fn, ServerFn};
 pub use script::{Exploration, Script};
 pub use shrink::Shrunk;
-pub use sweep::{options_from_env, seeds_from_env, sweep, target_flag, Replay, DEFAULT_SEEDS};
+pub use sweep::{
+    options_from_env, seeds_from_env, shard_from_env, sweep, target_flag, Replay, DEFAULT_SEEDS,
+};
 pub use workload::{
     delimited, length_prefixed, KvRequest, ReplyFramer, Request, Session, Workload,
 };

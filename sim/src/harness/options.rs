@@ -212,6 +212,13 @@ impl Options {
         }
     }
 
+    /// A hash of these options, the same on every machine and in every process: what a
+    /// sweep's results name as the scenario, and what its failure database is kept under.
+    pub fn fingerprint(&self) -> u64 {
+        let value = toml::Value::try_from(self).expect("options are plain data");
+        crate::sweep::stable_hash(&value.to_string())
+    }
+
     /// The TOML that, laid over `base` ([`Options::overlaid`]), gives exactly these options:
     /// only the fields that differ, so a shrunk failure's file says what it changed.
     ///

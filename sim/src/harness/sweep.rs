@@ -1,14 +1,17 @@
 //! Many seeds from a `#[test]`: which seeds (the environment says), the run of each, and a
 //! failure that says how to replay it.
 
+use super::asked::Asked;
 use super::options::Options;
 use super::outcome::Tally;
 use super::run::Harness;
 use crate::output::write_file;
 use crate::scenario::{shown, work_dir};
+use crate::sweep::{
+    default_jobs, shard_from, Failures, Plan, Recheck, SeedResult, Seeds, Shard, Swept, Watch,
+};
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// The seeds a sweep runs when the environment names none.
@@ -165,86 +168,110 @@ impl Replay {
     }
 }
 
-/// How many seeds run at once: `FRAMESIM_JOBS=N`, else one per core.
-pub(super) fn jobs() -> usize {
-    std::env::var("FRAMESIM_JOBS")
-        .ok()
-        .and_then(|n| n.trim().parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
-/// One in this many seeds of a sweep (and its first) runs twice, to check it gives the same
-/// transcript.
-const RECHECK_EVERY: usize = 16;
-
-/// What went wrong with one seed.
-pub(super) enum Failed {
-    /// A violation, a panic or a simulation error.
-    Run,
-    /// Two runs gave two transcripts (their hashes).
-    Determinism(u64, u64),
-}
-
-/// What a sweep of many seeds found.
-pub(super) struct Swept {
-    /// What the clients did over every passing seed.
-    pub(super) tally: Tally,
-    /// Seeds run (one whose run was cut short by an earlier failure is not counted).
-    pub(super) runs: usize,
-    /// The lowest failing seed, and how it failed.
-    pub(super) failure: Option<(u64, Failed)>,
-}
-
-/// Runs `seeds` on `jobs` threads, the first and one in 16 twice (determinism). On a
-/// failure no seed above it is started and the ones below it finish, so the failure
-/// reported is the lowest failing seed whatever the threads' timing.
-pub(super) fn run_seeds(harness: &Harness, seeds: &[u64], jobs: usize) -> Swept {
-    let next = AtomicUsize::new(0);
-    // The lowest failing seed so far: no seed above it is started.
-    let lowest = AtomicU64::new(u64::MAX);
-    let results = Mutex::new((Tally::default(), 0, Vec::new()));
-    let work = || loop {
-        let at = next.fetch_add(1, Ordering::Relaxed);
-        let Some(&seed) = seeds.get(at) else {
-            return;
-        };
-        if seed > lowest.load(Ordering::Relaxed) {
-            continue;
-        }
-        let outcome = harness.run(seed);
-        let failed = if !outcome.passed() {
-            Some(Failed::Run)
-        } else if at % RECHECK_EVERY == 0 {
-            let again = harness.run(seed).transcript.hash();
-            let first = outcome.transcript.hash();
-            (again != first).then_some(Failed::Determinism(first, again))
-        } else {
-            None
-        };
-        let mut results = results.lock().expect("sweep results");
-        results.1 += 1;
-        match failed {
-            None => results.0.add(&outcome.tally),
-            Some(failed) => {
-                lowest.fetch_min(seed, Ordering::Relaxed);
-                results.2.push((seed, failed));
-            }
-        }
-    };
-    std::thread::scope(|scope| {
-        for _ in 1..jobs.clamp(1, seeds.len().max(1)) {
-            scope.spawn(work);
-        }
-        work();
-    });
-    let (tally, runs, mut failures) = results.into_inner().expect("sweep results");
-    failures.sort_by_key(|&(seed, _)| seed);
-    Swept {
-        tally,
-        runs,
-        failure: failures.into_iter().next(),
+/// The shard a test's sweep runs: all of its seeds, unless `FRAMESIM_SHARD` says `I/N`, or
+/// `ci` for the shard the CI engine's variables name ([`shard_from`]). Only when asked: a CI
+/// that splits test files between its machines sets those variables too, and each test
+/// must then run all its seeds. One seed named by `FRAMESIM_SEED` runs whatever the shard.
+pub fn shard_from_env() -> Result<Shard, String> {
+    let var = |name: &str| std::env::var(name).ok();
+    if var("FRAMESIM_SHARD").is_none() || var("FRAMESIM_SEED").is_some() {
+        return Ok(Shard::ALL);
     }
+    Ok(shard_from(var)?.map_or(Shard::ALL, |found| found.shard))
+}
+
+/// Runs `seed` of `harness` (twice if `recheck` and it passed): what it showed, with
+/// `replay` as the command that runs it again. What the clients of a passing seed did is
+/// added to `tally`.
+pub(super) fn seed_result(
+    harness: &Harness,
+    seed: u64,
+    recheck: bool,
+    scenario: u64,
+    replay: String,
+    tally: &Mutex<Tally>,
+) -> SeedResult {
+    let outcome = harness.run(seed);
+    let hash = outcome.transcript.hash();
+    let result = SeedResult::pass(seed, scenario, hash, replay);
+    if !outcome.passed() {
+        return result.failing(outcome.first_failure());
+    }
+    let result = if recheck {
+        result.rechecked(harness.run(seed).transcript.hash())
+    } else {
+        result
+    };
+    match result.second_hash {
+        Some(again) => result.failing(format!(
+            "[determinism] two runs differ ({hash:016x} vs {again:016x})"
+        )),
+        None => {
+            tally.lock().expect("sweep tally").add(&outcome.tally);
+            result
+        }
+    }
+}
+
+/// Runs the seeds of `plan` (the first and one in 16 twice, for determinism), each failure
+/// replayed with `replay(seed)`, each result handed to `watch` in seed order. On a failure
+/// no seed above it is started and the ones below it finish, so the failure reported is
+/// the lowest failing seed whatever the threads' timing. What the clients of the passing
+/// seeds did, and what the sweep found.
+pub(super) fn run_seeds(
+    harness: &Harness,
+    plan: Plan,
+    replay: impl Fn(u64) -> String + Sync,
+    watch: &dyn Watch,
+) -> (Tally, Swept) {
+    let plan = Plan {
+        max_failures: Some(1),
+        ..plan
+    };
+    let tally = Mutex::new(Tally::default());
+    let scenario = harness.options().fingerprint();
+    let swept = plan.run(
+        |seed, recheck| seed_result(harness, seed, recheck, scenario, replay(seed), &tally),
+        watch,
+    );
+    (tally.into_inner().expect("sweep tally"), swept)
+}
+
+/// Runs the seeds the failure database `db` kept, first: forgets those that pass; the
+/// lowest that still fails, if one does.
+fn known_first(
+    harness: &Harness,
+    db: &Failures,
+    replay: &Replay,
+) -> Result<Option<SeedResult>, String> {
+    let known = db.seeds()?;
+    if known.is_empty() {
+        return Ok(None);
+    }
+    let plan = Plan {
+        recheck: Recheck::Off,
+        ..Plan::new(Seeds::List(known.clone()), default_jobs())
+    };
+    let (_, swept) = run_seeds(harness, plan, |seed| replay.command(seed), &());
+    let failure = swept.failures.into_iter().next();
+    // The seeds before the one that still fails ran, and passed.
+    for &seed in known.iter().take(swept.seeds) {
+        if failure.as_ref().is_none_or(|f| f.seed != seed) {
+            db.forget(seed)?;
+            eprintln!(
+                "framesim: seed {seed} of {} passes now: forgotten",
+                db.dir().display()
+            );
+        }
+    }
+    if let Some(f) = &failure {
+        eprintln!(
+            "framesim: seed {} of {} still fails",
+            f.seed,
+            db.dir().display()
+        );
+    }
+    Ok(failure)
 }
 
 /// A determinism failure of `seed` in words: the first diverging event (and its client),
@@ -270,7 +297,10 @@ pub(super) fn divergence(harness: &Harness, seed: u64) -> (String, &'static str)
     }
 }
 
-/// Runs `harness` for every seed the environment names (else `default`), on every core
+/// Runs `harness` for every seed the environment names (else `default`; `FRAMESIM_SHARD`
+/// for one shard of them, [`shard_from_env`]; `FRAMESIM_FOR=20m` for every seed from a
+/// root until the time is up, `FRAMESIM_RESULTS=FILE` for a results file,
+/// `FRAMESIM_FAILURES=DIR` for a failure database whose seeds run first), on every core
 /// (`FRAMESIM_JOBS` to say how many), the first seed and one in 16 twice to check that
 /// they give the same transcript. On a failure it stops taking new seeds, finishes the
 /// ones below it, and reports the lowest failing seed, whatever the threads' timing: runs
@@ -286,12 +316,56 @@ pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
     let own = harness.options();
     let options = options_from_env(own).unwrap_or_else(|e| stop(format!("framesim: {e}")));
     let harness = &harness.clone().with(options);
-    let seeds: Vec<u64> = seeds.collect();
-    let swept = run_seeds(harness, &seeds, jobs());
-    match swept.failure {
-        None => swept.tally,
-        Some((seed, Failed::Run)) => fail(harness, own, seed, replay),
-        Some((seed, Failed::Determinism(first, again))) => {
+    let shard = shard_from_env().unwrap_or_else(|e| stop(format!("framesim: {e}")));
+    let test = replay.test.as_deref().unwrap_or("run").replace("::", "-");
+    let what = format!("{test}-{:016x}", harness.options().fingerprint());
+    let asked = Asked::from(|name| std::env::var(name).ok(), seeds, shard, &what)
+        .unwrap_or_else(|e| stop(format!("framesim: {e}")));
+    let known = match &asked.failures {
+        Some(db) => {
+            known_first(harness, db, replay).unwrap_or_else(|e| stop(format!("framesim: {e}")))
+        }
+        None => None,
+    };
+    let failure = match known {
+        Some(failure) => failure,
+        None => {
+            let plan = Plan {
+                budget: asked.budget,
+                ..Plan::new(asked.seeds.clone(), default_jobs())
+            };
+            let watch: &dyn Watch = match &asked.results {
+                Some(results) => results,
+                None => &(),
+            };
+            let (tally, swept) = run_seeds(harness, plan, |seed| replay.command(seed), watch);
+            if let Some(results) = &asked.results {
+                results
+                    .finish()
+                    .unwrap_or_else(|e| stop(format!("framesim: FRAMESIM_RESULTS: {e}")));
+            }
+            if let (Seeds::From { root, .. }, Some(last)) = (&asked.seeds, swept.last) {
+                eprintln!(
+                    "framesim: ran seeds {root}..{} (FRAMESIM_SEEDS={root}..{} runs them again)",
+                    last + 1,
+                    last + 1
+                );
+            }
+            let Some(failure) = swept.failures.into_iter().next() else {
+                return tally;
+            };
+            if let Some(db) = &asked.failures {
+                db.keep(&failure)
+                    .unwrap_or_else(|e| stop(format!("framesim: FRAMESIM_FAILURES: {e}")));
+            }
+            failure
+        }
+    };
+    let seed = failure.seed;
+    match failure.second_hash {
+        None => fail(harness, own, seed, replay),
+        Some(again) => {
+            let first = failure.hash;
             let (detail, cause) = divergence(harness, seed);
             eprintln!(
                 "framesim: seed {seed} is not deterministic: {detail}\nlikely cause: {cause}"

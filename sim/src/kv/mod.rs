@@ -5,8 +5,9 @@
 //! written as a file ([`write_transcript`]), [`shrink`]ed to the smallest scenario that
 //! still fails, [`lift`]ed to a [`script`](crate::script) (with each connection's fault
 //! [`plan`]) and [`explore`]d. [`against`] runs the same clients against a real server over
-//! real TCP, [`fuzz`] draws a scenario from a fuzzer's bytes, and [`shard`] splits a
-//! sweep's seeds.
+//! real TCP, and [`fuzz`] draws a scenario from a fuzzer's bytes. A [`setup::Setup`] is
+//! what a command line picks (preset or file, target, size), and [`sweep`] is one seed of
+//! its sweep on the engine of [`crate::sweep`](mod@crate::sweep).
 //!
 //! [`transcript`]: crate::transcript
 
@@ -15,8 +16,9 @@ pub mod explore;
 pub mod fuzz;
 mod lift;
 pub mod plan;
-pub mod shard;
+pub mod setup;
 pub mod shrink;
+pub mod sweep;
 
 pub use crate::net::FaultyStream;
 pub use crate::output::{default_transcript_path, render_transcript, write_transcript};
