@@ -415,6 +415,7 @@ impl Client {
                 }
             }
             let chunk = bytes.slice(start..end);
+            self.first_bytes(&bytes, ends, start..end);
             // A server that answers before it has read the whole batch, into a window this
             // client does not read while it writes, stops reading: the write would wait
             // forever. Past the reply timeout the client stops writing and reads what came.

@@ -12,9 +12,9 @@ use rand::Rng;
 
 /// Clients over a small shared key space in RESP (`s:k0`.. registers, `s:n0`, `s:n1`
 /// counters): `GET`, `SET` (plain, `NX`, `GET`), `DEL`, `EXISTS`, `INCR`, `MGET`, `MSET`.
-/// Its runs record a history and check it (`[linearizable]`). A pipelined batch is
-/// recorded as called when its first byte is written, so its requests overlap: a
-/// pipeline of 1 keeps the search narrow.
+/// Its runs record a history and check it (`[linearizable]`): each request is called at
+/// its own first byte written, and a client's requests take effect in the order it sent
+/// them, pipelined or not.
 ///
 /// ```
 /// use framesim::harness::{ContentionWorkload, Harness, Options};
@@ -26,11 +26,7 @@ use rand::Rng;
 ///     },
 ///     ContentionWorkload::new().keys(2),
 /// )
-/// .with({
-///     let mut options = Options { clients: 6, ..Options::gentle() };
-///     options.delivery.pipeline = 1;
-///     options
-/// });
+/// .with(Options { clients: 6, ..Options::gentle() });
 /// let outcome = harness.run(3);
 /// assert!(outcome.passed(), "{}", outcome.failure("(doc example)"));
 /// ```

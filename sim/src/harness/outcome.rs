@@ -38,6 +38,9 @@ pub struct Tally {
     pub slow_reads: u64,
     /// Quitting clients answered, then closed.
     pub quits: u64,
+    /// Histories whose linearizability check ran out of its budget: neither passed nor
+    /// failed.
+    pub histories_unknown: u64,
 }
 
 impl Tally {
@@ -57,6 +60,7 @@ impl Tally {
         self.at_limit_served += other.at_limit_served;
         self.slow_reads += other.slow_reads;
         self.quits += other.quits;
+        self.histories_unknown += other.histories_unknown;
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::client::Client;
 use super::kv::decode;
-use super::linear::{KvOp, KvResult, Operation};
+use super::linear::{KvOp, KvResult, Operation, Verdict};
 use super::recorder::Recorder;
 use super::shared::Shared;
 use super::workload::Request;
@@ -14,9 +14,11 @@ use bytes::{Bytes, BytesMut};
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{Framing, RequestDecoder};
 use framesim_server::{Command, Limits, Reply};
+use std::ops::Range;
 
-/// Checks the run's history at its end: a note of what was checked, and a
-/// `[linearizable]` violation unless the search found an order.
+/// Checks the run's history at its end: a note of what was checked; a `[linearizable]`
+/// violation when no order gives every result; when the search ran out of its budget,
+/// nothing is claimed either way: the run counts it (`Tally::histories_unknown`).
 pub(super) fn judge(shared: &Shared, history: &Recorder) {
     let checked = history.check();
     let text = format!(
@@ -26,8 +28,10 @@ pub(super) fn judge(shared: &Shared, history: &Recorder) {
     shared
         .transcript
         .record(Actor::Sim, Event::Note { text: text.clone() });
-    if !checked.linearizable() {
-        shared.violation(Oracle::Linearizable, None, text);
+    match checked.verdict {
+        Verdict::Linearizable => {}
+        Verdict::Unknown { .. } => shared.tally(|t| t.histories_unknown += 1),
+        Verdict::NotLinearizable { .. } => shared.violation(Oracle::Linearizable, None, text),
     }
 }
 
@@ -46,6 +50,40 @@ impl Client {
             let entry = (request.bytes.clone(), op, now());
             recorder.with(|r| r.open.entry(self.id).or_default().push_back(entry));
         }
+    }
+
+    /// The bytes `written` of a batch (`bytes`, its requests ending at `ends`) went out:
+    /// a request whose first byte is among them is called now, not when its batch began.
+    pub(super) fn first_bytes(&self, bytes: &Bytes, ends: &[usize], written: Range<usize>) {
+        let Some(recorder) = &self.shared.history else {
+            return;
+        };
+        let starts = std::iter::once(0).chain(ends.iter().copied());
+        let firsts: Vec<usize> = starts
+            .zip(ends)
+            .enumerate()
+            .filter(|(_, (start, _))| written.contains(start))
+            .map(|(k, _)| k)
+            .collect();
+        if firsts.is_empty() {
+            return;
+        }
+        recorder.with(|r| {
+            let Some(open) = r.open.get_mut(&self.id) else {
+                return;
+            };
+            // The batch's requests are the last ones asked, if every one was recorded.
+            let Some(base) = open.len().checked_sub(ends.len()) else {
+                return;
+            };
+            for k in firsts {
+                let start = if k == 0 { 0 } else { ends[k - 1] };
+                let entry = &mut open[base + k];
+                if entry.0 == bytes.slice(start..ends[k]) {
+                    entry.2 = now();
+                }
+            }
+        });
     }
 
     /// `reply` answered `request`, the oldest open one.

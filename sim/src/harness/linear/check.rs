@@ -4,8 +4,9 @@
 //! A depth-first search in the manner of Wing and Gong, with Lowe's memory of the
 //! configurations already tried (the set of operations placed so far and the model's
 //! state): an operation may be placed next when no operation left unplaced returned before
-//! it was called. An indeterminate operation may be placed anywhere after its call, or
-//! never. The history is split first into groups of operations whose keys never meet
+//! it was called, and none of its client's earlier answered operations is left unplaced
+//! (one connection's requests are served in order). An indeterminate operation may be
+//! placed anywhere after its call, or never. The history is split first into groups of operations whose keys never meet
 //! ([`Model::keys`]), each checked on its own. The search is bounded: past its budget of
 //! steps, the answer is [`Verdict::Unknown`], never a pass.
 
@@ -227,11 +228,29 @@ where
     let n = order.len();
     let ret = |pos: usize| op(pos).ret.unwrap_or(u64::MAX);
 
+    // A client's requests take effect in the order it sent them (one connection's
+    // requests are served in order, pipelined or not): the position of each operation's
+    // previous answered one from the same client, in history order, which must be placed
+    // first. This narrows a pipelined batch, whose requests are all called at its first
+    // byte, from every order to one.
+    let mut before = vec![None; n];
+    let mut by_history: Vec<usize> = (0..n).collect();
+    by_history.sort_by_key(|&pos| order[pos]);
+    let mut last: BTreeMap<usize, usize> = BTreeMap::new();
+    for &pos in &by_history {
+        let o = op(pos);
+        before[pos] = last.get(&o.client).copied();
+        if !o.indeterminate() {
+            last.insert(o.client, pos);
+        }
+    }
+
     // The positions that may come next with `placed` placed, from `from` on: those called
-    // no later than every unplaced operation's return.
+    // no later than every unplaced operation's return, their client's earlier answered
+    // operations placed.
     let next_from = |placed: &Bits, from: usize| -> Option<usize> {
         let mut min_ret = u64::MAX;
-        for pos in placed.first_clear()..n {
+        for (pos, prior) in before.iter().enumerate().skip(placed.first_clear()) {
             if placed.has(pos) {
                 continue;
             }
@@ -239,7 +258,7 @@ where
             if op(pos).call > min_ret {
                 return None;
             }
-            if pos >= from {
+            if pos >= from && prior.is_none_or(|b| placed.has(b)) {
                 return Some(pos);
             }
         }

@@ -80,6 +80,17 @@ fn a_read_of_a_value_never_written_or_already_overwritten_is_not() {
 }
 
 #[test]
+fn a_clients_pipelined_requests_take_effect_in_the_order_it_sent_them() {
+    // Client 0 pipelines two writes, both called at the batch's first byte: 1 then 2. A
+    // later read of 1 would need them the other way round.
+    let sent_in_order = reg(vec![w(0, 0, 100, 1), w(0, 0, 110, 2), r(1, 200, 300, 1)]);
+    assert!(!sent_in_order.linearizable(), "{}", sent_in_order.verdict);
+    // Two clients' overlapping writes may go either way.
+    let two_clients = reg(vec![w(0, 0, 100, 1), w(2, 0, 110, 2), r(1, 200, 300, 1)]);
+    assert!(two_clients.linearizable(), "{}", two_clients.verdict);
+}
+
+#[test]
 fn an_unanswered_write_may_take_effect_or_not() {
     let pending = Operation::pending(0, 0, RegOp::Write(1));
     assert!(reg(vec![pending.clone(), r(1, 5, 6, 1), r(1, 7, 8, 1)]).linearizable());
