@@ -78,6 +78,7 @@ pub mod cli;
 mod cli_scripts;
 mod client;
 mod contention;
+mod coverage;
 mod edges;
 mod hostile;
 pub mod http;

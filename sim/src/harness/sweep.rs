@@ -180,9 +180,9 @@ pub fn shard_from_env() -> Result<Shard, String> {
     Ok(shard_from(var)?.map_or(Shard::ALL, |found| found.shard))
 }
 
-/// Runs `seed` of `harness` (twice if `recheck` and it passed): what it showed, with
-/// `replay` as the command that runs it again. What the clients of a passing seed did is
-/// added to `tally`.
+/// Runs `seed` of `harness` (twice if `recheck` and it passed): what it showed (what its
+/// first run exercised included, for the sweep's coverage), with `replay` as the command
+/// that runs it again. What the clients of a passing seed did is added to `tally`.
 pub(super) fn seed_result(
     harness: &Harness,
     seed: u64,
@@ -193,7 +193,8 @@ pub(super) fn seed_result(
 ) -> SeedResult {
     let outcome = harness.run(seed);
     let hash = outcome.transcript.hash();
-    let result = SeedResult::pass(seed, scenario, hash, replay);
+    let result = SeedResult::pass(seed, scenario, hash, replay)
+        .seeing(super::coverage::seen(&outcome, harness.options()));
     if !outcome.passed() {
         return result.failing(outcome.first_failure());
     }
@@ -300,7 +301,9 @@ pub(super) fn divergence(harness: &Harness, seed: u64) -> (String, &'static str)
 /// Runs `harness` for every seed the environment names (else `default`; `FRAMESIM_SHARD`
 /// for one shard of them, [`shard_from_env`]; `FRAMESIM_FOR=20m` for every seed from a
 /// root until the time is up, `FRAMESIM_RESULTS=FILE` for a results file,
-/// `FRAMESIM_FAILURES=DIR` for a failure database whose seeds run first), on every core
+/// `FRAMESIM_FAILURES=DIR` for a failure database whose seeds run first,
+/// `FRAMESIM_REQUIRE_COVERAGE=1` to fail a passing sweep in which a role, fault or restart
+/// its options ask for never happened, naming each), on every core
 /// (`FRAMESIM_JOBS` to say how many), the first seed and one in 16 twice to check that
 /// they give the same transcript. On a failure it stops taking new seeds, finishes the
 /// ones below it, and reports the lowest failing seed, whatever the threads' timing: runs
@@ -320,6 +323,8 @@ pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
     let test = replay.test.as_deref().unwrap_or("run").replace("::", "-");
     let what = format!("{test}-{:016x}", harness.options().fingerprint());
     let asked = Asked::from(|name| std::env::var(name).ok(), seeds, shard, &what)
+        .unwrap_or_else(|e| stop(format!("framesim: {e}")));
+    let required = super::coverage::required(|name| std::env::var(name).ok())
         .unwrap_or_else(|e| stop(format!("framesim: {e}")));
     let known = match &asked.failures {
         Some(db) => {
@@ -350,6 +355,14 @@ pub fn sweep(harness: &Harness, default: Range<u64>, replay: &Replay) -> Tally {
                     last + 1,
                     last + 1
                 );
+            }
+            if swept.failures.is_empty() {
+                eprintln!("{}", swept.coverage.table());
+                if required {
+                    if let Err(e) = swept.coverage.required() {
+                        stop(format!("framesim: {e} (FRAMESIM_REQUIRE_COVERAGE=1)"));
+                    }
+                }
             }
             let Some(failure) = swept.failures.into_iter().next() else {
                 return tally;

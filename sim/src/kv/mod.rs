@@ -12,6 +12,7 @@
 //! [`transcript`]: crate::transcript
 
 pub mod against;
+mod coverage;
 pub mod explore;
 pub mod fuzz;
 mod lift;

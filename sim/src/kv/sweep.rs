@@ -10,7 +10,8 @@ use crate::world::{check_determinism, run, Divergence, RunOptions};
 /// How printed commands start the CLI.
 pub const CLI: &str = "cargo run --release -p framesim --";
 
-/// Runs `scenario` (twice if `recheck`): what its seed showed, `replay` the command that
+/// Runs `scenario` (twice if `recheck`): what its seed showed (what its first run
+/// exercised included, for the sweep's coverage), `replay` the command that
 /// runs it again if it passes (a failure names its own: [`Report::replay_command`], or a
 /// `check` for a divergence).
 pub fn seed_result(scenario: &Scenario, recheck: bool, replay: String) -> SeedResult {
@@ -21,7 +22,8 @@ pub fn seed_result(scenario: &Scenario, recheck: bool, replay: String) -> SeedRe
         stable_hash(&scenario.to_toml()),
         report.transcript.hash(),
         replay,
-    );
+    )
+    .seeing(super::coverage::seen(&report));
     if let Some(again) = again {
         result = result.rechecked(again);
     }

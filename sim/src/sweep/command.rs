@@ -75,6 +75,10 @@ pub struct SweepArgs {
     /// failing seeds there (e.g. target/framesim/failures, or a folder the project commits).
     #[arg(long, value_name = "DIR")]
     pub failures: Option<PathBuf>,
+    /// Fail the sweep if a fault, role or situation its options ask for (a role with
+    /// clients, a fault with a chance above 0) never happened in any seed, naming each.
+    #[arg(long)]
+    pub require_coverage: bool,
 }
 
 /// A count of at least one.
@@ -229,6 +233,15 @@ impl SweepArgs {
                 last + 1
             ));
         }
+        if !swept.coverage.items.is_empty() {
+            console.say(&swept.coverage.table());
+        }
+        if self.require_coverage {
+            swept.uncovered = swept.coverage.dead();
+            if let Err(e) = swept.coverage.required() {
+                console.say(&format!("{e} (--require-coverage)"));
+            }
+        }
         if let Some(results) = &console.results {
             results.finish().map_err(|e| format!("--results {e}"))?;
         }
@@ -381,9 +394,9 @@ fn shown(budget: Duration) -> String {
     }
 }
 
-/// 0 when every seed passed, else 1.
+/// 0 when every seed passed and the sweep exercised what it was required to, else 1.
 pub fn exit_code(swept: &Swept) -> std::process::ExitCode {
-    if swept.failures.is_empty() {
+    if swept.failures.is_empty() && swept.uncovered.is_empty() {
         std::process::ExitCode::SUCCESS
     } else {
         std::process::ExitCode::FAILURE

@@ -2,6 +2,7 @@
 //! handed out in seed order, stopping at a number of failures or at a time budget in a way
 //! that does not depend on the threads' timing.
 
+use super::coverage::Coverage;
 use super::in_order::InOrder;
 use super::recheck::Recheck;
 use super::result::SeedResult;
@@ -87,6 +88,11 @@ pub struct Swept {
     pub ended: Ended,
     /// How long it took.
     pub wall: Duration,
+    /// What the seeds handed out exercised.
+    pub coverage: Coverage,
+    /// What the sweep was required to exercise and never did (`--require-coverage`):
+    /// the sweep fails for it.
+    pub uncovered: Vec<&'static str>,
 }
 
 impl Swept {
@@ -138,6 +144,8 @@ impl Plan {
                 last: None,
                 ended: Ended::AllRan,
                 wall: Duration::ZERO,
+                coverage: Coverage::default(),
+                uncovered: Vec::new(),
             },
         });
         let work = || loop {
@@ -187,6 +195,7 @@ impl Plan {
                 swept.rechecked += usize::from(ready.rechecked);
                 swept.diverged += usize::from(ready.diverged());
                 swept.last = Some(ready.seed);
+                swept.coverage.add(&ready.seen);
                 if !ready.passed() {
                     swept.failures.push(ready);
                 }

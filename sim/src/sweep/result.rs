@@ -1,6 +1,7 @@
 //! What one seed of a sweep showed: its verdict, its hashes, the first failure and the
 //! command that runs it again. One JSON line of a results file is one of these.
 
+use super::coverage::Seen;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -47,6 +48,10 @@ pub struct SeedResult {
     /// Wall time of the seed, both runs included, in milliseconds.
     #[serde(default)]
     pub wall_ms: u64,
+    /// What the seed's (first) run exercised, for the sweep's coverage; not written to a
+    /// results file.
+    #[serde(skip)]
+    pub seen: Vec<Seen>,
 }
 
 impl SeedResult {
@@ -63,7 +68,14 @@ impl SeedResult {
             rechecked: false,
             second_hash: None,
             wall_ms: 0,
+            seen: Vec::new(),
         }
+    }
+
+    /// This seed having exercised `seen` (for the sweep's coverage).
+    pub fn seeing(mut self, seen: Vec<Seen>) -> Self {
+        self.seen = seen;
+        self
     }
 
     /// This seed failing with `failure` (`[oracle] detail`): the verdict and oracle follow

@@ -1,0 +1,67 @@
+//! What one harness run exercised, for a sweep's coverage: its clients' [`Tally`] and its
+//! transcript's counts, each marked wanted when the options ask for it (a role with
+//! clients, a fault with a chance above 0, a restart).
+
+use super::options::Options;
+use super::outcome::Outcome;
+use crate::sweep::Seen;
+
+/// What `outcome`, a run under `options`, exercised.
+pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
+    let (t, c, r, f) = (
+        &outcome.tally,
+        &outcome.counts,
+        &options.roles,
+        &options.faults,
+    );
+    let restart = options.restart_at.is_some();
+    vec![
+        Seen::new("requests sent", t.requests, options.clients > 0),
+        Seen::new("replies read", t.replies, options.clients > 0),
+        Seen::new("slowloris cut", t.slowloris_cut, r.slowloris > 0),
+        Seen::new("disconnects", t.disconnects, r.disconnect > 0),
+        Seen::new("idle", t.idle, r.idle > 0),
+        Seen::new("half-closed", t.half_closed, r.half_close > 0),
+        Seen::new("windows filled", t.windows_filled, r.never_reader > 0),
+        Seen::new("oversized refused", t.oversized_refused, r.oversized > 0),
+        Seen::new("malformed refused", t.malformed_refused, r.malformed > 0),
+        Seen::new("at the limit served", t.at_limit_served, r.at_limit > 0),
+        Seen::new("slow reads", t.slow_reads, r.slow_reader > 0),
+        Seen::new("quits", t.quits, r.quit > 0),
+        Seen::new("restarts", c.faults, restart),
+        Seen::new("restarted clients", t.restarted, restart),
+        Seen::new("partial reads", c.partial_reads, f.partial_read_chance > 0.0),
+        Seen::new("coalesced reads", c.coalesced_reads, f.coalesce_chance > 0.0),
+        Seen::new("short writes", c.short_writes, f.short_write_chance > 0.0),
+        Seen::new("spurious pendings", c.pendings, f.spurious_pending_chance > 0.0),
+        Seen::new("accept failures", c.accept_errors, f.accept_error_chance > 0.0),
+        Seen::new("window stalls", c.window_stalls, false),
+        Seen::new("histories unknown", t.histories_unknown, false),
+    ]
+}
+
+/// Whether a sweep must exercise everything its options ask for: `FRAMESIM_REQUIRE_COVERAGE`
+/// read by `var`, `1` for yes, `0` or unset for no, anything else an error naming it.
+pub fn required(var: impl Fn(&str) -> Option<String>) -> Result<bool, String> {
+    match var("FRAMESIM_REQUIRE_COVERAGE").as_deref().map(str::trim) {
+        None | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(format!(
+            "FRAMESIM_REQUIRE_COVERAGE={other:?} is neither 1 nor 0"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_requirement_is_read_as_1_or_0() {
+        let env = |value: &'static str| move |_: &str| Some(value.to_string());
+        assert_eq!(required(|_| None), Ok(false));
+        assert_eq!(required(env("1")), Ok(true));
+        assert_eq!(required(env("0")), Ok(false));
+        assert!(required(env("yes")).unwrap_err().contains("\"yes\""));
+    }
+}
