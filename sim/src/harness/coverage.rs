@@ -1,40 +1,73 @@
 //! What one harness run exercised, for a sweep's coverage: its clients' [`Tally`] and its
-//! transcript's counts, each marked wanted when the options ask for it (a role with
-//! clients, a fault with a chance above 0, a restart).
+//! transcript's counts, each marked wanted when the options ask for it (a role some client
+//! of the run plays, a fault with a chance above 0, a restart).
 
-use super::options::Options;
+use super::options::{Options, Role};
 use super::outcome::Outcome;
 use crate::sweep::Seen;
 
 /// What `outcome`, a run under `options`, exercised.
 pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
-    let (t, c, r, f) = (
-        &outcome.tally,
-        &outcome.counts,
-        &options.roles,
-        &options.faults,
-    );
+    let (t, c, f) = (&outcome.tally, &outcome.counts, &options.faults);
+    let roles: Vec<Role> = options
+        .client_ids()
+        .into_iter()
+        .map(|id| options.roles.of(id))
+        .collect();
+    let played = |role: Role| roles.contains(&role);
     let restart = options.restart_at.is_some();
     vec![
-        Seen::new("requests sent", t.requests, options.clients > 0),
-        Seen::new("replies read", t.replies, options.clients > 0),
-        Seen::new("slowloris cut", t.slowloris_cut, r.slowloris > 0),
-        Seen::new("disconnects", t.disconnects, r.disconnect > 0),
-        Seen::new("idle", t.idle, r.idle > 0),
-        Seen::new("half-closed", t.half_closed, r.half_close > 0),
-        Seen::new("windows filled", t.windows_filled, r.never_reader > 0),
-        Seen::new("oversized refused", t.oversized_refused, r.oversized > 0),
-        Seen::new("malformed refused", t.malformed_refused, r.malformed > 0),
-        Seen::new("at the limit served", t.at_limit_served, r.at_limit > 0),
-        Seen::new("slow reads", t.slow_reads, r.slow_reader > 0),
-        Seen::new("quits", t.quits, r.quit > 0),
+        Seen::new("requests sent", t.requests, !roles.is_empty()),
+        Seen::new("replies read", t.replies, played(Role::WellBehaved)),
+        Seen::new("slowloris cut", t.slowloris_cut, played(Role::Slowloris)),
+        Seen::new("disconnects", t.disconnects, played(Role::Disconnect)),
+        Seen::new("idle", t.idle, played(Role::Idle)),
+        Seen::new("half-closed", t.half_closed, played(Role::HalfClose)),
+        Seen::new(
+            "windows filled",
+            t.windows_filled,
+            played(Role::NeverReader),
+        ),
+        Seen::new(
+            "oversized refused",
+            t.oversized_refused,
+            played(Role::Oversized),
+        ),
+        Seen::new(
+            "malformed refused",
+            t.malformed_refused,
+            played(Role::Malformed),
+        ),
+        Seen::new(
+            "at the limit served",
+            t.at_limit_served,
+            played(Role::AtLimit),
+        ),
+        Seen::new("slow reads", t.slow_reads, played(Role::SlowReader)),
+        Seen::new("quits", t.quits, played(Role::Quitter)),
         Seen::new("restarts", c.faults, restart),
         Seen::new("restarted clients", t.restarted, restart),
-        Seen::new("partial reads", c.partial_reads, f.partial_read_chance > 0.0),
-        Seen::new("coalesced reads", c.coalesced_reads, f.coalesce_chance > 0.0),
+        Seen::new(
+            "partial reads",
+            c.partial_reads,
+            f.partial_read_chance > 0.0,
+        ),
+        Seen::new(
+            "coalesced reads",
+            c.coalesced_reads,
+            f.coalesce_chance > 0.0,
+        ),
         Seen::new("short writes", c.short_writes, f.short_write_chance > 0.0),
-        Seen::new("spurious pendings", c.pendings, f.spurious_pending_chance > 0.0),
-        Seen::new("accept failures", c.accept_errors, f.accept_error_chance > 0.0),
+        Seen::new(
+            "spurious pendings",
+            c.pendings,
+            f.spurious_pending_chance > 0.0,
+        ),
+        Seen::new(
+            "accept failures",
+            c.accept_errors,
+            f.accept_error_chance > 0.0,
+        ),
         Seen::new("window stalls", c.window_stalls, false),
         Seen::new("histories unknown", t.histories_unknown, false),
     ]

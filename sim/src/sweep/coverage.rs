@@ -95,7 +95,10 @@ impl Coverage {
     /// what was asked for and never happened (`-` marks what no option asks for).
     pub fn table(&self) -> String {
         let width = self.items.iter().map(|i| i.name.len()).max().unwrap_or(0);
-        let mut out = format!("coverage over {} seeds (count, seeds it happened in):", self.seeds);
+        let mut out = format!(
+            "coverage over {} seeds (count, seeds it happened in):",
+            self.seeds
+        );
         for i in &self.items {
             let mark = match (i.wanted, i.count) {
                 (true, 0) => "  NEVER",
@@ -149,7 +152,10 @@ mod tests {
         let e = c.required().unwrap_err();
         assert_eq!(e, "coverage: never happened in 2 seeds: oversized refused");
         let table = c.table();
-        assert!(table.contains("oversized refused") && table.contains("NEVER"), "{table}");
+        assert!(
+            table.contains("oversized refused") && table.contains("NEVER"),
+            "{table}"
+        );
         c.add(&[Seen::new("oversized refused", 1, true)]);
         assert_eq!(c.required(), Ok(()));
     }

@@ -8,6 +8,11 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// A line echo server; `deadline` bounds a line's time (else a slowloris holds it forever).
 pub fn echo(deadline: Option<Duration>) -> Harness {
+    echo_of(deadline, Lines { oversized: true })
+}
+
+/// The line echo server under `workload`.
+pub fn echo_of(deadline: Option<Duration>, workload: Lines) -> Harness {
     let server = move |mut listener: framesim::harness::Listener,
                        shutdown: framesim::harness::Shutdown| async move {
         tokio::pin!(shutdown);
@@ -47,18 +52,25 @@ pub fn echo(deadline: Option<Duration>) -> Harness {
         }
         tasks.shutdown().await;
     };
-    Harness::new(server, Lines).with(Options {
+    Harness::new(server, workload).with(Options {
         clients: 8,
         max_request: 4096,
         ..Options::default()
     })
 }
 
-pub struct Lines;
+/// Lines of words; an oversized request only if `oversized` (else that role sends nothing).
+pub struct Lines {
+    pub oversized: bool,
+}
 
 impl Workload for Lines {
     fn session(&self, client: usize) -> Box<dyn Session> {
-        Box::new(Words { client, left: 4 })
+        Box::new(Words {
+            client,
+            left: 4,
+            oversized: self.oversized,
+        })
     }
     fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
         Box::new(delimited(b"\n"))
@@ -68,6 +80,7 @@ impl Workload for Lines {
 struct Words {
     client: usize,
     left: usize,
+    oversized: bool,
 }
 
 impl Session for Words {
@@ -79,6 +92,6 @@ impl Session for Words {
         Some(request.bytes.clone())
     }
     fn oversized(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
-        Some(Request::new(vec![b'x'; size + 1]))
+        self.oversized.then(|| Request::new(vec![b'x'; size + 1]))
     }
 }
