@@ -5,7 +5,7 @@ mod lines;
 
 use framesim::harness::cli::main_from;
 use framesim::harness::Harness;
-use lines::echo;
+use lines::{echo, echo_of, Lines};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -116,4 +116,25 @@ fn a_sweep_writes_results_that_merge() {
     assert_eq!(cli(echo(None), &args), ExitCode::FAILURE);
     assert_eq!(cli(sound(), &merge), ExitCode::FAILURE);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn require_coverage_fails_a_sweep_in_which_a_role_never_did_its_part() {
+    let deadline = Some(Duration::from_millis(300));
+    // The line workload makes no malformed, at-limit or quit request: those roles are off.
+    let only_what_it_makes = |harness: Harness| {
+        let mut options = harness.options().clone();
+        let roles = &mut options.roles;
+        (roles.malformed, roles.at_limit, roles.quit) = (0, 0, 0);
+        harness.with(options)
+    };
+    let args = "sweep --seeds 0..4 --require-coverage";
+    assert_eq!(
+        cli(only_what_it_makes(echo(deadline)), args),
+        ExitCode::SUCCESS
+    );
+    // No oversized request either: the oversized client behaves well, nothing is refused.
+    let without = || only_what_it_makes(echo_of(deadline, Lines { oversized: false }));
+    assert_eq!(cli(without(), args), ExitCode::FAILURE);
+    assert_eq!(cli(without(), "sweep --seeds 0..4"), ExitCode::SUCCESS);
 }
