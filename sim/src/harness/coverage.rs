@@ -4,7 +4,7 @@
 
 use super::options::{Options, Role};
 use super::outcome::Outcome;
-use crate::sweep::Seen;
+use crate::sweep::{stream_faults, Seen};
 
 /// What `outcome`, a run under `options`, exercised.
 pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
@@ -16,7 +16,7 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
         .collect();
     let played = |role: Role| roles.contains(&role);
     let restart = options.restart_at.is_some();
-    vec![
+    let mut seen = vec![
         Seen::new("requests sent", t.requests, !roles.is_empty()),
         Seen::new("replies read", t.replies, played(Role::WellBehaved)),
         Seen::new("slowloris cut", t.slowloris_cut, played(Role::Slowloris)),
@@ -45,32 +45,11 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
         ),
         Seen::new("slow reads", t.slow_reads, played(Role::SlowReader)),
         Seen::new("quits", t.quits, played(Role::Quitter)),
-        Seen::new("restarts", c.faults, restart),
         Seen::new("restarted clients", t.restarted, restart),
-        Seen::new(
-            "partial reads",
-            c.partial_reads,
-            f.partial_read_chance > 0.0,
-        ),
-        Seen::new(
-            "coalesced reads",
-            c.coalesced_reads,
-            f.coalesce_chance > 0.0,
-        ),
-        Seen::new("short writes", c.short_writes, f.short_write_chance > 0.0),
-        Seen::new(
-            "spurious pendings",
-            c.pendings,
-            f.spurious_pending_chance > 0.0,
-        ),
-        Seen::new(
-            "accept failures",
-            c.accept_errors,
-            f.accept_error_chance > 0.0,
-        ),
-        Seen::new("window stalls", c.window_stalls, false),
         Seen::new("histories unknown", t.histories_unknown, false),
-    ]
+    ];
+    seen.extend(stream_faults(c, f, restart));
+    seen
 }
 
 /// Whether a sweep must exercise everything its options ask for: `FRAMESIM_REQUIRE_COVERAGE`

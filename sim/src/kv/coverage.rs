@@ -4,38 +4,15 @@
 //! of them a role reaches depends on the limits.
 
 use crate::report::Report;
-use crate::sweep::Seen;
+use crate::sweep::{stream_faults, Seen};
 
 /// What `report`'s run exercised.
 pub fn seen(report: &Report) -> Vec<Seen> {
     let (c, s, f) = (&report.counts, &report.stats, &report.scenario.faults);
     let restart = report.scenario.restart_at.is_some();
-    vec![
+    let mut seen = vec![
         Seen::new("requests sent", c.requests, report.scenario.clients > 0),
         Seen::new("replies read", c.replies, report.scenario.clients > 0),
-        Seen::new("restarts", c.faults, restart),
-        Seen::new(
-            "partial reads",
-            c.partial_reads,
-            f.partial_read_chance > 0.0,
-        ),
-        Seen::new(
-            "coalesced reads",
-            c.coalesced_reads,
-            f.coalesce_chance > 0.0,
-        ),
-        Seen::new("short writes", c.short_writes, f.short_write_chance > 0.0),
-        Seen::new(
-            "spurious pendings",
-            c.pendings,
-            f.spurious_pending_chance > 0.0,
-        ),
-        Seen::new(
-            "accept failures",
-            c.accept_errors,
-            f.accept_error_chance > 0.0,
-        ),
-        Seen::new("window stalls", c.window_stalls, false),
         Seen::new("connections refused", s.connections_refused, false),
         Seen::new("parks", s.parks, false),
         Seen::new("protocol errors", s.protocol_errors, false),
@@ -44,5 +21,7 @@ pub fn seen(report: &Report) -> Vec<Seen> {
         Seen::new("idle timeouts", s.idle_timeouts, false),
         Seen::new("write timeouts", s.write_timeouts, false),
         Seen::new("overflows", s.overflows, false),
-    ]
+    ];
+    seen.extend(stream_faults(c, f, restart));
+    seen
 }

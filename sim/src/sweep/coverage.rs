@@ -5,6 +5,9 @@
 //! Counted from what each run records anyway (a harness run's `Tally` and transcript
 //! counts, a scenario's report): counting records nothing more, so no transcript changes.
 
+use crate::net::Faults;
+use crate::transcript::Counts;
+
 /// One thing a seed counted: how often it happened in that seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seen {
@@ -125,6 +128,38 @@ impl Coverage {
             )),
         }
     }
+}
+
+/// What the network and the stream faults did in one run, from its transcript's `counts`,
+/// each fault wanted when `faults` gives it a chance (and the restart when there is one):
+/// the rows every world's coverage shares.
+pub(crate) fn stream_faults(counts: &Counts, faults: &Faults, restart: bool) -> Vec<Seen> {
+    let (c, f) = (counts, faults);
+    vec![
+        Seen::new("restarts", c.faults, restart),
+        Seen::new(
+            "partial reads",
+            c.partial_reads,
+            f.partial_read_chance > 0.0,
+        ),
+        Seen::new(
+            "coalesced reads",
+            c.coalesced_reads,
+            f.coalesce_chance > 0.0,
+        ),
+        Seen::new("short writes", c.short_writes, f.short_write_chance > 0.0),
+        Seen::new(
+            "spurious pendings",
+            c.pendings,
+            f.spurious_pending_chance > 0.0,
+        ),
+        Seen::new(
+            "accept failures",
+            c.accept_errors,
+            f.accept_error_chance > 0.0,
+        ),
+        Seen::new("window stalls", c.window_stalls, false),
+    ]
 }
 
 #[cfg(test)]

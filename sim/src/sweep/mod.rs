@@ -37,6 +37,7 @@ mod shard;
 pub use budget::duration;
 pub use command::{at_least_one, default_jobs, exit_code, SweepArgs, Sweeping, SWEEP_SEEDS};
 pub use console::print_line;
+pub(crate) use coverage::stream_faults;
 pub use coverage::{Coverage, Covered, Seen};
 pub use engine::{Ended, Plan, Swept, Watch};
 pub use failures::Failures;
