@@ -3,10 +3,11 @@
 //! happened. The tests run this test binary again with the variable set, on its own tests.
 
 mod lines;
+mod process;
 
 use framesim::harness::{Options, RoleMix};
 use lines::{echo, echo_of, Lines};
-use std::process::{Command, Output};
+use process::{again, text};
 use std::time::Duration;
 
 /// Roles the line echo server answers every time, and no restart.
@@ -49,32 +50,6 @@ fn oversized_never_refused() {
             ..Options::default()
         });
     framesim::sweep!(harness, 0..6);
-}
-
-/// This test binary, running `test` alone with `env`.
-fn again(test: &str, env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args([test, "--exact", "--nocapture", "--test-threads", "1"]);
-    for var in [
-        "FRAMESIM_SEED",
-        "FRAMESIM_SEEDS",
-        "FRAMESIM_OPTIONS",
-        "FRAMESIM_FOR",
-        "FRAMESIM_RESULTS",
-        "FRAMESIM_FAILURES",
-        "FRAMESIM_REQUIRE_COVERAGE",
-    ]
-    .into_iter()
-    .chain(framesim::sweep::SHARD_VARIABLES)
-    {
-        command.env_remove(var);
-    }
-    command.env("FRAMESIM_SHRINK", "0");
-    command.envs(env.iter().copied()).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

@@ -2,38 +2,29 @@
 //! failing seed whose replay command reproduces it; determinism rechecked on the way; and
 //! `--hashes` lines that compare with diff.
 
+mod process;
+
 use framesim::kv::{run, Preset, RunOptions, Scenario};
-use std::process::{Command, Output};
+use process::{framesim, text};
 
 const CLI: &str = "cargo run --release -p framesim -- ";
 
-fn framesim(args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_framesim"));
-    command.args(args).env_remove("FRAMESIM_SEED");
-    // A CI engine that runs this test on several machines must not shard its sweeps.
-    for var in framesim::sweep::SHARD_VARIABLES {
-        command.env_remove(var);
-    }
-    command.output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 #[test]
 fn a_failing_sweep_prints_one_line_per_failing_seed() {
-    let out = framesim(&[
-        "sweep",
-        "--scenario",
-        "small",
-        "--target",
-        "naive-one-read",
-        "--seeds",
-        "0..6",
-        "--check-determinism",
-        "all",
-    ]);
+    let out = framesim(
+        &[
+            "sweep",
+            "--scenario",
+            "small",
+            "--target",
+            "naive-one-read",
+            "--seeds",
+            "0..6",
+            "--check-determinism",
+            "all",
+        ],
+        &[],
+    );
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(
@@ -69,7 +60,10 @@ fn a_failing_sweep_prints_one_line_per_failing_seed() {
     let line = failures[0];
     let (_, command) = line.split_once(" | replay: ").unwrap();
     let args: Vec<&str> = command.strip_prefix(CLI).unwrap().split(' ').collect();
-    let replay = framesim(&[args.as_slice(), &["--transcript", "/dev/null"]].concat());
+    let replay = framesim(
+        &[args.as_slice(), &["--transcript", "/dev/null"]].concat(),
+        &[],
+    );
     assert_eq!(replay.status.code(), Some(1));
     let (detail, _) = line
         .split_once(" FAILED [executed] ")
@@ -94,8 +88,8 @@ fn sweeps_print_hashes_that_compare_with_diff() {
         "2",
         "--hashes",
     ];
-    let first = framesim(&args);
-    let second = framesim(&[&args[..], &["--check-determinism", "off"]].concat());
+    let first = framesim(&args, &[]);
+    let second = framesim(&[&args[..], &["--check-determinism", "off"]].concat(), &[]);
     assert!(first.status.success(), "{}", text(&first.stderr));
     assert_eq!(
         text(&first.stdout),
@@ -126,17 +120,20 @@ fn sweeps_print_hashes_that_compare_with_diff() {
 #[test]
 fn a_sweep_of_a_scenario_file_replaces_its_seed() {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/hostile.toml");
-    let out = framesim(&[
-        "sweep",
-        "--scenario-file",
-        file,
-        "--clients",
-        "30",
-        "--target",
-        "naive-no-deadline",
-        "--seeds",
-        "5..7",
-    ]);
+    let out = framesim(
+        &[
+            "sweep",
+            "--scenario-file",
+            file,
+            "--clients",
+            "30",
+            "--target",
+            "naive-no-deadline",
+            "--seeds",
+            "5..7",
+        ],
+        &[],
+    );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     for seed in 5..7u64 {
@@ -170,7 +167,7 @@ fn bad_sweep_options_are_refused() {
         ],
         &["sweep", "--scenario-file", "/nonexistent.toml"],
     ] {
-        let out = framesim(bad);
+        let out = framesim(bad, &[]);
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
         let stderr = text(&out.stderr);
         assert!(stderr.lines().count() <= 6, "{bad:?}: {stderr}");

@@ -3,9 +3,10 @@
 //! The tests run this test binary again with the variables set, on one of its own tests.
 
 mod lines;
+mod process;
 
 use lines::echo;
-use std::process::{Command, Output};
+use process::{again, text};
 use std::time::Duration;
 
 /// Sweeps a server without a line deadline: the slowloris keeps it, every seed fails.
@@ -24,32 +25,6 @@ fn a_sound_server_passes() {
         tally.requests > 0 && tally.requests == tally.replies,
         "{tally:?}"
     );
-}
-
-/// This test binary, running `test` alone with `env`.
-fn again(test: &str, env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args([test, "--exact", "--nocapture", "--test-threads", "1"]);
-    for var in [
-        "FRAMESIM_SEED",
-        "FRAMESIM_SEEDS",
-        "FRAMESIM_OPTIONS",
-        "FRAMESIM_FOR",
-        "FRAMESIM_ROOT",
-        "FRAMESIM_RESULTS",
-        "FRAMESIM_FAILURES",
-    ]
-    .into_iter()
-    .chain(framesim::sweep::SHARD_VARIABLES)
-    {
-        command.env_remove(var);
-    }
-    command.env("FRAMESIM_SHRINK", "0");
-    command.envs(env.iter().copied()).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn temp(name: &str) -> std::path::PathBuf {

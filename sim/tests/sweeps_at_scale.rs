@@ -1,20 +1,11 @@
 //! `framesim sweep` at scale: shards from a CI engine's variables, time and failure budgets,
 //! results files that merge, and the failure database.
 
-use std::process::{Command, Output};
+mod process;
 
-fn framesim(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_framesim"));
-    command.args(args).env_remove("FRAMESIM_SEED");
-    for var in framesim::sweep::SHARD_VARIABLES {
-        command.env_remove(var);
-    }
-    command.envs(env.iter().copied()).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use process::{framesim, text};
+use std::process::Command;
+use std::process::Output;
 
 /// The seeds of `--hashes` lines.
 fn seeds(out: &Output) -> Vec<u64> {

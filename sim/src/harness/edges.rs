@@ -73,7 +73,7 @@ impl Client {
             Ok(Ok(0)) | Ok(Err(_)) if buf.is_empty() => {
                 return self.refused_malformed("an error reply, then a close")
             }
-            Ok(Ok(0)) | Ok(Err(_)) | Ok(Ok(_)) => {
+            Ok(_) => {
                 return Err((
                     Oracle::ProtocolError,
                     format!("more than one answer to a malformed request: {}", cut(&buf)),

@@ -93,17 +93,7 @@ impl Scenario {
     /// unchanged: the stem of the files a replay writes, different for any two scenarios.
     pub fn file_stem(&self) -> String {
         // A name comes from code or from a file: keep only what is safe in a file name.
-        let name: String = self
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let name = safe_name(&self.name);
         let mut stem = format!("{name}-{}-{}", self.target, self.seed);
         if self.unchanged_preset().is_none() {
             stem.push('-');
@@ -439,4 +429,18 @@ pub(crate) mod form {
             d.deserialize_any(Chunk)
         }
     }
+}
+
+/// `name` with every character but ASCII letters, digits, `-`, `_` and `.` replaced by `_`:
+/// safe as a file's or a folder's name.
+pub(crate) fn safe_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

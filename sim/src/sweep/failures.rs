@@ -3,6 +3,7 @@
 //! first and says which still fail; a seed that passes again is forgotten.
 
 use super::result::SeedResult;
+use crate::scenario::safe_name;
 use std::path::{Path, PathBuf};
 
 /// The failing seeds of one kind of sweep: `<dir>/<what>/seed-<N>.json`.
@@ -15,18 +16,8 @@ impl Failures {
     /// The seeds of sweeps of `what` (a name a sweep of the same server, scenario and
     /// options gives again, made safe as a folder's name) under `dir`.
     pub fn new(dir: &Path, what: &str) -> Self {
-        let safe: String = what
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
         Failures {
-            dir: dir.join(safe),
+            dir: dir.join(safe_name(what)),
         }
     }
 
