@@ -47,6 +47,7 @@ fn a_hostile_sweep_passes_with_every_role() {
         ("at-limit", tally.at_limit_served),
         ("slow reader", tally.slow_reads),
         ("quit", tally.quits),
+        ("bulk loader", tally.bulk_loads),
     ] {
         assert_eq!(n, 16, "{role}: {tally:?}");
     }

@@ -54,6 +54,9 @@ pub enum Bug {
     QuitDropsReplies,
     /// A frame with an unknown opcode passed over in silence: its client waits forever.
     UnknownIgnored,
+    /// The frame deadline restarted only when the buffer empties: a client that streams
+    /// frames back to back, each on time, is cut once the stream outlasts one deadline.
+    DeadlineKept,
 }
 
 /// Serves every connection `listener` accepts until `shutdown`, with `bug` planted.
@@ -152,8 +155,8 @@ async fn connection(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static
         }
         begun = match (buf.is_empty(), answered) {
             (true, _) => None,
-            (false, true) => Some(Instant::now()),
-            (false, false) => begun.or(Some(Instant::now())),
+            (false, true) if bug != Bug::DeadlineKept => Some(Instant::now()),
+            (false, _) => begun.or(Some(Instant::now())),
         };
         let sent = match writer.as_mut() {
             Some(writer) => writer.write_all(&out).await.is_ok(),
@@ -336,7 +339,8 @@ fn harness(bug: Bug) -> Harness {
 /// framesim's subcommands for this server (`cargo run --example rpc -- sweep --jobs 2`),
 /// with a bug planted if `RPC_BUG` names one (`no-frame-deadline`, `one-read-one-frame`,
 /// `no-accept-backoff`, `unbounded-replies`, `no-frame-limit`, `unbiased-select`,
-/// `limit-off-by-one`, `empty-frame-panics`, `quit-drops-replies`, `unknown-ignored`).
+/// `limit-off-by-one`, `empty-frame-panics`, `quit-drops-replies`, `unknown-ignored`,
+/// `deadline-kept`).
 fn main() -> std::process::ExitCode {
     let bug = match std::env::var("RPC_BUG").as_deref() {
         Err(_) | Ok("" | "none") => Bug::None,
@@ -350,6 +354,7 @@ fn main() -> std::process::ExitCode {
         Ok("empty-frame-panics") => Bug::EmptyFramePanics,
         Ok("quit-drops-replies") => Bug::QuitDropsReplies,
         Ok("unknown-ignored") => Bug::UnknownIgnored,
+        Ok("deadline-kept") => Bug::DeadlineKept,
         Ok(other) => {
             eprintln!("RPC_BUG={other:?} is not a bug this example plants");
             return std::process::ExitCode::from(2);
@@ -367,7 +372,7 @@ fn the_rpc_server_answers_every_request_as_the_model_says() {
     assert!(tally.slowloris_cut > 0 && tally.half_closed > 0 && tally.windows_filled > 0);
     assert!(tally.oversized_refused > 0);
     assert!(tally.malformed_refused > 0 && tally.at_limit_served > 0 && tally.slow_reads > 0);
-    assert!(tally.quits > 0);
+    assert!(tally.quits > 0 && tally.bulk_loads > 0);
 }
 
 #[test]
@@ -385,6 +390,7 @@ fn every_planted_bug_is_caught_by_the_oracle_aimed_at_it() {
         (Bug::EmptyFramePanics, &["panic"]),
         (Bug::QuitDropsReplies, &["quit"]),
         (Bug::UnknownIgnored, &["protocol-error"]),
+        (Bug::DeadlineKept, &["wrongful-close"]),
     ] {
         let caught = (0..8).filter(|&seed| {
             let outcome = harness(bug).run(seed);
@@ -428,7 +434,11 @@ fn failing_seed(harness: &Harness) -> u64 {
 #[test]
 fn a_planted_bugs_failure_lifts_to_a_script_that_fails_it_and_passes_the_fixed_server() {
     let dir = std::env::temp_dir().join(format!("framesim-rpc-scripts-{}", std::process::id()));
-    for bug in [Bug::OneReadOneFrame, Bug::NoFrameDeadline] {
+    for bug in [
+        Bug::OneReadOneFrame,
+        Bug::NoFrameDeadline,
+        Bug::DeadlineKept,
+    ] {
         let buggy = harness(bug);
         let seed = failing_seed(&buggy);
         let shrunk = buggy.shrink(seed).expect("it fails");
@@ -470,7 +480,7 @@ fn a_planted_bugs_failure_lifts_to_a_script_that_fails_it_and_passes_the_fixed_s
         }
     }
     // A folder of scripts is a regression test: the fixed server passes every one.
-    assert_eq!(harness(Bug::None).replay_scripts(&dir), Ok(2));
+    assert_eq!(harness(Bug::None).replay_scripts(&dir), Ok(3));
     let err = harness(Bug::NoFrameDeadline)
         .replay_scripts(&dir)
         .unwrap_err();

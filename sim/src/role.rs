@@ -1,40 +1,57 @@
-//! What a client of framesim's own world does: its role, and the role's name in scripts
-//! and scenario files.
+//! What a client does, in a harness run of any server and in framesim's own world, and
+//! the role's name in scripts and scenario files.
 
-/// What a client does.
+/// What one client does.
+///
+/// A harness run draws its clients' roles from [`RoleMix`](crate::harness::RoleMix);
+/// a role that needs the protocol (an oversized or malformed request, a request to close)
+/// plays from its [`Session`](crate::harness::Session) hook, and behaves well where the
+/// session has none. framesim's own world draws them from its scenario's shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Sends its requests and checks every reply.
+    /// Sends its session's requests, pipelined and chunked, and judges every reply; must
+    /// get every reply, in order.
     Normal,
-    /// Sends one byte every `slowloris_every`, forever; must be cut off.
+    /// Trickles all but the last byte of its first request; must be closed within
+    /// [`RoleMix::slowloris_bound`](crate::harness::RoleMix::slowloris_bound) of its first
+    /// byte (`slowloris`).
     Slowloris,
-    /// Connects and sends nothing; must be closed after the idle timeout.
+    /// Connects and says nothing; must be closed after the idle timeout the server
+    /// promises, if it promises one (`idle`).
     Idle,
-    /// Sends half its requests, then part of one, then drops the connection.
+    /// Writes part of a request and leaves.
     Disconnect,
-    /// Sends every request, closes its write side, then reads every reply.
+    /// Sends a batch of requests, then shuts its writing side (a half-close): must get
+    /// every reply, then the server's close (`half-close`).
     HalfClose,
-    /// Sends a frame over the limit; must get a protocol error and a close.
+    /// Sends a request larger than the server's limit: the server must refuse it (reply
+    /// or close) before reading it all (`oversized`).
     Oversized,
-    /// Sends a malformed request; must get a protocol error and a close.
+    /// Sends a request the server cannot parse: it must get at most an error reply, then a
+    /// close or correct replies to what follows (`protocol-error`).
     Malformed,
-    /// Pipelines reads of a large value and never reads a reply: the server must bound
-    /// what it holds and cut the connection once its writes stall.
+    /// Writes requests and never reads a reply: once its receive window is full, the
+    /// server must stop reading from it rather than buffer replies it cannot send
+    /// (`reply-backlog`), and cut it if it promises to (`stalled-reader`).
     NeverReader,
-    /// Pipelines reads of a large value and reads the replies slowly: must get every reply
-    /// right, or be cut.
+    /// Reads its replies a few hundred bytes at a time, asking first for a large one:
+    /// every reply must come whole, however long the server's writes wait.
     SlowReader,
-    /// Pipelines large requests in chunks with gaps for longer than the frame deadline,
-    /// every frame on time; checks every reply and must never be cut.
+    /// Pipelines its requests as one long upload in small chunks with pauses: each
+    /// request arrives well within the request deadline of its first byte, the upload as
+    /// a whole takes several deadlines; must get every reply and never be cut
+    /// (`wrongful-close`: a server that times requests from the connection's start, or
+    /// does not restart the deadline when a request ends with the next one begun).
     BulkLoader,
-    /// Sends requests of exactly the largest size the framing accepts (answered as the
-    /// model says), then one byte more (a protocol error and a close).
+    /// Sends first a request of exactly the largest size the server accepts, which must
+    /// be answered (`wrongful-close`), then behaves well.
     AtLimit,
-    /// Announces a request of many arguments and sends small complete ones quickly, never
-    /// finishing; must be cut by the buffer limit (or the frame deadline) in time.
+    /// Announces a RESP request of many arguments and sends small complete ones quickly,
+    /// never finishing; must be cut by the buffer limit (or the frame deadline) in time.
+    /// framesim's own world only.
     UnfinishedArgs,
-    /// Sends its requests like a normal client, its last batch ending in `QUIT` followed by
-    /// requests that must not run: every reply, `+OK`, then a close.
+    /// Pipelines a batch of requests and a request to close: every reply, the quit's
+    /// last, then a close (`quit`).
     Quit,
 }
 

@@ -31,6 +31,7 @@ fn options() -> Options {
             oversized: 0,
             malformed: 2,
             quit: 2,
+            bulk_loader: 2,
             slowloris_bound: FRAME_DEADLINE * 2,
             ..RoleMix::none()
         },
@@ -79,11 +80,13 @@ fn framesim_passes_in_every_framing() {
             u64::try_from(framesim::harness::seeds_from_env(0..4).unwrap().count()).unwrap();
         // Every role ran: a run that exercised nothing passes nothing.
         assert_eq!(tally.requests, tally.replies, "{framing}");
-        // 10 well-behaved clients of 8 requests, two half-closing ones of a batch of 4, two
-        // quitting ones of a batch of 4 and the QUIT (a malformed client is closed).
+        // 8 well-behaved clients and two bulk loaders of 8 requests, two half-closing ones
+        // of a batch of 4, two quitting ones of a batch of 4 and the QUIT (a malformed
+        // client is closed).
         assert_eq!(tally.replies, seeds * (10 * 8 + 2 * 4 + 2 * 5), "{framing}");
         assert_eq!(tally.malformed_refused, seeds * 2, "{framing}");
         assert_eq!(tally.quits, seeds * 2, "{framing}");
+        assert_eq!(tally.bulk_loads, seeds * 2, "{framing}");
         assert_eq!(tally.slowloris_cut, seeds * 2, "{framing}");
         assert_eq!(tally.disconnects, seeds * 2, "{framing}");
         assert_eq!(tally.idle, seeds * 2, "{framing}");

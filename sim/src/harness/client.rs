@@ -127,7 +127,8 @@ impl Client {
         match self.connect().await {
             Err(e) => Err((Oracle::Connect, e)),
             Ok(stream) => match self.role {
-                Role::WellBehaved => self.behave(stream).await,
+                // framesim's RESP world only: a RoleMix never draws it.
+                Role::Normal | Role::UnfinishedArgs => self.behave(stream).await,
                 Role::Slowloris => self.slowloris(stream).await,
                 Role::Disconnect => self.disconnect(stream).await,
                 Role::Idle => self.idle(stream).await,
@@ -137,7 +138,8 @@ impl Client {
                 Role::Malformed => self.malformed(stream).await,
                 Role::AtLimit => self.at_limit(stream).await,
                 Role::SlowReader => self.slow_reader(stream).await,
-                Role::Quitter => self.quitter(stream).await,
+                Role::Quit => self.quitter(stream).await,
+                Role::BulkLoader => self.bulk_loader(stream).await,
             },
         }
     }
@@ -225,19 +227,12 @@ impl Client {
                 let Some(request) = request else {
                     break;
                 };
-                self.asked(&request);
                 let base = bytes.len();
                 seams.extend(request.boundaries.iter().map(|&b| base + b));
                 bytes.extend_from_slice(&request.bytes);
                 ends.push(bytes.len());
                 let at = carried + (base + request.skipped) as u64..carried + bytes.len() as u64;
-                match &request.kv {
-                    Some(kv) => self.record(Event::Request {
-                        cmd: kv.command.clone(),
-                        expect: kv.expect.clone(),
-                    }),
-                    None => self.note(format!("request {}", request.bytes.escape_ascii())),
-                }
+                self.asking(&request);
                 pending.push_back((request, at));
             }
             if pending.is_empty() {
@@ -272,6 +267,18 @@ impl Client {
             why: "client done".into(),
         });
         Ok(())
+    }
+
+    /// `request` is about to be sent: asked of the session, in the transcript.
+    pub(super) fn asking(&mut self, request: &Request) {
+        self.asked(request);
+        match &request.kv {
+            Some(kv) => self.record(Event::Request {
+                cmd: kv.command.clone(),
+                expect: kv.expect.clone(),
+            }),
+            None => self.note(format!("request {}", request.bytes.escape_ascii())),
+        }
     }
 
     /// Whether the server broke its graceful shutdown's promise ([`Options::restart_grace`])

@@ -18,7 +18,7 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
     let restart = options.restart_at.is_some();
     let mut seen = vec![
         Seen::new("requests sent", t.requests, !roles.is_empty()),
-        Seen::new("replies read", t.replies, played(Role::WellBehaved)),
+        Seen::new("replies read", t.replies, played(Role::Normal)),
         Seen::new("slowloris cut", t.slowloris_cut, played(Role::Slowloris)),
         Seen::new("disconnects", t.disconnects, played(Role::Disconnect)),
         Seen::new("idle", t.idle, played(Role::Idle)),
@@ -44,7 +44,8 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
             played(Role::AtLimit),
         ),
         Seen::new("slow reads", t.slow_reads, played(Role::SlowReader)),
-        Seen::new("quits", t.quits, played(Role::Quitter)),
+        Seen::new("quits", t.quits, played(Role::Quit)),
+        Seen::new("bulk loads", t.bulk_loads, played(Role::BulkLoader)),
         Seen::new("restarted clients", t.restarted, restart),
         Seen::new("histories unknown", t.histories_unknown, false),
     ];

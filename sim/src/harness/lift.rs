@@ -30,9 +30,9 @@ impl Client {
         self.push_step(step);
     }
 
-    fn push_step(&self, step: Step) -> Option<usize> {
+    pub(super) fn push_step(&self, step: Step) -> Option<usize> {
         let lifter = self.shared.scripting.lifter.as_ref()?;
-        Some(lifter.push(self.id, script_role(self.role), clock::now(), step))
+        Some(lifter.push(self.id, self.role, clock::now(), step))
     }
 
     /// `request` was drawn: its expectation goes here, filled in once its reply comes.
@@ -92,23 +92,5 @@ impl Client {
             within: close.0,
             oracle: close.1,
         });
-    }
-}
-
-/// The name a harness client's role has in a script.
-pub(super) fn script_role(role: Role) -> crate::role::Role {
-    use crate::role::Role as Named;
-    match role {
-        Role::WellBehaved => Named::Normal,
-        Role::Slowloris => Named::Slowloris,
-        Role::Disconnect => Named::Disconnect,
-        Role::Idle => Named::Idle,
-        Role::HalfClose => Named::HalfClose,
-        Role::NeverReader => Named::NeverReader,
-        Role::Oversized => Named::Oversized,
-        Role::Malformed => Named::Malformed,
-        Role::AtLimit => Named::AtLimit,
-        Role::SlowReader => Named::SlowReader,
-        Role::Quitter => Named::Quit,
     }
 }

@@ -74,6 +74,7 @@ mod asked;
 #[cfg(feature = "axum")]
 mod axum;
 mod buffers;
+mod bulk;
 pub mod cli;
 mod cli_scripts;
 mod client;

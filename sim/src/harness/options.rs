@@ -1,6 +1,7 @@
 //! How a harness run is set up: plain data, every field with a default.
 
 pub use crate::net::Faults;
+pub use crate::role::Role;
 use crate::scenario::file::form;
 pub use crate::scenario::Delivery;
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,7 @@ use std::time::Duration;
 ///     ..Options::default()
 /// };
 /// assert_eq!(options.roles.of(0), Role::Slowloris);
-/// assert_eq!(options.roles.of(4), Role::WellBehaved);
+/// assert_eq!(options.roles.of(4), Role::Normal);
 /// assert_eq!(Options::default().roles.of(0), Role::Slowloris);
 /// ```
 ///
@@ -170,7 +171,7 @@ impl Options {
     /// ```
     /// use framesim::harness::{Options, Role};
     /// let gentle = Options::gentle();
-    /// assert!((0..gentle.clients).all(|id| gentle.roles.of(id) == Role::WellBehaved));
+    /// assert!((0..gentle.clients).all(|id| gentle.roles.of(id) == Role::Normal));
     /// ```
     pub fn gentle() -> Options {
         Options {
@@ -283,51 +284,9 @@ fn difference(ours: &toml::Value, base: &toml::Value) -> Option<toml::Value> {
     }
 }
 
-/// What one client does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Sends its session's requests, pipelined and chunked, and judges every reply; must
-    /// get every reply, in order.
-    WellBehaved,
-    /// Trickles all but the last byte of its first request; must be closed within
-    /// [`RoleMix::slowloris_bound`] of its first byte.
-    Slowloris,
-    /// Writes part of its first request and leaves.
-    Disconnect,
-    /// Connects and says nothing for [`RoleMix::idle_for`].
-    Idle,
-    /// Sends a batch of its session's requests, then shuts its writing side (a
-    /// half-close): must get every reply, then the server's close (`half-close`).
-    HalfClose,
-    /// Writes requests and never reads a reply: once its receive window is full, the
-    /// server must stop reading from it rather than buffer replies it cannot send
-    /// (`reply-backlog`, against [`Options::max_buffered`]).
-    NeverReader,
-    /// Sends a request larger than [`Options::max_request`] (from
-    /// [`Session::oversized`](super::Session::oversized); a well-behaved client if the
-    /// session makes none): the server must refuse it before reading it all (`oversized`).
-    Oversized,
-    /// Sends a request the server cannot parse (from
-    /// [`Session::malformed`](super::Session::malformed)): it must get at most an error
-    /// reply, then a close or correct replies to what follows (`protocol-error`).
-    Malformed,
-    /// Sends first a request of exactly [`Options::max_request`] bytes (from
-    /// [`Session::at_limit`](super::Session::at_limit)), which must be answered
-    /// (`wrongful-close`), then behaves well.
-    AtLimit,
-    /// Behaves well but reads its replies a few hundred bytes at a time, asking first for a
-    /// large one (from [`Session::large_reply`](super::Session::large_reply)): every reply
-    /// must come whole, however long the server's writes wait.
-    SlowReader,
-    /// Pipelines a batch of requests and a request to close (from
-    /// [`Session::quit`](super::Session::quit)): every reply, the quit's last, then a
-    /// close (`quit`).
-    Quitter,
-}
-
 /// How many clients play each misbehaving role, by id: first the slowloris clients, then
 /// the disconnecting, idle, half-closing, never-reading, oversized, malformed, at-limit,
-/// slow-reading and quitting ones; the rest behave.
+/// slow-reading, quitting and bulk-loading ones; the rest behave.
 ///
 /// The default has one of each (clients beyond [`Options::clients`] simply do not run);
 /// [`RoleMix::none`] has none.
@@ -363,6 +322,8 @@ pub struct RoleMix {
     pub slow_reader: usize,
     /// Clients that end with a request to close.
     pub quit: usize,
+    /// Clients that upload their requests slowly, every request on time.
+    pub bulk_loader: usize,
 }
 
 impl Default for RoleMix {
@@ -378,6 +339,7 @@ impl Default for RoleMix {
             at_limit: 1,
             slow_reader: 1,
             quit: 1,
+            bulk_loader: 1,
             ..RoleMix::none()
         }
     }
@@ -400,6 +362,7 @@ impl RoleMix {
             at_limit: 0,
             slow_reader: 0,
             quit: 0,
+            bulk_loader: 0,
         }
     }
 
@@ -416,13 +379,14 @@ impl RoleMix {
             (self.malformed, Role::Malformed),
             (self.at_limit, Role::AtLimit),
             (self.slow_reader, Role::SlowReader),
-            (self.quit, Role::Quitter),
+            (self.quit, Role::Quit),
+            (self.bulk_loader, Role::BulkLoader),
         ] {
             end += count;
             if id < end {
                 return role;
             }
         }
-        Role::WellBehaved
+        Role::Normal
     }
 }

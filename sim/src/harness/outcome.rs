@@ -38,6 +38,8 @@ pub struct Tally {
     pub slow_reads: u64,
     /// Quitting clients answered, then closed.
     pub quits: u64,
+    /// Bulk loaders that got every reply of their upload.
+    pub bulk_loads: u64,
     /// Histories whose linearizability check ran out of its budget: neither passed nor
     /// failed.
     pub histories_unknown: u64,
@@ -60,6 +62,7 @@ impl Tally {
         self.at_limit_served += other.at_limit_served;
         self.slow_reads += other.slow_reads;
         self.quits += other.quits;
+        self.bulk_loads += other.bulk_loads;
         self.histories_unknown += other.histories_unknown;
     }
 }
@@ -116,7 +119,7 @@ impl Outcome {
         let (t, c) = (&self.tally, &self.counts);
         format!(
             "seed {}: {} requests, {} replies, {} clients finished, {} slowloris cut, {} \
-             disconnects, {} idle, {} restarted, {} half-closed, {} windows filled, {} oversized refused, {} malformed refused, {} at the limit served, {} slow reads, {} quits; {} chunks, {} partial reads, {} coalesced reads, {} short \
+             disconnects, {} idle, {} restarted, {} half-closed, {} windows filled, {} oversized refused, {} malformed refused, {} at the limit served, {} slow reads, {} quits, {} bulk loads; {} chunks, {} partial reads, {} coalesced reads, {} short \
              writes, {} spurious pendings; {} events, hash {:016x}, {:?} virtual; {}",
             self.seed,
             t.requests,
@@ -133,6 +136,7 @@ impl Outcome {
             t.at_limit_served,
             t.slow_reads,
             t.quits,
+            t.bulk_loads,
             c.writes,
             c.partial_reads,
             c.coalesced_reads,

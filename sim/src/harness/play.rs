@@ -70,6 +70,9 @@ impl Client {
                         Err((_, lost)) if role == Role::HalfClose => {
                             return Err((Oracle::HalfClose, format!("after a half-close: {lost}")))
                         }
+                        Err((Oracle::Unanswered, lost)) if role == Role::BulkLoader => {
+                            return Err((Oracle::WrongfulClose, format!("a bulk loader: {lost}")))
+                        }
                         Err(lost) => return Err(lost),
                     };
                     if let Some((expect, request)) = expects.pop_front() {

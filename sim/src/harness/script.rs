@@ -3,7 +3,6 @@
 //! with every oracle ([`Harness::replay_script`], [`Harness::replay_scripts`] for a
 //! folder of them) and run under every 1- and 2-cut of its bytes ([`Harness::explore`]).
 
-use super::lift::script_role;
 use super::options::{Faults, Options};
 use super::outcome::Outcome;
 use super::run::{run, Harness};
@@ -150,7 +149,7 @@ impl Harness {
     /// Runs `seed` once and writes down every client's steps and every connection's polls:
     /// a script that replays the run without drawing. Lift a shrunk failure
     /// ([`Harness::shrink`], then [`Harness::with`] its options): one client, a few
-    /// requests. Never-reading, oversized, malformed, slow-reading and quitting clients are not lifted
+    /// requests. Never-reading, oversized, malformed and slow-reading clients are not lifted
     /// (an error names them): shrink them away, or set their roles to 0.
     pub fn lift(&self, seed: u64) -> Result<Script, String> {
         let o = self.options();
@@ -161,8 +160,8 @@ impl Harness {
             )
         }) {
             return Err(format!(
-                "client {id} is a {} client, which a script does not hold yet: shrink the failure first, or set roles.never_reader, roles.oversized, roles.malformed, roles.slow_reader and roles.quit to 0",
-                script_role(o.roles.of(id)).name()
+                "client {id} is a {} client, which a script does not hold yet: shrink the failure first, or set roles.never_reader, roles.oversized, roles.malformed and roles.slow_reader to 0",
+                o.roles.of(id).name()
             ));
         }
         let lifter = Lifter::default();

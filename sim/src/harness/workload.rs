@@ -133,7 +133,7 @@ pub trait Session: Send {
     }
 
     /// A request that asks the server to close the connection (`QUIT`), for a quitting
-    /// client ([`Role::Quitter`](super::Role::Quitter)), which pipelines a batch of its
+    /// client ([`Role::Quit`](super::Role::Quit)), which pipelines a batch of its
     /// session's requests and this one: it must get every reply, the quit's own last
     /// (judged like any other), then a close and nothing more (`quit`). `None`, the
     /// default: that client behaves well.

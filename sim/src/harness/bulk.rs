@@ -1,0 +1,218 @@
+//! A bulk loader: a client that pipelines its session's requests as one long upload, in
+//! small chunks with pauses, every request arriving within the request budget of its first
+//! byte and the upload as a whole lasting several request deadlines. A server that times a
+//! request from the connection's start, or does not restart its deadline when a request ends
+//! with the next one already begun, cuts it (`wrongful-close`).
+
+use super::client::{cut, Client, Verdict};
+use super::workload::Request;
+use crate::oracle::Oracle;
+use crate::script::Step;
+use crate::transcript::Event;
+use crate::window::ClientStream;
+use bytes::{Bytes, BytesMut};
+use rand::Rng;
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::{sleep_until, timeout, timeout_at, Instant};
+
+/// Most requests one upload holds.
+const MOST: usize = 64;
+
+/// Most cuts inside one request: it arrives in at most this many chunks and one more.
+const CUTS: usize = 3;
+
+impl Client {
+    /// Uploads requests in chunks a third of the request budget apart, cut only inside
+    /// requests (so every chunk but the last ends inside one, and the server's buffer is
+    /// never empty between two requests), reading and judging replies in the pauses.
+    pub(super) async fn bulk_loader(&mut self, mut stream: ClientStream) -> Verdict {
+        let o = &self.shared.options;
+        let (wait, most) = (o.reply_timeout, o.max_requests.unwrap_or(MOST));
+        let budget = o.request_budget;
+        let pause = (budget / (CUTS as u32)).max(Duration::from_millis(1));
+        let deadline = o.roles.slowloris_bound;
+        // Enough requests (about two pauses each) that the pauses add up to two and a half
+        // deadlines.
+        let wanted = (deadline.as_nanos() * 5 / (pause.as_nanos() * 4)) as usize;
+        let count = wanted.clamp(4, MOST).min(most);
+        let mut pending = VecDeque::new();
+        let (mut wire, mut ends) = (BytesMut::new(), Vec::new());
+        for _ in 0..count {
+            let Some(request) = self.session.next_request(&mut self.work) else {
+                break;
+            };
+            self.asking(&request);
+            wire.extend_from_slice(&request.bytes);
+            ends.push(wire.len());
+            pending.push_back(request);
+        }
+        if pending.is_empty() {
+            return self.idle(stream).await;
+        }
+        self.shared.tally(|t| t.requests += pending.len() as u64);
+        let wire = wire.freeze();
+        let cuts = self.cuts(&ends);
+        let span = pause * cuts.len() as u32;
+        self.note(format!(
+            "bulk loader: {} request(s), {} bytes in {} chunks, {pause:?} apart ({span:?} in all, each request within {budget:?} of its first byte)",
+            pending.len(),
+            wire.len(),
+            cuts.len() + 1,
+        ));
+        let began = Instant::now();
+        let mut buf = BytesMut::new();
+        let ends_at: Vec<usize> = cuts.into_iter().chain([wire.len()]).collect();
+        let mut start = 0;
+        for (i, &end) in ends_at.iter().enumerate() {
+            let chunk = wire.slice(start..end);
+            self.first_bytes(&wire, &ends, start..end);
+            if !matches!(timeout(wait, stream.write_all(&chunk)).await, Ok(Ok(()))) {
+                self.lift_rest(&wire, start, &ends_at[i..], pause, pending.len());
+                return self.cut_off(began, "its write failed");
+            }
+            self.record(Event::Write { bytes: chunk });
+            start = end;
+            if start < wire.len() {
+                let until = Instant::now() + pause;
+                let closed = self
+                    .replies_until(&mut stream, &mut buf, &mut pending, until)
+                    .await?;
+                if let Some(closed) = closed {
+                    self.lift_rest(&wire, start, &ends_at[i + 1..], pause, pending.len());
+                    return self.cut_off(began, &closed);
+                }
+                sleep_until(until).await;
+            }
+        }
+        let owed = pending.len();
+        while let Some(request) = pending.front().cloned() {
+            match self.read_reply(&mut stream, &mut buf, pending.len()).await {
+                Ok(reply) => self.judge(&request, &reply)?,
+                Err((Oracle::Unanswered, lost)) => {
+                    self.lift_rest(&wire, wire.len(), &[], pause, pending.len() - 1);
+                    return self.cut_off(began, &lost);
+                }
+                Err(other) => return Err(other),
+            }
+            pending.pop_front();
+        }
+        self.note(format!(
+            "bulk load done in {:?}, {owed} replies after the last chunk",
+            began.elapsed()
+        ));
+        self.record(Event::Closed {
+            why: "client done".into(),
+        });
+        self.shared.tally(|t| t.bulk_loads += 1);
+        Ok(())
+    }
+
+    /// In a run being lifted, the upload's chunks the server's close kept from going out
+    /// (from `start`, ending at `ends_at`), at the times they were due, and a read for each
+    /// of the `owed` replies: the script then holds the whole upload, which a fixed server
+    /// answers and the one that cut it cuts again.
+    fn lift_rest(
+        &self,
+        wire: &Bytes,
+        mut start: usize,
+        ends_at: &[usize],
+        pause: Duration,
+        owed: usize,
+    ) {
+        if self.shared.scripting.lifter.is_none() {
+            return;
+        }
+        let mut at = crate::clock::now();
+        for &end in ends_at {
+            let bytes = wire.slice(start..end);
+            self.push_step(Step::Write { at, bytes });
+            (start, at) = (end, at + pause);
+        }
+        for _ in 0..owed {
+            self.push_step(Step::Read);
+        }
+    }
+
+    /// Where the upload of requests ending at `ends` is cut: 1..=[`CUTS`] places inside
+    /// each request of two bytes or more, never at a request's end.
+    fn cuts(&mut self, ends: &[usize]) -> Vec<usize> {
+        let mut cuts = Vec::new();
+        let mut start = 0;
+        for &end in ends {
+            let inside = end - start - 1;
+            if inside > 0 {
+                let mut here: Vec<usize> = (0..self.delivery.random_range(1..=CUTS.min(inside)))
+                    .map(|_| start + 1 + self.delivery.random_range(0..inside))
+                    .collect();
+                here.sort_unstable();
+                here.dedup();
+                cuts.extend(here);
+            }
+            start = end;
+        }
+        cuts
+    }
+
+    /// Reads and judges the replies that come before `until`; `Some` with why when the
+    /// server closed the connection.
+    async fn replies_until(
+        &mut self,
+        stream: &mut ClientStream,
+        buf: &mut BytesMut,
+        pending: &mut VecDeque<Request>,
+        until: Instant,
+    ) -> Result<Option<String>, (Oracle, String)> {
+        loop {
+            while let Some(frame) = self
+                .framer
+                .next_frame(buf)
+                .map_err(|e| (Oracle::Framing, format!("unreadable reply: {e}")))?
+            {
+                let Some(request) = pending.pop_front() else {
+                    return Err(extra(&frame));
+                };
+                self.reading();
+                self.judge(&request, &frame)?;
+            }
+            match timeout_at(until, stream.read_buf(buf)).await {
+                Err(_) => return Ok(None),
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    self.record(Event::Closed {
+                        why: "closed by the server".into(),
+                    });
+                    return Ok(Some(format!(
+                        "the server closed the connection with {} request(s) unanswered",
+                        pending.len()
+                    )));
+                }
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The server closed the bulk loader's connection: a violation unless its crash did.
+    fn cut_off(&mut self, began: Instant, why: &str) -> Verdict {
+        if self.crashed() {
+            self.note("connection lost to the server's restart: not judged".into());
+            return Ok(());
+        }
+        Err((
+            Oracle::WrongfulClose,
+            format!(
+                "cut {:?} into an upload whose every request came within the request budget ({:?}) of its first byte ({why}): the server may time a request from the connection's start, or not restart its deadline when a request ends with the next one begun",
+                began.elapsed(),
+                self.shared.options.request_budget
+            ),
+        ))
+    }
+}
+
+/// A reply with no request waiting for it.
+fn extra(frame: &Bytes) -> (Oracle, String) {
+    (
+        Oracle::Extra,
+        format!("a reply no request asked for: {}", cut(frame)),
+    )
+}
