@@ -245,6 +245,11 @@ impl Windows {
         self.with(key, |w, _| w.written - w.read)
     }
 
+    /// Whether the server has written anything to the client of `key`, or shut its side.
+    pub(crate) fn answered(&self, key: SocketAddr) -> bool {
+        self.with(key, |w, _| w.written > 0 || w.closed_at.is_some())
+    }
+
     /// The server wrote `n` bytes to the client of `key`, as one segment, at `now`.
     pub(crate) fn server_wrote(&self, key: SocketAddr, n: usize, now: Duration) {
         self.with(key, |w, _| {

@@ -476,3 +476,63 @@ fn failing_accepts_pass_a_server_that_backs_off_and_catch_one_that_spins() {
         outcome.first_failure()
     );
 }
+
+/// Lines and frames of at most 64 KiB.
+fn small_limits() -> Limits {
+    Limits {
+        max_line: 64 * 1024,
+        max_frame: 64 * 1024,
+        max_buffered: 192 * 1024,
+        ..deadline()
+    }
+}
+
+/// framesim's server with `limits`, asked by a limited key-value workload whose declared
+/// `max_request` is `declared`: two oversized and two at-limit clients among 8.
+fn sized(framing: Framing, limits: Limits, declared: usize) -> Harness {
+    let config = Config {
+        framing: framing.clone(),
+        limits,
+        grace: Duration::ZERO,
+        ..Config::default()
+    };
+    let options = Options {
+        clients: 8,
+        max_request: declared,
+        roles: RoleMix {
+            oversized: 2,
+            at_limit: 2,
+            ..RoleMix::none()
+        },
+        ..Options::default()
+    };
+    serving(config, KvWorkload::new(framing).limited()).with(options)
+}
+
+#[test]
+fn a_limited_key_value_workload_holds_a_server_to_the_limit_it_declares() {
+    for framing in framings() {
+        // The whole request within a line's or a frame's limit.
+        let declared = 64 * 1024;
+        let tally = framesim::sweep!(sized(framing.clone(), small_limits(), declared), 0..4);
+        assert_eq!(tally.oversized_refused, 4 * 2, "{framing}");
+        assert_eq!(tally.at_limit_served, 4 * 2, "{framing}");
+        // A server whose limit is far above the declared one reads the oversized request.
+        let roomy = Limits {
+            max_line: 1 << 20,
+            max_frame: 1 << 20,
+            max_buffered: 4 << 20,
+            ..deadline()
+        };
+        let outcome = sized(framing.clone(), roomy, 4096).run(0);
+        let oracles: Vec<_> = outcome.violations.iter().map(|v| v.oracle.name()).collect();
+        assert!(oracles.contains(&"oversized"), "{framing}: {oracles:?}");
+        // One whose limit is below it refuses a request it should serve.
+        let outcome = sized(framing.clone(), small_limits(), 2 * declared).run(0);
+        let oracles: Vec<_> = outcome.violations.iter().map(|v| v.oracle.name()).collect();
+        assert!(
+            oracles.contains(&"wrongful-close"),
+            "{framing}: {oracles:?}"
+        );
+    }
+}

@@ -79,6 +79,9 @@ impl Buffers {
 
     fn server_read(&self, key: SocketAddr, n: usize) {
         let full = self.windows.full(key);
+        // Once it has answered (a refusal) or shut its side, what it reads is a linger
+        // discarding the rest, not a request being buffered.
+        let answered = self.windows.answered(key);
         let found = {
             let mut connections = self.connections.lock().expect("buffers lock");
             let held = connections.entry(key).or_default();
@@ -92,7 +95,7 @@ impl Buffers {
                         held.stalled, self.max_buffered
                     ),
                 ))
-            } else if held.oversized && held.read > self.max_request + READ_SLACK {
+            } else if held.oversized && !answered && held.read > self.max_request + READ_SLACK {
                 Some((
                     Oracle::Oversized,
                     format!(

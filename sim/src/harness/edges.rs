@@ -120,6 +120,11 @@ impl Client {
                 Oracle::WrongfulClose,
                 format!("a request of {size} bytes, the declared max_request, was not answered: {detail}"),
             )),
+            // Its one reply was not the one it should get: refused with an error.
+            Err((Oracle::Reply, detail)) if self.answered == 1 => Err((
+                Oracle::WrongfulClose,
+                format!("a request of {size} bytes, the declared max_request, was refused: {detail}"),
+            )),
             Ok(()) => {
                 self.shared.tally(|t| t.at_limit_served += 1);
                 Ok(())

@@ -36,6 +36,7 @@ pub struct KvWorkload {
     edge_values: f64,
     get_set_only: bool,
     prefix: Arc<str>,
+    limited: bool,
 }
 
 impl KvWorkload {
@@ -47,7 +48,19 @@ impl KvWorkload {
             edge_values: 0.0,
             get_set_only: false,
             prefix: Arc::from(""),
+            limited: false,
         }
+    }
+
+    /// The same workload for a server that refuses requests larger than
+    /// [`Options::max_request`](super::Options::max_request) bytes: oversized clients send
+    /// a SET of more than twice that (at least 128 KiB more), which must be refused, and
+    /// at-limit clients a SET of exactly that many bytes, which must get `+OK`. Off by
+    /// default: declare the limit your server has, or those clients would judge one it
+    /// does not.
+    pub fn limited(mut self) -> Self {
+        self.limited = true;
+        self
     }
 
     /// The same workload with `n` requests per client.
@@ -85,6 +98,10 @@ impl Workload for KvWorkload {
             framing: self.framing.clone(),
             left: self.requests,
             edge_values: self.edge_values,
+            // Apart from the model's keys: what a sized request leaves is never asked for.
+            sized: self
+                .limited
+                .then(|| format!("{}c{client}:sized", self.prefix)),
             model: if self.get_set_only {
                 model.get_set_only()
             } else {
@@ -106,6 +123,8 @@ struct KvSession {
     framing: Framing,
     left: usize,
     edge_values: f64,
+    /// The key of its oversized or at-limit SET, if the workload is limited.
+    sized: Option<String>,
     model: Model,
 }
 
@@ -166,6 +185,36 @@ impl Session for KvSession {
         }
     }
 
+    /// A SET of more than twice `size` bytes, at least 128 KiB more (a server must refuse
+    /// it before it has read `size` bytes and one read more).
+    fn oversized(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
+        let key = self.sized.clone()?;
+        let len = size.saturating_mul(2).max(size.saturating_add(128 * 1024));
+        let command = Command::new([
+            Bytes::from_static(b"SET"),
+            Bytes::from(key),
+            Bytes::from(vec![b'a'; len]),
+        ]);
+        let mut bytes = BytesMut::new();
+        encode_command(&self.framing, &command, &mut bytes).ok()?;
+        Some(Request::new(bytes.freeze()))
+    }
+
+    /// A SET of exactly `size` bytes in all, its key padded to make up what its value's
+    /// length cannot; `+OK`. `None` when the framing cannot say it in `size` bytes.
+    fn at_limit(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
+        let key = self.sized.clone()?;
+        let command = sized_set(&self.framing, &key, size)?;
+        let mut bytes = BytesMut::new();
+        encode_command(&self.framing, &command, &mut bytes).ok()?;
+        let boundaries = seams(&self.framing, &command, &bytes);
+        let expect = Expected::Exact(Reply::Simple("OK".into()));
+        Some(Request {
+            kv: Some(KvRequest { command, expect }),
+            ..Request::new(bytes.freeze()).with_boundaries(boundaries)
+        })
+    }
+
     /// `QUIT`, which gets `+OK`.
     fn quit(&mut self, _rng: &mut Draws) -> Option<Request> {
         let command = Command::new(["QUIT"]);
@@ -189,6 +238,41 @@ impl Session for KvSession {
             Err(format!("expected {:?}, got {got:?}", kv.expect))
         }
     }
+}
+
+/// `SET key value` encoded in `framing` in exactly `size` bytes: the longest value that
+/// fits, then the key padded with `_` for the bytes left (a length's digits can skip a
+/// size the value alone cannot reach).
+fn sized_set(framing: &Framing, key: &str, size: usize) -> Option<Command> {
+    let set = |key: &str, len: usize| {
+        Command::new([
+            Bytes::from_static(b"SET"),
+            Bytes::copy_from_slice(key.as_bytes()),
+            Bytes::from(vec![b'a'; len]),
+        ])
+    };
+    let encoded = |cmd: &Command| {
+        let mut bytes = BytesMut::new();
+        encode_command(framing, cmd, &mut bytes)
+            .ok()
+            .map(|()| bytes.len())
+    };
+    let empty = encoded(&set(key, 0))?;
+    let mut len = size.checked_sub(empty)?;
+    // Each step down takes the value's length digits into account; a few at most.
+    while len > 0 && encoded(&set(key, len))? > size {
+        len -= 1;
+    }
+    for pad in 0..16 {
+        let padded = format!("{key}{}", "_".repeat(pad));
+        let cmd = set(&padded, len);
+        match encoded(&cmd)? {
+            n if n == size => return Some(cmd),
+            n if n > size => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The one reply that is the whole of `reply`.
@@ -251,5 +335,23 @@ impl ReplyFramer for KvFramer {
         self.taken
             .extend_from_slice(&before[..before.len() - buf.len()]);
         Ok(decoded.map(|_| self.taken.split().freeze()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sized_set_is_exactly_the_size_asked_in_every_framing() {
+        for framing in [Framing::Resp, Framing::line(), Framing::length()] {
+            for size in (40..300).chain([999, 1000, 1001, 10_000, 65_536, 1 << 20]) {
+                let cmd = sized_set(&framing, "c3:sized", size).expect("a sized SET");
+                let mut bytes = BytesMut::new();
+                encode_command(&framing, &cmd, &mut bytes).unwrap();
+                assert_eq!(bytes.len(), size, "{framing} {size}");
+            }
+            assert!(sized_set(&framing, "c3:sized", 5).is_none(), "{framing}");
+        }
     }
 }
