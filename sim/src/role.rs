@@ -39,7 +39,7 @@ pub enum Role {
     SlowReader,
     /// Pipelines its requests as one long upload in small chunks with pauses: each
     /// request arrives well within the request deadline of its first byte, the upload as
-    /// a whole takes several deadlines; must get every reply and never be cut
+    /// a whole takes longer than one; must get every reply and never be cut
     /// (`wrongful-close`: a server that times requests from the connection's start, or
     /// does not restart the deadline when a request ends with the next one begun).
     BulkLoader,

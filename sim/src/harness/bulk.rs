@@ -33,9 +33,9 @@ impl Client {
         let budget = o.request_budget;
         let pause = (budget / (CUTS as u32)).max(Duration::from_millis(1));
         let deadline = o.roles.slowloris_bound;
-        // Enough requests (about two pauses each) that the pauses add up to two and a half
+        // Enough requests (about two pauses each) that the pauses add up to one and a half
         // deadlines.
-        let wanted = (deadline.as_nanos() * 5 / (pause.as_nanos() * 4)) as usize;
+        let wanted = (deadline.as_nanos() * 3 / (pause.as_nanos() * 4)) as usize;
         let count = wanted.clamp(4, MOST).min(most);
         let mut pending = VecDeque::new();
         let (mut wire, mut ends) = (BytesMut::new(), Vec::new());
