@@ -536,3 +536,37 @@ fn a_limited_key_value_workload_holds_a_server_to_the_limit_it_declares() {
         );
     }
 }
+
+#[test]
+fn a_swarm_runs_each_seed_with_options_of_its_own_and_shrinks_to_the_drawn_ones() {
+    let swarm = |h: Harness| {
+        let options = Options {
+            swarm: true,
+            ..h.options().clone()
+        };
+        h.with(options)
+    };
+    // framesim's server passes its seeds, each with other options.
+    let harness = swarm(framesim(Framing::line(), deadline()));
+    let drawn: Vec<Options> = (0..8).map(|s| harness.options().for_seed(s)).collect();
+    assert!(drawn.windows(2).any(|w| w[0] != w[1]));
+    let tally = framesim::sweep!(harness.clone(), 0..8);
+    assert_eq!(tally.requests, tally.replies);
+    assert!(tally.clients_finished < 8 * 24, "no seed had fewer clients");
+    // A failing seed's smallest options are the drawn ones, swarm off: they replay it.
+    let naive = swarm(naive(Framing::Resp));
+    let seed = (0..16)
+        .find(|&s| !naive.run(s).passed())
+        .expect("a failing seed");
+    let shrunk = naive.shrink(seed).expect("it fails");
+    assert!(!shrunk.options.swarm);
+    let again = naive.clone().with(shrunk.options.clone()).run(seed);
+    assert_eq!(
+        again.violations.first().map(|v| v.oracle),
+        shrunk.outcome.violations.first().map(|v| v.oracle)
+    );
+    let file = shrunk.options.toml_over(naive.options());
+    assert!(file.contains("swarm = false"), "{file}");
+    let read = naive.options().overlaid(&file).unwrap();
+    assert_eq!(read, shrunk.options);
+}

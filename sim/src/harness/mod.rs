@@ -99,6 +99,7 @@ mod run;
 mod script;
 mod shared;
 mod shrink;
+mod swarm;
 mod sweep;
 mod workload;
 

@@ -115,6 +115,10 @@ pub struct Options {
     /// on.
     #[serde(with = "form::ids_or_all")]
     pub only_clients: Option<Vec<usize>>,
+    /// Each seed runs with options of its own, drawn from the seed within these (swarm
+    /// testing, see [`Options::for_seed`]): fewer clients, a role or a fault off, other
+    /// chunk sizes. A failure's shrunk options are the drawn ones, swarm off.
+    pub swarm: bool,
 }
 
 impl Default for Options {
@@ -145,6 +149,7 @@ impl Default for Options {
             port: 6379,
             keep_transcript: false,
             only_clients: None,
+            swarm: false,
         }
     }
 }

@@ -162,7 +162,7 @@ async fn within(limit: Duration, done: impl Fn() -> bool) -> bool {
 
 /// Runs `seed` of `harness`, lifted into a script or played from one as `scripting` says.
 pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting) -> Outcome {
-    let o = harness.options.clone();
+    let o = harness.options.for_seed(seed);
     let transcript = Transcript::new(keep);
     // The per-stream capacity is also the accept backlog, which panics when full.
     let tcp_capacity = o.clients + 64;

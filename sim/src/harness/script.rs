@@ -152,6 +152,10 @@ impl Harness {
     /// requests. Never-reading, oversized, malformed and slow-reading clients are not lifted
     /// (an error names them): shrink them away, or set their roles to 0.
     pub fn lift(&self, seed: u64) -> Result<Script, String> {
+        if self.options().swarm {
+            // The options the seed drew.
+            return self.clone().with(self.options().for_seed(seed)).lift(seed);
+        }
         let o = self.options();
         if let Some(id) = o.client_ids().into_iter().find(|&id| {
             matches!(

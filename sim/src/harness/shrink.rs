@@ -49,6 +49,13 @@ impl Harness {
     /// Every change changes what the seed draws, so the smaller run is another run that
     /// fails the same way, not a slice of the first one.
     pub fn shrink(&self, seed: u64) -> Option<Shrunk> {
+        if self.options().swarm {
+            // From the options the seed drew.
+            return self
+                .clone()
+                .with(self.options().for_seed(seed))
+                .shrink(seed);
+        }
         let first = self.run(seed);
         let oracle = first.violations.first().map(|v| v.oracle);
         if first.passed() {

@@ -193,8 +193,10 @@ pub(super) fn seed_result(
 ) -> SeedResult {
     let outcome = harness.run(seed);
     let hash = outcome.transcript.hash();
-    let result = SeedResult::pass(seed, scenario, hash, replay)
-        .seeing(super::coverage::seen(&outcome, harness.options()));
+    let result = SeedResult::pass(seed, scenario, hash, replay).seeing(super::coverage::seen(
+        &outcome,
+        &harness.options().for_seed(seed),
+    ));
     if !outcome.passed() {
         return result.failing(outcome.first_failure());
     }
