@@ -5,6 +5,8 @@
 
 #[path = "linearizable/counter.rs"]
 mod counter;
+#[path = "linearizable/picture.rs"]
+mod picture;
 
 use bytes::BytesMut;
 use framesim::harness::{ContentionWorkload, Harness, Listener, Options, Shutdown};

@@ -16,7 +16,7 @@ use super::cli_scripts as scripts;
 use super::options::Options;
 use super::outcome::Tally;
 use super::run::Harness;
-use super::sweep::{divergence, seed_result};
+use super::sweep::{divergence, picture, seed_result};
 use crate::output::write_file;
 use crate::scenario::{shown, work_dir};
 use crate::sweep::{exit_code, SweepArgs, Sweeping};
@@ -226,6 +226,7 @@ fn run(harness: &Harness, me: &Me, seed: u64, path: PathBuf) -> ExitCode {
     if let Err(e) = write_file(&path, outcome.render()) {
         eprintln!("could not write the transcript to {}: {e}", path.display());
     }
+    picture(&outcome, &path);
     if outcome.passed() {
         println!("{}\ntranscript: {}", outcome.summary(), shown(&path));
         ExitCode::SUCCESS
