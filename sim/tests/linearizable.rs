@@ -5,8 +5,12 @@
 
 #[path = "linearizable/counter.rs"]
 mod counter;
+#[path = "linearizable/fixtures.rs"]
+mod fixtures;
 #[path = "linearizable/picture.rs"]
 mod picture;
+#[path = "linearizable/serving.rs"]
+mod serving;
 
 use bytes::BytesMut;
 use framesim::harness::{ContentionWorkload, Harness, Listener, Options, Shutdown};
