@@ -241,14 +241,20 @@ where
 }
 
 /// A short label of a JSON value: strings bare, objects' and arrays' values joined by
-/// spaces (`{"f":"get","key":"a"}` is `get a`, `{"int":3}` is `3`).
+/// spaces, a flag set by its name (`{"f":"get","key":"a"}` is `get a`,
+/// `{"f":"set","key":"a","nx":true,"value":"1"}` is `set a nx 1`, `{"int":3}` is `3`).
 fn label<T: Serialize>(value: &T) -> String {
     fn flat(v: &serde_json::Value, out: &mut Vec<String>) {
         use serde_json::Value;
         match v {
             Value::String(s) => out.push(s.clone()),
             Value::Array(items) => items.iter().for_each(|i| flat(i, out)),
-            Value::Object(map) => map.values().for_each(|i| flat(i, out)),
+            // A flag that is set is its name; one that is not, nothing.
+            Value::Object(map) => map.iter().for_each(|(k, i)| match i {
+                Value::Bool(true) => out.push(k.clone()),
+                Value::Bool(false) => {}
+                i => flat(i, out),
+            }),
             Value::Null => out.push("null".into()),
             other => out.push(other.to_string()),
         }

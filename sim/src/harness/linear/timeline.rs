@@ -25,7 +25,7 @@ pub(crate) struct Bar {
 }
 
 const LANE: u32 = 22;
-const STEP: u64 = 14;
+const STEP: u64 = 28;
 const LEFT: u64 = 90;
 
 /// The page for `bars`, titled `title`, with the check's `verdict` written above it.
@@ -62,7 +62,7 @@ pub(crate) fn timeline(bars: &[Bar], title: &str, verdict: &str) -> String {
         let ends = rows.entry(b.client).or_default();
         let from = x(b.call);
         let to = b.ret.map_or(x(u64::MAX), x);
-        let row = match ends.iter().position(|&e| e < from) {
+        let row = match ends.iter().position(|&e| e <= from) {
             Some(r) => {
                 ends[r] = to;
                 r
@@ -129,15 +129,15 @@ pub(crate) fn timeline(bars: &[Bar], title: &str, verdict: &str) -> String {
         );
         let _ = writeln!(
             svg,
-            r#"<g class="op{}{}" data-index="{}"><title>{}</title><rect x="{from}" y="{}" width="{w}" height="{}" rx="3" fill="{fill}" stroke="{stroke}"{dash}/><text x="{}" y="{}">{}</text></g>"#,
+            r#"<g class="op{}{}" data-index="{}"><title>{}</title><rect x="{from}" y="{}" width="{w}" height="{}" rx="3" fill="{fill}" stroke="{stroke}"{dash}/><svg x="{from}" y="{}" width="{w}" height="{}"><text x="3" y="11">{}</text></svg></g>"#,
             if b.group { " group" } else { "" },
             if b.stuck { " stuck" } else { "" },
             b.index,
             escape(&tip),
             y0,
             LANE - 6,
-            from + 3,
-            y0 + 11,
+            y0,
+            LANE - 6,
             escape(&text)
         );
     }
@@ -157,7 +157,7 @@ pub(crate) fn timeline(bars: &[Bar], title: &str, verdict: &str) -> String {
     );
     let _ = writeln!(
         page,
-        "<p>{} operation(s) drawn of {}; red: none of these could come next where the search got furthest; orange: the rest of the key group that cannot be linearized; dashed: indeterminate (never answered). Hover a bar for its times.</p>",
+        "<p>{} operation(s) drawn of {}; red: none of these could come next where the search got furthest; orange: the rest of the key group that cannot be linearized; dashed: indeterminate (never answered). A label too long for its bar is cut: hover a bar for all of it and its times.</p>",
         shown.len(),
         bars.len()
     );
@@ -180,4 +180,49 @@ fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(index: usize, client: usize, call: u64, ret: Option<u64>, op: &str) -> Bar {
+        Bar {
+            index,
+            client,
+            call,
+            ret,
+            op: op.into(),
+            result: ret.map(|_| "ok".into()),
+            group: index == 1,
+            stuck: index == 1,
+        }
+    }
+
+    #[test]
+    fn bars_are_escaped_marked_and_stacked_where_a_client_overlaps_itself() {
+        let bars = [
+            bar(0, 0, 10, Some(20), "set <a>"),
+            bar(1, 0, 15, Some(30), "get a"),
+            bar(2, 1, 20, None, "incr n"),
+        ];
+        let page = timeline(&bars, "t & u", "not linearizable");
+        assert!(page.contains("<title>t &amp; u</title>"), "{page}");
+        assert!(page.contains("set &lt;a&gt; → ok"), "{page}");
+        assert!(page.contains(r#"<g class="op group stuck" data-index="1">"#));
+        assert!(page.contains(r#"stroke-dasharray="4 2""#), "{page}");
+        assert!(page.contains("incr n → ?"), "{page}");
+        // Client 0's two overlapping operations take two rows: its lane is two high.
+        let y = |i: usize| {
+            let at = page.find(&format!(r#"data-index="{i}""#)).unwrap();
+            let rect = &page[at..];
+            let from = rect.find(" y=\"").unwrap() + 4;
+            rect[from..from + rect[from..].find('"').unwrap()]
+                .parse::<u32>()
+                .unwrap()
+        };
+        assert_eq!(y(1), y(0) + LANE);
+        assert!(y(2) > y(1));
+        assert_eq!(timeline(&bars, "t & u", "not linearizable"), page);
+    }
 }
