@@ -70,6 +70,7 @@
 //! }
 //! ```
 
+pub mod against;
 mod asked;
 #[cfg(feature = "axum")]
 mod axum;

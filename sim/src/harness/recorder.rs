@@ -24,7 +24,12 @@ impl Recorder {
 
     /// Checks the history: the verdict, and what it cost.
     pub(super) fn check(&self) -> Checked {
-        self.with(|r| r.check(BUDGET))
+        self.check_within(BUDGET)
+    }
+
+    /// Checks the history within `budget` steps per group of keys.
+    pub(super) fn check_within(&self, budget: u64) -> Checked {
+        self.with(|r| r.check(budget))
     }
 }
 
