@@ -9,6 +9,8 @@ mod counter;
 mod fixtures;
 #[path = "linearizable/picture.rs"]
 mod picture;
+#[path = "linearizable/restarts.rs"]
+mod restarts;
 #[path = "linearizable/serving.rs"]
 mod serving;
 
@@ -139,7 +141,7 @@ fn a_lost_update_is_caught_by_the_linearizable_oracle_only() {
 }
 
 /// The seeds every fixture runs, as the tests of framesim's own server above do.
-const SEEDS: std::ops::Range<u64> = 0..12;
+pub(crate) const SEEDS: std::ops::Range<u64> = 0..12;
 
 /// Runs `harness` over [`SEEDS`]: every violation is `[linearizable]`, and at least one
 /// seed has one. The seeds that failed.
@@ -156,6 +158,7 @@ fn caught_only_by_linearizable(harness: &Harness, what: &str) -> Vec<u64> {
             !oracles.is_empty()
         })
         .collect();
+    eprintln!("{what}: seeds {failing:?} of {SEEDS:?} caught");
     assert!(
         !failing.is_empty(),
         "no seed of {SEEDS:?} caught the {what}"
