@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 
 /// Steps the check may take per group of keys: a real server's history is longer and
 /// more concurrent than a simulated run's; past it the verdict is unknown, never a pass.
-pub const BUDGET: u64 = 10 * DEFAULT_BUDGET;
+pub const BUDGET: u64 = 2 * DEFAULT_BUDGET;
 
 /// How long a client waits for a connection or a reply before it stops.
 const WAIT: Duration = Duration::from_secs(5);
