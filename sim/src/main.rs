@@ -326,23 +326,14 @@ fn contend(
     let path = history.unwrap_or_else(|| {
         framesim::kv::work_dir().join(format!("contention-{seed}-history.jsonl"))
     });
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    std::fs::write(&path, found.history.json_lines())
+    let timeline = framesim::harness::against::write(&found, &path, &format!("against {addr}"))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     println!(
         "against {addr}, {clients} clients, seed {seed}: {}",
         found.summary()
     );
     println!("history: {}", framesim::kv::shown(&path));
-    if !found.history.checked.linearizable() {
-        let timeline = path.with_extension("html");
-        std::fs::write(
-            &timeline,
-            found.history.timeline(&format!("against {addr}")),
-        )
-        .map_err(|e| format!("{}: {e}", timeline.display()))?;
+    if let Some(timeline) = timeline {
         println!("timeline: {}", framesim::kv::shown(&timeline));
     }
     Ok(if found.passed() {

@@ -334,3 +334,64 @@ fn framesim_run_against_with_contention_checks_redis_and_writes_the_history() {
     assert_eq!(text.lines().count(), 200);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A harness whose workload is `workload`, 4 clients; its server is never run here.
+fn harness_of(workload: ContentionWorkload) -> framesim::harness::Harness {
+    framesim::harness::Harness::new(|_, _| async {}, workload).with(framesim::harness::Options {
+        clients: 4,
+        ..framesim::harness::Options::gentle()
+    })
+}
+
+/// `against` of a harness binary's command line, with `args` after it.
+fn harness_against(workload: ContentionWorkload, args: &[&str]) -> std::process::ExitCode {
+    let args = ["harness", "against"].iter().chain(args).map(Into::into);
+    framesim::harness::cli::main_from(harness_of(workload), args)
+}
+
+#[test]
+fn a_harness_binary_checks_a_real_server_by_its_workloads_model() {
+    let dir = std::env::temp_dir().join(format!("framesim-cli-against-{}", std::process::id()));
+    let (_redis, addr) = redis();
+    let history = dir.join("redis.jsonl");
+    let code = harness_against(
+        ContentionWorkload::new().requests(30),
+        &[
+            &addr.to_string(),
+            "--seed",
+            "5",
+            "--history",
+            history.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    assert_eq!(
+        std::fs::read_to_string(&history).unwrap().lines().count(),
+        120
+    );
+    assert!(!history.with_extension("html").exists());
+
+    // A lost update is caught in one of a few runs, and drawn beside its history.
+    let addr = lost_update_server().to_string();
+    let caught = (0..5).find_map(|run| {
+        let history = dir.join(format!("lost-{run}.jsonl"));
+        let workload = ContentionWorkload::new()
+            .requests(100)
+            .prefix(format!("h{run}:"));
+        let code = harness_against(
+            workload,
+            &[
+                &addr,
+                "--seed",
+                &run.to_string(),
+                "--history",
+                history.to_str().unwrap(),
+            ],
+        );
+        (code == std::process::ExitCode::FAILURE).then_some(history)
+    });
+    let history = caught.expect("the lost update was never caught");
+    let page = std::fs::read_to_string(history.with_extension("html")).unwrap();
+    assert!(page.contains("not linearizable") && page.contains(r#"class="op group stuck""#));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

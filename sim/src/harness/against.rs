@@ -11,9 +11,11 @@
 use super::linear::DEFAULT_BUDGET;
 use super::recorder::{Recorder, RunHistory};
 use super::workload::Workload;
+use crate::output::write_file;
 use crate::seeds::{self, Stream};
 use bytes::BytesMut;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -226,4 +228,17 @@ impl Client {
 /// the same requests again), or a prefix of keys no other run uses.
 pub fn fresh_seed() -> u64 {
     seeds::fresh()
+}
+
+/// Writes `found`'s history as JSON lines to `path` (creating its folder) and, when it is
+/// not linearizable, its timeline titled `title` beside it (`path` with `.html`): the
+/// timeline's path, if written.
+pub fn write(found: &Against, path: &Path, title: &str) -> std::io::Result<Option<PathBuf>> {
+    write_file(path, found.history.json_lines())?;
+    if found.history.checked.linearizable() {
+        return Ok(None);
+    }
+    let timeline = path.with_extension("html");
+    write_file(&timeline, found.history.timeline(title))?;
+    Ok(Some(timeline))
 }
