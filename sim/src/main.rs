@@ -28,6 +28,22 @@ enum Cmd {
         /// apply over a real network is printed).
         #[arg(long, value_name = "HOST:PORT")]
         against: Option<String>,
+        /// With --against: instead of the scenario, clients that share a few keys (GET, SET
+        /// with NX or GET, DEL, EXISTS, INCR, MGET, MSET; --clients of them, default 8), their
+        /// history timed on a monotonic clock and checked linearizable; the history is
+        /// written as JSON lines, and a timeline beside it when it is not linearizable.
+        #[arg(long, requires = "against")]
+        contention: bool,
+        /// Requests per client of --contention.
+        #[arg(long, requires = "contention", default_value_t = 100)]
+        requests: usize,
+        /// Shared registers of --contention (besides two counters).
+        #[arg(long, requires = "contention", default_value_t = 3)]
+        keys: usize,
+        /// Where --contention's history goes [default:
+        /// target/framesim/contention-<seed>-history.jsonl].
+        #[arg(long, requires = "contention", value_name = "FILE")]
+        history: Option<PathBuf>,
     },
     /// Re-run one seed, keep its whole transcript, and write it to a file.
     Replay {
@@ -205,7 +221,15 @@ fn main() -> ExitCode {
         pick.seed_from_env = sub.value_source("seed") == Some(ValueSource::EnvVariable);
     }
     let done = match cli.command {
-        Cmd::Run { pick, against } => match against {
+        Cmd::Run {
+            pick,
+            against,
+            contention,
+            requests,
+            keys,
+            history,
+        } => match against {
+            Some(addr) if contention => contend(&pick, &addr, requests, keys, history),
             Some(addr) => run_against(&pick, &addr),
             None => run_one(&pick),
         },
@@ -272,6 +296,51 @@ fn run_against(pick: &Pick, addr: &str) -> Result<ExitCode, String> {
         &report,
         Some(Path::new(&framesim::kv::shown(&path))),
     ))
+}
+
+/// `framesim run --against HOST:PORT --contention`: the black-box linearizability check.
+fn contend(
+    pick: &Pick,
+    addr: &str,
+    requests: usize,
+    keys: usize,
+    history: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    use std::net::ToSocketAddrs;
+    let resolved = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("--against {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--against {addr}: no address"))?;
+    let seed = pick
+        .seed
+        .unwrap_or_else(framesim::harness::against::fresh_seed);
+    let clients = pick.setup.clients.unwrap_or(8);
+    // Keys of this run's own: the server may keep others' from before.
+    let prefix = format!("c{:08x}:", framesim::harness::against::fresh_seed() as u32);
+    let workload = framesim::harness::ContentionWorkload::new()
+        .keys(keys)
+        .requests(requests)
+        .prefix(prefix);
+    let found = framesim::harness::against::check(resolved, &workload, clients, seed)?;
+    let path = history.unwrap_or_else(|| {
+        framesim::kv::work_dir().join(format!("contention-{seed}-history.jsonl"))
+    });
+    let timeline = framesim::harness::against::write(&found, &path, &format!("against {addr}"))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    println!(
+        "against {addr}, {clients} clients, seed {seed}: {}",
+        found.summary()
+    );
+    println!("history: {}", framesim::kv::shown(&path));
+    if let Some(timeline) = timeline {
+        println!("timeline: {}", framesim::kv::shown(&timeline));
+    }
+    Ok(if found.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `framesim replay`.

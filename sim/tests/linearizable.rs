@@ -1,6 +1,18 @@
 //! The `[linearizable]` oracle: clients sharing keys (`ContentionWorkload`) against
 //! framesim's own server, which passes, and against a server whose INCR reads, awaits,
-//! then writes (a lost update), which only this oracle catches.
+//! then writes (a lost update), which only this oracle catches; the other fixtures, a
+//! workload with a model of its own, and the picture of a violation, in `linearizable/`.
+
+#[path = "linearizable/counter.rs"]
+mod counter;
+#[path = "linearizable/fixtures.rs"]
+mod fixtures;
+#[path = "linearizable/picture.rs"]
+mod picture;
+#[path = "linearizable/restarts.rs"]
+mod restarts;
+#[path = "linearizable/serving.rs"]
+mod serving;
 
 use bytes::BytesMut;
 use framesim::harness::{ContentionWorkload, Harness, Listener, Options, Shutdown};
@@ -13,7 +25,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Gentle options, one request at a time per client.
-fn options() -> Options {
+pub(crate) fn options() -> Options {
     let mut options = Options {
         clients: 8,
         ..Options::gentle()
@@ -71,7 +83,7 @@ fn framesims_server_is_linearizable_over_shared_keys() {
 
 /// framesim's store, but INCR is a GET, an await, then a SET: two clients' INCRs that
 /// meet in the await both write the same number.
-async fn lost_update(mut listener: Listener, shutdown: Shutdown) {
+pub(crate) async fn lost_update(mut listener: Listener, shutdown: Shutdown) {
     let kv = Rc::new(Kv::new());
     let serving = async move {
         while let Ok((mut stream, _)) = listener.accept().await {
@@ -125,20 +137,42 @@ fn a_lost_update_is_caught_by_the_linearizable_oracle_only() {
         ContentionWorkload::new().requests(12),
     )
     .with(options());
-    let failing: Vec<u64> = (0..12)
+    caught_only_by_linearizable(&harness, "lost update");
+}
+
+/// The seeds every fixture runs, as the tests of framesim's own server above do.
+pub(crate) const SEEDS: std::ops::Range<u64> = 0..12;
+
+/// Runs `harness` over [`SEEDS`]: every violation is `[linearizable]`, and at least one
+/// seed has one. The seeds that failed.
+fn caught_only_by_linearizable(harness: &Harness, what: &str) -> Vec<u64> {
+    let failing: Vec<u64> = SEEDS
         .filter(|&seed| {
             let outcome = harness.run(seed);
             let oracles: Vec<Oracle> = outcome.violations.iter().map(|v| v.oracle).collect();
             assert!(
                 oracles.iter().all(|&o| o == Oracle::Linearizable),
                 "seed {seed}: {}",
-                outcome.failure("lost update")
+                outcome.failure(what)
             );
             !oracles.is_empty()
         })
         .collect();
+    eprintln!("{what}: seeds {failing:?} of {SEEDS:?} caught");
     assert!(
         !failing.is_empty(),
-        "no seed of 0..12 caught the lost update"
+        "no seed of {SEEDS:?} caught the {what}"
     );
+    failing
+}
+
+/// Runs `harness` over [`SEEDS`]: every one passes, its history checked to the end.
+fn passes_every_seed(harness: &Harness, what: &str) {
+    for seed in SEEDS {
+        let outcome = harness.run(seed);
+        assert!(outcome.passed(), "{}", outcome.failure(what));
+        assert_eq!(outcome.tally.histories_unknown, 0, "{}", outcome.summary());
+        let history = outcome.history.as_ref().expect("a history is recorded");
+        assert!(history.checked.ops > 0, "{}", outcome.summary());
+    }
 }

@@ -1,7 +1,8 @@
 //! framesim's subcommands for any server: one call in a binary of your own (an example, say)
 //! gives your [`Harness`] `run`, `check`, `sweep` (jobs, shards, budgets, results files),
 //! `merge`, `shrink`, and `lift`, `replay --script` and `explore` for scripts, each failure
-//! with the command that runs it again.
+//! with the command that runs it again; and `against HOST:PORT`, the black-box
+//! linearizability check of a real server by the workload's model.
 //!
 //! ```no_run
 //! # use framesim::harness::{Harness, KvWorkload};
@@ -16,7 +17,7 @@ use super::cli_scripts as scripts;
 use super::options::Options;
 use super::outcome::Tally;
 use super::run::Harness;
-use super::sweep::{divergence, seed_result};
+use super::sweep::{divergence, picture, seed_result};
 use crate::output::write_file;
 use crate::scenario::{shown, work_dir};
 use crate::sweep::{exit_code, SweepArgs, Sweeping};
@@ -85,6 +86,22 @@ enum Command {
         /// Lift the run as it is, without shrinking it first.
         #[arg(long)]
         no_shrink: bool,
+    },
+    /// Run the workload's clients over real TCP against a server already running at
+    /// HOST:PORT, one request at a time each, timed on a monotonic clock, and check their
+    /// history by the workload's model (`Workload::model`): the black-box linearizability
+    /// check. The server should hold none of the workload's keys. The history goes to a
+    /// file, and a timeline beside it when it is not linearizable.
+    Against {
+        /// The server.
+        #[arg(value_name = "HOST:PORT")]
+        addr: String,
+        /// The seed the sessions draw from [default: a fresh one, printed].
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where the history goes (default `target/framesim/cli-against-<seed>-history.jsonl`).
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
     },
     /// Replay a script file (as `lift` writes it) with every oracle.
     Replay {
@@ -177,6 +194,11 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
             no_shrink,
         } => scripts::lift(&harness, &me.invocation(), seed, out, !no_shrink),
         Command::Replay { script } => scripts::replay(&harness, &me.invocation(), &script),
+        Command::Against {
+            addr,
+            seed,
+            history,
+        } => against(&harness, &addr, seed, history),
         Command::Explore { script, cuts } => {
             scripts::explore(&harness, &me.invocation(), &script, cuts.into())
         }
@@ -226,6 +248,7 @@ fn run(harness: &Harness, me: &Me, seed: u64, path: PathBuf) -> ExitCode {
     if let Err(e) = write_file(&path, outcome.render()) {
         eprintln!("could not write the transcript to {}: {e}", path.display());
     }
+    picture(&outcome, &path);
     if outcome.passed() {
         println!("{}\ntranscript: {}", outcome.summary(), shown(&path));
         ExitCode::SUCCESS
@@ -327,4 +350,49 @@ fn shrink(harness: &Harness, own: &Options, me: &Me, seed: u64, out: Option<Path
         me.run_command(seed, Some(&path))
     );
     ExitCode::FAILURE
+}
+
+/// `against HOST:PORT`: the workload's clients against a real server, their history checked.
+fn against(harness: &Harness, addr: &str, seed: Option<u64>, history: Option<PathBuf>) -> ExitCode {
+    use std::net::ToSocketAddrs;
+    let resolved = match addr.to_socket_addrs().map(|mut a| a.next()) {
+        Ok(Some(resolved)) => resolved,
+        Ok(None) => {
+            eprintln!("{addr}: no address");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("{addr}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let seed = seed.unwrap_or_else(super::against::fresh_seed);
+    let clients = harness.options().clients;
+    let found = match super::against::check(resolved, harness.workload().as_ref(), clients, seed) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let path =
+        history.unwrap_or_else(|| work_dir().join(format!("cli-against-{seed}-history.jsonl")));
+    println!(
+        "against {addr}, {clients} clients, seed {seed}: {}",
+        found.summary()
+    );
+    match super::against::write(&found, &path, &format!("against {addr}")) {
+        Ok(timeline) => {
+            println!("history: {}", shown(&path));
+            if let Some(timeline) = timeline {
+                println!("timeline: {}", shown(&timeline));
+            }
+        }
+        Err(e) => eprintln!("could not write the history to {}: {e}", shown(&path)),
+    }
+    if found.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

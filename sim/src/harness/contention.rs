@@ -34,6 +34,7 @@ use rand::Rng;
 pub struct ContentionWorkload {
     keys: usize,
     requests: usize,
+    prefix: String,
 }
 
 impl Default for ContentionWorkload {
@@ -48,6 +49,7 @@ impl ContentionWorkload {
         ContentionWorkload {
             keys: 3,
             requests: 8,
+            prefix: String::new(),
         }
     }
 
@@ -62,6 +64,14 @@ impl ContentionWorkload {
         self.requests = n;
         self
     }
+
+    /// The same workload with every key behind `prefix` (`r1:s:k0`): runs against one
+    /// real server that keeps its keys then start from keys of their own, as the model
+    /// does (none set).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
 }
 
 impl Workload for ContentionWorkload {
@@ -71,6 +81,7 @@ impl Workload for ContentionWorkload {
             keys: self.keys,
             left: self.requests,
             asked: 0,
+            prefix: self.prefix.clone(),
         })
     }
 
@@ -89,13 +100,15 @@ struct Contending {
     keys: usize,
     left: usize,
     asked: usize,
+    prefix: String,
 }
 
 impl Session for Contending {
     fn next_request(&mut self, rng: &mut Draws) -> Option<Request> {
         self.left = self.left.checked_sub(1)?;
         self.asked += 1;
-        let key = |rng: &mut Draws| format!("s:k{}", rng.random_range(0..self.keys));
+        let prefix = &self.prefix;
+        let key = |rng: &mut Draws| format!("{prefix}s:k{}", rng.random_range(0..self.keys));
         let value = format!("c{}-{}", self.client, self.asked);
         let k = key(rng);
         let args: Vec<String> = match rng.random_range(0..10) {
@@ -107,7 +120,10 @@ impl Session for Contending {
             6 => vec!["EXISTS".into(), k],
             7 => vec!["MGET".into(), k, key(rng)],
             8 => vec!["MSET".into(), k, value.clone(), key(rng), value],
-            _ => vec!["INCR".into(), format!("s:n{}", rng.random_range(0..2))],
+            _ => vec![
+                "INCR".into(),
+                format!("{prefix}s:n{}", rng.random_range(0..2)),
+            ],
         };
         let command = Command::new(args);
         let mut bytes = BytesMut::new();

@@ -70,6 +70,7 @@
 //! }
 //! ```
 
+pub mod against;
 mod asked;
 #[cfg(feature = "axum")]
 mod axum;
@@ -112,6 +113,7 @@ pub use kv::KvWorkload;
 pub use listener::{Connection, Listener, Shutdown};
 pub use options::{Delivery, Faults, Options, Role, RoleMix};
 pub use outcome::{Outcome, Tally, Violation};
+pub use recorder::RunHistory;
 pub use run::Harness;
 pub(crate) use run::{server_fn, ServerFn};
 pub use script::{Exploration, Script};

@@ -1,6 +1,7 @@
 //! What a harness run found: the violations, the numbers, the transcript, and how to say
 //! it to a person.
 
+use super::recorder::RunHistory;
 pub use crate::oracle::Violation;
 use crate::transcript::{line, Actor, Counts, Record, Transcript};
 use std::fmt::Write as _;
@@ -87,6 +88,9 @@ pub struct Outcome {
     pub tally: Tally,
     /// Virtual time the run took.
     pub virtual_time: Duration,
+    /// The history of the clients' requests and its check, for a workload with a model
+    /// ([`Workload::model`](super::Workload::model)).
+    pub history: Option<RunHistory>,
 }
 
 impl Outcome {

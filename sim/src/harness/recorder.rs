@@ -1,41 +1,85 @@
-//! Where the clients of a run put the history of their key-value requests (see
-//! `record.rs`), and its check at the run's end.
+//! Where the clients of a run put the history of their requests (see `record.rs`), as
+//! the workload's [`Spec`] reads them, and its check at the run's end.
 
-use super::linear::{check, Checked, History, KvModel, KvOp, KvResult};
-use bytes::Bytes;
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use super::linear::{Checked, Recording, Spec};
+use crate::output::write_file;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Steps the check of one run's history may take per group of keys.
 const BUDGET: u64 = 200_000;
 
 /// The history of one run as its clients record it.
-#[derive(Default)]
-pub(super) struct Recorder(Mutex<Recording>);
-
-#[derive(Default)]
-pub(super) struct Recording {
-    pub(super) history: History<KvOp, KvResult>,
-    /// Each client's requests asked and not yet answered: their bytes, the operation, when.
-    pub(super) open: BTreeMap<usize, VecDeque<(Bytes, KvOp, u64)>>,
-}
+pub(super) struct Recorder(Mutex<Box<dyn Recording>>);
 
 impl Recorder {
-    pub(super) fn with<T>(&self, f: impl FnOnce(&mut Recording) -> T) -> T {
-        f(&mut self.0.lock().expect("history lock"))
+    /// An empty history read with `spec`.
+    pub(super) fn new(spec: &Spec) -> Self {
+        Recorder(Mutex::new(spec.recording()))
     }
 
-    /// Every operation recorded, ordered by call time (then client).
-    pub(super) fn history(&self) -> History<KvOp, KvResult> {
-        self.with(|r| {
-            let mut ops = r.history.ops.clone();
-            ops.sort_by_key(|o| (o.call, o.client));
-            History::new(ops)
-        })
+    pub(super) fn with<T>(&self, f: impl FnOnce(&mut dyn Recording) -> T) -> T {
+        f(&mut **self.0.lock().expect("history lock"))
     }
 
     /// Checks the history: the verdict, and what it cost.
     pub(super) fn check(&self) -> Checked {
-        check(&KvModel, &self.history(), BUDGET)
+        self.check_within(BUDGET)
+    }
+
+    /// Checks the history within `budget` steps per group of keys.
+    pub(super) fn check_within(&self, budget: u64) -> Checked {
+        self.with(|r| r.check(budget))
+    }
+}
+
+/// The history a run recorded, for a workload with a model
+/// ([`Workload::model`](super::Workload::model)), and what its check found.
+#[derive(Clone)]
+pub struct RunHistory {
+    recorder: Arc<Recorder>,
+    /// What the check of the history found.
+    pub checked: Checked,
+}
+
+impl std::fmt::Debug for RunHistory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunHistory")
+            .field("checked", &self.checked)
+            .finish()
+    }
+}
+
+impl RunHistory {
+    pub(super) fn new(recorder: Arc<Recorder>, checked: Checked) -> Self {
+        RunHistory { recorder, checked }
+    }
+
+    /// The history as JSON lines, ordered by call time: the operation indices the check
+    /// names are line numbers from 0.
+    pub fn json_lines(&self) -> String {
+        self.recorder.with(|r| r.json_lines())
+    }
+
+    /// The history drawn as one self-contained HTML page (inline SVG): a lane per client,
+    /// each operation a bar from its call to its return labelled with what it asked and
+    /// what came back, indeterminate ones dashed, the key group that cannot be linearized
+    /// marked. The same history gives the same bytes.
+    pub fn timeline(&self, title: &str) -> String {
+        self.recorder.with(|r| r.timeline(&self.checked, title))
+    }
+
+    /// Writes the history and its timeline beside `transcript` (`x.txt`:
+    /// `x-history.jsonl` and `x-timeline.html`); their paths.
+    pub fn write_beside(&self, transcript: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
+        let stem = transcript
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into());
+        let history = transcript.with_file_name(format!("{stem}-history.jsonl"));
+        let timeline = transcript.with_file_name(format!("{stem}-timeline.html"));
+        write_file(&history, self.json_lines())?;
+        write_file(&timeline, self.timeline(&stem))?;
+        Ok((history, timeline))
     }
 }

@@ -7,6 +7,7 @@ use super::limit;
 use super::listener::{Listener, Shutdown};
 use super::options::Options;
 use super::outcome::Outcome;
+use super::recorder::{Recorder, RunHistory};
 use super::shared::{Scripting, Shared};
 use super::workload::Workload;
 use crate::net::Wiring;
@@ -190,7 +191,10 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
         violations,
         tally: Arc::default(),
         scripting,
-        history: harness.workload.linearizable().then(Arc::default),
+        history: harness
+            .workload
+            .model()
+            .map(|spec| Arc::new(Recorder::new(&spec))),
     };
     let hosts = o.hosts.clamp(1, o.clients.max(1));
     let running = o.client_ids();
@@ -284,9 +288,10 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
             ),
         );
     }
-    if let Some(history) = &shared.history {
-        super::record::judge(&shared, history);
-    }
+    let history = shared.history.as_ref().map(|recorder| {
+        let checked = super::record::judge(&shared, recorder);
+        RunHistory::new(recorder.clone(), checked)
+    });
     let violations = shared.violations.all();
     Outcome {
         seed,
@@ -297,5 +302,6 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
         transcript,
         tally,
         virtual_time: ran.virtual_time,
+        history,
     }
 }

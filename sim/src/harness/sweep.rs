@@ -3,15 +3,17 @@
 
 use super::asked::Asked;
 use super::options::Options;
+use super::outcome::Outcome;
 use super::outcome::Tally;
 use super::run::Harness;
+use crate::oracle::Oracle;
 use crate::output::write_file;
 use crate::scenario::{shown, work_dir};
 use crate::sweep::{
     default_jobs, shard_from, Failures, Plan, Recheck, SeedResult, Seeds, Shard, Swept, Watch,
 };
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// The seeds a sweep runs when the environment names none.
@@ -403,16 +405,49 @@ fn fail(harness: &Harness, own: &Options, seed: u64, replay: &Replay) -> ! {
         Ok(()) => eprintln!("transcript: {}", shown(&path)),
         Err(e) => eprintln!("could not write the transcript to {}: {e}", shown(&path)),
     }
+    let mut timeline = picture(&outcome, &path);
     let first = match outcome.first_failure() {
         line if line.is_empty() => "passed when run again: not deterministic".to_string(),
         line => line,
     };
-    let smallest = shrink(harness, own, seed, replay)
-        .map(|command| format!(" | smallest: {command}"))
+    let smallest = shrink(harness, own, seed, replay).map(|(command, drawn)| {
+        timeline = drawn.or(timeline.take());
+        format!(" | smallest: {command}")
+    });
+    let timeline = timeline
+        .map(|t| format!(" | timeline: {}", shown(&t)))
         .unwrap_or_default();
     stop(format!(
-        "framesim: seed {seed} {first} | replay: {command}{smallest}"
+        "framesim: seed {seed} {first} | replay: {command}{}{timeline}",
+        smallest.unwrap_or_default()
     ));
+}
+
+/// When `outcome` failed `[linearizable]`, writes its history (JSON lines) and timeline
+/// (HTML) beside its transcript at `transcript` and says where on stderr; the timeline's
+/// path.
+pub(super) fn picture(outcome: &Outcome, transcript: &Path) -> Option<PathBuf> {
+    let history = outcome.history.as_ref()?;
+    if !outcome
+        .violations
+        .iter()
+        .any(|v| v.oracle == Oracle::Linearizable)
+    {
+        return None;
+    }
+    match history.write_beside(transcript) {
+        Ok((lines, timeline)) => {
+            eprintln!("history: {}\ntimeline: {}", shown(&lines), shown(&timeline));
+            Some(timeline)
+        }
+        Err(e) => {
+            eprintln!(
+                "could not write the history beside {}: {e}",
+                shown(transcript)
+            );
+            None
+        }
+    }
 }
 
 /// Fails the calling test with `message` on one line: printed, then unwound with it as the
@@ -425,8 +460,14 @@ fn stop(message: String) -> ! {
 
 /// Shrinks failing `seed` (unless `FRAMESIM_SHRINK=0`), writes the smallest options (as
 /// TOML over the test's `own`) and their transcript under `target/framesim/`, reports them
-/// on stderr; the command that runs them, if they are smaller.
-fn shrink(harness: &Harness, own: &Options, seed: u64, replay: &Replay) -> Option<String> {
+/// on stderr; the command that runs them, if they are smaller, and the shrunk run's
+/// timeline if it failed `[linearizable]` ([`picture`]).
+fn shrink(
+    harness: &Harness,
+    own: &Options,
+    seed: u64,
+    replay: &Replay,
+) -> Option<(String, Option<PathBuf>)> {
     if std::env::var("FRAMESIM_SHRINK").is_ok_and(|v| v.trim() == "0") {
         return None;
     }
@@ -452,7 +493,8 @@ fn shrink(harness: &Harness, own: &Options, seed: u64, replay: &Replay) -> Optio
         shrunk.options.toml_over(own),
         shown(&transcript),
     );
-    Some(command)
+    let timeline = picture(&shrunk.outcome, &transcript);
+    Some((command, timeline))
 }
 
 /// Sweeps a [`Harness`] over seeds from a `#[test]`: `sweep!(harness)` for

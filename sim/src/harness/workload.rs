@@ -1,5 +1,6 @@
 //! What the clients of a harness run ask, and how their replies are told apart and judged.
 
+use super::linear::Spec;
 use crate::seeds::Draws;
 use crate::transcript::Expected;
 use bytes::{Bytes, BytesMut};
@@ -186,6 +187,17 @@ pub trait Workload: Send + Sync {
     /// keys, whose replies no one client's model can predict. `false`, the default.
     fn linearizable(&self) -> bool {
         false
+    }
+
+    /// The sequential model a run's history is checked against, with the way this
+    /// workload's request and reply bytes become its operations ([`Spec`]): a run records
+    /// a history and checks it (`[linearizable]`) when this is `Some`. The default is
+    /// framesim's key-value model over RESP ([`Spec::kv`]) when
+    /// [`linearizable`](Self::linearizable) says so, else `None`. A workload of another
+    /// protocol, or with a model of its own, returns its own; see [`Spec::new`] for a
+    /// counter over lines.
+    fn model(&self) -> Option<Spec> {
+        self.linearizable().then(Spec::kv)
     }
 }
 

@@ -51,12 +51,24 @@ pub struct Checked {
     pub partitions: usize,
     /// Search steps (operations tried in place), over every group.
     pub steps: u64,
+    /// The operations (indices into the history) of the group that is not linearizable,
+    /// or whose search ran out of its budget; empty when the history is linearizable.
+    pub group: Vec<usize>,
 }
 
 impl Checked {
     /// Whether the history is known to be linearizable.
     pub fn linearizable(&self) -> bool {
         self.verdict == Verdict::Linearizable
+    }
+
+    /// The operations none of which could come next where the search got furthest (empty
+    /// unless not linearizable).
+    pub fn stuck(&self) -> &[usize] {
+        match &self.verdict {
+            Verdict::NotLinearizable { stuck, .. } => stuck,
+            _ => &[],
+        }
     }
 }
 
@@ -109,6 +121,7 @@ where
         ops: history.len(),
         partitions: groups.len(),
         steps: 0,
+        group: Vec::new(),
     };
     for (partition, members) in groups {
         let (found, steps) = search(model, history, &members, budget);
@@ -125,6 +138,7 @@ where
         let definite = matches!(verdict, Verdict::NotLinearizable { .. });
         if checked.verdict == Verdict::Linearizable || definite {
             checked.verdict = verdict;
+            checked.group = members;
         }
         if definite {
             break;

@@ -1,0 +1,267 @@
+//! A workload's own model for the linearizability check: a [`Model`] and how the bytes of
+//! its protocol's requests and replies become the model's operations and results.
+
+use super::check::{check, Checked};
+use super::history::{History, Operation};
+use super::model::Model;
+use super::resp;
+use super::timeline::{timeline, Bar};
+use super::KvModel;
+use bytes::Bytes;
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+/// What a run's history is checked against: a sequential [`Model`], and the two functions
+/// that read a request's bytes as one of its operations and a reply's bytes as that
+/// operation's result. A [`Workload`](crate::harness::Workload) gives one through
+/// [`Workload::model`](crate::harness::Workload::model); [`Spec::kv`], the default for a
+/// workload that says it is linearizable, is framesim's key-value model over RESP.
+///
+/// A request the first function does not read (`None`) is left out of the history; a reply
+/// the second does not read makes its operation indeterminate (it may or may not have
+/// taken effect).
+///
+/// A counter over lines (`ADD 3` answers the new total, `GET` the total), partitioned
+/// by nothing:
+///
+/// ```
+/// use framesim::harness::linear::{Model, Spec};
+///
+/// #[derive(Debug, Clone, serde::Serialize)]
+/// enum Op { Add(i64), Get }
+///
+/// struct Counter;
+///
+/// impl Model for Counter {
+///     type Op = Op;
+///     type Res = i64;
+///     type State = i64;
+///     fn init(&self) -> i64 { 0 }
+///     fn step(&self, total: &i64, op: &Op) -> (i64, i64) {
+///         match op {
+///             Op::Add(n) => (total + n, total + n),
+///             Op::Get => (*total, *total),
+///         }
+///     }
+/// }
+///
+/// let spec = Spec::new(
+///     Counter,
+///     |request: &[u8]| match std::str::from_utf8(request).ok()?.trim_end() {
+///         "GET" => Some(Op::Get),
+///         line => Some(Op::Add(line.strip_prefix("ADD ")?.parse().ok()?)),
+///     },
+///     |_op: &Op, reply: &[u8]| std::str::from_utf8(reply).ok()?.trim_end().parse().ok(),
+/// );
+/// # let _ = spec;
+/// // impl Workload for MyWorkload { fn model(&self) -> Option<Spec> { Some(spec.clone()) } ... }
+/// ```
+#[derive(Clone)]
+pub struct Spec {
+    start: Arc<dyn Fn() -> Box<dyn Recording> + Send + Sync>,
+}
+
+impl std::fmt::Debug for Spec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Spec")
+    }
+}
+
+impl Spec {
+    /// `model`, its operations read from each request's bytes by `operation` (the bytes
+    /// of one request's frame), its results from each reply frame by `result`.
+    pub fn new<M, F, G>(model: M, operation: F, result: G) -> Self
+    where
+        M: Model + Send + Sync + 'static,
+        M::Op: Serialize + Clone + Send,
+        M::Res: Serialize + PartialEq + Clone + Send,
+        F: Fn(&[u8]) -> Option<M::Op> + Send + Sync + 'static,
+        G: Fn(&M::Op, &[u8]) -> Option<M::Res> + Send + Sync + 'static,
+    {
+        let parts = Arc::new(Parts {
+            model,
+            operation: Box::new(operation),
+            result: Box::new(result),
+        });
+        Spec {
+            start: Arc::new(move || {
+                Box::new(Recorded {
+                    parts: parts.clone(),
+                    history: History::default(),
+                    open: BTreeMap::new(),
+                })
+            }),
+        }
+    }
+
+    /// framesim's key-value model ([`KvModel`]: GET, SET with NX/XX/GET, DEL, INCR,
+    /// EXISTS, MGET, MSET) over RESP requests and replies.
+    pub fn kv() -> Self {
+        Spec::new(KvModel, resp::operation, |_, reply| resp::result(reply))
+    }
+
+    /// An empty recording of one run's history.
+    pub(crate) fn recording(&self) -> Box<dyn Recording> {
+        (self.start)()
+    }
+}
+
+/// One run's history as its clients record it, whatever the model's types.
+pub(crate) trait Recording: Send {
+    /// `client` is about to write `request` (its frame after `skipped` bytes), at `at`.
+    fn invoked(&mut self, client: usize, request: &Bytes, skipped: usize, at: u64);
+    /// The first byte of the request `back` places from the newest of `client`'s open
+    /// ones went out at `at`, if its bytes are `request`.
+    fn called(&mut self, client: usize, back: usize, request: &[u8], at: u64);
+    /// `reply` answered `request`, `client`'s oldest open one, at `at`.
+    fn completed(&mut self, client: usize, request: &Bytes, reply: &[u8], at: u64);
+    /// `client`'s connection is gone: its open requests may have taken effect or not.
+    fn unanswered(&mut self, client: usize);
+    /// How many of `client`'s requests are open.
+    fn open(&self, client: usize) -> usize;
+    /// Checks the history, ordered by call time, within `budget` steps per key group.
+    fn check(&self, budget: u64) -> Checked;
+    /// The history as JSON lines, ordered by call time (the indices `check` names).
+    fn json_lines(&self) -> String;
+    /// The history drawn as a self-contained HTML page, `checked`'s failing group marked.
+    fn timeline(&self, checked: &Checked, title: &str) -> String;
+}
+
+/// Reads a request's bytes as an operation.
+type ReadOp<Op> = Box<dyn Fn(&[u8]) -> Option<Op> + Send + Sync>;
+/// Reads a reply's bytes as an operation's result.
+type ReadRes<Op, Res> = Box<dyn Fn(&Op, &[u8]) -> Option<Res> + Send + Sync>;
+
+struct Parts<M: Model> {
+    model: M,
+    operation: ReadOp<M::Op>,
+    result: ReadRes<M::Op, M::Res>,
+}
+
+struct Recorded<M: Model> {
+    parts: Arc<Parts<M>>,
+    history: History<M::Op, M::Res>,
+    /// Each client's requests asked and not yet answered: their bytes, operation, call.
+    open: BTreeMap<usize, VecDeque<(Bytes, M::Op, u64)>>,
+}
+
+impl<M: Model> Recorded<M>
+where
+    M::Op: Clone,
+    M::Res: Clone,
+{
+    /// Every operation, ordered by call time (then client).
+    fn sorted(&self) -> History<M::Op, M::Res> {
+        let mut ops = self.history.ops.clone();
+        ops.sort_by_key(|o| (o.call, o.client));
+        History::new(ops)
+    }
+}
+
+impl<M> Recording for Recorded<M>
+where
+    M: Model + Send + Sync,
+    M::Op: Serialize + Clone + Send,
+    M::Res: Serialize + PartialEq + Clone + Send,
+{
+    fn invoked(&mut self, client: usize, request: &Bytes, skipped: usize, at: u64) {
+        let frame = request.get(skipped..).unwrap_or_default();
+        if let Some(op) = (self.parts.operation)(frame) {
+            let entry = (request.clone(), op, at);
+            self.open.entry(client).or_default().push_back(entry);
+        }
+    }
+
+    fn called(&mut self, client: usize, back: usize, request: &[u8], at: u64) {
+        let Some(open) = self.open.get_mut(&client) else {
+            return;
+        };
+        let Some(k) = open.len().checked_sub(back + 1) else {
+            return;
+        };
+        if open[k].0 == request {
+            open[k].2 = at;
+        }
+    }
+
+    fn completed(&mut self, client: usize, request: &Bytes, reply: &[u8], at: u64) {
+        let open = self.open.entry(client).or_default();
+        if open.front().is_none_or(|(bytes, _, _)| bytes != request) {
+            return;
+        }
+        let Some((_, op, call)) = open.pop_front() else {
+            return;
+        };
+        let op = match (self.parts.result)(&op, reply) {
+            Some(result) => Operation::done(client, call, at.max(call), op, result),
+            None => Operation::pending(client, call, op),
+        };
+        self.history.push(op);
+    }
+
+    fn unanswered(&mut self, client: usize) {
+        for (_, op, call) in self.open.remove(&client).unwrap_or_default() {
+            self.history.push(Operation::pending(client, call, op));
+        }
+    }
+
+    fn open(&self, client: usize) -> usize {
+        self.open.get(&client).map_or(0, VecDeque::len)
+    }
+
+    fn check(&self, budget: u64) -> Checked {
+        check(&self.parts.model, &self.sorted(), budget)
+    }
+
+    fn json_lines(&self) -> String {
+        self.sorted().to_json_lines()
+    }
+
+    fn timeline(&self, checked: &Checked, title: &str) -> String {
+        let history = self.sorted();
+        let stuck = checked.stuck();
+        let bars: Vec<Bar> = history
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Bar {
+                index: i,
+                client: o.client,
+                call: o.call,
+                ret: o.ret,
+                op: label(&o.op),
+                result: o.result.as_ref().map(label),
+                group: checked.group.contains(&i),
+                stuck: stuck.contains(&i),
+            })
+            .collect();
+        timeline(&bars, title, &checked.verdict.to_string())
+    }
+}
+
+/// A short label of a JSON value: strings bare, objects' and arrays' values joined by
+/// spaces, a flag set by its name (`{"f":"get","key":"a"}` is `get a`,
+/// `{"f":"set","key":"a","nx":true,"value":"1"}` is `set a nx 1`, `{"int":3}` is `3`).
+fn label<T: Serialize>(value: &T) -> String {
+    fn flat(v: &serde_json::Value, out: &mut Vec<String>) {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(items) => items.iter().for_each(|i| flat(i, out)),
+            // A flag that is set is its name; one that is not, nothing.
+            Value::Object(map) => map.iter().for_each(|(k, i)| match i {
+                Value::Bool(true) => out.push(k.clone()),
+                Value::Bool(false) => {}
+                i => flat(i, out),
+            }),
+            Value::Null => out.push("null".into()),
+            other => out.push(other.to_string()),
+        }
+    }
+    let mut parts = Vec::new();
+    if let Ok(v) = serde_json::to_value(value) {
+        flat(&v, &mut parts);
+    }
+    parts.join(" ")
+}
