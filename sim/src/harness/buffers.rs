@@ -4,12 +4,14 @@
 //! (`oversized`). Nothing is asked of the server: whatever it buffers, it first read.
 
 use super::options::Options;
+use super::reads::{ReadEnds, Sent};
 use crate::net::{Tap, Taps};
 use crate::oracle::{Oracle, Violations};
 use crate::transcript::{Actor, Transcript};
 use crate::window::Windows;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 /// Bytes past a declared limit a server may read before it can tell: one read's worth.
@@ -23,6 +25,8 @@ pub(super) struct Buffers {
     max_buffered: u64,
     transcript: Transcript,
     violations: Violations,
+    /// How the server's reads of well-behaved requests ended.
+    ends: Mutex<ReadEnds>,
 }
 
 /// One connection.
@@ -38,6 +42,8 @@ struct Held {
     stalled: u64,
     /// A violation was reported for it (one a connection).
     reported: bool,
+    /// The well-behaved requests sent on it.
+    sent: Sent,
 }
 
 impl Buffers {
@@ -54,7 +60,27 @@ impl Buffers {
             max_buffered: options.max_buffered as u64,
             transcript,
             violations,
+            ends: Mutex::default(),
         }
+    }
+
+    /// A well-behaved request went out on `local`'s connection as the bytes `span` of
+    /// what it carried, with seams at `seams`.
+    pub(super) fn sent(
+        &self,
+        local: SocketAddr,
+        span: Range<u64>,
+        seams: impl IntoIterator<Item = u64>,
+    ) {
+        let mut connections = self.connections.lock().expect("buffers lock");
+        if let Some(held) = connections.get_mut(&local) {
+            held.sent.request(span, seams);
+        }
+    }
+
+    /// How the server's reads of well-behaved requests ended, so far.
+    pub(super) fn read_ends(&self) -> ReadEnds {
+        *self.ends.lock().expect("read ends lock")
     }
 
     /// Client `id` connected from `local`; `oversized` if it sends an oversized request.
@@ -85,7 +111,12 @@ impl Buffers {
         let found = {
             let mut connections = self.connections.lock().expect("buffers lock");
             let held = connections.entry(key).or_default();
+            let before = held.read;
             held.read += n as u64;
+            held.sent.read(
+                before..held.read,
+                &mut self.ends.lock().expect("read ends lock"),
+            );
             held.stalled = if full { held.stalled + n as u64 } else { 0 };
             let found = if held.stalled > self.max_buffered {
                 Some((

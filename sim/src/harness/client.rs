@@ -240,6 +240,15 @@ impl Client {
             }
             sent += pending.len();
             self.shared.tally(|t| t.requests += pending.len() as u64);
+            let local = stream.local_addr();
+            for (_, at) in &pending {
+                // The batch's seams inside this request, as offsets on the connection.
+                let inside = seams
+                    .iter()
+                    .map(|&s| carried + s as u64)
+                    .filter(|s| at.contains(s));
+                self.shared.buffers.sent(local, at.clone(), inside);
+            }
             // A write that broke leaves the replies that came before it to be read and
             // judged: the first request with none is the one lost.
             carried += self

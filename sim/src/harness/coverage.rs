@@ -46,6 +46,21 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
         Seen::new("slow reads", t.slow_reads, played(Role::SlowReader)),
         Seen::new("quits", t.quits, played(Role::Quit)),
         Seen::new("bulk loads", t.bulk_loads, played(Role::BulkLoader)),
+        Seen::new(
+            "reads ending inside a request",
+            t.reads_inside,
+            played(Role::Normal) && (f.partial_read_chance > 0.0 || f.coalesce_chance > 0.0),
+        ),
+        Seen::new(
+            "reads ending at a seam",
+            t.reads_at_seams,
+            played(Role::Normal) && options.delivery.cut_at_boundaries > 0.0,
+        ),
+        Seen::new(
+            "reads across requests",
+            t.reads_across,
+            played(Role::Normal) && f.coalesce_chance > 0.0,
+        ),
         Seen::new("restarted clients", t.restarted, restart),
         Seen::new("histories unknown", t.histories_unknown, false),
     ];

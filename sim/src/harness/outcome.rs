@@ -41,6 +41,13 @@ pub struct Tally {
     pub quits: u64,
     /// Bulk loaders that got every reply of their upload.
     pub bulk_loads: u64,
+    /// Server reads of well-behaved requests that ended inside a request.
+    pub reads_inside: u64,
+    /// Of those, the ones that ended within a byte of a seam (a delimiter's or header's
+    /// edge, as the session marks them).
+    pub reads_at_seams: u64,
+    /// Server reads that took the end of one well-behaved request and bytes of the next.
+    pub reads_across: u64,
     /// Histories whose linearizability check ran out of its budget: neither passed nor
     /// failed.
     pub histories_unknown: u64,
@@ -64,6 +71,9 @@ impl Tally {
         self.slow_reads += other.slow_reads;
         self.quits += other.quits;
         self.bulk_loads += other.bulk_loads;
+        self.reads_inside += other.reads_inside;
+        self.reads_at_seams += other.reads_at_seams;
+        self.reads_across += other.reads_across;
         self.histories_unknown += other.histories_unknown;
     }
 }

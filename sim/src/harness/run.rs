@@ -276,6 +276,11 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
         on_drain: None,
     }
     .play();
+    let ends = shared.buffers.read_ends();
+    shared.tally(|t| {
+        (t.reads_inside, t.reads_at_seams, t.reads_across) =
+            (ends.inside, ends.at_seam, ends.across)
+    });
     let tally = *shared.tally.lock().expect("tally lock");
     if tally.clients_finished < running.len() as u64 && ran.error.is_none() {
         shared.violation(
