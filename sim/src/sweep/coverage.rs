@@ -85,8 +85,13 @@ impl Coverage {
             return;
         }
         self.seeds += 1;
-        for s in seen {
-            let item = match self.items.iter().position(|i| i.name == s.name) {
+        for (k, s) in seen.iter().enumerate() {
+            // Seeds of one sweep name the same rows in the same order: look there first.
+            let at = match self.items.get(k) {
+                Some(i) if i.name == s.name => Some(k),
+                _ => self.items.iter().position(|i| i.name == s.name),
+            };
+            let item = match at {
                 Some(i) => &mut self.items[i],
                 None => {
                     self.items.push(Covered {

@@ -142,10 +142,12 @@ pub fn print_merged(args: &MergeArgs) -> Result<std::process::ExitCode, String> 
 fn add(
     merged: &mut Merged,
     seen: &mut HashMap<(u64, u64), (SeedResult, String)>,
-    result: SeedResult,
+    mut result: SeedResult,
     at: String,
 ) {
     merged.results += 1;
+    // Counted below if the seed is new; no copy of the result keeps it.
+    let covered = std::mem::take(&mut result.seen);
     if result.passed() {
         merged.passed += 1;
     } else {
@@ -165,8 +167,8 @@ fn add(
     }
     match seen.get(&(result.seed, result.scenario)) {
         None => {
-            merged.coverage.add(&result.seen);
-            merged.without_coverage += usize::from(result.seen.is_empty());
+            merged.coverage.add(&covered);
+            merged.without_coverage += usize::from(covered.is_empty());
             seen.insert((result.seed, result.scenario), (result, at));
         }
         Some((first, first_at)) => {
