@@ -106,13 +106,10 @@ enum Cmd {
     },
     /// Merge the results files of many sweeps (`sweep --results FILE`: shards, machines,
     /// commits) into one summary: counts, failures by oracle, the slowest seeds, and any
-    /// seed of one scenario with two transcript hashes. Exit code 1 if any failed or
-    /// disagreed.
-    Merge {
-        /// The results files.
-        #[arg(required = true, value_name = "RESULTS")]
-        files: Vec<PathBuf>,
-    },
+    /// seed of one scenario with two transcript hashes, and the coverage table of the
+    /// seeds. Exit code 1 if any failed or disagreed (or, with --require-coverage, if
+    /// something asked for never happened).
+    Merge(framesim::sweep::MergeArgs),
     /// List the scenario presets and the server targets.
     List {
         /// Also write every preset (seed 0) to DIR/<name>.toml, to read or to start a
@@ -244,7 +241,7 @@ fn main() -> ExitCode {
             cuts,
         } => explore(&script, target, cuts),
         Cmd::ReplayFuzz { input, transcript } => replay_fuzz(&input, transcript),
-        Cmd::Merge { files } => framesim::sweep::print_merged(&files),
+        Cmd::Merge(merge_args) => framesim::sweep::print_merged(&merge_args),
         Cmd::List { files } => list(files.as_deref()),
     };
     done.unwrap_or_else(|e| {

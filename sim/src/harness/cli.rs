@@ -59,12 +59,9 @@ enum Command {
     /// Run many seeds on several threads; the lowest failing seed is reported.
     Sweep(SweepArgs),
     /// Merge the results files of many sweeps (`sweep --results FILE`) into one summary:
-    /// counts, failures by oracle, the slowest seeds, seeds with two transcript hashes.
-    Merge {
-        /// The results files.
-        #[arg(required = true, value_name = "RESULTS")]
-        files: Vec<PathBuf>,
-    },
+    /// counts, failures by oracle, the slowest seeds, seeds with two transcript hashes, the
+    /// coverage table of the seeds.
+    Merge(crate::sweep::MergeArgs),
     /// Shrink a failing seed to the fewest clients and smallest options that still fail.
     Shrink {
         /// The seed.
@@ -183,7 +180,7 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
         }
         Command::Check { seed } => check(&harness, &me, seed),
         Command::Sweep(args) => sweep(&harness, &me, &args),
-        Command::Merge { files } => crate::sweep::print_merged(&files).unwrap_or_else(|e| {
+        Command::Merge(args) => crate::sweep::print_merged(&args).unwrap_or_else(|e| {
             eprintln!("{e}");
             ExitCode::from(2)
         }),

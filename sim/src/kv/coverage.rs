@@ -1,7 +1,10 @@
 //! What one run of framesim's own world exercised, for a sweep's coverage: its
 //! transcript's counts and the server's counters, the faults and the restart marked wanted
 //! when the scenario asks for them. The server's counters are shown, not required: which
-//! of them a role reaches depends on the limits.
+//! of them a role reaches depends on the limits. `buffer filled to the limit` is a run in
+//! which a read left some connection holding exactly `max_buffered` bytes (the server
+//! never reads past it), from the server's high-water mark, which reads set: once a run at
+//! most, with an overflow or without one (a frame that ended at the limit).
 
 use crate::report::Report;
 use crate::sweep::{stream_faults, Seen};
@@ -21,7 +24,59 @@ pub fn seen(report: &Report) -> Vec<Seen> {
         Seen::new("idle timeouts", s.idle_timeouts, false),
         Seen::new("write timeouts", s.write_timeouts, false),
         Seen::new("overflows", s.overflows, false),
+        Seen::new("buffer filled to the limit", filled(report), false),
     ];
     seen.extend(stream_faults(c, f, restart));
     seen
+}
+
+/// 1 if a read of the run left a connection holding exactly `max_buffered` bytes, else 0.
+fn filled(report: &Report) -> u64 {
+    let limit = report.scenario.limits.max_buffered as u64;
+    u64::from(limit > 0 && report.stats.max_buffered == limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Preset, Scenario};
+    use crate::world::{run, RunOptions};
+
+    const ROW: &str = "buffer filled to the limit";
+
+    fn count(report: &Report) -> u64 {
+        let seen = seen(report);
+        seen.iter().find(|s| s.name == ROW).expect(ROW).count
+    }
+
+    fn adversarial(seed: u64) -> Report {
+        run(
+            &Scenario::preset(Preset::Adversarial, seed),
+            RunOptions::default(),
+        )
+    }
+
+    #[test]
+    fn a_read_that_fills_a_buffer_to_its_limit_is_counted_once_a_run() {
+        // Adversarial seed 6: a read filled a buffer to exactly max_buffered, and the frame
+        // in it ended there: the limit reached, no overflow.
+        let exact = adversarial(6);
+        assert_eq!(exact.stats.overflows, 0);
+        assert_eq!(
+            exact.stats.max_buffered,
+            exact.scenario.limits.max_buffered as u64
+        );
+        assert_eq!(count(&exact), 1);
+        // Under a limit one byte higher, the same high-water mark is not the limit.
+        let mut higher = exact.clone();
+        higher.scenario.limits.max_buffered += 1;
+        assert_eq!(count(&higher), 0);
+        // Not a copy of `overflows`: seed 15 overflows with what its decoder held, no
+        // read having filled the buffer.
+        let overflowed = adversarial(15);
+        assert!(overflowed.stats.overflows > 0);
+        assert_eq!(count(&overflowed), 0);
+        let quiet = run(&Scenario::preset(Preset::Small, 0), RunOptions::default());
+        assert_eq!(count(&quiet), 0);
+    }
 }

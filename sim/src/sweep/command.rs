@@ -63,8 +63,8 @@ pub struct SweepArgs {
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub max_failures: Option<usize>,
     /// Write one JSON line per seed to FILE, in seed order: seed, scenario hash, transcript
-    /// hash, verdict, oracle, failure, replay command, wall time (`framesim merge` reads
-    /// them).
+    /// hash, verdict, oracle, failure, replay command, wall time, coverage counts
+    /// (`framesim merge` reads them).
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
     /// Write the sweep as JUnit XML to FILE: a test case per failing seed, one for the rest.

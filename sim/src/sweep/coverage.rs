@@ -7,12 +7,17 @@
 
 use crate::net::Faults;
 use crate::transcript::Counts;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
-/// One thing a seed counted: how often it happened in that seed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One thing a seed counted: how often it happened in that seed. In a results file it is
+/// `["partial reads",3,true]`: name, count, wanted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Row", into = "Row")]
 pub struct Seen {
-    /// What happened, in words: `oversized refused`, `partial reads`.
-    pub name: &'static str,
+    /// What happened, in words: `oversized refused`, `partial reads` (a name read back
+    /// from a results file is owned).
+    pub name: Cow<'static, str>,
     /// How often it happened in the seed.
     pub count: u64,
     /// The options asked for it (a role with clients, a fault with a chance above 0): a
@@ -24,6 +29,19 @@ impl Seen {
     /// `name` happened `count` times; `wanted` when the options asked for it.
     pub fn new(name: &'static str, count: u64, wanted: bool) -> Self {
         Seen {
+            name: Cow::Borrowed(name),
+            count,
+            wanted,
+        }
+    }
+}
+
+/// A [`Seen`] as a results file holds it: name, count, wanted.
+type Row = (Cow<'static, str>, u64, bool);
+
+impl From<Row> for Seen {
+    fn from((name, count, wanted): Row) -> Self {
+        Seen {
             name,
             count,
             wanted,
@@ -31,11 +49,17 @@ impl Seen {
     }
 }
 
+impl From<Seen> for Row {
+    fn from(seen: Seen) -> Self {
+        (seen.name, seen.count, seen.wanted)
+    }
+}
+
 /// One line of the coverage table: a thing over the whole sweep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Covered {
     /// What happened.
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// How often, over every seed.
     pub count: u64,
     /// In how many seeds it happened at least once.
@@ -61,12 +85,17 @@ impl Coverage {
             return;
         }
         self.seeds += 1;
-        for s in seen {
-            let item = match self.items.iter().position(|i| i.name == s.name) {
+        for (k, s) in seen.iter().enumerate() {
+            // Seeds of one sweep name the same rows in the same order: look there first.
+            let at = match self.items.get(k) {
+                Some(i) if i.name == s.name => Some(k),
+                _ => self.items.iter().position(|i| i.name == s.name),
+            };
+            let item = match at {
                 Some(i) => &mut self.items[i],
                 None => {
                     self.items.push(Covered {
-                        name: s.name,
+                        name: s.name.clone(),
                         count: 0,
                         seeds: 0,
                         wanted: false,
@@ -86,11 +115,11 @@ impl Coverage {
     }
 
     /// What the options asked for and never happened, in table order.
-    pub fn dead(&self) -> Vec<&'static str> {
+    pub fn dead(&self) -> Vec<String> {
         self.items
             .iter()
             .filter(|i| i.wanted && i.count == 0)
-            .map(|i| i.name)
+            .map(|i| i.name.to_string())
             .collect()
     }
 

@@ -92,7 +92,7 @@ pub struct Swept {
     pub coverage: Coverage,
     /// What the sweep was required to exercise and never did (`--require-coverage`):
     /// the sweep fails for it.
-    pub uncovered: Vec<&'static str>,
+    pub uncovered: Vec<String>,
 }
 
 impl Swept {

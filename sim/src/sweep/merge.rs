@@ -1,8 +1,11 @@
 //! `merge`: the results files of many sweeps (shards, machines, commits) as one summary:
 //! counts, failures grouped by oracle, the slowest seeds, and determinism across them: the
-//! same seed of the same scenario with two transcript hashes is a divergence.
+//! same seed of the same scenario with two transcript hashes is a divergence; and the
+//! coverage the seeds carry, added up as one sweep adds it.
 
+use super::coverage::Coverage;
 use super::result::SeedResult;
+use clap::Args;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -41,6 +44,12 @@ pub struct Merged {
     pub rerun: usize,
     /// Seeds of one scenario with two transcript hashes.
     pub divergences: Vec<Disagreement>,
+    /// What the distinct seeds exercised, added up as a sweep adds it (a seed found in two
+    /// files counts once, as first found).
+    pub coverage: Coverage,
+    /// Distinct seeds whose line carries no coverage (a results file written before lines
+    /// carried it, or a run that counted nothing).
+    pub without_coverage: usize,
 }
 
 impl Merged {
@@ -52,6 +61,18 @@ impl Merged {
     /// Nothing failed and nothing diverged.
     pub fn passed_all(&self) -> bool {
         self.failed() == 0 && self.divergences.is_empty()
+    }
+
+    /// `Err` naming everything some seed's options asked for that never happened in any
+    /// seed (as [`Coverage::required`]), or saying that no result carries coverage.
+    pub fn required(&self) -> Result<(), String> {
+        if self.coverage.seeds == 0 {
+            return Err(
+                "coverage: none of these results carries coverage counts, so none can be required"
+                    .into(),
+            );
+        }
+        self.coverage.required()
     }
 }
 
@@ -85,12 +106,33 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, String> {
     Ok(merged)
 }
 
-/// `merge` of every command line: prints the merge of `files`; exit code 1 if anything
-/// failed or disagreed.
-pub fn print_merged(files: &[PathBuf]) -> Result<std::process::ExitCode, String> {
-    let merged = merge(files)?;
+/// The arguments of the `merge` subcommand of every command line.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The results files.
+    #[arg(required = true, value_name = "RESULTS")]
+    pub files: Vec<PathBuf>,
+    /// Fail (exit code 1) if a fault, role or situation some seed's options asked for never
+    /// happened in any seed of the files, naming each, as `sweep --require-coverage` does;
+    /// results that carry no coverage fail it too.
+    #[arg(long)]
+    pub require_coverage: bool,
+}
+
+/// `merge` of every command line: prints the merge of the files; exit code 1 if anything
+/// failed or disagreed, or if coverage was required and something asked for never
+/// happened.
+pub fn print_merged(args: &MergeArgs) -> Result<std::process::ExitCode, String> {
+    let merged = merge(&args.files)?;
     println!("{merged}");
-    Ok(if merged.passed_all() {
+    let covered = !args.require_coverage || {
+        let required = merged.required();
+        if let Err(e) = &required {
+            println!("{e} (--require-coverage)");
+        }
+        required.is_ok()
+    };
+    Ok(if merged.passed_all() && covered {
         std::process::ExitCode::SUCCESS
     } else {
         std::process::ExitCode::FAILURE
@@ -100,10 +142,12 @@ pub fn print_merged(files: &[PathBuf]) -> Result<std::process::ExitCode, String>
 fn add(
     merged: &mut Merged,
     seen: &mut HashMap<(u64, u64), (SeedResult, String)>,
-    result: SeedResult,
+    mut result: SeedResult,
     at: String,
 ) {
     merged.results += 1;
+    // Counted below if the seed is new; no copy of the result keeps it.
+    let covered = std::mem::take(&mut result.seen);
     if result.passed() {
         merged.passed += 1;
     } else {
@@ -123,6 +167,8 @@ fn add(
     }
     match seen.get(&(result.seed, result.scenario)) {
         None => {
+            merged.coverage.add(&covered);
+            merged.without_coverage += usize::from(covered.is_empty());
             seen.insert((result.seed, result.scenario), (result, at));
         }
         Some((first, first_at)) => {
@@ -192,7 +238,18 @@ impl fmt::Display for Merged {
                 a.seed, a.scenario, a.hash, b.hash, a.replay
             )?;
         }
-        Ok(())
+        match (self.coverage.seeds, self.without_coverage) {
+            (0, _) => write!(
+                f,
+                "\ncoverage: none (no result carries coverage counts: a results file written before they were recorded, or runs that counted nothing)"
+            ),
+            (_, 0) => write!(f, "\n{}", self.coverage.table()),
+            (_, n) => write!(
+                f,
+                "\n{}\n  ({n} seeds carry no coverage counts and are not in the table)",
+                self.coverage.table()
+            ),
+        }
     }
 }
 
@@ -286,6 +343,73 @@ mod tests {
         );
         assert!(!m.passed_all());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn covered(seed: u64, partial: u64, oversized: u64) -> String {
+        use crate::sweep::Seen;
+        let r = SeedResult::pass(seed, 7, seed, format!("replay {seed}")).seeing(vec![
+            Seen::new("partial reads", partial, true),
+            Seen::new("oversized refused", oversized, true),
+            Seen::new("parks", 1, false),
+        ]);
+        serde_json::to_string(&r).unwrap()
+    }
+
+    #[test]
+    fn coverage_adds_up_across_files_once_a_seed_and_names_what_never_happened() {
+        let (dir, paths) = files(
+            "coverage",
+            &[
+                vec![covered(0, 3, 0), covered(2, 0, 0)],
+                vec![covered(1, 4, 0), covered(2, 0, 0)],
+            ],
+        );
+        let m = merge(&paths).unwrap();
+        let mut one = Coverage::default();
+        for (seed, partial) in [(0, 3), (2, 0), (1, 4)] {
+            let r: SeedResult = serde_json::from_str(&covered(seed, partial, 0)).unwrap();
+            one.add(&r.seen);
+        }
+        assert_eq!(m.coverage, one, "seed 2, in both files, counts once");
+        assert_eq!(m.coverage.seeds, 3);
+        assert_eq!(m.coverage.count("partial reads"), Some(7));
+        assert_eq!(m.coverage.count("parks"), Some(3));
+        assert_eq!(m.without_coverage, 0);
+        assert_eq!(
+            m.required().unwrap_err(),
+            "coverage: never happened in 3 seeds: oversized refused"
+        );
+        let text = m.to_string();
+        assert!(text.ends_with(&one.table()), "{text}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn results_without_coverage_read_and_say_so() {
+        let (dir, paths) = files(
+            "old",
+            &[vec![
+                line(0, 1, None, 1),
+                "{\"seed\":1,\"scenario\":\"0000000000000007\",\"hash\":\"0000000000000002\",\"verdict\":\"pass\",\"replay\":\"r\"}".into(),
+            ]],
+        );
+        let m = merge(&paths).unwrap();
+        assert_eq!((m.results, m.coverage.seeds, m.without_coverage), (2, 0, 2));
+        assert!(m.passed_all());
+        let text = m.to_string();
+        assert!(text.ends_with("coverage: none (no result carries coverage counts: a results file written before they were recorded, or runs that counted nothing)"), "{text}");
+        assert!(m
+            .required()
+            .unwrap_err()
+            .contains("none of these results carries coverage"));
+        let (dir2, paths2) = files("mixed", &[vec![line(0, 1, None, 1), covered(1, 1, 1)]]);
+        let m = merge(&paths2).unwrap();
+        assert_eq!(m.required(), Ok(()));
+        assert!(m
+            .to_string()
+            .ends_with("\n  (1 seeds carry no coverage counts and are not in the table)"));
+        std::fs::remove_dir_all(dir).unwrap();
+        std::fs::remove_dir_all(dir2).unwrap();
     }
 
     #[test]

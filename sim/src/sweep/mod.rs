@@ -42,7 +42,7 @@ pub use coverage::{Coverage, Covered, Seen};
 pub use engine::{Ended, Plan, Swept, Watch};
 pub use failures::Failures;
 pub use junit::junit;
-pub use merge::{merge, print_merged, Disagreement, Merged};
+pub use merge::{merge, print_merged, Disagreement, MergeArgs, Merged};
 pub use recheck::{recheck, Recheck};
 pub use result::{oracle_of, stable_hash, SeedResult, Verdict};
 pub use results::ResultsFile;

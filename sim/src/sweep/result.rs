@@ -48,9 +48,10 @@ pub struct SeedResult {
     /// Wall time of the seed, both runs included, in milliseconds.
     #[serde(default)]
     pub wall_ms: u64,
-    /// What the seed's (first) run exercised, for the sweep's coverage; not written to a
-    /// results file.
-    #[serde(skip)]
+    /// What the seed's (first) run exercised, for the sweep's coverage: `merge` adds these
+    /// up as the sweep does. Absent from a line without coverage (a results file of an
+    /// older framesim, or a run that counted nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seen: Vec<Seen>,
 }
 
