@@ -57,7 +57,9 @@ pub enum Oracle {
     StalledReader,
     /// No well-behaved client is closed by the server while it waits for replies: only
     /// misbehaving clients may be cut, each for its documented reason; under the harness,
-    /// a request of exactly the declared `max_request` is answered.
+    /// a request of exactly the declared `max_request` is answered (not closed, not refused
+    /// with an error), and a bulk loader, every request within `request_budget` of its
+    /// first byte, is never cut however long its upload lasts.
     WrongfulClose,
     /// A request that never ends is cut (buffer limit, line limit or frame deadline) before
     /// it costs more than `max_buffered` and one read, and never answered.
