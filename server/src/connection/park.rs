@@ -610,9 +610,11 @@ mod epoll {
             }
             // SAFETY: `fd` was just opened and nothing else owns it.
             let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            // SAFETY: the `AsyncFd` owns the descriptor, which is neither replaced nor closed
-            // while registered.
-            let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE)? };
+            // Deprecated in tokio 1.53 for types that do not own their descriptor (its
+            // replacement, `register_with_interest`, is newer than the tokio this workspace
+            // asks for); an `OwnedFd` does.
+            #[allow(deprecated)]
+            let fd = AsyncFd::with_interest(fd, Interest::READABLE)?;
             Ok(Epoll(fd))
         }
 
