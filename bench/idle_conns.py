@@ -1,16 +1,29 @@
 #!/usr/bin/env python3
 """Memory per idle connection: RSS delta of a server process / connections held open.
 
-Opens COUNT TCP connections to the server from this (separate) process, then sends one
-request on each and reads its whole reply, and holds them all. The server's VmRSS (from
-/proc/PID/status) is read before, after the connections are open, and after one request
-each; the result is one line of JSON:
+Opens COUNT TCP connections to the server from this (separate) process and holds them;
+the server's VmRSS (from /proc/PID/status) is read before and after. Arrival patterns
+(--pattern):
 
-    {"server": ..., "conns": 10000, "rss_before_kb": ..., "rss_connected_kb": ...,
-     "rss_after_request_kb": ..., "bytes_per_conn_idle": ..., "bytes_per_conn_after_request": ...}
+  idle-then-request  (default) all connect; RSS read; then one request on each, every
+                     reply read; RSS read again.
+  silent             all connect and never speak; RSS read.
+  burst              each client sends one request as soon as it is connected (10,000
+                     requests arrive with their connections), every reply read, then
+                     they stay idle; RSS read.
+
+Each reading is taken --settle seconds after the step before it (after the last reply).
+The result is one line of JSON:
+
+    {"server": ..., "pattern": ..., "conns": 10000, "rss_before_kb": ...,
+     "rss_connected_kb": ..., "rss_after_request_kb": ..., "bytes_per_conn_idle": ...,
+     "bytes_per_conn_after_request": ...}
+
+(a figure a pattern does not measure is null; for burst, "rss_peak_kb" is the RSS right
+after the last reply).
 
 Usage: idle_conns.py --port 7380 --pid 1234 --proto resp|http [--count 10000] [--name x]
-                     [--settle 3]
+                     [--settle 3] [--pattern idle-then-request|silent|burst]
 
 --settle: seconds to wait before each RSS reading (1). framesim-server parks a connection
 that has had nothing in progress for 1 s and gives the memory its tasks freed back to the
@@ -69,12 +82,24 @@ def connect_all(host, port, count):
     return conns
 
 
-def request_all(conns, request, reply_end):
-    """Sends `request` on every connection, then reads until each reply ends with `reply_end`."""
+def connect_and_send_all(host, port, count, request):
+    """Opens `count` connections, sending `request` on each as soon as it is connected."""
+    conns = []
+    for _ in range(count):
+        (s,) = connect_all(host, port, 1)
+        s.sendall(request)
+        conns.append(s)
+    return conns
+
+
+def request_all(conns, request, reply_end, sent=False):
+    """Sends `request` on every connection (unless `sent`), then reads until each reply ends
+    with `reply_end`."""
     sel = selectors.DefaultSelector()
     pending = {}
     for s in conns:
-        s.sendall(request)
+        if not sent:
+            s.sendall(request)
         s.setblocking(False)
         sel.register(s, selectors.EVENT_READ)
         pending[s] = b""
@@ -104,6 +129,8 @@ def main():
     ap.add_argument("--name", default="server")
     ap.add_argument("--hold", action="store_true", help="only open, ask once, hold")
     ap.add_argument("--settle", type=float, default=1.0, help="seconds before each reading")
+    ap.add_argument("--pattern", choices=["idle-then-request", "silent", "burst"],
+                    default="idle-then-request", help="how the connections arrive (see above)")
     args = ap.parse_args()
     global SETTLE
     SETTLE = args.settle
@@ -133,20 +160,30 @@ def main():
     settle()
 
     before = rss_kb(args.pid)
-    conns = connect_all(args.host, args.port, args.count)
-    settle()
-    connected = rss_kb(args.pid)
-    request_all(conns, request, reply_end)
-    settle()
-    after = rss_kb(args.pid)
-    per = lambda kb: round((kb - before) * 1024 / args.count)
+    connected = after = peak = None
+    if args.pattern == "burst":
+        conns = connect_and_send_all(args.host, args.port, args.count, request)
+        request_all(conns, request, reply_end, sent=True)
+        peak = rss_kb(args.pid)
+    else:
+        conns = connect_all(args.host, args.port, args.count)
+        settle()
+        connected = rss_kb(args.pid)
+    if args.pattern == "idle-then-request":
+        request_all(conns, request, reply_end)
+    if args.pattern != "silent":
+        settle()
+        after = rss_kb(args.pid)
+    per = lambda kb: None if kb is None else round((kb - before) * 1024 / args.count)
     print(json.dumps({
         "server": args.name,
+        "pattern": args.pattern,
         "conns": args.count,
         "settle_s": args.settle,
         "rss_before_kb": before,
         "rss_connected_kb": connected,
         "rss_after_request_kb": after,
+        "rss_peak_kb": peak,
         "bytes_per_conn_idle": per(connected),
         "bytes_per_conn_after_request": per(after),
     }))

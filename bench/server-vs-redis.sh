@@ -6,13 +6,16 @@
 #     medians of REPS repetitions with the two servers alternated;
 #  2. memory per idle connection: bench/idle_conns.py (another process) opens 10,000
 #     connections, sends one request on each, holds them; RSS delta / connections for
-#     framesim-server, redis-server and nginx (one keep-alive GET per connection).
+#     framesim-server, redis-server and nginx (one keep-alive GET per connection). Two
+#     arrival patterns, each on a fresh server: all connect, then each sends one request
+#     (idle-then-request: read once idle and once after the requests), and each sends its
+#     request as soon as it is connected (burst).
 #
 # Installs redis-server, redis-tools and nginx with apt-get when missing. Knobs (env):
 #   N_C50 N_C1000 N_C10000   requests per redis-benchmark test in each row
 #   REPS                     repetitions per row, servers alternated; medians (3)
 #   CONNS                    connections for the memory measurement (10000)
-#   SETTLE                   seconds before each RSS reading (3: framesim-server parks a
+#   SETTLE                   seconds before each RSS reading (5: framesim-server parks a
 #                            connection after 1 s of nothing and frees its task's memory
 #                            to the system a second later)
 #   ONLY=throughput|memory   run one part
@@ -29,7 +32,7 @@ N_C1000=${N_C1000:-3000000}
 N_C10000=${N_C10000:-200000}
 REPS=${REPS:-3}
 CONNS=${CONNS:-10000}
-SETTLE=${SETTLE:-3}
+SETTLE=${SETTLE:-5}
 ONLY=${ONLY:-all}
 
 # 10,000 clients, 10,000 server sockets, a few spare.
@@ -154,28 +157,37 @@ fi
 if [[ $ONLY != throughput ]]; then
     # Fresh servers: memory freed by the load above would otherwise be reused.
     results=()
-    start_framesim
-    results+=("$(python3 bench/idle_conns.py --port "$FRAMESIM_PORT" --pid "$FRAMESIM_PID" \
-        --proto resp --count "$CONNS" --settle "$SETTLE" --name framesim-server)")
-    stop "$FRAMESIM_PID"
-    start_redis
-    results+=("$(python3 bench/idle_conns.py --port "$REDIS_PORT" --pid "$REDIS_PID" \
-        --proto resp --count "$CONNS" --settle "$SETTLE" --name redis-server)")
-    stop "$REDIS_PID"
-    start_nginx
-    results+=("$(python3 bench/idle_conns.py --port "$NGINX_PORT" --pid "$NGINX_WORKER" \
-        --proto http --count "$CONNS" --settle "$SETTLE" --name nginx)")
-    stop "$NGINX_PID"
+    for pattern in idle-then-request burst; do
+        start_framesim
+        results+=("$(python3 bench/idle_conns.py --port "$FRAMESIM_PORT" --pid "$FRAMESIM_PID" \
+            --proto resp --count "$CONNS" --settle "$SETTLE" --pattern "$pattern" \
+            --name framesim-server)")
+        stop "$FRAMESIM_PID"
+        start_redis
+        results+=("$(python3 bench/idle_conns.py --port "$REDIS_PORT" --pid "$REDIS_PID" \
+            --proto resp --count "$CONNS" --settle "$SETTLE" --pattern "$pattern" \
+            --name redis-server)")
+        stop "$REDIS_PID"
+        start_nginx
+        results+=("$(python3 bench/idle_conns.py --port "$NGINX_PORT" --pid "$NGINX_WORKER" \
+            --proto http --count "$CONNS" --settle "$SETTLE" --pattern "$pattern" --name nginx)")
+        stop "$NGINX_PID"
+    done
     echo
     echo "## memory per idle connection, $CONNS connections (RSS delta / connections, read ${SETTLE} s after)"
     echo
-    echo "| server | RSS before | connected | after one request each | bytes/conn idle | bytes/conn after one request |"
-    echo "|---|---|---|---|---|---|"
+    echo "| server | RSS before | connected | after one request each | burst: RSS at the last reply | burst: RSS after | bytes/conn idle | bytes/conn after one request | bytes/conn after a burst |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${results[@]}" | python3 -c '
 import json, sys
+rows = {}
 for line in sys.stdin:
     r = json.loads(line)
-    print("| %s | %d kB | %d kB | %d kB | %d | %d |" % (r["server"], r["rss_before_kb"],
-          r["rss_connected_kb"], r["rss_after_request_kb"], r["bytes_per_conn_idle"],
-          r["bytes_per_conn_after_request"]))'
+    rows.setdefault(r["server"], {})[r["pattern"]] = r
+for server, p in rows.items():
+    a, b = p["idle-then-request"], p["burst"]
+    print("| %s | %d kB | %d kB | %d kB | %d kB | %d kB | %d | %d | %d |" % (server,
+          a["rss_before_kb"], a["rss_connected_kb"], a["rss_after_request_kb"],
+          b["rss_peak_kb"], b["rss_after_request_kb"], a["bytes_per_conn_idle"],
+          a["bytes_per_conn_after_request"], b["bytes_per_conn_after_request"]))'
 fi

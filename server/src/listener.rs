@@ -1,4 +1,5 @@
 use std::future::Future;
+use std::io;
 
 /// A [`framesim_listener::Listener`] [`serve`](crate::serve) accepts from, with what it does
 /// when the process runs out of file descriptors. Real TCP ([`tokio::net::TcpListener`])
@@ -17,9 +18,39 @@ pub trait Listener: framesim_listener::Listener {
         let _ = reply;
         std::future::ready(false)
     }
+
+    /// Whether an idle connection's stream may leave the runtime while it is parked
+    /// ([`detach`](Listener::detach) and [`attach`](Listener::attach) work). Real TCP on
+    /// Linux: yes, and a parked connection then costs the runtime nothing (no registration
+    /// with its I/O driver); the default: no, the parking lot holds the stream itself.
+    const DETACHES: bool = false;
+
+    /// Takes a stream off the runtime's I/O driver, as a plain non-blocking socket for the
+    /// parking lot to watch. Called only when [`DETACHES`](Listener::DETACHES).
+    fn detach(stream: Self::Stream) -> io::Result<std::net::TcpStream> {
+        drop(stream);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Gives a socket [`detach`](Listener::detach) returned back to the runtime.
+    fn attach(socket: std::net::TcpStream) -> io::Result<Self::Stream> {
+        drop(socket);
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 impl Listener for tokio::net::TcpListener {
+    #[cfg(target_os = "linux")]
+    const DETACHES: bool = true;
+
+    fn detach(stream: tokio::net::TcpStream) -> io::Result<std::net::TcpStream> {
+        stream.into_std()
+    }
+
+    fn attach(socket: std::net::TcpStream) -> io::Result<tokio::net::TcpStream> {
+        tokio::net::TcpStream::from_std(socket)
+    }
+
     fn keep_reserve(&mut self) {
         crate::fd_budget::keep_reserve();
     }

@@ -1,7 +1,7 @@
 //! The accept loop: one task per busy connection, a parking lot for idle ones, refusals past
 //! `max_connections`, graceful shutdown.
 
-use crate::connection::park::{self, Dock, Lot, Parked};
+use crate::connection::park::{self, Detacher, Dock, Lot, Parked};
 use crate::connection::task;
 use crate::fd_budget;
 use crate::protocol::ReplyEncoder;
@@ -85,7 +85,12 @@ where
         dock: dock.clone(),
     });
     let config = &shared.config;
-    let mut lot = Lot::new(dock, config.limits.max_buffered, stats.clone());
+    // Real TCP: parked connections leave the runtime (see `connection::park`).
+    let detacher = L::DETACHES.then_some(Detacher {
+        detach: L::detach,
+        attach: L::attach,
+    });
+    let mut lot = Lot::new(dock, config.limits.max_buffered, stats.clone(), detacher);
     let mut refusal = BytesMut::new();
     ReplyEncoder::new(&config.framing).encode(&Reply::error(MAX_CLIENTS), &mut refusal);
     let refusal = refusal.freeze();

@@ -300,3 +300,56 @@ async fn accept_errors_back_off_and_the_loop_goes_on() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+/// On real TCP a parked connection leaves the runtime (the lot holds the bare socket and
+/// watches it itself): it is served again when it speaks, a request split around the
+/// wake-up is whole, a silent one is closed at its idle timeout, the rest at shutdown.
+#[tokio::test]
+async fn parked_sockets_are_served_expired_and_closed_at_shutdown() {
+    let server = Server::start(Config {
+        park_after: Some(Duration::from_millis(20)),
+        limits: Limits {
+            idle_timeout: Duration::from_secs(1),
+            ..Limits::default()
+        },
+        ..config()
+    })
+    .await;
+    let mut quiet = server.client().await;
+    let mut busy = server.client().await;
+    server
+        .wait_for("both parked", |s| s.connections_parked == 2)
+        .await;
+    assert_eq!(busy.call(&["SET", "k", "v"]).await, Reply::ok());
+    // Parked again after its request: a request split across the wake-up.
+    server
+        .wait_for("parked after the request", |s| {
+            s.connections_parked == 2 && s.parks == 3
+        })
+        .await;
+    let get = busy.encode(&["GET", "k"]);
+    busy.send(&get[..3]).await;
+    busy.stream.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    busy.send(&get[3..]).await;
+    assert_eq!(busy.reply().await, Some(Reply::bulk("v")));
+    // The quiet one reaches its idle deadline while parked; the busy one keeps asking.
+    for _ in 0..200 {
+        if server.stats().idle_timeouts > 0 {
+            break;
+        }
+        assert_eq!(busy.call(&["PING"]).await, Reply::Simple("PONG".into()));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(quiet.closed().await);
+    let s = server.stats();
+    assert_eq!((s.connections_open, s.idle_timeouts), (1, 1));
+    server
+        .wait_for("parked once more", |s| s.connections_parked == 1)
+        .await;
+    let stats = server.stats.clone();
+    server.shutdown().await;
+    assert!(busy.closed().await);
+    let s = stats.snapshot();
+    assert_eq!((s.connections_open, s.connections_parked), (0, 0));
+}
