@@ -12,8 +12,8 @@ impl Options {
     /// The options seed `seed` runs with: these, or with [`swarm`](Options::swarm) on,
     /// options drawn from the seed within these (swarm off in them, so they replay as
     /// they are). Drawn within means: no more clients, no more clients of a role, no
-    /// higher chance of a fault, no deeper pipeline, no longer gaps than these; chunks
-    /// from a byte to whole requests. Every limit, bound and timeout is kept.
+    /// higher chance of a fault, no deeper pipeline, no longer gaps, no smaller chunks than
+    /// these (up to whole requests). Every limit, bound and timeout is kept.
     ///
     /// ```
     /// use framesim::harness::Options;
@@ -65,14 +65,10 @@ impl Options {
             *chance = within(c, *chance);
         }
         let d = &mut o.delivery;
-        d.max_chunk = c.pick(&[
-            1,
-            4,
-            d.max_chunk,
-            d.max_chunk.saturating_mul(8),
-            4096,
-            usize::MAX,
-        ]);
+        // Never smaller chunks than the test's: a byte at a time is `byte_at_a_time`'s, which
+        // spares large requests.
+        let most = d.max_chunk;
+        d.max_chunk = c.pick(&[most, most.saturating_mul(8), most.max(4096), usize::MAX]);
         d.byte_at_a_time = within(c, d.byte_at_a_time);
         d.cut_at_boundaries = within(c, d.cut_at_boundaries);
         d.pipeline = c.int(1..=d.pipeline.max(1) as u64) as usize;
