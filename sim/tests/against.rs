@@ -118,23 +118,7 @@ fn framesim_server_passes_the_hostile_scenario_over_loopback() {
 
 #[test]
 fn redis_server_passes_the_small_scenario_and_keeps_a_slowloris() {
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut redis = Server(
-        Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (Debian package redis-server; .ci/run installs it)"),
-    );
-    wait_for(addr, &mut redis);
+    let (_redis, addr) = redis();
     let small = Scenario::preset(Preset::Small, 5);
     let report = against::run(&small, addr, true);
     assert!(report.passed(), "{}", report.failure());

@@ -14,15 +14,11 @@ mod restarts;
 #[path = "linearizable/serving.rs"]
 mod serving;
 
-use bytes::BytesMut;
 use framesim::harness::{ContentionWorkload, Harness, Listener, Options, Shutdown};
 use framesim::Oracle;
-use framesim_server::framing::Decoder;
-use framesim_server::protocol::{Framing, ReplyEncoder, RequestDecoder};
-use framesim_server::{serve, Command, Config, Kv, Limits, Reply, Service, Stats};
+use framesim_server::{serve, Command, Config, Kv, Reply, Stats};
 use std::rc::Rc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Gentle options, one request at a time per client.
 pub(crate) fn options() -> Options {
@@ -83,48 +79,27 @@ fn framesims_server_is_linearizable_over_shared_keys() {
 
 /// framesim's store, but INCR is a GET, an await, then a SET: two clients' INCRs that
 /// meet in the await both write the same number.
-pub(crate) async fn lost_update(mut listener: Listener, shutdown: Shutdown) {
-    let kv = Rc::new(Kv::new());
-    let serving = async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let kv = kv.clone();
-            tokio::task::spawn_local(async move {
-                let mut decoder = RequestDecoder::new(&Framing::Resp, &Limits::default());
-                let encoder = ReplyEncoder::new(&Framing::Resp);
-                let mut buf = BytesMut::new();
-                while matches!(stream.read_buf(&mut buf).await, Ok(n) if n > 0) {
-                    let mut out = BytesMut::new();
-                    while let Ok(Some(cmd)) = decoder.decode(&mut buf) {
-                        let reply = if cmd.name() == "INCR" && cmd.args.len() == 2 {
-                            let key = cmd.args[1].clone();
-                            let old = kv.call(Command::new([b"GET".to_vec(), key.to_vec()])).reply;
-                            tokio::time::sleep(Duration::from_millis(1)).await;
-                            let n = match old {
-                                Reply::Bulk(v) => String::from_utf8_lossy(&v).parse().unwrap_or(0),
-                                _ => 0,
-                            } + 1i64;
-                            kv.call(Command::new([
-                                b"SET".to_vec(),
-                                key.to_vec(),
-                                n.to_string().into_bytes(),
-                            ]));
-                            Reply::Integer(n)
-                        } else {
-                            kv.call(cmd).reply
-                        };
-                        encoder.encode(&reply, &mut out);
-                    }
-                    if stream.write_all(&out).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    };
-    tokio::select! {
-        _ = serving => {}
-        _ = shutdown => {}
-    }
+pub(crate) async fn lost_update(listener: Listener, shutdown: Shutdown) {
+    let handler: serving::Handler = Rc::new(|kv, _, cmd| {
+        Box::pin(async move {
+            if cmd.name() != "INCR" || cmd.args.len() != 2 {
+                return serving::call(&kv, cmd);
+            }
+            let key = cmd.args[1].clone();
+            let old = serving::call(&kv, Command::new([b"GET".to_vec(), key.to_vec()]));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let n = match old {
+                Reply::Bulk(v) => String::from_utf8_lossy(&v).parse().unwrap_or(0),
+                _ => 0,
+            } + 1i64;
+            serving::call(
+                &kv,
+                Command::new([b"SET".to_vec(), key.to_vec(), n.to_string().into_bytes()]),
+            );
+            Reply::Integer(n)
+        })
+    });
+    serving::serve_with(listener, shutdown, handler).await
 }
 
 #[test]
