@@ -32,20 +32,19 @@ impl Client {
         let (wait, most) = (o.reply_timeout, o.max_requests.unwrap_or(MOST));
         let budget = o.request_budget;
         let pause = (budget / (CUTS as u32)).max(Duration::from_millis(1));
-        let deadline = o.roles.slowloris_bound;
-        // Enough requests (about two pauses each) that the pauses add up to one and a half
-        // deadlines.
-        let wanted = (deadline.as_nanos() * 3 / (pause.as_nanos() * 4)) as usize;
-        let count = wanted.clamp(4, MOST).min(most);
+        // Requests until the pauses add up to a fifth more than the deadline.
+        let upload = o.roles.slowloris_bound + o.roles.slowloris_bound / 5;
         let mut pending = VecDeque::new();
-        let (mut wire, mut ends) = (BytesMut::new(), Vec::new());
-        for _ in 0..count {
+        let (mut wire, mut ends, mut cuts) = (BytesMut::new(), Vec::new(), Vec::new());
+        while pending.len() < most.min(MOST) && pause * (cuts.len() as u32) < upload {
             let Some(request) = self.session.next_request(&mut self.work) else {
                 break;
             };
             self.asking(&request);
+            let start = wire.len();
             wire.extend_from_slice(&request.bytes);
             ends.push(wire.len());
+            self.cut_inside(start..wire.len(), &mut cuts);
             pending.push_back(request);
         }
         if pending.is_empty() {
@@ -53,7 +52,6 @@ impl Client {
         }
         self.shared.tally(|t| t.requests += pending.len() as u64);
         let wire = wire.freeze();
-        let cuts = self.cuts(&ends);
         let span = pause * cuts.len() as u32;
         self.note(format!(
             "bulk loader: {} request(s), {} bytes in {} chunks, {pause:?} apart ({span:?} in all, each request within {budget:?} of its first byte)",
@@ -135,24 +133,19 @@ impl Client {
         }
     }
 
-    /// Where the upload of requests ending at `ends` is cut: 1..=[`CUTS`] places inside
-    /// each request of two bytes or more, never at a request's end.
-    fn cuts(&mut self, ends: &[usize]) -> Vec<usize> {
-        let mut cuts = Vec::new();
-        let mut start = 0;
-        for &end in ends {
-            let inside = end - start - 1;
-            if inside > 0 {
-                let mut here: Vec<usize> = (0..self.delivery.random_range(1..=CUTS.min(inside)))
-                    .map(|_| start + 1 + self.delivery.random_range(0..inside))
-                    .collect();
-                here.sort_unstable();
-                here.dedup();
-                cuts.extend(here);
-            }
-            start = end;
+    /// Where the request at `span` of the upload is cut: 1..=[`CUTS`] places inside it if it
+    /// has two bytes or more, never at its ends; added to `cuts`.
+    fn cut_inside(&mut self, span: std::ops::Range<usize>, cuts: &mut Vec<usize>) {
+        let inside = span.len().saturating_sub(1);
+        if inside == 0 {
+            return;
         }
-        cuts
+        let mut here: Vec<usize> = (0..self.delivery.random_range(1..=CUTS.min(inside)))
+            .map(|_| span.start + 1 + self.delivery.random_range(0..inside))
+            .collect();
+        here.sort_unstable();
+        here.dedup();
+        cuts.extend(here);
     }
 
     /// Reads and judges the replies that come before `until`; `Some` with why when the
