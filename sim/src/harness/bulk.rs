@@ -194,7 +194,7 @@ impl Client {
         Err((
             Oracle::WrongfulClose,
             format!(
-                "cut {:?} into an upload whose every request came within the request budget ({:?}) of its first byte ({why}): the server may time a request from the connection's start, or not restart its deadline when a request ends with the next one begun",
+                "cut {:?} into an upload whose every request came within the request budget ({:?}) of its first byte ({why}): the server may time a request from the connection's start, or not restart its deadline when a request ends with the next one begun (a server whose deadline for one request is shorter than request_budget declares a smaller one)",
                 began.elapsed(),
                 self.shared.options.request_budget
             ),
