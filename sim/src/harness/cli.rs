@@ -308,9 +308,16 @@ fn sweep(harness: &Harness, me: &Me, args: &SweepArgs) -> ExitCode {
         match failure.second_hash {
             None => {
                 let outcome = harness.replay(seed);
+                let path = work_dir().join(format!("cli-{seed}.txt"));
+                if let Err(e) = write_file(&path, outcome.render()) {
+                    eprintln!("could not write the transcript to {}: {e}", path.display());
+                }
+                // A history that is not linearizable: its timeline beside the transcript.
+                picture(&outcome, &path);
                 println!(
-                    "{}\nshrink it: {} shrink --seed {seed}",
+                    "{}\ntranscript: {}\nshrink it: {} shrink --seed {seed}",
                     outcome.failure(&me.run_command(seed, None)),
+                    shown(&path),
                     me.invocation()
                 );
             }
