@@ -179,3 +179,33 @@ fn a_reply_routed_to_the_connection_that_asked_last_is_caught_by_the_linearizabl
         "replies routed in order",
     );
 }
+
+#[test]
+fn each_fixtures_failure_shrinks_to_two_clients_and_a_few_requests() {
+    for (what, buggy) in [
+        (
+            "read cache",
+            harness(|l, s| serve_with(l, s, read_cache(true))),
+        ),
+        ("split MSET", harness(|l, s| serve_with(l, s, mset(true)))),
+        ("misrouted reply", harness(|l, s| routed_server(l, s, true))),
+    ] {
+        let seed = (super::SEEDS.start..super::SEEDS.end)
+            .find(|&s| !buggy.run(s).passed())
+            .expect("a failing seed");
+        let shrunk = buggy.shrink(seed).expect("it fails");
+        eprintln!("{what}, seed {seed}: {}", shrunk.summary());
+        assert!(
+            shrunk.options.client_ids().len() <= 2,
+            "{what}: {}",
+            shrunk.summary()
+        );
+        assert!(
+            shrunk.outcome.tally.requests <= 16,
+            "{what}: {}",
+            shrunk.summary()
+        );
+        let oracle = shrunk.outcome.violations.first().map(|v| v.oracle);
+        assert_eq!(oracle, Some(framesim::Oracle::Linearizable), "{what}");
+    }
+}
