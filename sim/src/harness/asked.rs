@@ -73,14 +73,7 @@ impl Asked {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::sweep::env;
 
     #[test]
     fn a_budget_without_named_seeds_sweeps_from_a_root() {

@@ -19,14 +19,20 @@ pub(super) const READ_SLACK: u64 = 64 * 1024;
 
 /// The run's connections as the buffer oracles see them, keyed by the client's address.
 pub(super) struct Buffers {
-    connections: Mutex<HashMap<SocketAddr, Held>>,
+    connections: Mutex<Connections>,
     windows: Windows,
     max_request: u64,
     max_buffered: u64,
     transcript: Transcript,
     violations: Violations,
-    /// How the server's reads of well-behaved requests ended.
-    ends: Mutex<ReadEnds>,
+}
+
+/// Every connection of the run, and how the server's reads of well-behaved requests on
+/// them ended.
+#[derive(Default)]
+struct Connections {
+    held: HashMap<SocketAddr, Held>,
+    ends: ReadEnds,
 }
 
 /// One connection.
@@ -60,7 +66,6 @@ impl Buffers {
             max_buffered: options.max_buffered as u64,
             transcript,
             violations,
-            ends: Mutex::default(),
         }
     }
 
@@ -73,21 +78,21 @@ impl Buffers {
         seams: impl IntoIterator<Item = u64>,
     ) {
         let mut connections = self.connections.lock().expect("buffers lock");
-        if let Some(held) = connections.get_mut(&local) {
+        if let Some(held) = connections.held.get_mut(&local) {
             held.sent.request(span, seams);
         }
     }
 
     /// How the server's reads of well-behaved requests ended, so far.
     pub(super) fn read_ends(&self) -> ReadEnds {
-        *self.ends.lock().expect("read ends lock")
+        self.connections.lock().expect("buffers lock").ends
     }
 
     /// Client `id` connected from `local`; `oversized` if it sends an oversized request.
     pub(super) fn joined(&self, local: SocketAddr, id: usize, oversized: bool) {
         let mut connections = self.connections.lock().expect("buffers lock");
         // A new connection from a reused address starts afresh.
-        connections.insert(
+        connections.held.insert(
             local,
             Held {
                 client: Some(id),
@@ -100,23 +105,18 @@ impl Buffers {
     /// Request bytes the server has read from `local`'s connection.
     pub(super) fn read(&self, local: SocketAddr) -> u64 {
         let connections = self.connections.lock().expect("buffers lock");
-        connections.get(&local).map_or(0, |held| held.read)
+        connections.held.get(&local).map_or(0, |held| held.read)
     }
 
     fn server_read(&self, key: SocketAddr, n: usize) {
         let full = self.windows.full(key);
-        // Once it has answered (a refusal) or shut its side, what it reads is a linger
-        // discarding the rest, not a request being buffered.
-        let answered = self.windows.answered(key);
         let found = {
             let mut connections = self.connections.lock().expect("buffers lock");
-            let held = connections.entry(key).or_default();
+            let Connections { held, ends } = &mut *connections;
+            let held = held.entry(key).or_default();
             let before = held.read;
             held.read += n as u64;
-            held.sent.read(
-                before..held.read,
-                &mut self.ends.lock().expect("read ends lock"),
-            );
+            held.sent.read(before..held.read, ends);
             held.stalled = if full { held.stalled + n as u64 } else { 0 };
             let found = if held.stalled > self.max_buffered {
                 Some((
@@ -126,7 +126,12 @@ impl Buffers {
                         held.stalled, self.max_buffered
                     ),
                 ))
-            } else if held.oversized && !answered && held.read > self.max_request + READ_SLACK {
+            } else if held.oversized
+                && held.read > self.max_request + READ_SLACK
+                // Once it has answered (a refusal) or shut its side, what it reads is a
+                // linger discarding the rest, not a request being buffered.
+                && !self.windows.answered(key)
+            {
                 Some((
                     Oracle::Oversized,
                     format!(

@@ -96,6 +96,9 @@ impl Client {
             }
             pending.pop_front();
         }
+        if !buf.is_empty() {
+            return Err(extra(&buf.split().freeze()));
+        }
         self.note(format!(
             "bulk load done in {:?}, {owed} replies after the last chunk",
             began.elapsed()

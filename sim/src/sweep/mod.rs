@@ -47,4 +47,6 @@ pub use recheck::{recheck, Recheck};
 pub use result::{oracle_of, stable_hash, SeedResult, Verdict};
 pub use results::ResultsFile;
 pub use seeds::Seeds;
+#[cfg(test)]
+pub(crate) use shard::env;
 pub use shard::{seed_range, shard, shard_from, Found, Shard, SHARD_VARIABLES};

@@ -188,17 +188,19 @@ pub fn shard_from(var: impl Fn(&str) -> Option<String>) -> Result<Option<Found>,
     }
 }
 
+/// An environment of `vars` only, as the functions that read one by name take it.
+#[cfg(test)]
+pub(crate) fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
 
     #[test]
     fn each_engine_names_its_shard() {
