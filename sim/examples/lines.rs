@@ -5,7 +5,9 @@
 //!
 //! `cargo run -p framesim --example lines -- sweep --jobs 2` sweeps it from its own
 //! command line; `cargo test -p framesim --example lines` runs the tests below, which
-//! plant the two bugs such servers ship with: no deadline on a line, no limit on its length.
+//! plant the three bugs such servers ship with: no deadline on a line, no limit on its
+//! length, and running the unfinished line a client left behind (`LinesCodec::decode_eof`
+//! returns it as a line).
 
 use bytes::Bytes;
 use framesim::harness::{delimited, Draws, Harness, Options, Request, Session, Workload};
@@ -19,7 +21,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
+use tokio_util::codec::{Decoder, Encoder, Framed, LinesCodec, LinesCodecError};
 
 /// The longest line the server takes.
 const MAX_LINE: usize = 8 * 1024;
@@ -28,14 +30,67 @@ const LINE_TIMEOUT: Duration = Duration::from_millis(500);
 
 type Db = Arc<Mutex<HashMap<String, String>>>;
 
-/// The server as the tutorial would write it, with `deadline` and `limit` (the two fixes a
-/// server facing the internet needs) each on or off.
-pub async fn serve(
-    mut listener: impl Listener,
-    shutdown: impl Future<Output = ()>,
-    deadline: bool,
-    limit: bool,
-) {
+/// The three fixes the tutorial's server needs to face the internet, each on or off.
+#[derive(Debug, Clone, Copy)]
+pub struct Fixes {
+    /// A deadline on each line and on each reply's write.
+    pub deadline: bool,
+    /// A limit on a line's length.
+    pub limit: bool,
+    /// Only whole lines run: the bytes left when a stream ends are not a line.
+    pub whole_lines: bool,
+}
+
+impl Fixes {
+    /// Every fix in.
+    pub const ALL: Fixes = Fixes {
+        deadline: true,
+        limit: true,
+        whole_lines: true,
+    };
+}
+
+/// `LinesCodec`, and what becomes of the bytes left when the stream ends: with
+/// `whole_lines`, an unfinished line is an error; without, `LinesCodec::decode_eof`
+/// returns it as a line, which the server then runs.
+pub struct Lines {
+    codec: LinesCodec,
+    whole_lines: bool,
+}
+
+impl Decoder for Lines {
+    type Item = String;
+    type Error = LinesCodecError;
+
+    fn decode(&mut self, buf: &mut bytes::BytesMut) -> Result<Option<String>, LinesCodecError> {
+        self.codec.decode(buf)
+    }
+
+    fn decode_eof(&mut self, buf: &mut bytes::BytesMut) -> Result<Option<String>, LinesCodecError> {
+        if !self.whole_lines {
+            return self.codec.decode_eof(buf);
+        }
+        match self.codec.decode(buf)? {
+            None if !buf.is_empty() => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the stream ended inside a line",
+            )
+            .into()),
+            line => Ok(line),
+        }
+    }
+}
+
+impl Encoder<String> for Lines {
+    type Error = LinesCodecError;
+
+    fn encode(&mut self, line: String, buf: &mut bytes::BytesMut) -> Result<(), LinesCodecError> {
+        self.codec.encode(line, buf)
+    }
+}
+
+/// The server as the tutorial would write it, with each of `fixes` in or out.
+pub async fn serve(mut listener: impl Listener, shutdown: impl Future<Output = ()>, fixes: Fixes) {
     let db = Db::default();
     tokio::pin!(shutdown);
     let mut connections = tokio::task::JoinSet::new();
@@ -45,8 +100,9 @@ pub async fn serve(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let codec = if limit { LinesCodec::new_with_max_length(MAX_LINE) } else { LinesCodec::new() };
-                    connections.spawn(connection(Framed::new(stream, codec), db.clone(), deadline));
+                    let codec = if fixes.limit { LinesCodec::new_with_max_length(MAX_LINE) } else { LinesCodec::new() };
+                    let lines = Lines { codec, whole_lines: fixes.whole_lines };
+                    connections.spawn(connection(Framed::new(stream, lines), db.clone(), fixes.deadline));
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             },
@@ -56,7 +112,7 @@ pub async fn serve(
 }
 
 async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
-    mut lines: Framed<S, LinesCodec>,
+    mut lines: Framed<S, Lines>,
     db: Db,
     deadline: bool,
 ) {
@@ -102,14 +158,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
 /// The next line: `StreamExt::next` of the futures crate, spelled with `futures-core`
 /// alone (the trait `Framed` implements).
 async fn next_line<S: AsyncRead + AsyncWrite + Unpin>(
-    lines: &mut Framed<S, LinesCodec>,
+    lines: &mut Framed<S, Lines>,
 ) -> Option<Result<String, LinesCodecError>> {
     std::future::poll_fn(|cx| Pin::new(&mut *lines).poll_next(cx)).await
 }
 
 /// Sends one line: `SinkExt::send`, spelled with `futures-sink` alone.
 async fn send_line<S: AsyncRead + AsyncWrite + Unpin>(
-    lines: &mut Framed<S, LinesCodec>,
+    lines: &mut Framed<S, Lines>,
     line: String,
 ) -> Result<(), LinesCodecError> {
     std::future::poll_fn(|cx| Sink::<String>::poll_ready(Pin::new(&mut *lines), cx)).await?;
@@ -200,25 +256,25 @@ impl Session for Client {
 }
 
 /// The server under the harness, hostile by default, with what it promises declared.
-fn harness(deadline: bool, limit: bool) -> Harness {
+fn harness(fixes: Fixes) -> Harness {
     let options = Options {
         max_request: MAX_LINE,
         ..Options::default()
     };
     Harness::new(
-        move |listener, shutdown| serve(listener, shutdown, deadline, limit),
+        move |listener, shutdown| serve(listener, shutdown, fixes),
         Kv,
     )
     .with(options)
 }
 
 fn main() -> std::process::ExitCode {
-    framesim::harness::cli::main(harness(true, true))
+    framesim::harness::cli::main(harness(Fixes::ALL))
 }
 
 #[test]
 fn the_line_server_passes_a_hostile_sweep() {
-    let tally = framesim::sweep!(harness(true, true));
+    let tally = framesim::sweep!(harness(Fixes::ALL));
     assert_eq!(tally.requests, tally.replies);
     assert!(tally.slowloris_cut > 0 && tally.oversized_refused > 0 && tally.half_closed > 0);
     assert!(tally.malformed_refused > 0 && tally.at_limit_served > 0 && tally.quits > 0);
@@ -226,7 +282,11 @@ fn the_line_server_passes_a_hostile_sweep() {
 
 #[test]
 fn without_a_line_deadline_a_default_sweep_fails_on_the_slowloris() {
-    let sweep = std::panic::AssertUnwindSafe(|| framesim::sweep!(harness(false, true)));
+    let fixes = Fixes {
+        deadline: false,
+        ..Fixes::ALL
+    };
+    let sweep = std::panic::AssertUnwindSafe(|| framesim::sweep!(harness(fixes)));
     let panic = std::panic::catch_unwind(sweep).expect_err("the deadline-less server passed");
     let message = panic.downcast_ref::<String>().expect("a message");
     assert!(message.contains("[slowloris]"), "{message}");
@@ -234,8 +294,12 @@ fn without_a_line_deadline_a_default_sweep_fails_on_the_slowloris() {
 
 #[test]
 fn without_a_line_limit_the_oversized_client_is_read_whole() {
+    let fixes = Fixes {
+        limit: false,
+        ..Fixes::ALL
+    };
     let caught = (0..8).any(|seed| {
-        let outcome = harness(true, false).run(seed);
+        let outcome = harness(fixes).run(seed);
         outcome
             .violations
             .iter()
@@ -247,12 +311,16 @@ fn without_a_line_limit_the_oversized_client_is_read_whole() {
 #[test]
 fn declared_idle_and_write_timeouts_are_held_to() {
     let declared = |deadline| {
+        let fixes = Fixes {
+            deadline,
+            ..Fixes::ALL
+        };
         let options = Options {
             idle_timeout: Some(LINE_TIMEOUT),
             write_timeout: Some(LINE_TIMEOUT),
-            ..harness(deadline, true).options().clone()
+            ..harness(fixes).options().clone()
         };
-        harness(deadline, true).with(options)
+        harness(fixes).with(options)
     };
     for seed in 0..4 {
         let outcome = declared(true).run(seed);
@@ -266,4 +334,35 @@ fn declared_idle_and_write_timeouts_are_held_to() {
             outcome.summary()
         );
     }
+}
+
+#[test]
+fn running_the_unfinished_line_at_the_end_of_a_stream_is_caught_shrunk_and_lifted() {
+    let buggy = harness(Fixes {
+        whole_lines: false,
+        ..Fixes::ALL
+    });
+    let seed = (0..8)
+        .find(|&seed| !buggy.run(seed).passed())
+        .expect("LinesCodec::decode_eof passed 8 seeds");
+    let shrunk = buggy.shrink(seed).expect("it fails");
+    let first = &shrunk.outcome.violations[0];
+    assert_eq!(
+        first.oracle.name(),
+        "executed",
+        "{}",
+        shrunk.outcome.summary()
+    );
+    // One client as a script: it fails the same way, and the fixed server passes it.
+    let script = buggy
+        .clone()
+        .with(shrunk.options.clone())
+        .lift(seed)
+        .unwrap();
+    assert_eq!(script.clients.len(), 1, "{}", script.to_toml());
+    let replayed = buggy.replay_script(&script).unwrap();
+    let oracle = replayed.violations.first().map(|v| v.oracle.name());
+    assert_eq!(oracle, Some("executed"), "{}", replayed.summary());
+    let fixed = harness(Fixes::ALL).replay_script(&script).unwrap();
+    assert!(fixed.passed(), "{}", fixed.failure("-"));
 }

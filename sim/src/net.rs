@@ -102,8 +102,8 @@ pub trait Tap: Send + Sync {
     fn enter(&self);
     /// The server read `bytes` of requests.
     fn read(&self, bytes: &[u8]);
-    /// The server wrote `n` bytes.
-    fn wrote(&self, n: usize);
+    /// The server wrote `bytes` of replies.
+    fn wrote(&self, bytes: &[u8]);
     /// The server shut its side down, or dropped the stream.
     fn shut(&self);
 }
@@ -248,7 +248,7 @@ struct Unheard;
 impl Tap for Unheard {
     fn enter(&self) {}
     fn read(&self, _: &[u8]) {}
-    fn wrote(&self, _: usize) {}
+    fn wrote(&self, _: &[u8]) {}
     fn shut(&self) {}
 }
 
@@ -630,7 +630,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
             if n > 0 {
                 this.stalled = false;
                 this.windows.server_wrote(this.key, n, this.clock.now());
-                this.tap.wrote(n);
+                this.tap.wrote(&data[..n]);
             }
         }
         result

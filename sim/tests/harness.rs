@@ -1,6 +1,8 @@
 //! The public harness API on framesim's own server (which must pass in every framing, with
 //! misbehaving clients) and on naive servers (which its oracles must catch).
 
+mod lines;
+
 use bytes::BytesMut;
 use framesim::harness::{Faults, Harness, KvWorkload, Listener, Options, RoleMix, Shutdown};
 use framesim_server::framing::Decoder;
@@ -574,4 +576,67 @@ fn a_swarm_runs_each_seed_with_options_of_its_own_and_shrinks_to_the_drawn_ones(
     assert!(file.contains("swarm = false"), "{file}");
     let read = naive.options().overlaid(&file).unwrap();
     assert_eq!(read, shrunk.options);
+}
+
+/// A line echo server whose connection task `expect`s its writes, as the tokio tutorial's
+/// echo does, or gives up on a failed one.
+fn echo_writes(unwrap: bool) -> Harness {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let server = move |mut listener: Listener, shutdown: Shutdown| async move {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => return,
+                accepted = listener.accept() => {
+                    let Ok((conn, _)) = accepted else {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    };
+                    tokio::spawn(async move {
+                        let (reader, mut writer) = tokio::io::split(conn);
+                        let mut reader = BufReader::new(reader);
+                        let mut line = Vec::new();
+                        loop {
+                            line.clear();
+                            match reader.read_until(b'\n', &mut line).await {
+                                Ok(_) if line.ends_with(b"\n") => {}
+                                _ => return,
+                            }
+                            let written = writer.write_all(&line).await;
+                            if unwrap {
+                                written.expect("failed to write data to socket");
+                            } else if written.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+        }
+    };
+    let roles = RoleMix {
+        disconnect: 6,
+        ..RoleMix::none()
+    };
+    Harness::new(server, lines::Lines { oversized: false }).with(Options {
+        clients: 8,
+        roles,
+        ..Options::default()
+    })
+}
+
+#[test]
+fn a_client_that_leaves_its_replies_unread_resets_a_server_that_expects_its_writes() {
+    let panicked = (0..8)
+        .map(|seed| echo_writes(true).run(seed))
+        .find(|outcome| !outcome.panics.is_empty())
+        .expect("no write failed in 8 seeds");
+    assert!(
+        panicked.panics[0].contains("failed to write data to socket"),
+        "{:?}",
+        panicked.panics
+    );
+    let sound = echo_writes(false).run(panicked.seed);
+    assert!(sound.passed(), "{}", sound.failure("-"));
 }

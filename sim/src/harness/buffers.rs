@@ -1,14 +1,18 @@
 //! What a server under the harness holds for each connection, measured at its stream: the
 //! request bytes it reads while its client has a full window of replies unread
-//! (`reply-backlog`), and how much of an oversized request it reads before refusing it
-//! (`oversized`). Nothing is asked of the server: whatever it buffers, it first read.
+//! (`reply-backlog`), how much of an oversized request it reads before refusing it
+//! (`oversized`), and whether it answers a request a client left in the middle of as if it
+//! had it all (`executed`). Nothing is asked of the server: whatever it buffers, it first
+//! read; whatever it answers, it wrote.
 
 use super::options::Options;
 use super::reads::{ReadEnds, Sent};
+use super::workload::{ReplyFramer, Request, Session};
 use crate::net::{Tap, Taps};
 use crate::oracle::{Oracle, Violations};
 use crate::transcript::{Actor, Transcript};
 use crate::window::Windows;
+use bytes::BytesMut;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -46,6 +50,8 @@ struct Held {
     read: u64,
     /// Request bytes read since the window last had room.
     stalled: u64,
+    /// Its client sends part of a request and leaves: what judges the server's answer.
+    unfinished: Option<Unfinished>,
     /// A violation was reported for it (one a connection).
     reported: bool,
     /// The well-behaved requests sent on it.
@@ -102,6 +108,28 @@ impl Buffers {
         );
     }
 
+    /// `local`'s client is about to send part of `request`, its first, and leave: the
+    /// server must not answer it as the whole request (`executed`), which `session` (the
+    /// client's, given up) tells from the first reply `framer` cuts of what it writes.
+    pub(super) fn leaving_mid_request(
+        &self,
+        local: SocketAddr,
+        request: Request,
+        session: Box<dyn Session>,
+        framer: Box<dyn ReplyFramer>,
+    ) {
+        let mut connections = self.connections.lock().expect("buffers lock");
+        if let Some(held) = connections.held.get_mut(&local) {
+            held.unfinished = Some(Unfinished {
+                request,
+                session,
+                framer,
+                replies: BytesMut::new(),
+                judged: false,
+            });
+        }
+    }
+
     /// Request bytes the server has read from `local`'s connection.
     pub(super) fn read(&self, local: SocketAddr) -> u64 {
         let connections = self.connections.lock().expect("buffers lock");
@@ -142,18 +170,47 @@ impl Buffers {
             } else {
                 None
             };
-            match found {
-                Some(found) if !held.reported => {
-                    held.reported = true;
-                    Some((found, held.client))
-                }
-                _ => None,
-            }
+            held.first(found)
         };
+        self.report(found);
+    }
+
+    fn server_wrote(&self, key: SocketAddr, bytes: &[u8]) {
+        let found = {
+            let mut connections = self.connections.lock().expect("buffers lock");
+            let Some(held) = connections.held.get_mut(&key) else {
+                return;
+            };
+            let Some(unfinished) = held.unfinished.as_mut() else {
+                return;
+            };
+            let found = unfinished.wrote(bytes, held.read);
+            held.first(found)
+        };
+        self.report(found);
+    }
+
+    fn report(&self, found: Option<((Oracle, String), Option<usize>)>) {
         if let Some(((oracle, detail), client)) = found {
             let actor = client.map_or(Actor::Sim, Actor::Client);
             self.violations
                 .fail(&self.transcript, actor, oracle, detail);
+        }
+    }
+}
+
+impl Held {
+    /// `found`, with the client, if it is this connection's first violation.
+    fn first(
+        &mut self,
+        found: Option<(Oracle, String)>,
+    ) -> Option<((Oracle, String), Option<usize>)> {
+        match found {
+            Some(found) if !self.reported => {
+                self.reported = true;
+                Some((found, self.client))
+            }
+            _ => None,
         }
     }
 }
@@ -184,7 +241,57 @@ impl Tap for BufferTap {
         }
     }
 
-    fn wrote(&self, _: usize) {}
+    fn wrote(&self, bytes: &[u8]) {
+        self.buffers.server_wrote(self.key, bytes);
+    }
 
     fn shut(&self) {}
+}
+
+/// A request its client leaves in the middle of, and what judges the server's answer.
+struct Unfinished {
+    /// The whole request; the client sends part of it.
+    request: Request,
+    /// The client's session, which judges a reply to the whole request.
+    session: Box<dyn Session>,
+    framer: Box<dyn ReplyFramer>,
+    /// What the server wrote, until its first reply is whole.
+    replies: BytesMut,
+    /// The first reply was judged: nothing after it is.
+    judged: bool,
+}
+
+impl Unfinished {
+    /// The server wrote `bytes`, having read `read` bytes of the request: an `executed`
+    /// violation if they complete a first reply that passes for the whole request's (the
+    /// model's exact reply, or one its check takes). An error, a refusal, anything else
+    /// passes.
+    fn wrote(&mut self, bytes: &[u8], read: u64) -> Option<(Oracle, String)> {
+        if self.judged {
+            return None;
+        }
+        self.replies.extend_from_slice(bytes);
+        let reply = match self.framer.next_frame(&mut self.replies) {
+            Ok(None) => return None,
+            Ok(Some(reply)) => Some(reply),
+            Err(_) => None,
+        };
+        self.judged = true;
+        self.replies = BytesMut::new();
+        let reply = reply?;
+        let passes = match self.session.expect(&self.request) {
+            Some(want) => want == reply,
+            None => self.session.check_reply(&self.request, &reply).is_ok(),
+        };
+        passes.then(|| {
+            let len = self.request.bytes.len();
+            (
+                Oracle::Executed,
+                format!(
+                    "the server answered a request its client left after {read} of its {len} bytes as if it had all of it ({}): it ran a request never sent whole (a decoder that takes what is left at the end of the stream as a request, or a read as one)",
+                    reply[..reply.len().min(80)].escape_ascii()
+                ),
+            )
+        })
+    }
 }

@@ -521,8 +521,15 @@ impl Client {
         Ok(())
     }
 
-    /// A random part of the first request, then gone.
+    /// Gone without a word, in one of two ways, evenly: a random part of the first
+    /// request, which the server must not answer as the whole request (`executed`); or one to three whole
+    /// requests at once, their replies never read, which the server runs (or not: each is
+    /// indeterminate in a history) and answers into a closed connection, whose reset it
+    /// must survive.
     async fn disconnect(&mut self, mut stream: ClientStream) -> Verdict {
+        if self.delivery.random_bool(0.5) {
+            return self.leave_unread(stream).await;
+        }
         if let Some(request) = self.session.next_request(&mut self.work) {
             let (len, from) = (request.bytes.len(), request.skipped + 1);
             let cut = if len > from {
@@ -530,11 +537,46 @@ impl Client {
             } else {
                 0
             };
-            let seams = request.boundaries.clone();
-            self.deliver(&mut stream, request.bytes.slice(..cut), &[], &seams)
-                .await;
+            let (bytes, seams) = (request.bytes.slice(..cut), request.boundaries.clone());
+            self.give_up_session(&stream, request);
+            self.deliver(&mut stream, bytes, &[], &seams).await;
         }
         self.record(Event::Disconnect { mid_frame: true });
+        self.shared.tally(|t| t.disconnects += 1);
+        Ok(())
+    }
+
+    /// This client is done with its session: the run keeps it to judge what the server
+    /// answers to part of `request`, which the client is about to send on `stream` and
+    /// leave (`executed`).
+    pub(super) fn give_up_session(&mut self, stream: &ClientStream, request: Request) {
+        let session = std::mem::replace(&mut self.session, self.shared.workload.session(self.id));
+        let framer = std::mem::replace(&mut self.framer, self.shared.workload.framer());
+        self.shared
+            .buffers
+            .leaving_mid_request(stream.local_addr(), request, session, framer);
+    }
+
+    /// One to three whole requests written at once, then gone before any reply.
+    async fn leave_unread(&mut self, mut stream: ClientStream) -> Verdict {
+        let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
+        for _ in 0..self.delivery.random_range(1..=3) {
+            let Some(request) = self.session.next_request(&mut self.work) else {
+                break;
+            };
+            self.note(format!(
+                "request {}, its reply left unread",
+                cut(&request.bytes)
+            ));
+            self.invoked(&request);
+            let base = bytes.len();
+            seams.extend(request.boundaries.iter().map(|&b| base + b));
+            bytes.extend_from_slice(&request.bytes);
+            ends.push(bytes.len());
+        }
+        self.deliver(&mut stream, bytes.freeze(), &ends, &seams)
+            .await;
+        self.record(Event::Disconnect { mid_frame: false });
         self.shared.tally(|t| t.disconnects += 1);
         Ok(())
     }

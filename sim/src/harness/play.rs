@@ -28,12 +28,16 @@ impl Client {
         let mut expects: VecDeque<(Step, Option<Request>)> = VecDeque::new();
         // The client's last connect, read or half-close: what a close is timed from.
         let mut since = Duration::ZERO;
+        // Bytes written on the current connection.
+        let mut sent = 0;
+        let mut leaves_inside = self.leaves_inside(&scripted);
         for step in scripted.script.steps {
             match step {
                 Step::Connect { at } => {
                     sleep_until(at).await;
                     stream = Some(self.connect().await.map_err(|e| (Oracle::Connect, e))?);
                     buf.clear();
+                    sent = 0;
                     self.framer = self.shared.workload.framer();
                     since = clock::now();
                 }
@@ -44,9 +48,15 @@ impl Client {
                     };
                     // Once the server has closed, what is left to write goes nowhere: the
                     // steps after say whether that close was owed.
+                    if sent == 0 {
+                        if let Some(request) = leaves_inside.take() {
+                            self.give_up_session(s, request);
+                        }
+                    }
                     if s.server_side().closed_at.is_some() || s.write_all(&bytes).await.is_err() {
                         continue;
                     }
+                    sent += bytes.len();
                     self.record(Event::Write { bytes });
                 }
                 expect @ (Step::ExpectBytes(_) | Step::Checked(_) | Step::Expect(_)) => {
@@ -113,6 +123,32 @@ impl Client {
             });
         }
         Ok(())
+    }
+
+    /// The request a disconnecting client's script writes part of before it leaves, if
+    /// its session draws one that begins with all the script writes.
+    fn leaves_inside(&mut self, scripted: &Scripted) -> Option<Request> {
+        let steps = &scripted.script.steps;
+        let mid_request = steps
+            .iter()
+            .any(|step| matches!(step, Step::Drop { mid_frame: true }));
+        if scripted.script.role != Role::Disconnect || !mid_request {
+            return None;
+        }
+        let written: Vec<u8> = steps
+            .iter()
+            .filter_map(|step| match step {
+                Step::Write { bytes, .. } => Some(&bytes[..]),
+                _ => None,
+            })
+            .flatten()
+            .copied()
+            .collect();
+        let request = self.session.next_request(&mut self.work)?;
+        (!written.is_empty()
+            && written.len() < request.bytes.len()
+            && request.bytes.starts_with(&written))
+        .then_some(request)
     }
 
     /// Judges `reply`: by the session, as the run it was lifted from did, when it drew

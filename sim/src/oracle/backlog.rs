@@ -230,7 +230,8 @@ impl Tap for Meter {
         }
     }
 
-    fn wrote(&self, n: usize) {
+    fn wrote(&self, bytes: &[u8]) {
+        let n = bytes.len();
         if n == 0 {
             return;
         }
@@ -382,7 +383,7 @@ mod tests {
     fn request_bytes_read_without_a_write_are_bounded() {
         let (violations, meter) = metered();
         meter.read(&[0; 60]);
-        meter.wrote(1);
+        meter.wrote(&[b'x'; 1]);
         meter.read(&[0; 100]);
         assert!(violations.all().is_empty(), "{:?}", violations.all());
         meter.read(&[0; 1]);
@@ -408,7 +409,7 @@ mod tests {
         let reply = Reply::Bulk(Bytes::from(vec![b'v'; 20]));
         replied(&reply);
         replied(&reply);
-        meter.wrote(54);
+        meter.wrote(&[b'x'; 54]);
         replied(&reply);
         replied(&reply);
         assert!(violations.all().is_empty(), "{:?}", violations.all());
@@ -443,7 +444,7 @@ mod tests {
         let (violations, meter) = metered();
         meter.read(b"*0\r\n\r\n*-1\r\nPING\r\n");
         replied(&Reply::Simple("PONG".into()));
-        meter.wrote(7);
+        meter.wrote(&[b'x'; 7]);
         // Empty requests get no reply and are not held: no bound on reading them.
         meter.read(&b"*0\r\n".repeat(100));
         assert!(violations.all().is_empty(), "{:?}", violations.all());

@@ -38,7 +38,8 @@ pub fn echo_of(deadline: Option<Duration>, workload: Lines) -> Harness {
                                 },
                                 None => read.await,
                             };
-                            if !matches!(read, Ok(1..)) || line.len() > 4096 {
+                            // A line the stream ended inside is not a request.
+                            if !matches!(read, Ok(1..)) || line.len() > 4096 || !line.ends_with(b"\n") {
                                 return;
                             }
                             if writer.write_all(&line).await.is_err() {
