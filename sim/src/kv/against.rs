@@ -19,7 +19,8 @@ use crate::scenario::Scenario;
 use crate::transcript::{Actor, Event, Transcript};
 use crate::window::Windows;
 use framesim_server::Stats;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -116,4 +117,30 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, keep_transcript: bool) -> Repo
         against: Some(addr),
         ..report
     }
+}
+
+/// `addr` (`HOST:PORT`, as `--against` takes it) resolved to its first socket address.
+pub fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("--against {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--against {addr}: no address"))
+}
+
+/// `framesim run --against HOST:PORT`: [`run`]s `scenario` against the server at `addr`
+/// (each part that does not apply there said on stderr first) and writes its transcript to
+/// `target/framesim/<stem>-against.txt`. Returns the report and that path as shown to a
+/// developer ([`shown`](crate::kv::shown)).
+pub fn run_to_file(scenario: &Scenario, addr: &str) -> Result<(Report, PathBuf), String> {
+    let resolved = resolve(addr)?;
+    let (_, dropped) = applicable(scenario);
+    for line in dropped {
+        eprintln!("framesim: not applicable against a real server: {line}");
+    }
+    let report = run(scenario, resolved, true);
+    let path = crate::scenario::work_dir().join(format!("{}-against.txt", scenario.file_stem()));
+    crate::output::write_transcript(&report, &path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let shown = PathBuf::from(crate::scenario::shown(&path));
+    Ok((report, shown))
 }

@@ -2,7 +2,7 @@
 //! way its clients' bytes can be cut ([`crate::script::cuts`]), on the scenario's target.
 
 use crate::report::Report;
-use crate::scenario::{shown, work_dir, Faults, Scenario};
+use crate::scenario::{shown, work_dir, Faults, Scenario, Target};
 use crate::script::cuts::{self, Tried};
 use crate::transcript::logical_view;
 use crate::world::{run, RunOptions};
@@ -61,4 +61,21 @@ pub fn explore(script: &Scenario, max_cuts: usize) -> Result<Exploration, String
         (path, replay)
     };
     Ok(cuts::explore(&script.scripts, max_cuts, run_one, save))
+}
+
+/// `framesim explore`: the script at `path` (on `target` if given, else its own) [`explore`]d
+/// under up to `cuts` cuts per client's bytes, and what that found printed. Returns whether
+/// it passed: no run failed and every run gave one logical view.
+pub fn explore_file(
+    path: &std::path::Path,
+    target: Option<Target>,
+    cuts: usize,
+) -> Result<bool, String> {
+    let mut script = Scenario::load(path)?;
+    if let Some(target) = target {
+        script.target = target;
+    }
+    let found = explore(&script, cuts)?;
+    println!("{found}");
+    Ok(found.failure.is_none() && found.logical_views <= 1)
 }

@@ -7,7 +7,7 @@
 //! ([`Scenario::only_clients`]), so the client that failed goes on failing on its own.
 
 use crate::oracle::Oracle;
-use crate::report::Report;
+use crate::report::{Report, CLI};
 use crate::scenario::{Scenario, Target};
 use crate::transcript::Actor;
 use crate::world::{run, RunOptions};
@@ -599,4 +599,48 @@ impl Shrunk {
 /// looks for them: `sim/regressions/`.
 pub fn regressions_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions")
+}
+
+/// `framesim shrink`: shrinks a failing `scenario`, printing each accepted step as it
+/// happens, and saves the ready regression ([`Shrunk::save`]) under `out` (default
+/// [`regressions_dir`]). Prints the summary, the violation, both paths (relative to the
+/// working directory when inside it), the command that replays it and how to pin it.
+pub fn shrink_and_save(scenario: &Scenario, out: Option<std::path::PathBuf>) -> Result<(), String> {
+    println!(
+        "shrinking: {}",
+        scenario.to_string().lines().next().unwrap_or_default()
+    );
+    let shrunk = shrink(scenario, |step| {
+        println!(
+            "  {:>8.2?}  {:<34} clients {:>5}  requests {:>3}  events {:>7}",
+            step.elapsed, step.what, step.clients, step.requests, step.events
+        )
+    })?;
+    println!("{}", shrunk.summary());
+    let dir = out.unwrap_or_else(regressions_dir);
+    let (file, transcript) = shrunk
+        .save(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Paths as a developer types them: relative to where the command runs, when inside it.
+    let here = std::env::current_dir().unwrap_or_default();
+    let (file, transcript) = (
+        file.strip_prefix(&here).unwrap_or(&file).to_path_buf(),
+        transcript
+            .strip_prefix(&here)
+            .unwrap_or(&transcript)
+            .to_path_buf(),
+    );
+    let first = shrunk.report.violations.first().map(|v| v.to_string());
+    println!(
+        "violation: {}",
+        first.or(shrunk.report.error.clone()).unwrap_or_default()
+    );
+    println!("scenario: {}", file.display());
+    println!("transcript: {}", transcript.display());
+    println!("replay: {CLI} replay --scenario-file {}", file.display());
+    println!(
+        "pin it: INSTA_UPDATE=always cargo test -p framesim --test regressions, then commit {} and its snapshot",
+        file.display()
+    );
+    Ok(())
 }
