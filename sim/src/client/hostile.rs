@@ -9,7 +9,7 @@
 
 use super::Client;
 use crate::boundary::{header_max, length_header, malformed};
-use crate::model::Model;
+use crate::model::ClientModel;
 use crate::scenario::Role;
 use crate::transcript::{Event, Expected};
 use framesim_server::protocol::Framing;
@@ -49,7 +49,7 @@ impl Client {
         );
         // The client's own keys, as a well-behaved client's (no other client has its id).
         let prefix = self.shared.against.as_ref().map_or("", |(_, p)| &**p);
-        let mut model = Model::with_prefix(self.id, prefix);
+        let mut model = ClientModel::with_prefix(self.id, prefix);
         let mut bytes = Vec::new();
         let mut due = VecDeque::with_capacity(before);
         let edge_values = self.scenario().edge_values;

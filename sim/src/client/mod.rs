@@ -15,7 +15,7 @@ mod scripts;
 
 use crate::clock::Clock;
 use crate::harness::{KvWorkload, Session, Workload};
-use crate::model::Model;
+use crate::model::ClientModel;
 use crate::net::{ACCEPT_WAIT, PORT};
 use crate::oracle::{Oracle, Violations};
 use crate::scenario::{Commands, Role, Scenario};
@@ -93,7 +93,7 @@ pub struct Client {
     session: Box<dyn Session>,
     /// What the key-value roles that build their own requests (bulk loads, requests at the
     /// limits) leave in the store.
-    model: Model,
+    model: ClientModel,
     /// Virtual time the latest connect began: where a lifted script connects.
     connecting_since: Duration,
     /// Request bytes written on the current connection.
@@ -126,7 +126,7 @@ impl Client {
             buf: BytesMut::new(),
             decoder: ReplyDecoder::new(&s.framing, 1 << 20),
             session: shared.workload.session(id),
-            model: Model::default(),
+            model: ClientModel::default(),
             connecting_since: Duration::ZERO,
             sent: 0,
             clock: Clock::default(),
