@@ -7,7 +7,7 @@
 //! request and carries on, fails; and the bytes left unread behind the bad request are the
 //! ones that make a careless close reset the connection before the error is read.
 
-use super::Client;
+use super::KvClient;
 use crate::boundary::{header_max, length_header, malformed};
 use crate::model::ClientModel;
 use crate::scenario::Role;
@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 /// Most good requests written before the bad one, and after it.
 const MOST_AROUND: usize = 3;
 
-impl Client {
+impl KvClient {
     /// Oversized and malformed clients (see the module's documentation).
     pub(super) async fn hostile(&mut self) {
         let limits = self.scenario().limits;

@@ -38,9 +38,9 @@ use turmoil::net::TcpStream;
 /// How long a client waits for any one reply before calling it lost.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What all clients of a run share.
+/// What all clients of a run of framesim's own world share.
 #[derive(Clone)]
-pub struct Shared {
+pub struct KvShared {
     /// The run.
     pub scenario: Arc<Scenario>,
     /// Where events go.
@@ -76,11 +76,11 @@ pub fn scenario_workload(s: &Scenario, prefix: &str) -> Arc<dyn Workload> {
     })
 }
 
-/// One virtual client.
-pub struct Client {
+/// One virtual client of framesim's own world.
+pub struct KvClient {
     id: usize,
     role: Role,
-    shared: Shared,
+    shared: KvShared,
     /// Draws how bytes are delivered (chunks, gaps, batches).
     delivery_rng: Draws,
     /// Draws what is asked: independent of delivery, so the logical view of a run is the
@@ -113,11 +113,11 @@ enum Lost {
     TimedOut,
 }
 
-impl Client {
+impl KvClient {
     /// Client `id` of the run.
-    pub fn new(id: usize, shared: Shared) -> Self {
+    pub fn new(id: usize, shared: KvShared) -> Self {
         let s = &shared.scenario;
-        Client {
+        KvClient {
             id,
             role: s.role_of(id),
             delivery_rng: seeds::rng(s.seed, Stream::Delivery(id)),
@@ -311,7 +311,7 @@ impl Client {
         self.next_reply().await
     }
 
-    /// [`Client::reply`], not lifted: for waiting out a close.
+    /// [`KvClient::reply`], not lifted: for waiting out a close.
     async fn next_reply(&mut self) -> Result<Reply, Lost> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(Lost::Closed("not connected".into()));

@@ -10,7 +10,7 @@
 //! [`MIN_LATENCY_BOUND`], as a real machine is noisier than virtual time. Each run writes
 //! keys of its own (a prefix per run), so runs against one server do not see each other's.
 
-use crate::client::{scenario_workload, Client, Shared};
+use crate::client::{scenario_workload, KvClient, KvShared};
 use crate::clock;
 use crate::net::Faults;
 use crate::oracle::Violations;
@@ -64,7 +64,7 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, keep_transcript: bool) -> Repo
     let violations = Violations::default();
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let prefix: Arc<str> = format!("r{:08x}:", crate::seeds::fresh() as u32).into();
-    let shared = Shared {
+    let shared = KvShared {
         scenario: s.clone(),
         transcript: transcript.clone(),
         violations: violations.clone(),
@@ -89,7 +89,7 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, keep_transcript: bool) -> Repo
                 );
                 let mut clients = tokio::task::JoinSet::new();
                 for id in s.client_ids() {
-                    clients.spawn(Client::new(id, shared.clone()).run());
+                    clients.spawn(KvClient::new(id, shared.clone()).run());
                 }
                 let mut error = None;
                 while let Some(done) = clients.join_next().await {
