@@ -8,9 +8,6 @@ use crate::transcript::logical_view;
 use crate::world::{run, RunOptions};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 
-/// What exploring a scenario's script found.
-pub type Exploration = cuts::Exploration<Report>;
-
 /// `script` with its clients' steps replaced by `scripts`, the stream adapter's faults and
 /// plans off: each write is one server read.
 fn with_scripts(script: &Scenario, scripts: &[crate::script::ClientScript]) -> Scenario {
@@ -28,7 +25,7 @@ pub fn whole(script: &Scenario) -> Scenario {
 }
 
 /// Runs `script` under every cut of up to `max_cuts` (0, 1 or 2) per client's bytes.
-pub fn explore(script: &Scenario, max_cuts: usize) -> Result<Exploration, String> {
+pub fn explore(script: &Scenario, max_cuts: usize) -> Result<cuts::Exploration<Report>, String> {
     if script.scripts.is_empty() {
         return Err(format!(
             "'{}' has no scripted clients: lift a run into a script first (framesim lift)",
