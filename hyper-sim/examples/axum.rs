@@ -124,12 +124,12 @@ impl Session for Client {
             let value: Vec<u8> = (0..rng.random_range(0..600))
                 .map(|_| rng.random_range(b'a'..=b'z'))
                 .collect();
-            http::Request {
+            http::HttpRequest {
                 method: "PUT",
-                ..http::Request::post(path, Body::Length(value))
+                ..http::HttpRequest::post(path, Body::Length(value))
             }
         } else {
-            http::Request::get(path)
+            http::HttpRequest::get(path)
         };
         Some(request.to_request())
     }
@@ -180,7 +180,7 @@ impl Session for Client {
 
     /// A head larger than the limit.
     fn oversized(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
-        Some(http::Request::oversized(size).to_request())
+        Some(http::HttpRequest::oversized(size).to_request())
     }
 }
 

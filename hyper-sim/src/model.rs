@@ -5,7 +5,7 @@
 //! request as the client built it, the handler reads what hyper parsed.
 
 use bytes::Bytes;
-use framesim::harness::http::Request;
+use framesim::harness::http::HttpRequest;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, StatusCode};
@@ -47,7 +47,7 @@ pub async fn handle(
 }
 
 /// The response the model predicts: status and body.
-pub fn expect(req: &Request) -> (u16, Vec<u8>) {
+pub fn expect(req: &HttpRequest) -> (u16, Vec<u8>) {
     if req.method == "POST" && req.path == "/echo" {
         return (200, req.body.bytes());
     }

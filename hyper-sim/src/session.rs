@@ -51,14 +51,14 @@ impl Workload for Http {
 struct Client {
     left: Option<usize>,
     unread_bodies: bool,
-    drawn: BTreeMap<Bytes, http::Request>,
+    drawn: BTreeMap<Bytes, http::HttpRequest>,
     /// The reply sizes of the last three requests drawn.
     recent: VecDeque<usize>,
 }
 
 impl Client {
     /// `request` on the wire, remembered for its reply's judgement.
-    fn send(&mut self, request: http::Request) -> Request {
+    fn send(&mut self, request: http::HttpRequest) -> Request {
         self.recent.push_back(reply_size(&request));
         if self.recent.len() > 3 {
             self.recent.pop_front();
@@ -69,12 +69,12 @@ impl Client {
     }
 
     /// Whether `request`'s reply keeps the last four within [`BATCH_REPLY_BUDGET`].
-    fn fits(&self, request: &http::Request) -> bool {
+    fn fits(&self, request: &http::HttpRequest) -> bool {
         self.recent.iter().sum::<usize>() + reply_size(request) <= BATCH_REPLY_BUDGET
     }
 
     /// A request a well-behaved client sends.
-    fn draw(&self, rng: &mut Draws) -> http::Request {
+    fn draw(&self, rng: &mut Draws) -> http::HttpRequest {
         match rng.random_range(0..100) {
             0..40 => {
                 let k = match rng.random_range(0..100) {
@@ -82,15 +82,17 @@ impl Client {
                     80..95 => rng.random_range(301..=5000),
                     _ => rng.random_range(5001..=30_000),
                 };
-                http::Request::get(format!("/n/{k}"))
+                http::HttpRequest::get(format!("/n/{k}"))
             }
-            40..65 => http::Request::post("/echo", Body::Length(body(rng))),
+            40..65 => http::HttpRequest::post("/echo", Body::Length(body(rng))),
             65..85 => {
                 let bytes = body(rng);
-                http::Request::post("/echo", chunked(rng, bytes))
+                http::HttpRequest::post("/echo", chunked(rng, bytes))
             }
-            95.. if self.unread_bodies => http::Request::post("/missing", Body::Length(body(rng))),
-            _ => http::Request::get(format!("/nope/{}", rng.random_range(0..1000))),
+            95.. if self.unread_bodies => {
+                http::HttpRequest::post("/missing", Body::Length(body(rng)))
+            }
+            _ => http::HttpRequest::get(format!("/nope/{}", rng.random_range(0..1000))),
         }
     }
 }
@@ -101,7 +103,7 @@ impl Session for Client {
         *left = left.checked_sub(1)?;
         let mut request = self.draw(rng);
         if !self.fits(&request) {
-            request = http::Request::get(format!("/n/{}", rng.random_range(0..=300)));
+            request = http::HttpRequest::get(format!("/n/{}", rng.random_range(0..=300)));
         }
         Some(self.send(request))
     }
@@ -139,15 +141,15 @@ impl Session for Client {
 
     /// A head larger than `size`, an `X-Pad` header filling it.
     fn oversized(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
-        Some(http::Request::oversized(size).to_request())
+        Some(http::HttpRequest::oversized(size).to_request())
     }
 
     /// A `GET /n/{k}` whose head, an `X-Pad` header filling it, is exactly `size` bytes.
     fn at_limit(&mut self, rng: &mut Draws, size: usize) -> Option<Request> {
-        let request = http::Request::get(format!("/n/{}", rng.random_range(0..=300)));
+        let request = http::HttpRequest::get(format!("/n/{}", rng.random_range(0..=300)));
         let bare = request.encode().len() + "X-Pad: \r\n".len();
         let pad = size.checked_sub(bare).filter(|&p| p > 0)?;
-        Some(self.send(http::Request { pad, ..request }))
+        Some(self.send(http::HttpRequest { pad, ..request }))
     }
 
     /// A header line without its colon.
@@ -165,13 +167,13 @@ impl Session for Client {
     }
 
     fn large_reply(&mut self, _rng: &mut Draws) -> Option<Request> {
-        Some(self.send(http::Request::get(LARGE_REPLY)))
+        Some(self.send(http::HttpRequest::get(LARGE_REPLY)))
     }
 
     /// A `GET /n/{k}` with `Connection: close`.
     fn quit(&mut self, rng: &mut Draws) -> Option<Request> {
-        let request = http::Request::get(format!("/n/{}", rng.random_range(0..=300)));
-        Some(self.send(http::Request {
+        let request = http::HttpRequest::get(format!("/n/{}", rng.random_range(0..=300)));
+        Some(self.send(http::HttpRequest {
             close: true,
             ..request
         }))
@@ -179,7 +181,7 @@ impl Session for Client {
 }
 
 /// The most bytes the model's reply to `request` takes on the wire.
-fn reply_size(request: &http::Request) -> usize {
+fn reply_size(request: &http::HttpRequest) -> usize {
     model::expect(request).1.len() + HEAD_ROOM
 }
 

@@ -64,7 +64,7 @@ struct Gets(usize);
 impl Session for Gets {
     fn next_request(&mut self, _rng: &mut Draws) -> Option<Request> {
         self.0 = self.0.checked_sub(1)?;
-        Some(http::Request::get("/").to_request())
+        Some(http::HttpRequest::get("/").to_request())
     }
 
     fn check_reply(&mut self, _request: &Request, reply: &[u8]) -> Result<(), String> {

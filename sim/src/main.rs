@@ -3,8 +3,9 @@
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use framesim::kv::setup::{Setup, Source};
-use framesim::kv::sweep::{seed_result, shrink_line, CLI};
-use framesim::kv::{check_determinism, run, Preset, Report, RunOptions, Scenario, Target};
+use framesim::kv::sweep::{check, seed_result, shrink_line};
+use framesim::kv::{against, explore, fuzz, lift_to_file, shrink};
+use framesim::kv::{run, Preset, Report, RunOptions, Scenario, Target};
 use framesim::sweep::{at_least_one, exit_code, SweepArgs, Sweeping};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -217,36 +218,60 @@ fn main() -> ExitCode {
     {
         pick.seed_from_env = sub.value_source("seed") == Some(ValueSource::EnvVariable);
     }
-    let done = match cli.command {
+    dispatch(cli.command).unwrap_or_else(|e| {
+        eprintln!("framesim: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// Runs `command`: its exit code, or the error that stopped it (exit code 2).
+fn dispatch(command: Cmd) -> Result<ExitCode, String> {
+    Ok(match command {
         Cmd::Run {
             pick,
-            against,
-            contention,
+            against: Some(addr),
+            contention: true,
             requests,
             keys,
             history,
-        } => match against {
-            Some(addr) if contention => contend(&pick, &addr, requests, keys, history),
-            Some(addr) => run_against(&pick, &addr),
-            None => run_one(&pick),
-        },
-        Cmd::Replay { pick, transcript } => replay(&pick, transcript),
-        Cmd::Check(pick) => check(&pick),
-        Cmd::Sweep(sweep_args) => sweep(&sweep_args),
-        Cmd::Shrink { pick, out } => shrink(&pick, out),
-        Cmd::Lift { pick, out } => lift(&pick, out),
+        } => code(framesim::harness::against::contend(
+            &addr,
+            pick.seed,
+            pick.setup.clients,
+            requests,
+            keys,
+            history,
+        )?),
+        Cmd::Run {
+            pick,
+            against: Some(addr),
+            ..
+        } => {
+            let (report, path) = against::run_to_file(&pick.scenario()?, &addr)?;
+            finish(&report, Some(&path))
+        }
+        Cmd::Run { pick, .. } => finish(&run(&pick.scenario()?, RunOptions::default()), None),
+        Cmd::Replay { pick, transcript } => replay(&pick.scenario()?, transcript)?,
+        Cmd::Check(pick) => code(check(&pick.scenario()?)),
+        Cmd::Sweep(sweep_args) => sweep(&sweep_args)?,
+        Cmd::Shrink { pick, out } => {
+            shrink::shrink_and_save(&pick.scenario()?, out)?;
+            ExitCode::SUCCESS
+        }
+        Cmd::Lift { pick, out } => {
+            lift_to_file(&pick.scenario()?, out)?;
+            ExitCode::SUCCESS
+        }
         Cmd::Explore {
             script,
             target,
             cuts,
-        } => explore(&script, target, cuts),
-        Cmd::ReplayFuzz { input, transcript } => replay_fuzz(&input, transcript),
-        Cmd::Merge(merge_args) => framesim::sweep::print_merged(&merge_args),
-        Cmd::List { files } => list(files.as_deref()),
-    };
-    done.unwrap_or_else(|e| {
-        eprintln!("framesim: {e}");
-        ExitCode::from(2)
+        } => code(explore::explore_file(&script, target, usize::from(cuts))?),
+        Cmd::ReplayFuzz { input, transcript } => {
+            replay(&fuzz::scenario_from_file(&input)?, transcript)?
+        }
+        Cmd::Merge(merge_args) => framesim::sweep::print_merged(&merge_args)?,
+        Cmd::List { files } => list(files.as_deref())?,
     })
 }
 
@@ -266,202 +291,10 @@ fn list(files: Option<&Path>) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `framesim run`.
-fn run_one(pick: &Pick) -> Result<ExitCode, String> {
-    let report = run(&pick.scenario()?, RunOptions::default());
-    Ok(finish(&report, None))
-}
-
-/// `framesim run --against`.
-fn run_against(pick: &Pick, addr: &str) -> Result<ExitCode, String> {
-    use std::net::ToSocketAddrs;
-    let scenario = pick.scenario()?;
-    let resolved = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("--against {addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("--against {addr}: no address"))?;
-    let (_, dropped) = framesim::kv::against::applicable(&scenario);
-    for line in dropped {
-        eprintln!("framesim: not applicable against a real server: {line}");
-    }
-    let report = framesim::kv::against::run(&scenario, resolved, true);
-    let path = framesim::kv::work_dir().join(format!("{}-against.txt", scenario.file_stem()));
-    framesim::kv::write_transcript(&report, &path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(finish(
-        &report,
-        Some(Path::new(&framesim::kv::shown(&path))),
-    ))
-}
-
-/// `framesim run --against HOST:PORT --contention`: the black-box linearizability check.
-fn contend(
-    pick: &Pick,
-    addr: &str,
-    requests: usize,
-    keys: usize,
-    history: Option<PathBuf>,
-) -> Result<ExitCode, String> {
-    use std::net::ToSocketAddrs;
-    let resolved = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("--against {addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("--against {addr}: no address"))?;
-    let seed = pick
-        .seed
-        .unwrap_or_else(framesim::harness::against::fresh_seed);
-    let clients = pick.setup.clients.unwrap_or(8);
-    // Keys of this run's own: the server may keep others' from before.
-    let prefix = format!("c{:08x}:", framesim::harness::against::fresh_seed() as u32);
-    let workload = framesim::harness::ContentionWorkload::new()
-        .keys(keys)
-        .requests(requests)
-        .prefix(prefix);
-    let found = framesim::harness::against::check(resolved, &workload, clients, seed)?;
-    let path = history.unwrap_or_else(|| {
-        framesim::kv::work_dir().join(format!("contention-{seed}-history.jsonl"))
-    });
-    let timeline = framesim::harness::against::write(&found, &path, &format!("against {addr}"))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    println!(
-        "against {addr}, {clients} clients, seed {seed}: {}",
-        found.summary()
-    );
-    println!("history: {}", framesim::kv::shown(&path));
-    if let Some(timeline) = timeline {
-        println!("timeline: {}", framesim::kv::shown(&timeline));
-    }
-    Ok(if found.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-/// `framesim replay`.
-fn replay(pick: &Pick, transcript: Option<PathBuf>) -> Result<ExitCode, String> {
-    replay_scenario(&pick.scenario()?, transcript)
-}
-
-/// `framesim replay-fuzz`.
-fn replay_fuzz(input: &Path, transcript: Option<PathBuf>) -> Result<ExitCode, String> {
-    let data = std::fs::read(input).map_err(|e| format!("{}: {e}", input.display()))?;
-    replay_scenario(&framesim::kv::fuzz::scenario_from_bytes(&data), transcript)
-}
-
-/// Runs `scenario` keeping its transcript, and writes it to `transcript` (or the default).
-fn replay_scenario(scenario: &Scenario, transcript: Option<PathBuf>) -> Result<ExitCode, String> {
-    let options = RunOptions {
-        keep_transcript: true,
-        ..RunOptions::default()
-    };
-    let report = run(scenario, options);
-    let path = transcript.unwrap_or_else(|| framesim::kv::default_transcript_path(scenario));
-    framesim::kv::write_transcript(&report, &path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+/// `framesim replay` ([`framesim::kv::replay`]).
+fn replay(scenario: &Scenario, transcript: Option<PathBuf>) -> Result<ExitCode, String> {
+    let (report, path) = framesim::kv::replay(scenario, transcript)?;
     Ok(finish(&report, Some(&path)))
-}
-
-/// `framesim shrink`.
-fn shrink(pick: &Pick, out: Option<PathBuf>) -> Result<ExitCode, String> {
-    let scenario = pick.scenario()?;
-    println!(
-        "shrinking: {}",
-        scenario.to_string().lines().next().unwrap_or_default()
-    );
-    let shrunk = framesim::kv::shrink::shrink(&scenario, |step| {
-        println!(
-            "  {:>8.2?}  {:<34} clients {:>5}  requests {:>3}  events {:>7}",
-            step.elapsed, step.what, step.clients, step.requests, step.events
-        )
-    })?;
-    println!("{}", shrunk.summary());
-    let dir = out.unwrap_or_else(framesim::kv::shrink::regressions_dir);
-    let (file, transcript) = shrunk
-        .save(&dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    // Paths as a developer types them: relative to where the command runs, when inside it.
-    let here = std::env::current_dir().unwrap_or_default();
-    let (file, transcript) = (
-        file.strip_prefix(&here).unwrap_or(&file).to_path_buf(),
-        transcript
-            .strip_prefix(&here)
-            .unwrap_or(&transcript)
-            .to_path_buf(),
-    );
-    let first = shrunk.report.violations.first().map(|v| v.to_string());
-    println!(
-        "violation: {}",
-        first.or(shrunk.report.error.clone()).unwrap_or_default()
-    );
-    println!("scenario: {}", file.display());
-    println!("transcript: {}", transcript.display());
-    println!("replay: {CLI} replay --scenario-file {}", file.display());
-    println!(
-        "pin it: INSTA_UPDATE=always cargo test -p framesim --test regressions, then commit {} and its snapshot",
-        file.display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `framesim lift`.
-fn lift(pick: &Pick, out: Option<PathBuf>) -> Result<ExitCode, String> {
-    let scenario = pick.scenario()?;
-    let script = framesim::kv::lift(&scenario);
-    let path = out
-        .unwrap_or_else(|| framesim::kv::work_dir().join(format!("{}.toml", script.file_stem())));
-    script
-        .save(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let steps: usize = script.scripts.iter().map(|c| c.steps.len()).sum();
-    println!(
-        "lifted {} clients, {steps} steps: {}",
-        script.scripts.len(),
-        framesim::kv::shown(&path)
-    );
-    println!(
-        "replay: {CLI} replay --script {}",
-        framesim::kv::shown(&path)
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `framesim explore`.
-fn explore(script: &Path, target: Option<Target>, cuts: u8) -> Result<ExitCode, String> {
-    let mut scenario = Scenario::load(script)?;
-    if let Some(target) = target {
-        scenario.target = target;
-    }
-    let found = framesim::kv::explore::explore(&scenario, usize::from(cuts))?;
-    println!("{found}");
-    Ok(if found.failure.is_some() || found.logical_views > 1 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-/// `framesim check`.
-fn check(pick: &Pick) -> Result<ExitCode, String> {
-    let scenario = pick.scenario()?;
-    match check_determinism(&scenario) {
-        Ok(hash) => {
-            println!("deterministic: seed {} hash {hash:016x}", scenario.seed);
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(d) => {
-            println!(
-                "NOT deterministic: seed {} first diverging event #{}\n  first:  {}\n  second: {}",
-                scenario.seed,
-                d.index,
-                d.first.as_deref().unwrap_or("(end)"),
-                d.second.as_deref().unwrap_or("(end)")
-            );
-            Ok(ExitCode::FAILURE)
-        }
-    }
 }
 
 /// `framesim sweep`: the library's sweep ([`SweepArgs::run`]) of one [`seed_result`] per seed.
@@ -483,6 +316,15 @@ fn sweep(args: &Sweep) -> Result<ExitCode, String> {
         seed_result(&setup.scenario(&base, Some(seed)), recheck, replay)
     })?;
     Ok(exit_code(&swept))
+}
+
+/// The exit code of a command that `passed` or not.
+fn code(passed: bool) -> ExitCode {
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Prints the summary (and where the transcript went); on a failure, the failure report.

@@ -15,7 +15,7 @@ pub const SHARED_KEY: &str = "shared:counter";
 
 /// One client's view of its own keys.
 #[derive(Debug, Default, Clone)]
-pub struct Model {
+pub struct ClientModel {
     /// Draw GET and SET only.
     get_set_only: bool,
     data: BTreeMap<Bytes, Bytes>,
@@ -27,13 +27,13 @@ pub struct Model {
     last_integer_key: Option<Bytes>,
 }
 
-impl Model {
+impl ClientModel {
     /// The model of client `id`, its keys starting with `prefix` (a run against a real
     /// server, whose store outlives runs, gives each run its own).
     pub fn with_prefix(id: usize, prefix: &str) -> Self {
         // Ten thousand clients make five names each: one `format!` apiece, not five.
         let prefix = format!("{prefix}c{id}:");
-        Model {
+        ClientModel {
             get_set_only: false,
             data: BTreeMap::new(),
             keys: ["k0", "k1", "k2", "k3"].map(|k| named(&prefix, k)),
@@ -44,7 +44,7 @@ impl Model {
 
     /// The same model, drawing GET and SET only.
     pub fn get_set_only(self) -> Self {
-        Model {
+        ClientModel {
             get_set_only: true,
             ..self
         }

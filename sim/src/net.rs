@@ -7,7 +7,7 @@
 //! the boundary oracles (`oracle::backlog`) every byte that crosses it.
 
 use crate::clock::Clock;
-use crate::kv::plan::{Fault, Plan, Plans};
+use crate::kv::plan::{Fault, FaultSource, Plans};
 use crate::seeds::{self, Draws, Stream};
 use crate::transcript::{Actor, Event, Peer, Record, Transcript};
 use crate::window::{Windows, DEFAULT_WINDOW};
@@ -233,7 +233,7 @@ pub struct FaultyStream<S> {
     stalled: bool,
     tap: Box<dyn Tap>,
     /// Draw each poll's fault, record it too, or play it from a script.
-    plan: Plan,
+    plan: FaultSource,
     /// The last read this poll was cut short to (what a recorded plan writes down).
     cut: Option<usize>,
     /// Bytes the server has read: what its window learns when it closes.
@@ -298,7 +298,7 @@ impl<S> FaultyStream<S> {
             key: peer,
             stalled: false,
             tap: Box::new(Unheard),
-            plan: Plan::Draw,
+            plan: FaultSource::Draw,
             cut: None,
             read_total: 0,
             clock: Clock::default(),
@@ -695,7 +695,7 @@ mod tests {
             key: peer,
             stalled: false,
             tap: Box::new(Unheard),
-            plan: Plan::Draw,
+            plan: FaultSource::Draw,
             cut: None,
             read_total: 0,
             clock: Clock::default(),

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 /// How printed commands start the CLI.
-const CLI: &str = "cargo run --release -p framesim --";
+pub const CLI: &str = "cargo run --release -p framesim --";
 
 /// The CLI command `subcommand` (`replay`, `check`, `run`) for exactly `s`: `--scenario P
 /// --seed N [--target T]` when `s` is a preset left as it is; otherwise `--scenario-file

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 pub(crate) type About = Box<dyn Fn() -> String + Send + Sync>;
 
 /// One run being watched; dropping it ends the watch.
-pub(crate) struct Watch(Arc<Slot>);
+pub(crate) struct WatchedRun(Arc<Slot>);
 
 struct Slot {
     steps: AtomicU64,
@@ -31,7 +31,7 @@ static START: Once = Once::new();
 pub const STALLED: i32 = 3;
 
 /// Starts watching a run.
-pub(crate) fn watch(about: About) -> Watch {
+pub(crate) fn watch(about: About) -> WatchedRun {
     START.call_once(|| {
         std::thread::Builder::new()
             .name("framesim-watchdog".into())
@@ -46,10 +46,10 @@ pub(crate) fn watch(about: About) -> Watch {
     let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
     runs.retain(|r| r.strong_count() > 0);
     runs.push(Arc::downgrade(&slot));
-    Watch(slot)
+    WatchedRun(slot)
 }
 
-impl Watch {
+impl WatchedRun {
     /// The run made a step; it is at `virtual_time`.
     pub(crate) fn stepped(&self, virtual_time: Duration) {
         self.0.steps.fetch_add(1, Ordering::Relaxed);

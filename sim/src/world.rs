@@ -1,7 +1,7 @@
 //! Scenario → turmoil hosts → report: the server host, the client hosts, a monitor that
 //! runs the server-side checks once every client is done, and the crash of a restart.
 
-use crate::client::{scenario_workload, Client, Shared};
+use crate::client::{scenario_workload, KvClient, KvShared};
 use crate::clock::Clock;
 use crate::harness::{server_fn, Listener, ServerFn, Shutdown};
 use crate::kv::plan::Plans;
@@ -127,7 +127,7 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
     let accepts = Arc::new(AcceptFaults::default());
 
     let lifter = options.lift.then(Lifter::default);
-    let shared = Shared {
+    let shared = KvShared {
         scenario: s.clone(),
         transcript: transcript.clone(),
         violations: violations.clone(),
@@ -140,7 +140,7 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
     let clients = (0..hosts)
         .map(|h| {
             let ids = s.client_ids().filter(|id| id % hosts == h);
-            stage::host(ids.map(|id| Client::new(id, shared.clone()).run()))
+            stage::host(ids.map(|id| KvClient::new(id, shared.clone()).run()))
         })
         .collect();
 

@@ -1,6 +1,6 @@
 //! Chunked delivery: how a client's bytes reach the wire.
 
-use super::{Client, REPLY_TIMEOUT};
+use super::{KvClient, REPLY_TIMEOUT};
 use crate::transcript::Event;
 use bytes::Bytes;
 use rand::Rng;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::time::{sleep, timeout, Instant};
 
-impl Client {
+impl KvClient {
     /// Writes `bytes` (requests ending at the offsets `frame_ends`) in seeded chunks with
     /// seeded gaps; stops quietly if the peer is gone.
     ///

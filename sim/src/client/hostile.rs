@@ -7,9 +7,9 @@
 //! request and carries on, fails; and the bytes left unread behind the bad request are the
 //! ones that make a careless close reset the connection before the error is read.
 
-use super::Client;
+use super::KvClient;
 use crate::boundary::{header_max, length_header, malformed};
-use crate::model::Model;
+use crate::model::ClientModel;
 use crate::scenario::Role;
 use crate::transcript::{Event, Expected};
 use framesim_server::protocol::Framing;
@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 /// Most good requests written before the bad one, and after it.
 const MOST_AROUND: usize = 3;
 
-impl Client {
+impl KvClient {
     /// Oversized and malformed clients (see the module's documentation).
     pub(super) async fn hostile(&mut self) {
         let limits = self.scenario().limits;
@@ -49,7 +49,7 @@ impl Client {
         );
         // The client's own keys, as a well-behaved client's (no other client has its id).
         let prefix = self.shared.against.as_ref().map_or("", |(_, p)| &**p);
-        let mut model = Model::with_prefix(self.id, prefix);
+        let mut model = ClientModel::with_prefix(self.id, prefix);
         let mut bytes = Vec::new();
         let mut due = VecDeque::with_capacity(before);
         let edge_values = self.scenario().edge_values;

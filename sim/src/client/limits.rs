@@ -4,7 +4,7 @@
 //!
 //! Where each limit falls is worked out in [`crate::boundary`].
 
-use super::{Client, Lost, REPLY_TIMEOUT};
+use super::{KvClient, Lost, REPLY_TIMEOUT};
 use crate::boundary::{self, Cut};
 use crate::model::satisfies;
 use crate::oracle::Oracle;
@@ -62,7 +62,7 @@ fn bulk_value_len(framing: &Framing, limits: &Limits, key_len: usize) -> usize {
     len
 }
 
-impl Client {
+impl KvClient {
     /// What the server must answer `cmd`: the model's reply, or, when that reply is too long
     /// for a length header, the error reply that replaces it.
     fn predict(&mut self, cmd: &Command) -> Expected {

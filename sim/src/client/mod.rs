@@ -15,7 +15,7 @@ mod scripts;
 
 use crate::clock::Clock;
 use crate::harness::{KvWorkload, Session, Workload};
-use crate::model::Model;
+use crate::model::ClientModel;
 use crate::net::{ACCEPT_WAIT, PORT};
 use crate::oracle::{Oracle, Violations};
 use crate::scenario::{Commands, Role, Scenario};
@@ -38,9 +38,9 @@ use turmoil::net::TcpStream;
 /// How long a client waits for any one reply before calling it lost.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What all clients of a run share.
+/// What all clients of a run of framesim's own world share.
 #[derive(Clone)]
-pub struct Shared {
+pub struct KvShared {
     /// The run.
     pub scenario: Arc<Scenario>,
     /// Where events go.
@@ -76,11 +76,11 @@ pub fn scenario_workload(s: &Scenario, prefix: &str) -> Arc<dyn Workload> {
     })
 }
 
-/// One virtual client.
-pub struct Client {
+/// One virtual client of framesim's own world.
+pub struct KvClient {
     id: usize,
     role: Role,
-    shared: Shared,
+    shared: KvShared,
     /// Draws how bytes are delivered (chunks, gaps, batches).
     delivery_rng: Draws,
     /// Draws what is asked: independent of delivery, so the logical view of a run is the
@@ -93,7 +93,7 @@ pub struct Client {
     session: Box<dyn Session>,
     /// What the key-value roles that build their own requests (bulk loads, requests at the
     /// limits) leave in the store.
-    model: Model,
+    model: ClientModel,
     /// Virtual time the latest connect began: where a lifted script connects.
     connecting_since: Duration,
     /// Request bytes written on the current connection.
@@ -113,11 +113,11 @@ enum Lost {
     TimedOut,
 }
 
-impl Client {
+impl KvClient {
     /// Client `id` of the run.
-    pub fn new(id: usize, shared: Shared) -> Self {
+    pub fn new(id: usize, shared: KvShared) -> Self {
         let s = &shared.scenario;
-        Client {
+        KvClient {
             id,
             role: s.role_of(id),
             delivery_rng: seeds::rng(s.seed, Stream::Delivery(id)),
@@ -126,7 +126,7 @@ impl Client {
             buf: BytesMut::new(),
             decoder: ReplyDecoder::new(&s.framing, 1 << 20),
             session: shared.workload.session(id),
-            model: Model::default(),
+            model: ClientModel::default(),
             connecting_since: Duration::ZERO,
             sent: 0,
             clock: Clock::default(),
@@ -311,7 +311,7 @@ impl Client {
         self.next_reply().await
     }
 
-    /// [`Client::reply`], not lifted: for waiting out a close.
+    /// [`KvClient::reply`], not lifted: for waiting out a close.
     async fn next_reply(&mut self) -> Result<Reply, Lost> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(Lost::Closed("not connected".into()));

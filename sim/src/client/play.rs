@@ -1,6 +1,6 @@
 //! A scripted client: plays its steps as written, drawing nothing.
 
-use super::Client;
+use super::KvClient;
 use crate::model::satisfies;
 use crate::oracle::Oracle;
 use crate::script::{close_oracle, Step};
@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::time::sleep;
 
-impl Client {
+impl KvClient {
     /// Plays `steps`: writes at their times, checks each read against the oldest
     /// expectation not yet met, waits for the closes it names. Stops at the first broken
     /// promise, like the role it was lifted from.

@@ -7,7 +7,7 @@
 //! Their reads are recorded as notes, not as requests: how many replies a slow reader
 //! gets before it is cut depends on timing, and the logical view of a run must not.
 
-use super::{Client, Lost, REPLY_TIMEOUT};
+use super::{KvClient, Lost, REPLY_TIMEOUT};
 use crate::oracle::Oracle;
 use crate::transcript::{Event, Expected};
 use bytes::{Bytes, BytesMut};
@@ -31,7 +31,7 @@ fn now() -> Duration {
     crate::clock::now()
 }
 
-impl Client {
+impl KvClient {
     /// Sets `c<id>:big` to a value half the frame limit, waits for `+OK`, then writes the
     /// pipelined reads of it. Returns the value and how many reads were sent, or `None`
     /// when the connection was lost first (recorded or reported already).

@@ -1,6 +1,6 @@
 //! What each role does with its connection, and the promises it checks on the way.
 
-use super::{Client, Lost};
+use super::{KvClient, Lost};
 use crate::boundary::{header_max, length_header};
 use crate::model::satisfies;
 use crate::oracle::Oracle;
@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{timeout, Instant};
 
-impl Client {
+impl KvClient {
     /// Normal, half-closing, disconnecting and quitting clients: batches of pipelined
     /// requests.
     pub(super) async fn requests(&mut self) {

@@ -8,10 +8,12 @@
 //! indeterminate, and the client stops. The history is not the same from run to run (the
 //! real scheduler orders it); its check is exact all the same.
 
+use super::contention::ContentionWorkload;
 use super::linear::DEFAULT_BUDGET;
 use super::recorder::{Recorder, RunHistory};
 use super::workload::Workload;
 use crate::output::write_file;
+use crate::scenario::{shown, work_dir};
 use crate::seeds::{self, Stream};
 use bytes::BytesMut;
 use std::net::SocketAddr;
@@ -241,4 +243,44 @@ pub fn write(found: &Against, path: &Path, title: &str) -> std::io::Result<Optio
     let timeline = path.with_extension("html");
     write_file(&timeline, found.history.timeline(title))?;
     Ok(Some(timeline))
+}
+
+/// `framesim run --against HOST:PORT --contention`, the black-box linearizability check:
+/// `clients` clients (default 8) of a [`ContentionWorkload`] of `requests` requests each
+/// over `keys` shared registers, against the server at `addr`, with `seed` (default a fresh
+/// one) and keys of this run's own. Writes the history to `history` (default
+/// `target/framesim/contention-<seed>-history.jsonl`), and a timeline beside it when it is
+/// not linearizable; prints the summary and both paths. Returns whether it passed.
+/// `addr` is `HOST:PORT`, resolved as `--against` takes it ([`crate::kv::against::resolve`]).
+pub fn contend(
+    addr: &str,
+    seed: Option<u64>,
+    clients: Option<usize>,
+    requests: usize,
+    keys: usize,
+    history: Option<PathBuf>,
+) -> Result<bool, String> {
+    let resolved = crate::kv::against::resolve(addr)?;
+    let seed = seed.unwrap_or_else(fresh_seed);
+    let clients = clients.unwrap_or(8);
+    // Keys of this run's own: the server may keep others' from before.
+    let prefix = format!("c{:08x}:", fresh_seed() as u32);
+    let workload = ContentionWorkload::new()
+        .keys(keys)
+        .requests(requests)
+        .prefix(prefix);
+    let found = check(resolved, &workload, clients, seed)?;
+    let path =
+        history.unwrap_or_else(|| work_dir().join(format!("contention-{seed}-history.jsonl")));
+    let timeline = write(&found, &path, &format!("against {addr}"))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    println!(
+        "against {addr}, {clients} clients, seed {seed}: {}",
+        found.summary()
+    );
+    println!("history: {}", shown(&path));
+    if let Some(timeline) = timeline {
+        println!("timeline: {}", shown(&timeline));
+    }
+    Ok(found.passed())
 }

@@ -1,15 +1,15 @@
 //! HTTP/1.1 on the clients' side, for a [`Workload`](super::Workload) of an HTTP server
 //! (hyper, axum, or your own): requests as they are written, with their seams marked
-//! ([`Request::to_request`]), a response parser ([`parse`]: status line, headers, a
+//! ([`HttpRequest::to_request`]), a response parser ([`parse`]: status line, headers, a
 //! `Content-Length`, chunked or read-to-close body) and a [`framer`] that cuts responses
 //! apart and blanks the one header whose bytes follow the wall clock (`Date`).
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use framesim::harness::http::{self, Body, Request};
+//! use framesim::harness::http::{self, Body, HttpRequest};
 //! use framesim::harness::ReplyFramer;
 //!
-//! let put = Request::post("/kv/a", Body::Length(b"1".to_vec())).to_request();
+//! let put = HttpRequest::post("/kv/a", Body::Length(b"1".to_vec())).to_request();
 //! assert!(put.bytes.starts_with(b"POST /kv/a HTTP/1.1\r\n"));
 //! let mut framer = http::framer();
 //! let mut wire = BytesMut::from(
@@ -54,7 +54,7 @@ impl Body {
 
 /// One request a client writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub struct HttpRequest {
     /// `GET` or `POST`.
     pub method: &'static str,
     /// The request target.
@@ -67,10 +67,10 @@ pub struct Request {
     pub pad: usize,
 }
 
-impl Request {
+impl HttpRequest {
     /// A `GET` without a body.
     pub fn get(path: impl Into<String>) -> Self {
-        Request {
+        HttpRequest {
             method: "GET",
             path: path.into(),
             body: Body::Empty,
@@ -81,7 +81,7 @@ impl Request {
 
     /// A `POST` with `body`.
     pub fn post(path: impl Into<String>, body: Body) -> Self {
-        Request {
+        HttpRequest {
             method: "POST",
             path: path.into(),
             body,
@@ -167,9 +167,9 @@ impl Request {
     /// [`Session::oversized`](super::Session::oversized), a request a server with a head
     /// limit of `size` or less must refuse before it has read it all.
     pub fn oversized(size: usize) -> Self {
-        Request {
+        HttpRequest {
             pad: size + 1,
-            ..Request::get("/")
+            ..HttpRequest::get("/")
         }
     }
 }
@@ -420,15 +420,15 @@ mod tests {
 
     #[test]
     fn a_request_has_a_seam_on_each_side_of_every_line_end() {
-        let r = Request::get("/").to_request();
+        let r = HttpRequest::get("/").to_request();
         assert_eq!(r.bytes, &b"GET / HTTP/1.1\r\nHost: server\r\n\r\n"[..]);
         assert_eq!(r.boundaries, vec![15, 16, 29, 30, 31]);
-        assert!(Request::oversized(100).encode().len() > 100);
+        assert!(HttpRequest::oversized(100).encode().len() > 100);
     }
 
     #[test]
     fn a_chunked_request_says_what_its_body_is() {
-        let r = Request::post(
+        let r = HttpRequest::post(
             "/echo",
             Body::Chunked {
                 chunks: vec![b"ab".to_vec(), vec![b'c'; 11]],

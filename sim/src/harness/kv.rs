@@ -3,7 +3,7 @@
 
 use super::workload::{KvRequest, ReplyFramer, Request, Session, Workload};
 use crate::boundary::malformed;
-use crate::model::{satisfies, Model};
+use crate::model::{satisfies, ClientModel};
 use crate::seeds::Draws;
 use crate::transcript::Expected;
 use bytes::{Bytes, BytesMut};
@@ -93,7 +93,7 @@ impl KvWorkload {
 
 impl Workload for KvWorkload {
     fn session(&self, client: usize) -> Box<dyn Session> {
-        let model = Model::with_prefix(client, &self.prefix);
+        let model = ClientModel::with_prefix(client, &self.prefix);
         Box::new(KvSession {
             framing: self.framing.clone(),
             left: self.requests,
@@ -125,7 +125,7 @@ struct KvSession {
     edge_values: f64,
     /// The key of its oversized or at-limit SET, if the workload is limited.
     sized: Option<String>,
-    model: Model,
+    model: ClientModel,
 }
 
 impl Session for KvSession {

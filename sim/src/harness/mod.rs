@@ -106,6 +106,7 @@ mod sweep;
 mod workload;
 
 pub use crate::oracle::Oracle;
+pub use crate::script::cuts::Exploration;
 pub use crate::seeds::Draws;
 pub use contention::ContentionWorkload;
 #[cfg(feature = "stream")]
@@ -117,7 +118,7 @@ pub use outcome::{Outcome, Tally, Violation};
 pub use recorder::RunHistory;
 pub use run::Harness;
 pub(crate) use run::{server_fn, ServerFn};
-pub use script::{Exploration, Script};
+pub use script::Script;
 pub use shrink::Shrunk;
 pub use sweep::{
     options_from_env, seeds_from_env, shard_from_env, sweep, target_flag, Replay, DEFAULT_SEEDS,

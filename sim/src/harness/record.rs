@@ -3,7 +3,7 @@
 //! ([`Workload::model`](super::Workload::model)).
 
 use super::client::Client;
-use super::linear::{Checked, Verdict};
+use super::linear::{Checked, Linearizability};
 use super::recorder::Recorder;
 use super::shared::Shared;
 use super::workload::Request;
@@ -25,9 +25,11 @@ pub(super) fn judge(shared: &Shared, history: &Recorder) -> Checked {
         .transcript
         .record(Actor::Sim, Event::Note { text: text.clone() });
     match checked.verdict {
-        Verdict::Linearizable => {}
-        Verdict::Unknown { .. } => shared.tally(|t| t.histories_unknown += 1),
-        Verdict::NotLinearizable { .. } => shared.violation(Oracle::Linearizable, None, text),
+        Linearizability::Linearizable => {}
+        Linearizability::Unknown { .. } => shared.tally(|t| t.histories_unknown += 1),
+        Linearizability::NotLinearizable { .. } => {
+            shared.violation(Oracle::Linearizable, None, text)
+        }
     }
     checked
 }

@@ -142,9 +142,6 @@ fn one_line(e: &str) -> String {
     e.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// What an exploration of a harness script found.
-pub type Exploration = cuts::Exploration<Outcome>;
-
 impl Harness {
     /// Runs `seed` once and writes down every client's steps and every connection's polls:
     /// a script that replays the run without drawing. Lift a shrunk failure
@@ -286,7 +283,11 @@ impl Harness {
     /// whole, then one client at a time cut at every byte, then at every pair. Stops at the
     /// first failure, written as a script that replays it. Cuts leave the bytes a client
     /// writes as they are, so a script replays under every cut or under none.
-    pub fn explore(&self, script: &Script, max_cuts: usize) -> Result<Exploration, String> {
+    pub fn explore(
+        &self,
+        script: &Script,
+        max_cuts: usize,
+    ) -> Result<cuts::Exploration<Outcome>, String> {
         let plain = Script {
             connections: Vec::new(),
             ..script.clone()

@@ -10,7 +10,7 @@
 //! [`MIN_LATENCY_BOUND`], as a real machine is noisier than virtual time. Each run writes
 //! keys of its own (a prefix per run), so runs against one server do not see each other's.
 
-use crate::client::{scenario_workload, Client, Shared};
+use crate::client::{scenario_workload, KvClient, KvShared};
 use crate::clock;
 use crate::net::Faults;
 use crate::oracle::Violations;
@@ -19,7 +19,8 @@ use crate::scenario::Scenario;
 use crate::transcript::{Actor, Event, Transcript};
 use crate::window::Windows;
 use framesim_server::Stats;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -63,7 +64,7 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, keep_transcript: bool) -> Repo
     let violations = Violations::default();
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let prefix: Arc<str> = format!("r{:08x}:", crate::seeds::fresh() as u32).into();
-    let shared = Shared {
+    let shared = KvShared {
         scenario: s.clone(),
         transcript: transcript.clone(),
         violations: violations.clone(),
@@ -88,7 +89,7 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, keep_transcript: bool) -> Repo
                 );
                 let mut clients = tokio::task::JoinSet::new();
                 for id in s.client_ids() {
-                    clients.spawn(Client::new(id, shared.clone()).run());
+                    clients.spawn(KvClient::new(id, shared.clone()).run());
                 }
                 let mut error = None;
                 while let Some(done) = clients.join_next().await {
@@ -116,4 +117,30 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, keep_transcript: bool) -> Repo
         against: Some(addr),
         ..report
     }
+}
+
+/// `addr` (`HOST:PORT`, as `--against` takes it) resolved to its first socket address.
+pub fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("--against {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--against {addr}: no address"))
+}
+
+/// `framesim run --against HOST:PORT`: [`run`]s `scenario` against the server at `addr`
+/// (each part that does not apply there said on stderr first) and writes its transcript to
+/// `target/framesim/<stem>-against.txt`. Returns the report and that path as shown to a
+/// developer ([`shown`](crate::kv::shown)).
+pub fn run_to_file(scenario: &Scenario, addr: &str) -> Result<(Report, PathBuf), String> {
+    let resolved = resolve(addr)?;
+    let (_, dropped) = applicable(scenario);
+    for line in dropped {
+        eprintln!("framesim: not applicable against a real server: {line}");
+    }
+    let report = run(scenario, resolved, true);
+    let path = crate::scenario::work_dir().join(format!("{}-against.txt", scenario.file_stem()));
+    crate::output::write_transcript(&report, &path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let shown = PathBuf::from(crate::scenario::shown(&path));
+    Ok((report, shown))
 }

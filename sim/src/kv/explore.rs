@@ -2,14 +2,11 @@
 //! way its clients' bytes can be cut ([`crate::script::cuts`]), on the scenario's target.
 
 use crate::report::Report;
-use crate::scenario::{shown, work_dir, Faults, Scenario};
+use crate::scenario::{shown, work_dir, Faults, Scenario, Target};
 use crate::script::cuts::{self, Tried};
 use crate::transcript::logical_view;
 use crate::world::{run, RunOptions};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-
-/// What exploring a scenario's script found.
-pub type Exploration = cuts::Exploration<Report>;
 
 /// `script` with its clients' steps replaced by `scripts`, the stream adapter's faults and
 /// plans off: each write is one server read.
@@ -28,7 +25,7 @@ pub fn whole(script: &Scenario) -> Scenario {
 }
 
 /// Runs `script` under every cut of up to `max_cuts` (0, 1 or 2) per client's bytes.
-pub fn explore(script: &Scenario, max_cuts: usize) -> Result<Exploration, String> {
+pub fn explore(script: &Scenario, max_cuts: usize) -> Result<cuts::Exploration<Report>, String> {
     if script.scripts.is_empty() {
         return Err(format!(
             "'{}' has no scripted clients: lift a run into a script first (framesim lift)",
@@ -61,4 +58,21 @@ pub fn explore(script: &Scenario, max_cuts: usize) -> Result<Exploration, String
         (path, replay)
     };
     Ok(cuts::explore(&script.scripts, max_cuts, run_one, save))
+}
+
+/// `framesim explore`: the script at `path` (on `target` if given, else its own) [`explore`]d
+/// under up to `cuts` cuts per client's bytes, and what that found printed. Returns whether
+/// it passed: no run failed and every run gave one logical view.
+pub fn explore_file(
+    path: &std::path::Path,
+    target: Option<Target>,
+    cuts: usize,
+) -> Result<bool, String> {
+    let mut script = Scenario::load(path)?;
+    if let Some(target) = target {
+        script.target = target;
+    }
+    let found = explore(&script, cuts)?;
+    println!("{found}");
+    Ok(found.failure.is_none() && found.logical_views <= 1)
 }

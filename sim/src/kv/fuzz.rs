@@ -24,6 +24,12 @@ pub fn scenario_from_bytes(data: &[u8]) -> Scenario {
     s
 }
 
+/// The scenario the fuzz input at `path` stands for ([`scenario_from_bytes`]).
+pub fn scenario_from_file(path: &std::path::Path) -> Result<Scenario, String> {
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(scenario_from_bytes(&data))
+}
+
 /// Runs the scenario `data` stands for; panics with the failure report (first violation,
 /// the events before it, and how to replay) if any oracle objects.
 pub fn simulation(data: &[u8]) {

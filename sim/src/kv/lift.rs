@@ -1,8 +1,10 @@
 //! Lifting a run of framesim's own world into a script: every client's steps and every
 //! connection's polls, written down.
 
-use crate::scenario::{Faults, Scenario};
+use crate::report::CLI;
+use crate::scenario::{shown, work_dir, Faults, Scenario};
 use crate::world::{run, RunOptions};
+use std::path::PathBuf;
 
 /// `scenario` lifted into a script: run once, every client's steps and every connection's
 /// polls (`plan`) written down. The script keeps the scenario's target, framing and limits,
@@ -28,4 +30,23 @@ pub fn lift(scenario: &Scenario) -> Scenario {
         },
         ..scenario.clone()
     }
+}
+
+/// `framesim lift`: `scenario` [`lift`]ed and saved to `out` (default
+/// `target/framesim/<stem>.toml`), with a line saying how many clients and steps it holds
+/// and the command that replays it.
+pub fn lift_to_file(scenario: &Scenario, out: Option<PathBuf>) -> Result<(), String> {
+    let script = lift(scenario);
+    let path = out.unwrap_or_else(|| work_dir().join(format!("{}.toml", script.file_stem())));
+    script
+        .save(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let steps: usize = script.scripts.iter().map(|c| c.steps.len()).sum();
+    println!(
+        "lifted {} clients, {steps} steps: {}",
+        script.scripts.len(),
+        shown(&path)
+    );
+    println!("replay: {CLI} replay --script {}", shown(&path));
+    Ok(())
 }

@@ -30,4 +30,22 @@ pub use crate::scenario::{
 };
 pub use crate::seeds::fresh as fresh_seed;
 pub use crate::world::{check_determinism, run, Divergence, RunOptions};
-pub use lift::lift;
+pub use lift::{lift, lift_to_file};
+
+use std::path::PathBuf;
+
+/// `framesim replay`: runs `scenario` keeping its transcript, and writes it to `transcript`
+/// (default [`default_transcript_path`]). Returns the report and the path written.
+pub fn replay(
+    scenario: &Scenario,
+    transcript: Option<PathBuf>,
+) -> Result<(Report, PathBuf), String> {
+    let options = RunOptions {
+        keep_transcript: true,
+        ..RunOptions::default()
+    };
+    let report = run(scenario, options);
+    let path = transcript.unwrap_or_else(|| default_transcript_path(scenario));
+    write_transcript(&report, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((report, path))
+}

@@ -133,9 +133,10 @@ impl fmt::Display for Line<'_> {
     }
 }
 
-/// What a connection's stream does with its polls.
+/// Where a connection's poll faults come from: drawn from its generator, drawn and
+/// written down, or played back from its plan.
 #[derive(Debug, Clone, Default)]
-pub enum Plan {
+pub enum FaultSource {
     /// Draw each fault from the connection's generator.
     #[default]
     Draw,
@@ -150,11 +151,11 @@ pub enum Plan {
     },
 }
 
-impl Plan {
+impl FaultSource {
     /// The next read poll's fault, if played back.
     pub fn next_read(&mut self) -> Option<Fault> {
         match self {
-            Plan::Play { reads, .. } => Some(reads.pop_front().unwrap_or(Fault::Plain)),
+            FaultSource::Play { reads, .. } => Some(reads.pop_front().unwrap_or(Fault::Plain)),
             _ => None,
         }
     }
@@ -162,21 +163,21 @@ impl Plan {
     /// The next write poll's fault, if played back.
     pub fn next_write(&mut self) -> Option<Fault> {
         match self {
-            Plan::Play { writes, .. } => Some(writes.pop_front().unwrap_or(Fault::Plain)),
+            FaultSource::Play { writes, .. } => Some(writes.pop_front().unwrap_or(Fault::Plain)),
             _ => None,
         }
     }
 
     /// Writes down a drawn read poll, if recording.
     pub fn drew_read(&self, fault: Fault) {
-        if let Plan::Record(plan) = self {
+        if let FaultSource::Record(plan) = self {
             plan.lock().expect("plan lock").reads.push(fault);
         }
     }
 
     /// Writes down a drawn write poll, if recording.
     pub fn drew_write(&self, fault: Fault) {
-        if let Plan::Record(plan) = self {
+        if let FaultSource::Record(plan) = self {
             plan.lock().expect("plan lock").writes.push(fault);
         }
     }
@@ -196,10 +197,10 @@ pub enum Plans {
 }
 
 impl Plans {
-    /// The plan of the `n`th connection.
-    pub fn plan(&self, n: u64) -> Plan {
+    /// Where the `n`th connection's faults come from.
+    pub fn plan(&self, n: u64) -> FaultSource {
         match self {
-            Plans::Draw => Plan::Draw,
+            Plans::Draw => FaultSource::Draw,
             Plans::Record(all) => {
                 let plan = Arc::new(Mutex::new(ConnectionPlan {
                     n,
@@ -207,11 +208,11 @@ impl Plans {
                     writes: Vec::new(),
                 }));
                 all.lock().expect("plans lock").insert(n, plan.clone());
-                Plan::Record(plan)
+                FaultSource::Record(plan)
             }
             Plans::Play(all) => {
                 let found = all.iter().find(|p| p.n == n);
-                Plan::Play {
+                FaultSource::Play {
                     reads: found
                         .map(|p| p.reads.iter().copied().collect())
                         .unwrap_or_default(),

@@ -7,7 +7,7 @@
 //! ([`Scenario::only_clients`]), so the client that failed goes on failing on its own.
 
 use crate::oracle::Oracle;
-use crate::report::Report;
+use crate::report::{Report, CLI};
 use crate::scenario::{Scenario, Target};
 use crate::transcript::Actor;
 use crate::world::{run, RunOptions};
@@ -34,7 +34,7 @@ impl Failure {
 
 /// One accepted reduction.
 #[derive(Debug, Clone)]
-pub struct Step {
+pub struct ShrinkStep {
     /// What was reduced, e.g. "clients 10000 -> 1".
     pub what: String,
     /// Clients that run after it.
@@ -49,7 +49,7 @@ pub struct Step {
 
 /// The smallest failing scenario found, its run, and how it got there.
 #[derive(Debug, Clone)]
-pub struct Shrunk {
+pub struct ShrunkScenario {
     /// The scenario it began with.
     pub original: Scenario,
     /// The first run's failure, which every accepted step still shows.
@@ -61,7 +61,7 @@ pub struct Shrunk {
     /// Transcript events of the first run.
     pub events_before: u64,
     /// Every accepted step, in order.
-    pub steps: Vec<Step>,
+    pub steps: Vec<ShrinkStep>,
     /// Runs tried, accepted or not.
     pub runs: usize,
     /// Wall time it took.
@@ -70,7 +70,10 @@ pub struct Shrunk {
 
 /// Shrinks a failing `scenario`; `on_step` sees each accepted step as it happens. Fails if
 /// the scenario passes.
-pub fn shrink(scenario: &Scenario, mut on_step: impl FnMut(&Step)) -> Result<Shrunk, String> {
+pub fn shrink(
+    scenario: &Scenario,
+    mut on_step: impl FnMut(&ShrinkStep),
+) -> Result<ShrunkScenario, String> {
     let started = Instant::now();
     let first = run(scenario, RunOptions::default());
     let failure = Failure::of(&first)
@@ -98,7 +101,7 @@ pub fn shrink(scenario: &Scenario, mut on_step: impl FnMut(&Step)) -> Result<Shr
     state.requests(&mut on_step);
     state.tape(&mut on_step);
     state.script(&mut on_step);
-    Ok(Shrunk {
+    Ok(ShrunkScenario {
         original: scenario.clone(),
         failure,
         events_before: first.transcript.len(),
@@ -128,7 +131,7 @@ struct State {
     best: Scenario,
     report: Report,
     failure: Failure,
-    steps: Vec<Step>,
+    steps: Vec<ShrinkStep>,
     runs: usize,
     started: Instant,
 }
@@ -139,7 +142,7 @@ impl State {
         &mut self,
         candidate: Scenario,
         what: String,
-        on_step: &mut impl FnMut(&Step),
+        on_step: &mut impl FnMut(&ShrinkStep),
     ) -> bool {
         self.accept_if(candidate, what, on_step, |_| true)
     }
@@ -149,7 +152,7 @@ impl State {
         &mut self,
         candidate: Scenario,
         what: String,
-        on_step: &mut impl FnMut(&Step),
+        on_step: &mut impl FnMut(&ShrinkStep),
         better: impl FnOnce(u64) -> bool,
     ) -> bool {
         self.runs += 1;
@@ -158,7 +161,7 @@ impl State {
         if !same || !better(report.transcript.len()) {
             return false;
         }
-        let step = Step {
+        let step = ShrinkStep {
             what,
             clients: candidate.client_ids().count(),
             requests: candidate.requests_per_client(),
@@ -176,7 +179,7 @@ impl State {
     fn try_set(
         &mut self,
         name: &str,
-        on_step: &mut impl FnMut(&Step),
+        on_step: &mut impl FnMut(&ShrinkStep),
         change: impl FnOnce(&Scenario) -> Option<Scenario>,
     ) -> bool {
         match change(&self.best) {
@@ -189,7 +192,7 @@ impl State {
 
     /// A fuzzer's tape gone (every draw from the seed), else cut short: halves from the
     /// end, then runs of zeros (the smallest choices) over each quarter.
-    fn tape(&mut self, on_step: &mut impl FnMut(&Step)) {
+    fn tape(&mut self, on_step: &mut impl FnMut(&ShrinkStep)) {
         if self.try_set("no tape", on_step, |s| {
             Some(Scenario {
                 tape: None,
@@ -223,7 +226,7 @@ impl State {
     /// Lifted into a script (the regression then no longer depends on how the generators
     /// draw), then each burst of writes merged into one, then steps cut from each client's
     /// end.
-    fn script(&mut self, on_step: &mut impl FnMut(&Step)) {
+    fn script(&mut self, on_step: &mut impl FnMut(&ShrinkStep)) {
         if self.best.scripts.is_empty() {
             let lifted = crate::kv::lift(&self.best);
             if !self.accept(lifted, "lifted into a script".into(), on_step) {
@@ -337,7 +340,7 @@ impl State {
     /// answer them) dropped, last first. Dropping one can make a later expectation wrong
     /// (a GET whose SET is gone), so a candidate is kept only if the real server still
     /// passes it: the script stays a test whose every expectation is right.
-    fn exchanges(&mut self, on_step: &mut impl FnMut(&Step)) {
+    fn exchanges(&mut self, on_step: &mut impl FnMut(&ShrinkStep)) {
         use crate::script::Step as S;
         // With the real server failing there is no server to vouch for what is left.
         if self.best.target == Target::Framesim {
@@ -384,7 +387,7 @@ impl State {
     }
 
     /// Fewer clients: the one that saw the violation alone, else ddmin over the ids.
-    fn clients(&mut self, last: &Report, on_step: &mut impl FnMut(&Step)) {
+    fn clients(&mut self, last: &Report, on_step: &mut impl FnMut(&ShrinkStep)) {
         let ids: Vec<usize> = self.best.client_ids().collect();
         if ids.len() <= 1 {
             return;
@@ -397,7 +400,7 @@ impl State {
         crate::ddmin::ddmin(ids, |part| self.keep_clients(part, on_step));
     }
 
-    fn keep_clients(&mut self, mut ids: Vec<usize>, on_step: &mut impl FnMut(&Step)) -> bool {
+    fn keep_clients(&mut self, mut ids: Vec<usize>, on_step: &mut impl FnMut(&ShrinkStep)) -> bool {
         ids.sort_unstable();
         let before = self.best.client_ids().count();
         if ids.len() >= before {
@@ -413,7 +416,7 @@ impl State {
 
     /// Fewer requests per client: the smallest count that still fails (each client's
     /// requests are drawn in order, so fewer requests is a prefix of the same workload).
-    fn requests(&mut self, on_step: &mut impl FnMut(&Step)) {
+    fn requests(&mut self, on_step: &mut impl FnMut(&ShrinkStep)) {
         let (mut low, mut high) = (1, self.best.requests);
         while low < high {
             let mid = low + (high - low) / 2;
@@ -431,7 +434,7 @@ impl State {
     }
 
     /// Calmer conditions, one at a time: each kept only if the failure stays.
-    fn calm(&mut self, on_step: &mut impl FnMut(&Step)) {
+    fn calm(&mut self, on_step: &mut impl FnMut(&ShrinkStep)) {
         let calmer: [(&str, Calmer); 12] = [
             ("no restart", |s| s.restart_at = None),
             ("no accept errors", |s| s.faults.accept_error_chance = 0.0),
@@ -486,7 +489,7 @@ impl State {
         &mut self,
         candidate: Scenario,
         what: String,
-        on_step: &mut impl FnMut(&Step),
+        on_step: &mut impl FnMut(&ShrinkStep),
     ) -> bool {
         let events = self.report.transcript.len();
         self.accept_if(candidate, what, on_step, |now| now < events)
@@ -494,7 +497,7 @@ impl State {
 
     /// Shorter deadlines, smaller limits and slower tricklers: fewer events before the
     /// failure shows.
-    fn shorter_times(&mut self, on_step: &mut impl FnMut(&Step)) {
+    fn shorter_times(&mut self, on_step: &mut impl FnMut(&ShrinkStep)) {
         const FLOOR: Duration = Duration::from_millis(20);
         loop {
             let l = self.best.limits;
@@ -549,7 +552,7 @@ impl State {
     }
 }
 
-impl Shrunk {
+impl ShrunkScenario {
     /// One line for logs: what shrank to what, and how long it took.
     pub fn summary(&self) -> String {
         format!(
@@ -599,4 +602,48 @@ impl Shrunk {
 /// looks for them: `sim/regressions/`.
 pub fn regressions_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions")
+}
+
+/// `framesim shrink`: shrinks a failing `scenario`, printing each accepted step as it
+/// happens, and saves the ready regression ([`ShrunkScenario::save`]) under `out` (default
+/// [`regressions_dir`]). Prints the summary, the violation, both paths (relative to the
+/// working directory when inside it), the command that replays it and how to pin it.
+pub fn shrink_and_save(scenario: &Scenario, out: Option<std::path::PathBuf>) -> Result<(), String> {
+    println!(
+        "shrinking: {}",
+        scenario.to_string().lines().next().unwrap_or_default()
+    );
+    let shrunk = shrink(scenario, |step| {
+        println!(
+            "  {:>8.2?}  {:<34} clients {:>5}  requests {:>3}  events {:>7}",
+            step.elapsed, step.what, step.clients, step.requests, step.events
+        )
+    })?;
+    println!("{}", shrunk.summary());
+    let dir = out.unwrap_or_else(regressions_dir);
+    let (file, transcript) = shrunk
+        .save(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Paths as a developer types them: relative to where the command runs, when inside it.
+    let here = std::env::current_dir().unwrap_or_default();
+    let (file, transcript) = (
+        file.strip_prefix(&here).unwrap_or(&file).to_path_buf(),
+        transcript
+            .strip_prefix(&here)
+            .unwrap_or(&transcript)
+            .to_path_buf(),
+    );
+    let first = shrunk.report.violations.first().map(|v| v.to_string());
+    println!(
+        "violation: {}",
+        first.or(shrunk.report.error.clone()).unwrap_or_default()
+    );
+    println!("scenario: {}", file.display());
+    println!("transcript: {}", transcript.display());
+    println!("replay: {CLI} replay --scenario-file {}", file.display());
+    println!(
+        "pin it: INSTA_UPDATE=always cargo test -p framesim --test regressions, then commit {} and its snapshot",
+        file.display()
+    );
+    Ok(())
 }

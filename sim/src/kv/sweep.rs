@@ -7,8 +7,7 @@ use crate::scenario::{work_dir, Scenario};
 use crate::sweep::{stable_hash, SeedResult};
 use crate::world::{check_determinism, run, Divergence, RunOptions};
 
-/// How printed commands start the CLI.
-pub const CLI: &str = "cargo run --release -p framesim --";
+pub use crate::report::CLI;
 
 /// Runs `scenario` (twice if `recheck`): what its seed showed (what its first run
 /// exercised included, for the sweep's coverage), `replay` the command that
@@ -66,6 +65,28 @@ pub fn failure(
         ));
     }
     (!report.passed()).then(|| (report.first_failure(), report.replay_command()))
+}
+
+/// `framesim check`: runs `scenario` twice ([`check_determinism`]) and prints whether both
+/// runs agreed (with the hash) or the first event where they part. Returns whether they
+/// agreed.
+pub fn check(scenario: &Scenario) -> bool {
+    match check_determinism(scenario) {
+        Ok(hash) => {
+            println!("deterministic: seed {} hash {hash:016x}", scenario.seed);
+            true
+        }
+        Err(d) => {
+            println!(
+                "NOT deterministic: seed {} first diverging event #{}\n  first:  {}\n  second: {}",
+                scenario.seed,
+                d.index,
+                d.first.as_deref().unwrap_or("(end)"),
+                d.second.as_deref().unwrap_or("(end)")
+            );
+            false
+        }
+    }
 }
 
 /// What `sweep --shrink` prints for a failing seed: the shrink's summary and the command

@@ -8,7 +8,7 @@
 //! (one connection's requests are served in order). An indeterminate operation may be
 //! placed anywhere after its call, or never. The history is split first into groups of operations whose keys never meet
 //! ([`Model::keys`]), each checked on its own. The search is bounded: past its budget of
-//! steps, the answer is [`Verdict::Unknown`], never a pass.
+//! steps, the answer is [`Linearizability::Unknown`], never a pass.
 
 use super::history::History;
 use super::model::Model;
@@ -20,7 +20,7 @@ pub const DEFAULT_BUDGET: u64 = 1_000_000;
 
 /// What the search found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Linearizability {
     /// Every group has an order that gives every result.
     Linearizable,
     /// One group has none.
@@ -44,7 +44,7 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
     /// What the search found.
-    pub verdict: Verdict,
+    pub verdict: Linearizability,
     /// Operations checked.
     pub ops: usize,
     /// Groups of keys checked apart.
@@ -59,24 +59,24 @@ pub struct Checked {
 impl Checked {
     /// Whether the history is known to be linearizable.
     pub fn linearizable(&self) -> bool {
-        self.verdict == Verdict::Linearizable
+        self.verdict == Linearizability::Linearizable
     }
 
     /// The operations none of which could come next where the search got furthest (empty
     /// unless not linearizable).
     pub fn stuck(&self) -> &[usize] {
         match &self.verdict {
-            Verdict::NotLinearizable { stuck, .. } => stuck,
+            Linearizability::NotLinearizable { stuck, .. } => stuck,
             _ => &[],
         }
     }
 }
 
-impl fmt::Display for Verdict {
+impl fmt::Display for Linearizability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Verdict::Linearizable => write!(f, "linearizable"),
-            Verdict::NotLinearizable {
+            Linearizability::Linearizable => write!(f, "linearizable"),
+            Linearizability::NotLinearizable {
                 partition,
                 placed,
                 stuck,
@@ -85,7 +85,7 @@ impl fmt::Display for Verdict {
                 "not linearizable: on key {partition}, after {placed} operation(s) placed, \
                  none of operations {stuck:?} can come next"
             ),
-            Verdict::Unknown { partition } => write!(
+            Linearizability::Unknown { partition } => write!(
                 f,
                 "unknown: the search on key {partition} ran out of its budget of steps"
             ),
@@ -117,7 +117,7 @@ where
 {
     let groups = partitions(model, history);
     let mut checked = Checked {
-        verdict: Verdict::Linearizable,
+        verdict: Linearizability::Linearizable,
         ops: history.len(),
         partitions: groups.len(),
         steps: 0,
@@ -128,15 +128,15 @@ where
         checked.steps += steps;
         let verdict = match found {
             Found::Yes => continue,
-            Found::No { placed, stuck } => Verdict::NotLinearizable {
+            Found::No { placed, stuck } => Linearizability::NotLinearizable {
                 partition,
                 placed,
                 stuck,
             },
-            Found::OutOfSteps => Verdict::Unknown { partition },
+            Found::OutOfSteps => Linearizability::Unknown { partition },
         };
-        let definite = matches!(verdict, Verdict::NotLinearizable { .. });
-        if checked.verdict == Verdict::Linearizable || definite {
+        let definite = matches!(verdict, Linearizability::NotLinearizable { .. });
+        if checked.verdict == Linearizability::Linearizable || definite {
             checked.verdict = verdict;
             checked.group = members;
         }

@@ -17,7 +17,7 @@ mod spec;
 mod tests;
 mod timeline;
 
-pub use check::{check, Checked, Verdict, DEFAULT_BUDGET};
+pub use check::{check, Checked, Linearizability, DEFAULT_BUDGET};
 pub use history::{History, HistoryError, Operation};
 pub use kv::{KvModel, KvOp, KvResult};
 pub use model::Model;

@@ -59,7 +59,7 @@ fn a_read_of_a_value_never_written_or_already_overwritten_is_not() {
     let checked = reg(vec![w(0, 0, 10, 1), r(1, 5, 15, 7)]);
     assert_eq!(
         checked.verdict,
-        Verdict::NotLinearizable {
+        Linearizability::NotLinearizable {
             partition: "*".into(),
             placed: 1,
             stuck: vec![1]
@@ -171,7 +171,7 @@ fn key_value_histories_in_porcupines_spirit() {
     let checked = kv_check(stale);
     assert_eq!(
         checked.verdict,
-        Verdict::NotLinearizable {
+        Linearizability::NotLinearizable {
             partition: "y".into(),
             placed: 1,
             stuck: vec![2]
@@ -225,7 +225,7 @@ fn multi_key_operations_join_their_keys() {
     let checked = kv_check(half);
     assert_eq!(checked.partitions, 2);
     assert!(
-        matches!(&checked.verdict, Verdict::NotLinearizable { partition, .. } if partition == "a"),
+        matches!(&checked.verdict, Linearizability::NotLinearizable { partition, .. } if partition == "a"),
         "{}",
         checked.verdict
     );
@@ -242,14 +242,14 @@ fn a_search_past_its_budget_is_unknown_never_a_pass() {
     let h = History::new(ops);
     assert_eq!(
         check(&KvModel, &h, 5).verdict,
-        Verdict::Unknown {
+        Linearizability::Unknown {
             partition: "n".into()
         }
     );
     assert!(!check(&KvModel, &h, DEFAULT_BUDGET).linearizable());
     assert!(matches!(
         check(&KvModel, &h, DEFAULT_BUDGET).verdict,
-        Verdict::NotLinearizable { .. }
+        Linearizability::NotLinearizable { .. }
     ));
 }
 
@@ -342,7 +342,7 @@ fn drawn_histories_with_an_impossible_result_are_not() {
         h.ops[i].result = Some(impossible);
         let checked = check(&KvModel, &h, DEFAULT_BUDGET);
         match checked.verdict {
-            Verdict::NotLinearizable { ref stuck, .. } => {
+            Linearizability::NotLinearizable { ref stuck, .. } => {
                 assert!(!stuck.is_empty(), "seed {seed}")
             }
             v => panic!("seed {seed}: operation {i} corrupted, yet {v}"),
