@@ -357,7 +357,7 @@ fn running_the_unfinished_line_at_the_end_of_a_stream_is_caught_shrunk_and_lifte
     let script = buggy
         .clone()
         .with(shrunk.options.clone())
-        .lift(seed)
+        .lift(shrunk.seed)
         .unwrap();
     assert_eq!(script.clients.len(), 1, "{}", script.to_toml());
     let replayed = buggy.replay_script(&script).unwrap();

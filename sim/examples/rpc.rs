@@ -445,7 +445,7 @@ fn a_planted_bugs_failure_lifts_to_a_script_that_fails_it_and_passes_the_fixed_s
         let script = buggy
             .clone()
             .with(shrunk.options.clone())
-            .lift(seed)
+            .lift(shrunk.seed)
             .unwrap();
         assert_eq!(script.clients.len(), 1, "{bug:?}: {}", script.to_toml());
         // The file reads back to the same script.

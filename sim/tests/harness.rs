@@ -413,7 +413,7 @@ fn a_failing_seed_shrinks_to_one_client_and_a_request_or_two() {
         let again = harness
             .clone()
             .with(Options::from_toml(&shrunk.toml()).expect("parses"))
-            .run(0);
+            .run(shrunk.seed);
         assert_eq!(again.transcript.hash(), shrunk.outcome.transcript.hash());
     }
     // A passing seed has nothing to shrink.
@@ -567,7 +567,7 @@ fn a_swarm_runs_each_seed_with_options_of_its_own_and_shrinks_to_the_drawn_ones(
         .expect("a failing seed");
     let shrunk = naive.shrink(seed).expect("it fails");
     assert!(!shrunk.options.swarm);
-    let again = naive.clone().with(shrunk.options.clone()).run(seed);
+    let again = naive.clone().with(shrunk.options.clone()).run(shrunk.seed);
     assert_eq!(
         again.violations.first().map(|v| v.oracle),
         shrunk.outcome.violations.first().map(|v| v.oracle)

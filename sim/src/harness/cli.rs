@@ -351,7 +351,7 @@ fn shrink(harness: &Harness, own: &Options, me: &Me, seed: u64, out: Option<Path
         "{}\n{text}options: {}\nrun it: {}",
         shrunk.summary(),
         shown(&path),
-        me.run_command(seed, Some(&path))
+        me.run_command(shrunk.seed, Some(&path))
     );
     ExitCode::FAILURE
 }

@@ -19,7 +19,7 @@ pub(super) fn lift(
     let lifted = match shrunk {
         Some(shrunk) => {
             println!("{}", shrunk.summary());
-            harness.clone().with(shrunk.options).lift(seed)
+            harness.clone().with(shrunk.options).lift(shrunk.seed)
         }
         None => harness.lift(seed),
     };

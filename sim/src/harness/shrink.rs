@@ -10,9 +10,17 @@ use std::time::Duration;
 /// Most runs one shrink makes.
 const BUDGET: usize = 300;
 
+/// Runs a shrink may spend on other seeds, looking for one that fails the same way with
+/// fewer clients.
+const OTHER_SEEDS: usize = 96;
+
 /// What shrinking a failing seed left.
 #[derive(Debug, Clone)]
 pub struct Shrunk {
+    /// The seed that fails with [`options`](Self::options): the seed shrunk, or another
+    /// at which fewer clients fail the same way (a race that needed every client the first
+    /// seed kept). Replay, lift and run the shrunk options at this seed.
+    pub seed: u64,
     /// The smallest options found that still fail as the original did.
     pub options: Options,
     /// Their run of the seed (transcript kept).
@@ -31,8 +39,9 @@ impl Shrunk {
     /// One line: how many runs it took, what is left, and the failure it still shows.
     pub fn summary(&self) -> String {
         format!(
-            "shrunk in {} runs to {} client(s), {} request(s), {} events: {}",
+            "shrunk in {} runs to seed {}, {} client(s), {} request(s), {} events: {}",
             self.runs,
+            self.seed,
             self.options.client_ids().len(),
             self.outcome.tally.requests,
             self.outcome.transcript.len(),
@@ -62,38 +71,79 @@ impl Harness {
             return None;
         }
         let mut runs = 1;
-        let mut fails = |options: &Options, runs: &mut usize| {
+        let fails_at = |seed: u64, options: &Options, runs: &mut usize| {
             *runs += 1;
             let outcome = self.clone().with(options.clone()).run(seed);
             !outcome.passed() && outcome.violations.first().map(|v| v.oracle) == oracle
         };
-        let mut best = self.fewer_clients(self.options(), &first, &mut fails, &mut runs);
+        let mut best = self.smallest(seed, self.options(), &first, &fails_at, &mut runs);
+        let mut at = seed;
+        if best.client_ids().len() > 2 {
+            // At other seeds, fewer clients may meet the same way.
+            let spent = runs;
+            'seeds: for other in (1..=OTHER_SEEDS as u64).map(|k| seed.wrapping_add(k)) {
+                for clients in [2, 3] {
+                    // As many requests as the test asks: a race needs its chances.
+                    let fewer = Options {
+                        clients,
+                        only_clients: None,
+                        max_requests: self.options().max_requests,
+                        ..best.clone()
+                    };
+                    if runs - spent >= OTHER_SEEDS {
+                        break 'seeds;
+                    }
+                    if fails_at(other, &fewer, &mut runs) {
+                        let first = self.clone().with(fewer.clone()).run(other);
+                        best = self.smallest(other, &fewer, &first, &fails_at, &mut runs);
+                        at = other;
+                        break 'seeds;
+                    }
+                }
+            }
+        }
+        let outcome = self.clone().with(best.clone()).replay(at);
+        Some(Shrunk {
+            seed: at,
+            options: best,
+            outcome,
+            runs,
+        })
+    }
+
+    /// From `start`, failing `seed` as `first` did: one smaller change at a time, each
+    /// kept while the seed still fails the same way, until none helps or the budget is out.
+    fn smallest(
+        &self,
+        seed: u64,
+        start: &Options,
+        first: &Outcome,
+        fails_at: &dyn Fn(u64, &Options, &mut usize) -> bool,
+        runs: &mut usize,
+    ) -> Options {
+        let mut fails = |options: &Options, runs: &mut usize| fails_at(seed, options, runs);
+        let mut best = self.fewer_clients(start, first, &mut fails, runs);
         let mut changed = true;
-        while changed && runs < BUDGET {
+        while changed && *runs < BUDGET {
             changed = false;
             for candidate in smaller(&best, first.tally.requests) {
-                if runs >= BUDGET {
+                if *runs >= BUDGET {
                     break;
                 }
-                if fails(&candidate, &mut runs) {
+                if fails(&candidate, runs) {
                     best = candidate;
                     changed = true;
                     break;
                 }
             }
-            if !changed && runs < BUDGET {
+            if !changed && *runs < BUDGET {
                 // Smaller options change the clients' timing: some may no longer be needed.
-                let fewer = self.fewer_clients(&best, &first, &mut fails, &mut runs);
+                let fewer = self.fewer_clients(&best, first, &mut fails, runs);
                 changed = fewer.client_ids().len() < best.client_ids().len();
                 best = fewer;
             }
         }
-        let outcome = self.clone().with(best.clone()).replay(seed);
-        Some(Shrunk {
-            options: best,
-            outcome,
-            runs,
-        })
+        best
     }
 
     /// `o` with only the clients the failure needs: the client that saw it alone
@@ -157,6 +207,14 @@ fn smaller(o: &Options, requests: u64) -> Vec<Options> {
     push(&|c| c.roles.slowloris = 0);
     push(&|c| c.roles.disconnect = 0);
     push(&|c| c.roles.idle = 0);
+    push(&|c| c.roles.half_close = 0);
+    push(&|c| c.roles.never_reader = 0);
+    push(&|c| c.roles.oversized = 0);
+    push(&|c| c.roles.malformed = 0);
+    push(&|c| c.roles.at_limit = 0);
+    push(&|c| c.roles.slow_reader = 0);
+    push(&|c| c.roles.quit = 0);
+    push(&|c| c.roles.bulk_loader = 0);
     push(&|c| c.roles.slowloris = c.roles.slowloris.min(1));
     push(&|c| c.roles.disconnect = c.roles.disconnect.min(1));
     push(&|c| c.roles.idle = c.roles.idle.min(1));
@@ -176,6 +234,9 @@ fn smaller(o: &Options, requests: u64) -> Vec<Options> {
     push(&|c| c.delivery.max_gap = Duration::ZERO);
     push(&|c| c.delivery.cut_at_boundaries = 0.0);
     push(&|c| c.ramp = Duration::ZERO);
+    // One latency for every message: a client's messages then keep their timing whoever
+    // else is in the run.
+    push(&|c| c.latency.1 = c.latency.0);
     push(&|c| c.hosts = 1);
     out
 }

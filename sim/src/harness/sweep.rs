@@ -472,7 +472,7 @@ fn shrink(
         return None;
     }
     let shrunk = harness.shrink(seed)?;
-    if shrunk.options == *harness.options() {
+    if shrunk.options == *harness.options() && shrunk.seed == seed {
         return None;
     }
     let path = replay.shrunk_path(seed);
@@ -486,7 +486,7 @@ fn shrink(
         );
         return None;
     }
-    let command = replay.command_with(seed, &path);
+    let command = replay.command_with(shrunk.seed, &path);
     eprintln!(
         "{}\n{}transcript: {}\nrun it: {command}",
         shrunk.summary(),
