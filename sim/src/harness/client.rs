@@ -289,7 +289,9 @@ impl Client {
                 cmd: kv.command.clone(),
                 expect: kv.expect.clone(),
             }),
-            None => self.note(format!("request {}", request.bytes.escape_ascii())),
+            None => self.record(Event::Asked {
+                bytes: request.bytes.clone(),
+            }),
         }
     }
 
@@ -367,7 +369,9 @@ impl Client {
 
     /// The model's prediction, then the session's own check.
     pub(super) fn judge(&mut self, request: &Request, reply: &Bytes) -> Verdict {
-        self.note(format!("reply {}", reply.escape_ascii()));
+        self.record(Event::Answered {
+            bytes: reply.clone(),
+        });
         self.completed(request, reply);
         self.shared.tally(|t| t.replies += 1);
         self.answered += 1;

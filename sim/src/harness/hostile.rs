@@ -38,7 +38,9 @@ impl Client {
             seams.extend(request.boundaries.iter().map(|&b| bytes.len() + b));
             bytes.extend_from_slice(&request.bytes);
             ends.push(bytes.len());
-            self.note(format!("request {}", request.bytes.escape_ascii()));
+            self.record(Event::Asked {
+                bytes: request.bytes.clone(),
+            });
             sent.push(request);
         }
         if sent.is_empty() {

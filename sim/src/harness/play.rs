@@ -65,7 +65,9 @@ impl Client {
                         false => None,
                     };
                     if let Some(request) = &request {
-                        self.note(format!("request {}", request.bytes.escape_ascii()));
+                        self.record(Event::Asked {
+                            bytes: request.bytes.clone(),
+                        });
                     }
                     self.shared.tally(|t| t.requests += 1);
                     expects.push_back((expect, request));
@@ -162,7 +164,9 @@ impl Client {
         match request {
             Some(request) => self.judge(request, reply)?,
             None => {
-                self.note(format!("reply {}", reply.escape_ascii()));
+                self.record(Event::Answered {
+                    bytes: reply.clone(),
+                });
                 self.shared.tally(|t| t.replies += 1);
             }
         }

@@ -330,10 +330,11 @@ fn replies(outcome: &Outcome) -> Vec<(usize, String)> {
         .records()
         .into_iter()
         .filter_map(|r| match (r.actor, r.event) {
-            (Actor::Client(id), Event::Note { text })
-                if text.starts_with("reply ") || text.starts_with("request ") =>
-            {
-                Some((id, text))
+            (Actor::Client(id), Event::Asked { bytes }) => {
+                Some((id, format!("request {}", bytes.escape_ascii())))
+            }
+            (Actor::Client(id), Event::Answered { bytes }) => {
+                Some((id, format!("reply {}", bytes.escape_ascii())))
             }
             _ => None,
         })

@@ -141,6 +141,12 @@ pub fn render(record: &Record, out: &mut String) {
         Event::Note { text } => {
             let _ = write!(out, "note {text}");
         }
+        Event::Asked { bytes } => {
+            let _ = write!(out, "note request {}", bytes.escape_ascii());
+        }
+        Event::Answered { bytes } => {
+            let _ = write!(out, "note reply {}", bytes.escape_ascii());
+        }
         Event::CoalescedRead { peer, len, held } => {
             let _ = write!(out, "coalesced-read {peer} {len}/{held}");
         }
