@@ -581,7 +581,10 @@ impl Client {
         self.deliver(&mut stream, bytes.freeze(), &ends, &seams)
             .await;
         self.record(Event::Disconnect { mid_frame: false });
-        self.shared.tally(|t| t.disconnects += 1);
+        self.shared.tally(|t| {
+            t.disconnects += 1;
+            t.left_unread += 1;
+        });
         Ok(())
     }
 

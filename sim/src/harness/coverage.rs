@@ -21,6 +21,8 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
         Seen::new("replies read", t.replies, played(Role::Normal)),
         Seen::new("slowloris cut", t.slowloris_cut, played(Role::Slowloris)),
         Seen::new("disconnects", t.disconnects, played(Role::Disconnect)),
+        // Half the disconnecting clients' draws: shown, not required of a short sweep.
+        Seen::new("left with replies unread", t.left_unread, false),
         Seen::new("idle", t.idle, played(Role::Idle)),
         Seen::new("half-closed", t.half_closed, played(Role::HalfClose)),
         Seen::new(

@@ -18,8 +18,11 @@ pub struct Tally {
     pub clients_finished: u64,
     /// Slowloris clients the server closed in time.
     pub slowloris_cut: u64,
-    /// Clients that left mid-request.
+    /// Clients that left without a word: mid-request, or after whole requests.
     pub disconnects: u64,
+    /// Of those, the ones that left after whole requests, their replies unread: the server
+    /// answered into a closed connection.
+    pub left_unread: u64,
     /// Idle clients.
     pub idle: u64,
     /// Well-behaved clients that lost their connection to the server's restart and
@@ -61,6 +64,7 @@ impl Tally {
         self.clients_finished += other.clients_finished;
         self.slowloris_cut += other.slowloris_cut;
         self.disconnects += other.disconnects;
+        self.left_unread += other.left_unread;
         self.idle += other.idle;
         self.restarted += other.restarted;
         self.half_closed += other.half_closed;
