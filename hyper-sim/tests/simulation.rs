@@ -108,10 +108,10 @@ fn the_header_timeout_runs_from_the_accept_and_no_read_resets_it() {
 }
 
 /// With `pipeline_flush` on, hyper does not flush while its read buffer holds bytes, and
-/// an oversized head fills it: the 431 it queues never goes out. Off, it does.
+/// an oversized head fills it: the 431 it queues never goes out. Off, most of them do.
 #[test]
 fn pipeline_flush_swallows_the_431_for_an_oversized_head() {
-    let answered = |pipeline_flush| {
+    let answered = |pipeline_flush, seed| {
         let config = Config {
             pipeline_flush,
             ..Config::default()
@@ -120,7 +120,7 @@ fn pipeline_flush_swallows_the_431_for_an_oversized_head() {
             oversized: 20,
             ..RoleMix::none()
         };
-        let outcome = focused(config, roles, 24).replay(1);
+        let outcome = focused(config, roles, 24).replay(seed);
         assert!(outcome.passed(), "{}", outcome.first_failure());
         assert_eq!(outcome.tally.oversized_refused, 20);
         closes(&outcome, "answered after")
@@ -128,8 +128,14 @@ fn pipeline_flush_swallows_the_431_for_an_oversized_head() {
             .filter(|l| l.contains("HTTP/1.1 431 Request Header Fields Too Large"))
             .count()
     };
-    assert_eq!(answered(true), 0);
-    assert!(answered(false) >= 15);
+    // Off, most of the refusals go out (9 to 15 of 20 in seeds 0..8); on, none.
+    let (mut on, mut off) = (0, 0);
+    for seed in 0..4 {
+        on += answered(true, seed);
+        off += answered(false, seed);
+    }
+    assert_eq!(on, 0);
+    assert!(off >= 40, "{off} of 80 refusals went out");
 }
 
 /// hyper takes a head of exactly `max_buf_size` bytes and refuses one a byte longer with

@@ -337,6 +337,29 @@ fn declared_idle_and_write_timeouts_are_held_to() {
 }
 
 #[test]
+fn an_idle_timer_shorter_than_the_declared_one_cuts_a_patient_client() {
+    // The server cuts a silent connection after LINE_TIMEOUT; declared twice as long, a
+    // client that waits four fifths of the declared timeout is cut.
+    let promising = |idle| {
+        let options = Options {
+            idle_timeout: Some(idle),
+            ..harness(Fixes::ALL).options().clone()
+        };
+        harness(Fixes::ALL).with(options)
+    };
+    let outcome = promising(LINE_TIMEOUT * 2).run(0);
+    let first = outcome.violations.first().expect("the short timer passed");
+    assert_eq!(
+        first.oracle.name(),
+        "wrongful-close",
+        "{}",
+        outcome.summary()
+    );
+    assert!(first.detail.contains("idle_timeout"), "{}", first.detail);
+    assert!(promising(LINE_TIMEOUT).run(0).passed());
+}
+
+#[test]
 fn running_the_unfinished_line_at_the_end_of_a_stream_is_caught_shrunk_and_lifted() {
     let buggy = harness(Fixes {
         whole_lines: false,

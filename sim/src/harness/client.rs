@@ -219,6 +219,7 @@ impl Client {
         let mut sent = 0;
         // Bytes written on this connection.
         let mut carried = 0u64;
+        let mut patience = self.patience();
         loop {
             let batch = self.delivery.random_range(1..=pipeline).min(most - sent);
             let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
@@ -257,6 +258,7 @@ impl Client {
             carried += self
                 .deliver(&mut stream, bytes.freeze(), &ends, &seams)
                 .await;
+            let wrote_at = crate::clock::now();
             while let Some((request, _)) = pending.front() {
                 let reply = match self.read_reply(&mut stream, &mut buf, pending.len()).await {
                     Ok(reply) => reply,
@@ -264,6 +266,10 @@ impl Client {
                 };
                 self.judge(request, &reply)?;
                 pending.pop_front();
+            }
+            if let Some(quiet) = patience.take() {
+                self.quiet_under_idle_timeout(&stream, wrote_at, quiet)
+                    .await?;
             }
             if let Some(pause) = self.shared.options.delivery.pause(&mut self.delivery) {
                 sleep(pause).await;
@@ -279,6 +285,47 @@ impl Client {
             why: "client done".into(),
         });
         Ok(())
+    }
+
+    /// When the options declare an idle timeout, one well-behaved client in four stays
+    /// quiet once, after its first batch, four fifths of it: a server whose idle timer is
+    /// shorter than it promises cuts it. Nothing is drawn without one.
+    fn patience(&mut self) -> Option<Duration> {
+        let idle = self.shared.options.idle_timeout?;
+        self.delivery.random_bool(0.25).then(|| idle * 4 / 5)
+    }
+
+    /// Stays quiet until `quiet` after the client's last write (at `wrote_at`), under the
+    /// declared idle timeout: the server must not close the connection meanwhile
+    /// (`wrongful-close`), unless it restarted. A slow reader may have taken that long to read
+    /// its replies already: then nothing is left to wait.
+    async fn quiet_under_idle_timeout(
+        &mut self,
+        stream: &ClientStream,
+        wrote_at: Duration,
+        quiet: Duration,
+    ) -> Verdict {
+        let Some(wait) = (wrote_at + quiet).checked_sub(crate::clock::now()) else {
+            return Ok(());
+        };
+        self.note(format!(
+            "quiet {quiet:?} after its last write, under the idle timeout"
+        ));
+        sleep(wait).await;
+        let Some(closed) = stream.server_side().closed_at else {
+            return Ok(());
+        };
+        if self.crashed() {
+            return Ok(());
+        }
+        let idle = self.shared.options.idle_timeout.unwrap_or_default();
+        Err((
+            Oracle::WrongfulClose,
+            format!(
+                "closed {:?} after the client's last write, while it stayed quiet for {quiet:?}, under the declared idle_timeout {idle:?}: the server's idle timer is shorter than it promises",
+                closed.saturating_sub(wrote_at)
+            ),
+        ))
     }
 
     /// `request` is about to be sent: asked of the session, in the transcript.
