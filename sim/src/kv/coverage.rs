@@ -5,6 +5,12 @@
 //! which a read left some connection holding exactly `max_buffered` bytes (the server
 //! never reads past it), from the server's high-water mark, which reads set: once a run at
 //! most, with an overflow or without one (a frame that ended at the limit).
+//! `large replies sent by reference` counts RESP bulk replies of at least `SHARE_MIN`
+//! (64 KiB) queued from the store's bytes rather than copied. `parked mid-frame` counts
+//! connections that a frame met in the parking lot: the server never parks a connection
+//! with part of a frame buffered (mid-frame it keeps its task and the frame deadline
+//! applies), so the row counts connections parked after a quiet spell and woken by part of
+//! a frame, the rest arriving later (the server's `woken_mid_frame`).
 
 use crate::report::Report;
 use crate::sweep::{stream_faults, Seen};
@@ -25,6 +31,8 @@ pub fn seen(report: &Report) -> Vec<Seen> {
         Seen::new("write timeouts", s.write_timeouts, false),
         Seen::new("overflows", s.overflows, false),
         Seen::new("buffer filled to the limit", filled(report), false),
+        Seen::new("large replies sent by reference", s.shared_replies, false),
+        Seen::new("parked mid-frame", s.woken_mid_frame, false),
     ];
     seen.extend(stream_faults(c, f, restart));
     seen
