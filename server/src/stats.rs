@@ -16,6 +16,8 @@ struct Counters {
     connections_refused: AtomicU64,
     accept_errors: AtomicU64,
     frames: AtomicU64,
+    shared_replies: AtomicU64,
+    woken_mid_frame: AtomicU64,
     protocol_errors: AtomicU64,
     eof_mid_frame: AtomicU64,
     frame_timeouts: AtomicU64,
@@ -46,6 +48,17 @@ pub struct Snapshot {
     pub accept_errors: u64,
     /// Requests decoded and answered.
     pub frames: u64,
+    /// Replies queued by reference rather than copied: RESP bulk values of at least
+    /// [`SHARE_MIN`](crate::protocol::SHARE_MIN) bytes, written from the bytes the store
+    /// holds.
+    pub shared_replies: u64,
+    /// Connections woken from the parking lot by part of a frame, the rest to come: the
+    /// bytes the lot read left a request unfinished, on a connection parked after a quiet
+    /// spell (not one parked since its accept). A connection is never parked with part of
+    /// a frame buffered (mid-frame, the frame deadline applies and it keeps its task), so
+    /// this is how a frame meets the parking lot: its first bytes wake the connection, its
+    /// decoder starts where the stream was left, and the rest reaches the task.
+    pub woken_mid_frame: u64,
     /// Connections closed for a framing error, after an error reply.
     pub protocol_errors: u64,
     /// Connections whose peer ended the stream inside a frame.
@@ -75,6 +88,7 @@ pub(crate) enum Event {
     AcceptError,
     ProtocolError,
     EofMidFrame,
+    WokenMidFrame,
     FrameTimeout,
     IdleTimeout,
     WriteTimeout,
@@ -94,6 +108,8 @@ impl Stats {
             connections_refused: c.connections_refused.load(Relaxed),
             accept_errors: c.accept_errors.load(Relaxed),
             frames: c.frames.load(Relaxed),
+            shared_replies: c.shared_replies.load(Relaxed),
+            woken_mid_frame: c.woken_mid_frame.load(Relaxed),
             protocol_errors: c.protocol_errors.load(Relaxed),
             eof_mid_frame: c.eof_mid_frame.load(Relaxed),
             frame_timeouts: c.frame_timeouts.load(Relaxed),
@@ -114,6 +130,7 @@ impl Stats {
             Event::AcceptError => &c.accept_errors,
             Event::ProtocolError => &c.protocol_errors,
             Event::EofMidFrame => &c.eof_mid_frame,
+            Event::WokenMidFrame => &c.woken_mid_frame,
             Event::FrameTimeout => &c.frame_timeouts,
             Event::IdleTimeout => &c.idle_timeouts,
             Event::WriteTimeout => &c.write_timeouts,
@@ -128,6 +145,13 @@ impl Stats {
     pub(crate) fn frames(&self, n: u64) {
         if n > 0 {
             self.0.frames.fetch_add(n, Relaxed);
+        }
+    }
+
+    /// Counts `n` replies queued by reference, once per batch.
+    pub(crate) fn shared_replies(&self, n: u64) {
+        if n > 0 {
+            self.0.shared_replies.fetch_add(n, Relaxed);
         }
     }
 

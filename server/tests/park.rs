@@ -126,6 +126,15 @@ async fn a_new_connection_is_parked_counted_open_and_served_when_it_speaks() {
     let s = server.stats();
     assert_eq!((s.connections_open, s.connections_parked), (1, 0));
     assert_eq!(s.frames, 1);
+
+    // A connection parked since its accept and woken by part of a frame is not counted as
+    // woken mid-frame: that counter is for connections parked after a quiet spell.
+    let mut fresh = server.connect().await;
+    send(&mut fresh, &PING[..5]).await;
+    assert_eq!(server.stats().connections_parked, 0);
+    send(&mut fresh, &PING[5..]).await;
+    expect_reply(&mut fresh, PONG).await;
+    assert_eq!(server.stats().woken_mid_frame, 0);
     server.shutdown().await;
 }
 
@@ -143,8 +152,10 @@ async fn a_request_split_across_the_wake_up_is_served() {
     );
 
     // The first bytes wake the parked connection; the rest reach its task.
+    assert_eq!(server.stats().woken_mid_frame, 0);
     send(&mut c, &PING[..1]).await;
     assert_eq!(server.stats().connections_parked, 0);
+    assert_eq!(server.stats().woken_mid_frame, 1);
     send(&mut c, &PING[1..9]).await;
     send(&mut c, &PING[9..]).await;
     expect_reply(&mut c, PONG).await;
@@ -156,15 +167,28 @@ async fn a_request_split_across_the_wake_up_is_served() {
     send(&mut c, &PING[5..]).await;
     expect_reply(&mut c, PONG).await;
 
-    // Parked again, then woken by a pipelined batch in one write.
+    // Parked again, then woken by a pipelined batch in one write: whole frames.
     sleep(Duration::from_secs(2)).await;
     assert_eq!(server.stats().connections_parked, 1);
     send(&mut c, &[PING, PING, PING].concat()).await;
     expect_reply(&mut c, &[PONG, PONG, PONG].concat()).await;
     assert_eq!(server.stats().frames, 6);
+
+    // Woken by two whole frames and the start of a third.
+    sleep(Duration::from_secs(2)).await;
+    send(&mut c, &[PING, PING, &PING[..3]].concat()).await;
+    expect_reply(&mut c, &[PONG, PONG].concat()).await;
+    send(&mut c, &PING[3..]).await;
+    expect_reply(&mut c, PONG).await;
+    assert_eq!(server.stats().frames, 9);
+    assert_eq!(
+        server.stats().woken_mid_frame,
+        2,
+        "the first wake and this one"
+    );
     assert_eq!(
         server.stats().parks,
-        3,
+        4,
         "at accept, then after each quiet spell"
     );
     server.shutdown().await;

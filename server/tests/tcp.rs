@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Client, Server};
-use framesim_server::protocol::Framing;
+use framesim_server::protocol::{Framing, SHARE_MIN};
 use framesim_server::Limits;
 use framesim_server::{Config, Reply};
 use std::time::Duration;
@@ -164,6 +164,41 @@ async fn an_abrupt_disconnect_mid_frame_is_counted_and_harmless() {
     let mut c = server.client().await;
     assert_eq!(c.call(&["GET", "k"]).await, Reply::Null);
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reply_of_share_min_bytes_is_counted_as_sent_by_reference_once() {
+    for framing in [Framing::Resp, Framing::line(), Framing::length()] {
+        let defaults = Limits::default();
+        let limits = Limits {
+            // A line holds the whole command.
+            max_line: 2 * SHARE_MIN,
+            max_buffered: defaults.max_frame + 2 * SHARE_MIN,
+            ..defaults
+        };
+        let server = Server::start(Config {
+            framing: framing.clone(),
+            limits,
+            ..config()
+        })
+        .await;
+        let mut c = server.client().await;
+        let (big, small) = ("b".repeat(SHARE_MIN), "s".repeat(SHARE_MIN - 1));
+        for (key, value) in [("big", &big), ("small", &small)] {
+            assert_eq!(c.call(&["SET", key, value]).await, Reply::ok(), "{framing}");
+        }
+        assert_eq!(c.call(&["GET", "small"]).await, Reply::bulk(small.clone()));
+        assert_eq!(
+            server.stats().shared_replies,
+            0,
+            "{framing}: one byte short"
+        );
+        assert_eq!(c.call(&["GET", "big"]).await, Reply::bulk(big.clone()));
+        // Only RESP writes a bulk value as it is: the other framings encode it.
+        let shared = u64::from(framing == Framing::Resp);
+        assert_eq!(server.stats().shared_replies, shared, "{framing}");
+        server.shutdown().await;
+    }
 }
 
 #[tokio::test]

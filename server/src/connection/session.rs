@@ -28,6 +28,10 @@ pub(crate) struct Session<'a> {
     /// The last batch stopped at `max_output` with complete requests possibly left in
     /// `buf`: answer them (after writing) before reading more.
     backlog: bool,
+    /// The connection came back from the parking lot after a quiet spell and the bytes the
+    /// lot read are not all answered yet: the next batch that ends without a backlog says
+    /// whether they left a frame unfinished (counted as woken mid-frame).
+    woken: bool,
 }
 
 /// What a connection holds only while a request or its replies are in progress.
@@ -59,6 +63,7 @@ impl<'a> Session<'a> {
             read_total: 0,
             active: now,
             backlog: false,
+            woken: false,
         }
     }
 
@@ -127,9 +132,11 @@ impl<'a> Session<'a> {
         self.read_total
     }
 
-    /// Goes on from a parked connection that had read `read_total` bytes.
+    /// Goes on from a parked connection that had read `read_total` bytes (none: parked
+    /// since its accept, not after a quiet spell).
     pub(crate) fn resume_at(&mut self, read_total: u64) {
         self.read_total = read_total;
+        self.woken = read_total > 0;
     }
 
     /// Writing the current batch's replies begins at `now`; returns when it must have
@@ -175,6 +182,7 @@ impl<'a> Session<'a> {
         let active = self.active;
         let work = self.work();
         let mut answered = 0;
+        let mut shared = 0;
         let mut backlog = false;
         let close = loop {
             if work.out.len() >= max_output {
@@ -190,7 +198,7 @@ impl<'a> Session<'a> {
                 Ok(Some(cmd)) => {
                     answered += 1;
                     let response = service.call(cmd);
-                    work.encoder.encode_queued(&response.reply, &mut work.out);
+                    shared += u64::from(work.encoder.encode_queued(&response.reply, &mut work.out));
                     if response.close {
                         break Some(Close::Quit);
                     }
@@ -205,7 +213,8 @@ impl<'a> Session<'a> {
                 }
             }
         };
-        if !work.mid_frame() {
+        let mid_frame = work.mid_frame();
+        if !mid_frame {
             work.frame_started = None;
         } else if answered > 0 {
             // What is left arrived in the latest read (`active`: nothing was written since),
@@ -214,7 +223,16 @@ impl<'a> Session<'a> {
             work.frame_started = Some(active);
         }
         self.backlog = backlog;
+        if self.woken && !backlog {
+            // Every complete frame the lot's bytes held is answered: what is left is part of
+            // one.
+            self.woken = false;
+            if mid_frame && close.is_none() {
+                self.stats.count(Event::WokenMidFrame);
+            }
+        }
         self.stats.frames(answered);
+        self.stats.shared_replies(shared);
         close
     }
 

@@ -247,15 +247,20 @@ impl ReplyEncoder {
     }
 
     /// Queues `reply`: like [`ReplyEncoder::encode`], except that a RESP bulk of at least
-    /// [`SHARE_MIN`] bytes is queued by reference.
-    pub fn encode_queued(&self, reply: &Reply, queue: &mut ReplyQueue) {
+    /// [`SHARE_MIN`] bytes is queued by reference. Returns whether it was (the server counts
+    /// such replies).
+    pub fn encode_queued(&self, reply: &Reply, queue: &mut ReplyQueue) -> bool {
         match (self, reply) {
             (ReplyEncoder::Resp, Reply::Bulk(value)) if value.len() >= SHARE_MIN => {
                 resp::put_bulk_header(&mut queue.tail, value.len());
                 queue.share(value.clone());
                 queue.tail.extend_from_slice(b"\r\n");
+                true
             }
-            _ => self.encode(reply, &mut queue.tail),
+            _ => {
+                self.encode(reply, &mut queue.tail);
+                false
+            }
         }
     }
 
@@ -409,14 +414,25 @@ mod tests {
         for framing in [Framing::Resp, Framing::line(), Framing::length()] {
             let encoder = ReplyEncoder::new(&framing);
             let (mut queue, mut flat) = (ReplyQueue::default(), BytesMut::new());
+            let mut said = Vec::new();
             for r in &replies {
-                encoder.encode_queued(r, &mut queue);
+                said.push(encoder.encode_queued(r, &mut queue));
                 encoder.encode(r, &mut flat);
             }
             assert_eq!(queue.chunks().collect::<Vec<_>>().concat(), &flat[..]);
             assert_eq!(queue.len(), flat.len());
             let shared = queue.chunks().any(|c| c.as_ptr() == big.as_ptr());
             assert_eq!(shared, framing == Framing::Resp, "{framing}");
+            assert_eq!(said, [false, shared, false], "{framing}");
         }
+    }
+
+    #[test]
+    fn a_bulk_one_byte_under_share_min_is_copied() {
+        let value = bytes::Bytes::from(vec![b'v'; SHARE_MIN - 1]);
+        let mut queue = ReplyQueue::default();
+        assert!(!ReplyEncoder::Resp.encode_queued(&Reply::Bulk(value.clone()), &mut queue));
+        assert!(queue.chunks().all(|c| c.as_ptr() != value.as_ptr()));
+        assert_eq!(queue.chunk_count(), 1);
     }
 }

@@ -5,6 +5,12 @@
 //! which a read left some connection holding exactly `max_buffered` bytes (the server
 //! never reads past it), from the server's high-water mark, which reads set: once a run at
 //! most, with an overflow or without one (a frame that ended at the limit).
+//! `large replies sent by reference` counts RESP bulk replies of at least `SHARE_MIN`
+//! (64 KiB) queued from the store's bytes rather than copied. `parked mid-frame` counts
+//! connections that a frame met in the parking lot: the server never parks a connection
+//! with part of a frame buffered (mid-frame it keeps its task and the frame deadline
+//! applies), so the row counts connections parked after a quiet spell and woken by part of
+//! a frame, the rest arriving later (the server's `woken_mid_frame`).
 
 use crate::report::Report;
 use crate::sweep::{stream_faults, Seen};
@@ -25,6 +31,8 @@ pub fn seen(report: &Report) -> Vec<Seen> {
         Seen::new("write timeouts", s.write_timeouts, false),
         Seen::new("overflows", s.overflows, false),
         Seen::new("buffer filled to the limit", filled(report), false),
+        Seen::new("large replies sent by reference", s.shared_replies, false),
+        Seen::new("parked mid-frame", s.woken_mid_frame, false),
     ];
     seen.extend(stream_faults(c, f, restart));
     seen
@@ -41,12 +49,19 @@ mod tests {
     use super::*;
     use crate::scenario::{Preset, Scenario};
     use crate::world::{run, RunOptions};
+    use std::time::Duration;
 
     const ROW: &str = "buffer filled to the limit";
+    const LARGE: &str = "large replies sent by reference";
+    const PARKED: &str = "parked mid-frame";
 
     fn count(report: &Report) -> u64 {
+        row(report, ROW)
+    }
+
+    fn row(report: &Report, name: &str) -> u64 {
         let seen = seen(report);
-        seen.iter().find(|s| s.name == ROW).expect(ROW).count
+        seen.iter().find(|s| s.name == name).expect(name).count
     }
 
     fn adversarial(seed: u64) -> Report {
@@ -78,5 +93,24 @@ mod tests {
         assert_eq!(count(&overflowed), 0);
         let quiet = run(&Scenario::preset(Preset::Small, 0), RunOptions::default());
         assert_eq!(count(&quiet), 0);
+    }
+
+    #[test]
+    fn the_swarm_sends_a_large_reply_by_reference_and_wakes_a_connection_mid_frame() {
+        // Adversarial seed 8 takes large values (RESP, a frame limit of twice SHARE_MIN): a
+        // reply of 64 KiB or more leaves by reference.
+        let large = adversarial(8);
+        let share_min = framesim_server::protocol::SHARE_MIN;
+        assert_eq!(large.scenario.limits.max_frame, 2 * share_min);
+        assert!(row(&large, LARGE) > 0);
+        assert_eq!(row(&large, LARGE), large.stats.shared_replies);
+        // Seed 2: a client pausing between batches past the park delay, then writing its
+        // next request in chunks, wakes its parked connection with part of a frame.
+        let woken = adversarial(2);
+        assert!(row(&woken, PARKED) > 0);
+        assert_eq!(row(&woken, PARKED), woken.stats.woken_mid_frame);
+        assert!(woken.scenario.delivery.max_pause > Duration::from_secs(1));
+        let quiet = run(&Scenario::preset(Preset::Small, 0), RunOptions::default());
+        assert_eq!((row(&quiet, LARGE), row(&quiet, PARKED)), (0, 0));
     }
 }

@@ -10,7 +10,7 @@ use super::{Delivery, Faults, Roles, Scenario};
 use crate::seeds::Draws;
 use arbitrary::Unstructured;
 use framesim_server::framing::Endian;
-use framesim_server::protocol::Framing;
+use framesim_server::protocol::{Framing, SHARE_MIN};
 use framesim_server::Limits;
 use rand::Rng;
 use std::ops::RangeInclusive;
@@ -93,6 +93,7 @@ pub fn draw(c: &mut impl Choices, s: &mut Scenario) {
     draw_quit(c, s);
     draw_accept_errors(c, s);
     draw_overlapping_delimiter(c, s);
+    draw_large_values(c, s);
 }
 
 /// The options the swarm drew before the back-pressure ones: their order is what gives
@@ -233,6 +234,26 @@ fn draw_overlapping_delimiter(c: &mut impl Choices, s: &mut Scenario) {
     }
 }
 
+/// Whether a RESP run takes values of 64 KiB and more ([`SHARE_MIN`]: the server sends a
+/// reply that large by reference, not copied): about one RESP run in eight raises the frame
+/// limit (and the buffer limit with it) to twice that, so a slow reader's value (half the
+/// frame limit) and an at-limit client's (the whole of it) are that large, and has a slow
+/// reader if it had no such client. Every role that sizes its requests by the limits grows
+/// with them. Drawn last, and only for RESP (the only framing that shares a reply); a
+/// source of zeros draws none.
+fn draw_large_values(c: &mut impl Choices, s: &mut Scenario) {
+    if s.framing != Framing::Resp || c.int(0..=7) != 7 {
+        return;
+    }
+    let max_frame = 2 * SHARE_MIN;
+    s.limits.max_buffered = s.limits.max_buffered - s.limits.max_frame + max_frame;
+    s.limits.max_frame = max_frame;
+    let r = &mut s.roles;
+    if r.slow_reader == 0.0 && r.never_reader == 0.0 && r.at_limit == 0.0 {
+        r.slow_reader = 0.1;
+    }
+}
+
 /// Whether a drawn restart is a crash or a graceful shutdown, and its grace. Drawn last,
 /// and only for a run that restarts; a source of zeros draws the crash earlier swarms had.
 fn draw_grace(c: &mut impl Choices, s: &mut Scenario) {
@@ -280,6 +301,28 @@ mod tests {
             assert!(roles.contains(&format!("{role:?}")), "{role:?} never drawn");
         }
         assert!(edge && small_output && accept_errors);
+    }
+
+    #[test]
+    fn some_resp_runs_take_values_a_server_sends_by_reference() {
+        let mut large = Vec::new();
+        for seed in 0..2000 {
+            let s = Scenario::preset(Preset::Adversarial, seed);
+            if s.limits.max_frame < 2 * SHARE_MIN {
+                assert!(s.limits.max_frame <= 8192, "seed {seed}");
+                continue;
+            }
+            large.push(seed);
+            assert_eq!(s.framing, Framing::Resp, "seed {seed}");
+            assert!(s.limits.max_buffered > s.limits.max_frame, "seed {seed}");
+            let r = s.roles;
+            assert!(
+                r.slow_reader + r.never_reader + r.at_limit > 0.0,
+                "seed {seed}"
+            );
+        }
+        // About one RESP run in eight: one run in 24.
+        assert!((40..=130).contains(&large.len()), "{}", large.len());
     }
 
     #[test]
