@@ -289,6 +289,9 @@ fn difference(ours: &toml::Value, base: &toml::Value) -> Option<toml::Value> {
     }
 }
 
+/// The roles a [`RoleMix`] counts.
+pub(super) const ROLES: usize = 11;
+
 /// How many clients play each misbehaving role, by id: first the slowloris clients, then
 /// the disconnecting, idle, half-closing, never-reading, oversized, malformed, at-limit,
 /// slow-reading, quitting and bulk-loading ones; the rest behave.
@@ -369,6 +372,23 @@ impl RoleMix {
             quit: 0,
             bulk_loader: 0,
         }
+    }
+
+    /// Every role's count, for a shrink that lowers them one at a time.
+    pub(super) fn counts_mut(&mut self) -> [&mut usize; ROLES] {
+        [
+            &mut self.slowloris,
+            &mut self.disconnect,
+            &mut self.idle,
+            &mut self.half_close,
+            &mut self.never_reader,
+            &mut self.oversized,
+            &mut self.malformed,
+            &mut self.at_limit,
+            &mut self.slow_reader,
+            &mut self.quit,
+            &mut self.bulk_loader,
+        ]
     }
 
     /// The role of client `id`.

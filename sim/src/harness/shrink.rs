@@ -2,7 +2,7 @@
 //! clients, fewer requests, no misbehaving client that the failure does not need, no
 //! stream fault or delivery trick it does not need.
 
-use super::options::Options;
+use super::options::{Options, ROLES};
 use super::outcome::Outcome;
 use super::run::Harness;
 use std::time::Duration;
@@ -204,20 +204,16 @@ fn smaller(o: &Options, requests: u64) -> Vec<Options> {
             push(&|c| c.clients = clients);
         }
     }
-    push(&|c| c.roles.slowloris = 0);
-    push(&|c| c.roles.disconnect = 0);
-    push(&|c| c.roles.idle = 0);
-    push(&|c| c.roles.half_close = 0);
-    push(&|c| c.roles.never_reader = 0);
-    push(&|c| c.roles.oversized = 0);
-    push(&|c| c.roles.malformed = 0);
-    push(&|c| c.roles.at_limit = 0);
-    push(&|c| c.roles.slow_reader = 0);
-    push(&|c| c.roles.quit = 0);
-    push(&|c| c.roles.bulk_loader = 0);
-    push(&|c| c.roles.slowloris = c.roles.slowloris.min(1));
-    push(&|c| c.roles.disconnect = c.roles.disconnect.min(1));
-    push(&|c| c.roles.idle = c.roles.idle.min(1));
+    // Each role gone, then each down to one client.
+    for role in 0..ROLES {
+        push(&|c| *c.roles.counts_mut()[role] = 0);
+    }
+    for role in 0..ROLES {
+        push(&|c| {
+            let count = &mut c.roles.counts_mut()[role];
+            **count = (**count).min(1);
+        });
+    }
     let most = o.max_requests.unwrap_or(requests as usize);
     for n in [1, 2, most / 2, most.saturating_sub(1)] {
         if n >= 1 && n < most {
