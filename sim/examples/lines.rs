@@ -4,7 +4,7 @@
 //! `QUIT` `BYE` before it closes.
 //!
 //! `cargo run -p framesim --example lines -- sweep --jobs 2` sweeps it from its own
-//! command line; `cargo test -p framesim --example lines` runs the tests below, which
+//! command line (`LINES_BUG=eof-line` plants one of the bugs below); `cargo test -p framesim --example lines` runs the tests below, which
 //! plant the three bugs such servers ship with: no deadline on a line, no limit on its
 //! length, and running the unfinished line a client left behind (`LinesCodec::decode_eof`
 //! returns it as a line).
@@ -268,8 +268,29 @@ fn harness(fixes: Fixes) -> Harness {
     .with(options)
 }
 
+/// The server's command line, every fix in, or one taken out if `LINES_BUG` names it
+/// (`no-deadline`, `no-limit`, `eof-line`).
 fn main() -> std::process::ExitCode {
-    framesim::harness::cli::main(harness(Fixes::ALL))
+    let fixes = match std::env::var("LINES_BUG").as_deref() {
+        Err(_) | Ok("" | "none") => Fixes::ALL,
+        Ok("no-deadline") => Fixes {
+            deadline: false,
+            ..Fixes::ALL
+        },
+        Ok("no-limit") => Fixes {
+            limit: false,
+            ..Fixes::ALL
+        },
+        Ok("eof-line") => Fixes {
+            whole_lines: false,
+            ..Fixes::ALL
+        },
+        Ok(other) => {
+            eprintln!("LINES_BUG={other:?} is not a bug this example plants (no-deadline, no-limit, eof-line)");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    framesim::harness::cli::main(harness(fixes))
 }
 
 #[test]

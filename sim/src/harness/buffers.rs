@@ -115,6 +115,7 @@ impl Buffers {
         &self,
         local: SocketAddr,
         request: Request,
+        sent: usize,
         session: Box<dyn Session>,
         framer: Box<dyn ReplyFramer>,
     ) {
@@ -122,6 +123,7 @@ impl Buffers {
         if let Some(held) = connections.held.get_mut(&local) {
             held.unfinished = Some(Unfinished {
                 request,
+                sent,
                 session,
                 framer,
                 replies: BytesMut::new(),
@@ -184,7 +186,7 @@ impl Buffers {
             let Some(unfinished) = held.unfinished.as_mut() else {
                 return;
             };
-            let found = unfinished.wrote(bytes, held.read);
+            let found = unfinished.wrote(bytes);
             held.first(found)
         };
         self.report(found);
@@ -252,6 +254,8 @@ impl Tap for BufferTap {
 struct Unfinished {
     /// The whole request; the client sends part of it.
     request: Request,
+    /// The bytes of it the client sends.
+    sent: usize,
     /// The client's session, which judges a reply to the whole request.
     session: Box<dyn Session>,
     framer: Box<dyn ReplyFramer>,
@@ -262,11 +266,11 @@ struct Unfinished {
 }
 
 impl Unfinished {
-    /// The server wrote `bytes`, having read `read` bytes of the request: an `executed`
+    /// The server wrote `bytes`: an `executed`
     /// violation if they complete a first reply that passes for the whole request's (the
     /// model's exact reply, or one its check takes). An error, a refusal, anything else
     /// passes.
-    fn wrote(&mut self, bytes: &[u8], read: u64) -> Option<(Oracle, String)> {
+    fn wrote(&mut self, bytes: &[u8]) -> Option<(Oracle, String)> {
         if self.judged {
             return None;
         }
@@ -284,11 +288,11 @@ impl Unfinished {
             None => self.session.check_reply(&self.request, &reply).is_ok(),
         };
         passes.then(|| {
-            let len = self.request.bytes.len();
+            let (sent, len) = (self.sent, self.request.bytes.len());
             (
                 Oracle::Executed,
                 format!(
-                    "the server answered a request its client left after {read} of its {len} bytes as if it had all of it ({}): it ran a request never sent whole (a decoder that takes what is left at the end of the stream as a request, or a read as one)",
+                    "the client sent the first {sent} of a request's {len} bytes and left; the server answered as if it had all of them ({}): it ran a request never sent whole (a decoder that takes what is left at the end of the stream as a request, or a read as one)",
                     reply[..reply.len().min(80)].escape_ascii()
                 ),
             )

@@ -589,7 +589,7 @@ impl Client {
                 0
             };
             let (bytes, seams) = (request.bytes.slice(..cut), request.boundaries.clone());
-            self.give_up_session(&stream, request);
+            self.give_up_session(&stream, request, cut);
             self.deliver(&mut stream, bytes, &[], &seams).await;
         }
         self.record(Event::Disconnect { mid_frame: true });
@@ -598,14 +598,18 @@ impl Client {
     }
 
     /// This client is done with its session: the run keeps it to judge what the server
-    /// answers to part of `request`, which the client is about to send on `stream` and
-    /// leave (`executed`).
-    pub(super) fn give_up_session(&mut self, stream: &ClientStream, request: Request) {
+    /// answers to the first `sent` bytes of `request`, which the client is about to send
+    /// on `stream` and leave (`executed`).
+    pub(super) fn give_up_session(&mut self, stream: &ClientStream, request: Request, sent: usize) {
         let session = std::mem::replace(&mut self.session, self.shared.workload.session(self.id));
         let framer = std::mem::replace(&mut self.framer, self.shared.workload.framer());
-        self.shared
-            .buffers
-            .leaving_mid_request(stream.local_addr(), request, session, framer);
+        self.shared.buffers.leaving_mid_request(
+            stream.local_addr(),
+            request,
+            sent,
+            session,
+            framer,
+        );
     }
 
     /// One to three whole requests written at once, then gone before any reply.

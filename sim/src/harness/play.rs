@@ -49,8 +49,8 @@ impl Client {
                     // Once the server has closed, what is left to write goes nowhere: the
                     // steps after say whether that close was owed.
                     if sent == 0 {
-                        if let Some(request) = leaves_inside.take() {
-                            self.give_up_session(s, request);
+                        if let Some((request, sent)) = leaves_inside.take() {
+                            self.give_up_session(s, request, sent);
                         }
                     }
                     if s.server_side().closed_at.is_some() || s.write_all(&bytes).await.is_err() {
@@ -127,9 +127,9 @@ impl Client {
         Ok(())
     }
 
-    /// The request a disconnecting client's script writes part of before it leaves, if
-    /// its session draws one that begins with all the script writes.
-    fn leaves_inside(&mut self, scripted: &Scripted) -> Option<Request> {
+    /// The request a disconnecting client's script writes part of before it leaves, and
+    /// how much of it, if its session draws one that begins with all the script writes.
+    fn leaves_inside(&mut self, scripted: &Scripted) -> Option<(Request, usize)> {
         let steps = &scripted.script.steps;
         let mid_request = steps
             .iter()
@@ -150,7 +150,7 @@ impl Client {
         (!written.is_empty()
             && written.len() < request.bytes.len()
             && request.bytes.starts_with(&written))
-        .then_some(request)
+        .then(|| (request, written.len()))
     }
 
     /// Judges `reply`: by the session, as the run it was lifted from did, when it drew
