@@ -147,10 +147,9 @@ impl Client {
             .copied()
             .collect();
         let request = self.session.next_request(&mut self.work)?;
-        (!written.is_empty()
-            && written.len() < request.bytes.len()
-            && request.bytes.starts_with(&written))
-        .then(|| (request, written.len()))
+        let sent = written.len();
+        (sent > 0 && sent < request.bytes.len() && request.bytes.starts_with(&written))
+            .then_some((request, sent))
     }
 
     /// Judges `reply`: by the session, as the run it was lifted from did, when it drew
