@@ -313,6 +313,7 @@ impl Client {
         ));
         sleep(wait).await;
         let Some(closed) = stream.server_side().closed_at else {
+            self.shared.tally(|t| t.quiet_kept += 1);
             return Ok(());
         };
         if self.crashed() {

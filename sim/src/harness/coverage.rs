@@ -23,6 +23,8 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
         Seen::new("disconnects", t.disconnects, played(Role::Disconnect)),
         // Half the disconnecting clients' draws: shown, not required of a short sweep.
         Seen::new("left with replies unread", t.left_unread, false),
+        // One well-behaved client in four, and only under a declared idle timeout.
+        Seen::new("quiet under the idle timeout", t.quiet_kept, false),
         Seen::new("idle", t.idle, played(Role::Idle)),
         Seen::new("half-closed", t.half_closed, played(Role::HalfClose)),
         Seen::new(

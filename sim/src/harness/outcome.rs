@@ -23,6 +23,9 @@ pub struct Tally {
     /// Of those, the ones that left after whole requests, their replies unread: the server
     /// answered into a closed connection.
     pub left_unread: u64,
+    /// Well-behaved clients that stayed quiet most of a declared idle timeout and were not
+    /// cut.
+    pub quiet_kept: u64,
     /// Idle clients.
     pub idle: u64,
     /// Well-behaved clients that lost their connection to the server's restart and
@@ -65,6 +68,7 @@ impl Tally {
         self.slowloris_cut += other.slowloris_cut;
         self.disconnects += other.disconnects;
         self.left_unread += other.left_unread;
+        self.quiet_kept += other.quiet_kept;
         self.idle += other.idle;
         self.restarted += other.restarted;
         self.half_closed += other.half_closed;
