@@ -271,24 +271,34 @@ fn a_server_that_keeps_connections_is_caught() {
     assert_eq!(outcome.violations[0].oracle.name(), "leak");
 }
 
+/// Accepts until `shutdown`, a task per connection running `serve` on it; a failed accept
+/// waits 10 ms.
+async fn task_per_connection<F, Fut>(mut listener: Listener, shutdown: Shutdown, serve: F)
+where
+    F: Fn(framesim::harness::Connection) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok((conn, _)) => drop(tokio::spawn(serve(conn))),
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
+    }
+}
+
 #[test]
 fn a_panic_in_a_connection_task_fails_the_run() {
     let harness = Harness::new(
-        |mut listener: Listener, shutdown: Shutdown| async move {
-            tokio::pin!(shutdown);
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = &mut shutdown => return,
-                    accepted = listener.accept() => {
-                        let (conn, _) = accepted.expect("accept");
-                        tokio::spawn(async move {
-                            drop(conn);
-                            panic!("the connection task gave up");
-                        });
-                    }
-                }
-            }
+        |listener: Listener, shutdown: Shutdown| {
+            task_per_connection(listener, shutdown, |conn| async move {
+                drop(conn);
+                panic!("the connection task gave up");
+            })
         },
         KvWorkload::new(Framing::Resp),
     )
@@ -582,38 +592,25 @@ fn a_swarm_runs_each_seed_with_options_of_its_own_and_shrinks_to_the_drawn_ones(
 /// echo does, or gives up on a failed one.
 fn echo_writes(unwrap: bool) -> Harness {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let server = move |mut listener: Listener, shutdown: Shutdown| async move {
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                biased;
-                _ = &mut shutdown => return,
-                accepted = listener.accept() => {
-                    let Ok((conn, _)) = accepted else {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    };
-                    tokio::spawn(async move {
-                        let (reader, mut writer) = tokio::io::split(conn);
-                        let mut reader = BufReader::new(reader);
-                        let mut line = Vec::new();
-                        loop {
-                            line.clear();
-                            match reader.read_until(b'\n', &mut line).await {
-                                Ok(_) if line.ends_with(b"\n") => {}
-                                _ => return,
-                            }
-                            let written = writer.write_all(&line).await;
-                            if unwrap {
-                                written.expect("failed to write data to socket");
-                            } else if written.is_err() {
-                                return;
-                            }
-                        }
-                    });
+    let server = move |listener: Listener, shutdown: Shutdown| {
+        task_per_connection(listener, shutdown, move |conn| async move {
+            let (reader, mut writer) = tokio::io::split(conn);
+            let mut reader = BufReader::new(reader);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line).await {
+                    Ok(_) if line.ends_with(b"\n") => {}
+                    _ => return,
+                }
+                let written = writer.write_all(&line).await;
+                if unwrap {
+                    written.expect("failed to write data to socket");
+                } else if written.is_err() {
+                    return;
                 }
             }
-        }
+        })
     };
     let roles = RoleMix {
         disconnect: 6,
