@@ -266,10 +266,9 @@ struct Unfinished {
 }
 
 impl Unfinished {
-    /// The server wrote `bytes`: an `executed`
-    /// violation if they complete a first reply that passes for the whole request's (the
-    /// model's exact reply, or one its check takes). An error, a refusal, anything else
-    /// passes.
+    /// The server wrote `bytes`: an `executed` violation if they complete a first reply
+    /// that passes for the whole request's (the model's exact reply, or one its check
+    /// takes). An error, a refusal, anything else passes.
     fn wrote(&mut self, bytes: &[u8]) -> Option<(Oracle, String)> {
         if self.judged {
             return None;
