@@ -574,10 +574,10 @@ impl Client {
     }
 
     /// Gone without a word, in one of two ways, evenly: a random part of the first
-    /// request, which the server must not answer as the whole request (`executed`); or one to three whole
-    /// requests at once, their replies never read, which the server runs (or not: each is
-    /// indeterminate in a history) and answers into a closed connection, whose reset it
-    /// must survive.
+    /// request, which the server must not answer as the whole request (`executed`); or
+    /// one to three whole requests at once, their replies never read, which the server
+    /// runs (or not: each is indeterminate in a history) and answers into a closed
+    /// connection, whose reset it must survive.
     async fn disconnect(&mut self, mut stream: ClientStream) -> Verdict {
         if self.delivery.random_bool(0.5) {
             return self.leave_unread(stream).await;
@@ -590,7 +590,9 @@ impl Client {
                 0
             };
             let (bytes, seams) = (request.bytes.slice(..cut), request.boundaries.clone());
-            self.give_up_session(&stream, request, cut);
+            if cut > 0 {
+                self.give_up_session(&stream, request, cut);
+            }
             self.deliver(&mut stream, bytes, &[], &seams).await;
         }
         self.record(Event::Disconnect { mid_frame: true });
