@@ -16,6 +16,7 @@ use bytes::BytesMut;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 /// Bytes past a declared limit a server may read before it can tell: one read's worth.
@@ -24,6 +25,9 @@ pub(super) const READ_SLACK: u64 = 64 * 1024;
 /// The run's connections as the buffer oracles see them, keyed by the client's address.
 pub(super) struct Buffers {
     connections: Mutex<Connections>,
+    /// Connections whose server writes are still to be judged (`Held::unfinished`): none,
+    /// in most of a run, and then a server write takes no lock.
+    armed: AtomicUsize,
     windows: Windows,
     max_request: u64,
     max_buffered: u64,
@@ -67,6 +71,7 @@ impl Buffers {
     ) -> Self {
         Buffers {
             connections: Mutex::default(),
+            armed: AtomicUsize::new(0),
             windows,
             max_request: options.max_request as u64,
             max_buffered: options.max_buffered as u64,
@@ -98,7 +103,7 @@ impl Buffers {
     pub(super) fn joined(&self, local: SocketAddr, id: usize, oversized: bool) {
         let mut connections = self.connections.lock().expect("buffers lock");
         // A new connection from a reused address starts afresh.
-        connections.held.insert(
+        let old = connections.held.insert(
             local,
             Held {
                 client: Some(id),
@@ -106,6 +111,9 @@ impl Buffers {
                 ..Held::default()
             },
         );
+        if old.is_some_and(|old| old.unfinished.is_some()) {
+            self.armed.fetch_sub(1, Relaxed);
+        }
     }
 
     /// `local`'s client is about to send part of `request`, its first, and leave: the
@@ -121,14 +129,16 @@ impl Buffers {
     ) {
         let mut connections = self.connections.lock().expect("buffers lock");
         if let Some(held) = connections.held.get_mut(&local) {
-            held.unfinished = Some(Unfinished {
+            let armed = Unfinished {
                 request,
                 sent,
                 session,
                 framer,
                 replies: BytesMut::new(),
-                judged: false,
-            });
+            };
+            if held.unfinished.replace(armed).is_none() {
+                self.armed.fetch_add(1, Relaxed);
+            }
         }
     }
 
@@ -178,18 +188,35 @@ impl Buffers {
     }
 
     fn server_wrote(&self, key: SocketAddr, bytes: &[u8]) {
+        if self.armed.load(Relaxed) == 0 {
+            return;
+        }
         let found = {
             let mut connections = self.connections.lock().expect("buffers lock");
             let Some(held) = connections.held.get_mut(&key) else {
                 return;
             };
-            let Some(unfinished) = held.unfinished.as_mut() else {
+            let Some(found) = held.unfinished.as_mut().and_then(|u| u.wrote(bytes)) else {
                 return;
             };
-            let found = unfinished.wrote(bytes);
+            // Judged: what the server writes after its first reply is not.
+            held.unfinished = None;
+            self.armed.fetch_sub(1, Relaxed);
             held.first(found)
         };
         self.report(found);
+    }
+
+    /// The server closed `key`'s connection: nothing more to judge on it.
+    fn server_shut(&self, key: SocketAddr) {
+        if self.armed.load(Relaxed) == 0 {
+            return;
+        }
+        let mut connections = self.connections.lock().expect("buffers lock");
+        let held = connections.held.get_mut(&key);
+        if held.and_then(|held| held.unfinished.take()).is_some() {
+            self.armed.fetch_sub(1, Relaxed);
+        }
     }
 
     fn report(&self, found: Option<((Oracle, String), Option<usize>)>) {
@@ -247,7 +274,9 @@ impl Tap for BufferTap {
         self.buffers.server_wrote(self.key, bytes);
     }
 
-    fn shut(&self) {}
+    fn shut(&self) {
+        self.buffers.server_shut(self.key);
+    }
 }
 
 /// A request its client leaves in the middle of, and what judges the server's answer.
@@ -261,32 +290,25 @@ struct Unfinished {
     framer: Box<dyn ReplyFramer>,
     /// What the server wrote, until its first reply is whole.
     replies: BytesMut,
-    /// The first reply was judged: nothing after it is.
-    judged: bool,
 }
 
 impl Unfinished {
-    /// The server wrote `bytes`: an `executed` violation if they complete a first reply
-    /// that passes for the whole request's (the model's exact reply, or one its check
-    /// takes). An error, a refusal, anything else passes.
-    fn wrote(&mut self, bytes: &[u8]) -> Option<(Oracle, String)> {
-        if self.judged {
-            return None;
-        }
+    /// The server wrote `bytes`: `None` while its first reply is not whole yet; then the
+    /// judgement, an `executed` violation if that reply passes for the whole request's
+    /// (the model's exact reply, or one its check takes). An error, a refusal, bytes no
+    /// reply frame holds, anything else passes.
+    fn wrote(&mut self, bytes: &[u8]) -> Option<Option<(Oracle, String)>> {
         self.replies.extend_from_slice(bytes);
         let reply = match self.framer.next_frame(&mut self.replies) {
             Ok(None) => return None,
-            Ok(Some(reply)) => Some(reply),
-            Err(_) => None,
+            Ok(Some(reply)) => reply,
+            Err(_) => return Some(None),
         };
-        self.judged = true;
-        self.replies = BytesMut::new();
-        let reply = reply?;
         let passes = match self.session.expect(&self.request) {
             Some(want) => want == reply,
             None => self.session.check_reply(&self.request, &reply).is_ok(),
         };
-        passes.then(|| {
+        Some(passes.then(|| {
             let (sent, len) = (self.sent, self.request.bytes.len());
             (
                 Oracle::Executed,
@@ -295,6 +317,6 @@ impl Unfinished {
                     reply[..reply.len().min(80)].escape_ascii()
                 ),
             )
-        })
+        }))
     }
 }

@@ -10,9 +10,9 @@ use std::time::Duration;
 /// Most runs one shrink makes.
 const BUDGET: usize = 300;
 
-/// Runs a shrink may spend on other seeds, looking for one that fails the same way with
-/// fewer clients.
-const OTHER_SEEDS: usize = 96;
+/// Other seeds a shrink tries, each with two and with three clients, looking for one
+/// that fails the same way with fewer clients.
+const OTHER_SEEDS: u64 = 48;
 
 /// What shrinking a failing seed left.
 #[derive(Debug, Clone)]
@@ -71,35 +71,34 @@ impl Harness {
             return None;
         }
         let mut runs = 1;
+        // The run of `options` at `seed`, if it fails as the first did.
         let fails_at = |seed: u64, options: &Options, runs: &mut usize| {
             *runs += 1;
             let outcome = self.clone().with(options.clone()).run(seed);
-            !outcome.passed() && outcome.violations.first().map(|v| v.oracle) == oracle
+            let same = !outcome.passed() && outcome.violations.first().map(|v| v.oracle) == oracle;
+            same.then_some(outcome)
         };
         let mut best = self.smallest(seed, self.options(), &first, &fails_at, &mut runs);
         let mut at = seed;
         if best.client_ids().len() > 2 {
-            // At other seeds, fewer clients may meet the same way.
-            let spent = runs;
-            'seeds: for other in (1..=OTHER_SEEDS as u64).map(|k| seed.wrapping_add(k)) {
-                for clients in [2, 3] {
-                    // As many requests as the test asks: a race needs its chances.
-                    let fewer = Options {
-                        clients,
-                        only_clients: None,
-                        max_requests: self.options().max_requests,
-                        ..best.clone()
-                    };
-                    if runs - spent >= OTHER_SEEDS {
-                        break 'seeds;
-                    }
-                    if fails_at(other, &fewer, &mut runs) {
-                        let first = self.clone().with(fewer.clone()).run(other);
-                        best = self.smallest(other, &fewer, &first, &fails_at, &mut runs);
-                        at = other;
-                        break 'seeds;
-                    }
-                }
+            // At other seeds, fewer clients may meet the same way, with as many requests
+            // as the test asks: a race needs its chances.
+            let fewer = |clients| Options {
+                clients,
+                only_clients: None,
+                max_requests: self.options().max_requests,
+                ..best.clone()
+            };
+            let found = (1..=OTHER_SEEDS)
+                .map(|k| seed.wrapping_add(k))
+                .flat_map(|other| [2, 3].map(|clients| (other, fewer(clients))))
+                .find_map(|(other, options)| {
+                    let failed = fails_at(other, &options, &mut runs)?;
+                    Some((other, options, failed))
+                });
+            if let Some((other, options, failed)) = found {
+                best = self.smallest(other, &options, &failed, &fails_at, &mut runs);
+                at = other;
             }
         }
         let outcome = self.clone().with(best.clone()).replay(at);
@@ -118,10 +117,11 @@ impl Harness {
         seed: u64,
         start: &Options,
         first: &Outcome,
-        fails_at: &dyn Fn(u64, &Options, &mut usize) -> bool,
+        fails_at: &dyn Fn(u64, &Options, &mut usize) -> Option<Outcome>,
         runs: &mut usize,
     ) -> Options {
-        let mut fails = |options: &Options, runs: &mut usize| fails_at(seed, options, runs);
+        let mut fails =
+            |options: &Options, runs: &mut usize| fails_at(seed, options, runs).is_some();
         let mut best = self.fewer_clients(start, first, &mut fails, runs);
         let mut changed = true;
         while changed && *runs < BUDGET {

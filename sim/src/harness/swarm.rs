@@ -35,20 +35,7 @@ impl Options {
         if !c.one_in(4) {
             o.clients = c.int(1..=self.clients.max(1) as u64) as usize;
         }
-        let r = &mut o.roles;
-        for count in [
-            &mut r.slowloris,
-            &mut r.disconnect,
-            &mut r.idle,
-            &mut r.half_close,
-            &mut r.never_reader,
-            &mut r.oversized,
-            &mut r.malformed,
-            &mut r.at_limit,
-            &mut r.slow_reader,
-            &mut r.quit,
-            &mut r.bulk_loader,
-        ] {
+        for count in o.roles.counts_mut() {
             // Each role off in a third of the seeds.
             if *count > 0 && c.one_in(3) {
                 *count = 0;
