@@ -279,16 +279,16 @@ pub struct Counts {
 }
 
 impl Inner {
-    /// Folds one record into the hash and the counts. Hashes the fields in the order the
-    /// derived `Hash` of [`Record`] does, so a record hashes the same whether it is lent or
-    /// given.
+    /// Folds one record into the hash and the counts, whether the record is lent or given.
+    /// Byte events (a client's chunk, request and reply) hash their bytes a word at a
+    /// time; every other record hashes as the derived `Hash` of [`Record`] does.
     fn fold(&mut self, at: Duration, actor: Actor, event: &Event) {
         use std::hash::{Hash, Hasher};
         let mut fnv = Fnv(self.hash);
         at.hash(&mut fnv);
         actor.hash(&mut fnv);
         match event {
-            Event::Asked { bytes } | Event::Answered { bytes } => {
+            Event::Asked { bytes } | Event::Answered { bytes } | Event::Write { bytes } => {
                 std::mem::discriminant(event).hash(&mut fnv);
                 fnv.write_usize(bytes.len());
                 fnv.write_u64(words(bytes));
@@ -420,14 +420,14 @@ impl Transcript {
 mod tests {
     use super::*;
 
-    /// Lent and given records must hash as the derived `Hash` of `Record` does: the hash
-    /// names a run, and older runs were hashed that way.
+    /// Lent and given records other than byte events must hash as the derived `Hash` of
+    /// `Record` does: the hash names a run.
     #[test]
     fn lent_and_given_records_hash_as_the_derived_hash() {
         use std::hash::{Hash, Hasher};
         let events = [
-            Event::Write {
-                bytes: Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"),
+            Event::Connect {
+                local: "10.0.0.1:5000".into(),
             },
             Event::PartialRead {
                 peer: "10.0.0.1:5000".into(),
@@ -455,5 +455,39 @@ mod tests {
         assert_eq!(given.lines().len(), 3);
         assert_eq!(lent.len(), 3);
         assert!(lent.records().is_empty());
+    }
+
+    /// A byte event hashes every byte: a change anywhere in a chunk, or its length,
+    /// changes the hash, lent or given alike.
+    #[test]
+    fn every_byte_of_a_chunk_is_in_the_hash() {
+        let hash = |bytes: &'static [u8], lend: bool| {
+            let t = Transcript::new(!lend);
+            let event = Event::Write {
+                bytes: Bytes::from_static(bytes),
+            };
+            if lend {
+                t.record_ref(Actor::Client(0), &event);
+            } else {
+                t.record(Actor::Client(0), event);
+            }
+            t.hash()
+        };
+        let base: &[u8] = b"*1\r\n$4\r\nPING\r\n";
+        assert_eq!(hash(base, true), hash(base, false));
+        let mut seen = std::collections::HashSet::from([hash(base, false)]);
+        for changed in [
+            &b"+1\r\n$4\r\nPING\r\n"[..],
+            b"*1\r\n$4\r\nPINGx\r\n",
+            b"*1\r\n$4\r\nPING\r\r",
+            b"*1\r\n$4\r\nPING\r\n\0",
+        ] {
+            let bytes: &'static [u8] = changed;
+            assert!(
+                seen.insert(hash(bytes, false)),
+                "{:?} hashes as another chunk",
+                bytes.escape_ascii().to_string()
+            );
+        }
     }
 }
