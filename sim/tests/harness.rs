@@ -637,3 +637,76 @@ fn a_client_that_leaves_its_replies_unread_resets_a_server_that_expects_its_writ
     let sound = echo_writes(false).run(panicked.seed);
     assert!(sound.passed(), "{}", sound.failure("-"));
 }
+
+/// Lines `line <client> <n>\n`, six a client, with no model of their replies: no `expect`,
+/// no `check_reply`.
+struct Unmodelled;
+
+struct UnmodelledSession {
+    client: usize,
+    sent: usize,
+}
+
+impl framesim::harness::Session for UnmodelledSession {
+    fn next_request(
+        &mut self,
+        _rng: &mut framesim::harness::Draws,
+    ) -> Option<framesim::harness::Request> {
+        self.sent += 1;
+        (self.sent <= 6).then(|| {
+            framesim::harness::Request::new(format!("line {} {}\n", self.client, self.sent))
+        })
+    }
+}
+
+impl framesim::harness::Workload for Unmodelled {
+    fn session(&self, client: usize) -> Box<dyn framesim::harness::Session> {
+        Box::new(UnmodelledSession { client, sent: 0 })
+    }
+
+    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
+        Box::new(framesim::harness::delimited(b"\n"))
+    }
+}
+
+/// A line echo that answers a line the stream ended inside with an error, as a correct
+/// server may, under disconnecting clients and a workload with no model.
+fn refusing_unfinished_lines() -> Harness {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let server = |listener: Listener, shutdown: Shutdown| {
+        task_per_connection(listener, shutdown, |conn| async move {
+            let (reader, mut writer) = tokio::io::split(conn);
+            let mut reader = BufReader::new(reader);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let answer: &[u8] = match reader.read_until(b'\n', &mut line).await {
+                    Ok(_) if line.ends_with(b"\n") => &line,
+                    Ok(1..) => b"ERR the stream ended inside a line\n",
+                    _ => return,
+                };
+                if writer.write_all(answer).await.is_err() || !line.ends_with(b"\n") {
+                    return;
+                }
+            }
+        })
+    };
+    let roles = RoleMix {
+        disconnect: 6,
+        ..RoleMix::none()
+    };
+    Harness::new(server, Unmodelled).with(Options {
+        clients: 8,
+        roles,
+        ..Options::default()
+    })
+}
+
+#[test]
+fn a_workload_with_no_model_judges_no_answer_to_an_unfinished_request() {
+    let tally = framesim::sweep!(refusing_unfinished_lines(), 0..8);
+    assert!(
+        tally.disconnects > tally.left_unread,
+        "no client left inside a request"
+    );
+}

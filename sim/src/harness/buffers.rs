@@ -295,8 +295,8 @@ struct Unfinished {
 impl Unfinished {
     /// The server wrote `bytes`: `None` while its first reply is not whole yet; then the
     /// judgement, an `executed` violation if that reply passes for the whole request's
-    /// (the model's exact reply, or one its check takes). An error, a refusal, bytes no
-    /// reply frame holds, anything else passes.
+    /// (the model's exact reply, or one its check takes, if that check refuses an empty
+    /// frame). An error, a refusal, bytes no reply frame holds, anything else passes.
     fn wrote(&mut self, bytes: &[u8]) -> Option<Option<(Oracle, String)>> {
         self.replies.extend_from_slice(bytes);
         let reply = match self.framer.next_frame(&mut self.replies) {
@@ -306,7 +306,12 @@ impl Unfinished {
         };
         let passes = match self.session.expect(&self.request) {
             Some(want) => want == reply,
-            None => self.session.check_reply(&self.request, &reply).is_ok(),
+            // A check that takes even an empty frame (the default) cannot tell the whole
+            // request's reply from an error: nothing is judged.
+            None => {
+                self.session.check_reply(&self.request, &reply).is_ok()
+                    && self.session.check_reply(&self.request, b"").is_err()
+            }
         };
         Some(passes.then(|| {
             let (sent, len) = (self.sent, self.request.bytes.len());

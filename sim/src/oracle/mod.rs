@@ -73,7 +73,8 @@ pub enum Oracle {
     /// The service runs only requests the client sent whole, each once: never a truncated
     /// one at the end of a stream, never one twice (counted at the stream); under the
     /// harness, a request a client sends part of and leaves is not answered as if it came
-    /// whole (the first reply is not the one the session expects or takes for it).
+    /// whole (the first reply is not the one the session expects for it, or takes for it
+    /// with a check that refuses an empty frame).
     Executed,
     /// A client that ends with `QUIT` gets the replies to every request before it and
     /// `+OK`, then a close; nothing it sent after the `QUIT` runs (under the harness: every
