@@ -3,12 +3,16 @@
 
 use crate::client::{scenario_workload, KvClient, KvShared};
 use crate::clock::Clock;
-use crate::harness::{server_fn, Listener, ServerFn, Shutdown};
+use crate::harness::limit::{self, Prober};
+use crate::harness::{
+    server_fn, Draws, KvWorkload, Listener, ReplyFramer, Request, ServerFn, Session, Shutdown,
+    Workload,
+};
 use crate::kv::plan::Plans;
 use crate::naive;
 use crate::net::{AcceptFaults, Wiring, PORT};
 use crate::oracle::backlog::{self, Backlog};
-use crate::oracle::{self, limit, Oracle, Violations};
+use crate::oracle::{self, Oracle, Violations};
 use crate::report::Report;
 use crate::scenario::{Scenario, Target};
 use crate::script::Lifter;
@@ -16,7 +20,10 @@ use crate::seeds;
 use crate::stage::{self, Ending, Stage, Task};
 use crate::transcript::{Actor, Event, Transcript};
 use crate::window::Windows;
-use framesim_server::{Command, Config, Kv, Response, Service, Stats};
+use bytes::{Bytes, BytesMut};
+use framesim_server::framing::Decoder;
+use framesim_server::protocol::{encode_command, Framing, ReplyDecoder};
+use framesim_server::{Command, Config, Kv, Reply, Response, Service, Stats};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -88,6 +95,38 @@ fn server(s: &Scenario, stats: Stats, transcript: Transcript) -> Rc<ServerFn> {
     })
 }
 
+/// What a probe of framesim's server's connection limit asks: PING, served by PONG.
+struct Ping(Framing);
+
+impl Workload for Ping {
+    fn session(&self, _client: usize) -> Box<dyn Session> {
+        Box::new(PingSession(self.0.clone()))
+    }
+
+    fn framer(&self) -> Box<dyn ReplyFramer> {
+        KvWorkload::new(self.0.clone()).framer()
+    }
+}
+
+struct PingSession(Framing);
+
+impl Session for PingSession {
+    fn next_request(&mut self, _rng: &mut Draws) -> Option<Request> {
+        let mut ping = BytesMut::new();
+        let command = Command::new([Bytes::from_static(b"PING")]);
+        encode_command(&self.0, &command, &mut ping).ok()?;
+        Some(Request::new(ping.freeze()))
+    }
+
+    fn check_reply(&mut self, _request: &Request, reply: &[u8]) -> Result<(), String> {
+        let mut reply = BytesMut::from(reply);
+        match ReplyDecoder::new(&self.0, 1 << 16).decode(&mut reply) {
+            Ok(Some(Reply::Simple(s))) if s == "PONG" => Ok(()),
+            other => Err(format!("not PONG: {other:?}")),
+        }
+    }
+}
+
 /// Runs `scenario` to its end and checks every oracle.
 pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let tape = scenario.tape.clone().map(seeds::Tape::new);
@@ -144,12 +183,11 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
         })
         .collect();
 
-    let (t, v, st, scn, w, a) = (
+    let (t, v, st, scn, a) = (
         transcript.clone(),
         violations.clone(),
         stats.clone(),
         s.clone(),
-        windows.clone(),
         accepts.clone(),
     );
     let max_connections = server_config(&s).max_connections;
@@ -174,7 +212,16 @@ fn run_drawing(scenario: &Scenario, options: RunOptions) -> Report {
                 if ending.open.load(Ordering::SeqCst) == 0 {
                     // The probe times how the server answers at its limit, not its accepts.
                     a.off.store(true, Ordering::Relaxed);
-                    limit::probe(&scn.framing, max_connections, &w, &t, &v).await;
+                    let prober = Prober {
+                        port: PORT,
+                        seed: scn.seed,
+                        first_id: scn.clients,
+                        workload: Arc::new(Ping(scn.framing.clone())),
+                        transcript: t.clone(),
+                        violations: v.clone(),
+                        strict: true,
+                    };
+                    Arc::new(prober).probe(max_connections).await;
                 }
             }
             t.record(Actor::Sim, Event::Note { text: "end".into() });

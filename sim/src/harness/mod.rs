@@ -88,7 +88,7 @@ pub mod http;
 mod incoming;
 mod kv;
 mod lift;
-mod limit;
+pub(crate) mod limit;
 pub mod linear;
 mod listener;
 mod options;

@@ -228,7 +228,16 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
                 if open.load(Ordering::SeqCst) == 0 && monitor.passing() {
                     // The probe times how the server answers at its limit, not its accepts.
                     accepts.off.store(true, Ordering::Relaxed);
-                    limit::probe(&monitor, max).await;
+                    let prober = limit::Prober {
+                        port: monitor.options.port,
+                        seed: monitor.seed,
+                        first_id: monitor.options.clients,
+                        workload: monitor.workload.clone(),
+                        transcript: monitor.transcript.clone(),
+                        violations: monitor.violations.clone(),
+                        strict: false,
+                    };
+                    Arc::new(prober).probe(max).await;
                 }
             }
             monitor.transcript.record(

@@ -7,7 +7,6 @@
 
 pub mod backlog;
 pub mod frames;
-pub mod limit;
 pub mod server;
 
 use crate::transcript::{Actor, Event, Transcript};
