@@ -198,8 +198,8 @@ impl Report {
         }
         if let Some(v) = self.violations.first() {
             let _ = writeln!(out, "first violation: {v}");
-            if self.violations.len() > 1 {
-                let _ = writeln!(out, "({} more violations)", self.violations.len() - 1);
+            for line in crate::oracle::more_violations(&self.violations) {
+                let _ = writeln!(out, "{line}");
             }
             let lines = self.transcript.lines();
             if !lines.is_empty() {

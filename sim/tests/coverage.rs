@@ -38,10 +38,10 @@ fn everything_happens() {
     framesim::sweep!(everything(), 0..6);
 }
 
-/// A workload without an oversized request: the oversized client sends nothing, the
-/// server never refuses one.
+/// A workload without an oversized request: the oversized client behaves well, and the
+/// server never refuses one, which no option can ask of it.
 #[test]
-fn oversized_never_refused() {
+fn oversized_never_asked() {
     let harness =
         echo_of(Some(Duration::from_millis(300)), Lines { oversized: false }).with(Options {
             roles: roles(),
@@ -50,6 +50,14 @@ fn oversized_never_refused() {
             ..Options::default()
         });
     framesim::sweep!(harness, 0..6);
+}
+
+/// Partial reads asked for, at a chance too small to happen.
+#[test]
+fn partial_reads_never_happen() {
+    let mut options = everything().options().clone();
+    options.faults.partial_read_chance = 1e-12;
+    framesim::sweep!(everything().with(options), 0..6);
 }
 
 #[test]
@@ -62,22 +70,39 @@ fn a_sweep_in_which_everything_happens_passes_the_requirement() {
 }
 
 #[test]
-fn a_role_that_never_happens_fails_the_requirement_by_name() {
+fn a_fault_that_never_happens_fails_the_requirement_by_name() {
     let run = again(
-        "oversized_never_refused",
+        "partial_reads_never_happen",
         &[("FRAMESIM_REQUIRE_COVERAGE", "1")],
     );
     let err = text(&run.stderr);
     assert!(!run.status.success(), "{err}");
     assert!(
-        err.contains("framesim: coverage: never happened in 6 seeds: oversized refused (FRAMESIM_REQUIRE_COVERAGE=1)"),
+        err.contains("framesim: coverage: never happened in 6 seeds: partial reads (FRAMESIM_REQUIRE_COVERAGE=1)"),
         "{err}"
     );
     // Without the requirement the same sweep passes, and its table says so.
-    let run = again("oversized_never_refused", &[]);
+    let run = again("partial_reads_never_happen", &[]);
     let err = text(&run.stderr);
     assert!(run.status.success(), "{err}");
     assert!(err.contains("NEVER"), "{err}");
+}
+
+/// A role whose request the session cannot make is not asked for: the requirement holds
+/// and the table marks the row `-`.
+#[test]
+fn a_role_the_session_makes_no_request_for_is_not_required() {
+    let run = again(
+        "oversized_never_asked",
+        &[("FRAMESIM_REQUIRE_COVERAGE", "1")],
+    );
+    let err = text(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("oversized refused "))
+        .unwrap_or_else(|| panic!("no oversized row in {err}"));
+    assert!(line.trim_end().ends_with(" -"), "{line}");
 }
 
 #[test]

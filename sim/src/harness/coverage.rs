@@ -15,6 +15,8 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
         .map(|id| options.roles.of(id))
         .collect();
     let played = |role: Role| roles.contains(&role);
+    // A role whose request the session cannot make is played as a well-behaved client.
+    let asked = |role: Role| played(role) && !t.unasked(role);
     let restart = options.restart_at.is_some();
     let mut seen = vec![
         Seen::new("requests sent", t.requests, !roles.is_empty()),
@@ -35,20 +37,20 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
         Seen::new(
             "oversized refused",
             t.oversized_refused,
-            played(Role::Oversized),
+            asked(Role::Oversized),
         ),
         Seen::new(
             "malformed refused",
             t.malformed_refused,
-            played(Role::Malformed),
+            asked(Role::Malformed),
         ),
         Seen::new(
             "at the limit served",
             t.at_limit_served,
-            played(Role::AtLimit),
+            asked(Role::AtLimit),
         ),
         Seen::new("slow reads", t.slow_reads, played(Role::SlowReader)),
-        Seen::new("quits", t.quits, played(Role::Quit)),
+        Seen::new("quits", t.quits, asked(Role::Quit)),
         Seen::new("bulk loads", t.bulk_loads, played(Role::BulkLoader)),
         Seen::new(
             "reads ending inside a request",

@@ -3,6 +3,7 @@
 //! taken slowly, a request to close.
 
 use super::client::{cut, Client, Verdict};
+use super::options::Role;
 use crate::oracle::Oracle;
 use crate::transcript::Event;
 use crate::window::ClientStream;
@@ -21,6 +22,7 @@ impl Client {
     /// a well-behaved client's requests.
     pub(super) async fn malformed(&mut self, mut stream: ClientStream) -> Verdict {
         let Some(request) = self.session.malformed(&mut self.work) else {
+            self.shared.tally(|t| t.mark_unasked(Role::Malformed));
             return self.behave(stream).await;
         };
         self.note(format!("malformed request: {}", cut(&request.bytes)));
@@ -109,6 +111,7 @@ impl Client {
         let size = self.shared.options.max_request;
         self.first = self.session.at_limit(&mut self.work, size);
         let Some(request) = &self.first else {
+            self.shared.tally(|t| t.mark_unasked(Role::AtLimit));
             return self.behave(stream).await;
         };
         self.note(format!(
@@ -149,6 +152,7 @@ impl Client {
     /// it.)
     pub(super) async fn quitter(&mut self, mut stream: ClientStream) -> Verdict {
         let Some(quit) = self.session.quit(&mut self.work) else {
+            self.shared.tally(|t| t.mark_unasked(Role::Quit));
             return self.behave(stream).await;
         };
         let count = self.shared.options.delivery.pipeline.clamp(1, 4);

@@ -4,6 +4,7 @@
 
 use super::buffers::READ_SLACK;
 use super::client::{cut, Client, Verdict};
+use super::options::Role;
 use super::workload::Request;
 use crate::oracle::Oracle;
 use crate::transcript::Event;
@@ -197,6 +198,7 @@ impl Client {
             .session
             .oversized(&mut self.work, size + 2 * READ_SLACK as usize)
         else {
+            self.shared.tally(|t| t.mark_unasked(Role::Oversized));
             return self.behave(stream).await;
         };
         self.shared

@@ -115,6 +115,9 @@ pub use kv::KvWorkload;
 pub use listener::{Connection, Listener, Shutdown};
 pub use options::{Delivery, Faults, Options, Role, RoleMix};
 pub use outcome::{Outcome, Tally, Violation};
+/// rand's `Rng`: its methods (`random_range`, `random_bool`, `fill`) draw from a session's
+/// [`Draws`], with no rand dependency of your own (`use framesim::harness::Rng;`).
+pub use rand::Rng;
 pub use recorder::RunHistory;
 pub use run::Harness;
 pub(crate) use run::{server_fn, ServerFn};

@@ -1,6 +1,7 @@
 //! What a harness run found: the violations, the numbers, the transcript, and how to say
 //! it to a person.
 
+use super::options::Role;
 use super::recorder::RunHistory;
 pub use crate::oracle::Violation;
 use crate::transcript::{line, Actor, Counts, Record, Transcript};
@@ -57,6 +58,9 @@ pub struct Tally {
     /// Histories whose linearizability check ran out of its budget: neither passed nor
     /// failed.
     pub histories_unknown: u64,
+    /// Roles (a bit each) some client played whose session makes no request for them
+    /// (oversized, malformed, at-limit, quit): that client behaved well instead.
+    unasked: u32,
 }
 
 impl Tally {
@@ -83,6 +87,19 @@ impl Tally {
         self.reads_at_seams += other.reads_at_seams;
         self.reads_across += other.reads_across;
         self.histories_unknown += other.histories_unknown;
+        self.unasked |= other.unasked;
+    }
+
+    /// Whether some client played `role` with a session that makes no request for it
+    /// (`Session::oversized`, `malformed`, `at_limit`, `quit` returned `None`), and so
+    /// behaved well: a sweep's coverage does not ask for what the protocol cannot send.
+    pub fn unasked(&self, role: Role) -> bool {
+        self.unasked & (1 << role as u32) != 0
+    }
+
+    /// A client played `role` without its session's request for it.
+    pub(super) fn mark_unasked(&mut self, role: Role) {
+        self.unasked |= 1 << role as u32;
     }
 }
 
@@ -177,8 +194,8 @@ impl Outcome {
         let mut out = String::new();
         let _ = writeln!(out, "FAIL: seed {}", self.seed);
         let _ = writeln!(out, "first failure: {}", self.first_failure());
-        if self.violations.len() > 1 {
-            let _ = writeln!(out, "({} more violations)", self.violations.len() - 1);
+        for line in crate::oracle::more_violations(&self.violations) {
+            let _ = writeln!(out, "{line}");
         }
         let records = self.transcript.records();
         if let (Some(v), false) = (self.violations.first(), records.is_empty()) {

@@ -245,6 +245,29 @@ impl fmt::Display for Violation {
     }
 }
 
+/// What a failure report says after the first of `violations`: how many more there are,
+/// then the first of each other oracle broken, with its count, in the order found. Every
+/// kind of bug a run hit is named at once, not one fix at a time.
+pub fn more_violations(violations: &[Violation]) -> Vec<String> {
+    let Some((first, rest)) = violations.split_first() else {
+        return Vec::new();
+    };
+    if rest.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![format!("({} more violations)", rest.len())];
+    let mut seen = vec![first.oracle];
+    for v in rest {
+        if seen.contains(&v.oracle) {
+            continue;
+        }
+        seen.push(v.oracle);
+        let count = rest.iter().filter(|o| o.oracle == v.oracle).count();
+        lines.push(format!("also broken ({count}x): {v}"));
+    }
+    lines
+}
+
 /// Violations of one run, shared by all hosts; the first one found is the one reported.
 #[derive(Debug, Clone, Default)]
 pub struct Violations(Arc<Mutex<Vec<Violation>>>);
@@ -271,5 +294,44 @@ impl Violations {
     /// Every violation found, in the order found.
     pub fn all(&self) -> Vec<Violation> {
         self.0.lock().expect("violations lock").clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violation(oracle: Oracle, client: usize) -> Violation {
+        Violation {
+            at: Duration::from_millis(client as u64),
+            actor: Actor::Client(client),
+            oracle,
+            detail: format!("client {client}"),
+            event_index: client as u64,
+        }
+    }
+
+    #[test]
+    fn a_report_names_the_first_of_every_other_oracle_broken() {
+        let all = [
+            violation(Oracle::Slowloris, 0),
+            violation(Oracle::Slowloris, 1),
+            violation(Oracle::Oversized, 2),
+            violation(Oracle::Executed, 3),
+            violation(Oracle::Oversized, 4),
+        ];
+        let lines = more_violations(&all);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[0], "(4 more violations)");
+        assert!(
+            lines[1].starts_with("also broken (2x): [oversized] Client(2) "),
+            "{lines:?}"
+        );
+        assert!(
+            lines[2].starts_with("also broken (1x): [executed] Client(3) "),
+            "{lines:?}"
+        );
+        assert!(more_violations(&all[..1]).is_empty());
+        assert!(more_violations(&[]).is_empty());
     }
 }
