@@ -218,9 +218,10 @@ impl Client {
     /// An answer's first bytes as the transcript shows them: the reply the workload's framer
     /// cuts from them (which may blank what follows the wall clock, as `http::framer` does
     /// a `Date`), else only their count, so that no clock's bytes reach the transcript.
-    fn shown(&mut self, answer: &[u8]) -> String {
+    fn shown(&self, answer: &[u8]) -> String {
         let mut buf = BytesMut::from(answer);
-        match self.framer.next_frame(&mut buf) {
+        // A framer of its own: the client's keeps the state of the connection's buffer.
+        match self.shared.workload.framer().next_frame(&mut buf) {
             Ok(Some(frame)) => cut(&frame),
             _ => format!("{} byte(s)", answer.len()),
         }
