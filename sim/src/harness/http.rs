@@ -346,7 +346,7 @@ fn unchunk(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, String> {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 #[cfg(test)]
