@@ -43,7 +43,8 @@ impl Client {
     /// `request` is about to be written.
     pub(super) fn invoked(&self, request: &Request) {
         if let Some(recorder) = &self.shared.history {
-            recorder.with(|r| r.invoked(self.id, &request.bytes, request.skipped, now()));
+            let at = recorder.stamp(now());
+            recorder.with(|r| r.invoked(self.id, &request.bytes, request.skipped, at));
         }
     }
 
@@ -63,7 +64,7 @@ impl Client {
         if firsts.is_empty() {
             return;
         }
-        let at = now();
+        let at = recorder.stamp(now());
         recorder.with(|r| {
             // The batch's requests are the last ones asked, if every one was recorded.
             if r.open(self.id) < ends.len() {
@@ -79,7 +80,8 @@ impl Client {
     /// `reply` answered `request`, the oldest open one.
     pub(super) fn completed(&self, request: &Request, reply: &[u8]) {
         if let Some(recorder) = &self.shared.history {
-            recorder.with(|r| r.completed(self.id, &request.bytes, reply, now()));
+            let at = recorder.stamp(now());
+            recorder.with(|r| r.completed(self.id, &request.bytes, reply, at));
         }
     }
 

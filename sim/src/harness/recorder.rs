@@ -10,16 +10,34 @@ use std::sync::{Arc, Mutex};
 const BUDGET: u64 = 200_000;
 
 /// The history of one run as its clients record it.
-pub(super) struct Recorder(Mutex<Box<dyn Recording>>);
+pub(super) struct Recorder {
+    recording: Mutex<Box<dyn Recording>>,
+    /// The latest stamp given.
+    last: Mutex<u64>,
+}
 
 impl Recorder {
     /// An empty history read with `spec`.
     pub(super) fn new(spec: &Spec) -> Self {
-        Recorder(Mutex::new(spec.recording()))
+        Recorder {
+            recording: Mutex::new(spec.recording()),
+            last: Mutex::new(0),
+        }
     }
 
     pub(super) fn with<T>(&self, f: impl FnOnce(&mut dyn Recording) -> T) -> T {
-        f(&mut **self.0.lock().expect("history lock"))
+        f(&mut **self.recording.lock().expect("history lock"))
+    }
+
+    /// When an event of the history happens, `at` on the run's clock (in nanoseconds): at
+    /// least `at`, and after every stamp given before. The clock moves a whole tick at a
+    /// time while the simulation runs one event at a time, so the order events are
+    /// stamped in is the order they happened in: a request asked after another's reply
+    /// was read, in the same tick, is called after that return, not beside it.
+    pub(super) fn stamp(&self, at: u64) -> u64 {
+        let mut last = self.last.lock().expect("stamp lock");
+        *last = at.max(*last + 1);
+        *last
     }
 
     /// Checks the history: the verdict, and what it cost.
