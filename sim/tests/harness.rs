@@ -710,3 +710,72 @@ fn a_workload_with_no_model_judges_no_answer_to_an_unfinished_request() {
         "no client left inside a request"
     );
 }
+
+/// The line workload with the framer its function makes.
+struct Framed(fn() -> Box<dyn framesim::harness::ReplyFramer>);
+
+impl framesim::harness::Workload for Framed {
+    fn session(&self, client: usize) -> Box<dyn framesim::harness::Session> {
+        lines::Lines { oversized: true }.session(client)
+    }
+
+    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
+        (self.0)()
+    }
+}
+
+/// A line echo that greets every connection with `HELLO` before any request.
+fn greeting(framer: fn() -> Box<dyn framesim::harness::ReplyFramer>) -> Harness {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let server = |listener: Listener, shutdown: Shutdown| {
+        task_per_connection(listener, shutdown, |conn| async move {
+            let (reader, mut writer) = tokio::io::split(conn);
+            if writer.write_all(b"HELLO\n").await.is_err() {
+                return;
+            }
+            let mut reader = BufReader::new(reader);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let mut bounded = (&mut reader).take(4097);
+                let read =
+                    tokio::time::timeout(FRAME_DEADLINE, bounded.read_until(b'\n', &mut line));
+                match read.await {
+                    Ok(Ok(_)) if line.len() <= 4096 && line.ends_with(b"\n") => {}
+                    _ => return,
+                }
+                if writer.write_all(&line).await.is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    Harness::new(server, Framed(framer)).with(Options {
+        clients: 12,
+        max_request: 4096,
+        ..Options::default()
+    })
+}
+
+#[test]
+fn a_server_that_greets_each_connection_is_framed_past_its_greeting() {
+    let plain = || -> Box<dyn framesim::harness::ReplyFramer> {
+        Box::new(framesim::harness::delimited(b"\n"))
+    };
+    let failed = (0..8)
+        .map(|seed| greeting(plain).run(seed))
+        .find(|outcome| !outcome.passed())
+        .expect("the greeting passed for a reply");
+    assert!(
+        failed.first_failure().contains("HELLO"),
+        "{}",
+        failed.first_failure()
+    );
+    let greeted = || -> Box<dyn framesim::harness::ReplyFramer> {
+        Box::new(framesim::harness::greeted(framesim::harness::delimited(
+            b"\n",
+        )))
+    };
+    let tally = framesim::sweep!(greeting(greeted), 0..8);
+    assert!(tally.replies > 0 && tally.slowloris_cut > 0 && tally.oversized_refused > 0);
+}

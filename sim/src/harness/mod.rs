@@ -127,5 +127,5 @@ pub use sweep::{
     options_from_env, seeds_from_env, shard_from_env, sweep, target_flag, Replay, DEFAULT_SEEDS,
 };
 pub use workload::{
-    delimited, length_prefixed, KvRequest, ReplyFramer, Request, Session, Workload,
+    delimited, greeted, length_prefixed, KvRequest, ReplyFramer, Request, Session, Workload,
 };

@@ -233,6 +233,32 @@ pub fn length_prefixed(header_len: usize) -> impl ReplyFramer {
     }
 }
 
+/// `framer` after the first frame of each connection, which it drops: for a server that
+/// greets every client before any request (SMTP's `220`, a banner, a prompt), so that
+/// each reply still answers a request. The greeting must come whole before the first
+/// reply; a connection that ends before it has no reply at all.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use framesim::harness::{delimited, greeted, ReplyFramer};
+///
+/// let mut framer = greeted(delimited(b"\r\n"));
+/// let mut buf = BytesMut::from(&b"220 ready\r\n250 ok\r\n"[..]);
+/// assert_eq!(framer.next_frame(&mut buf).unwrap().as_deref(), Some(&b"250 ok\r\n"[..]));
+/// assert_eq!(framer.next_frame(&mut buf).unwrap(), None);
+/// ```
+pub fn greeted(mut framer: impl ReplyFramer) -> impl ReplyFramer {
+    let mut greeted = false;
+    move |buf: &mut BytesMut| loop {
+        let Some(frame) = framer.next_frame(buf)? else {
+            return Ok(None);
+        };
+        if std::mem::replace(&mut greeted, true) {
+            return Ok(Some(frame));
+        }
+    }
+}
+
 /// Replies framed by `delimiter` at their end; the frame returned includes it. The framer
 /// remembers how far it has searched its connection's buffer, so a long reply read a little
 /// at a time costs one pass (give it one buffer, grown at its end, as the harness does).
