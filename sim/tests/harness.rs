@@ -779,3 +779,74 @@ fn a_server_that_greets_each_connection_is_framed_past_its_greeting() {
     let tally = framesim::sweep!(greeting(greeted), 0..8);
     assert!(tally.replies > 0 && tally.slowloris_cut > 0 && tally.oversized_refused > 0);
 }
+
+/// A line echo behind an accept loop that takes one of `limit` permits before each accept
+/// (mini-redis's way): the connection over the limit waits in the backlog until a
+/// permit comes back, which it does when a connection ends, unless `leak`.
+fn queueing(limit: usize, leak: bool) -> Harness {
+    let server = move |mut listener: Listener, shutdown: Shutdown| async move {
+        let permits = Arc::new(tokio::sync::Semaphore::new(limit));
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                biased;
+                _ = &mut shutdown => return,
+                permit = permits.clone().acquire_owned() => permit.expect("never closed"),
+            };
+            let accepted = tokio::select! {
+                biased;
+                _ = &mut shutdown => return,
+                accepted = listener.accept() => accepted,
+            };
+            let Ok((conn, _)) = accepted else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            tokio::spawn(async move {
+                echo_lines(conn).await;
+                if leak {
+                    std::mem::forget(permit);
+                }
+            });
+        }
+    };
+    Harness::new(server, lines::Lines { oversized: false }).with(Options {
+        clients: 4,
+        max_connections: Some(limit),
+        ..Options::gentle()
+    })
+}
+
+#[test]
+fn a_server_that_keeps_the_connection_over_its_limit_waiting_passes_the_probe() {
+    let outcome = queueing(8, false).run(1);
+    assert!(outcome.passed(), "{}", outcome.failure("(test)"));
+    // Permits never given back: the clients' own connections already took four of the
+    // eight slots for good.
+    let leaking = queueing(8, true).run(1);
+    let failure = leaking.first_failure();
+    assert!(
+        failure.starts_with("[connection-limit]")
+            && failure.contains(": 4 of 8 clients connecting at once were served"),
+        "{}",
+        leaking.failure("(test)")
+    );
+}
+
+/// Echoes whole lines until the client leaves.
+async fn echo_lines(conn: framesim::harness::Connection) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let (reader, mut writer) = tokio::io::split(conn);
+    let mut reader = BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(_) if line.ends_with(b"\n") => {}
+            _ => return,
+        }
+        if writer.write_all(&line).await.is_err() {
+            return;
+        }
+    }
+}

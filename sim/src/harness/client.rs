@@ -184,7 +184,7 @@ impl Client {
         let mut last = String::new();
         for _ in 0..CONNECT_TRIES {
             let Ok(connected) = timeout(ACCEPT_WAIT, TcpStream::connect(addr)).await else {
-                last = format!("not accepted within {ACCEPT_WAIT:?}: the server stopped accepting");
+                last = format!("not accepted within {ACCEPT_WAIT:?}: the server accepted nothing for that long (it stopped accepting, or backed off that long after failed accepts)");
                 break;
             };
             match connected {

@@ -23,8 +23,7 @@ const MAX_REPLY: usize = 1024 * 1024;
 /// workload `framesim run` itself gives its clients.
 ///
 /// ```
-/// use framesim::harness::{KvWorkload, Workload};
-/// use framesim_server::protocol::Framing;
+/// use framesim::harness::{Framing, KvWorkload, Workload};
 ///
 /// let workload = KvWorkload::new(Framing::line()).requests(5).edge_values(0.1);
 /// let _session = workload.session(0);
@@ -77,7 +76,8 @@ impl KvWorkload {
         self
     }
 
-    /// The same workload drawing GET and SET only (for servers that know no more).
+    /// The same workload drawing GET and SET only (for servers that know no more): its
+    /// sessions make no QUIT either, so a quitting client behaves well.
     pub fn get_set_only(mut self) -> Self {
         self.get_set_only = true;
         self
@@ -102,6 +102,7 @@ impl Workload for KvWorkload {
             sized: self
                 .limited
                 .then(|| format!("{}c{client}:sized", self.prefix)),
+            quits: !self.get_set_only,
             model: if self.get_set_only {
                 model.get_set_only()
             } else {
@@ -125,6 +126,8 @@ struct KvSession {
     edge_values: f64,
     /// The key of its oversized or at-limit SET, if the workload is limited.
     sized: Option<String>,
+    /// Whether it may end with QUIT (not for a server that knows GET and SET only).
+    quits: bool,
     model: ClientModel,
 }
 
@@ -217,6 +220,9 @@ impl Session for KvSession {
 
     /// `QUIT`, which gets `+OK`.
     fn quit(&mut self, _rng: &mut Draws) -> Option<Request> {
+        if !self.quits {
+            return None;
+        }
         let command = Command::new(["QUIT"]);
         let mut bytes = BytesMut::new();
         encode_command(&self.framing, &command, &mut bytes).ok()?;

@@ -23,6 +23,10 @@ pub const PROBE_MAX: usize = 256;
 /// How long a probing client waits for its reply or its close.
 const WAIT: Duration = Duration::from_secs(1);
 
+/// How long the client over the limit waits to be accepted and answered: a server may
+/// keep it waiting until a slot is free, which the probe frees after [`WAIT`].
+const QUEUED: Duration = Duration::from_secs(3);
+
 /// Where a probe connects, what its clients ask, and where it reports.
 pub struct Prober {
     /// The server's port on host `server`.
@@ -49,8 +53,8 @@ enum Answer {
     Served(TcpStream),
     /// The connection ended without such a reply, after `replies` other reply frames.
     Closed { replies: usize },
-    /// Neither within [`WAIT`].
-    Silent,
+    /// Neither within the client's patience.
+    Silent(Duration),
     /// No connection, or nothing to ask.
     Failed(String),
 }
@@ -61,7 +65,7 @@ impl Answer {
             Answer::Served(_) => "served".into(),
             Answer::Closed { replies: 0 } => "closed with no reply".into(),
             Answer::Closed { replies } => format!("closed after {replies} other reply frame(s)"),
-            Answer::Silent => format!("neither served nor closed within {WAIT:?}"),
+            Answer::Silent(patience) => format!("neither served nor closed within {patience:?}"),
             Answer::Failed(e) => e.clone(),
         }
     }
@@ -89,7 +93,7 @@ impl Prober {
         let mut asking = tokio::task::JoinSet::new();
         for n in 0..max {
             let prober = self.clone();
-            asking.spawn(async move { prober.ask(n).await });
+            asking.spawn(async move { prober.ask(n, WAIT).await });
         }
         let (mut held, mut wrong) = (Vec::with_capacity(max), None);
         while let Some(answer) = asking.join_next().await {
@@ -108,16 +112,14 @@ impl Prober {
             ));
         }
         self.note(format!("probe: {max} connections at once, all served"));
-        match self.ask(max).await {
-            Answer::Closed { replies } if replies > 0 || !self.strict => {}
+        if !self.strict {
+            return self.over_the_limit(max, held).await;
+        }
+        match self.ask(max, WAIT).await {
+            Answer::Closed { replies } if replies > 0 => {}
             answer => {
-                let want = if self.strict {
-                    "refused with a reply and closed"
-                } else {
-                    "closed"
-                };
                 return self.fail(format!(
-                    "connection {} with {max} open (max_connections {max}) was {}, not {want}",
+                    "connection {} with {max} open (max_connections {max}) was {}, not refused with a reply and closed",
                     max + 1,
                     answer.describe()
                 ));
@@ -127,7 +129,7 @@ impl Prober {
         drop(held.pop());
         // Time for the server to see the close.
         sleep(Duration::from_millis(100)).await;
-        match self.ask(max + 1).await {
+        match self.ask(max + 1, WAIT).await {
             Answer::Served(stream) => held.push(stream),
             answer => {
                 return self.fail(format!(
@@ -139,8 +141,51 @@ impl Prober {
         self.note("probe: a closed connection's slot given back".into());
     }
 
+    /// With `held`, `max` connections served, open: one more must be refused (closed, a
+    /// message first or not), or queued (neither served nor closed) until one of `held`
+    /// closes and then served; after a refusal a newcomer must be served once one closes.
+    async fn over_the_limit(self: Arc<Self>, max: usize, mut held: Vec<TcpStream>) {
+        let mut over = {
+            let prober = self.clone();
+            tokio::spawn(async move { prober.ask(max, QUEUED).await })
+        };
+        let answer = match timeout(WAIT, &mut over).await {
+            Ok(answer) => answer.expect("a probing client does not panic"),
+            Err(_) => {
+                // Kept waiting: once a slot is free the server must take it.
+                drop(held.pop());
+                return match over.await.expect("a probing client does not panic") {
+                    Answer::Served(_) => {}
+                    answer => self.fail(format!(
+                        "connection {} with {max} open (max_connections {max}) waited, and after one of them closed it was {}: its slot was not given back",
+                        max + 1,
+                        answer.describe()
+                    )),
+                };
+            }
+        };
+        if !matches!(answer, Answer::Closed { .. }) {
+            return self.fail(format!(
+                "connection {} with {max} open (max_connections {max}) was {}, not closed nor kept waiting",
+                max + 1,
+                answer.describe()
+            ));
+        }
+        drop(held.pop());
+        // Time for the server to see the close.
+        sleep(Duration::from_millis(100)).await;
+        if let answer @ (Answer::Closed { .. } | Answer::Silent(_) | Answer::Failed(_)) =
+            self.ask(max + 1, WAIT).await
+        {
+            self.fail(format!(
+                "after one of {max} connections closed, a new one was {}: its slot was not given back",
+                answer.describe()
+            ));
+        }
+    }
+
     /// Connects as probing client `n` and sends its session's first request.
-    async fn ask(&self, n: usize) -> Answer {
+    async fn ask(&self, n: usize, patience: Duration) -> Answer {
         let id = self.first_id + n;
         let mut session = self.workload.session(id);
         let mut rng = crate::seeds::rng(self.seed, crate::seeds::Stream::Workload(id));
@@ -151,8 +196,8 @@ impl Prober {
         let mut tries = 0;
         let mut stream = loop {
             let connect = TcpStream::connect(("server", self.port));
-            let Ok(connected) = timeout(WAIT, connect).await else {
-                return Answer::Failed(format!("not accepted within {WAIT:?}"));
+            let Ok(connected) = timeout(patience, connect).await else {
+                return Answer::Failed(format!("not accepted within {patience:?}"));
             };
             match connected {
                 Ok(stream) => break stream,
@@ -169,7 +214,7 @@ impl Prober {
         let mut replies = 0;
         // A reply the session takes is service; anything else (a refusal's message) must
         // be followed by the close.
-        let got = timeout(WAIT, async {
+        let got = timeout(patience, async {
             loop {
                 while let Ok(Some(frame)) = framer.next_frame(&mut buf) {
                     let expected = session.expect(&request).is_none_or(|want| want == frame);
@@ -188,7 +233,7 @@ impl Prober {
         match got {
             Ok(true) => Answer::Served(stream),
             Ok(false) => Answer::Closed { replies },
-            Err(_) => Answer::Silent,
+            Err(_) => Answer::Silent(patience),
         }
     }
 }

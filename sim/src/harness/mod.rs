@@ -109,6 +109,9 @@ pub use crate::oracle::Oracle;
 pub use crate::script::cuts::Exploration;
 pub use crate::seeds::Draws;
 pub use contention::ContentionWorkload;
+/// The framings [`KvWorkload`] speaks (RESP, lines, length headers), so that a test of a
+/// key-value server needs no dependency on framesim's own server.
+pub use framesim_server::protocol::Framing;
 #[cfg(feature = "stream")]
 pub use incoming::Incoming;
 pub use kv::KvWorkload;

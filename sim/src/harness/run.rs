@@ -165,8 +165,10 @@ async fn within(limit: Duration, done: impl Fn() -> bool) -> bool {
 pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting) -> Outcome {
     let o = harness.options.for_seed(seed);
     let transcript = Transcript::new(keep);
-    // The per-stream capacity is also the accept backlog, which panics when full.
-    let tcp_capacity = o.clients + 64;
+    // The per-stream capacity is also the accept backlog, which panics when full: the
+    // connection-limit probe opens its limit and two more at once.
+    let probed = o.max_connections.map_or(0, |max| max.saturating_add(2));
+    let tcp_capacity = o.clients.max(probed).saturating_add(64);
     let windows = Windows::new(o.faults.window, tcp_capacity);
     let violations = Violations::default();
     let buffers = Arc::new(Buffers::new(
