@@ -119,22 +119,20 @@ fn a_sweep_writes_results_that_merge() {
 }
 
 #[test]
-fn require_coverage_fails_a_sweep_in_which_a_role_never_did_its_part() {
+fn require_coverage_fails_a_sweep_in_which_a_fault_never_happened() {
     let deadline = Some(Duration::from_millis(300));
-    // The line workload makes no malformed, at-limit or quit request: those roles are off.
-    let only_what_it_makes = |harness: Harness| {
+    let args = "sweep --seeds 0..4 --require-coverage";
+    // The line workload makes no malformed, at-limit or quit request, nor here an
+    // oversized one: those clients behave well, and nothing asks them to be refused.
+    let sound = || echo_of(deadline, Lines { oversized: false });
+    assert_eq!(cli(sound(), args), ExitCode::SUCCESS);
+    // Partial reads asked for at a chance too small to happen.
+    let dead = || {
+        let harness = sound();
         let mut options = harness.options().clone();
-        let roles = &mut options.roles;
-        (roles.malformed, roles.at_limit, roles.quit) = (0, 0, 0);
+        options.faults.partial_read_chance = 1e-12;
         harness.with(options)
     };
-    let args = "sweep --seeds 0..4 --require-coverage";
-    assert_eq!(
-        cli(only_what_it_makes(echo(deadline)), args),
-        ExitCode::SUCCESS
-    );
-    // No oversized request either: the oversized client behaves well, nothing is refused.
-    let without = || only_what_it_makes(echo_of(deadline, Lines { oversized: false }));
-    assert_eq!(cli(without(), args), ExitCode::FAILURE);
-    assert_eq!(cli(without(), "sweep --seeds 0..4"), ExitCode::SUCCESS);
+    assert_eq!(cli(dead(), args), ExitCode::FAILURE);
+    assert_eq!(cli(dead(), "sweep --seeds 0..4"), ExitCode::SUCCESS);
 }
