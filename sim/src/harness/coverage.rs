@@ -29,11 +29,7 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
         Seen::new("quiet under the idle timeout", t.quiet_kept, false),
         Seen::new("idle", t.idle, played(Role::Idle)),
         Seen::new("half-closed", t.half_closed, played(Role::HalfClose)),
-        Seen::new(
-            "windows filled",
-            t.windows_filled,
-            played(Role::NeverReader),
-        ),
+        Seen::new("windows filled", t.windows_filled, asked(Role::NeverReader)),
         Seen::new(
             "oversized refused",
             t.oversized_refused,

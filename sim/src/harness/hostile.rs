@@ -104,6 +104,12 @@ impl Client {
     /// the server must stop reading from it (the buffer oracle at the stream judges what
     /// it reads on), and must let it go when it leaves.
     pub(super) async fn never_reader(&mut self, mut stream: ClientStream) -> Verdict {
+        if self.shared.history.is_some() {
+            // Thousands of requests the server runs and no reply read: a history could
+            // not hold them (each may have taken effect or not), nor a check search them.
+            self.shared.tally(|t| t.mark_unasked(Role::NeverReader));
+            return self.idle(stream).await;
+        }
         let o = &self.shared.options;
         let target = (o.faults.window + o.max_buffered) as u64 + 2 * READ_SLACK;
         let batch = self.batch();

@@ -58,8 +58,9 @@ pub struct Tally {
     /// Histories whose linearizability check ran out of its budget: neither passed nor
     /// failed.
     pub histories_unknown: u64,
-    /// Roles (a bit each) some client played whose session makes no request for them
-    /// (oversized, malformed, at-limit, quit): that client behaved well instead.
+    /// Roles (a bit each) some client could not play: its session makes no request for
+    /// them (oversized, malformed, at-limit, quit; that client behaved well instead), or,
+    /// for a never-reader, the run checks a history (that client stayed idle).
     unasked: u32,
 }
 
@@ -90,9 +91,10 @@ impl Tally {
         self.unasked |= other.unasked;
     }
 
-    /// Whether some client played `role` with a session that makes no request for it
-    /// (`Session::oversized`, `malformed`, `at_limit`, `quit` returned `None`), and so
-    /// behaved well: a sweep's coverage does not ask for what the protocol cannot send.
+    /// Whether some client could not play `role`: its session makes no request for it
+    /// (`Session::oversized`, `malformed`, `at_limit`, `quit` returned `None`), and it
+    /// behaved well; or it was a never-reader in a run that checks a history, and it
+    /// stayed idle. A sweep's coverage does not ask for what could not be played.
     pub fn unasked(&self, role: Role) -> bool {
         self.unasked & (1 << role as u32) != 0
     }

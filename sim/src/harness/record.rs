@@ -66,10 +66,8 @@ impl Client {
         }
         let at = recorder.stamp(now());
         recorder.with(|r| {
-            // The batch's requests are the last ones asked, if every one was recorded.
-            if r.open(self.id) < ends.len() {
-                return;
-            }
+            // The batch's requests are the last ones asked; one answered already, or not
+            // recorded, is not found there by its bytes and keeps its call.
             for (k, start) in firsts {
                 let back = ends.len() - 1 - k;
                 r.called(self.id, back, &bytes[start..ends[k]], at);

@@ -118,8 +118,6 @@ pub(crate) trait Recording: Send {
     fn completed(&mut self, client: usize, request: &Bytes, reply: &[u8], at: u64);
     /// `client`'s connection is gone: its open requests may have taken effect or not.
     fn unanswered(&mut self, client: usize);
-    /// How many of `client`'s requests are open.
-    fn open(&self, client: usize) -> usize;
     /// Checks the history, ordered by call time, within `budget` steps per key group.
     fn check(&self, budget: u64) -> Checked;
     /// The history as JSON lines, ordered by call time (the indices `check` names).
@@ -182,6 +180,11 @@ where
         };
         if open[k].0 == request {
             open[k].2 = at;
+            // The requests behind it on the stream go out after it: none is called
+            // before it, so a client's calls stay in the order it asked.
+            for later in open.iter_mut().skip(k + 1) {
+                later.2 = later.2.max(at);
+            }
         }
     }
 
@@ -204,10 +207,6 @@ where
         for (_, op, call) in self.open.remove(&client).unwrap_or_default() {
             self.history.push(Operation::pending(client, call, op));
         }
-    }
-
-    fn open(&self, client: usize) -> usize {
-        self.open.get(&client).map_or(0, VecDeque::len)
     }
 
     fn check(&self, budget: u64) -> Checked {
