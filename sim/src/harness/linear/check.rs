@@ -14,6 +14,7 @@ use super::history::History;
 use super::model::Model;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 
 /// Steps a [`check`] takes per group of keys unless told otherwise.
 pub const DEFAULT_BUDGET: u64 = 1_000_000;
@@ -218,6 +219,41 @@ impl Bits {
     }
 }
 
+/// A configuration (the operations placed, the model's state) as 128 bits of two SipHash
+/// runs: remembering tried configurations by fingerprint costs no copy of the state. Two
+/// configurations that differ share one with a chance near 2^-128 for any pair, which no
+/// search of a few million steps comes near.
+fn fingerprint<S: Hash>(placed: &Bits, state: &S) -> u128 {
+    let half = |seed: u64| {
+        let mut hasher = DefaultHasher::new();
+        seed.hash(&mut hasher);
+        placed.hash(&mut hasher);
+        state.hash(&mut hasher);
+        hasher.finish()
+    };
+    u128::from(half(0)) << 64 | u128::from(half(1))
+}
+
+/// Hashes a fingerprint, already uniform, by taking its low word.
+#[derive(Default)]
+struct Fingerprint(u64);
+
+impl Hasher for Fingerprint {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// One group's search: the operations `members` (indices into `history`).
 fn search<M>(
     model: &M,
@@ -283,7 +319,7 @@ where
     let mut state = model.init();
     let mut left = (0..n).filter(|&p| !op(p).indeterminate()).count();
     let mut stack: Vec<(usize, M::State)> = Vec::new();
-    let mut seen: HashSet<(Bits, M::State)> = HashSet::new();
+    let mut seen: HashSet<u128, BuildHasherDefault<Fingerprint>> = HashSet::default();
     let mut cursor = 0;
     let mut steps = 0u64;
     let (mut best, mut stuck) = (0usize, Vec::new());
@@ -305,7 +341,7 @@ where
                 };
                 if fits {
                     placed.flip(pos);
-                    if seen.insert((placed.clone(), after.clone())) {
+                    if seen.insert(fingerprint(&placed, &after)) {
                         stack.push((pos, std::mem::replace(&mut state, after)));
                         if !o.indeterminate() {
                             left -= 1;

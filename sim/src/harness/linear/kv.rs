@@ -4,6 +4,7 @@
 use super::model::Model;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A key-value operation, as a history line holds it (`{"f":"set","key":"a","value":"1"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -86,10 +87,11 @@ pub struct KvModel;
 impl Model for KvModel {
     type Op = KvOp;
     type Res = KvResult;
-    type State = BTreeMap<String, String>;
+    /// Shared until an operation writes: a read steps without copying the store.
+    type State = Arc<BTreeMap<String, String>>;
 
     fn init(&self) -> Self::State {
-        BTreeMap::new()
+        Arc::default()
     }
 
     fn step(&self, state: &Self::State, op: &KvOp) -> (Self::State, KvResult) {
@@ -107,7 +109,7 @@ impl Model for KvModel {
                 let old = value(key);
                 let blocked = (*nx && old.is_some()) || (*xx && old.is_none());
                 if !blocked {
-                    next.insert(key.clone(), new.clone());
+                    Arc::make_mut(&mut next).insert(key.clone(), new.clone());
                 }
                 if *get {
                     old.map_or(KvResult::Nil, KvResult::Value)
@@ -118,14 +120,20 @@ impl Model for KvModel {
                 }
             }
             KvOp::Del { keys } => {
-                let removed = keys.iter().filter(|k| next.remove(*k).is_some()).count();
+                let mut removed = 0;
+                for key in keys {
+                    if next.contains_key(key) {
+                        Arc::make_mut(&mut next).remove(key);
+                        removed += 1;
+                    }
+                }
                 KvResult::Int(removed as i64)
             }
             KvOp::Incr { key } => {
                 let n = value(key).map_or(Some(0), |v| v.parse::<i64>().ok());
                 match n.and_then(|n| n.checked_add(1)) {
                     Some(n) => {
-                        next.insert(key.clone(), n.to_string());
+                        Arc::make_mut(&mut next).insert(key.clone(), n.to_string());
                         KvResult::Int(n)
                     }
                     None => KvResult::Error("not an integer, or out of range".into()),
@@ -136,7 +144,7 @@ impl Model for KvModel {
             }
             KvOp::Mget { keys } => KvResult::Values(keys.iter().map(value).collect()),
             KvOp::Mset { pairs } => {
-                next.extend(pairs.iter().cloned());
+                Arc::make_mut(&mut next).extend(pairs.iter().cloned());
                 KvResult::Ok
             }
         };
