@@ -60,23 +60,25 @@ fn partial_reads_never_happen() {
     framesim::sweep!(everything().with(options), 0..6);
 }
 
+/// Runs the test `name` of this binary again with `FRAMESIM_REQUIRE_COVERAGE=1`: whether
+/// it passed, and its stderr.
+fn required(name: &str) -> (bool, String) {
+    let run = again(name, &[("FRAMESIM_REQUIRE_COVERAGE", "1")]);
+    (run.status.success(), text(&run.stderr))
+}
+
 #[test]
 fn a_sweep_in_which_everything_happens_passes_the_requirement() {
-    let run = again("everything_happens", &[("FRAMESIM_REQUIRE_COVERAGE", "1")]);
-    let err = text(&run.stderr);
-    assert!(run.status.success(), "{err}");
+    let (passed, err) = required("everything_happens");
+    assert!(passed, "{err}");
     assert!(err.contains("coverage over 6 seeds"), "{err}");
     assert!(!err.contains("NEVER"), "{err}");
 }
 
 #[test]
 fn a_fault_that_never_happens_fails_the_requirement_by_name() {
-    let run = again(
-        "partial_reads_never_happen",
-        &[("FRAMESIM_REQUIRE_COVERAGE", "1")],
-    );
-    let err = text(&run.stderr);
-    assert!(!run.status.success(), "{err}");
+    let (passed, err) = required("partial_reads_never_happen");
+    assert!(!passed, "{err}");
     assert!(
         err.contains("framesim: coverage: never happened in 6 seeds: partial reads (FRAMESIM_REQUIRE_COVERAGE=1)"),
         "{err}"
@@ -92,12 +94,8 @@ fn a_fault_that_never_happens_fails_the_requirement_by_name() {
 /// and the table marks the row `-`.
 #[test]
 fn a_role_the_session_makes_no_request_for_is_not_required() {
-    let run = again(
-        "oversized_never_asked",
-        &[("FRAMESIM_REQUIRE_COVERAGE", "1")],
-    );
-    let err = text(&run.stderr);
-    assert!(run.status.success(), "{err}");
+    let (passed, err) = required("oversized_never_asked");
+    assert!(passed, "{err}");
     let line = err
         .lines()
         .find(|l| l.trim_start().starts_with("oversized refused "))

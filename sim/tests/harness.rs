@@ -591,26 +591,8 @@ fn a_swarm_runs_each_seed_with_options_of_its_own_and_shrinks_to_the_drawn_ones(
 /// A line echo server whose connection task `expect`s its writes, as the tokio tutorial's
 /// echo does, or gives up on a failed one.
 fn echo_writes(unwrap: bool) -> Harness {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let server = move |listener: Listener, shutdown: Shutdown| {
-        task_per_connection(listener, shutdown, move |conn| async move {
-            let (reader, mut writer) = tokio::io::split(conn);
-            let mut reader = BufReader::new(reader);
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                match reader.read_until(b'\n', &mut line).await {
-                    Ok(_) if line.ends_with(b"\n") => {}
-                    _ => return,
-                }
-                let written = writer.write_all(&line).await;
-                if unwrap {
-                    written.expect("failed to write data to socket");
-                } else if written.is_err() {
-                    return;
-                }
-            }
-        })
+        task_per_connection(listener, shutdown, move |conn| echo_lines(conn, unwrap))
     };
     let roles = RoleMix {
         disconnect: 6,
@@ -803,7 +785,7 @@ fn queueing(limit: usize, leak: bool) -> Harness {
                 continue;
             };
             tokio::spawn(async move {
-                echo_lines(conn).await;
+                echo_lines(conn, false).await;
                 if leak {
                     std::mem::forget(permit);
                 }
@@ -833,8 +815,9 @@ fn a_server_that_keeps_the_connection_over_its_limit_waiting_passes_the_probe() 
     );
 }
 
-/// Echoes whole lines until the client leaves.
-async fn echo_lines(conn: framesim::harness::Connection) {
+/// Echoes whole lines until the client leaves; a failed write panics if `unwrap`, else
+/// ends the connection.
+async fn echo_lines(conn: framesim::harness::Connection, unwrap: bool) {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let (reader, mut writer) = tokio::io::split(conn);
     let mut reader = BufReader::new(reader);
@@ -845,7 +828,10 @@ async fn echo_lines(conn: framesim::harness::Connection) {
             Ok(_) if line.ends_with(b"\n") => {}
             _ => return,
         }
-        if writer.write_all(&line).await.is_err() {
+        let written = writer.write_all(&line).await;
+        if unwrap {
+            written.expect("failed to write data to socket");
+        } else if written.is_err() {
             return;
         }
     }
