@@ -836,3 +836,92 @@ async fn echo_lines(conn: framesim::harness::Connection, unwrap: bool) {
         }
     }
 }
+
+/// Pairs of lines: `big` (answered by a 60 KiB line, a whole receive window) and a 1 KiB
+/// line echoed back, six pairs a client.
+struct BigReplies;
+
+struct BigRepliesSession {
+    client: usize,
+    sent: usize,
+}
+
+impl framesim::harness::Session for BigRepliesSession {
+    fn next_request(
+        &mut self,
+        _rng: &mut framesim::harness::Draws,
+    ) -> Option<framesim::harness::Request> {
+        self.sent += 1;
+        if self.sent > 12 {
+            return None;
+        }
+        let line = if self.sent % 2 == 1 {
+            "big\n".to_string()
+        } else {
+            format!("{}{}\n", self.client, "y".repeat(1024))
+        };
+        Some(framesim::harness::Request::new(line))
+    }
+
+    fn expect(&mut self, request: &framesim::harness::Request) -> Option<bytes::Bytes> {
+        Some(if &request.bytes[..] == b"big\n" {
+            let mut big = vec![b'x'; 60 * 1024];
+            big.push(b'\n');
+            big.into()
+        } else {
+            request.bytes.clone()
+        })
+    }
+}
+
+impl framesim::harness::Workload for BigReplies {
+    fn session(&self, client: usize) -> Box<dyn framesim::harness::Session> {
+        Box::new(BigRepliesSession { client, sent: 0 })
+    }
+
+    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
+        Box::new(framesim::harness::delimited(b"\n"))
+    }
+}
+
+/// A client that pipelines a request with a reply as large as its window and then more
+/// requests, reading nothing until they are written, must find room for them on the way
+/// to the server, as a real connection's buffers give: the server, blocked on the large
+/// reply, reads nothing meanwhile, and cuts a line that stops coming for its deadline.
+#[test]
+fn requests_written_behind_a_reply_as_large_as_the_window_are_not_held_back() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let server = |listener: Listener, shutdown: Shutdown| {
+        task_per_connection(listener, shutdown, |conn| async move {
+            let (reader, mut writer) = tokio::io::split(conn);
+            let mut reader = BufReader::new(reader);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let read =
+                    tokio::time::timeout(FRAME_DEADLINE, reader.read_until(b'\n', &mut line));
+                match read.await {
+                    Ok(Ok(_)) if line.ends_with(b"\n") => {}
+                    _ => return,
+                }
+                let reply = if line == b"big\n" {
+                    let mut big = vec![b'x'; 60 * 1024];
+                    big.push(b'\n');
+                    big
+                } else {
+                    line.clone()
+                };
+                if writer.write_all(&reply).await.is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let mut options = Options {
+        clients: 4,
+        ..Options::gentle()
+    };
+    options.faults.window = 64 * 1024;
+    options.delivery.pipeline = 4;
+    framesim::sweep!(Harness::new(server, BigReplies).with(options), 0..16);
+}

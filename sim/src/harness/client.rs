@@ -27,6 +27,9 @@ const BYTE_AT_A_TIME_MOST: usize = 1024;
 /// Most bytes a slow reader takes at once, and its pause before each read.
 const SLOW_READ: usize = 256;
 const SLOW_PAUSE: Duration = Duration::from_millis(2);
+/// How long a well-behaved client's write waits before the client takes the replies that
+/// have come meanwhile (see `Client::write_chunk`).
+const ABSORB_AFTER: Duration = Duration::from_millis(10);
 
 /// How often, and how far apart, a client tries to connect before calling it a failure.
 const CONNECT_TRIES: usize = 50;
@@ -254,9 +257,11 @@ impl Client {
                 self.shared.buffers.sent(local, at.clone(), inside);
             }
             // A write that broke leaves the replies that came before it to be read and
-            // judged: the first request with none is the one lost.
+            // judged: the first request with none is the one lost. Replies that come while
+            // a write waits are taken into `buf` meanwhile, unless the client reads slowly.
+            let absorb = (!self.slow).then_some(&mut buf);
             carried += self
-                .deliver(&mut stream, bytes.freeze(), &ends, &seams)
+                .deliver(&mut stream, bytes.freeze(), &ends, &seams, absorb)
                 .await;
             let wrote_at = crate::clock::now();
             while let Some((request, _)) = pending.front() {
@@ -449,10 +454,10 @@ impl Client {
         bytes: Bytes,
         ends: &[usize],
         seams: &[usize],
+        mut absorb: Option<&mut BytesMut>,
     ) -> u64 {
         let d: Delivery = self.shared.options.delivery;
         let budget = self.shared.options.request_budget;
-        let wait = self.shared.options.reply_timeout;
         // A large write (an at-limit request, a bulk payload) goes in at most about 256
         // chunks, and only a small one a byte at a time: each chunk is a segment, which
         // turmoil delivers in virtual time of its own (8 KiB a byte at a time outlasts a
@@ -490,15 +495,15 @@ impl Client {
             }
             let chunk = bytes.slice(start..end);
             self.first_bytes(&bytes, ends, start..end);
-            // A server that answers before it has read the whole batch, into a window this
-            // client does not read while it writes, stops reading: the write would wait
-            // forever. Past the reply timeout the client stops writing and reads what came.
-            match timeout(wait, stream.write_all(&chunk)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return start as u64,
-                Err(_) => {
+            match self
+                .write_chunk(stream, &chunk, absorb.as_deref_mut())
+                .await
+            {
+                Ok(()) => {}
+                Err(None) => return start as u64,
+                Err(Some(blocked)) => {
                     self.note(format!(
-                        "write blocked {wait:?} after {start} of {} bytes: the server stopped reading",
+                        "write blocked {blocked:?} after {start} of {} bytes: the server stopped reading",
                         bytes.len()
                     ));
                     return start as u64;
@@ -517,6 +522,40 @@ impl Client {
             }
         }
         bytes.len() as u64
+    }
+
+    /// Writes `chunk`. A write that waits has found the server not reading: it may be
+    /// writing replies into this client's window while this client writes. After
+    /// [`ABSORB_AFTER`] the client takes what has come into `absorb` (its replies, judged
+    /// later), as a real connection's receive buffer takes them while its application
+    /// writes, and writes on. Err(None): the connection broke; Err(Some(waited)): the
+    /// write waited the reply timeout, the server having stopped reading.
+    async fn write_chunk(
+        &mut self,
+        stream: &mut ClientStream,
+        chunk: &[u8],
+        mut absorb: Option<&mut BytesMut>,
+    ) -> Result<(), Option<Duration>> {
+        let wait = self.shared.options.reply_timeout;
+        let (mut written, mut waited) = (0, Duration::ZERO);
+        while written < chunk.len() {
+            let step = if absorb.is_some() { ABSORB_AFTER } else { wait };
+            match timeout(step, stream.write(&chunk[written..])).await {
+                Ok(Ok(0) | Err(_)) => return Err(None),
+                Ok(Ok(n)) => written += n,
+                Err(_) => {
+                    waited += step;
+                    if waited >= wait {
+                        return Err(Some(waited));
+                    }
+                    if let Some(buf) = absorb.as_deref_mut() {
+                        // What has come, if anything: the read waits for nothing.
+                        let _ = timeout(Duration::ZERO, stream.read_buf(buf)).await;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// All but the last byte of a request, one every `slowloris_interval`; the server must
@@ -593,7 +632,7 @@ impl Client {
             if cut > 0 {
                 self.give_up_session(&stream, request, cut);
             }
-            self.deliver(&mut stream, bytes, &[], &seams).await;
+            self.deliver(&mut stream, bytes, &[], &seams, None).await;
         }
         self.record(Event::Disconnect { mid_frame: true });
         self.shared.tally(|t| t.disconnects += 1);
@@ -632,7 +671,7 @@ impl Client {
             bytes.extend_from_slice(&request.bytes);
             ends.push(bytes.len());
         }
-        self.deliver(&mut stream, bytes.freeze(), &ends, &seams)
+        self.deliver(&mut stream, bytes.freeze(), &ends, &seams, None)
             .await;
         self.record(Event::Disconnect { mid_frame: false });
         self.shared.tally(|t| {

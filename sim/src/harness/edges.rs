@@ -30,7 +30,7 @@ impl Client {
         let seams = request.boundaries.clone();
         let ends = [request.bytes.len()];
         if self
-            .deliver(&mut stream, request.bytes.clone(), &ends, &seams)
+            .deliver(&mut stream, request.bytes.clone(), &ends, &seams, None)
             .await
             < len
         {
@@ -173,7 +173,7 @@ impl Client {
         self.note(format!("quitting after {} request(s)", asked.len()));
         self.shared.tally(|t| t.requests += asked.len() as u64 + 1);
         let bytes: Bytes = bytes.freeze();
-        self.deliver(&mut stream, bytes, &ends, &seams).await;
+        self.deliver(&mut stream, bytes, &ends, &seams, None).await;
         let mut buf = BytesMut::new();
         let owed = asked.len() + 1;
         for (i, request) in asked.iter().chain([&quit]).enumerate() {

@@ -50,7 +50,7 @@ impl Client {
         self.shared.tally(|t| t.requests += sent.len() as u64);
         let len = bytes.len() as u64;
         if self
-            .deliver(&mut stream, bytes.freeze(), &ends, &seams)
+            .deliver(&mut stream, bytes.freeze(), &ends, &seams, None)
             .await
             < len
         {
