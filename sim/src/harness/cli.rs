@@ -226,6 +226,15 @@ impl Me {
         }
     }
 
+    /// The invocation and the options it ran with (`--options FILE`, if any): what a
+    /// printed command starts with, so that it runs what this one ran.
+    fn with_options(&self) -> String {
+        match &self.options {
+            Some(file) => format!("{} --options {}", self.invocation(), file.display()),
+            None => self.invocation(),
+        }
+    }
+
     /// The command that runs `seed` alone, with `options` (else the options it ran with).
     fn run_command(&self, seed: u64, options: Option<&Path>) -> String {
         let mut command = format!("{} run --seed {seed}", self.invocation());
@@ -270,7 +279,7 @@ fn check(harness: &Harness, me: &Me, seed: u64) -> ExitCode {
             let (detail, cause) = divergence(harness, seed);
             println!(
                 "seed {seed} [determinism] {detail}\nlikely cause: {cause}\nreplay: {} check --seed {seed}",
-                me.invocation()
+                me.with_options()
             );
             ExitCode::FAILURE
         }
@@ -318,7 +327,7 @@ fn sweep(harness: &Harness, me: &Me, args: &SweepArgs) -> ExitCode {
                     "{}\ntranscript: {}\nshrink it: {} shrink --seed {seed}",
                     outcome.failure(&me.run_command(seed, None)),
                     shown(&path),
-                    me.invocation()
+                    me.with_options()
                 );
             }
             Some(again) => {
@@ -326,7 +335,7 @@ fn sweep(harness: &Harness, me: &Me, args: &SweepArgs) -> ExitCode {
                 println!(
                     "seed {seed} [determinism] two runs differ ({:016x} vs {again:016x}): {detail}\nlikely cause: {cause}\nreplay: {} check --seed {seed}",
                     failure.hash,
-                    me.invocation()
+                    me.with_options()
                 );
             }
         }
@@ -398,5 +407,29 @@ fn against(harness: &Harness, addr: &str, seed: Option<u64>, history: Option<Pat
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A printed command runs with the options the sweep ran with: a `shrink it:` without
+    /// them finds a seed that passes.
+    #[test]
+    fn printed_commands_carry_the_options_file() {
+        let me = Me {
+            program: "/bin/harness".into(),
+            options: Some(PathBuf::from("/tmp/o.toml")),
+        };
+        assert!(me.with_options().ends_with(" --options /tmp/o.toml"));
+        assert!(me
+            .run_command(3, None)
+            .ends_with(" run --seed 3 --options /tmp/o.toml"));
+        let bare = Me {
+            options: None,
+            ..me
+        };
+        assert_eq!(bare.with_options(), bare.invocation());
     }
 }

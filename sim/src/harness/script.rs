@@ -308,8 +308,11 @@ impl Harness {
                 run: outcome,
             }
         };
+        // Named for the script explored too: two scripts of one seed keep their findings apart.
+        let tag = hasher.hash_one(format!("{:?}", script.clients)) as u32;
         let save = |clients: &[ClientScript], runs: usize| {
-            let path = work_dir().join(format!("harness-{}-explored-{runs}.toml", script.seed));
+            let name = format!("harness-{}-{tag:08x}-explored-{runs}.toml", script.seed);
+            let path = work_dir().join(name);
             // A failure that cannot be written is still reported; the path says where not.
             let _ = with(clients).save(&path);
             let replay = format!(

@@ -8,7 +8,7 @@ use super::outcome::Tally;
 use super::run::Harness;
 use crate::oracle::Oracle;
 use crate::output::write_file;
-use crate::scenario::{shown, work_dir};
+use crate::scenario::{shown, target_dir, work_dir};
 use crate::sweep::{
     default_jobs, shard_from, Failures, Plan, Recheck, SeedResult, Seeds, Shard, Swept, Watch,
 };
@@ -104,17 +104,7 @@ impl Replay {
     /// package at `manifest_dir` (`CARGO_TARGET_DIR` if set): the nearest folder up from it
     /// with a `Cargo.lock`, else the package's own.
     pub fn in_workspace_of(mut self, manifest_dir: &str) -> Self {
-        let package = std::path::Path::new(manifest_dir);
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                let root = package
-                    .ancestors()
-                    .find(|dir| dir.join("Cargo.lock").is_file())
-                    .unwrap_or(package);
-                root.join("target")
-            });
-        self.dir = target.join("framesim");
+        self.dir = target_dir(Some(PathBuf::from(manifest_dir))).join("framesim");
         self
     }
 

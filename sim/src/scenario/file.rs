@@ -219,16 +219,37 @@ pub fn shown(path: &Path) -> String {
         .to_string()
 }
 
-/// `target/framesim/` of the workspace (or of `CARGO_TARGET_DIR`): where replays write
-/// transcripts and scenario files.
+/// `target/framesim/` of the workspace being built (or of `CARGO_TARGET_DIR`): where
+/// replays write transcripts and scenario files. Under `cargo run` or `cargo test` that is
+/// the workspace of the package cargo runs (the user's, not framesim's); a binary started
+/// by hand writes beside itself, in the `target` folder it was built in.
 pub fn work_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let sim = Path::new(env!("CARGO_MANIFEST_DIR"));
-            sim.parent().unwrap_or(sim).join("target")
-        });
-    target.join("framesim")
+    target_dir(std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from)).join("framesim")
+}
+
+/// The target folder: `CARGO_TARGET_DIR`, else that of the workspace holding the package
+/// at `manifest_dir` (the nearest folder up from it with a `Cargo.lock`), else the `target`
+/// folder the running binary is in, else framesim's own workspace's.
+pub(crate) fn target_dir(manifest_dir: Option<PathBuf>) -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(package) = manifest_dir {
+        let root = package
+            .ancestors()
+            .find(|dir| dir.join("Cargo.lock").is_file())
+            .unwrap_or(&package);
+        return root.join("target");
+    }
+    let built = std::env::current_exe().ok().and_then(|exe| {
+        exe.ancestors()
+            .find(|dir| dir.file_name().is_some_and(|name| name == "target"))
+            .map(Path::to_path_buf)
+    });
+    built.unwrap_or_else(|| {
+        let sim = Path::new(env!("CARGO_MANIFEST_DIR"));
+        sim.parent().unwrap_or(sim).join("target")
+    })
 }
 
 /// The 1-based line of `field` (`clients`, `delivery.max_chunk`) in a TOML document: its

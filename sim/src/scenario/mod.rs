@@ -14,7 +14,7 @@ pub use crate::net::Faults;
 pub use crate::role::Role;
 pub use crate::target::Target;
 use crate::window::DEFAULT_WINDOW;
-pub(crate) use file::safe_name;
+pub(crate) use file::{safe_name, target_dir};
 pub use file::{shown, work_dir};
 pub use presets::Preset;
 pub use roles::Roles;
