@@ -84,6 +84,21 @@ impl Faults {
     }
 }
 
+impl Faults {
+    /// The harness's default ([`Options::default`](crate::harness::Options::default)):
+    /// every kind of fault, failing accepts 0.05, a 64 KiB window. Start from this to change
+    /// one fault and keep the others (`Faults { window: 1 << 20, ..Faults::hostile() }`).
+    pub fn hostile() -> Self {
+        Faults {
+            accept_error_chance: 0.05,
+            window: 64 * 1024,
+            ..Faults::every_kind()
+        }
+    }
+}
+
+/// framesim's own scenarios' default, what a scenario file that leaves a field out gets:
+/// partial reads only. Not the harness's: see [`Faults::hostile`].
 impl Default for Faults {
     fn default() -> Self {
         Faults {

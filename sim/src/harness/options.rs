@@ -127,11 +127,7 @@ impl Default for Options {
             clients: 32,
             hosts: 4,
             delivery: Delivery::default(),
-            faults: Faults {
-                accept_error_chance: 0.05,
-                window: 64 * 1024,
-                ..Faults::every_kind()
-            },
+            faults: Faults::hostile(),
             roles: RoleMix::default(),
             ramp: Duration::from_millis(50),
             request_budget: Duration::from_millis(250),
