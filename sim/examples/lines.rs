@@ -98,6 +98,8 @@ pub async fn serve(mut listener: impl Listener, shutdown: impl Future<Output = (
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
+            // Finished connections reaped, or the set keeps each one until the shutdown.
+            Some(_) = connections.join_next() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let codec = if fixes.limit { LinesCodec::new_with_max_length(MAX_LINE) } else { LinesCodec::new() };

@@ -67,6 +67,8 @@ pub async fn serve(mut listener: impl Listener, shutdown: impl Future<Output = (
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
+            // Finished connections reaped, or the set keeps each one until the shutdown.
+            Some(_) = connections.join_next() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => drop(connections.spawn(connection(stream, bug))),
                 // Out of descriptors (or a connection aborted): wait before the next try.

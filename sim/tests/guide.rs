@@ -16,6 +16,8 @@ mod my_server {
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
+                // Finished connections reaped, or the set keeps each one until the shutdown.
+                Some(_) = connections.join_next() => {}
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => drop(connections.spawn(echo(stream))),
                     // Out of descriptors: back off, or the loop spins.
