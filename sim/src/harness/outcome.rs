@@ -221,7 +221,7 @@ impl Outcome {
                 }
             }
             for record in &last[last.len().saturating_sub(12)..] {
-                let _ = writeln!(out, "  {}", line(record));
+                let _ = writeln!(out, "  {}", shortened(line(record)));
             }
         }
         for p in self.panics.iter().take(5) {
@@ -272,4 +272,33 @@ fn belongs(record: &Record, id: usize, locals: &[&str]) -> bool {
         .event
         .peer()
         .is_some_and(|peer| locals.contains(&&**peer))
+}
+
+/// Most characters of one event a failure report shows; the transcript file has them all.
+const REPORTED: usize = 240;
+
+/// `line`, cut to [`REPORTED`] characters with how many more there were.
+fn shortened(line: String) -> String {
+    match line.char_indices().nth(REPORTED) {
+        Some((at, _)) => format!(
+            "{}… ({} more characters)",
+            &line[..at],
+            line[at..].chars().count()
+        ),
+        None => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_event_is_cut_in_a_report_with_what_was_left_out() {
+        let long = format!("c1 note reply {}", "x".repeat(65_536));
+        let cut = shortened(long.clone());
+        assert!(cut.starts_with(&long[..REPORTED]), "{cut}");
+        assert!(cut.ends_with(&format!("… ({} more characters)", long.len() - REPORTED)));
+        assert_eq!(shortened("c1 connect".into()), "c1 connect");
+    }
 }
