@@ -4,6 +4,7 @@
 use super::linear::{Checked, Recording, Spec};
 use crate::output::write_file;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Steps the check of one run's history may take per group of keys.
@@ -13,7 +14,7 @@ const BUDGET: u64 = 200_000;
 pub(super) struct Recorder {
     recording: Mutex<Box<dyn Recording>>,
     /// The latest stamp given.
-    last: Mutex<u64>,
+    last: AtomicU64,
 }
 
 impl Recorder {
@@ -21,7 +22,7 @@ impl Recorder {
     pub(super) fn new(spec: &Spec) -> Self {
         Recorder {
             recording: Mutex::new(spec.recording()),
-            last: Mutex::new(0),
+            last: AtomicU64::new(0),
         }
     }
 
@@ -35,9 +36,13 @@ impl Recorder {
     /// stamped in is the order they happened in: a request asked after another's reply
     /// was read, in the same tick, is called after that return, not beside it.
     pub(super) fn stamp(&self, at: u64) -> u64 {
-        let mut last = self.last.lock().expect("stamp lock");
-        *last = at.max(*last + 1);
-        *last
+        let next = |last: u64| at.max(last + 1);
+        let last = self
+            .last
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+                Some(next(last))
+            });
+        next(last.unwrap_or_else(|last| last))
     }
 
     /// Checks the history: the verdict, and what it cost.
