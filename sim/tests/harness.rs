@@ -620,30 +620,44 @@ fn a_client_that_leaves_its_replies_unread_resets_a_server_that_expects_its_writ
     assert!(sound.passed(), "{}", sound.failure("-"));
 }
 
-/// Lines `line <client> <n>\n`, six a client, with no model of their replies: no `expect`,
-/// no `check_reply`.
-struct Unmodelled;
+/// What a server must answer a line, as [`LinesOf`] models it.
+type LineReply = fn(&[u8]) -> Vec<u8>;
 
-struct UnmodelledSession {
-    client: usize,
-    sent: usize,
+/// Lines from `line` (client, count from 1; `None`: done) cut at their `\n`, each reply
+/// the one `reply` gives for its request, or not modelled at all.
+#[derive(Clone, Copy)]
+struct LinesOf {
+    line: fn(usize, usize) -> Option<String>,
+    reply: Option<LineReply>,
 }
 
-impl framesim::harness::Session for UnmodelledSession {
+struct LinesOfSession {
+    client: usize,
+    sent: usize,
+    of: LinesOf,
+}
+
+impl framesim::harness::Session for LinesOfSession {
     fn next_request(
         &mut self,
         _rng: &mut framesim::harness::Draws,
     ) -> Option<framesim::harness::Request> {
         self.sent += 1;
-        (self.sent <= 6).then(|| {
-            framesim::harness::Request::new(format!("line {} {}\n", self.client, self.sent))
-        })
+        (self.of.line)(self.client, self.sent).map(framesim::harness::Request::new)
+    }
+
+    fn expect(&mut self, request: &framesim::harness::Request) -> Option<bytes::Bytes> {
+        self.of.reply.map(|reply| reply(&request.bytes).into())
     }
 }
 
-impl framesim::harness::Workload for Unmodelled {
+impl framesim::harness::Workload for LinesOf {
     fn session(&self, client: usize) -> Box<dyn framesim::harness::Session> {
-        Box::new(UnmodelledSession { client, sent: 0 })
+        Box::new(LinesOfSession {
+            client,
+            sent: 0,
+            of: *self,
+        })
     }
 
     fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
@@ -677,7 +691,12 @@ fn refusing_unfinished_lines() -> Harness {
         disconnect: 6,
         ..RoleMix::none()
     };
-    Harness::new(server, Unmodelled).with(Options {
+    // Six lines a client, with no model of their replies: no `expect`, no `check_reply`.
+    let unmodelled = LinesOf {
+        line: |client, n| (n <= 6).then(|| format!("line {client} {n}\n")),
+        reply: None,
+    };
+    Harness::new(server, unmodelled).with(Options {
         clients: 8,
         roles,
         ..Options::default()
@@ -837,51 +856,15 @@ async fn echo_lines(conn: framesim::harness::Connection, unwrap: bool) {
     }
 }
 
-/// Pairs of lines: `big` (answered by a 60 KiB line, a whole receive window) and a 1 KiB
-/// line echoed back, six pairs a client.
-struct BigReplies;
-
-struct BigRepliesSession {
-    client: usize,
-    sent: usize,
-}
-
-impl framesim::harness::Session for BigRepliesSession {
-    fn next_request(
-        &mut self,
-        _rng: &mut framesim::harness::Draws,
-    ) -> Option<framesim::harness::Request> {
-        self.sent += 1;
-        if self.sent > 12 {
-            return None;
-        }
-        let line = if self.sent % 2 == 1 {
-            "big\n".to_string()
-        } else {
-            format!("{}{}\n", self.client, "y".repeat(1024))
-        };
-        Some(framesim::harness::Request::new(line))
+/// What the server answers `line`: a 60 KiB line, a whole receive window, to `big`, else
+/// the line itself.
+fn big_or_echo(line: &[u8]) -> Vec<u8> {
+    if line != b"big\n" {
+        return line.to_vec();
     }
-
-    fn expect(&mut self, request: &framesim::harness::Request) -> Option<bytes::Bytes> {
-        Some(if &request.bytes[..] == b"big\n" {
-            let mut big = vec![b'x'; 60 * 1024];
-            big.push(b'\n');
-            big.into()
-        } else {
-            request.bytes.clone()
-        })
-    }
-}
-
-impl framesim::harness::Workload for BigReplies {
-    fn session(&self, client: usize) -> Box<dyn framesim::harness::Session> {
-        Box::new(BigRepliesSession { client, sent: 0 })
-    }
-
-    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
-        Box::new(framesim::harness::delimited(b"\n"))
-    }
+    let mut big = vec![b'x'; 60 * 1024];
+    big.push(b'\n');
+    big
 }
 
 /// A client that pipelines a request with a reply as large as its window and then more
@@ -904,14 +887,7 @@ fn requests_written_behind_a_reply_as_large_as_the_window_are_not_held_back() {
                     Ok(Ok(_)) if line.ends_with(b"\n") => {}
                     _ => return,
                 }
-                let reply = if line == b"big\n" {
-                    let mut big = vec![b'x'; 60 * 1024];
-                    big.push(b'\n');
-                    big
-                } else {
-                    line.clone()
-                };
-                if writer.write_all(&reply).await.is_err() {
+                if writer.write_all(&big_or_echo(&line)).await.is_err() {
                     return;
                 }
             }
@@ -923,5 +899,15 @@ fn requests_written_behind_a_reply_as_large_as_the_window_are_not_held_back() {
     };
     options.faults.window = 64 * 1024;
     options.delivery.pipeline = 4;
-    framesim::sweep!(Harness::new(server, BigReplies).with(options), 0..16);
+    // Six pairs a client: `big`, then a 1 KiB line.
+    let pairs = LinesOf {
+        line: |client, n| {
+            (n <= 12).then(|| match n % 2 {
+                1 => "big\n".to_string(),
+                _ => format!("{client}{}\n", "y".repeat(1024)),
+            })
+        },
+        reply: Some(big_or_echo),
+    };
+    framesim::sweep!(Harness::new(server, pairs).with(options), 0..16);
 }
