@@ -27,8 +27,9 @@ pub enum Role {
     /// Sends a request larger than the server's limit: the server must refuse it (reply
     /// or close) before reading it all (`oversized`).
     Oversized,
-    /// Sends a request the server cannot parse: it must get at most an error reply, then a
-    /// close or correct replies to what follows (`protocol-error`).
+    /// Sends a request the server cannot parse behind a few good ones: those must be
+    /// answered (`reply`), it must get at most an error reply, then a close or correct
+    /// replies to what follows (`protocol-error`).
     Malformed,
     /// Writes requests and never reads a reply: once its receive window is full, the
     /// server must stop reading from it rather than buffer replies it cannot send

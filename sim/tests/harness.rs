@@ -83,9 +83,10 @@ fn framesim_passes_in_every_framing() {
         // Every role ran: a run that exercised nothing passes nothing.
         assert_eq!(tally.requests, tally.replies, "{framing}");
         // 8 well-behaved clients of 8 requests, two half-closing ones of a batch of 4, two
-        // quitting ones of a batch of 4 and the QUIT (a malformed client is closed), and
-        // two bulk loaders of as many of their 8 as fill a deadline and a fifth.
-        let others = seeds * (8 * 8 + 2 * 4 + 2 * 5);
+        // quitting ones of a batch of 4 and the QUIT, two malformed ones of a batch of 4
+        // before the malformed request (then closed), and two bulk loaders of as many of
+        // their 8 as fill a deadline and a fifth.
+        let others = seeds * (8 * 8 + 2 * 4 + 2 * 5 + 2 * 4);
         let bulk = tally.replies.saturating_sub(others);
         assert!(
             (seeds * 2 * 4..=seeds * 2 * 8).contains(&bulk),

@@ -272,7 +272,7 @@ impl Client {
                 self.judge(request, &reply)?;
                 pending.pop_front();
             }
-            if let Some(quiet) = patience.take() {
+            if let Some(quiet) = patience.pop() {
                 self.quiet_under_idle_timeout(&stream, wrote_at, quiet)
                     .await?;
             }
@@ -293,11 +293,20 @@ impl Client {
     }
 
     /// When the options declare an idle timeout, one well-behaved client in four stays
-    /// quiet once, after its first batch, four fifths of it: a server whose idle timer is
-    /// shorter than it promises cuts it. Nothing is drawn without one.
-    fn patience(&mut self) -> Option<Duration> {
-        let idle = self.shared.options.idle_timeout?;
-        self.delivery.random_bool(0.25).then(|| idle * 4 / 5)
+    /// quiet twice: after its first batch four fifths of it, after its second two fifths,
+    /// when the connection is older than the timeout. A server whose idle timer is shorter
+    /// than it promises cuts the first quiet; one that times idleness from the accept, not
+    /// the last request, cuts the second. Nothing is drawn without one. The quiet periods
+    /// last, in the order they are taken.
+    fn patience(&mut self) -> Vec<Duration> {
+        let Some(idle) = self.shared.options.idle_timeout else {
+            return Vec::new();
+        };
+        if self.delivery.random_bool(0.25) {
+            vec![idle * 2 / 5, idle * 4 / 5]
+        } else {
+            Vec::new()
+        }
     }
 
     /// Stays quiet until `quiet` after the client's last write (at `wrote_at`), under the

@@ -4,6 +4,7 @@
 
 use super::client::{cut, Client, Verdict};
 use super::options::Role;
+use super::workload::Request;
 use crate::oracle::Oracle;
 use crate::transcript::Event;
 use crate::window::ClientStream;
@@ -17,27 +18,51 @@ use tokio::time::timeout;
 const CLOSE_AFTER_ERROR: Duration = Duration::from_millis(100);
 
 impl Client {
-    /// A malformed request: the server must answer with at most one reply its session
-    /// accepts as an error, then close, or keep the connection and answer what follows as
-    /// a well-behaved client's requests.
+    /// A few of the session's requests and a malformed one, pipelined: the server must
+    /// answer each of the good ones as a well-behaved client's, then the malformed one
+    /// with at most one reply its session accepts as an error, then close, or keep the
+    /// connection and answer what follows as a well-behaved client's requests.
     pub(super) async fn malformed(&mut self, mut stream: ClientStream) -> Verdict {
         let Some(request) = self.session.malformed(&mut self.work) else {
             self.shared.tally(|t| t.mark_unasked(Role::Malformed));
             return self.behave(stream).await;
         };
-        self.note(format!("malformed request: {}", cut(&request.bytes)));
-        let len = request.bytes.len() as u64;
-        let seams = request.boundaries.clone();
-        let ends = [request.bytes.len()];
-        if self
-            .deliver(&mut stream, request.bytes.clone(), &ends, &seams, None)
-            .await
-            < len
-        {
+        let asked = self.pipeline_head();
+        for good in &asked {
+            self.asking(good);
+        }
+        self.shared.tally(|t| t.requests += asked.len() as u64);
+        self.note(format!(
+            "malformed request after {} request(s): {}",
+            asked.len(),
+            cut(&request.bytes)
+        ));
+        let (bytes, ends, seams) = pipelined(asked.iter().chain([&request]));
+        let len = bytes.len() as u64;
+        let written = self.deliver(&mut stream, bytes, &ends, &seams, None).await;
+        let mut buf = BytesMut::new();
+        for (i, good) in asked.iter().enumerate() {
+            match self
+                .read_reply(&mut stream, &mut buf, asked.len() - i)
+                .await
+            {
+                Ok(reply) => self.judge(good, &reply)?,
+                Err(_) if self.crashed() => return Ok(()),
+                Err((_, lost)) => {
+                    return Err((
+                        Oracle::Reply,
+                        format!(
+                            "{i} of the {} replies owed before a malformed request: {lost}",
+                            asked.len()
+                        ),
+                    ))
+                }
+            }
+        }
+        if written < len {
             return self.refused_malformed("closed before the request was written whole");
         }
         let wait = self.shared.options.reply_timeout;
-        let mut buf = BytesMut::new();
         let error = loop {
             match self.framer.next_frame(&mut buf) {
                 Ok(Some(frame)) => break frame,
@@ -155,24 +180,13 @@ impl Client {
             self.shared.tally(|t| t.mark_unasked(Role::Quit));
             return self.behave(stream).await;
         };
-        let count = self.shared.options.delivery.pipeline.clamp(1, 4);
-        let mut asked = Vec::new();
-        for _ in 0..count {
-            match self.session.next_request(&mut self.work) {
-                Some(request) => asked.push(request),
-                None => break,
-            }
-        }
-        let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
+        let asked = self.pipeline_head();
         for request in asked.iter().chain([&quit]) {
-            seams.extend(request.boundaries.iter().map(|&b| bytes.len() + b));
-            bytes.extend_from_slice(&request.bytes);
-            ends.push(bytes.len());
             self.note(format!("request {}", cut(&request.bytes)));
         }
         self.note(format!("quitting after {} request(s)", asked.len()));
         self.shared.tally(|t| t.requests += asked.len() as u64 + 1);
-        let bytes: Bytes = bytes.freeze();
+        let (bytes, ends, seams) = pipelined(asked.iter().chain([&quit]));
         self.deliver(&mut stream, bytes, &ends, &seams, None).await;
         let mut buf = BytesMut::new();
         let owed = asked.len() + 1;
@@ -218,4 +232,24 @@ impl Client {
         self.shared.tally(|t| t.quits += 1);
         Ok(())
     }
+
+    /// The session's next requests, as many as the options pipeline (1 to 4): those a
+    /// quitting or malformed client sends before its last request, in one batch.
+    fn pipeline_head(&mut self) -> Vec<Request> {
+        let count = self.shared.options.delivery.pipeline.clamp(1, 4);
+        (0..count)
+            .map_while(|_| self.session.next_request(&mut self.work))
+            .collect()
+    }
+}
+
+/// `requests` back to back: their bytes, where each ends, and their seams.
+fn pipelined<'a>(requests: impl Iterator<Item = &'a Request>) -> (Bytes, Vec<usize>, Vec<usize>) {
+    let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
+    for request in requests {
+        seams.extend(request.boundaries.iter().map(|&b| bytes.len() + b));
+        bytes.extend_from_slice(&request.bytes);
+        ends.push(bytes.len());
+    }
+    (bytes.freeze(), ends, seams)
 }
