@@ -245,9 +245,15 @@ impl Windows {
         self.with(key, |w, _| w.written - w.read)
     }
 
-    /// Whether the server has written anything to the client of `key`, or shut its side.
-    pub(crate) fn answered(&self, key: SocketAddr) -> bool {
-        self.with(key, |w, _| w.written > 0 || w.closed_at.is_some())
+    /// Whether the server has written more than `greeting` bytes to the client of `key`,
+    /// or shut its side.
+    pub(crate) fn answered(&self, key: SocketAddr, greeting: u64) -> bool {
+        self.with(key, |w, _| w.written > greeting || w.closed_at.is_some())
+    }
+
+    /// Bytes the server has written to the client of `key`.
+    pub(crate) fn written(&self, key: SocketAddr) -> u64 {
+        self.with(key, |w, _| w.written)
     }
 
     /// The server wrote `n` bytes to the client of `key`, as one segment, at `now`.

@@ -142,6 +142,17 @@ fn without_a_frame_deadline_slowloris_is_caught() {
         "{}",
         outcome.first_failure()
     );
+    // The failure names the client's role.
+    let client = outcome.violations[0]
+        .client()
+        .expect("a client's violation");
+    assert!(
+        outcome
+            .first_failure()
+            .contains(&format!("client {client} (slowloris) at")),
+        "{}",
+        outcome.first_failure()
+    );
 }
 
 /// A server that takes each read for one whole request: right only when every request
@@ -726,11 +737,12 @@ impl framesim::harness::Workload for Framed {
     }
 }
 
-/// A line echo that greets every connection with `HELLO` before any request.
-fn greeting(framer: fn() -> Box<dyn framesim::harness::ReplyFramer>) -> Harness {
+/// A line echo that greets every connection with `HELLO` before any request, and closes
+/// one whose line is longer than `limit`.
+fn greeting(framer: fn() -> Box<dyn framesim::harness::ReplyFramer>, limit: usize) -> Harness {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let server = |listener: Listener, shutdown: Shutdown| {
-        task_per_connection(listener, shutdown, |conn| async move {
+    let server = move |listener: Listener, shutdown: Shutdown| {
+        task_per_connection(listener, shutdown, move |conn| async move {
             let (reader, mut writer) = tokio::io::split(conn);
             if writer.write_all(b"HELLO\n").await.is_err() {
                 return;
@@ -739,11 +751,11 @@ fn greeting(framer: fn() -> Box<dyn framesim::harness::ReplyFramer>) -> Harness 
             let mut line = Vec::new();
             loop {
                 line.clear();
-                let mut bounded = (&mut reader).take(4097);
+                let mut bounded = (&mut reader).take(limit as u64 + 1);
                 let read =
                     tokio::time::timeout(FRAME_DEADLINE, bounded.read_until(b'\n', &mut line));
                 match read.await {
-                    Ok(Ok(_)) if line.len() <= 4096 && line.ends_with(b"\n") => {}
+                    Ok(Ok(_)) if line.len() <= limit && line.ends_with(b"\n") => {}
                     _ => return,
                 }
                 if writer.write_all(&line).await.is_err() {
@@ -765,7 +777,7 @@ fn a_server_that_greets_each_connection_is_framed_past_its_greeting() {
         Box::new(framesim::harness::delimited(b"\n"))
     };
     let failed = (0..8)
-        .map(|seed| greeting(plain).run(seed))
+        .map(|seed| greeting(plain, 4096).run(seed))
         .find(|outcome| !outcome.passed())
         .expect("the greeting passed for a reply");
     assert!(
@@ -778,8 +790,16 @@ fn a_server_that_greets_each_connection_is_framed_past_its_greeting() {
             b"\n",
         )))
     };
-    let tally = framesim::sweep!(greeting(greeted), 0..8);
+    let tally = framesim::sweep!(greeting(greeted, 4096), 0..8);
     assert!(tally.replies > 0 && tally.slowloris_cut > 0 && tally.oversized_refused > 0);
+    // The greeting is no refusal: a server with no limit reads the oversized request.
+    let unlimited = greeting(greeted, usize::MAX / 2).run(0);
+    let oracles: Vec<_> = unlimited
+        .violations
+        .iter()
+        .map(|v| v.oracle.name())
+        .collect();
+    assert!(oracles.contains(&"oversized"), "{oracles:?}");
 }
 
 /// A line echo behind an accept loop that takes one of `limit` permits before each accept
@@ -869,30 +889,31 @@ fn big_or_echo(line: &[u8]) -> Vec<u8> {
 }
 
 /// A client that pipelines a request with a reply as large as its window and then more
-/// requests, reading nothing until they are written, must find room for them on the way
+/// requests, reading nothing until they are written (slowly or not), must find room for them on the way
 /// to the server, as a real connection's buffers give: the server, blocked on the large
 /// reply, reads nothing meanwhile, and cuts a line that stops coming for its deadline.
 #[test]
 fn requests_written_behind_a_reply_as_large_as_the_window_are_not_held_back() {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let server = |listener: Listener, shutdown: Shutdown| {
-        task_per_connection(listener, shutdown, |conn| async move {
-            let (reader, mut writer) = tokio::io::split(conn);
-            let mut reader = BufReader::new(reader);
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                let read =
-                    tokio::time::timeout(FRAME_DEADLINE, reader.read_until(b'\n', &mut line));
-                match read.await {
-                    Ok(Ok(_)) if line.ends_with(b"\n") => {}
-                    _ => return,
+    let server = |deadline: Duration| {
+        move |listener: Listener, shutdown: Shutdown| {
+            task_per_connection(listener, shutdown, move |conn| async move {
+                let (reader, mut writer) = tokio::io::split(conn);
+                let mut reader = BufReader::new(reader);
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    let read = tokio::time::timeout(deadline, reader.read_until(b'\n', &mut line));
+                    match read.await {
+                        Ok(Ok(_)) if line.ends_with(b"\n") => {}
+                        _ => return,
+                    }
+                    if writer.write_all(&big_or_echo(&line)).await.is_err() {
+                        return;
+                    }
                 }
-                if writer.write_all(&big_or_echo(&line)).await.is_err() {
-                    return;
-                }
-            }
-        })
+            })
+        }
     };
     let mut options = Options {
         clients: 4,
@@ -910,5 +931,12 @@ fn requests_written_behind_a_reply_as_large_as_the_window_are_not_held_back() {
         },
         reply: Some(big_or_echo),
     };
-    framesim::sweep!(Harness::new(server, pairs).with(options), 0..16);
+    let harness = Harness::new(server(FRAME_DEADLINE), pairs).with(options.clone());
+    framesim::sweep!(harness, 0..16);
+    // Clients that read slowly (a batch's replies in about a second, which the server's
+    // deadline, running while it waits for the next line, allows) take their replies at
+    // their pace while a write waits.
+    options.roles.slow_reader = options.clients;
+    let slow = Harness::new(server(FRAME_DEADLINE * 4), pairs).with(options);
+    framesim::sweep!(slow, 0..16);
 }

@@ -52,6 +52,8 @@ struct Held {
     oversized: bool,
     /// Request bytes the server read.
     read: u64,
+    /// Bytes the server wrote before it read any (a greeting): no answer to a request.
+    greeting: u64,
     /// Request bytes read since the window last had room.
     stalled: u64,
     /// Its client sends part of a request and leaves: what judges the server's answer.
@@ -155,6 +157,9 @@ impl Buffers {
             let Connections { held, ends } = &mut *connections;
             let held = held.entry(key).or_default();
             let before = held.read;
+            if before == 0 {
+                held.greeting = self.windows.written(key);
+            }
             held.read += n as u64;
             held.sent.read(before..held.read, ends);
             held.stalled = if full { held.stalled + n as u64 } else { 0 };
@@ -170,7 +175,7 @@ impl Buffers {
                 && held.read > self.max_request + READ_SLACK
                 // Once it has answered (a refusal) or shut its side, what it reads is a
                 // linger discarding the rest, not a request being buffered.
-                && !self.windows.answered(key)
+                && !self.windows.answered(key, held.greeting)
             {
                 Some((
                     Oracle::Oversized,

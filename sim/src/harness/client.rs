@@ -258,10 +258,9 @@ impl Client {
             }
             // A write that broke leaves the replies that came before it to be read and
             // judged: the first request with none is the one lost. Replies that come while
-            // a write waits are taken into `buf` meanwhile, unless the client reads slowly.
-            let absorb = (!self.slow).then_some(&mut buf);
+            // a write waits are taken into `buf` meanwhile (a slow reader's at its pace).
             carried += self
-                .deliver(&mut stream, bytes.freeze(), &ends, &seams, absorb)
+                .deliver(&mut stream, bytes.freeze(), &ends, &seams, Some(&mut buf))
                 .await;
             let wrote_at = crate::clock::now();
             while let Some((request, _)) = pending.front() {
@@ -559,7 +558,7 @@ impl Client {
                     }
                     if let Some(buf) = absorb.as_deref_mut() {
                         // What has come, if anything: the read waits for nothing.
-                        let _ = timeout(Duration::ZERO, stream.read_buf(buf)).await;
+                        let _ = timeout(Duration::ZERO, take_replies(stream, buf, self.slow)).await;
                     }
                 }
             }
@@ -744,4 +743,21 @@ pub(super) fn cut(bytes: &[u8]) -> String {
             bytes.len()
         )
     }
+}
+
+/// Takes what has come into `buf` while a write waits: all of it, or for a slow reader as
+/// much as it reads in [`ABSORB_AFTER`] at its pace.
+async fn take_replies(
+    stream: &mut ClientStream,
+    buf: &mut BytesMut,
+    slow: bool,
+) -> std::io::Result<usize> {
+    if !slow {
+        return stream.read_buf(buf).await;
+    }
+    let most = SLOW_READ * (ABSORB_AFTER.as_micros() / SLOW_PAUSE.as_micros()) as usize;
+    let mut chunk = vec![0u8; most];
+    let n = stream.read(&mut chunk).await?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
 }

@@ -221,19 +221,10 @@ impl Client {
         Ok(())
     }
 
-    /// An answer's first bytes as the transcript shows them: the reply the workload's framer
-    /// cuts from them (which may blank what follows the wall clock, as `http::framer` does
-    /// a `Date`), else only their count, so that no clock's bytes reach the transcript.
-    fn shown(&self, answer: &[u8]) -> String {
-        let mut buf = BytesMut::from(answer);
-        // A framer of its own: the client's keeps the state of the connection's buffer.
-        match self.shared.workload.framer().next_frame(&mut buf) {
-            Ok(Some(frame)) => cut(&frame),
-            _ => format!("{} byte(s)", answer.len()),
-        }
-    }
-
     /// Writes `request` in chunks while watching for the server's answer: how it refused.
+    /// An answer is a reply the workload's framer cuts (past a greeting, for a framer that
+    /// skips one), shown as the framer gives it (which may blank what follows the wall
+    /// clock, as `http::framer` does a `Date`), or bytes it cannot frame, shown as a count.
     async fn refused(
         &mut self,
         stream: ClientStream,
@@ -242,17 +233,28 @@ impl Client {
         let (mut reader, mut writer) = tokio::io::split(stream);
         let bytes = &request.bytes;
         let wait = self.shared.options.reply_timeout;
-        let mut scratch = [0u8; 512];
+        let mut got = BytesMut::new();
         let mut at = 0;
         let mut deadline = None;
         loop {
             let chunk = &bytes[at..(at + BATCH).min(bytes.len())];
             tokio::select! {
                 biased;
-                read = reader.read(&mut scratch) => return Ok(match read {
-                    Ok(0) | Err(_) => format!("oversized request refused: closed after {at} of {} bytes", bytes.len()),
-                    Ok(n) => format!("oversized request refused: answered after {at} of {} bytes: {}", bytes.len(), self.shown(&scratch[..n])),
-                }),
+                read = reader.read_buf(&mut got) => {
+                    let len = bytes.len();
+                    return Ok(match read {
+                        Ok(0) | Err(_) => format!("oversized request refused: closed after {at} of {len} bytes"),
+                        Ok(_) => {
+                            let shown = match self.framer.next_frame(&mut got) {
+                                Ok(Some(frame)) => cut(&frame),
+                                // A greeting, or an answer not whole yet.
+                                Ok(None) => continue,
+                                Err(_) => format!("{} byte(s)", got.len()),
+                            };
+                            format!("oversized request refused: answered after {at} of {len} bytes: {shown}")
+                        }
+                    });
+                }
                 wrote = writer.write(chunk), if !chunk.is_empty() => match wrote {
                     Ok(n) => at += n,
                     Err(_) => return Ok(format!("oversized request refused: reset after {at} of {} bytes", bytes.len())),

@@ -5,6 +5,7 @@ use super::options::Role;
 use super::recorder::RunHistory;
 pub use crate::oracle::Violation;
 use crate::transcript::{line, Actor, Counts, Record, Transcript};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -112,6 +113,8 @@ pub struct Outcome {
     pub seed: u64,
     /// Every violation, in the order found.
     pub violations: Vec<Violation>,
+    /// The role of each client that did not behave well, by id.
+    pub roles: BTreeMap<usize, Role>,
     /// Every panic inside the run (the server's connection tasks included), as
     /// `file:line: message`.
     pub panics: Vec<String>,
@@ -136,14 +139,18 @@ impl Outcome {
         self.violations.is_empty() && self.panics.is_empty() && self.error.is_none()
     }
 
-    /// The first failure on one line (`[oracle] client 3 at 12ms: ...`, `[panic] ...` or
+    /// The first failure on one line (`[oracle] client 3 at 12ms: ...`, the client's role
+    /// named unless it behaved well (`client 8 (slow-reader)`), `[panic] ...` or
     /// `[error] ...`); empty for a pass.
     pub fn first_failure(&self) -> String {
         let line = if let Some(v) = self.violations.first() {
-            let who = v
-                .client()
-                .map(|c| format!(" client {c}"))
-                .unwrap_or_default();
+            let who = match v.client() {
+                Some(c) => match self.roles.get(&c) {
+                    Some(role) => format!(" client {c} ({})", role.name()),
+                    None => format!(" client {c}"),
+                },
+                None => String::new(),
+            };
             format!("[{}]{who} at {:?}: {}", v.oracle, v.at, v.detail)
         } else if let Some(p) = self.panics.first() {
             format!("[panic] {p}")

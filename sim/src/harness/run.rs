@@ -5,7 +5,7 @@ use super::buffers::{BufferTaps, Buffers};
 use super::client::Client;
 use super::limit;
 use super::listener::{Listener, Shutdown};
-use super::options::Options;
+use super::options::{Options, Role};
 use super::outcome::Outcome;
 use super::recorder::{Recorder, RunHistory};
 use super::shared::{Scripting, Shared};
@@ -309,8 +309,20 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
         RunHistory::new(recorder.clone(), checked)
     });
     let violations = shared.violations.all();
+    let roles = match &shared.scripting.scripts {
+        Some(scripts) => scripts
+            .iter()
+            .map(|(&id, scripted)| (id, scripted.script.role))
+            .filter(|&(_, role)| role != Role::Normal)
+            .collect(),
+        None => (0..o.clients)
+            .map(|id| (id, o.roles.of(id)))
+            .take_while(|&(_, role)| role != Role::Normal)
+            .collect(),
+    };
     Outcome {
         seed,
+        roles,
         violations,
         panics: ran.panics,
         error: ran.error,

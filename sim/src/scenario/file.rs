@@ -228,8 +228,9 @@ pub fn work_dir() -> PathBuf {
 }
 
 /// The target folder: `CARGO_TARGET_DIR`, else that of the workspace holding the package
-/// at `manifest_dir` (the nearest folder up from it with a `Cargo.lock`), else the `target`
-/// folder the running binary is in, else framesim's own workspace's.
+/// at `manifest_dir` (the nearest folder up from it with a `Cargo.lock`), else the target
+/// folder the running binary was built in (the nearest folder up from it that cargo tagged
+/// with `CACHEDIR.TAG`, or one named `target`), else `target` in the working directory.
 pub(crate) fn target_dir(manifest_dir: Option<PathBuf>) -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
@@ -242,14 +243,14 @@ pub(crate) fn target_dir(manifest_dir: Option<PathBuf>) -> PathBuf {
         return root.join("target");
     }
     let built = std::env::current_exe().ok().and_then(|exe| {
-        exe.ancestors()
-            .find(|dir| dir.file_name().is_some_and(|name| name == "target"))
-            .map(Path::to_path_buf)
+        let mut up = exe.ancestors().skip(1);
+        up.find(|dir| {
+            dir.join("CACHEDIR.TAG").is_file()
+                || dir.file_name().is_some_and(|name| name == "target")
+        })
+        .map(Path::to_path_buf)
     });
-    built.unwrap_or_else(|| {
-        let sim = Path::new(env!("CARGO_MANIFEST_DIR"));
-        sim.parent().unwrap_or(sim).join("target")
-    })
+    built.unwrap_or_else(|| PathBuf::from("target"))
 }
 
 /// The 1-based line of `field` (`clients`, `delivery.max_chunk`) in a TOML document: its
@@ -464,4 +465,16 @@ pub(crate) fn safe_name(name: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_dir;
+
+    #[test]
+    fn a_binary_run_outside_cargo_writes_into_the_target_folder_it_was_built_in() {
+        // A test binary lives in `<target>/<profile>/deps/`, wherever `<target>` is.
+        let dir = target_dir(None);
+        assert!(dir.join("CACHEDIR.TAG").is_file(), "{}", dir.display());
+    }
 }
