@@ -12,7 +12,8 @@ pub enum Role {
     /// Sends its session's requests, pipelined and chunked, and judges every reply; must
     /// get every reply, in order.
     Normal,
-    /// Trickles all but the last byte of its first request; must be closed within
+    /// Trickles all but the last byte of its first request (or, if that is too short to
+    /// last until the bound, of its request of the declared limit); must be closed within
     /// [`RoleMix::slowloris_bound`](crate::harness::RoleMix::slowloris_bound) of its first
     /// byte (`slowloris`).
     Slowloris,

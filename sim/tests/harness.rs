@@ -940,3 +940,155 @@ fn requests_written_behind_a_reply_as_large_as_the_window_are_not_held_back() {
     let slow = Harness::new(server(FRAME_DEADLINE * 4), pairs).with(options);
     framesim::sweep!(slow, 0..16);
 }
+
+/// Lines echoed; a line starting with `!` gets `ERR` and a close at once, its bytes left
+/// unread (as hyper closes at a header it cannot parse).
+struct Bang;
+
+struct BangSession(usize);
+
+impl framesim::harness::Session for BangSession {
+    fn next_request(
+        &mut self,
+        _rng: &mut framesim::harness::Draws,
+    ) -> Option<framesim::harness::Request> {
+        self.0 = self.0.checked_sub(1)?;
+        Some(framesim::harness::Request::new(format!(
+            "line {}\n",
+            self.0
+        )))
+    }
+
+    fn expect(&mut self, request: &framesim::harness::Request) -> Option<bytes::Bytes> {
+        Some(request.bytes.clone())
+    }
+
+    fn malformed(
+        &mut self,
+        _rng: &mut framesim::harness::Draws,
+    ) -> Option<framesim::harness::Request> {
+        Some(framesim::harness::Request::new(format!(
+            "!{}\n",
+            "x".repeat(16 * 1024)
+        )))
+    }
+
+    fn check_error(
+        &mut self,
+        _request: &framesim::harness::Request,
+        reply: &[u8],
+    ) -> Result<(), String> {
+        (reply == b"ERR\n").then_some(()).ok_or("not ERR".into())
+    }
+}
+
+impl framesim::harness::Workload for Bang {
+    fn session(&self, _client: usize) -> Box<dyn framesim::harness::Session> {
+        Box::new(BangSession(6))
+    }
+
+    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
+        Box::new(framesim::harness::delimited(b"\n"))
+    }
+}
+
+#[test]
+fn a_server_that_closes_at_a_malformed_request_with_its_bytes_unread_passes() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let server = |listener: Listener, shutdown: Shutdown| {
+        task_per_connection(listener, shutdown, |conn| async move {
+            let (reader, mut writer) = tokio::io::split(conn);
+            let mut reader = BufReader::with_capacity(16, reader);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let Ok(first) = reader.read_u8().await else {
+                    return;
+                };
+                if first == b'!' {
+                    let _ = writer.write_all(b"ERR\n").await;
+                    return;
+                }
+                line.push(first);
+                match reader.read_until(b'\n', &mut line).await {
+                    Ok(_) if line.ends_with(b"\n") => {}
+                    _ => return,
+                }
+                if writer.write_all(&line).await.is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let mut options = Options {
+        clients: 6,
+        roles: RoleMix {
+            malformed: 6,
+            ..RoleMix::none()
+        },
+        ..Options::default()
+    };
+    options.delivery.pipeline = 4;
+    let tally = framesim::sweep!(Harness::new(server, Bang).with(options), 0..16);
+    assert!(tally.malformed_refused > 0 && tally.replies > 0);
+}
+
+#[test]
+fn a_failing_seed_that_fails_otherwise_when_run_again_is_called_not_deterministic() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    // Each start of the server numbers its replies anew: no two runs write the same bytes,
+    // and every reply is wrong.
+    static STARTS: AtomicU64 = AtomicU64::new(0);
+    let server = |listener: Listener, shutdown: Shutdown| {
+        let start = STARTS.fetch_add(1, Ordering::Relaxed);
+        task_per_connection(listener, shutdown, move |conn| async move {
+            let (reader, mut writer) = tokio::io::split(conn);
+            let mut reader = BufReader::new(reader);
+            let mut line = Vec::new();
+            while let Ok(1..) = reader.read_until(b'\n', &mut line).await {
+                let reply = format!("{start} {}", String::from_utf8_lossy(&line));
+                if writer.write_all(reply.as_bytes()).await.is_err() {
+                    return;
+                }
+                line.clear();
+            }
+        })
+    };
+    let harness = Harness::new(server, Bang).with(Options {
+        clients: 2,
+        ..Options::gentle()
+    });
+    let sweep = std::panic::AssertUnwindSafe(|| framesim::sweep!(harness, 0..1));
+    let panic = std::panic::catch_unwind(sweep).expect_err("wrong replies passed");
+    let message = panic.downcast_ref::<String>().expect("a formatted message");
+    assert!(message.contains("[determinism]"), "{message}");
+}
+
+#[test]
+fn a_failure_after_a_panic_in_the_server_names_the_panic() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let server = |listener: Listener, shutdown: Shutdown| {
+        task_per_connection(listener, shutdown, |conn| async move {
+            let (reader, mut writer) = tokio::io::split(conn);
+            let mut reader = BufReader::new(reader);
+            let mut line = Vec::new();
+            while let Ok(1..) = reader.read_until(b'\n', &mut line).await {
+                assert_ne!(line, b"line 3\n", "line 3 is too much");
+                if writer.write_all(&line).await.is_err() {
+                    return;
+                }
+                line.clear();
+            }
+        })
+    };
+    let harness = Harness::new(server, Bang).with(Options {
+        clients: 1,
+        ..Options::gentle()
+    });
+    let outcome = harness.run(0);
+    let first = outcome.first_failure();
+    assert!(first.starts_with("[unanswered]"), "{first}");
+    assert!(first.contains("(after a panic: "), "{first}");
+    assert!(first.contains("line 3 is too much"), "{first}");
+}

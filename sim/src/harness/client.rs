@@ -567,12 +567,25 @@ impl Client {
     }
 
     /// All but the last byte of a request, one every `slowloris_interval`; the server must
-    /// close the connection within `slowloris_bound` of the first.
+    /// close the connection within `slowloris_bound` of the first. The request is the
+    /// session's first, or, when that one would be trickled before the bound, its request
+    /// of exactly `max_request` bytes (if it makes one): still coming at the bound, so that
+    /// a server whose deadline starts over at every read cannot keep up with it.
     async fn slowloris(&mut self, mut stream: ClientStream) -> Verdict {
         let roles = self.shared.options.roles;
-        let Some(request) = self.session.next_request(&mut self.work) else {
+        let Some(mut request) = self.session.next_request(&mut self.work) else {
             return self.idle(stream).await;
         };
+        let bytes_in_bound =
+            roles.slowloris_bound.as_micros() / roles.slowloris_interval.as_micros().max(1) + 2;
+        if (request.bytes.len() as u128) < bytes_in_bound {
+            let size = self.shared.options.max_request;
+            if let Some(long) = self.session.at_limit(&mut self.work, size) {
+                if long.bytes.len() > request.bytes.len() {
+                    request = long;
+                }
+            }
+        }
         let trickle = request.bytes.slice(..request.bytes.len().saturating_sub(1));
         let first = Instant::now();
         let deadline = first + roles.slowloris_bound;
@@ -732,14 +745,18 @@ fn held(buf: &BytesMut) -> String {
 const SHOWN: usize = 96;
 
 /// `bytes` escaped for a violation's one line: the first 96 bytes and the whole length of
-/// a longer one (`...` then `(4700 bytes)`).
+/// a longer one (`...` then `(4700 bytes)`), an HTTP `Date` blanked (a server's raw bytes
+/// follow the wall clock there, and a transcript must not).
 pub(super) fn cut(bytes: &[u8]) -> String {
+    // Room past the bytes shown for a `Date` line they cut into.
+    let mut shown = bytes[..bytes.len().min(SHOWN + 64)].to_vec();
+    super::http::blank_dates(&mut shown);
     if bytes.len() <= SHOWN {
-        bytes.escape_ascii().to_string()
+        shown.escape_ascii().to_string()
     } else {
         format!(
             "{}... ({} bytes)",
-            bytes[..SHOWN].escape_ascii(),
+            shown[..SHOWN].escape_ascii(),
             bytes.len()
         )
     }

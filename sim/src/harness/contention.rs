@@ -125,9 +125,18 @@ impl Session for Contending {
                 format!("{prefix}s:n{}", rng.random_range(0..2)),
             ],
         };
-        let command = Command::new(args);
-        let mut bytes = BytesMut::new();
-        encode_command(&Framing::Resp, &command, &mut bytes).ok()?;
-        Some(Request::new(bytes.freeze()))
+        resp(args)
     }
+
+    /// `QUIT`: a quitting client's batch before it is in the history like any other.
+    fn quit(&mut self, _rng: &mut Draws) -> Option<Request> {
+        resp(vec!["QUIT".into()])
+    }
+}
+
+/// `args` as a RESP request.
+fn resp(args: Vec<String>) -> Option<Request> {
+    let mut bytes = BytesMut::new();
+    encode_command(&Framing::Resp, &Command::new(args), &mut bytes).ok()?;
+    Some(Request::new(bytes.freeze()))
 }

@@ -48,6 +48,12 @@ impl Client {
             {
                 Ok(reply) => self.judge(good, &reply)?,
                 Err(_) if self.crashed() => return Ok(()),
+                // Closed with bytes it never read: a reset, which takes the replies in
+                // flight with it, in real TCP too. Only a server that read every byte
+                // and still owed replies dropped them.
+                Err(_) if reset(&stream, written) => {
+                    return self.refused_malformed("closed with the request unread (a reset)")
+                }
                 Err((_, lost)) => {
                     return Err((
                         Oracle::Reply,
@@ -182,7 +188,7 @@ impl Client {
         };
         let asked = self.pipeline_head();
         for request in asked.iter().chain([&quit]) {
-            self.note(format!("request {}", cut(&request.bytes)));
+            self.asking(request);
         }
         self.note(format!("quitting after {} request(s)", asked.len()));
         self.shared.tally(|t| t.requests += asked.len() as u64 + 1);
@@ -252,4 +258,11 @@ fn pipelined<'a>(requests: impl Iterator<Item = &'a Request>) -> (Bytes, Vec<usi
         ends.push(bytes.len());
     }
     (bytes.freeze(), ends, seams)
+}
+
+/// Whether the server closed `stream` before reading all `written` bytes of its client's:
+/// a reset.
+fn reset(stream: &ClientStream, written: u64) -> bool {
+    let side = stream.server_side();
+    side.closed_at.is_some() && side.read_at_close < written
 }

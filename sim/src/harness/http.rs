@@ -240,6 +240,22 @@ fn blank_date(frame: &mut [u8]) {
     }
 }
 
+/// Replaces the value of every line of `bytes` that starts `Date:` after a line's end by
+/// `#`s, wherever it is (bytes shown in a violation, which may hold responses in part):
+/// what follows the wall clock never reaches a transcript.
+pub(super) fn blank_dates(bytes: &mut [u8]) {
+    let mut at = 0;
+    while let Some(eol) = find(&bytes[at..], b"\r\n") {
+        let line = at + eol + 2;
+        let rest = &bytes[line..];
+        if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"date:") {
+            let stop = find(rest, b"\r\n").map_or(bytes.len(), |e| line + e);
+            bytes[line + 5..stop].fill(b'#');
+        }
+        at = line;
+    }
+}
+
 /// The response at the start of `buf` and how many bytes it took; `None` while incomplete.
 /// `eof`: no more bytes come, so a body without a length ends here.
 pub fn parse(buf: &[u8], eof: bool) -> Result<Option<(Response, usize)>, String> {
@@ -395,6 +411,18 @@ mod tests {
             true
         )
         .is_err());
+    }
+
+    #[test]
+    fn bytes_shown_in_part_have_every_date_blanked() {
+        let mut held =
+            b"x\r\nHTTP/1.1 200 OK\r\nDate: Mon, 07 Dec\r\n\r\nHTTP/1.1 200 OK\r\ndate:Tue"
+                .to_vec();
+        super::blank_dates(&mut held);
+        assert_eq!(
+            held,
+            b"x\r\nHTTP/1.1 200 OK\r\nDate:############\r\n\r\nHTTP/1.1 200 OK\r\ndate:###"
+        );
     }
 
     #[test]

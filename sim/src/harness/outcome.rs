@@ -140,7 +140,8 @@ impl Outcome {
     }
 
     /// The first failure on one line (`[oracle] client 3 at 12ms: ...`, the client's role
-    /// named unless it behaved well (`client 8 (slow-reader)`), `[panic] ...` or
+    /// named unless it behaved well (`client 8 (slow-reader)`), the first panic after it if
+    /// any; `[panic] ...` or
     /// `[error] ...`); empty for a pass.
     pub fn first_failure(&self) -> String {
         let line = if let Some(v) = self.violations.first() {
@@ -151,7 +152,13 @@ impl Outcome {
                 },
                 None => String::new(),
             };
-            format!("[{}]{who} at {:?}: {}", v.oracle, v.at, v.detail)
+            // A panic in the server is the likelier cause of what the client saw.
+            let panicked = self
+                .panics
+                .first()
+                .map(|p| format!(" (after a panic: {p})"))
+                .unwrap_or_default();
+            format!("[{}]{who} at {:?}: {}{panicked}", v.oracle, v.at, v.detail)
         } else if let Some(p) = self.panics.first() {
             format!("[panic] {p}")
         } else if let Some(e) = &self.error {

@@ -172,7 +172,7 @@ pub fn shard_from_env() -> Result<Shard, String> {
     Ok(shard_from(var)?.map_or(Shard::ALL, |found| found.shard))
 }
 
-/// Runs `seed` of `harness` (twice if `recheck` and it passed): what it showed (what its
+/// Runs `seed` of `harness` (twice if `recheck` or it failed): what it showed (what its
 /// first run exercised included, for the sweep's coverage), with `replay` as the command
 /// that runs it again. What the clients of a passing seed did is added to `tally`.
 pub(super) fn seed_result(
@@ -189,14 +189,15 @@ pub(super) fn seed_result(
         &outcome,
         &harness.options().for_seed(seed),
     ));
-    if !outcome.passed() {
-        return result.failing(outcome.first_failure());
-    }
-    let result = if recheck {
+    // A failing seed always runs twice: the command it prints must show the same failure.
+    let result = if recheck || !outcome.passed() {
         result.rechecked(harness.run(seed).transcript.hash())
     } else {
         result
     };
+    if !outcome.passed() && result.second_hash.is_none() {
+        return result.failing(outcome.first_failure());
+    }
     match result.second_hash {
         Some(again) => result.failing(format!(
             "[determinism] two runs differ ({hash:016x} vs {again:016x})"

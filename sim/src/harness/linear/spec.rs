@@ -140,9 +140,13 @@ struct Parts<M: Model> {
 struct Recorded<M: Model> {
     parts: Arc<Parts<M>>,
     history: History<M::Op, M::Res>,
-    /// Each client's requests asked and not yet answered: their bytes, operation, call.
-    open: BTreeMap<usize, VecDeque<(Bytes, M::Op, u64)>>,
+    /// Each client's requests asked and not yet answered.
+    open: BTreeMap<usize, VecDeque<Open<M::Op>>>,
 }
+
+/// A request asked and not yet answered: its bytes, its operation (`None` for a request
+/// the model has no operation for), its call.
+type Open<Op> = (Bytes, Option<Op>, u64);
 
 impl<M: Model> Recorded<M>
 where
@@ -165,10 +169,9 @@ where
 {
     fn invoked(&mut self, client: usize, request: &Bytes, skipped: usize, at: u64) {
         let frame = request.get(skipped..).unwrap_or_default();
-        if let Some(op) = (self.parts.operation)(frame) {
-            let entry = (request.clone(), op, at);
-            self.open.entry(client).or_default().push_back(entry);
-        }
+        // Kept even without an operation: `called` counts back over every request asked.
+        let entry = (request.clone(), (self.parts.operation)(frame), at);
+        self.open.entry(client).or_default().push_back(entry);
     }
 
     fn called(&mut self, client: usize, back: usize, request: &[u8], at: u64) {
@@ -193,7 +196,7 @@ where
         if open.front().is_none_or(|(bytes, _, _)| bytes != request) {
             return;
         }
-        let Some((_, op, call)) = open.pop_front() else {
+        let Some((_, Some(op), call)) = open.pop_front() else {
             return;
         };
         let op = match (self.parts.result)(&op, reply) {
@@ -205,7 +208,9 @@ where
 
     fn unanswered(&mut self, client: usize) {
         for (_, op, call) in self.open.remove(&client).unwrap_or_default() {
-            self.history.push(Operation::pending(client, call, op));
+            if let Some(op) = op {
+                self.history.push(Operation::pending(client, call, op));
+            }
         }
     }
 
@@ -263,4 +268,43 @@ fn label<T: Serialize>(value: &T) -> String {
         flat(&v, &mut parts);
     }
     parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Spec;
+    use bytes::Bytes;
+
+    fn resp(args: &[&str]) -> Bytes {
+        let mut out = format!("*{}\r\n", args.len());
+        for a in args {
+            out += &format!("${}\r\n{a}\r\n", a.len());
+        }
+        Bytes::from(out)
+    }
+
+    #[test]
+    fn a_request_with_no_operation_keeps_its_place_among_the_calls() {
+        let mut recording = Spec::kv().recording();
+        let (incr, ping) = (resp(&["INCR", "k"]), resp(&["PING"]));
+        // One batch: INCR, INCR, PING (no operation), each going out later than the last.
+        for request in [&incr, &incr, &ping] {
+            recording.invoked(0, request, 0, 10);
+        }
+        recording.called(0, 2, &incr, 11);
+        recording.called(0, 1, &incr, 20);
+        recording.called(0, 0, &ping, 30);
+        recording.completed(0, &incr, b":1\r\n", 40);
+        recording.completed(0, &incr, b":2\r\n", 41);
+        recording.completed(0, &ping, b"+PONG\r\n", 42);
+        let calls: Vec<u64> = recording
+            .json_lines()
+            .lines()
+            .map(|line| {
+                let op: serde_json::Value = serde_json::from_str(line).unwrap();
+                op["call"].as_u64().unwrap()
+            })
+            .collect();
+        assert_eq!(calls, [11, 20]);
+    }
 }
