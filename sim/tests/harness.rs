@@ -1092,3 +1092,79 @@ fn a_failure_after_a_panic_in_the_server_names_the_panic() {
     assert!(first.contains("(after a panic: "), "{first}");
     assert!(first.contains("line 3 is too much"), "{first}");
 }
+
+/// Lines echoed, and a `QUIT` the server closes at without a word, as `answered` says or
+/// not.
+#[derive(Clone, Copy)]
+struct SilentQuit {
+    answered: bool,
+}
+
+impl framesim::harness::Session for SilentQuit {
+    fn next_request(
+        &mut self,
+        rng: &mut framesim::harness::Draws,
+    ) -> Option<framesim::harness::Request> {
+        let _ = rng;
+        Some(framesim::harness::Request::new(&b"line\n"[..]))
+    }
+
+    fn expect(&mut self, request: &framesim::harness::Request) -> Option<bytes::Bytes> {
+        Some(request.bytes.clone())
+    }
+
+    fn quit(&mut self, _rng: &mut framesim::harness::Draws) -> Option<framesim::harness::Request> {
+        Some(framesim::harness::Request::new(&b"QUIT\n"[..]))
+    }
+
+    fn quit_answered(&self) -> bool {
+        self.answered
+    }
+}
+
+impl framesim::harness::Workload for SilentQuit {
+    fn session(&self, _client: usize) -> Box<dyn framesim::harness::Session> {
+        Box::new(*self)
+    }
+
+    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
+        Box::new(framesim::harness::delimited(b"\n"))
+    }
+}
+
+#[test]
+fn a_quit_the_server_answers_with_a_close_alone_is_declared_so() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let server = |listener: Listener, shutdown: Shutdown| {
+        task_per_connection(listener, shutdown, |conn| async move {
+            let (reader, mut writer) = tokio::io::split(conn);
+            let mut reader = BufReader::new(reader);
+            let mut line = Vec::new();
+            while let Ok(1..) = reader.read_until(b'\n', &mut line).await {
+                if line == b"QUIT\n" || writer.write_all(&line).await.is_err() {
+                    return;
+                }
+                line.clear();
+            }
+        })
+    };
+    let quitting = |answered| {
+        Harness::new(server, SilentQuit { answered }).with(Options {
+            clients: 2,
+            roles: RoleMix {
+                quit: 2,
+                ..RoleMix::none()
+            },
+            ..Options::default()
+        })
+    };
+    let tally = framesim::sweep!(quitting(false), 0..4);
+    assert_eq!(tally.quits, 2 * 4);
+    let outcome = quitting(true).run(0);
+    assert_eq!(
+        outcome.violations.first().map(|v| v.oracle.name()),
+        Some("quit"),
+        "{}",
+        outcome.first_failure()
+    );
+}

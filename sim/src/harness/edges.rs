@@ -195,8 +195,9 @@ impl Client {
         let (bytes, ends, seams) = pipelined(asked.iter().chain([&quit]));
         self.deliver(&mut stream, bytes, &ends, &seams, None).await;
         let mut buf = BytesMut::new();
-        let owed = asked.len() + 1;
-        for (i, request) in asked.iter().chain([&quit]).enumerate() {
+        let answered = self.session.quit_answered().then_some(&quit);
+        let owed = asked.len() + usize::from(answered.is_some());
+        for (i, request) in asked.iter().chain(answered).enumerate() {
             match self.read_reply(&mut stream, &mut buf, owed - i).await {
                 Ok(reply) => self.judge(request, &reply)?,
                 Err(_) if self.crashed() => return Ok(()),
@@ -214,7 +215,7 @@ impl Client {
                 return Err((
                     Oracle::Quit,
                     format!(
-                        "after the quit's reply, {} byte(s) more: {}",
+                        "after the replies up to the quit, {} byte(s) more: {}",
                         buf.len(),
                         cut(&buf)
                     ),

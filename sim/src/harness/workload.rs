@@ -143,6 +143,14 @@ pub trait Session: Send {
         None
     }
 
+    /// Whether the server answers the request to close ([`Session::quit`]) before it
+    /// closes: `true`, the default (Redis's `+OK`, SMTP's `221`); `false` for a protocol
+    /// whose server closes without a word (memcached's `quit`), whose quitting client then
+    /// owes a reply to every request but the quit.
+    fn quit_answered(&self) -> bool {
+        true
+    }
+
     /// Judges one reply frame (as the [`ReplyFramer`] cut it) to `request`: an `Err` is a
     /// `[reply]` violation with that text.
     fn check_reply(&mut self, request: &Request, reply: &[u8]) -> Result<(), String> {
