@@ -1,9 +1,8 @@
 //! framesim's naive servers under the public harness alone: a key-value workload, the
 //! limits the server declares, the hostile defaults. Each slip is named by the oracle
-//! aimed at it within a few seeds, and the real server passes the same options. Two are
-//! framesim's world's alone: arguments parsed out of an unfinished RESP request and not
-//! counted against the buffer (no session hook makes such a request), and an INCR that
-//! wraps (a reply only framesim's key-value model predicts).
+//! aimed at it within a few seeds, and the real server passes the same options. One is
+//! framesim's world's alone: an INCR that wraps (a reply only framesim's key-value model
+//! predicts).
 
 use framesim::harness::{Framing, Harness, KvWorkload, Options, RoleMix};
 use framesim::kv::{sim_limits, Target};
@@ -102,6 +101,7 @@ fn slips() -> Vec<(Target, Framing, &'static str)> {
         (Target::NoAcceptBackoff, Framing::Resp, "accept"),
         (Target::UnboundedOutput, Framing::Resp, "stalled-reader"),
         (Target::NoGrace, Framing::Resp, "drain"),
+        (Target::UncountedArgs, Framing::Resp, "oversized"),
     ]
 }
 

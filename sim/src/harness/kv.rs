@@ -188,16 +188,29 @@ impl Session for KvSession {
         }
     }
 
-    /// A SET of more than twice `size` bytes, at least 128 KiB more (a server must refuse
-    /// it before it has read `size` bytes and one read more).
-    fn oversized(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
+    /// A request of more than twice `size` bytes, at least 128 KiB more (a server must
+    /// refuse it before it has read `size` bytes and one read more): a SET of one large
+    /// value, or in RESP, half the time, an MSET of many small pairs, whose arguments a
+    /// server parses out as they come (and must count against its limit all the same).
+    fn oversized(&mut self, rng: &mut Draws, size: usize) -> Option<Request> {
         let key = self.sized.clone()?;
         let len = size.saturating_mul(2).max(size.saturating_add(128 * 1024));
-        let command = Command::new([
-            Bytes::from_static(b"SET"),
-            Bytes::from(key),
-            Bytes::from(vec![b'a'; len]),
-        ]);
+        let pairs = self.framing == Framing::Resp && rng.random_bool(0.5);
+        let command = if pairs {
+            // A session that makes no QUIT knows GET and SET alone.
+            let name = if self.quits { "MSET" } else { "SET" };
+            let pair = [Bytes::from(key), Bytes::from_static(b"a")];
+            let count = len / (pair[0].len() + 12) + 1;
+            let args = std::iter::once(Bytes::from_static(name.as_bytes()))
+                .chain(std::iter::repeat_n(pair, count).flatten());
+            Command::new(args.collect::<Vec<_>>())
+        } else {
+            Command::new([
+                Bytes::from_static(b"SET"),
+                Bytes::from(key),
+                Bytes::from(vec![b'a'; len]),
+            ])
+        };
         let mut bytes = BytesMut::new();
         encode_command(&self.framing, &command, &mut bytes).ok()?;
         Some(Request::new(bytes.freeze()))
