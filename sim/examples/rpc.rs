@@ -155,11 +155,6 @@ async fn connection(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static
                 break;
             }
         }
-        begun = match (buf.is_empty(), answered) {
-            (true, _) => None,
-            (false, true) if bug != Bug::DeadlineKept => Some(Instant::now()),
-            (false, _) => begun.or(Some(Instant::now())),
-        };
         let sent = match writer.as_mut() {
             Some(writer) => writer.write_all(&out).await.is_ok(),
             None => replies.send(out).is_ok(),
@@ -167,6 +162,12 @@ async fn connection(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static
         if !sent || quitting {
             return;
         }
+        // After the write: a reply the client takes slowly is no time of the next frame's.
+        begun = match (buf.is_empty(), answered) {
+            (true, _) => None,
+            (false, true) if bug != Bug::DeadlineKept => Some(Instant::now()),
+            (false, _) => begun.or(Some(Instant::now())),
+        };
     }
 }
 

@@ -303,6 +303,31 @@ where
     }
 }
 
+/// Each connection's lines (up to `\n`) answered by `answer`: its reply written, or the
+/// connection closed at `None`.
+async fn answering_lines<A>(listener: Listener, shutdown: Shutdown, answer: A)
+where
+    A: Fn(&[u8]) -> Option<Vec<u8>> + Clone + Send + 'static,
+{
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    task_per_connection(listener, shutdown, move |conn| {
+        let answer = answer.clone();
+        async move {
+            let (reader, mut writer) = tokio::io::split(conn);
+            let mut reader = BufReader::new(reader);
+            let mut line = Vec::new();
+            while let Ok(1..) = reader.read_until(b'\n', &mut line).await {
+                let Some(reply) = answer(&line) else { return };
+                if writer.write_all(&reply).await.is_err() {
+                    return;
+                }
+                line.clear();
+            }
+        }
+    })
+    .await
+}
+
 #[test]
 fn a_panic_in_a_connection_task_fails_the_run() {
     let harness = Harness::new(
@@ -1036,23 +1061,13 @@ fn a_server_that_closes_at_a_malformed_request_with_its_bytes_unread_passes() {
 #[test]
 fn a_failing_seed_that_fails_otherwise_when_run_again_is_called_not_deterministic() {
     use std::sync::atomic::{AtomicU64, Ordering};
-    use tokio::io::{AsyncBufReadExt, BufReader};
     // Each start of the server numbers its replies anew: no two runs write the same bytes,
     // and every reply is wrong.
     static STARTS: AtomicU64 = AtomicU64::new(0);
     let server = |listener: Listener, shutdown: Shutdown| {
         let start = STARTS.fetch_add(1, Ordering::Relaxed);
-        task_per_connection(listener, shutdown, move |conn| async move {
-            let (reader, mut writer) = tokio::io::split(conn);
-            let mut reader = BufReader::new(reader);
-            let mut line = Vec::new();
-            while let Ok(1..) = reader.read_until(b'\n', &mut line).await {
-                let reply = format!("{start} {}", String::from_utf8_lossy(&line));
-                if writer.write_all(reply.as_bytes()).await.is_err() {
-                    return;
-                }
-                line.clear();
-            }
+        answering_lines(listener, shutdown, move |line| {
+            Some([format!("{start} ").as_bytes(), line].concat())
         })
     };
     let harness = Harness::new(server, Bang).with(Options {
@@ -1067,19 +1082,10 @@ fn a_failing_seed_that_fails_otherwise_when_run_again_is_called_not_deterministi
 
 #[test]
 fn a_failure_after_a_panic_in_the_server_names_the_panic() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let server = |listener: Listener, shutdown: Shutdown| {
-        task_per_connection(listener, shutdown, |conn| async move {
-            let (reader, mut writer) = tokio::io::split(conn);
-            let mut reader = BufReader::new(reader);
-            let mut line = Vec::new();
-            while let Ok(1..) = reader.read_until(b'\n', &mut line).await {
-                assert_ne!(line, b"line 3\n", "line 3 is too much");
-                if writer.write_all(&line).await.is_err() {
-                    return;
-                }
-                line.clear();
-            }
+        answering_lines(listener, shutdown, |line| {
+            assert_ne!(line, b"line 3\n", "line 3 is too much");
+            Some(line.to_vec())
         })
     };
     let harness = Harness::new(server, Bang).with(Options {
@@ -1094,10 +1100,12 @@ fn a_failure_after_a_panic_in_the_server_names_the_panic() {
 }
 
 /// Lines echoed, and a `QUIT` the server closes at without a word, as `answered` says or
-/// not.
+/// not. The session makes its quit only after a request of its own (as a stateful
+/// protocol's may: a quit inside an unfinished transaction is another request).
 #[derive(Clone, Copy)]
 struct SilentQuit {
     answered: bool,
+    asked: usize,
 }
 
 impl framesim::harness::Session for SilentQuit {
@@ -1106,6 +1114,7 @@ impl framesim::harness::Session for SilentQuit {
         rng: &mut framesim::harness::Draws,
     ) -> Option<framesim::harness::Request> {
         let _ = rng;
+        self.asked += 1;
         Some(framesim::harness::Request::new(&b"line\n"[..]))
     }
 
@@ -1114,7 +1123,7 @@ impl framesim::harness::Session for SilentQuit {
     }
 
     fn quit(&mut self, _rng: &mut framesim::harness::Draws) -> Option<framesim::harness::Request> {
-        Some(framesim::harness::Request::new(&b"QUIT\n"[..]))
+        (self.asked > 0).then(|| framesim::harness::Request::new(&b"QUIT\n"[..]))
     }
 
     fn quit_answered(&self) -> bool {
@@ -1134,22 +1143,13 @@ impl framesim::harness::Workload for SilentQuit {
 
 #[test]
 fn a_quit_the_server_answers_with_a_close_alone_is_declared_so() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let server = |listener: Listener, shutdown: Shutdown| {
-        task_per_connection(listener, shutdown, |conn| async move {
-            let (reader, mut writer) = tokio::io::split(conn);
-            let mut reader = BufReader::new(reader);
-            let mut line = Vec::new();
-            while let Ok(1..) = reader.read_until(b'\n', &mut line).await {
-                if line == b"QUIT\n" || writer.write_all(&line).await.is_err() {
-                    return;
-                }
-                line.clear();
-            }
+        answering_lines(listener, shutdown, |line| {
+            (line != b"QUIT\n").then(|| line.to_vec())
         })
     };
     let quitting = |answered| {
-        Harness::new(server, SilentQuit { answered }).with(Options {
+        Harness::new(server, SilentQuit { answered, asked: 0 }).with(Options {
             clients: 2,
             roles: RoleMix {
                 quit: 2,
@@ -1167,4 +1167,40 @@ fn a_quit_the_server_answers_with_a_close_alone_is_declared_so() {
         "{}",
         outcome.first_failure()
     );
+}
+
+/// A line of 1 MiB for `huge`, else the line itself.
+fn huge_or_echo(line: &[u8]) -> Vec<u8> {
+    if line != b"huge\n" {
+        return line.to_vec();
+    }
+    let mut huge = vec![b'x'; 1 << 20];
+    huge.push(b'\n');
+    huge
+}
+
+/// A client whose write waits behind replies that take longer than the reply timeout to
+/// come, taking them as they come, is not held back: the server is busy, not stuck.
+#[test]
+fn a_write_behind_replies_that_take_long_to_come_waits_while_they_come() {
+    let server = |listener: Listener, shutdown: Shutdown| {
+        answering_lines(listener, shutdown, |line| Some(huge_or_echo(line)))
+    };
+    let mut options = Options {
+        clients: 2,
+        reply_timeout: Duration::from_millis(500),
+        ..Options::gentle()
+    };
+    options.delivery.pipeline = 4;
+    // Two huge replies, then a 16 KiB line, in a batch.
+    let lines = LinesOf {
+        line: |client, n| {
+            (n <= 6).then(|| match n % 3 {
+                0 => format!("{client}{}\n", "y".repeat(16 * 1024)),
+                _ => "huge\n".to_string(),
+            })
+        },
+        reply: Some(huge_or_echo),
+    };
+    framesim::sweep!(Harness::new(server, lines).with(options), 0..4);
 }

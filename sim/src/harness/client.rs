@@ -12,6 +12,7 @@ use crate::transcript::{Actor, Event};
 use crate::window::ClientStream;
 use bytes::{Bytes, BytesMut};
 use rand::Rng;
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,8 +51,10 @@ pub(super) struct Client {
     pub(super) work: Draws,
     pub(super) session: Box<dyn Session>,
     pub(super) framer: Box<dyn ReplyFramer>,
-    /// A request to send before the session's own (an at-limit or large-reply one).
-    pub(super) first: Option<Request>,
+    /// Requests to send before the session's next ones: an at-limit or large-reply one, or
+    /// those a quitting or malformed client drew for a session that then made no request
+    /// of its role.
+    pub(super) queued: VecDeque<Request>,
     /// Takes replies a few hundred bytes at a time (a slow reader).
     pub(super) slow: bool,
     /// Replies judged so far.
@@ -76,7 +79,7 @@ impl Client {
             work: seeds::rng(seed, Stream::Workload(id)),
             session: shared.workload.session(id),
             framer: shared.workload.framer(),
-            first: None,
+            queued: VecDeque::new(),
             slow: false,
             answered: 0,
             connecting_since: Duration::ZERO,
@@ -227,8 +230,8 @@ impl Client {
             let batch = self.delivery.random_range(1..=pipeline).min(most - sent);
             let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
             for _ in 0..batch {
-                let request = match self.first.take() {
-                    Some(first) => Some(first),
+                let request = match self.queued.pop_front() {
+                    Some(queued) => Some(queued),
                     None => self.session.next_request(&mut self.work),
                 };
                 let Some(request) = request else {
@@ -537,7 +540,8 @@ impl Client {
     /// [`ABSORB_AFTER`] the client takes what has come into `absorb` (its replies, judged
     /// later), as a real connection's receive buffer takes them while its application
     /// writes, and writes on. Err(None): the connection broke; Err(Some(waited)): the
-    /// write waited the reply timeout, the server having stopped reading.
+    /// write waited the reply timeout with no reply coming either, the server having
+    /// stopped reading.
     async fn write_chunk(
         &mut self,
         stream: &mut ClientStream,
@@ -557,8 +561,12 @@ impl Client {
                         return Err(Some(waited));
                     }
                     if let Some(buf) = absorb.as_deref_mut() {
-                        // What has come, if anything: the read waits for nothing.
-                        let _ = timeout(Duration::ZERO, take_replies(stream, buf, self.slow)).await;
+                        // What has come, if anything: the read waits for nothing. A server
+                        // still writing replies is busy, not stuck: the wait starts over.
+                        let took = timeout(Duration::ZERO, take_replies(stream, buf, self.slow));
+                        if let Ok(Ok(1..)) = took.await {
+                            waited = Duration::ZERO;
+                        }
                     }
                 }
             }

@@ -23,11 +23,13 @@ impl Client {
     /// with at most one reply its session accepts as an error, then close, or keep the
     /// connection and answer what follows as a well-behaved client's requests.
     pub(super) async fn malformed(&mut self, mut stream: ClientStream) -> Verdict {
+        // The batch first: the session makes its malformed request after those it follows.
+        let asked = self.pipeline_head();
         let Some(request) = self.session.malformed(&mut self.work) else {
             self.shared.tally(|t| t.mark_unasked(Role::Malformed));
+            self.queued.extend(asked);
             return self.behave(stream).await;
         };
-        let asked = self.pipeline_head();
         for good in &asked {
             self.asking(good);
         }
@@ -140,8 +142,7 @@ impl Client {
     /// well-behaved client.
     pub(super) async fn at_limit(&mut self, stream: ClientStream) -> Verdict {
         let size = self.shared.options.max_request;
-        self.first = self.session.at_limit(&mut self.work, size);
-        let Some(request) = &self.first else {
+        let Some(request) = self.session.at_limit(&mut self.work, size) else {
             self.shared.tally(|t| t.mark_unasked(Role::AtLimit));
             return self.behave(stream).await;
         };
@@ -149,6 +150,7 @@ impl Client {
             "at-limit request, {} bytes (max_request {size})",
             request.bytes.len()
         ));
+        self.queued.push_back(request);
         match self.behave(stream).await {
             Err((Oracle::Unanswered, detail)) if self.answered == 0 && !self.crashed() => Err((
                 Oracle::WrongfulClose,
@@ -169,7 +171,8 @@ impl Client {
 
     /// A well-behaved client that takes its replies slowly, a large one first.
     pub(super) async fn slow_reader(&mut self, stream: ClientStream) -> Verdict {
-        self.first = self.session.large_reply(&mut self.work);
+        let large = self.session.large_reply(&mut self.work);
+        self.queued.extend(large);
         self.slow = true;
         self.note("slow reader".into());
         self.behave(stream).await?;
@@ -182,11 +185,13 @@ impl Client {
     /// with bytes unread sends a reset, which in real TCP too may take the replies with
     /// it.)
     pub(super) async fn quitter(&mut self, mut stream: ClientStream) -> Verdict {
+        // The batch first: the session makes its quit after the requests it follows.
+        let asked = self.pipeline_head();
         let Some(quit) = self.session.quit(&mut self.work) else {
             self.shared.tally(|t| t.mark_unasked(Role::Quit));
+            self.queued.extend(asked);
             return self.behave(stream).await;
         };
-        let asked = self.pipeline_head();
         for request in asked.iter().chain([&quit]) {
             self.asking(request);
         }

@@ -97,8 +97,9 @@ pub trait Session: Send {
     /// that is not a number, bytes outside the protocol), for a malformed client
     /// ([`Role::Malformed`](super::Role::Malformed)): the server must answer it with at most
     /// one reply (judged by [`check_error`](Self::check_error)) and then close the
-    /// connection, or go on answering the requests that follow it correctly. `None`, the
-    /// default: that client behaves well.
+    /// connection, or go on answering the requests that follow it correctly. It goes in one
+    /// batch after a few of the session's requests, drawn before it is asked for. `None`,
+    /// the default: that client behaves well, those requests first.
     fn malformed(&mut self, rng: &mut Draws) -> Option<Request> {
         let _ = rng;
         None
@@ -135,9 +136,9 @@ pub trait Session: Send {
 
     /// A request that asks the server to close the connection (`QUIT`), for a quitting
     /// client ([`Role::Quit`](super::Role::Quit)), which pipelines a batch of its
-    /// session's requests and this one: it must get every reply, the quit's own last
-    /// (judged like any other), then a close and nothing more (`quit`). `None`, the
-    /// default: that client behaves well.
+    /// session's requests and this one (asked for after they are drawn): it must get every
+    /// reply, the quit's own last (judged like any other), then a close and nothing more
+    /// (`quit`). `None`, the default: that client behaves well, those requests first.
     fn quit(&mut self, rng: &mut Draws) -> Option<Request> {
         let _ = rng;
         None
