@@ -1204,3 +1204,39 @@ fn a_write_behind_replies_that_take_long_to_come_waits_while_they_come() {
     };
     framesim::sweep!(Harness::new(server, lines).with(options), 0..4);
 }
+
+#[test]
+fn a_server_that_returns_at_a_failed_accept_is_named_at_once() {
+    let server = |mut listener: Listener, shutdown: Shutdown| async move {
+        tokio::pin!(shutdown);
+        let mut connections = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => return,
+                accepted = listener.accept() => match accepted {
+                    Ok((conn, _)) => drop(connections.spawn(async move {
+                        let (reader, mut writer) = tokio::io::split(conn);
+                        let mut reader = tokio::io::BufReader::new(reader);
+                        let _ = tokio::io::copy_buf(&mut reader, &mut writer).await;
+                    })),
+                    // The loop ends: no connection is taken after this one failed.
+                    Err(_) => return,
+                },
+            }
+        }
+    };
+    let mut options = Options {
+        clients: 8,
+        ..Options::gentle()
+    };
+    options.faults.accept_error_chance = 0.5;
+    let outcome = Harness::new(server, Bang).with(options).run(0);
+    let first = outcome.violations.first().expect("a violation");
+    assert_eq!(first.oracle.name(), "accept", "{}", outcome.first_failure());
+    assert!(
+        first.detail.contains("before its shutdown"),
+        "{}",
+        outcome.first_failure()
+    );
+}

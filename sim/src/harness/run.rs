@@ -207,8 +207,11 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
         })
         .collect();
 
+    // Set when the monitor tells the server to stop: a return before it is a violation.
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let monitor = shared.clone();
     let (settle, max_connections) = (o.settle, o.max_connections);
+    let told = stopping.clone();
     let accepts = wiring.accepts.clone();
     let check = Box::new(move |ending: Ending| {
         Box::pin(async move {
@@ -248,6 +251,7 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
                     text: "shutdown".into(),
                 },
             );
+            told.store(true, Ordering::SeqCst);
             ending.stop.notify_one();
             let returned = ending.returned;
             if within(settle, || returned.load(Ordering::SeqCst)).await {
@@ -275,8 +279,28 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
         faults: o.faults,
         wiring,
         server: {
-            let server = harness.server.clone();
-            Rc::new(move |listener, shutdown| server(listener, shutdown))
+            let (server, shared) = (harness.server.clone(), shared.clone());
+            Rc::new(move |listener, shutdown| {
+                let (served, shared) = (server(listener, shutdown), shared.clone());
+                let stopping = stopping.clone();
+                Box::pin(async move {
+                    served.await;
+                    // Told neither to stop nor to restart: its accept loop ended.
+                    let restarted = shared.options.restart_at.is_some_and(|at| {
+                        turmoil::sim_elapsed().is_some_and(|now| now >= at)
+                    });
+                    if !stopping.load(Ordering::SeqCst) && !restarted {
+                        shared.violation(
+                            Oracle::Accept,
+                            None,
+                            format!(
+                                "the server returned at {:?}, before its shutdown: it accepts no connection after that",
+                                crate::clock::now()
+                            ),
+                        );
+                    }
+                })
+            })
         },
         hosts: clients,
         monitor: check,

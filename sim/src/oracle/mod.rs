@@ -80,7 +80,9 @@ pub enum Oracle {
     /// reply up to the quit's, then a close and nothing more).
     Quit,
     /// The server goes on accepting after accept fails (a connection aborted, descriptors
-    /// or memory out), and backs off rather than spin while descriptors are out.
+    /// or memory out), and backs off rather than spin while descriptors are out. Under the
+    /// harness, a server that returns before its shutdown (or a restart) is named at the
+    /// moment it returns.
     Accept,
     /// Every request a well-behaved client sends is answered: the server neither closes
     /// the connection nor goes silent (past the reply timeout) with requests unanswered.
