@@ -283,26 +283,6 @@ fn a_server_that_keeps_connections_is_caught() {
     assert_eq!(outcome.violations[0].oracle.name(), "leak");
 }
 
-/// Accepts until `shutdown`, a task per connection running `serve` on it; a failed accept
-/// waits 10 ms.
-async fn task_per_connection<F, Fut>(mut listener: Listener, shutdown: Shutdown, serve: F)
-where
-    F: Fn(framesim::harness::Connection) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            biased;
-            _ = &mut shutdown => return,
-            accepted = listener.accept() => match accepted {
-                Ok((conn, _)) => drop(tokio::spawn(serve(conn))),
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-        }
-    }
-}
-
 /// Each connection's lines (up to `\n`) answered by `answer`: its reply written, or the
 /// connection closed at `None`.
 async fn answering_lines<A>(listener: Listener, shutdown: Shutdown, answer: A)
@@ -310,7 +290,7 @@ where
     A: Fn(&[u8]) -> Option<Vec<u8>> + Clone + Send + 'static,
 {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    task_per_connection(listener, shutdown, move |conn| {
+    lines::task_per_connection(listener, shutdown, move |conn| {
         let answer = answer.clone();
         async move {
             let (reader, mut writer) = tokio::io::split(conn);
@@ -332,7 +312,7 @@ where
 fn a_panic_in_a_connection_task_fails_the_run() {
     let harness = Harness::new(
         |listener: Listener, shutdown: Shutdown| {
-            task_per_connection(listener, shutdown, |conn| async move {
+            lines::task_per_connection(listener, shutdown, |conn| async move {
                 drop(conn);
                 panic!("the connection task gave up");
             })
@@ -629,7 +609,7 @@ fn a_swarm_runs_each_seed_with_options_of_its_own_and_shrinks_to_the_drawn_ones(
 /// echo does, or gives up on a failed one.
 fn echo_writes(unwrap: bool) -> Harness {
     let server = move |listener: Listener, shutdown: Shutdown| {
-        task_per_connection(listener, shutdown, move |conn| echo_lines(conn, unwrap))
+        lines::task_per_connection(listener, shutdown, move |conn| echo_lines(conn, unwrap))
     };
     let roles = RoleMix {
         disconnect: 6,
@@ -707,7 +687,7 @@ impl framesim::harness::Workload for LinesOf {
 fn refusing_unfinished_lines() -> Harness {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let server = |listener: Listener, shutdown: Shutdown| {
-        task_per_connection(listener, shutdown, |conn| async move {
+        lines::task_per_connection(listener, shutdown, |conn| async move {
             let (reader, mut writer) = tokio::io::split(conn);
             let mut reader = BufReader::new(reader);
             let mut line = Vec::new();
@@ -767,7 +747,7 @@ impl framesim::harness::Workload for Framed {
 fn greeting(framer: fn() -> Box<dyn framesim::harness::ReplyFramer>, limit: usize) -> Harness {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let server = move |listener: Listener, shutdown: Shutdown| {
-        task_per_connection(listener, shutdown, move |conn| async move {
+        lines::task_per_connection(listener, shutdown, move |conn| async move {
             let (reader, mut writer) = tokio::io::split(conn);
             if writer.write_all(b"HELLO\n").await.is_err() {
                 return;
@@ -922,7 +902,7 @@ fn requests_written_behind_a_reply_as_large_as_the_window_are_not_held_back() {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let server = |deadline: Duration| {
         move |listener: Listener, shutdown: Shutdown| {
-            task_per_connection(listener, shutdown, move |conn| async move {
+            lines::task_per_connection(listener, shutdown, move |conn| async move {
                 let (reader, mut writer) = tokio::io::split(conn);
                 let mut reader = BufReader::new(reader);
                 let mut line = Vec::new();
@@ -1021,7 +1001,7 @@ impl framesim::harness::Workload for Bang {
 fn a_server_that_closes_at_a_malformed_request_with_its_bytes_unread_passes() {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let server = |listener: Listener, shutdown: Shutdown| {
-        task_per_connection(listener, shutdown, |conn| async move {
+        lines::task_per_connection(listener, shutdown, |conn| async move {
             let (reader, mut writer) = tokio::io::split(conn);
             let mut reader = BufReader::with_capacity(16, reader);
             let mut line = Vec::new();

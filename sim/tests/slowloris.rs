@@ -9,6 +9,8 @@ use framesim::harness::{
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod lines;
+
 /// How long the server waits: for a whole line, or for each read.
 const DEADLINE: Duration = Duration::from_millis(800);
 
@@ -46,50 +48,38 @@ impl Workload for Short {
 
 /// A line echo whose deadline bounds each line, or (`per_read`) each read.
 fn echo(per_read: bool) -> Harness {
-    let server = move |mut listener: Listener, shutdown: Shutdown| async move {
-        tokio::pin!(shutdown);
-        let mut tasks = tokio::task::JoinSet::new();
-        loop {
-            tokio::select! {
-                biased;
-                _ = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((mut stream, _)) => drop(tasks.spawn(async move {
-                        let mut line = Vec::new();
-                        let mut started = tokio::time::Instant::now();
-                        let mut buf = [0u8; 4096];
-                        loop {
-                            let wait = if per_read || line.is_empty() {
-                                DEADLINE
-                            } else {
-                                DEADLINE.saturating_sub(started.elapsed())
-                            };
-                            let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
-                                Ok(Ok(n @ 1..)) => n,
-                                _ => return,
-                            };
-                            if line.is_empty() {
-                                started = tokio::time::Instant::now();
-                            }
-                            line.extend_from_slice(&buf[..n]);
-                            while let Some(end) = line.iter().position(|&b| b == b'\n') {
-                                let rest = line.split_off(end + 1);
-                                if stream.write_all(&line).await.is_err() {
-                                    return;
-                                }
-                                line = rest;
-                                started = tokio::time::Instant::now();
-                            }
-                            if line.len() > 4096 {
-                                return;
-                            }
-                        }
-                    })),
-                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-                },
+    let server = move |listener: Listener, shutdown: Shutdown| {
+        lines::task_per_connection(listener, shutdown, move |mut stream| async move {
+            let mut line = Vec::new();
+            let mut started = tokio::time::Instant::now();
+            let mut buf = [0u8; 4096];
+            loop {
+                let wait = if per_read || line.is_empty() {
+                    DEADLINE
+                } else {
+                    DEADLINE.saturating_sub(started.elapsed())
+                };
+                let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+                    Ok(Ok(n @ 1..)) => n,
+                    _ => return,
+                };
+                if line.is_empty() {
+                    started = tokio::time::Instant::now();
+                }
+                line.extend_from_slice(&buf[..n]);
+                while let Some(end) = line.iter().position(|&b| b == b'\n') {
+                    let rest = line.split_off(end + 1);
+                    if stream.write_all(&line).await.is_err() {
+                        return;
+                    }
+                    line = rest;
+                    started = tokio::time::Instant::now();
+                }
+                if line.len() > 4096 {
+                    return;
+                }
             }
-        }
-        tasks.shutdown().await;
+        })
     };
     Harness::new(server, Short).with(Options {
         clients: 3,

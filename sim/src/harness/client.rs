@@ -298,8 +298,8 @@ impl Client {
     /// quiet twice: after its first batch four fifths of it, after its second two fifths,
     /// when the connection is older than the timeout. A server whose idle timer is shorter
     /// than it promises cuts the first quiet; one that times idleness from the accept, not
-    /// the last request, cuts the second. Nothing is drawn without one. The quiet periods
-    /// last, in the order they are taken.
+    /// the last request, cuts the second. Nothing is drawn without one. Taken from the end:
+    /// four fifths first.
     fn patience(&mut self) -> Vec<Duration> {
         let Some(idle) = self.shared.options.idle_timeout else {
             return Vec::new();

@@ -224,25 +224,12 @@ pub fn framer() -> impl ReplyFramer {
 /// Replaces the value of the `Date` header in `frame`'s head by `#`s.
 fn blank_date(frame: &mut [u8]) {
     let end = find(frame, b"\r\n\r\n").unwrap_or(frame.len());
-    let mut at = 0;
-    while let Some(eol) = find(&frame[at..end], b"\r\n") {
-        let line = at + eol + 2;
-        let rest = &frame[line..end];
-        if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"date:") {
-            let stop = find(rest, b"\r\n").map_or(end, |e| line + e);
-            let mut from = line + 5;
-            while from < stop && frame[from] == b' ' {
-                from += 1;
-            }
-            frame[from..stop].fill(b'#');
-        }
-        at = line;
-    }
+    blank_dates(&mut frame[..end]);
 }
 
 /// Replaces the value of every line of `bytes` that starts `Date:` after a line's end by
-/// `#`s, wherever it is (bytes shown in a violation, which may hold responses in part):
-/// what follows the wall clock never reaches a transcript.
+/// `#`s, wherever it is (a response's head, or bytes shown in a violation, which may hold
+/// responses in part): what follows the wall clock never reaches a transcript.
 pub(super) fn blank_dates(bytes: &mut [u8]) {
     let mut at = 0;
     while let Some(eol) = find(&bytes[at..], b"\r\n") {
@@ -250,7 +237,11 @@ pub(super) fn blank_dates(bytes: &mut [u8]) {
         let rest = &bytes[line..];
         if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"date:") {
             let stop = find(rest, b"\r\n").map_or(bytes.len(), |e| line + e);
-            bytes[line + 5..stop].fill(b'#');
+            let mut from = line + 5;
+            while from < stop && bytes[from] == b' ' {
+                from += 1;
+            }
+            bytes[from..stop].fill(b'#');
         }
         at = line;
     }
@@ -421,7 +412,7 @@ mod tests {
         super::blank_dates(&mut held);
         assert_eq!(
             held,
-            b"x\r\nHTTP/1.1 200 OK\r\nDate:############\r\n\r\nHTTP/1.1 200 OK\r\ndate:###"
+            b"x\r\nHTTP/1.1 200 OK\r\nDate: ###########\r\n\r\nHTTP/1.1 200 OK\r\ndate:###"
         );
     }
 

@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 use bytes::Bytes;
-use framesim::harness::{delimited, Draws, Harness, Options, Request, Session, Workload};
+use framesim::harness::{
+    delimited, Draws, Harness, Listener, Options, Request, Session, Shutdown, Workload,
+};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -94,5 +96,25 @@ impl Session for Words {
     }
     fn oversized(&mut self, _rng: &mut Draws, size: usize) -> Option<Request> {
         self.oversized.then(|| Request::new(vec![b'x'; size + 1]))
+    }
+}
+
+/// Accepts until `shutdown`, a task per connection running `serve` on it; a failed accept
+/// waits 10 ms.
+pub async fn task_per_connection<F, Fut>(mut listener: Listener, shutdown: Shutdown, serve: F)
+where
+    F: Fn(framesim::harness::Connection) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok((conn, _)) => drop(tokio::spawn(serve(conn))),
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
     }
 }
