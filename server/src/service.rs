@@ -9,6 +9,13 @@ pub trait Service: Send + Sync + 'static {
     fn call(&self, cmd: Command) -> Response;
 }
 
+/// A boxed service (one chosen at run time) serves as the service in it.
+impl<S: Service + ?Sized> Service for Box<S> {
+    fn call(&self, cmd: Command) -> Response {
+        (**self).call(cmd)
+    }
+}
+
 /// A reply and whether the connection ends after it is written (e.g. `QUIT`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {

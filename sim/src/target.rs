@@ -3,7 +3,7 @@
 use crate::naive;
 use clap::builder::PossibleValue;
 use clap::ValueEnum;
-use framesim_server::{Config, Listener, Service, Stats};
+use framesim_server::{Config, Kv, Listener, Service, Stats};
 use std::fmt;
 
 /// Which server a run puts on the server host.
@@ -129,8 +129,17 @@ impl Target {
         }
     }
 
+    /// The key-value store this target serves: framesim's [`Kv`], with INCR done by
+    /// wrapping arithmetic for [`Target::IncrWraps`] (a slip in the store, not the loop).
+    pub fn store(self) -> Box<dyn Service> {
+        match self {
+            Target::IncrWraps => Box::new(naive::IncrWraps(Kv::new())),
+            _ => Box::new(Kv::new()),
+        }
+    }
+
     /// Serves `listener` with this target's accept loop until `shutdown` (naive servers
-    /// ignore it and serve forever).
+    /// ignore it and serve forever). Its slip in the store, if any, is [`store`](Self::store)'s.
     pub async fn serve<L: Listener, S: Service>(
         self,
         listener: L,
@@ -170,7 +179,7 @@ impl Target {
             Target::LimitOffByOne => {
                 naive::limit_off_by_one(listener, service, config, stats, shutdown).await
             }
-            // Its slip is in the store: `world::server` gives it `naive::IncrWraps`.
+            // Its slip is in the store: `Target::store`.
             Target::IncrWraps => {
                 let _ = framesim_server::serve(listener, service, config, stats, shutdown).await;
             }

@@ -9,12 +9,11 @@ use crate::harness::{
     Workload,
 };
 use crate::kv::plan::Plans;
-use crate::naive;
 use crate::net::{AcceptFaults, Wiring, PORT};
 use crate::oracle::backlog::{self, Backlog};
 use crate::oracle::{self, Oracle, Violations};
 use crate::report::Report;
-use crate::scenario::{Scenario, Target};
+use crate::scenario::Scenario;
 use crate::script::Lifter;
 use crate::seeds;
 use crate::stage::{self, Ending, Stage, Task};
@@ -23,7 +22,7 @@ use crate::window::Windows;
 use bytes::{Bytes, BytesMut};
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{encode_command, Framing, ReplyDecoder};
-use framesim_server::{Command, Config, Kv, Reply, Response, Service, Stats};
+use framesim_server::{Command, Config, Reply, Response, Service, Stats};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -82,12 +81,8 @@ fn server(s: &Scenario, stats: Stats, transcript: Transcript) -> Rc<ServerFn> {
     server_fn(move |listener: Listener, shutdown: Shutdown| {
         // A fixture's slip in the store sits under the recording: the frames recorded (and
         // counted against the bytes read) are the server's, not the store's calls.
-        let kv: Box<dyn Service> = match target {
-            Target::IncrWraps => Box::new(naive::IncrWraps(Kv::new())),
-            _ => Box::new(Kv::new()),
-        };
         let service = Recorder {
-            kv,
+            kv: target.store(),
             transcript: transcript.clone(),
             clock: Clock::default(),
         };

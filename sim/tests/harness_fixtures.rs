@@ -1,12 +1,10 @@
 //! framesim's naive servers under the public harness alone: a key-value workload, the
 //! limits the server declares, the hostile defaults. Each slip is named by the oracle
-//! aimed at it within a few seeds, and the real server passes the same options. One is
-//! framesim's world's alone: an INCR that wraps (a reply only framesim's key-value model
-//! predicts).
+//! aimed at it within a few seeds, and the real server passes the same options.
 
 use framesim::harness::{Framing, Harness, KvWorkload, Options, RoleMix};
 use framesim::kv::{sim_limits, Target};
-use framesim_server::{Config, Kv, Limits, Stats};
+use framesim_server::{Config, Limits, Stats};
 use std::time::Duration;
 
 /// Seeds a slip has to show its oracle in.
@@ -30,7 +28,7 @@ fn limits() -> Limits {
 /// idle timeout (which is also its write deadline), the connection limit, a request's
 /// bytes within half its frame deadline and a slowloris cut within twice it, and the grace
 /// of a graceful shutdown, for a restart a third of a second in when `restart`.
-fn harness(target: Target, framing: Framing, restart: bool) -> Harness {
+fn harness(target: Target, framing: Framing, restart: bool, edge: bool) -> Harness {
     let limits = limits();
     let config = Config {
         framing: framing.clone(),
@@ -49,11 +47,11 @@ fn harness(target: Target, framing: Framing, restart: bool) -> Harness {
             async move {
                 let stats = Stats::default();
                 target
-                    .serve(listener, Kv::new(), config, stats, shutdown)
+                    .serve(listener, target.store(), config, stats, shutdown)
                     .await
             }
         },
-        KvWorkload::new(framing).limited(),
+        workload(framing, edge),
     )
     .with(Options {
         max_request,
@@ -70,6 +68,17 @@ fn harness(target: Target, framing: Framing, restart: bool) -> Harness {
         },
         ..Options::default()
     })
+}
+
+/// A limited key-value workload in `framing`; with `edge`, one of edge values half the time
+/// (an integer at the end of `i64`, then INCR of its key) and longer sessions.
+fn workload(framing: Framing, edge: bool) -> KvWorkload {
+    let workload = KvWorkload::new(framing).limited();
+    if edge {
+        workload.edge_values(0.5).requests(16)
+    } else {
+        workload
+    }
 }
 
 fn crlf() -> Framing {
@@ -102,6 +111,7 @@ fn slips() -> Vec<(Target, Framing, &'static str)> {
         (Target::UnboundedOutput, Framing::Resp, "stalled-reader"),
         (Target::NoGrace, Framing::Resp, "drain"),
         (Target::UncountedArgs, Framing::Resp, "oversized"),
+        (Target::IncrWraps, Framing::Resp, "reply"),
     ]
 }
 
@@ -109,7 +119,8 @@ fn slips() -> Vec<(Target, Framing, &'static str)> {
 fn every_slip_is_named_by_the_oracle_aimed_at_it() {
     let mut missed = Vec::new();
     for (target, framing, oracle) in slips() {
-        let harness = harness(target, framing.clone(), target == Target::NoGrace);
+        let (restart, edge) = (target == Target::NoGrace, target == Target::IncrWraps);
+        let harness = harness(target, framing.clone(), restart, edge);
         let named = (0..SEEDS).any(|seed| {
             let outcome = harness.run(seed);
             outcome.violations.iter().any(|v| v.oracle.name() == oracle)
@@ -124,13 +135,13 @@ fn every_slip_is_named_by_the_oracle_aimed_at_it() {
 #[test]
 fn the_real_server_passes_the_same_options() {
     for framing in [Framing::Resp, Framing::line(), crlf(), Framing::length()] {
-        for restart in [false, true] {
-            let harness = harness(Target::Framesim, framing.clone(), restart);
+        for (restart, edge) in [(false, false), (true, false), (false, true)] {
+            let harness = harness(Target::Framesim, framing.clone(), restart, edge);
             for seed in 0..4 {
                 let outcome = harness.run(seed);
                 assert!(
                     outcome.passed(),
-                    "{framing} seed {seed} (restart: {restart}): {}",
+                    "{framing} seed {seed} (restart: {restart}, edge values: {edge}): {}",
                     outcome.first_failure()
                 );
             }
