@@ -1220,3 +1220,140 @@ fn a_server_that_returns_at_a_failed_accept_is_named_at_once() {
         outcome.first_failure()
     );
 }
+
+/// What a line server does after its `ERR` to a line starting with `!`.
+#[derive(Clone, Copy, PartialEq)]
+enum AfterError {
+    /// Reads on from the byte after the line.
+    ReadsOn,
+    /// Closes the connection.
+    Closes,
+    /// Reads on, but drops the bytes it had read past the line.
+    DropsBuffered,
+}
+
+/// Lines echoed, a line starting with `!` answered `ERR`, then `after`.
+async fn erring_lines(listener: Listener, shutdown: Shutdown, after: AfterError) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    lines::task_per_connection(listener, shutdown, move |conn| async move {
+        let (reader, mut writer) = tokio::io::split(conn);
+        let mut reader = BufReader::new(reader);
+        let mut line = Vec::new();
+        while let Ok(1..) = reader.read_until(b'\n', &mut line).await {
+            let error = line.starts_with(b"!");
+            let reply = if error {
+                b"ERR\n".to_vec()
+            } else {
+                line.clone()
+            };
+            if writer.write_all(&reply).await.is_err() {
+                return;
+            }
+            match after {
+                _ if !error => {}
+                AfterError::ReadsOn => {}
+                AfterError::Closes => return,
+                AfterError::DropsBuffered => {
+                    let held = reader.buffer().len();
+                    reader.consume(held);
+                }
+            }
+            line.clear();
+        }
+    })
+    .await
+}
+
+/// Echoed lines, a malformed `!` line among them; the server reads on after its error if
+/// `reads_on` says so.
+struct Erring {
+    reads_on: bool,
+}
+
+struct ErringSession {
+    left: usize,
+    reads_on: bool,
+}
+
+impl framesim::harness::Session for ErringSession {
+    fn next_request(
+        &mut self,
+        _rng: &mut framesim::harness::Draws,
+    ) -> Option<framesim::harness::Request> {
+        self.left = self.left.checked_sub(1)?;
+        Some(framesim::harness::Request::new(format!(
+            "line {}\n",
+            self.left
+        )))
+    }
+
+    fn expect(&mut self, request: &framesim::harness::Request) -> Option<bytes::Bytes> {
+        Some(request.bytes.clone())
+    }
+
+    fn malformed(
+        &mut self,
+        _rng: &mut framesim::harness::Draws,
+    ) -> Option<framesim::harness::Request> {
+        Some(framesim::harness::Request::new(&b"!what\n"[..]))
+    }
+
+    fn check_error(
+        &mut self,
+        _request: &framesim::harness::Request,
+        reply: &[u8],
+    ) -> Result<(), String> {
+        (reply == b"ERR\n").then_some(()).ok_or("not ERR".into())
+    }
+
+    fn reads_on_after_error(&self) -> bool {
+        self.reads_on
+    }
+}
+
+impl framesim::harness::Workload for Erring {
+    fn session(&self, _client: usize) -> Box<dyn framesim::harness::Session> {
+        Box::new(ErringSession {
+            left: 8,
+            reads_on: self.reads_on,
+        })
+    }
+
+    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
+        Box::new(framesim::harness::delimited(b"\n"))
+    }
+}
+
+/// Every client malformed, pipelining.
+fn erring(after: AfterError, reads_on: bool) -> Harness {
+    let mut options = Options {
+        clients: 4,
+        roles: RoleMix {
+            malformed: 4,
+            ..RoleMix::none()
+        },
+        ..Options::default()
+    };
+    options.delivery.pipeline = 4;
+    Harness::new(
+        move |listener, shutdown| erring_lines(listener, shutdown, after),
+        Erring { reads_on },
+    )
+    .with(options)
+}
+
+#[test]
+fn a_server_that_says_it_reads_on_after_an_error_must_answer_the_request_behind_it() {
+    let tally = framesim::sweep!(erring(AfterError::ReadsOn, true), 0..16);
+    assert!(tally.malformed_refused > 0);
+    // A close after the error is the server's right, unless its session says otherwise.
+    framesim::sweep!(erring(AfterError::Closes, false), 0..16);
+    for after in [AfterError::Closes, AfterError::DropsBuffered] {
+        let harness = erring(after, true);
+        let caught = (0..16).any(|seed| {
+            let outcome = harness.run(seed);
+            outcome.violations.first().map(|v| v.oracle.name()) == Some("protocol-error")
+        });
+        assert!(caught, "not caught as [protocol-error]");
+    }
+}

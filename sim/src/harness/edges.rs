@@ -30,16 +30,27 @@ impl Client {
             self.queued.extend(asked);
             return self.behave(stream).await;
         };
+        // A server that reads on after an error answers a request right behind it.
+        let behind = if self.session.reads_on_after_error() {
+            self.session.next_request(&mut self.work)
+        } else {
+            None
+        };
         for good in &asked {
             self.asking(good);
         }
         self.shared.tally(|t| t.requests += asked.len() as u64);
         self.note(format!(
-            "malformed request after {} request(s): {}",
+            "malformed request after {} request(s){}: {}",
             asked.len(),
+            if behind.is_some() {
+                ", one behind it"
+            } else {
+                ""
+            },
             cut(&request.bytes)
         ));
-        let (bytes, ends, seams) = pipelined(asked.iter().chain([&request]));
+        let (bytes, ends, seams) = pipelined(asked.iter().chain([&request]).chain(&behind));
         let len = bytes.len() as u64;
         let written = self.deliver(&mut stream, bytes, &ends, &seams, None).await;
         let mut buf = BytesMut::new();
@@ -69,6 +80,12 @@ impl Client {
         }
         if written < len {
             return self.refused_malformed("closed before the request was written whole");
+        }
+        // The request behind is asked once its bytes are all written, as the server may
+        // only answer it then.
+        if let Some(behind) = &behind {
+            self.asking(behind);
+            self.shared.tally(|t| t.requests += 1);
         }
         let wait = self.shared.options.reply_timeout;
         let error = loop {
@@ -104,6 +121,27 @@ impl Client {
                 format!("its answer to a malformed request: {e}"),
             )
         })?;
+        if let Some(behind) = behind {
+            match self.read_reply(&mut stream, &mut buf, 1).await {
+                Ok(reply) => self.judge(&behind, &reply)?,
+                Err(_) if self.crashed() => return Ok(()),
+                Err((_, why)) => {
+                    return Err((
+                        Oracle::ProtocolError,
+                        format!(
+                            "the request behind a malformed one, after its error reply (the session says the server reads on): {why}"
+                        ),
+                    ))
+                }
+            }
+            self.shared.tally(|t| t.malformed_refused += 1);
+            return self.behave(stream).await.map_err(|(oracle, detail)| {
+                (
+                    oracle,
+                    format!("after a malformed request, on the same connection: {detail}"),
+                )
+            });
+        }
         match timeout(CLOSE_AFTER_ERROR, stream.read_buf(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) if buf.is_empty() => {
                 return self.refused_malformed("an error reply, then a close")
@@ -129,8 +167,15 @@ impl Client {
         })
     }
 
-    /// The end of a malformed client whose server refused its request.
+    /// The end of a malformed client whose server refused its request: a
+    /// `[protocol-error]` if its session says the server reads on after an error.
     fn refused_malformed(&mut self, how: &str) -> Verdict {
+        if self.session.reads_on_after_error() {
+            return Err((
+                Oracle::ProtocolError,
+                format!("{how}, though the session says the server answers a malformed request and reads on"),
+            ));
+        }
         self.record(Event::Closed {
             why: format!("malformed request refused: {how}"),
         });

@@ -53,9 +53,22 @@ impl Body {
 }
 
 /// One request a client writes.
+///
+/// ```
+/// use framesim::harness::http::{Body, HttpRequest};
+///
+/// let put = HttpRequest {
+///     method: "PUT",
+///     ..HttpRequest::post("/kv/a", Body::Length(br#"{"v":1}"#.to_vec()))
+/// }
+/// .header("Content-Type", "application/json");
+/// assert!(put.encode().starts_with(
+///     b"PUT /kv/a HTTP/1.1\r\nHost: server\r\nContent-Type: application/json\r\n"
+/// ));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
-    /// `GET` or `POST`.
+    /// `GET`, `POST`, or any other method (`PUT`, `DELETE`, …).
     pub method: &'static str,
     /// The request target.
     pub path: String,
@@ -65,6 +78,10 @@ pub struct HttpRequest {
     pub close: bool,
     /// An extra header of this many value bytes (`X-Pad`), to reach the header limits.
     pub pad: usize,
+    /// Headers of its own (`Content-Type`, `Authorization`, …), written in order after
+    /// `Host`; the framing headers (`Content-Length`, `Transfer-Encoding`, `Connection`)
+    /// come from `body` and `close`.
+    pub headers: Vec<(String, String)>,
 }
 
 impl HttpRequest {
@@ -76,6 +93,7 @@ impl HttpRequest {
             body: Body::Empty,
             close: false,
             pad: 0,
+            headers: Vec::new(),
         }
     }
 
@@ -87,12 +105,22 @@ impl HttpRequest {
             body,
             close: false,
             pad: 0,
+            headers: Vec::new(),
         }
+    }
+
+    /// The same request with one more header of its own, `name: value`.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 
     /// The request head alone, up to and including its blank line.
     pub fn head(&self) -> Vec<u8> {
         let mut out = format!("{} {} HTTP/1.1\r\nHost: server\r\n", self.method, self.path);
+        for (name, value) in &self.headers {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
         if self.pad > 0 {
             out.push_str("X-Pad: ");
             out.extend(std::iter::repeat_n('p', self.pad));
@@ -179,6 +207,8 @@ impl HttpRequest {
 pub struct Response {
     /// The status code.
     pub status: u16,
+    /// Every header as it came (names as written, values trimmed), in order.
+    pub headers: Vec<(String, String)>,
     /// The body, unchunked.
     pub body: Vec<u8>,
     /// The server said `Connection: close`.
@@ -188,6 +218,23 @@ pub struct Response {
 }
 
 impl Response {
+    /// The value of the first header named `name` (any case), if any.
+    ///
+    /// ```
+    /// use framesim::harness::http::Response;
+    ///
+    /// let frame = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length: 2\r\n\r\nok";
+    /// let response = Response::of(frame).unwrap();
+    /// assert_eq!(response.header("content-type"), Some("text/plain"));
+    /// assert_eq!(response.header("x-missing"), None);
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The response that is the whole of `frame` (as [`framer`] cut it), for a session's
     /// [`check_reply`](super::Session::check_reply).
     pub fn of(frame: &[u8]) -> Result<Response, String> {
@@ -266,11 +313,13 @@ pub fn parse(buf: &[u8], eof: bool) -> Result<Option<(Response, usize)>, String>
         .filter(|s| (100..600).contains(s))
         .ok_or_else(|| format!("bad status in {status_line:?}"))?;
     let (mut length, mut chunked, mut close) = (None, false, false);
+    let mut headers = Vec::new();
     for line in lines {
         let (name, value) = line
             .split_once(':')
             .ok_or_else(|| format!("bad header line {line:?}"))?;
         let value = value.trim();
+        headers.push((name.to_string(), value.to_string()));
         match name.to_ascii_lowercase().as_str() {
             "content-length" => {
                 let n: usize = value
@@ -310,6 +359,7 @@ pub fn parse(buf: &[u8], eof: bool) -> Result<Option<(Response, usize)>, String>
     };
     let response = Response {
         status,
+        headers,
         body,
         close,
         chunked,

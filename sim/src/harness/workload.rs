@@ -76,7 +76,7 @@ pub trait Session: Send {
     fn next_request(&mut self, rng: &mut Draws) -> Option<Request>;
 
     /// The exact reply frame the model predicts for `request`, if it predicts one; a reply
-    /// that differs is a `[model]` violation. Called in request order, as each reply
+    /// that differs is a `[reply]` violation. Called in request order, as each reply
     /// arrives, before [`check_reply`](Self::check_reply).
     fn expect(&mut self, request: &Request) -> Option<Bytes> {
         let _ = request;
@@ -103,6 +103,16 @@ pub trait Session: Send {
     fn malformed(&mut self, rng: &mut Draws) -> Option<Request> {
         let _ = rng;
         None
+    }
+
+    /// Whether the server answers a [`malformed`](Self::malformed) request with one error
+    /// reply and reads on right after it, as a line protocol does with a command it does
+    /// not know, or a codec that skips to the next delimiter: `true`, and a malformed client
+    /// pipelines one of the session's requests behind its malformed one, whose reply must
+    /// follow the error; a close anywhere is then a `[protocol-error]`. `false`, the
+    /// default: the server may close after the error, or before it.
+    fn reads_on_after_error(&self) -> bool {
+        false
     }
 
     /// Judges the server's answer to a [`malformed`](Self::malformed) request: an `Err` is
