@@ -293,6 +293,8 @@ pub struct ClientStream {
     inner: Wire,
     windows: Windows,
     local: SocketAddr,
+    /// Bytes written on it so far.
+    written: u64,
 }
 
 /// The stream under a [`ClientStream`].
@@ -313,6 +315,7 @@ impl ClientStream {
             inner: Wire::Sim(inner),
             windows,
             local,
+            written: 0,
         }
     }
 
@@ -324,12 +327,18 @@ impl ClientStream {
             inner: Wire::Real(inner),
             windows,
             local,
+            written: 0,
         })
     }
 
     /// The local address (the server's peer address for this connection).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Bytes the client has written on this connection: where its next request starts.
+    pub fn written(&self) -> u64 {
+        self.written
     }
 
     /// What the window knows of the server's side: when it last wrote, whether it closed.
@@ -370,10 +379,14 @@ impl AsyncWrite for ClientStream {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.inner {
+        let result = match &mut self.inner {
             Wire::Sim(s) => Pin::new(s).poll_write(cx, data),
             Wire::Real(s) => Pin::new(s).poll_write(cx, data),
+        };
+        if let Poll::Ready(Ok(n)) = result {
+            self.written += n as u64;
         }
+        result
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

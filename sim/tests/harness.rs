@@ -1357,3 +1357,127 @@ fn a_server_that_says_it_reads_on_after_an_error_must_answer_the_request_behind_
         assert!(caught, "not caught as [protocol-error]");
     }
 }
+
+/// [`erring_lines`] reading on after its errors, with a graceful shutdown: a connection
+/// idle between lines closes at once, one in the middle of a line gets it answered first.
+async fn erring_lines_that_drain(mut listener: Listener, shutdown: Shutdown) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio_util::sync::CancellationToken;
+    let stop = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let Ok((conn, _)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let stop = stop.clone();
+                tasks.spawn(async move {
+                    let (reader, mut writer) = tokio::io::split(conn);
+                    let mut reader = BufReader::new(reader);
+                    let (mut line, mut stopping) = (Vec::new(), false);
+                    loop {
+                        let read = tokio::select! {
+                            biased;
+                            read = reader.read_until(b'\n', &mut line) => read,
+                            _ = stop.cancelled(), if !stopping => {
+                                if line.is_empty() && reader.buffer().is_empty() {
+                                    return;
+                                }
+                                stopping = true;
+                                continue;
+                            }
+                        };
+                        if !matches!(read, Ok(1..)) {
+                            return;
+                        }
+                        let reply = if line.starts_with(b"!") { b"ERR\n".to_vec() } else { line.clone() };
+                        if writer.write_all(&reply).await.is_err() || stopping {
+                            return;
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        }
+    }
+    stop.cancel();
+    while tasks.join_next().await.is_some() {}
+}
+
+#[test]
+fn a_request_after_a_kept_open_malformed_one_is_placed_after_it_on_its_connection() {
+    let mut options = Options {
+        clients: 6,
+        // While the malformed clients wait to see whether their connection stays open.
+        restart_at: Some(Duration::from_millis(110)),
+        restart_grace: Duration::from_millis(500),
+        roles: RoleMix {
+            malformed: 6,
+            ..RoleMix::none()
+        },
+        ..Options::default()
+    };
+    options.delivery.pipeline = 4;
+    let harness = Harness::new(erring_lines_that_drain, Erring { reads_on: false }).with(options);
+    let tally = framesim::sweep!(harness, 0..32);
+    assert!(tally.malformed_refused > 0 && tally.restarted > 0);
+}
+
+/// Lines echoed; the connection closes at `QUIT` if `closes`, else only when no line has
+/// come for a second (an idle timer).
+async fn echo_until_idle(listener: Listener, shutdown: Shutdown, closes: bool) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    lines::task_per_connection(listener, shutdown, move |conn| async move {
+        let (reader, mut writer) = tokio::io::split(conn);
+        let mut reader = BufReader::new(reader);
+        let mut line = Vec::new();
+        loop {
+            let read = reader.read_until(b'\n', &mut line);
+            match tokio::time::timeout(Duration::from_secs(1), read).await {
+                Ok(Ok(1..)) => {}
+                _ => return,
+            }
+            if writer.write_all(&line).await.is_err() || (closes && line == b"QUIT\n") {
+                return;
+            }
+            line.clear();
+        }
+    })
+    .await
+}
+
+#[test]
+fn a_server_that_closes_after_a_quit_only_when_its_idle_timer_fires_is_caught() {
+    let quitting = |closes: bool| {
+        Harness::new(
+            move |listener, shutdown| echo_until_idle(listener, shutdown, closes),
+            SilentQuit {
+                answered: true,
+                asked: 0,
+            },
+        )
+        .with(Options {
+            clients: 2,
+            roles: RoleMix {
+                quit: 2,
+                ..RoleMix::none()
+            },
+            ..Options::default()
+        })
+    };
+    let tally = framesim::sweep!(quitting(true), 0..4);
+    assert_eq!(tally.quits, 2 * 4);
+    let outcome = quitting(false).run(0);
+    let first = outcome.violations.first().expect("a violation");
+    assert_eq!(first.oracle.name(), "quit", "{}", outcome.first_failure());
+    assert!(
+        first.detail.contains("no close within 100ms"),
+        "{}",
+        outcome.first_failure()
+    );
+}

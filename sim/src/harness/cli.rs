@@ -174,8 +174,8 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
                 .and_then(Path::file_stem)
                 .map(|s| format!("-{}", s.to_string_lossy()))
                 .unwrap_or_default();
-            let transcript =
-                transcript.unwrap_or_else(|| work_dir().join(format!("cli-{seed}{stem}.txt")));
+            let transcript = transcript
+                .unwrap_or_else(|| work_dir().join(format!("{}-{seed}{stem}.txt", me.name())));
             run(&harness, &me, seed, transcript)
         }
         Command::Check { seed } => check(&harness, &me, seed),
@@ -189,13 +189,17 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
             seed,
             out,
             no_shrink,
-        } => scripts::lift(&harness, &me.invocation(), seed, out, !no_shrink),
+        } => {
+            let out =
+                out.unwrap_or_else(|| work_dir().join(format!("{}-{seed}-script.toml", me.name())));
+            scripts::lift(&harness, &me.invocation(), seed, out, !no_shrink)
+        }
         Command::Replay { script } => scripts::replay(&harness, &me.invocation(), &script),
         Command::Against {
             addr,
             seed,
             history,
-        } => against(&harness, &addr, seed, history),
+        } => against(&harness, &me, &addr, seed, history),
         Command::Explore { script, cuts } => {
             scripts::explore(&harness, &me.invocation(), &script, cuts.into())
         }
@@ -209,6 +213,20 @@ struct Me {
 }
 
 impl Me {
+    /// What the files this program writes are named after: its package and its own name
+    /// (`my-server-sim`) when cargo started it, else its own name; two projects' programs
+    /// of one name writing into one shared target folder then keep apart.
+    fn name(&self) -> String {
+        let name = Path::new(&self.program)
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "cli".into());
+        match std::env::var("CARGO_PKG_NAME") {
+            Ok(package) if package != name => format!("{package}-{name}"),
+            _ => name,
+        }
+    }
+
     /// The program as it was started: `cargo run` of an example when cargo started it,
     /// else its path.
     fn invocation(&self) -> String {
@@ -317,7 +335,7 @@ fn sweep(harness: &Harness, me: &Me, args: &SweepArgs) -> ExitCode {
         match failure.second_hash {
             None => {
                 let outcome = harness.replay(seed);
-                let path = work_dir().join(format!("cli-{seed}.txt"));
+                let path = work_dir().join(format!("{}-{seed}.txt", me.name()));
                 if let Err(e) = write_file(&path, outcome.render()) {
                     eprintln!("could not write the transcript to {}: {e}", path.display());
                 }
@@ -350,7 +368,9 @@ fn shrink(harness: &Harness, own: &Options, me: &Me, seed: u64, out: Option<Path
         println!("seed {seed} passes: nothing to shrink");
         return ExitCode::SUCCESS;
     };
-    let path = absolute(&out.unwrap_or_else(|| work_dir().join(format!("cli-{seed}-shrunk.toml"))));
+    let path = absolute(
+        &out.unwrap_or_else(|| work_dir().join(format!("{}-{seed}-shrunk.toml", me.name()))),
+    );
     let text = shrunk.options.toml_over(own);
     if let Err(e) = write_file(&path, &text) {
         eprintln!("could not write {}: {e}", path.display());
@@ -366,7 +386,13 @@ fn shrink(harness: &Harness, own: &Options, me: &Me, seed: u64, out: Option<Path
 }
 
 /// `against HOST:PORT`: the workload's clients against a real server, their history checked.
-fn against(harness: &Harness, addr: &str, seed: Option<u64>, history: Option<PathBuf>) -> ExitCode {
+fn against(
+    harness: &Harness,
+    me: &Me,
+    addr: &str,
+    seed: Option<u64>,
+    history: Option<PathBuf>,
+) -> ExitCode {
     use std::net::ToSocketAddrs;
     let resolved = match addr.to_socket_addrs().map(|mut a| a.next()) {
         Ok(Some(resolved)) => resolved,
@@ -388,8 +414,8 @@ fn against(harness: &Harness, addr: &str, seed: Option<u64>, history: Option<Pat
             return ExitCode::from(2);
         }
     };
-    let path =
-        history.unwrap_or_else(|| work_dir().join(format!("cli-against-{seed}-history.jsonl")));
+    let path = history
+        .unwrap_or_else(|| work_dir().join(format!("{}-against-{seed}-history.jsonl", me.name())));
     println!(
         "against {addr}, {clients} clients, seed {seed}: {}",
         found.summary()

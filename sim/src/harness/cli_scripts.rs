@@ -3,16 +3,16 @@
 
 use super::run::Harness;
 use super::script::Script;
-use crate::scenario::{shown, work_dir};
+use crate::scenario::shown;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// `lift --seed N`: the failure shrunk (if `shrink`), then lifted and written to `out`.
+/// `lift --seed N`: the failure shrunk (if `shrink`), then lifted and written to `path`.
 pub(super) fn lift(
     harness: &Harness,
     me: &str,
     seed: u64,
-    out: Option<PathBuf>,
+    path: PathBuf,
     shrink: bool,
 ) -> ExitCode {
     let shrunk = if shrink { harness.shrink(seed) } else { None };
@@ -30,7 +30,6 @@ pub(super) fn lift(
             return ExitCode::from(2);
         }
     };
-    let path = out.unwrap_or_else(|| work_dir().join(format!("cli-{seed}-script.toml")));
     if let Err(e) = script.save(&path) {
         eprintln!("could not write {}: {e}", path.display());
         return ExitCode::from(2);

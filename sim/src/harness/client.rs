@@ -223,8 +223,9 @@ impl Client {
         let mut pending = Pending::new();
         let most = self.shared.options.max_requests.unwrap_or(usize::MAX);
         let mut sent = 0;
-        // Bytes written on this connection.
-        let mut carried = 0u64;
+        // Bytes written on this connection, those of a role's requests before these among
+        // them (a malformed client's kept-open connection, an at-limit client's).
+        let mut carried = stream.written();
         let mut patience = self.patience();
         loop {
             let batch = self.delivery.random_range(1..=pipeline).min(most - sent);

@@ -13,9 +13,11 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
 
-/// How long after its error reply a malformed client waits for the server's close before
-/// taking the connection as kept open.
-const CLOSE_AFTER_ERROR: Duration = Duration::from_millis(100);
+/// How long after the answer that ends a connection (an error reply to a malformed
+/// request, the replies up to a quit) a client waits for the server's close: a malformed
+/// client then takes the connection as kept open, a quitting one fails `[quit]` (a server
+/// that closes only when its idle timer fires).
+const CLOSE_AFTER_ANSWER: Duration = Duration::from_millis(100);
 
 impl Client {
     /// A few of the session's requests and a malformed one, pipelined: the server must
@@ -142,7 +144,7 @@ impl Client {
                 )
             });
         }
-        match timeout(CLOSE_AFTER_ERROR, stream.read_buf(&mut buf)).await {
+        match timeout(CLOSE_AFTER_ANSWER, stream.read_buf(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) if buf.is_empty() => {
                 return self.refused_malformed("an error reply, then a close")
             }
@@ -259,7 +261,7 @@ impl Client {
                 }
             }
         }
-        let wait = self.shared.options.reply_timeout;
+        let wait = CLOSE_AFTER_ANSWER;
         loop {
             if !buf.is_empty() {
                 return Err((
