@@ -1481,3 +1481,86 @@ fn a_server_that_closes_after_a_quit_only_when_its_idle_timer_fires_is_caught() 
         outcome.first_failure()
     );
 }
+
+/// Lines answered `ERR` when they start with `bad`, else echoed; what a stream ends inside
+/// of is refused with `ERR` too.
+async fn refusing_cut_lines(listener: Listener, shutdown: Shutdown) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    lines::task_per_connection(listener, shutdown, |conn| async move {
+        let (reader, mut writer) = tokio::io::split(conn);
+        let mut reader = BufReader::new(reader);
+        let mut line = Vec::new();
+        while let Ok(1..) = reader.read_until(b'\n', &mut line).await {
+            let cut = !line.ends_with(b"\n");
+            let reply = if cut || line.starts_with(b"bad") {
+                b"ERR\n".to_vec()
+            } else {
+                line.clone()
+            };
+            if writer.write_all(&reply).await.is_err() || cut {
+                return;
+            }
+            line.clear();
+        }
+    })
+    .await
+}
+
+/// Requests whose own replies are errors half the time (`bad …` gets `ERR`).
+struct Bad;
+
+struct BadSession(usize);
+
+impl framesim::harness::Session for BadSession {
+    fn next_request(
+        &mut self,
+        _rng: &mut framesim::harness::Draws,
+    ) -> Option<framesim::harness::Request> {
+        self.0 = self.0.checked_sub(1)?;
+        let word = if self.0 % 2 == 1 { "bad" } else { "line" };
+        Some(framesim::harness::Request::new(format!(
+            "{word} {}\n",
+            "x".repeat(40 + self.0)
+        )))
+    }
+
+    fn expect(&mut self, request: &framesim::harness::Request) -> Option<bytes::Bytes> {
+        if request.bytes.starts_with(b"bad") {
+            Some(bytes::Bytes::from_static(b"ERR\n"))
+        } else {
+            Some(request.bytes.clone())
+        }
+    }
+
+    fn check_error(
+        &mut self,
+        _request: &framesim::harness::Request,
+        reply: &[u8],
+    ) -> Result<(), String> {
+        (reply == b"ERR\n").then_some(()).ok_or("not ERR".into())
+    }
+}
+
+impl framesim::harness::Workload for Bad {
+    fn session(&self, _client: usize) -> Box<dyn framesim::harness::Session> {
+        Box::new(BadSession(8))
+    }
+
+    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
+        Box::new(framesim::harness::delimited(b"\n"))
+    }
+}
+
+#[test]
+fn an_error_for_a_request_cut_short_is_a_refusal_even_where_its_whole_reply_is_an_error() {
+    let harness = Harness::new(refusing_cut_lines, Bad).with(Options {
+        clients: 8,
+        roles: RoleMix {
+            disconnect: 8,
+            ..RoleMix::none()
+        },
+        ..Options::default()
+    });
+    let tally = framesim::sweep!(harness, 0..32);
+    assert!(tally.disconnects > 0);
+}

@@ -301,7 +301,8 @@ impl Unfinished {
     /// The server wrote `bytes`: `None` while its first reply is not whole yet; then the
     /// judgement, an `executed` violation if that reply passes for the whole request's
     /// (the model's exact reply, or one its check takes, if that check refuses an empty
-    /// frame). An error, a refusal, bytes no reply frame holds, anything else passes.
+    /// frame) and the session's error check does not take it as an error. An error, a
+    /// refusal, bytes no reply frame holds, anything else passes.
     fn wrote(&mut self, bytes: &[u8]) -> Option<Option<(Oracle, String)>> {
         self.replies.extend_from_slice(bytes);
         let reply = match self.framer.next_frame(&mut self.replies) {
@@ -318,7 +319,14 @@ impl Unfinished {
                     && self.session.check_reply(&self.request, b"").is_err()
             }
         };
-        Some(passes.then(|| {
+        // A reply the session's error check takes (one that refuses an empty frame) is a
+        // refusal, even where the whole request's own reply is an error too (an HTTP 400
+        // for a bad id, and the server's 400 for a body cut short).
+        let mut refusal = || {
+            self.session.check_error(&self.request, &reply).is_ok()
+                && self.session.check_error(&self.request, b"").is_err()
+        };
+        Some((passes && !refusal()).then(|| {
             let (sent, len) = (self.sent, self.request.bytes.len());
             (
                 Oracle::Executed,

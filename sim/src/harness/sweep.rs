@@ -81,6 +81,9 @@ pub struct Replay {
     /// The options file the sweep ran with (`FRAMESIM_OPTIONS`), if any: every command
     /// printed names it again, and what the run writes is named after it.
     pub options: Option<PathBuf>,
+    /// What the files it writes are named after: the package and the test target
+    /// (`my-server-sim`), so that two packages' tests sharing a target folder keep apart.
+    pub name: String,
 }
 
 impl Replay {
@@ -92,11 +95,13 @@ impl Replay {
             .name()
             .filter(|name| *name != "main")
             .map(str::to_string);
+        let target_name = target.rsplit(' ').next().unwrap_or(target);
         Replay {
             command: format!("cargo test -p {package} {target}"),
             test,
             dir: work_dir(),
             options: options_file(),
+            name: format!("{package}-{}", target_name.trim_start_matches('-')),
         }
     }
 
@@ -130,7 +135,8 @@ impl Replay {
         cmd
     }
 
-    /// Where the transcript of `seed` goes: `target/framesim/harness-<test>-<seed>.txt`;
+    /// Where the transcript of `seed` goes: `target/framesim/<package>-<target>-<test>-<seed>.txt`
+    /// (the test's name left out when it is the target's, as in `my-server-sim-3.txt`);
     /// run with an options file, the file's name with `.txt` (a shrunk failure replayed
     /// writes its own transcript again, never the full run's).
     pub fn transcript_path(&self, seed: u64) -> PathBuf {
@@ -142,10 +148,15 @@ impl Replay {
         self.dir.join(format!("{}-shrunk.toml", self.stem(seed)))
     }
 
-    /// `harness-<test>-<seed>`, or the options file's own name when it has the form.
+    /// `<package>-<target>-<test>-<seed>`, or the options file's own name when it has the
+    /// form.
     fn stem(&self, seed: u64) -> String {
         let test = self.test.as_deref().unwrap_or("run").replace("::", "-");
-        let own = format!("harness-{test}-{seed}");
+        let own = if self.name.ends_with(&format!("-{test}")) {
+            format!("{}-{seed}", self.name)
+        } else {
+            format!("{}-{test}-{seed}", self.name)
+        };
         match self.options.as_deref().and_then(|f| f.file_stem()) {
             Some(file) => {
                 let file = file.to_string_lossy();
@@ -560,6 +571,12 @@ mod tests {
             assert_eq!(replay.dir, root.join("target").join("framesim"));
         }
         assert!(replay.shrunk_path(3).starts_with(&replay.dir));
+        let name = replay.transcript_path(3);
+        let name = name.file_name().unwrap().to_string_lossy();
+        assert!(
+            name.starts_with("my-server-sim-") && name.ends_with("-3.txt"),
+            "{name}"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
