@@ -200,6 +200,22 @@ impl HttpRequest {
             ..HttpRequest::get("/")
         }
     }
+
+    /// A `POST` to `path` whose `Content-Length` body is larger than `size` bytes: for a
+    /// server whose limit is on the body (axum's `DefaultBodyLimit`), a request it must
+    /// refuse (`413`, or a close) before it has read it all. Add the headers the route
+    /// needs to reach its limit (`Content-Type`).
+    ///
+    /// ```
+    /// use framesim::harness::http::HttpRequest;
+    ///
+    /// let big = HttpRequest::oversized_body("/items/1", 4096).header("Content-Type", "application/json");
+    /// assert_eq!(big.body.bytes().len(), 4097);
+    /// assert!(big.to_request().bytes.len() > 4097);
+    /// ```
+    pub fn oversized_body(path: impl Into<String>, size: usize) -> Self {
+        HttpRequest::post(path, Body::Length(vec![b'x'; size + 1]))
+    }
 }
 
 /// A parsed response.
