@@ -997,6 +997,20 @@ impl framesim::harness::Workload for Bang {
     }
 }
 
+/// `n` clients, every one malformed, pipelining up to four requests.
+fn malformed_clients(n: usize) -> Options {
+    let mut options = Options {
+        clients: n,
+        roles: RoleMix {
+            malformed: n,
+            ..RoleMix::none()
+        },
+        ..Options::default()
+    };
+    options.delivery.pipeline = 4;
+    options
+}
+
 #[test]
 fn a_server_that_closes_at_a_malformed_request_with_its_bytes_unread_passes() {
     use tokio::io::{AsyncBufReadExt, BufReader};
@@ -1025,15 +1039,7 @@ fn a_server_that_closes_at_a_malformed_request_with_its_bytes_unread_passes() {
             }
         })
     };
-    let mut options = Options {
-        clients: 6,
-        roles: RoleMix {
-            malformed: 6,
-            ..RoleMix::none()
-        },
-        ..Options::default()
-    };
-    options.delivery.pipeline = 4;
+    let options = malformed_clients(6);
     let tally = framesim::sweep!(Harness::new(server, Bang).with(options), 0..16);
     assert!(tally.malformed_refused > 0 && tally.replies > 0);
 }
@@ -1121,6 +1127,22 @@ impl framesim::harness::Workload for SilentQuit {
     }
 }
 
+/// `server` and two quitting clients of echoed lines, whose quit is answered if `answered`.
+fn quitting<F, Fut>(server: F, answered: bool) -> Harness
+where
+    F: Fn(Listener, Shutdown) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    Harness::new(server, SilentQuit { answered, asked: 0 }).with(Options {
+        clients: 2,
+        roles: RoleMix {
+            quit: 2,
+            ..RoleMix::none()
+        },
+        ..Options::default()
+    })
+}
+
 #[test]
 fn a_quit_the_server_answers_with_a_close_alone_is_declared_so() {
     let server = |listener: Listener, shutdown: Shutdown| {
@@ -1128,19 +1150,9 @@ fn a_quit_the_server_answers_with_a_close_alone_is_declared_so() {
             (line != b"QUIT\n").then(|| line.to_vec())
         })
     };
-    let quitting = |answered| {
-        Harness::new(server, SilentQuit { answered, asked: 0 }).with(Options {
-            clients: 2,
-            roles: RoleMix {
-                quit: 2,
-                ..RoleMix::none()
-            },
-            ..Options::default()
-        })
-    };
-    let tally = framesim::sweep!(quitting(false), 0..4);
+    let tally = framesim::sweep!(quitting(server, false), 0..4);
     assert_eq!(tally.quits, 2 * 4);
-    let outcome = quitting(true).run(0);
+    let outcome = quitting(server, true).run(0);
     assert_eq!(
         outcome.violations.first().map(|v| v.oracle.name()),
         Some("quit"),
@@ -1265,14 +1277,17 @@ async fn erring_lines(listener: Listener, shutdown: Shutdown, after: AfterError)
 }
 
 /// Echoed lines, a malformed `!` line among them; the server reads on after its error if
-/// `reads_on` says so.
+/// `reads_on` says so. With `bad`, every other request (the first among them) is a `bad …`
+/// line, whose own reply is `ERR`.
 struct Erring {
     reads_on: bool,
+    bad: bool,
 }
 
 struct ErringSession {
     left: usize,
     reads_on: bool,
+    bad: bool,
 }
 
 impl framesim::harness::Session for ErringSession {
@@ -1281,13 +1296,24 @@ impl framesim::harness::Session for ErringSession {
         _rng: &mut framesim::harness::Draws,
     ) -> Option<framesim::harness::Request> {
         self.left = self.left.checked_sub(1)?;
+        if !self.bad {
+            return Some(framesim::harness::Request::new(format!(
+                "line {}\n",
+                self.left
+            )));
+        }
+        // Long enough for a disconnecting client to leave inside it.
+        let word = if self.left % 2 == 1 { "bad" } else { "line" };
         Some(framesim::harness::Request::new(format!(
-            "line {}\n",
-            self.left
+            "{word} {}\n",
+            "x".repeat(40 + self.left)
         )))
     }
 
     fn expect(&mut self, request: &framesim::harness::Request) -> Option<bytes::Bytes> {
+        if request.bytes.starts_with(b"bad") {
+            return Some(bytes::Bytes::from_static(b"ERR\n"));
+        }
         Some(request.bytes.clone())
     }
 
@@ -1316,6 +1342,7 @@ impl framesim::harness::Workload for Erring {
         Box::new(ErringSession {
             left: 8,
             reads_on: self.reads_on,
+            bad: self.bad,
         })
     }
 
@@ -1326,18 +1353,13 @@ impl framesim::harness::Workload for Erring {
 
 /// Every client malformed, pipelining.
 fn erring(after: AfterError, reads_on: bool) -> Harness {
-    let mut options = Options {
-        clients: 4,
-        roles: RoleMix {
-            malformed: 4,
-            ..RoleMix::none()
-        },
-        ..Options::default()
-    };
-    options.delivery.pipeline = 4;
+    let options = malformed_clients(4);
     Harness::new(
         move |listener, shutdown| erring_lines(listener, shutdown, after),
-        Erring { reads_on },
+        Erring {
+            reads_on,
+            bad: false,
+        },
     )
     .with(options)
 }
@@ -1411,19 +1433,20 @@ async fn erring_lines_that_drain(mut listener: Listener, shutdown: Shutdown) {
 
 #[test]
 fn a_request_after_a_kept_open_malformed_one_is_placed_after_it_on_its_connection() {
-    let mut options = Options {
-        clients: 6,
+    let options = Options {
         // While the malformed clients wait to see whether their connection stays open.
         restart_at: Some(Duration::from_millis(110)),
         restart_grace: Duration::from_millis(500),
-        roles: RoleMix {
-            malformed: 6,
-            ..RoleMix::none()
-        },
-        ..Options::default()
+        ..malformed_clients(6)
     };
-    options.delivery.pipeline = 4;
-    let harness = Harness::new(erring_lines_that_drain, Erring { reads_on: false }).with(options);
+    let harness = Harness::new(
+        erring_lines_that_drain,
+        Erring {
+            reads_on: false,
+            bad: false,
+        },
+    )
+    .with(options);
     let tally = framesim::sweep!(harness, 0..32);
     assert!(tally.malformed_refused > 0 && tally.restarted > 0);
 }
@@ -1453,26 +1476,11 @@ async fn echo_until_idle(listener: Listener, shutdown: Shutdown, closes: bool) {
 
 #[test]
 fn a_server_that_closes_after_a_quit_only_when_its_idle_timer_fires_is_caught() {
-    let quitting = |closes: bool| {
-        Harness::new(
-            move |listener, shutdown| echo_until_idle(listener, shutdown, closes),
-            SilentQuit {
-                answered: true,
-                asked: 0,
-            },
-        )
-        .with(Options {
-            clients: 2,
-            roles: RoleMix {
-                quit: 2,
-                ..RoleMix::none()
-            },
-            ..Options::default()
-        })
-    };
-    let tally = framesim::sweep!(quitting(true), 0..4);
+    let server =
+        |closes: bool| move |listener, shutdown| echo_until_idle(listener, shutdown, closes);
+    let tally = framesim::sweep!(quitting(server(true), true), 0..4);
     assert_eq!(tally.quits, 2 * 4);
-    let outcome = quitting(false).run(0);
+    let outcome = quitting(server(false), true).run(0);
     let first = outcome.violations.first().expect("a violation");
     assert_eq!(first.oracle.name(), "quit", "{}", outcome.first_failure());
     assert!(
@@ -1506,54 +1514,13 @@ async fn refusing_cut_lines(listener: Listener, shutdown: Shutdown) {
     .await
 }
 
-/// Requests whose own replies are errors half the time (`bad …` gets `ERR`).
-struct Bad;
-
-struct BadSession(usize);
-
-impl framesim::harness::Session for BadSession {
-    fn next_request(
-        &mut self,
-        _rng: &mut framesim::harness::Draws,
-    ) -> Option<framesim::harness::Request> {
-        self.0 = self.0.checked_sub(1)?;
-        let word = if self.0 % 2 == 1 { "bad" } else { "line" };
-        Some(framesim::harness::Request::new(format!(
-            "{word} {}\n",
-            "x".repeat(40 + self.0)
-        )))
-    }
-
-    fn expect(&mut self, request: &framesim::harness::Request) -> Option<bytes::Bytes> {
-        if request.bytes.starts_with(b"bad") {
-            Some(bytes::Bytes::from_static(b"ERR\n"))
-        } else {
-            Some(request.bytes.clone())
-        }
-    }
-
-    fn check_error(
-        &mut self,
-        _request: &framesim::harness::Request,
-        reply: &[u8],
-    ) -> Result<(), String> {
-        (reply == b"ERR\n").then_some(()).ok_or("not ERR".into())
-    }
-}
-
-impl framesim::harness::Workload for Bad {
-    fn session(&self, _client: usize) -> Box<dyn framesim::harness::Session> {
-        Box::new(BadSession(8))
-    }
-
-    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
-        Box::new(framesim::harness::delimited(b"\n"))
-    }
-}
-
 #[test]
 fn an_error_for_a_request_cut_short_is_a_refusal_even_where_its_whole_reply_is_an_error() {
-    let harness = Harness::new(refusing_cut_lines, Bad).with(Options {
+    let workload = Erring {
+        reads_on: false,
+        bad: true,
+    };
+    let harness = Harness::new(refusing_cut_lines, workload).with(Options {
         clients: 8,
         roles: RoleMix {
             disconnect: 8,
