@@ -1531,3 +1531,57 @@ fn an_error_for_a_request_cut_short_is_a_refusal_even_where_its_whole_reply_is_a
     let tally = framesim::sweep!(harness, 0..32);
     assert!(tally.disconnects > 0);
 }
+
+/// Length-prefixed frames (a 4-byte big-endian length, then that many bytes), echoed back
+/// whole; the replies are cut by tokio-util's own codec.
+struct Prefixed;
+
+struct PrefixedSession(usize);
+
+impl framesim::harness::Session for PrefixedSession {
+    fn next_request(
+        &mut self,
+        _rng: &mut framesim::harness::Draws,
+    ) -> Option<framesim::harness::Request> {
+        self.0 = self.0.checked_sub(1)?;
+        let payload = format!("frame {} {}", self.0, "p".repeat(self.0 * 37));
+        let mut bytes = (payload.len() as u32).to_be_bytes().to_vec();
+        bytes.extend_from_slice(payload.as_bytes());
+        Some(framesim::harness::Request::new(bytes).with_boundaries([2, 4]))
+    }
+
+    /// The codec's item: the payload without its header.
+    fn expect(&mut self, request: &framesim::harness::Request) -> Option<bytes::Bytes> {
+        Some(request.bytes.slice(4..))
+    }
+}
+
+impl framesim::harness::Workload for Prefixed {
+    fn session(&self, _client: usize) -> Box<dyn framesim::harness::Session> {
+        Box::new(PrefixedSession(12))
+    }
+
+    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
+        let codec = tokio_util::codec::LengthDelimitedCodec::new();
+        Box::new(framesim::harness::decoded(codec))
+    }
+}
+
+#[test]
+fn a_tokio_util_codec_frames_the_replies() {
+    let server = |listener: Listener, shutdown: Shutdown| {
+        lines::task_per_connection(listener, shutdown, |conn| async move {
+            let (mut reader, mut writer) = tokio::io::split(conn);
+            let _ = tokio::io::copy(&mut reader, &mut writer).await;
+        })
+    };
+    // Every stream fault and delivery trick; no misbehaving client (the echo has no limits).
+    let harness = Harness::new(server, Prefixed).with(Options {
+        clients: 8,
+        roles: RoleMix::none(),
+        ..Options::default()
+    });
+    let tally = framesim::sweep!(harness, 0..16);
+    assert_eq!(tally.requests, tally.replies);
+    assert!(tally.replies >= 8 * 12 * 16);
+}

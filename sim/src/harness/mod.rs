@@ -10,7 +10,7 @@
 //!   depends on outside its tests;
 //! - a [`Workload`]: per client a [`Session`] (the next request's bytes with their seams,
 //!   the model's expected reply, a check of each reply) and a [`ReplyFramer`] that cuts the
-//!   replies apart ([`length_prefixed`], [`delimited`], or a closure);
+//!   replies apart ([`length_prefixed`], [`delimited`], [`decoded`] over a tokio-util codec, or a closure);
 //! - [`Options`]: clients, hosts, [`Delivery`], [`Faults`],
 //!   misbehaving clients ([`RoleMix`]).
 //!
@@ -130,5 +130,6 @@ pub use sweep::{
     options_from_env, seeds_from_env, shard_from_env, sweep, target_flag, Replay, DEFAULT_SEEDS,
 };
 pub use workload::{
-    delimited, greeted, length_prefixed, KvRequest, ReplyFramer, Request, Session, Workload,
+    decoded, delimited, greeted, length_prefixed, KvRequest, ReplyFramer, Request, Session,
+    Workload,
 };

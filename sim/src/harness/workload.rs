@@ -252,6 +252,45 @@ pub fn length_prefixed(header_len: usize) -> impl ReplyFramer {
     }
 }
 
+/// The replies `decoder` finds, each as the bytes of the item it decodes: any tokio-util
+/// [`Decoder`](tokio_util::codec::Decoder) is a framer, the codec your server frames with
+/// among them (`LengthDelimitedCodec` with the header its builder describes, `LinesCodec`,
+/// `AnyDelimiterCodec`, one of your own). The frame a session judges is the item, so
+/// without what the codec strips (a line's newline, a header `num_skip` skips). An error of
+/// the decoder is a `[framing]` violation.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use framesim::harness::{decoded, ReplyFramer};
+/// use tokio_util::codec::LengthDelimitedCodec;
+///
+/// // A 4-byte length at offset 2 of a 6-byte header, counting the bytes after the header;
+/// // the frame keeps its header (nothing skipped, the header's 6 bytes added to the length).
+/// let codec = LengthDelimitedCodec::builder()
+///     .length_field_offset(2)
+///     .length_field_length(4)
+///     .length_adjustment(6)
+///     .num_skip(0)
+///     .new_codec();
+/// let mut framer = decoded(codec);
+/// let mut buf = BytesMut::from(&b"\x81\x00\x00\x00\x00\x02ok\x81"[..]);
+/// let frame = framer.next_frame(&mut buf).unwrap().unwrap();
+/// assert_eq!(&frame[..], b"\x81\x00\x00\x00\x00\x02ok");
+/// assert_eq!(framer.next_frame(&mut buf).unwrap(), None);
+/// ```
+pub fn decoded<D>(mut decoder: D) -> impl ReplyFramer
+where
+    D: tokio_util::codec::Decoder + Send,
+    D::Item: AsRef<[u8]>,
+    D::Error: std::fmt::Display,
+{
+    move |buf: &mut BytesMut| match decoder.decode(buf) {
+        Ok(Some(item)) => Ok(Some(Bytes::copy_from_slice(item.as_ref()))),
+        Ok(None) => Ok(None),
+        Err(e) => Err(format!("the decoder refused the reply: {e}")),
+    }
+}
+
 /// `framer` after the first frame of each connection, which it drops: for a server that
 /// greets every client before any request (SMTP's `220`, a banner, a prompt), so that
 /// each reply still answers a request. The greeting must come whole before the first
