@@ -130,6 +130,12 @@ fn caught_only_by_linearizable(harness: &Harness, what: &str) -> Vec<u64> {
                 "seed {seed}: {}",
                 outcome.failure(what)
             );
+            // Judged at the run's end, and named then.
+            assert!(
+                outcome.violations.iter().all(|v| v.at == outcome.virtual_time),
+                "seed {seed}: {}",
+                outcome.first_failure()
+            );
             !oracles.is_empty()
         })
         .collect();

@@ -12,10 +12,10 @@ use crate::transcript::{Actor, Event};
 use bytes::Bytes;
 use std::ops::Range;
 
-/// Checks the run's history at its end: a note of what was checked; a `[linearizable]`
+/// Checks the run's history at its end (`end`, the run's time): a note of what was checked; a `[linearizable]`
 /// violation when no order gives every result; when the search ran out of its budget,
 /// nothing is claimed either way: the run counts it (`Tally::histories_unknown`).
-pub(super) fn judge(shared: &Shared, history: &Recorder) -> Checked {
+pub(super) fn judge(shared: &Shared, history: &Recorder, end: std::time::Duration) -> Checked {
     let checked = history.check();
     let text = format!(
         "history: {} operation(s) over {} key group(s), {} search step(s): {}",
@@ -28,7 +28,7 @@ pub(super) fn judge(shared: &Shared, history: &Recorder) -> Checked {
         Linearizability::Linearizable => {}
         Linearizability::Unknown { .. } => shared.tally(|t| t.histories_unknown += 1),
         Linearizability::NotLinearizable { .. } => {
-            shared.violation(Oracle::Linearizable, None, text)
+            shared.violation_at_end(end, Oracle::Linearizable, text)
         }
     }
     checked

@@ -318,9 +318,9 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
     });
     let tally = *shared.tally.lock().expect("tally lock");
     if tally.clients_finished < running.len() as u64 && ran.error.is_none() {
-        shared.violation(
+        shared.violation_at_end(
+            ran.virtual_time,
             Oracle::Finished,
-            None,
             format!(
                 "{} of {} clients finished",
                 tally.clients_finished,
@@ -329,7 +329,7 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
         );
     }
     let history = shared.history.as_ref().map(|recorder| {
-        let checked = super::record::judge(&shared, recorder);
+        let checked = super::record::judge(&shared, recorder, ran.virtual_time);
         RunHistory::new(recorder.clone(), checked)
     });
     let violations = shared.violations.all();

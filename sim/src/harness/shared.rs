@@ -61,6 +61,12 @@ impl Shared {
             .fail(&self.transcript, actor, oracle, detail);
     }
 
+    /// A violation found once the simulation stopped, named at its end, `at`.
+    pub(super) fn violation_at_end(&self, at: std::time::Duration, oracle: Oracle, detail: String) {
+        self.violations
+            .fail_at(at, &self.transcript, Actor::Sim, oracle, detail);
+    }
+
     /// No violation so far.
     pub(super) fn passing(&self) -> bool {
         self.violations.all().is_empty()

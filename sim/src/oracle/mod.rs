@@ -277,6 +277,19 @@ pub struct Violations(Arc<Mutex<Vec<Violation>>>);
 impl Violations {
     /// Records a violation (and notes it in the transcript).
     pub fn fail(&self, transcript: &Transcript, actor: Actor, oracle: Oracle, detail: String) {
+        self.fail_at(crate::clock::now(), transcript, actor, oracle, detail);
+    }
+
+    /// [`fail`](Self::fail) at the run's time `at`: for a judgement made once the
+    /// simulation has stopped, at its end.
+    pub fn fail_at(
+        &self,
+        at: std::time::Duration,
+        transcript: &Transcript,
+        actor: Actor,
+        oracle: Oracle,
+        detail: String,
+    ) {
         let event_index = transcript.len();
         transcript.record(
             actor,
@@ -285,7 +298,7 @@ impl Violations {
             },
         );
         self.0.lock().expect("violations lock").push(Violation {
-            at: crate::clock::now(),
+            at,
             actor,
             oracle,
             detail,
