@@ -4,8 +4,8 @@
 use crate::model;
 use bytes::Bytes;
 use framesim::harness::http::{self, Body, Response};
+use framesim::harness::Rng;
 use framesim::harness::{Draws, ReplyFramer, Request, Session, Workload};
-use rand::Rng;
 use std::collections::{BTreeMap, VecDeque};
 
 /// The path of the large reply a slow reader asks for first: 40,000 bytes.

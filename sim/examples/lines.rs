@@ -10,11 +10,11 @@
 //! returns it as a line).
 
 use bytes::Bytes;
+use framesim::harness::Rng;
 use framesim::harness::{delimited, Draws, Harness, Options, Request, Session, Workload};
 use framesim_listener::Listener;
 use futures_core::Stream;
 use futures_sink::Sink;
-use rand::Rng;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;

@@ -11,9 +11,9 @@
 //! --example rpc` runs the tests below.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use framesim::harness::Rng;
 use framesim::harness::{length_prefixed, Draws, Harness, Options, Request, Session, Workload};
 use framesim_listener::Listener;
-use rand::Rng;
 use std::future::Future;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

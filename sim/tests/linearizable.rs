@@ -132,7 +132,10 @@ fn caught_only_by_linearizable(harness: &Harness, what: &str) -> Vec<u64> {
             );
             // Judged at the run's end, and named then.
             assert!(
-                outcome.violations.iter().all(|v| v.at == outcome.virtual_time),
+                outcome
+                    .violations
+                    .iter()
+                    .all(|v| v.at == outcome.virtual_time),
                 "seed {seed}: {}",
                 outcome.first_failure()
             );

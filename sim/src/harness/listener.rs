@@ -203,7 +203,9 @@ impl AsyncWrite for Connection {
 }
 
 /// Completes when the harness asks the server to stop: once every client has left and the
-/// connection checks are done. The server should then return.
+/// connection checks are done, and at [`Options::restart_at`](super::Options::restart_at)
+/// (a graceful restart, or with no grace a crash; the server is then started again). The
+/// server should then return, having finished what it began to read within the grace.
 pub struct Shutdown(Pin<Box<dyn Future<Output = ()> + Send>>);
 
 impl Shutdown {

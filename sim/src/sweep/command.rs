@@ -204,7 +204,10 @@ impl SweepArgs {
             swept.wall.as_secs_f64(),
             swept.per_second(),
             swept.failures.len(),
-            plan.recheck,
+            match plan.recheck {
+                Recheck::Off => "failing seeds only".to_string(),
+                every => every.to_string(),
+            },
             swept.rechecked,
             swept.diverged,
             match swept.ended {
