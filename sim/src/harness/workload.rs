@@ -138,7 +138,10 @@ pub trait Session: Send {
     /// ([`Role::SlowReader`](super::Role::SlowReader)), which sends it first and takes its
     /// replies a few hundred bytes at a time: the server's writes must wait for it and
     /// deliver every reply whole. `None`, the default: the slow reader asks only its
-    /// session's requests.
+    /// session's requests. A store that must be filled first can put a request that fills
+    /// it (one that gets no reply, or whose reply is judged as any other) ahead of the one
+    /// that reads it back, as separate requests of its session or, for one with no reply,
+    /// in the same bytes with [`Request::skipped`] counting it.
     fn large_reply(&mut self, rng: &mut Draws) -> Option<Request> {
         let _ = rng;
         None
