@@ -369,8 +369,7 @@ impl Client {
         let o = &self.shared.options;
         let (_, request) = pending.front()?;
         let side = stream.server_side();
-        let mut broken =
-            side.dropped_in_drain(request.clone(), o.restart_at?, o.restart_grace)?;
+        let mut broken = side.dropped_in_drain(request.clone(), o.restart_at?, o.restart_grace)?;
         // Read whole, and the connection closed with later bytes unread: a reset, which
         // takes the replies in flight with it, the one to this request perhaps among them.
         if side.read_at_close >= request.end && side.read_at_close < stream.written() {
