@@ -1585,3 +1585,57 @@ fn a_tokio_util_codec_frames_the_replies() {
     assert_eq!(tally.requests, tally.replies);
     assert!(tally.replies >= 8 * 12 * 16);
 }
+
+/// Echoed lines; at its shutdown the server lets its listener go, then takes a while to
+/// return (`drain`), as a server finishing long requests does.
+async fn slow_to_return(mut listener: Listener, shutdown: Shutdown, drain: Duration) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    tokio::pin!(shutdown);
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((conn, _)) => drop(tasks.spawn(async move {
+                    let (reader, mut writer) = tokio::io::split(conn);
+                    let mut lines = BufReader::new(reader);
+                    let mut line = Vec::new();
+                    while let Ok(1..) = lines.read_until(b'\n', &mut line).await {
+                        if writer.write_all(&line).await.is_err() {
+                            return;
+                        }
+                        line.clear();
+                    }
+                })),
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
+    }
+    drop(listener);
+    tokio::time::sleep(drain).await;
+    tasks.shutdown().await;
+}
+
+#[test]
+fn clients_wait_to_connect_for_as_long_as_a_restart_may_take() {
+    let drain = Duration::from_millis(1400);
+    let harness = Harness::new(
+        move |listener, shutdown| slow_to_return(listener, shutdown, drain),
+        Erring {
+            reads_on: false,
+            bad: false,
+        },
+    )
+    .with(Options {
+        clients: 8,
+        // Half the clients arrive while the server is down.
+        ramp: Duration::from_millis(800),
+        restart_at: Some(Duration::from_millis(100)),
+        restart_grace: Duration::from_millis(1500),
+        roles: RoleMix::none(),
+        ..Options::default()
+    });
+    let tally = framesim::sweep!(harness, 0..8);
+    assert_eq!(tally.requests, tally.replies);
+}

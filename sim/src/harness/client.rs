@@ -32,8 +32,10 @@ const SLOW_PAUSE: Duration = Duration::from_millis(2);
 /// have come meanwhile (see `Client::write_chunk`).
 const ABSORB_AFTER: Duration = Duration::from_millis(10);
 
-/// How often, and how far apart, a client tries to connect before calling it a failure.
-const CONNECT_TRIES: usize = 50;
+/// How long a client tries to connect to a server that refuses it, beyond a restart's
+/// grace (the server's host is down until the server has drained and returned), and how
+/// far apart its tries are.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(1);
 const CONNECT_PAUSE: Duration = Duration::from_millis(20);
 
 /// A request sent and not answered yet: its bytes, for the session's check, and where they
@@ -188,7 +190,10 @@ impl Client {
         let addr = ("server", self.shared.options.port);
         self.connecting_since = crate::clock::now();
         let mut last = String::new();
-        for _ in 0..CONNECT_TRIES {
+        let patience = CONNECT_PATIENCE + self.shared.options.restart_grace;
+        let mut tries = 0;
+        while tries == 0 || crate::clock::now() - self.connecting_since < patience {
+            tries += 1;
             let Ok(connected) = timeout(ACCEPT_WAIT, TcpStream::connect(addr)).await else {
                 last = format!("not accepted within {ACCEPT_WAIT:?}: the server accepted nothing for that long (it stopped accepting, or backed off that long after failed accepts)");
                 break;
@@ -211,7 +216,7 @@ impl Client {
             error: last.clone(),
         });
         Err(format!(
-            "could not connect (up to {CONNECT_TRIES} tries): {last}"
+            "could not connect ({tries} tries in {patience:?}): {last}"
         ))
     }
 

@@ -2,7 +2,7 @@
 //! of each client's own keys.
 
 use super::workload::{KvRequest, ReplyFramer, Request, Session, Workload};
-use crate::boundary::malformed;
+use crate::boundary::{malformed, REDIS_TAKES};
 use crate::model::{satisfies, ClientModel};
 use crate::seeds::Draws;
 use crate::transcript::Expected;
@@ -173,9 +173,12 @@ impl Session for KvSession {
     }
 
     /// One of the framing's malformed requests (an argument that is not a bulk, a length
-    /// with a letter, an open quote, an argument cut short inside its frame).
+    /// with a letter, an open quote, an argument cut short inside its frame), but for one
+    /// redis-server itself takes (a bulk not ended by CRLF): a Redis-compatible server
+    /// must pass.
     fn malformed(&mut self, rng: &mut Draws) -> Option<Request> {
-        let all = malformed(&self.framing);
+        let mut all = malformed(&self.framing);
+        all.retain(|&(_, what)| what != REDIS_TAKES);
         let (bytes, _) = all.get(rng.random_range(0..all.len().max(1)))?;
         Some(Request::new(bytes.clone()))
     }
@@ -360,6 +363,18 @@ impl ReplyFramer for KvFramer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_malformed_requests_are_ones_redis_refuses_too() {
+        let mut session = KvWorkload::new(Framing::Resp).session(0);
+        let mut rng = Draws::seeded(7);
+        let drawn: std::collections::BTreeSet<Vec<u8>> = (0..200)
+            .filter_map(|_| session.malformed(&mut rng))
+            .map(|r| r.bytes.to_vec())
+            .collect();
+        assert_eq!(drawn.len(), malformed(&Framing::Resp).len() - 1);
+        assert!(!drawn.contains(&b"*2\r\n$3\r\nGETxx$1\r\nk\r\n"[..]));
+    }
 
     #[test]
     fn a_sized_set_is_exactly_the_size_asked_in_every_framing() {
