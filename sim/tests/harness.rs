@@ -1588,33 +1588,9 @@ fn a_tokio_util_codec_frames_the_replies() {
 
 /// Echoed lines; at its shutdown the server lets its listener go, then takes a while to
 /// return (`drain`), as a server finishing long requests does.
-async fn slow_to_return(mut listener: Listener, shutdown: Shutdown, drain: Duration) {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    tokio::pin!(shutdown);
-    let mut tasks = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            biased;
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((conn, _)) => drop(tasks.spawn(async move {
-                    let (reader, mut writer) = tokio::io::split(conn);
-                    let mut lines = BufReader::new(reader);
-                    let mut line = Vec::new();
-                    while let Ok(1..) = lines.read_until(b'\n', &mut line).await {
-                        if writer.write_all(&line).await.is_err() {
-                            return;
-                        }
-                        line.clear();
-                    }
-                })),
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-        }
-    }
-    drop(listener);
+async fn slow_to_return(listener: Listener, shutdown: Shutdown, drain: Duration) {
+    answering_lines(listener, shutdown, |line| Some(line.to_vec())).await;
     tokio::time::sleep(drain).await;
-    tasks.shutdown().await;
 }
 
 #[test]
