@@ -32,10 +32,12 @@ const SLOW_PAUSE: Duration = Duration::from_millis(2);
 /// have come meanwhile (see `Client::write_chunk`).
 const ABSORB_AFTER: Duration = Duration::from_millis(10);
 
-/// How long a client tries to connect to a server that refuses it, beyond a restart's
-/// grace (the server's host is down until the server has drained and returned), and how
-/// far apart its tries are.
+/// How long a client tries to connect to a server that refuses it, from when it began or
+/// the server came back from its restart, whichever is later (while the server is down
+/// for its restart, draining however long it takes, a client waits, up to
+/// `RESTART_PATIENCE`), and how far apart its tries are.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(1);
+const RESTART_PATIENCE: Duration = Duration::from_secs(30);
 const CONNECT_PAUSE: Duration = Duration::from_millis(20);
 
 /// A request sent and not answered yet: its bytes, for the session's check, and where they
@@ -190,9 +192,16 @@ impl Client {
         let addr = ("server", self.shared.options.port);
         self.connecting_since = crate::clock::now();
         let mut last = String::new();
-        let patience = CONNECT_PATIENCE + self.shared.options.restart_grace;
         let mut tries = 0;
-        while tries == 0 || crate::clock::now() - self.connecting_since < patience {
+        let patient = |shared: &super::shared::Shared, since: Duration| {
+            let now = crate::clock::now();
+            if shared.restarting() {
+                return now - since < RESTART_PATIENCE;
+            }
+            let from = shared.back_at().map_or(since, |back| back.max(since));
+            now.saturating_sub(from) < CONNECT_PATIENCE
+        };
+        while tries == 0 || patient(&self.shared, self.connecting_since) {
             tries += 1;
             let Ok(connected) = timeout(ACCEPT_WAIT, TcpStream::connect(addr)).await else {
                 last = format!("not accepted within {ACCEPT_WAIT:?}: the server accepted nothing for that long (it stopped accepting, or backed off that long after failed accepts)");
@@ -216,7 +225,8 @@ impl Client {
             error: last.clone(),
         });
         Err(format!(
-            "could not connect ({tries} tries in {patience:?}): {last}"
+            "could not connect ({tries} tries in {:?}): {last}",
+            crate::clock::now() - self.connecting_since
         ))
     }
 

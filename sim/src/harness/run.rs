@@ -197,6 +197,7 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
             .workload
             .model()
             .map(|spec| Arc::new(Recorder::new(&spec))),
+        back_at: Arc::default(),
     };
     let hosts = o.hosts.clamp(1, o.clients.max(1));
     let running = o.client_ids();
@@ -289,6 +290,10 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
                     let restarted = shared.options.restart_at.is_some_and(|at| {
                         turmoil::sim_elapsed().is_some_and(|now| now >= at)
                     });
+                    if restarted {
+                        let now = crate::clock::now().as_nanos().max(1) as u64;
+                        let _ = shared.back_at.compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst);
+                    }
                     if !stopping.load(Ordering::SeqCst) && !restarted {
                         shared.violation(
                             Oracle::Accept,

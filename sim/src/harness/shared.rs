@@ -51,9 +51,28 @@ pub(super) struct Shared {
     pub(super) scripting: Scripting,
     /// The history of the clients' key-value requests, when the workload checks it.
     pub(super) history: Option<Arc<Recorder>>,
+    /// The run's time (in nanoseconds) the server returned from its restart's shutdown;
+    /// zero until it has.
+    pub(super) back_at: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Shared {
+    /// Whether the server is down for its restart: told to stop, not returned yet. A
+    /// client refused then is not refused by the server.
+    pub(super) fn restarting(&self) -> bool {
+        let now = crate::clock::now();
+        self.options.restart_at.is_some_and(|at| now >= at)
+            && self.back_at.load(std::sync::atomic::Ordering::SeqCst) == 0
+    }
+
+    /// When the server returned from its restart's shutdown, if it has.
+    pub(super) fn back_at(&self) -> Option<std::time::Duration> {
+        match self.back_at.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => None,
+            nanos => Some(std::time::Duration::from_nanos(nanos)),
+        }
+    }
+
     /// Records a violation, in the transcript too.
     pub(super) fn violation(&self, oracle: Oracle, client: Option<usize>, detail: String) {
         let actor = client.map_or(Actor::Sim, Actor::Client);
