@@ -1324,11 +1324,17 @@ impl framesim::harness::Session for ErringSession {
         Some(framesim::harness::Request::new(&b"!what\n"[..]))
     }
 
+    /// `ERR`, for a request the server cannot take: a malformed one, or one cut short. A
+    /// whole `bad …` line's `ERR` is its reply, not an error (as an HTTP app's 400 for a bad
+    /// id is, where the error it gives a request it cannot parse is another).
     fn check_error(
         &mut self,
-        _request: &framesim::harness::Request,
+        request: &framesim::harness::Request,
         reply: &[u8],
     ) -> Result<(), String> {
+        if request.bytes.starts_with(b"bad") && request.bytes.ends_with(b"\n") {
+            return Err("a whole request's reply, not an error".into());
+        }
         (reply == b"ERR\n").then_some(()).ok_or("not ERR".into())
     }
 

@@ -319,12 +319,13 @@ impl Unfinished {
                     && self.session.check_reply(&self.request, b"").is_err()
             }
         };
-        // A reply the session's error check takes (one that refuses an empty frame) is a
-        // refusal, even where the whole request's own reply is an error too (an HTTP 400
-        // for a bad id, and the server's 400 for a body cut short).
+        // A reply the session's error check takes for the bytes sent (a check that refuses
+        // an empty frame) is a refusal, even where the whole request's own reply is an
+        // error too (an HTTP 400 for a bad id, and the server's 400 for a body cut short).
+        let sent = Request::new(self.request.bytes.slice(..self.sent));
         let mut refusal = || {
-            self.session.check_error(&self.request, &reply).is_ok()
-                && self.session.check_error(&self.request, b"").is_err()
+            self.session.check_error(&sent, &reply).is_ok()
+                && self.session.check_error(&sent, b"").is_err()
         };
         Some((passes && !refusal()).then(|| {
             let (sent, len) = (self.sent, self.request.bytes.len());
