@@ -322,8 +322,8 @@ impl Unfinished {
         // A reply the session's error check takes for the bytes sent (a check that refuses
         // an empty frame) is a refusal, even where the whole request's own reply is an
         // error too (an HTTP 400 for a bad id, and the server's 400 for a body cut short).
-        let sent = Request::new(self.request.bytes.slice(..self.sent));
         let mut refusal = || {
+            let sent = Request::new(self.request.bytes.slice(..self.sent));
             self.session.check_error(&sent, &reply).is_ok()
                 && self.session.check_error(&sent, b"").is_err()
         };

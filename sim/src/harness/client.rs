@@ -238,11 +238,11 @@ impl Client {
         let mut pending = Pending::new();
         let most = self.shared.options.max_requests.unwrap_or(usize::MAX);
         let mut sent = 0;
-        // Bytes written on this connection, those of a role's requests before these among
-        // them (a malformed client's kept-open connection, an at-limit client's).
-        let mut carried = stream.written();
         let mut patience = self.patience();
         loop {
+            // Bytes written on this connection, those of a role's requests before these
+            // among them (a malformed client's kept-open connection, an at-limit client's).
+            let carried = stream.written();
             let batch = self.delivery.random_range(1..=pipeline).min(most - sent);
             let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
             for _ in 0..batch {
@@ -278,8 +278,7 @@ impl Client {
             // A write that broke leaves the replies that came before it to be read and
             // judged: the first request with none is the one lost. Replies that come while
             // a write waits are taken into `buf` meanwhile (a slow reader's at its pace).
-            carried += self
-                .deliver(&mut stream, bytes.freeze(), &ends, &seams, Some(&mut buf))
+            self.deliver(&mut stream, bytes.freeze(), &ends, &seams, Some(&mut buf))
                 .await;
             let wrote_at = crate::clock::now();
             while let Some((request, _)) = pending.front() {
