@@ -336,7 +336,7 @@ impl Divergence {
         } else if before.iter().any(|line| line.contains(" fault server ")) {
             "after a restart: tasks left running across it (a detached tokio::spawn the server does not stop when its shutdown completes) run into the next incarnation: keep them in a JoinSet and shut it down"
         } else {
-            "an order that differs between runs: a tokio::select! without `biased;` (tokio draws its branch order from an unseeded RNG unless built with RUSTFLAGS=\"--cfg tokio_unstable\", when the simulation seeds it), the iteration order of a HashMap or HashSet, thread_rng or OS randomness, or a real thread"
+            UNORDERED
         }
     }
 }
@@ -361,6 +361,9 @@ pub fn check_determinism(scenario: &Scenario) -> Result<u64, Divergence> {
         Some(d) => Err(d),
     }
 }
+
+/// The likely cause of a divergence no other cause fits, or of one that did not show again.
+pub(crate) const UNORDERED: &str = "an order that differs between runs: a tokio::select! without `biased;` (tokio draws its branch order from an unseeded RNG unless built with RUSTFLAGS=\"--cfg tokio_unstable\", when the simulation seeds it), the iteration order of a HashMap or HashSet, thread_rng or OS randomness, or a real thread";
 
 #[cfg(test)]
 mod divergence_tests {

@@ -299,7 +299,7 @@ pub(super) fn divergence(harness: &Harness, seed: u64) -> (String, &'static str)
         ),
         None => (
             "the transcripts agree when kept".into(),
-            "an order that differs between runs",
+            crate::world::UNORDERED,
         ),
     }
 }
