@@ -45,7 +45,11 @@ impl Client {
             wire.extend_from_slice(&request.bytes);
             ends.push(wire.len());
             self.cut_inside(start..wire.len(), &mut cuts);
+            let closes = request.closes;
             pending.push_back(request);
+            if closes {
+                break;
+            }
         }
         if pending.is_empty() {
             return self.idle(stream).await;

@@ -40,6 +40,12 @@ const CONNECT_PATIENCE: Duration = Duration::from_secs(1);
 const RESTART_PATIENCE: Duration = Duration::from_secs(30);
 const CONNECT_PAUSE: Duration = Duration::from_millis(20);
 
+/// How long after the answer that ends a connection (an error reply to a malformed
+/// request, the replies up to a quit or a request after which the server closes) a client waits for the server's close: a malformed
+/// client then takes the connection as kept open, a quitting one fails `[quit]` (a server
+/// that closes only when its idle timer fires).
+pub(super) const CLOSE_AFTER_ANSWER: Duration = Duration::from_millis(100);
+
 /// A request sent and not answered yet: its bytes, for the session's check, and where they
 /// are in what the connection carried.
 type Pending = std::collections::VecDeque<(Request, Range<u64>)>;
@@ -231,7 +237,9 @@ impl Client {
     }
 
     /// Batches of 1..=`pipeline` requests, each batch written in chunks, then every reply
-    /// of the batch read, framed and judged in order.
+    /// of the batch read, framed and judged in order. A batch ends at a request after which
+    /// the server closes ([`Request::closing`]): its close awaited, the client goes on
+    /// on a new connection.
     async fn well_behaved(&mut self, mut stream: ClientStream) -> Verdict {
         let pipeline = self.shared.options.delivery.pipeline.max(1);
         let mut buf = BytesMut::new();
@@ -239,13 +247,11 @@ impl Client {
         let most = self.shared.options.max_requests.unwrap_or(usize::MAX);
         let mut sent = 0;
         let mut patience = self.patience();
+        let mut closed = false;
         loop {
-            // Bytes written on this connection, those of a role's requests before these
-            // among them (a malformed client's kept-open connection, an at-limit client's).
-            let carried = stream.written();
             let batch = self.delivery.random_range(1..=pipeline).min(most - sent);
-            let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
-            for _ in 0..batch {
+            let mut requests = Vec::new();
+            while requests.len() < batch {
                 let request = match self.queued.pop_front() {
                     Some(queued) => Some(queued),
                     None => self.session.next_request(&mut self.work),
@@ -253,16 +259,31 @@ impl Client {
                 let Some(request) = request else {
                     break;
                 };
+                let closes = request.closes;
+                requests.push(request);
+                if closes {
+                    break;
+                }
+            }
+            if requests.is_empty() {
+                break;
+            }
+            if std::mem::take(&mut closed) {
+                stream = self.connect().await.map_err(|e| (Oracle::Connect, e))?;
+            }
+            // Bytes written on this connection, those of a role's requests before these
+            // among them (a malformed client's kept-open connection, an at-limit client's).
+            let carried = stream.written();
+            let (mut bytes, mut ends, mut seams) = (BytesMut::new(), Vec::new(), Vec::new());
+            for request in requests {
                 let base = bytes.len();
                 seams.extend(request.boundaries.iter().map(|&b| base + b));
                 bytes.extend_from_slice(&request.bytes);
                 ends.push(bytes.len());
                 let at = carried + (base + request.skipped) as u64..carried + bytes.len() as u64;
+                closed = request.closes;
                 self.asking(&request);
                 pending.push_back((request, at));
-            }
-            if pending.is_empty() {
-                break;
             }
             sent += pending.len();
             self.shared.tally(|t| t.requests += pending.len() as u64);
@@ -289,6 +310,22 @@ impl Client {
                 self.judge(request, &reply)?;
                 pending.pop_front();
             }
+            if closed {
+                if !self
+                    .closed_after_answer(&mut stream, &mut buf, "the request after which it closes")
+                    .await?
+                {
+                    return Ok(());
+                }
+                self.push_step(crate::script::Step::CloseWithin {
+                    within: CLOSE_AFTER_ANSWER,
+                    oracle: Oracle::Quit,
+                });
+                self.record(Event::Closed {
+                    why: "closed after the request that closes".into(),
+                });
+                continue;
+            }
             if let Some(quiet) = patience.pop() {
                 self.quiet_under_idle_timeout(&stream, wrote_at, quiet)
                     .await?;
@@ -303,10 +340,48 @@ impl Client {
                 format!("{} byte(s) after the last reply: {}", buf.len(), cut(&buf)),
             ));
         }
-        self.record(Event::Closed {
-            why: "client done".into(),
-        });
+        if !closed {
+            self.record(Event::Closed {
+                why: "client done".into(),
+            });
+        }
         Ok(())
+    }
+
+    /// Waits for the server to close `stream` after the reply to the request after which
+    /// it closes (`what`): nothing more may come, and the close within
+    /// [`CLOSE_AFTER_ANSWER`] (`[quit]`): `true` once closed, `false` when the server's
+    /// crash excuses a close that did not come.
+    pub(super) async fn closed_after_answer(
+        &mut self,
+        stream: &mut ClientStream,
+        buf: &mut BytesMut,
+        what: &str,
+    ) -> Result<bool, (Oracle, String)> {
+        let wait = CLOSE_AFTER_ANSWER;
+        loop {
+            if !buf.is_empty() {
+                return Err((
+                    Oracle::Quit,
+                    format!(
+                        "after the replies up to {what}, {} byte(s) more: {}",
+                        buf.len(),
+                        cut(buf)
+                    ),
+                ));
+            }
+            match timeout(wait, stream.read_buf(buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return Ok(true),
+                Ok(Ok(_)) => {}
+                Err(_) if self.crashed() => return Ok(false),
+                Err(_) => {
+                    return Err((
+                        Oracle::Quit,
+                        format!("every reply up to {what}'s came, but no close within {wait:?}"),
+                    ))
+                }
+            }
+        }
     }
 
     /// When the options declare an idle timeout, one well-behaved client in four stays
@@ -722,6 +797,9 @@ impl Client {
             seams.extend(request.boundaries.iter().map(|&b| base + b));
             bytes.extend_from_slice(&request.bytes);
             ends.push(bytes.len());
+            if request.closes {
+                break;
+            }
         }
         self.deliver(&mut stream, bytes.freeze(), &ends, &seams, None)
             .await;

@@ -2,22 +2,15 @@
 //! them: a request the server cannot parse, one of exactly the declared limit, replies
 //! taken slowly, a request to close.
 
-use super::client::{cut, Client, Verdict};
+use super::client::{cut, Client, Verdict, CLOSE_AFTER_ANSWER};
 use super::options::Role;
 use super::workload::Request;
 use crate::oracle::Oracle;
 use crate::transcript::Event;
 use crate::window::ClientStream;
 use bytes::{Bytes, BytesMut};
-use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
-
-/// How long after the answer that ends a connection (an error reply to a malformed
-/// request, the replies up to a quit) a client waits for the server's close: a malformed
-/// client then takes the connection as kept open, a quitting one fails `[quit]` (a server
-/// that closes only when its idle timer fires).
-const CLOSE_AFTER_ANSWER: Duration = Duration::from_millis(100);
 
 impl Client {
     /// A few of the session's requests and a malformed one, pipelined: the server must
@@ -37,6 +30,14 @@ impl Client {
             self.session.next_request(&mut self.work)
         } else {
             None
+        };
+        // One after which the server closes waits for the well-behaved stretch.
+        let behind = match behind {
+            Some(request) if request.closes => {
+                self.queued.push_back(request);
+                None
+            }
+            behind => behind,
         };
         for good in &asked {
             self.asking(good);
@@ -261,29 +262,11 @@ impl Client {
                 }
             }
         }
-        let wait = CLOSE_AFTER_ANSWER;
-        loop {
-            if !buf.is_empty() {
-                return Err((
-                    Oracle::Quit,
-                    format!(
-                        "after the replies up to the quit, {} byte(s) more: {}",
-                        buf.len(),
-                        cut(&buf)
-                    ),
-                ));
-            }
-            match timeout(wait, stream.read_buf(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => break,
-                Ok(Ok(_)) => {}
-                Err(_) if self.crashed() => return Ok(()),
-                Err(_) => {
-                    return Err((
-                        Oracle::Quit,
-                        format!("every reply up to the quit's came, but no close within {wait:?}"),
-                    ))
-                }
-            }
+        if !self
+            .closed_after_answer(&mut stream, &mut buf, "the quit")
+            .await?
+        {
+            return Ok(());
         }
         self.record(Event::Closed {
             why: "closed after the quit".into(),
@@ -294,11 +277,22 @@ impl Client {
 
     /// The session's next requests, as many as the options pipeline (1 to 4): those a
     /// quitting or malformed client sends before its last request, in one batch.
+    /// A request after which the server closes ends the head unsent: it waits in the
+    /// queue for the well-behaved stretch, if any.
     fn pipeline_head(&mut self) -> Vec<Request> {
         let count = self.shared.options.delivery.pipeline.clamp(1, 4);
-        (0..count)
-            .map_while(|_| self.session.next_request(&mut self.work))
-            .collect()
+        let mut head = Vec::new();
+        while head.len() < count {
+            match self.session.next_request(&mut self.work) {
+                Some(request) if request.closes => {
+                    self.queued.push_back(request);
+                    break;
+                }
+                Some(request) => head.push(request),
+                None => break,
+            }
+        }
+        head
     }
 }
 

@@ -42,7 +42,11 @@ impl Client {
             self.record(Event::Asked {
                 bytes: request.bytes.clone(),
             });
+            let closes = request.closes;
             sent.push(request);
+            if closes {
+                break;
+            }
         }
         if sent.is_empty() {
             return self.idle(stream).await;

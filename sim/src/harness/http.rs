@@ -179,7 +179,9 @@ impl HttpRequest {
 
     /// The request for a [`Session`](super::Session): its bytes, with a seam after every
     /// line of the head and of a chunked body, so that chunked delivery cuts inside the
-    /// request line, between headers, in the blank line and between chunks.
+    /// request line, between headers, in the blank line and between chunks. One that asks
+    /// the server to close (`close`, or a `Connection: close` header of its own) is
+    /// [`closing`](workload::Request::closing): the server closes once it has answered it.
     pub fn to_request(&self) -> workload::Request {
         let bytes = self.encode();
         let seams: Vec<usize> = bytes
@@ -188,7 +190,19 @@ impl HttpRequest {
             .filter(|(_, w)| *w == b"\r\n")
             .flat_map(|(at, _)| [at + 1, at + 2])
             .collect();
-        workload::Request::new(bytes).with_boundaries(seams)
+        let request = workload::Request::new(bytes).with_boundaries(seams);
+        let closes = self.close
+            || self.headers.iter().any(|(name, value)| {
+                name.eq_ignore_ascii_case("connection")
+                    && value
+                        .split(',')
+                        .any(|token| token.trim().eq_ignore_ascii_case("close"))
+            });
+        if closes {
+            request.closing()
+        } else {
+            request
+        }
     }
 
     /// A `GET` whose head is larger than `size` bytes (an `X-Pad` header fills it): for
@@ -509,6 +523,20 @@ mod tests {
         assert_eq!(r.bytes, &b"GET / HTTP/1.1\r\nHost: server\r\n\r\n"[..]);
         assert_eq!(r.boundaries, vec![15, 16, 29, 30, 31]);
         assert!(HttpRequest::oversized(100).encode().len() > 100);
+    }
+
+    #[test]
+    fn a_request_that_asks_the_server_to_close_is_closing() {
+        assert!(!HttpRequest::get("/").to_request().closes);
+        let asked = HttpRequest {
+            close: true,
+            ..HttpRequest::get("/")
+        };
+        assert!(asked.to_request().closes);
+        let own = HttpRequest::get("/").header("connection", "Upgrade, Close");
+        assert!(own.to_request().closes);
+        let kept = HttpRequest::get("/").header("Connection", "keep-alive");
+        assert!(!kept.to_request().closes);
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct Request {
     /// Leading bytes of `bytes` that are requests of their own which get no reply (an
     /// empty one): a server that has read only these is still between requests.
     pub skipped: usize,
+    /// The server closes the connection once it has answered this request (see
+    /// [`Request::closing`]).
+    pub closes: bool,
 }
 
 /// A key-value request as framesim's model sees it: what [`KvWorkload`](super::KvWorkload)
@@ -52,7 +55,25 @@ impl Request {
             boundaries: Vec::new(),
             kv: None,
             skipped: 0,
+            closes: false,
         }
+    }
+
+    /// The same request, after whose reply the server closes the connection: an HTTP/1.0
+    /// request or one with `Connection: close`, every request of a protocol of one request
+    /// per connection. A client sends nothing behind it on that connection, judges its
+    /// reply, then waits for the close (`[quit]` if none comes within 100 ms, or more
+    /// bytes do) and goes on with its session's next request on a new connection.
+    ///
+    /// ```
+    /// use framesim::harness::Request;
+    ///
+    /// let request = Request::new(&b"GET / HTTP/1.0\r\n\r\n"[..]).closing();
+    /// assert!(request.closes);
+    /// ```
+    pub fn closing(mut self) -> Self {
+        self.closes = true;
+        self
     }
 
     /// The same request with seams at `offsets` (out-of-range ones are dropped).

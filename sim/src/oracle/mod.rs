@@ -79,7 +79,8 @@ pub enum Oracle {
     Executed,
     /// A client that ends with `QUIT` gets the replies to every request before it and
     /// `+OK`, then a close; nothing it sent after the `QUIT` runs (under the harness: every
-    /// reply up to the quit's, then a close within 100 ms and nothing more).
+    /// reply up to the quit's, then a close within 100 ms and nothing more; the same after
+    /// a request marked `closing`, after which the server closes).
     Quit,
     /// The server goes on accepting after accept fails (a connection aborted, descriptors
     /// or memory out), and backs off rather than spin while descriptors are out. Under the
