@@ -1080,9 +1080,10 @@ fn a_failure_after_a_panic_in_the_server_names_the_panic() {
     });
     let outcome = harness.run(0);
     let first = outcome.first_failure();
-    assert!(first.starts_with("[unanswered]"), "{first}");
-    assert!(first.contains("(after a panic: "), "{first}");
+    assert!(first.starts_with("[panic] "), "{first}");
     assert!(first.contains("line 3 is too much"), "{first}");
+    assert!(first.contains("(then [unanswered] client 0"), "{first}");
+    assert_eq!(outcome.oracle().map(|o| o.name()), Some("panic"));
 }
 
 /// Lines echoed, and a `QUIT` the server closes at without a word, as `answered` says or

@@ -3,6 +3,7 @@
 
 use super::options::Role;
 use super::recorder::RunHistory;
+use crate::oracle::Oracle;
 pub use crate::oracle::Violation;
 use crate::transcript::{line, Actor, Counts, Record, Transcript};
 use std::collections::BTreeMap;
@@ -139,12 +140,23 @@ impl Outcome {
         self.violations.is_empty() && self.panics.is_empty() && self.error.is_none()
     }
 
-    /// The first failure on one line (`[oracle] client 3 at 12ms: ...`, the client's role
-    /// named unless it behaved well (`client 8 (slow-reader)`), the first panic after it if
-    /// any; `[panic] ...` or
-    /// `[error] ...`); empty for a pass.
+    /// The oracle the run failed first: [`Oracle::Panic`] when anything panicked (the
+    /// likelier cause of what a client saw), else the first violation's; `None` for a
+    /// pass or a simulation error alone.
+    pub fn oracle(&self) -> Option<Oracle> {
+        if self.panics.is_empty() {
+            self.violations.first().map(|v| v.oracle)
+        } else {
+            Some(Oracle::Panic)
+        }
+    }
+
+    /// The first failure on one line: the first panic if any (`[panic] src/lib.rs:57: ...`,
+    /// then what the first client to fail saw, in parentheses), else the first violation
+    /// (`[oracle] client 3 at 12ms: ...`, the client's role named unless it behaved well:
+    /// `client 8 (slow-reader)`), else `[error] ...`; empty for a pass.
     pub fn first_failure(&self) -> String {
-        let line = if let Some(v) = self.violations.first() {
+        let violation = self.violations.first().map(|v| {
             let who = match v.client() {
                 Some(c) => match self.roles.get(&c) {
                     Some(role) => format!(" client {c} ({})", role.name()),
@@ -152,19 +164,16 @@ impl Outcome {
                 },
                 None => String::new(),
             };
-            // A panic in the server is the likelier cause of what the client saw.
-            let panicked = self
-                .panics
-                .first()
-                .map(|p| format!(" (after a panic: {p})"))
-                .unwrap_or_default();
-            format!("[{}]{who} at {:?}: {}{panicked}", v.oracle, v.at, v.detail)
-        } else if let Some(p) = self.panics.first() {
-            format!("[panic] {p}")
-        } else if let Some(e) = &self.error {
-            format!("[error] {e}")
-        } else {
-            return String::new();
+            format!("[{}]{who} at {:?}: {}", v.oracle, v.at, v.detail)
+        });
+        let line = match (self.panics.first(), violation) {
+            (Some(p), Some(v)) => format!("[panic] {p} (then {v})"),
+            (Some(p), None) => format!("[panic] {p}"),
+            (None, Some(v)) => v,
+            (None, None) => match &self.error {
+                Some(e) => format!("[error] {e}"),
+                None => return String::new(),
+            },
         };
         line.split_whitespace().collect::<Vec<_>>().join(" ")
     }

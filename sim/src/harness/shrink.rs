@@ -66,7 +66,7 @@ impl Harness {
                 .shrink(seed);
         }
         let first = self.run(seed);
-        let oracle = first.violations.first().map(|v| v.oracle);
+        let oracle = first.oracle();
         if first.passed() {
             return None;
         }
@@ -75,7 +75,7 @@ impl Harness {
         let fails_at = |seed: u64, options: &Options, runs: &mut usize| {
             *runs += 1;
             let outcome = self.clone().with(options.clone()).run(seed);
-            let same = !outcome.passed() && outcome.violations.first().map(|v| v.oracle) == oracle;
+            let same = !outcome.passed() && outcome.oracle() == oracle;
             same.then_some(outcome)
         };
         let mut best = self.smallest(seed, self.options(), &first, &fails_at, &mut runs);

@@ -35,9 +35,9 @@ pub enum Oracle {
     ProtocolError,
     /// A half-closed client gets every reply, then a close.
     HalfClose,
-    /// No connection task panics (under the harness a panic fails the run; when it made a
-    /// client fail first, the failure names that client's oracle and the panic after it:
-    /// `[unanswered] client 3 … (after a panic: src/lib.rs:57: …)`).
+    /// No connection task panics (under the harness a panic fails the run, named first,
+    /// with what the first client to fail saw after it: `[panic] src/lib.rs:57: … (then
+    /// [unanswered] client 3 …)`).
     Panic,
     /// No connection buffers more than `max_buffered`.
     Limit,
