@@ -304,11 +304,19 @@ impl Unfinished {
     /// frame) and the session's error check does not take it as an error. An error, a
     /// refusal, bytes no reply frame holds, anything else passes.
     fn wrote(&mut self, bytes: &[u8]) -> Option<Option<(Oracle, String)>> {
+        // A request that gets no reply has none to pass for the whole request's.
+        if self.request.no_reply {
+            return Some(None);
+        }
         self.replies.extend_from_slice(bytes);
-        let reply = match self.framer.next_frame(&mut self.replies) {
-            Ok(None) => return None,
-            Ok(Some(reply)) => reply,
-            Err(_) => return Some(None),
+        let reply = loop {
+            match self.framer.next_frame(&mut self.replies) {
+                Ok(None) => return None,
+                // What the server pushes of its own accord is no reply.
+                Ok(Some(frame)) if self.session.pushed(&frame).is_some() => {}
+                Ok(Some(reply)) => break reply,
+                Err(_) => return Some(None),
+            }
         };
         let passes = match self.session.expect(&self.request) {
             Some(want) => want == reply,

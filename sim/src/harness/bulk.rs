@@ -36,7 +36,8 @@ impl Client {
         let upload = o.roles.slowloris_bound + o.roles.slowloris_bound / 5;
         let mut pending = VecDeque::new();
         let (mut wire, mut ends, mut cuts) = (BytesMut::new(), Vec::new(), Vec::new());
-        while pending.len() < most.min(MOST) && pause * (cuts.len() as u32) < upload {
+        let mut asked = 0;
+        while asked < most.min(MOST) && pause * (cuts.len() as u32) < upload {
             let Some(request) = self.session.next_request(&mut self.work) else {
                 break;
             };
@@ -45,21 +46,25 @@ impl Client {
             wire.extend_from_slice(&request.bytes);
             ends.push(wire.len());
             self.cut_inside(start..wire.len(), &mut cuts);
+            asked += 1;
             let closes = request.closes;
-            pending.push_back(request);
+            // Replies are owed to those that get one.
+            if !request.no_reply {
+                pending.push_back(request);
+            }
             if closes {
                 break;
             }
         }
-        if pending.is_empty() {
+        if asked == 0 {
             return self.idle(stream).await;
         }
-        self.shared.tally(|t| t.requests += pending.len() as u64);
+        self.shared.tally(|t| t.requests += asked as u64);
         let wire = wire.freeze();
         let span = pause * cuts.len() as u32;
         self.note(format!(
             "bulk loader: {} request(s), {} bytes in {} chunks, {pause:?} apart ({span:?} in all, each request within {budget:?} of its first byte)",
-            pending.len(),
+            asked,
             wire.len(),
             cuts.len() + 1,
         ));
@@ -100,8 +105,8 @@ impl Client {
             }
             pending.pop_front();
         }
-        if !buf.is_empty() {
-            return Err(extra(&buf.split().freeze()));
+        if let Some(more) = self.beyond_pushed(&mut buf)? {
+            return Err(extra(&more));
         }
         self.note(format!(
             "bulk load done in {:?}, {owed} replies after the last chunk",
@@ -165,11 +170,7 @@ impl Client {
         until: Instant,
     ) -> Result<Option<String>, (Oracle, String)> {
         loop {
-            while let Some(frame) = self
-                .framer
-                .next_frame(buf)
-                .map_err(|e| (Oracle::Framing, format!("unreadable reply: {e}")))?
-            {
+            while let Some(frame) = self.next_frame(buf)? {
                 let Some(request) = pending.pop_front() else {
                     return Err(extra(&frame));
                 };

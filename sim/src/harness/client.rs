@@ -69,6 +69,8 @@ pub(super) struct Client {
     pub(super) slow: bool,
     /// Replies judged so far.
     pub(super) answered: usize,
+    /// Frames the server pushed that it took out of its replies.
+    pub(super) pushes: usize,
     /// When its last connect began (a lifted script connects then).
     pub(super) connecting_since: Duration,
     /// In a run being lifted: requests waiting for their reply, and where their
@@ -92,6 +94,7 @@ impl Client {
             queued: VecDeque::new(),
             slow: false,
             answered: 0,
+            pushes: 0,
             connecting_since: Duration::ZERO,
             expecting: Default::default(),
             shared,
@@ -303,6 +306,10 @@ impl Client {
                 .await;
             let wrote_at = crate::clock::now();
             while let Some((request, _)) = pending.front() {
+                if request.no_reply {
+                    pending.pop_front();
+                    continue;
+                }
                 let reply = match self.read_reply(&mut stream, &mut buf, pending.len()).await {
                     Ok(reply) => reply,
                     Err(lost) => return Err(self.drained(&stream, &pending).unwrap_or(lost)),
@@ -334,10 +341,14 @@ impl Client {
                 sleep(pause).await;
             }
         }
-        if !buf.is_empty() {
+        if let Some(more) = self.beyond_pushed(&mut buf)? {
             return Err((
                 Oracle::Extra,
-                format!("{} byte(s) after the last reply: {}", buf.len(), cut(&buf)),
+                format!(
+                    "{} byte(s) after the last reply: {}",
+                    more.len(),
+                    cut(&more)
+                ),
             ));
         }
         if !closed {
@@ -360,13 +371,13 @@ impl Client {
     ) -> Result<bool, (Oracle, String)> {
         let wait = CLOSE_AFTER_ANSWER;
         loop {
-            if !buf.is_empty() {
+            if let Some(more) = self.beyond_pushed(buf)? {
                 return Err((
                     Oracle::Quit,
                     format!(
                         "after the replies up to {what}, {} byte(s) more: {}",
-                        buf.len(),
-                        cut(buf)
+                        more.len(),
+                        cut(&more)
                     ),
                 ));
             }
@@ -480,10 +491,8 @@ impl Client {
         let wait = self.shared.options.reply_timeout;
         self.reading();
         loop {
-            match self.framer.next_frame(buf) {
-                Ok(Some(frame)) => return Ok(frame),
-                Ok(None) => {}
-                Err(e) => return Err((Oracle::Framing, format!("unreadable reply: {e}"))),
+            if let Some(frame) = self.next_frame(buf)? {
+                return Ok(frame);
             }
             match timeout(wait, self.read_some(stream, buf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => {

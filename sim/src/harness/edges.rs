@@ -57,11 +57,9 @@ impl Client {
         let len = bytes.len() as u64;
         let written = self.deliver(&mut stream, bytes, &ends, &seams, None).await;
         let mut buf = BytesMut::new();
-        for (i, good) in asked.iter().enumerate() {
-            match self
-                .read_reply(&mut stream, &mut buf, asked.len() - i)
-                .await
-            {
+        let owed: Vec<&Request> = asked.iter().filter(|r| !r.no_reply).collect();
+        for (i, good) in owed.iter().enumerate() {
+            match self.read_reply(&mut stream, &mut buf, owed.len() - i).await {
                 Ok(reply) => self.judge(good, &reply)?,
                 Err(_) if self.crashed() => return Ok(()),
                 // Closed with bytes it never read: a reset, which takes the replies in
@@ -92,15 +90,17 @@ impl Client {
         }
         let wait = self.shared.options.reply_timeout;
         let error = loop {
-            match self.framer.next_frame(&mut buf) {
+            match self.next_frame(&mut buf) {
                 Ok(Some(frame)) => break frame,
                 Ok(None) => {}
-                Err(e) => {
+                Err((Oracle::Framing, e)) => {
+                    let e = e.trim_start_matches("unreadable reply: ");
                     return Err((
                         Oracle::ProtocolError,
                         format!("its answer to a malformed request cannot be framed: {e}"),
-                    ))
+                    ));
                 }
+                Err(pushed) => return Err(pushed),
             }
             match timeout(wait, stream.read_buf(&mut buf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => return self.refused_malformed("closed, no answer"),
@@ -249,8 +249,13 @@ impl Client {
         self.deliver(&mut stream, bytes, &ends, &seams, None).await;
         let mut buf = BytesMut::new();
         let answered = self.session.quit_answered().then_some(&quit);
-        let owed = asked.len() + usize::from(answered.is_some());
-        for (i, request) in asked.iter().chain(answered).enumerate() {
+        let replied: Vec<&Request> = asked
+            .iter()
+            .chain(answered)
+            .filter(|r| !r.no_reply)
+            .collect();
+        let owed = replied.len();
+        for (i, request) in replied.into_iter().enumerate() {
             match self.read_reply(&mut stream, &mut buf, owed - i).await {
                 Ok(reply) => self.judge(request, &reply)?,
                 Err(_) if self.crashed() => return Ok(()),

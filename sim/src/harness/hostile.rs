@@ -65,27 +65,36 @@ impl Client {
         }
         self.record(Event::HalfClose);
         let mut buf = BytesMut::new();
-        for (i, request) in sent.iter().enumerate() {
-            let reply = match self.read_reply(&mut stream, &mut buf, sent.len() - i).await {
+        let owed: Vec<&Request> = sent.iter().filter(|r| !r.no_reply).collect();
+        for (i, request) in owed.iter().enumerate() {
+            let reply = match self.read_reply(&mut stream, &mut buf, owed.len() - i).await {
                 Ok(reply) => reply,
                 Err((_, lost)) => return self.unless_restarted(&lost),
             };
             self.judge(request, &reply)?;
         }
         let wait = self.shared.options.reply_timeout;
-        match timeout(wait, stream.read_buf(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => {}
-            Ok(Ok(_)) => {
-                return Err((
-                    Oracle::Extra,
-                    format!("{} byte(s) after the last reply: {}", buf.len(), cut(&buf)),
-                ))
-            }
-            Err(_) => {
-                return Err((
-                    Oracle::HalfClose,
-                    format!("every reply came, but no close within {wait:?} of a half-close"),
-                ))
+        loop {
+            match timeout(wait, stream.read_buf(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(_)) => {
+                    if let Some(more) = self.beyond_pushed(&mut buf)? {
+                        return Err((
+                            Oracle::Extra,
+                            format!(
+                                "{} byte(s) after the last reply: {}",
+                                more.len(),
+                                cut(&more)
+                            ),
+                        ));
+                    }
+                }
+                Err(_) => {
+                    return Err((
+                        Oracle::HalfClose,
+                        format!("every reply came, but no close within {wait:?} of a half-close"),
+                    ))
+                }
             }
         }
         self.record(Event::Closed {
@@ -249,7 +258,7 @@ impl Client {
                     return Ok(match read {
                         Ok(0) | Err(_) => format!("oversized request refused: closed after {at} of {len} bytes"),
                         Ok(_) => {
-                            let shown = match self.framer.next_frame(&mut got) {
+                            let shown = match self.next_frame(&mut got) {
                                 Ok(Some(frame)) => cut(&frame),
                                 // A greeting, or an answer not whole yet.
                                 Ok(None) => continue,

@@ -38,6 +38,9 @@ impl Client {
     /// `request` was drawn: its expectation goes here, filled in once its reply comes.
     pub(super) fn asked(&mut self, request: &Request) {
         self.invoked(request);
+        if request.no_reply {
+            return;
+        }
         if let Some(at) = self.push_step(Step::Checked(Bytes::new())) {
             self.expecting.push_back((at, request.clone()));
         }

@@ -94,6 +94,7 @@ mod listener;
 mod options;
 mod outcome;
 mod play;
+mod pushed;
 mod reads;
 mod record;
 mod recorder;

@@ -57,6 +57,9 @@ pub struct Tally {
     pub reads_at_seams: u64,
     /// Server reads that took the end of one well-behaved request and bytes of the next.
     pub reads_across: u64,
+    /// Frames the server pushed of its own accord, taken out of the replies
+    /// ([`Session::pushed`](super::Session::pushed)).
+    pub pushed: u64,
     /// Histories whose linearizability check ran out of its budget: neither passed nor
     /// failed.
     pub histories_unknown: u64,
@@ -70,6 +73,7 @@ impl Tally {
     /// Adds `other`'s counts to these.
     pub fn add(&mut self, other: &Tally) {
         self.requests += other.requests;
+        self.pushed += other.pushed;
         self.replies += other.replies;
         self.clients_finished += other.clients_finished;
         self.slowloris_cut += other.slowloris_cut;

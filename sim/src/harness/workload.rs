@@ -35,6 +35,8 @@ pub struct Request {
     /// The server closes the connection once it has answered this request (see
     /// [`Request::closing`]).
     pub closes: bool,
+    /// The server sends no reply to this request (see [`Request::no_reply`]).
+    pub no_reply: bool,
 }
 
 /// A key-value request as framesim's model sees it: what [`KvWorkload`](super::KvWorkload)
@@ -56,7 +58,23 @@ impl Request {
             kv: None,
             skipped: 0,
             closes: false,
+            no_reply: false,
         }
+    }
+
+    /// The same request, to which the server sends no reply (a chat line it broadcasts to
+    /// the other clients, a message it publishes): a client reads nothing for it. What the
+    /// server does with it shows, if anywhere, in frames it pushes
+    /// ([`Session::pushed`]).
+    ///
+    /// ```
+    /// use framesim::harness::Request;
+    ///
+    /// assert!(Request::new(&b"hello, all\n"[..]).no_reply().no_reply);
+    /// ```
+    pub fn no_reply(mut self) -> Self {
+        self.no_reply = true;
+        self
     }
 
     /// The same request, after whose reply the server closes the connection: an HTTP/1.0
@@ -184,6 +202,17 @@ pub trait Session: Send {
     /// owes a reply to every request but the quit.
     fn quit_answered(&self) -> bool {
         true
+    }
+
+    /// Whether `frame` is one the server sent of its own accord, not a reply (a chat line
+    /// from another client, a published message, a notification): `Some` takes it out of
+    /// the replies, with the session's check of it (`Err`: a `[reply]` violation); `None`,
+    /// the default, makes it the next reply. A client takes such frames wherever it reads;
+    /// once it has taken one, bytes left after its last reply may be the start of the
+    /// next and are not `[extra]`.
+    fn pushed(&mut self, frame: &[u8]) -> Option<Result<(), String>> {
+        let _ = frame;
+        None
     }
 
     /// Judges one reply frame (as the [`ReplyFramer`] cut it) to `request`: an `Err` is a
