@@ -4,7 +4,9 @@
 mod lines;
 
 use bytes::BytesMut;
-use framesim::harness::{Faults, Harness, KvWorkload, Listener, Options, RoleMix, Shutdown};
+use framesim::harness::{
+    AfterError, Faults, Harness, KvWorkload, Listener, Options, RoleMix, Shutdown,
+};
 use framesim_server::framing::Decoder;
 use framesim_server::protocol::{Framing, ReplyEncoder, RequestDecoder};
 use framesim_server::{serve, Config, Kv, Limits, Reply, Service, Stats};
@@ -1236,17 +1238,19 @@ fn a_server_that_returns_at_a_failed_accept_is_named_at_once() {
 
 /// What a line server does after its `ERR` to a line starting with `!`.
 #[derive(Clone, Copy, PartialEq)]
-enum AfterError {
+enum Then {
     /// Reads on from the byte after the line.
     ReadsOn,
     /// Closes the connection.
     Closes,
     /// Reads on, but drops the bytes it had read past the line.
     DropsBuffered,
+    /// Closes the connection without the `ERR`.
+    ClosesSilently,
 }
 
 /// Lines echoed, a line starting with `!` answered `ERR`, then `after`.
-async fn erring_lines(listener: Listener, shutdown: Shutdown, after: AfterError) {
+async fn erring_lines(listener: Listener, shutdown: Shutdown, after: Then) {
     use tokio::io::{AsyncBufReadExt, BufReader};
     lines::task_per_connection(listener, shutdown, move |conn| async move {
         let (reader, mut writer) = tokio::io::split(conn);
@@ -1254,6 +1258,9 @@ async fn erring_lines(listener: Listener, shutdown: Shutdown, after: AfterError)
         let mut line = Vec::new();
         while let Ok(1..) = reader.read_until(b'\n', &mut line).await {
             let error = line.starts_with(b"!");
+            if error && after == Then::ClosesSilently {
+                return;
+            }
             let reply = if error {
                 b"ERR\n".to_vec()
             } else {
@@ -1264,9 +1271,9 @@ async fn erring_lines(listener: Listener, shutdown: Shutdown, after: AfterError)
             }
             match after {
                 _ if !error => {}
-                AfterError::ReadsOn => {}
-                AfterError::Closes => return,
-                AfterError::DropsBuffered => {
+                Then::ReadsOn => {}
+                Then::Closes | Then::ClosesSilently => return,
+                Then::DropsBuffered => {
                     let held = reader.buffer().len();
                     reader.consume(held);
                 }
@@ -1277,17 +1284,17 @@ async fn erring_lines(listener: Listener, shutdown: Shutdown, after: AfterError)
     .await
 }
 
-/// Echoed lines, a malformed `!` line among them; the server reads on after its error if
-/// `reads_on` says so. With `bad`, every other request (the first among them) is a `bad …`
+/// Echoed lines, a malformed `!` line among them; what the server does after its error
+/// as `after` says. With `bad`, every other request (the first among them) is a `bad …`
 /// line, whose own reply is `ERR`.
 struct Erring {
-    reads_on: bool,
+    after: AfterError,
     bad: bool,
 }
 
 struct ErringSession {
     left: usize,
-    reads_on: bool,
+    after: AfterError,
     bad: bool,
 }
 
@@ -1339,8 +1346,8 @@ impl framesim::harness::Session for ErringSession {
         (reply == b"ERR\n").then_some(()).ok_or("not ERR".into())
     }
 
-    fn reads_on_after_error(&self) -> bool {
-        self.reads_on
+    fn after_error(&self) -> AfterError {
+        self.after
     }
 }
 
@@ -1348,7 +1355,7 @@ impl framesim::harness::Workload for Erring {
     fn session(&self, _client: usize) -> Box<dyn framesim::harness::Session> {
         Box::new(ErringSession {
             left: 8,
-            reads_on: self.reads_on,
+            after: self.after,
             bad: self.bad,
         })
     }
@@ -1359,32 +1366,47 @@ impl framesim::harness::Workload for Erring {
 }
 
 /// Every client malformed, pipelining.
-fn erring(after: AfterError, reads_on: bool) -> Harness {
+fn erring(then: Then, after: AfterError) -> Harness {
     let options = malformed_clients(4);
     Harness::new(
-        move |listener, shutdown| erring_lines(listener, shutdown, after),
-        Erring {
-            reads_on,
-            bad: false,
-        },
+        move |listener, shutdown| erring_lines(listener, shutdown, then),
+        Erring { after, bad: false },
     )
     .with(options)
 }
 
 #[test]
 fn a_server_that_says_it_reads_on_after_an_error_must_answer_the_request_behind_it() {
-    let tally = framesim::sweep!(erring(AfterError::ReadsOn, true), 0..16);
+    let tally = framesim::sweep!(erring(Then::ReadsOn, AfterError::ReadsOn), 0..16);
     assert!(tally.malformed_refused > 0);
-    // A close after the error is the server's right, unless its session says otherwise.
-    framesim::sweep!(erring(AfterError::Closes, false), 0..16);
-    for after in [AfterError::Closes, AfterError::DropsBuffered] {
-        let harness = erring(after, true);
-        let caught = (0..16).any(|seed| {
-            let outcome = harness.run(seed);
-            outcome.violations.first().map(|v| v.oracle.name()) == Some("protocol-error")
-        });
-        assert!(caught, "not caught as [protocol-error]");
+    // A close after the error, or at it, is the server's right, unless its session says
+    // otherwise.
+    for then in [Then::Closes, Then::ClosesSilently] {
+        framesim::sweep!(erring(then, AfterError::Either), 0..16);
     }
+    for then in [Then::Closes, Then::DropsBuffered] {
+        assert_caught(&erring(then, AfterError::ReadsOn), "reads on");
+    }
+}
+
+/// Some seed of the first 16 fails `harness` with `[protocol-error]`.
+fn assert_caught(harness: &Harness, what: &str) {
+    let caught = (0..16).any(|seed| {
+        let outcome = harness.run(seed);
+        outcome.violations.first().map(|v| v.oracle.name()) == Some("protocol-error")
+    });
+    assert!(caught, "{what}: not caught as [protocol-error]");
+}
+
+#[test]
+fn a_server_that_says_it_closes_after_an_error_must_answer_and_close() {
+    let tally = framesim::sweep!(erring(Then::Closes, AfterError::Closes), 0..16);
+    assert!(tally.malformed_refused > 0);
+    assert_caught(&erring(Then::ReadsOn, AfterError::Closes), "kept open");
+    assert_caught(
+        &erring(Then::ClosesSilently, AfterError::Closes),
+        "no answer",
+    );
 }
 
 /// [`erring_lines`] reading on after its errors, with a graceful shutdown: a connection
@@ -1449,7 +1471,7 @@ fn a_request_after_a_kept_open_malformed_one_is_placed_after_it_on_its_connectio
     let harness = Harness::new(
         erring_lines_that_drain,
         Erring {
-            reads_on: false,
+            after: AfterError::Either,
             bad: false,
         },
     )
@@ -1524,7 +1546,7 @@ async fn refusing_cut_lines(listener: Listener, shutdown: Shutdown) {
 #[test]
 fn an_error_for_a_request_cut_short_is_a_refusal_even_where_its_whole_reply_is_an_error() {
     let workload = Erring {
-        reads_on: false,
+        after: AfterError::Either,
         bad: true,
     };
     let harness = Harness::new(refusing_cut_lines, workload).with(Options {
@@ -1609,7 +1631,7 @@ fn clients_wait_to_connect_for_as_long_as_a_restart_may_take() {
         let harness = Harness::new(
             move |listener, shutdown| slow_to_return(listener, shutdown, drain),
             Erring {
-                reads_on: false,
+                after: AfterError::Either,
                 bad: false,
             },
         )

@@ -166,16 +166,7 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
         .expect("a subcommand, or the sweep put in its place")
     {
         Command::Run { seed, transcript } => {
-            // Run with an options file, the transcript is named after it: a shrunk run never
-            // writes over the full run's.
-            let stem = me
-                .options
-                .as_deref()
-                .and_then(Path::file_stem)
-                .map(|s| format!("-{}", s.to_string_lossy()))
-                .unwrap_or_default();
-            let transcript = transcript
-                .unwrap_or_else(|| work_dir().join(format!("{}-{seed}{stem}.txt", me.name())));
+            let transcript = transcript.unwrap_or_else(|| me.transcript(seed));
             run(&harness, &me, seed, transcript)
         }
         Command::Check { seed } => check(&harness, &me, seed),
@@ -225,6 +216,18 @@ impl Me {
             Ok(package) if package != name => format!("{package}-{name}"),
             _ => name,
         }
+    }
+
+    /// Where seed `seed`'s transcript goes: named after the options file too, when there is
+    /// one, so a shrunk run, or a sweep of other options, never writes over another's.
+    fn transcript(&self, seed: u64) -> PathBuf {
+        let stem = self
+            .options
+            .as_deref()
+            .and_then(Path::file_stem)
+            .map(|s| format!("-{}", s.to_string_lossy()))
+            .unwrap_or_default();
+        work_dir().join(format!("{}-{seed}{stem}.txt", self.name()))
     }
 
     /// The program as it was started: `cargo run` of an example when cargo started it,
@@ -335,7 +338,7 @@ fn sweep(harness: &Harness, me: &Me, args: &SweepArgs) -> ExitCode {
         match failure.second_hash {
             None => {
                 let outcome = harness.replay(seed);
-                let path = work_dir().join(format!("{}-{seed}.txt", me.name()));
+                let path = me.transcript(seed);
                 if let Err(e) = write_file(&path, outcome.render()) {
                     eprintln!("could not write the transcript to {}: {e}", path.display());
                 }

@@ -4,7 +4,7 @@
 
 use super::client::{cut, Client, Verdict, CLOSE_AFTER_ANSWER};
 use super::options::Role;
-use super::workload::Request;
+use super::workload::{AfterError, Request};
 use crate::oracle::Oracle;
 use crate::transcript::Event;
 use crate::window::ClientStream;
@@ -26,7 +26,8 @@ impl Client {
             return self.behave(stream).await;
         };
         // A server that reads on after an error answers a request right behind it.
-        let behind = if self.session.reads_on_after_error() {
+        let after = self.session.after_error();
+        let behind = if after == AfterError::ReadsOn {
             self.session.next_request(&mut self.work)
         } else {
             None
@@ -39,10 +40,13 @@ impl Client {
             }
             behind => behind,
         };
-        for good in &asked {
+        // The request behind is asked with the others, before its bytes go out: the
+        // server may run it the moment they arrive.
+        for good in asked.iter().chain(&behind) {
             self.asking(good);
         }
-        self.shared.tally(|t| t.requests += asked.len() as u64);
+        let count = asked.len() + usize::from(behind.is_some());
+        self.shared.tally(|t| t.requests += count as u64);
         self.note(format!(
             "malformed request after {} request(s){}: {}",
             asked.len(),
@@ -66,7 +70,8 @@ impl Client {
                 // flight with it, in real TCP too. Only a server that read every byte
                 // and still owed replies dropped them.
                 Err(_) if reset(&stream, written) => {
-                    return self.refused_malformed("closed with the request unread (a reset)")
+                    return self
+                        .refused_malformed("closed with the request unread (a reset)", false)
                 }
                 Err((_, lost)) => {
                     return Err((
@@ -80,13 +85,7 @@ impl Client {
             }
         }
         if written < len {
-            return self.refused_malformed("closed before the request was written whole");
-        }
-        // The request behind is asked once its bytes are all written, as the server may
-        // only answer it then.
-        if let Some(behind) = &behind {
-            self.asking(behind);
-            self.shared.tally(|t| t.requests += 1);
+            return self.refused_malformed("closed before the request was written whole", false);
         }
         let wait = self.shared.options.reply_timeout;
         let error = loop {
@@ -103,7 +102,7 @@ impl Client {
                 Err(pushed) => return Err(pushed),
             }
             match timeout(wait, stream.read_buf(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return self.refused_malformed("closed, no answer"),
+                Ok(Ok(0)) | Ok(Err(_)) => return self.refused_malformed("closed, no answer", false),
                 Ok(Ok(_)) => {}
                 Err(_) if self.crashed() => return Ok(()),
                 Err(_) => {
@@ -147,12 +146,18 @@ impl Client {
         }
         match timeout(CLOSE_AFTER_ANSWER, stream.read_buf(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) if buf.is_empty() => {
-                return self.refused_malformed("an error reply, then a close")
+                return self.refused_malformed("an error reply, then a close", true)
             }
             Ok(_) => {
                 return Err((
                     Oracle::ProtocolError,
                     format!("more than one answer to a malformed request: {}", cut(&buf)),
+                ))
+            }
+            Err(_) if after == AfterError::Closes && !self.crashed() => {
+                return Err((
+                    Oracle::ProtocolError,
+                    format!("the connection stayed open {CLOSE_AFTER_ANSWER:?} after the error reply, though the session says the server closes after an error"),
                 ))
             }
             Err(_) => {}
@@ -170,13 +175,21 @@ impl Client {
         })
     }
 
-    /// The end of a malformed client whose server refused its request: a
-    /// `[protocol-error]` if its session says the server reads on after an error.
-    fn refused_malformed(&mut self, how: &str) -> Verdict {
-        if self.session.reads_on_after_error() {
+    /// The end of a malformed client whose server refused its request (`answered` it with
+    /// an error first, or not): a `[protocol-error]` if its session says the server reads
+    /// on after an error, or answers it before it closes and did not. A restart may close
+    /// the connection anywhere.
+    fn refused_malformed(&mut self, how: &str, answered: bool) -> Verdict {
+        let broken = match self.session.after_error() {
+            _ if self.crashed() => None,
+            AfterError::ReadsOn => Some("answers a malformed request and reads on"),
+            AfterError::Closes if !answered => Some("answers a malformed request before it closes (a close with the request's last bytes unread sends a reset, which may take the answer with it: read the request whole first)"),
+            AfterError::Closes | AfterError::Either => None,
+        };
+        if let Some(promise) = broken {
             return Err((
                 Oracle::ProtocolError,
-                format!("{how}, though the session says the server answers a malformed request and reads on"),
+                format!("{how}, though the session says the server {promise}"),
             ));
         }
         self.record(Event::Closed {

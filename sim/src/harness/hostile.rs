@@ -3,7 +3,7 @@
 //! one whose request is too large.
 
 use super::buffers::READ_SLACK;
-use super::client::{cut, Client, Verdict};
+use super::client::{cut, Client, Verdict, CLOSE_AFTER_ANSWER};
 use super::options::Role;
 use super::workload::Request;
 use crate::oracle::Oracle;
@@ -264,7 +264,9 @@ impl Client {
                                 Ok(None) => continue,
                                 Err(_) => format!("{} byte(s)", got.len()),
                             };
-                            format!("oversized request refused: answered after {at} of {len} bytes: {shown}")
+                            let answered = format!("oversized request refused: answered after {at} of {len} bytes: {shown}");
+                            self.one_answer(&mut reader, &mut writer, &bytes[at..], got).await?;
+                            answered
                         }
                     });
                 }
@@ -286,6 +288,56 @@ impl Client {
                         ),
                     ));
                 }
+            }
+        }
+    }
+}
+
+impl Client {
+    /// After the server's answer to an oversized request: the `rest` of it written (for as
+    /// long as the server reads it), then 100 ms more: any further answer is an
+    /// `[oversized]` (a server that read on inside the request, taking its bytes for
+    /// requests of their own). A close, or nothing, passes.
+    async fn one_answer<R, W>(
+        &mut self,
+        reader: &mut R,
+        writer: &mut W,
+        mut rest: &[u8],
+        mut got: BytesMut,
+    ) -> Verdict
+    where
+        R: tokio::io::AsyncRead + Unpin,
+        W: tokio::io::AsyncWrite + Unpin,
+    {
+        let stuck = Instant::now() + self.shared.options.reply_timeout;
+        let mut quiet = None;
+        loop {
+            if let Ok(Some(frame)) = self.next_frame(&mut got) {
+                return Err((
+                    Oracle::Oversized,
+                    format!(
+                        "a second answer to an oversized request, {} byte(s) of it left unwritten: {} (the server read on inside it, taking its bytes for requests)",
+                        rest.len(),
+                        cut(&frame)
+                    ),
+                ));
+            }
+            let chunk = &rest[..rest.len().min(BATCH)];
+            if chunk.is_empty() && quiet.is_none() {
+                quiet = Some(Instant::now() + CLOSE_AFTER_ANSWER);
+            }
+            tokio::select! {
+                biased;
+                read = reader.read_buf(&mut got) => match read {
+                    Ok(0) | Err(_) => return Ok(()),
+                    Ok(_) => {}
+                },
+                wrote = writer.write(chunk), if !chunk.is_empty() => match wrote {
+                    Ok(n) => rest = &rest[n..],
+                    Err(_) => rest = &[],
+                },
+                _ = tokio::time::sleep_until(stuck), if !chunk.is_empty() => rest = &[],
+                _ = sleep_until(quiet), if chunk.is_empty() => return Ok(()),
             }
         }
     }

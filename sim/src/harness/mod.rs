@@ -131,6 +131,6 @@ pub use sweep::{
     options_from_env, seeds_from_env, shard_from_env, sweep, target_flag, Replay, DEFAULT_SEEDS,
 };
 pub use workload::{
-    decoded, delimited, greeted, length_prefixed, KvRequest, ReplyFramer, Request, Session,
-    Workload,
+    decoded, delimited, greeted, length_prefixed, AfterError, KvRequest, ReplyFramer, Request,
+    Session, Workload,
 };

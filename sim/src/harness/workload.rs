@@ -144,14 +144,11 @@ pub trait Session: Send {
         None
     }
 
-    /// Whether the server answers a [`malformed`](Self::malformed) request with one error
-    /// reply and reads on right after it, as a line protocol does with a command it does
-    /// not know, or a codec that skips to the next delimiter: `true`, and a malformed client
-    /// pipelines one of the session's requests behind its malformed one, whose reply must
-    /// follow the error; a close anywhere is then a `[protocol-error]`. `false`, the
-    /// default: the server may close after the error, or before it.
-    fn reads_on_after_error(&self) -> bool {
-        false
+    /// What the server does once it has answered a [`malformed`](Self::malformed)
+    /// request: [`AfterError::Either`], the default, leaves it free; a protocol that says
+    /// more declares it, and a malformed client holds the server to it.
+    fn after_error(&self) -> AfterError {
+        AfterError::Either
     }
 
     /// Judges the server's answer to a [`malformed`](Self::malformed) request: an `Err` is
@@ -221,6 +218,26 @@ pub trait Session: Send {
         let _ = (request, reply);
         Ok(())
     }
+}
+
+/// What a server does after it answers a malformed request, as its session declares it
+/// ([`Session::after_error`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AfterError {
+    /// At most one answer, then a close (within 100 ms) or correct replies to what follows
+    /// on the connection kept open; a close with no answer is a refusal too.
+    #[default]
+    Either,
+    /// One error reply, and the server reads on right after it, as a line protocol does
+    /// with a command it does not know, or a codec that skips to the next delimiter: a
+    /// malformed client pipelines one of the session's requests behind its malformed one,
+    /// whose reply must follow the error; a close anywhere is a `[protocol-error]` (but
+    /// for the server's restart).
+    ReadsOn,
+    /// One error reply, then a close within 100 ms, as a protocol whose error ends the
+    /// connection: no answer (a close alone, or a reset that took the reply: close only
+    /// once the request is read whole) or a connection kept open is a `[protocol-error]`.
+    Closes,
 }
 
 /// Splits the byte stream a client reads into reply frames.
