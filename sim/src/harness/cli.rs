@@ -240,10 +240,14 @@ impl Me {
         let example = Path::new(&self.program)
             .parent()
             .is_some_and(|dir| dir.ends_with("examples"));
-        match std::env::var("CARGO_PKG_NAME") {
-            Ok(package) if example => format!("cargo run -q -p {package} --example {name} --"),
-            Ok(package) => format!("cargo run -q -p {package} --bin {name} --"),
-            Err(_) => self.program.clone(),
+        let package = std::env::var("CARGO_PKG_NAME").ok();
+        let env = super::env::carried(&[package.as_deref().unwrap_or_default(), &name]);
+        match package {
+            Some(package) if example => {
+                format!("{env}cargo run -q -p {package} --example {name} --")
+            }
+            Some(package) => format!("{env}cargo run -q -p {package} --bin {name} --"),
+            None => format!("{env}{}", self.program),
         }
     }
 

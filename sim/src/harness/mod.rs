@@ -82,6 +82,7 @@ mod client;
 mod contention;
 mod coverage;
 mod edges;
+mod env;
 mod hostile;
 pub mod http;
 #[cfg(feature = "stream")]

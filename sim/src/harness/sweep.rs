@@ -84,6 +84,9 @@ pub struct Replay {
     /// What the files it writes are named after: the package and the test target
     /// (`my-server-sim`), so that two packages' tests sharing a target folder keep apart.
     pub name: String,
+    /// The variables every command it prints sets first (`MY_SERVER_BUG=off-by-one `):
+    /// those the package or the test target owns by name, and those `FRAMESIM_ENV` lists.
+    pub env: String,
 }
 
 impl Replay {
@@ -102,6 +105,7 @@ impl Replay {
             dir: work_dir(),
             options: options_file(),
             name: format!("{package}-{}", target_name.trim_start_matches('-')),
+            env: super::env::carried(&[package, target_name]),
         }
     }
 
@@ -128,7 +132,7 @@ impl Replay {
     }
 
     fn bare(&self, seed: u64) -> String {
-        let mut cmd = format!("FRAMESIM_SEED={seed} {}", self.command);
+        let mut cmd = format!("{}FRAMESIM_SEED={seed} {}", self.env, self.command);
         if let Some(test) = &self.test {
             cmd.push_str(&format!(" -- {test} --exact"));
         }

@@ -81,6 +81,7 @@ fn a_sweep_that_fails_linearizable_writes_the_picture_and_names_it() {
         dir: dir.clone(),
         options: None,
         name: "framesim-linearizable".into(),
+        env: String::new(),
     };
     let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         framesim::harness::sweep(&harness, 0..12, &replay)
