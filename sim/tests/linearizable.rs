@@ -160,3 +160,52 @@ fn passes_every_seed(harness: &Harness, what: &str) {
         assert!(history.checked.ops > 0, "{}", outcome.summary());
     }
 }
+
+/// framesim's server under every role and the swarm's options, its clients sharing keys,
+/// its limits declared: disconnects (and restarts, with `FRAMESIM_OPTIONS` setting
+/// `restart_at` after 60 ms, over a store that survives them) leave operations that may
+/// or may not have run, and the history must still be linearizable.
+/// `FRAMESIM_SEEDS=0..10000` sweeps more.
+#[test]
+fn framesims_server_is_linearizable_under_the_hostile_swarm() {
+    let limits = framesim_server::Limits {
+        idle_timeout: Duration::from_secs(1),
+        frame_deadline: Duration::from_millis(250),
+        ..framesim::kv::sim_limits()
+    };
+    let config = Config {
+        limits,
+        max_connections: 64,
+        grace: Duration::from_millis(500),
+        ..Config::default()
+    };
+    let harness = Harness::new(
+        move |listener, shutdown| {
+            let config = config.clone();
+            async move {
+                let store = restarts::Durable(restarts::store(true));
+                serve(listener, store, config, Stats::default(), shutdown)
+                    .await
+                    .unwrap();
+            }
+        },
+        ContentionWorkload::new().requests(12),
+    )
+    .with(Options {
+        swarm: true,
+        max_request: limits.max_frame + 4,
+        max_buffered: limits.max_buffered + limits.max_line,
+        idle_timeout: Some(limits.idle_timeout),
+        write_timeout: Some(limits.idle_timeout),
+        restart_grace: Duration::from_millis(500),
+        max_connections: Some(64),
+        request_budget: limits.frame_deadline / 2,
+        roles: framesim::harness::RoleMix {
+            slowloris_bound: limits.frame_deadline * 2,
+            ..Default::default()
+        },
+        ..Options::default()
+    });
+    let tally = framesim::sweep!(harness, 0..24);
+    assert_eq!(tally.histories_unknown, 0);
+}

@@ -502,8 +502,9 @@ impl Client {
                     return Err((
                         Oracle::Unanswered,
                         format!(
-                            "the server closed the connection with {waiting} request(s) unanswered{}",
-                            held(buf)
+                            "the server closed the connection with {waiting} request(s) unanswered{}{}",
+                            held(buf),
+                            lost_to_reset(stream)
                         ),
                     ));
                 }
@@ -848,6 +849,18 @@ impl Client {
         self.shared.tally(|t| t.idle += 1);
         Ok(())
     }
+}
+
+/// Why replies a server wrote may not have come, for a violation's or a note's text: it
+/// closed `stream` with bytes of the client's unread, a reset, which in real TCP too
+/// takes the replies in flight with it.
+pub(super) fn lost_to_reset(stream: &ClientStream) -> String {
+    let side = stream.server_side();
+    let unread = stream.written().saturating_sub(side.read_at_close);
+    if side.closed_at.is_none() || unread == 0 {
+        return String::new();
+    }
+    format!(" (it closed with {unread} byte(s) of the client's unread: a reset, which takes the replies in flight with it; read a request whole, or linger, before closing)")
 }
 
 /// ", holding <bytes>" when part of a reply was read, for a violation's text.

@@ -64,6 +64,8 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
             t.reads_across,
             played(Role::Normal) && f.coalesce_chance > 0.0,
         ),
+        // Only where the session takes frames for pushes: never required.
+        Seen::new("frames pushed", t.pushed, false),
         Seen::new("restarted clients", t.restarted, restart),
         Seen::new("histories unknown", t.histories_unknown, false),
     ];

@@ -102,7 +102,10 @@ impl Client {
                 Err(pushed) => return Err(pushed),
             }
             match timeout(wait, stream.read_buf(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return self.refused_malformed("closed, no answer", false),
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    let how = format!("closed, no answer{}", super::client::lost_to_reset(&stream));
+                    return self.refused_malformed(&how, false);
+                }
                 Ok(Ok(_)) => {}
                 Err(_) if self.crashed() => return Ok(()),
                 Err(_) => {

@@ -211,8 +211,18 @@ impl Prober {
         let got = timeout(patience, async {
             loop {
                 while let Ok(Some(frame)) = framer.next_frame(&mut buf) {
-                    let expected = session.expect(&request).is_none_or(|want| want == frame);
+                    let predicted = session.expect(&request);
+                    let unpredicted = predicted.is_none();
+                    let expected = predicted.is_none_or(|want| want == frame);
                     if expected && session.check_reply(&request, &frame).is_ok() {
+                        // A session that predicts no reply, and whose check takes even an
+                        // empty one, cannot tell service from a refusal's message: served
+                        // if the connection stays open a moment.
+                        let blind = unpredicted && session.check_reply(&request, b"").is_ok();
+                        if blind && closes_within(&mut stream, REFUSAL_CLOSE).await {
+                            replies += 1;
+                            return false;
+                        }
                         return true;
                     }
                     replies += 1;
@@ -230,4 +240,17 @@ impl Prober {
             Err(_) => Answer::Silent(patience),
         }
     }
+}
+
+/// How soon a server that refused a connection with a message closes it.
+const REFUSAL_CLOSE: Duration = Duration::from_millis(100);
+
+/// Whether the server closes `stream` within `wait`, whatever it sends meanwhile.
+async fn closes_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    let mut sink = [0u8; 1024];
+    timeout(wait, async {
+        while let Ok(1..) = stream.read(&mut sink).await {}
+    })
+    .await
+    .is_ok()
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 const RESTART: Duration = Duration::from_millis(60);
 
 /// framesim's store shared by the server's incarnations in one run.
-struct Durable(Arc<Kv>);
+pub(crate) struct Durable(pub(crate) Arc<Kv>);
 
 impl Service for Durable {
     fn call(&self, cmd: Command) -> Response {
@@ -31,7 +31,7 @@ thread_local! {
 
 /// The store for a server starting now: a fresh one at the run's first start; the one
 /// before the crash after it, if `survives`.
-fn store(survives: bool) -> Arc<Kv> {
+pub(crate) fn store(survives: bool) -> Arc<Kv> {
     let now = turmoil::sim_elapsed().unwrap_or_default();
     STORE.with(|s| {
         if now < RESTART || !survives {
