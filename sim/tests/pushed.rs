@@ -183,6 +183,8 @@ fn harness(how: Chat) -> Harness {
     Harness::new(server, Talk).with(Options {
         clients: 12,
         max_request: 4096,
+        // Its line deadline is an idle timeout: a quiet client takes pushes meanwhile.
+        idle_timeout: Some(LINE_DEADLINE),
         roles: RoleMix {
             slowloris_bound: LINE_DEADLINE * 2,
             ..RoleMix::default()
@@ -193,8 +195,9 @@ fn harness(how: Chat) -> Harness {
 
 #[test]
 fn a_chat_passes_every_role_with_its_pushes_taken_out_of_the_replies() {
-    let tally = framesim::sweep!(harness(Chat::Whole), 0..16);
-    assert!(tally.pushed > 16, "{} pushes in 16 seeds", tally.pushed);
+    let tally = framesim::sweep!(harness(Chat::Whole), 0..32);
+    assert!(tally.pushed > 32, "{} pushes in 32 seeds", tally.pushed);
+    assert!(tally.quiet_kept > 0, "no client stayed quiet");
     assert!(tally.replies > 0, "no PONG was read");
 }
 

@@ -105,7 +105,7 @@ impl Client {
             }
             pending.pop_front();
         }
-        if let Some(more) = self.beyond_pushed(&mut buf)? {
+        if let Some(more) = self.beyond_pushed_at_end(&mut stream, &mut buf).await? {
             return Err(extra(&more));
         }
         self.note(format!(

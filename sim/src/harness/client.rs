@@ -334,14 +334,14 @@ impl Client {
                 continue;
             }
             if let Some(quiet) = patience.pop() {
-                self.quiet_under_idle_timeout(&stream, wrote_at, quiet)
+                self.quiet_under_idle_timeout(&mut stream, &mut buf, wrote_at, quiet)
                     .await?;
             }
             if let Some(pause) = self.shared.options.delivery.pause(&mut self.delivery) {
                 sleep(pause).await;
             }
         }
-        if let Some(more) = self.beyond_pushed(&mut buf)? {
+        if let Some(more) = self.beyond_pushed_at_end(&mut stream, &mut buf).await? {
             return Err((
                 Oracle::Extra,
                 format!(
@@ -371,7 +371,7 @@ impl Client {
     ) -> Result<bool, (Oracle, String)> {
         let wait = CLOSE_AFTER_ANSWER;
         loop {
-            if let Some(more) = self.beyond_pushed(buf)? {
+            if let Some(more) = self.beyond_pushed(buf, true)? {
                 return Err((
                     Oracle::Quit,
                     format!(
@@ -382,7 +382,19 @@ impl Client {
                 ));
             }
             match timeout(wait, stream.read_buf(buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return Ok(true),
+                Ok(Ok(0)) | Ok(Err(_)) => match self.beyond_pushed(buf, false)? {
+                    None => return Ok(true),
+                    Some(more) => {
+                        return Err((
+                            Oracle::Quit,
+                            format!(
+                            "after the replies up to {what}, {} byte(s) more, then the close: {}",
+                            more.len(),
+                            cut(&more)
+                        ),
+                        ))
+                    }
+                },
                 Ok(Ok(_)) => {}
                 Err(_) if self.crashed() => return Ok(false),
                 Err(_) => {
@@ -418,7 +430,8 @@ impl Client {
     /// its replies already: then nothing is left to wait.
     async fn quiet_under_idle_timeout(
         &mut self,
-        stream: &ClientStream,
+        stream: &mut ClientStream,
+        buf: &mut BytesMut,
         wrote_at: Duration,
         quiet: Duration,
     ) -> Verdict {
@@ -428,7 +441,29 @@ impl Client {
         self.note(format!(
             "quiet {quiet:?} after its last write, under the idle timeout"
         ));
-        sleep(wait).await;
+        // Quiet, but reading: what the server pushes meanwhile is taken; a reply to no
+        // request is `[extra]`.
+        let until = Instant::now() + wait;
+        loop {
+            match timeout_at(until, stream.read_buf(buf)).await {
+                Ok(Ok(1..)) => {
+                    if let Some(frame) = self.next_frame(buf)? {
+                        return Err((
+                            Oracle::Extra,
+                            format!(
+                                "a reply to no request, while the client was quiet: {}",
+                                cut(&frame)
+                            ),
+                        ));
+                    }
+                }
+                Ok(_) => {
+                    tokio::time::sleep_until(until).await;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
         let Some(closed) = stream.server_side().closed_at else {
             self.shared.tally(|t| t.quiet_kept += 1);
             return Ok(());

@@ -32,9 +32,10 @@ impl Client {
         } else {
             None
         };
-        // One after which the server closes waits for the well-behaved stretch.
+        // One after which the server closes, or one it answers nothing, waits for the
+        // well-behaved stretch.
         let behind = match behind {
-            Some(request) if request.closes => {
+            Some(request) if request.closes || request.no_reply => {
                 self.queued.push_back(request);
                 None
             }

@@ -75,20 +75,21 @@ impl Client {
         }
         let wait = self.shared.options.reply_timeout;
         loop {
-            match timeout(wait, stream.read_buf(&mut buf)).await {
+            let read = timeout(wait, stream.read_buf(&mut buf)).await;
+            let open = matches!(read, Ok(Ok(1..)));
+            if let Some(more) = self.beyond_pushed(&mut buf, open)? {
+                return Err((
+                    Oracle::Extra,
+                    format!(
+                        "{} byte(s) after the last reply: {}",
+                        more.len(),
+                        cut(&more)
+                    ),
+                ));
+            }
+            match read {
                 Ok(Ok(0)) | Ok(Err(_)) => break,
-                Ok(Ok(_)) => {
-                    if let Some(more) = self.beyond_pushed(&mut buf)? {
-                        return Err((
-                            Oracle::Extra,
-                            format!(
-                                "{} byte(s) after the last reply: {}",
-                                more.len(),
-                                cut(&more)
-                            ),
-                        ));
-                    }
-                }
+                Ok(Ok(_)) => {}
                 Err(_) => {
                     return Err((
                         Oracle::HalfClose,

@@ -2,10 +2,13 @@
 //! message, a notification): a client takes them out of its replies wherever it reads,
 //! each checked by its session ([`Session::pushed`](super::Session::pushed)).
 
-use super::client::{cut, Client};
+use super::client::{cut, Client, CLOSE_AFTER_ANSWER};
 use crate::oracle::Oracle;
 use crate::transcript::Event;
+use crate::window::ClientStream;
 use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncReadExt;
+use tokio::time::timeout;
 
 impl Client {
     /// The next reply frame in `buf` (`None` until one is whole), every frame the session
@@ -38,23 +41,48 @@ impl Client {
     }
 
     /// What `buf` holds beyond the frames the server pushed, after the last reply: `None`
-    /// when nothing (or, once the server has pushed a frame, the start of another), else
-    /// the bytes, a frame that is no push first.
+    /// when nothing, or only the start of a frame while the connection is `open` (more may
+    /// come) or once the server has pushed one; else the bytes, a frame that is no push
+    /// first.
     pub(super) fn beyond_pushed(
         &mut self,
         buf: &mut BytesMut,
+        open: bool,
     ) -> Result<Option<Bytes>, (Oracle, String)> {
         if buf.is_empty() {
             return Ok(None);
         }
         let frame = match self.next_frame(buf) {
             Ok(Some(frame)) => frame,
-            Ok(None) if buf.is_empty() || self.pushes > 0 => return Ok(None),
+            Ok(None) if buf.is_empty() || open || self.pushes > 0 => return Ok(None),
             Ok(None) | Err((Oracle::Framing, _)) => return Ok(Some(buf.split().freeze())),
             Err(pushed) => return Err(pushed),
         };
         let mut all = BytesMut::from(&frame[..]);
         all.extend_from_slice(&buf.split());
         Ok(Some(all.freeze()))
+    }
+
+    /// [`beyond_pushed`](Self::beyond_pushed) at a client's end: the start of a frame left
+    /// in `buf` is read to its end first (up to 100 ms a read), so a push cut by a short
+    /// write is taken whole.
+    pub(super) async fn beyond_pushed_at_end(
+        &mut self,
+        stream: &mut ClientStream,
+        buf: &mut BytesMut,
+    ) -> Result<Option<Bytes>, (Oracle, String)> {
+        for _ in 0..8 {
+            if let Some(more) = self.beyond_pushed(buf, true)? {
+                return Ok(Some(more));
+            }
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            match timeout(CLOSE_AFTER_ANSWER, stream.read_buf(buf)).await {
+                Ok(Ok(1..)) => {}
+                _ => break,
+            }
+        }
+        self.beyond_pushed(buf, false)
     }
 }

@@ -205,8 +205,9 @@ pub trait Session: Send {
     /// from another client, a published message, a notification): `Some` takes it out of
     /// the replies, with the session's check of it (`Err`: a `[reply]` violation); `None`,
     /// the default, makes it the next reply. A client takes such frames wherever it reads;
-    /// once it has taken one, bytes left after its last reply may be the start of the
-    /// next and are not `[extra]`.
+    /// the start of one left after its last reply is read to its end first. A
+    /// never-reader writes the same requests again and again: what they push to others
+    /// comes again and again too.
     fn pushed(&mut self, frame: &[u8]) -> Option<Result<(), String>> {
         let _ = frame;
         None
