@@ -153,3 +153,96 @@ fn a_close_after_a_request_not_marked_closing_is_a_violation() {
     let outcome = harness(After::Closes, false).run(0);
     assert!(!outcome.passed(), "a close with requests unanswered passed");
 }
+
+/// One line per connection over a store the server's restart empties: `SET k v` (`OK`),
+/// `GET k` (the value, or `NIL`).
+async fn one_line_store(listener: Listener, shutdown: Shutdown) {
+    let store = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    lines::task_per_connection(listener, shutdown, move |conn| {
+        let store = store.clone();
+        async move {
+            let (reader, mut writer) = tokio::io::split(conn);
+            let mut line = String::new();
+            if !matches!(BufReader::new(reader).read_line(&mut line).await, Ok(1..)) {
+                return;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let reply = match words[..] {
+                ["SET", k, v] => {
+                    store.lock().unwrap().insert(k.to_string(), v.to_string());
+                    "OK".to_string()
+                }
+                ["GET", k] => store
+                    .lock()
+                    .unwrap()
+                    .get(k)
+                    .cloned()
+                    .unwrap_or("NIL".into()),
+                _ => "ERR".to_string(),
+            };
+            let _ = writer.write_all(format!("{reply}\n").as_bytes()).await;
+        }
+    })
+    .await
+}
+
+/// A SET then a GET of the client's own key, four times: each on a connection of its own.
+struct SetGet;
+
+struct SetGetSession {
+    client: usize,
+    sent: usize,
+    value: Option<String>,
+}
+
+impl Session for SetGetSession {
+    fn next_request(&mut self, _rng: &mut Draws) -> Option<Request> {
+        self.sent += 1;
+        let line = match self.sent {
+            9.. => return None,
+            n if n % 2 == 1 => format!("SET c{}-k v{n}\n", self.client),
+            _ => format!("GET c{}-k\n", self.client),
+        };
+        Some(Request::new(line).closing())
+    }
+
+    fn expect(&mut self, request: &Request) -> Option<Bytes> {
+        let line = String::from_utf8_lossy(&request.bytes);
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let reply = match words[..] {
+            ["SET", _, v] => {
+                self.value = Some(v.to_string());
+                "OK".to_string()
+            }
+            _ => self.value.clone().unwrap_or("NIL".into()),
+        };
+        Some(format!("{reply}\n").into())
+    }
+}
+
+impl Workload for SetGet {
+    fn session(&self, client: usize) -> Box<dyn Session> {
+        Box::new(SetGetSession {
+            client,
+            sent: 0,
+            value: None,
+        })
+    }
+
+    fn framer(&self) -> Box<dyn framesim::harness::ReplyFramer> {
+        Box::new(delimited(b"\n"))
+    }
+}
+
+#[test]
+fn a_client_between_connections_when_the_server_restarts_starts_a_new_session() {
+    let mut options = Options {
+        clients: 8,
+        restart_at: Some(Duration::from_millis(40)),
+        ..Options::gentle()
+    };
+    options.delivery.max_gap = Duration::from_millis(10);
+    let harness = Harness::new(one_line_store, SetGet).with(options);
+    let tally = framesim::sweep!(harness, 0..16);
+    assert!(tally.restarted > 0, "no client started over");
+}

@@ -73,6 +73,8 @@ pub(super) struct Client {
     pub(super) pushes: usize,
     /// When its last connect began (a lifted script connects then).
     pub(super) connecting_since: Duration,
+    /// When its session began (a restart after it empties a server's memory).
+    pub(super) session_at: Duration,
     /// In a run being lifted: requests waiting for their reply, and where their
     /// expectations are in the script.
     pub(super) expecting: std::collections::VecDeque<(usize, Request)>,
@@ -96,6 +98,7 @@ impl Client {
             answered: 0,
             pushes: 0,
             connecting_since: Duration::ZERO,
+            session_at: Duration::ZERO,
             expecting: Default::default(),
             shared,
         }
@@ -183,6 +186,34 @@ impl Client {
         self.shared.options.restart_at.is_some_and(|at| now >= at)
     }
 
+    /// Up to `batch` requests, the queued ones first, ending at one after which the server
+    /// closes.
+    fn draw(&mut self, batch: usize) -> Vec<Request> {
+        let mut requests = Vec::new();
+        while requests.len() < batch {
+            let request = match self.queued.pop_front() {
+                Some(queued) => Some(queued),
+                None => self.session.next_request(&mut self.work),
+            };
+            let Some(request) = request else {
+                break;
+            };
+            let closes = request.closes;
+            requests.push(request);
+            if closes {
+                break;
+            }
+        }
+        requests
+    }
+
+    /// Whether the server host restarted after this client's session began.
+    fn restarted_since_session(&self) -> bool {
+        let now = crate::clock::now();
+        let at = self.shared.options.restart_at;
+        at.is_some_and(|at| now >= at && self.session_at < at)
+    }
+
     /// The server's crash took the connection and what it knew: the requests in flight are
     /// not judged; the client connects again and starts a new session.
     async fn after_restart(&mut self) -> Verdict {
@@ -191,6 +222,7 @@ impl Client {
         self.unanswered();
         self.session = self.shared.workload.session(self.id);
         self.framer = self.shared.workload.framer();
+        self.session_at = crate::clock::now();
         match self.connect().await {
             Err(e) => Err((Oracle::Connect, e)),
             Ok(stream) => self.well_behaved(stream).await,
@@ -253,26 +285,27 @@ impl Client {
         let mut closed = false;
         loop {
             let batch = self.delivery.random_range(1..=pipeline).min(most - sent);
-            let mut requests = Vec::new();
-            while requests.len() < batch {
-                let request = match self.queued.pop_front() {
-                    Some(queued) => Some(queued),
-                    None => self.session.next_request(&mut self.work),
-                };
-                let Some(request) = request else {
-                    break;
-                };
-                let closes = request.closes;
-                requests.push(request);
-                if closes {
-                    break;
-                }
-            }
+            let mut requests = self.draw(batch);
             if requests.is_empty() {
                 break;
             }
             if std::mem::take(&mut closed) {
                 stream = self.connect().await.map_err(|e| (Oracle::Connect, e))?;
+                if self.restarted_since_session() {
+                    // The server restarted between two connections: what it knew may be
+                    // gone, and the requests drawn from before are a session's it lost.
+                    self.note("the server restarted between its connections: a new session".into());
+                    self.shared.tally(|t| t.restarted += 1);
+                    self.unanswered();
+                    self.session = self.shared.workload.session(self.id);
+                    self.framer = self.shared.workload.framer();
+                    self.session_at = crate::clock::now();
+                    self.queued.clear();
+                    requests = self.draw(batch);
+                    if requests.is_empty() {
+                        break;
+                    }
+                }
             }
             // Bytes written on this connection, those of a role's requests before these
             // among them (a malformed client's kept-open connection, an at-limit client's).
@@ -400,7 +433,7 @@ impl Client {
                 Err(_) => {
                     return Err((
                         Oracle::Quit,
-                        format!("every reply up to {what}'s came, but no close within {wait:?}"),
+                        format!("the replies up to {what} came, but no close within {wait:?}"),
                     ))
                 }
             }
