@@ -155,35 +155,51 @@ fn a_close_after_a_request_not_marked_closing_is_a_violation() {
 }
 
 /// One line per connection over a store the server's restart empties: `SET k v` (`OK`),
-/// `GET k` (the value, or `NIL`).
-async fn one_line_store(listener: Listener, shutdown: Shutdown) {
+/// `GET k` (the value, or `NIL`). Its connections are a `JoinSet`'s, ended at the shutdown:
+/// left to the crash, tasks a runtime drops go in an order that other runs in the process
+/// sway (tokio files them by a process-wide task id), and so would their closes.
+async fn one_line_store(mut listener: Listener, shutdown: Shutdown) {
     let store = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
-    lines::task_per_connection(listener, shutdown, move |conn| {
-        let store = store.clone();
-        async move {
-            let (reader, mut writer) = tokio::io::split(conn);
-            let mut line = String::new();
-            if !matches!(BufReader::new(reader).read_line(&mut line).await, Ok(1..)) {
-                return;
-            }
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let reply = match words[..] {
-                ["SET", k, v] => {
-                    store.lock().unwrap().insert(k.to_string(), v.to_string());
-                    "OK".to_string()
-                }
-                ["GET", k] => store
-                    .lock()
-                    .unwrap()
-                    .get(k)
-                    .cloned()
-                    .unwrap_or("NIL".into()),
-                _ => "ERR".to_string(),
-            };
-            let _ = writer.write_all(format!("{reply}\n").as_bytes()).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((conn, _)) => drop(tasks.spawn(answer_one_line(conn, store.clone()))),
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
         }
-    })
-    .await
+    }
+    tasks.shutdown().await;
+}
+
+/// The one line of `conn`, answered from `store`.
+async fn answer_one_line(
+    conn: framesim::harness::Connection,
+    store: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+) {
+    let (reader, mut writer) = tokio::io::split(conn);
+    let mut line = String::new();
+    if !matches!(BufReader::new(reader).read_line(&mut line).await, Ok(1..)) {
+        return;
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let reply = match words[..] {
+        ["SET", k, v] => {
+            store.lock().unwrap().insert(k.to_string(), v.to_string());
+            "OK".to_string()
+        }
+        ["GET", k] => store
+            .lock()
+            .unwrap()
+            .get(k)
+            .cloned()
+            .unwrap_or("NIL".into()),
+        _ => "ERR".to_string(),
+    };
+    let _ = writer.write_all(format!("{reply}\n").as_bytes()).await;
 }
 
 /// A SET then a GET of the client's own key, four times: each on a connection of its own.

@@ -156,10 +156,7 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
             }
         },
     };
-    let me = Me {
-        program,
-        options: cli.options.as_deref().map(absolute),
-    };
+    let me = Me::new(program, cli.options.as_deref().map(absolute));
     let harness = harness.with(options);
     match cli
         .command
@@ -183,16 +180,16 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
         } => {
             let out =
                 out.unwrap_or_else(|| work_dir().join(format!("{}-{seed}-script.toml", me.name())));
-            scripts::lift(&harness, &me.invocation(), seed, out, !no_shrink)
+            scripts::lift(&harness, me.invocation(), seed, out, !no_shrink)
         }
-        Command::Replay { script } => scripts::replay(&harness, &me.invocation(), &script),
+        Command::Replay { script } => scripts::replay(&harness, me.invocation(), &script),
         Command::Against {
             addr,
             seed,
             history,
         } => against(&harness, &me, &addr, seed, history),
         Command::Explore { script, cuts } => {
-            scripts::explore(&harness, &me.invocation(), &script, cuts.into())
+            scripts::explore(&harness, me.invocation(), &script, cuts.into())
         }
     }
 }
@@ -201,9 +198,25 @@ pub fn main_from(harness: Harness, args: impl IntoIterator<Item = OsString>) -> 
 struct Me {
     program: String,
     options: Option<PathBuf>,
+    /// How it was started, as [`Me::started`] says: worked out once, not for every seed.
+    invocation: String,
 }
 
 impl Me {
+    fn new(program: String, options: Option<PathBuf>) -> Self {
+        let invocation = Me::started(&program);
+        Me {
+            program,
+            options,
+            invocation,
+        }
+    }
+
+    /// The program as it was started, what a printed command begins with.
+    fn invocation(&self) -> &str {
+        &self.invocation
+    }
+
     /// What the files this program writes are named after: its package and its own name
     /// (`my-server-sim`) when cargo started it, else its own name; two projects' programs
     /// of one name writing into one shared target folder then keep apart.
@@ -232,12 +245,12 @@ impl Me {
 
     /// The program as it was started: `cargo run` of an example when cargo started it,
     /// else its path.
-    fn invocation(&self) -> String {
-        let name = Path::new(&self.program)
+    fn started(program: &str) -> String {
+        let name = Path::new(program)
             .file_stem()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let example = Path::new(&self.program)
+        let example = Path::new(program)
             .parent()
             .is_some_and(|dir| dir.ends_with("examples"));
         let package = std::env::var("CARGO_PKG_NAME").ok();
@@ -247,7 +260,7 @@ impl Me {
                 format!("{env}cargo run -q -p {package} --example {name} --")
             }
             Some(package) => format!("{env}cargo run -q -p {package} --bin {name} --"),
-            None => format!("{env}{}", self.program),
+            None => format!("{env}{program}"),
         }
     }
 
@@ -256,7 +269,7 @@ impl Me {
     fn with_options(&self) -> String {
         match &self.options {
             Some(file) => format!("{} --options {}", self.invocation(), file.display()),
-            None => self.invocation(),
+            None => self.invocation().to_string(),
         }
     }
 
@@ -451,10 +464,7 @@ mod tests {
     /// them finds a seed that passes.
     #[test]
     fn printed_commands_carry_the_options_file() {
-        let me = Me {
-            program: "/bin/harness".into(),
-            options: Some(PathBuf::from("/tmp/o.toml")),
-        };
+        let me = Me::new("/bin/harness".into(), Some(PathBuf::from("/tmp/o.toml")));
         assert!(me.with_options().ends_with(" --options /tmp/o.toml"));
         assert!(me
             .run_command(3, None)

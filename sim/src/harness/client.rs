@@ -207,6 +207,17 @@ impl Client {
         requests
     }
 
+    /// The server restarted (`why`): the requests still open may have run or not, and the
+    /// client starts a new session, the model's knowledge gone with the server's.
+    fn new_session(&mut self, why: &str) {
+        self.note(why.into());
+        self.shared.tally(|t| t.restarted += 1);
+        self.unanswered();
+        self.session = self.shared.workload.session(self.id);
+        self.framer = self.shared.workload.framer();
+        self.session_at = crate::clock::now();
+    }
+
     /// Whether the server host restarted after this client's session began.
     fn restarted_since_session(&self) -> bool {
         let now = crate::clock::now();
@@ -217,12 +228,7 @@ impl Client {
     /// The server's crash took the connection and what it knew: the requests in flight are
     /// not judged; the client connects again and starts a new session.
     async fn after_restart(&mut self) -> Verdict {
-        self.note("connection lost to the server's restart: a new session".into());
-        self.shared.tally(|t| t.restarted += 1);
-        self.unanswered();
-        self.session = self.shared.workload.session(self.id);
-        self.framer = self.shared.workload.framer();
-        self.session_at = crate::clock::now();
+        self.new_session("connection lost to the server's restart: a new session");
         match self.connect().await {
             Err(e) => Err((Oracle::Connect, e)),
             Ok(stream) => self.well_behaved(stream).await,
@@ -294,12 +300,7 @@ impl Client {
                 if self.restarted_since_session() {
                     // The server restarted between two connections: what it knew may be
                     // gone, and the requests drawn from before are a session's it lost.
-                    self.note("the server restarted between its connections: a new session".into());
-                    self.shared.tally(|t| t.restarted += 1);
-                    self.unanswered();
-                    self.session = self.shared.workload.session(self.id);
-                    self.framer = self.shared.workload.framer();
-                    self.session_at = crate::clock::now();
+                    self.new_session("the server restarted between its connections: a new session");
                     self.queued.clear();
                     requests = self.draw(batch);
                     if requests.is_empty() {
@@ -540,10 +541,10 @@ impl Client {
         let mut broken = side.dropped_in_drain(request.clone(), o.restart_at?, o.restart_grace)?;
         // Read whole, and the connection closed with later bytes unread: a reset, which
         // takes the replies in flight with it, the one to this request perhaps among them.
-        if side.read_at_close >= request.end && side.read_at_close < stream.written() {
+        let unread = unread_at_close(stream);
+        if side.read_at_close >= request.end && unread > 0 {
             broken.push_str(&format!(
-                " (or answered it and closed with {} byte(s) of later requests unread: a reset, which takes the replies in flight; close lingering, the write side shut first and the rest read and dropped)",
-                stream.written() - side.read_at_close
+                " (or answered it and closed with {unread} byte(s) of later requests unread: a reset, which takes the replies in flight; close lingering, the write side shut first and the rest read and dropped)"
             ));
         }
         Some((Oracle::Drain, broken))
@@ -923,12 +924,21 @@ impl Client {
 /// closed `stream` with bytes of the client's unread, a reset, which in real TCP too
 /// takes the replies in flight with it.
 pub(super) fn lost_to_reset(stream: &ClientStream) -> String {
-    let side = stream.server_side();
-    let unread = stream.written().saturating_sub(side.read_at_close);
-    if side.closed_at.is_none() || unread == 0 {
+    let unread = unread_at_close(stream);
+    if unread == 0 {
         return String::new();
     }
     format!(" (it closed with {unread} byte(s) of the client's unread: a reset, which takes the replies in flight with it; read a request whole, or linger, before closing)")
+}
+
+/// Bytes the client wrote on `stream` that the server had not read when it closed it
+/// (more than none: a reset); none while it is open.
+pub(super) fn unread_at_close(stream: &ClientStream) -> u64 {
+    let side = stream.server_side();
+    match side.closed_at {
+        Some(_) => stream.written().saturating_sub(side.read_at_close),
+        None => 0,
+    }
 }
 
 /// ", holding <bytes>" when part of a reply was read, for a violation's text.

@@ -2,8 +2,9 @@
 //! them: a request the server cannot parse, one of exactly the declared limit, replies
 //! taken slowly, a request to close.
 
-use super::client::{cut, Client, Verdict, CLOSE_AFTER_ANSWER};
+use super::client::{cut, lost_to_reset, unread_at_close, Client, Verdict, CLOSE_AFTER_ANSWER};
 use super::options::Role;
+use super::pushed::Unframed;
 use super::workload::{AfterError, Request};
 use crate::oracle::Oracle;
 use crate::transcript::Event;
@@ -70,7 +71,7 @@ impl Client {
                 // Closed with bytes it never read: a reset, which takes the replies in
                 // flight with it, in real TCP too. Only a server that read every byte
                 // and still owed replies dropped them.
-                Err(_) if reset(&stream, written) => {
+                Err(_) if unread_at_close(&stream) > 0 => {
                     return self
                         .refused_malformed("closed with the request unread (a reset)", false)
                 }
@@ -90,21 +91,20 @@ impl Client {
         }
         let wait = self.shared.options.reply_timeout;
         let error = loop {
-            match self.next_frame(&mut buf) {
+            match self.frame(&mut buf) {
                 Ok(Some(frame)) => break frame,
                 Ok(None) => {}
-                Err((Oracle::Framing, e)) => {
-                    let e = e.trim_start_matches("unreadable reply: ");
+                Err(Unframed::Unreadable(e)) => {
                     return Err((
                         Oracle::ProtocolError,
                         format!("its answer to a malformed request cannot be framed: {e}"),
                     ));
                 }
-                Err(pushed) => return Err(pushed),
+                Err(Unframed::Pushed(violation)) => return Err(violation),
             }
             match timeout(wait, stream.read_buf(&mut buf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => {
-                    let how = format!("closed, no answer{}", super::client::lost_to_reset(&stream));
+                    let how = format!("closed, no answer{}", lost_to_reset(&stream));
                     return self.refused_malformed(&how, false);
                 }
                 Ok(Ok(_)) => {}
@@ -327,11 +327,4 @@ fn pipelined<'a>(requests: impl Iterator<Item = &'a Request>) -> (Bytes, Vec<usi
         ends.push(bytes.len());
     }
     (bytes.freeze(), ends, seams)
-}
-
-/// Whether the server closed `stream` before reading all `written` bytes of its client's:
-/// a reset.
-fn reset(stream: &ClientStream, written: u64) -> bool {
-    let side = stream.server_side();
-    side.closed_at.is_some() && side.read_at_close < written
 }

@@ -10,18 +10,35 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
 
+/// Why no reply frame came out of a client's buffer.
+pub(super) enum Unframed {
+    /// The framer cannot cut what came: its words.
+    Unreadable(String),
+    /// A frame the server pushed failed the session's check: the `[reply]` it makes.
+    Pushed((Oracle, String)),
+}
+
 impl Client {
-    /// The next reply frame in `buf` (`None` until one is whole), every frame the session
-    /// takes for a push before it taken out and judged (`[reply]` if its check fails).
+    /// The next reply frame in `buf`, as [`frame`](Self::frame) gives it: what cannot be
+    /// cut is `[framing]`.
     pub(super) fn next_frame(
         &mut self,
         buf: &mut BytesMut,
     ) -> Result<Option<Bytes>, (Oracle, String)> {
+        self.frame(buf).map_err(|unframed| match unframed {
+            Unframed::Unreadable(e) => (Oracle::Framing, format!("unreadable reply: {e}")),
+            Unframed::Pushed(violation) => violation,
+        })
+    }
+
+    /// The next reply frame in `buf` (`None` until one is whole), every frame the session
+    /// takes for a push before it taken out and judged.
+    pub(super) fn frame(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, Unframed> {
         loop {
             let frame = match self.framer.next_frame(buf) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Ok(None),
-                Err(e) => return Err((Oracle::Framing, format!("unreadable reply: {e}"))),
+                Err(e) => return Err(Unframed::Unreadable(e)),
             };
             let Some(check) = self.session.pushed(&frame) else {
                 return Ok(Some(frame));
@@ -32,10 +49,10 @@ impl Client {
                 text: format!("pushed {}", cut(&frame)),
             });
             check.map_err(|e| {
-                (
+                Unframed::Pushed((
                     Oracle::Reply,
                     format!("a frame the server pushed, {}: {e}", cut(&frame)),
-                )
+                ))
             })?;
         }
     }
@@ -52,11 +69,11 @@ impl Client {
         if buf.is_empty() {
             return Ok(None);
         }
-        let frame = match self.next_frame(buf) {
+        let frame = match self.frame(buf) {
             Ok(Some(frame)) => frame,
             Ok(None) if buf.is_empty() || open || self.pushes > 0 => return Ok(None),
-            Ok(None) | Err((Oracle::Framing, _)) => return Ok(Some(buf.split().freeze())),
-            Err(pushed) => return Err(pushed),
+            Ok(None) | Err(Unframed::Unreadable(_)) => return Ok(Some(buf.split().freeze())),
+            Err(Unframed::Pushed(violation)) => return Err(violation),
         };
         let mut all = BytesMut::from(&frame[..]);
         all.extend_from_slice(&buf.split());
