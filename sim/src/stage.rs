@@ -4,7 +4,7 @@
 //! own server, the scenario's clients) and [`Harness`](crate::harness::Harness) (any
 //! server, a [`Workload`](crate::harness::Workload)'s clients) both run here.
 
-use crate::harness::{Listener, ServerFn, Shutdown};
+use crate::harness::{Accepted, Listener, ServerFn, Shutdown};
 use crate::net::{Faults, Wiring};
 use crate::panics::Capture;
 use crate::seeds::{self, Stream};
@@ -162,9 +162,12 @@ impl Stage {
                         text: format!("listening on {port}"),
                     },
                 );
-                let listener = Listener::new(bound, faults, seed, wiring, open);
+                let accepted = Accepted::default();
+                let listener = Listener::new(bound, faults, seed, wiring, open, accepted.clone());
                 server(listener, Shutdown::new(stop)).await;
                 if crashing.swap(false, Ordering::SeqCst) {
+                    // What the server left open goes with the host, in accept order.
+                    accepted.close_all();
                     down.store(true, Ordering::SeqCst);
                 } else {
                     returned.store(true, Ordering::SeqCst);

@@ -1,8 +1,10 @@
 //! Same seed, same transcript bytes: in one process, and across processes.
 
 mod common;
+mod lines;
 
 use common::seeds;
+use framesim::harness::{Harness, Listener, Options, Shutdown};
 use framesim::kv::{check_determinism, run, Divergence, Preset, RunOptions, Scenario};
 use std::process::Command;
 
@@ -97,4 +99,61 @@ fn the_first_diverging_line_is_found() {
         (1, None, Some("c1 write"))
     );
     assert_eq!(Divergence::between(&a, &a.clone()), None);
+}
+
+/// A line echo server that leaves its connection tasks running when told to stop (a
+/// `tokio::spawn` per connection, never joined).
+async fn detached_echo(listener: Listener, shutdown: Shutdown) {
+    lines::task_per_connection(listener, shutdown, |conn| async move {
+        let (reader, mut writer) = tokio::io::split(conn);
+        let mut reader = tokio::io::BufReader::new(reader);
+        let mut line = Vec::new();
+        while matches!(
+            tokio::io::AsyncBufReadExt::read_until(&mut reader, b'\n', &mut line).await,
+            Ok(1..)
+        ) {
+            if tokio::io::AsyncWriteExt::write_all(&mut writer, &line)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            line.clear();
+        }
+    })
+    .await
+}
+
+/// Tokio files tasks by a process-wide id, so the runs before this one (here: tasks
+/// spawned elsewhere) decide the order a dropped runtime drops a run's tasks in. The
+/// connections a crash takes from the server close in the order they were accepted, and
+/// a seed's transcript stays one.
+#[test]
+fn a_crash_closes_the_connections_a_server_left_open_in_the_same_order_every_time() {
+    let harness = Harness::new(detached_echo, lines::Lines { oversized: false }).with(Options {
+        clients: 16,
+        restart_at: Some(std::time::Duration::from_millis(12)),
+        roles: framesim::harness::RoleMix::none(),
+        ..Options::default()
+    });
+    let mut started_over = 0;
+    for seed in seeds(0..8) {
+        let hashes: std::collections::BTreeSet<u64> = (0..4)
+            .map(|spawned| {
+                let elsewhere = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .expect("runtime");
+                elsewhere.block_on(async {
+                    for _ in 0..spawned {
+                        tokio::spawn(async {}).await.expect("task");
+                    }
+                });
+                let outcome = harness.run(seed);
+                started_over += outcome.tally.restarted;
+                outcome.transcript.hash()
+            })
+            .collect();
+        assert_eq!(hashes.len(), 1, "seed {seed}: {hashes:?}");
+    }
+    assert!(started_over > 0, "the crash cut no client");
 }

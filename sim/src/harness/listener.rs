@@ -10,7 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -30,6 +30,8 @@ pub struct Listener {
     seed: u64,
     wiring: Wiring,
     open: Arc<AtomicUsize>,
+    /// Every connection accepted, for a crash to close those the server left open.
+    accepted: Accepted,
     /// Until when descriptors (or memory) are out, and the error that says so.
     exhausted: Option<(Instant, i32)>,
     /// When the last injected error was returned, and how many were returned then.
@@ -41,13 +43,15 @@ pub struct Listener {
 const EXHAUSTED: [(i32, &str); 3] = [(24, "EMFILE"), (23, "ENFILE"), (12, "ENOMEM")];
 
 impl Listener {
-    /// Listens on `inner`; `open` counts the connections accepted and not dropped yet.
+    /// Listens on `inner`; `open` counts the connections accepted and not dropped yet,
+    /// `accepted` keeps them for a crash.
     pub(crate) fn new(
         inner: turmoil::net::TcpListener,
         faults: Faults,
         seed: u64,
         wiring: Wiring,
         open: Arc<AtomicUsize>,
+        accepted: Accepted,
     ) -> Self {
         Listener {
             inner,
@@ -55,6 +59,7 @@ impl Listener {
             seed,
             wiring,
             open,
+            accepted,
             exhausted: None,
             last_error: (None, 0),
         }
@@ -70,7 +75,13 @@ impl Listener {
         }
         let (stream, peer) = self.inner.accept().await?;
         // Connection n has the faults of connection n whichever server is under test.
-        let inner = self.wiring.wrap(stream, peer, self.faults, self.seed);
+        let inner = Arc::new(Mutex::new(Some(self.wiring.wrap(
+            stream,
+            peer,
+            self.faults,
+            self.seed,
+        ))));
+        self.accepted.keep(&inner);
         self.open.fetch_add(1, Ordering::Relaxed);
         let open = self.open.clone();
         Ok((Connection { inner, open }, peer))
@@ -164,8 +175,68 @@ impl framesim_server::Listener for Listener {}
 /// harness counts the connections not dropped yet, which must be none once the clients
 /// have left.
 pub struct Connection {
-    inner: FaultyStream<turmoil::net::TcpStream>,
+    /// The stream, until the server drops the connection or a crash closes it.
+    inner: Slot,
     open: Arc<AtomicUsize>,
+}
+
+/// A connection's stream, shared with the [`Accepted`] that may close it.
+type Slot = Arc<Held>;
+
+/// A connection's stream, or nothing once dropped by a crash.
+type Held = Mutex<Option<SimStream>>;
+
+/// A connection's stream: turmoil's, with the run's faults.
+type SimStream = FaultyStream<turmoil::net::TcpStream>;
+
+/// The connections one server host accepted, in accept order. A crash closes every one the
+/// server left open (tasks it spawned and never ended), in that order, before the host
+/// goes: the runtime dropping them would close them in the order tokio files its tasks, by
+/// a process-wide task id that other runs in the same process sway, and a seed would get
+/// two transcripts.
+#[derive(Clone, Default)]
+pub(crate) struct Accepted(Arc<Mutex<Vec<Weak<Held>>>>);
+
+impl Accepted {
+    /// Keeps `slot`, last; forgets the connections already dropped as the list doubles.
+    fn keep(&self, slot: &Slot) {
+        let mut kept = lock(&self.0);
+        if kept.len() >= 64 && kept.len().is_power_of_two() {
+            kept.retain(|weak| weak.strong_count() > 0);
+        }
+        kept.push(Arc::downgrade(slot));
+    }
+
+    /// Closes every connection still open, first accepted first; the server's reads and
+    /// writes on them fail from then on. Called on the server's host, whose network the
+    /// closes go out on.
+    pub(crate) fn close_all(&self) {
+        let kept = std::mem::take(&mut *lock(&self.0));
+        for slot in kept.iter().filter_map(Weak::upgrade) {
+            let stream = lock(&slot).take();
+            drop(stream);
+        }
+    }
+}
+
+/// `mutex` locked; a panic that poisoned it left the stream as usable as any other.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Connection {
+    /// Runs `io` on the stream, or fails as a closed connection does once a crash closed it.
+    fn with<T>(
+        &self,
+        io: impl FnOnce(Pin<&mut SimStream>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match lock(&self.inner).as_mut() {
+            Some(stream) => io(Pin::new(stream)),
+            None => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
 }
 
 impl Drop for Connection {
@@ -176,29 +247,29 @@ impl Drop for Connection {
 
 impl AsyncRead for Connection {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        self.with(|stream| stream.poll_read(cx, buf))
     }
 }
 
 impl AsyncWrite for Connection {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, data)
+        self.with(|stream| stream.poll_write(cx, data))
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.with(|stream| stream.poll_flush(cx))
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.with(|stream| stream.poll_shutdown(cx))
     }
 }
 

@@ -117,6 +117,7 @@ pub use framesim_server::protocol::Framing;
 #[cfg(feature = "stream")]
 pub use incoming::Incoming;
 pub use kv::KvWorkload;
+pub(crate) use listener::Accepted;
 pub use listener::{Connection, Listener, Shutdown};
 pub use options::{Delivery, Faults, Options, Role, RoleMix};
 pub use outcome::{Outcome, Tally, Violation};
