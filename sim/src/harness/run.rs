@@ -132,20 +132,17 @@ impl Harness {
     pub fn check_determinism(&self, seed: u64) -> Result<u64, Divergence> {
         match self.diverge(seed) {
             None => Ok(self.run(seed).transcript.hash()),
-            Some((d, _)) => Err(d),
+            Some(d) => Err(d),
         }
     }
 
-    /// Runs `seed` twice keeping both transcripts: where they first differ, with the
-    /// first run's lines before it.
-    pub(crate) fn diverge(&self, seed: u64) -> Option<(Divergence, Vec<String>)> {
+    /// Runs `seed` twice keeping both transcripts: where they first differ.
+    pub(crate) fn diverge(&self, seed: u64) -> Option<Divergence> {
         let (a, b) = (
             self.replay(seed).transcript.lines(),
             self.replay(seed).transcript.lines(),
         );
-        let d = Divergence::between(&a, &b)?;
-        let before = a[..d.index.min(a.len())].to_vec();
-        Some((d, before))
+        Divergence::between(&a, &b)
     }
 }
 

@@ -289,7 +289,7 @@ fn known_first(
 /// and the likely cause.
 pub(super) fn divergence(harness: &Harness, seed: u64) -> (String, &'static str) {
     match harness.diverge(seed) {
-        Some((d, before)) => (
+        Some(d) => (
             format!(
                 "first diverging event {}{}: {:?} vs {:?}",
                 d.index,
@@ -299,7 +299,7 @@ pub(super) fn divergence(harness: &Harness, seed: u64) -> (String, &'static str)
                 d.first,
                 d.second
             ),
-            d.likely_cause(&before),
+            d.likely_cause(),
         ),
         None => (
             "the transcripts agree when kept".into(),
