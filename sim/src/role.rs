@@ -52,8 +52,9 @@ pub enum Role {
     /// never finishing; must be cut by the buffer limit (or the frame deadline) in time.
     /// framesim's own world only.
     UnfinishedArgs,
-    /// Pipelines a batch of requests and a request to close: every reply, the quit's
-    /// last, then a close (`quit`).
+    /// Pipelines a batch of requests and a request to close (in half the seeds one more
+    /// request behind it): every reply, the quit's last, then a close and nothing more
+    /// (`quit`).
     Quit,
 }
 

@@ -21,6 +21,8 @@ enum After {
     Closes,
     /// Reads the next line on the same connection, as a keep-alive server would.
     ReadsOn,
+    /// Answers the lines already read whole too, then closes.
+    AnswersBuffered,
 }
 
 /// A line echo that answers one line per connection (or reads on, `after`); a line over
@@ -38,6 +40,14 @@ async fn one_line(listener: Listener, shutdown: Shutdown, after: After) {
                 _ => return,
             }
             if writer.write_all(&line).await.is_err() || after == After::Closes {
+                return;
+            }
+            if after == After::AnswersBuffered {
+                while let Some(end) = reader.buffer().iter().position(|&b| b == b'\n') {
+                    let line = reader.buffer()[..=end].to_vec();
+                    reader.consume(end + 1);
+                    let _ = writer.write_all(&line).await;
+                }
                 return;
             }
         }
@@ -140,12 +150,33 @@ fn a_server_that_reads_on_after_a_request_that_closes_is_caught() {
         let outcome = harness(After::ReadsOn, true).run(seed);
         let first = outcome.violations.first().expect("a violation");
         assert_eq!(first.oracle.name(), "quit", "{}", outcome.first_failure());
+        // A well-behaved client's closing request, or a quitting client's.
         assert!(
-            first.detail.contains("the request after which it closes"),
+            first.detail.contains("the request after which it closes")
+                || first.detail.contains("the quit"),
             "{}",
             outcome.first_failure()
         );
     }
+}
+
+#[test]
+fn a_server_that_answers_a_request_sent_behind_a_closing_one_is_caught() {
+    let caught = (0..8)
+        .filter_map(|seed| {
+            let outcome = harness(After::AnswersBuffered, true).run(seed);
+            let first = outcome.violations.first()?.clone();
+            assert_eq!(first.oracle.name(), "quit", "{}", outcome.first_failure());
+            assert!(
+                first.detail.contains("a request sent behind it"),
+                "{}",
+                outcome.first_failure()
+            );
+            Some(seed)
+        })
+        .count();
+    // Caught where a quitting client sent one behind and it came in the same read.
+    assert!(caught >= 2, "caught in {caught} of 8 seeds");
 }
 
 #[test]

@@ -518,6 +518,11 @@ impl Client {
     /// `request` is about to be sent: asked of the session, in the transcript.
     pub(super) fn asking(&mut self, request: &Request) {
         self.asked(request);
+        self.announce(request);
+    }
+
+    /// Records that `request` is about to be written, as its command or its bytes.
+    pub(super) fn announce(&self, request: &Request) {
         match &request.kv {
             Some(kv) => self.record(Event::Request {
                 cmd: kv.command.clone(),

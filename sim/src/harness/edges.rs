@@ -10,6 +10,7 @@ use crate::oracle::Oracle;
 use crate::transcript::Event;
 use crate::window::ClientStream;
 use bytes::{Bytes, BytesMut};
+use rand::Rng;
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
 
@@ -245,27 +246,56 @@ impl Client {
         Ok(())
     }
 
-    /// A batch of the session's requests and its request to close, pipelined: every reply,
-    /// the quit's last, then a close. (Nothing goes after the quit: a server that closes
-    /// with bytes unread sends a reset, which in real TCP too may take the replies with
-    /// it.)
+    /// A batch of the session's requests and its request to close (the session's quit, or
+    /// else a request after which the server closes), pipelined, in half the seeds with one
+    /// more request behind it: every reply, the quit's last, then a close and nothing
+    /// more. A server that answers the request behind the quit did not stop where it was
+    /// asked to. A server that closes with it unread sends a reset, which in real TCP too
+    /// may take the replies with it: then a reply that did not come is not judged.
     pub(super) async fn quitter(&mut self, mut stream: ClientStream) -> Verdict {
         // The batch first: the session makes its quit after the requests it follows.
         let asked = self.pipeline_head();
-        let Some(quit) = self.session.quit(&mut self.work) else {
+        let closing = self.queued.back().is_some_and(|r| r.closes);
+        let quit = if closing {
+            self.queued.pop_back()
+        } else {
+            self.session.quit(&mut self.work)
+        };
+        let Some(quit) = quit else {
             self.shared.tally(|t| t.mark_unasked(Role::Quit));
             self.queued.extend(asked);
             return self.behave(stream).await;
         };
+        // Half the quitters send one more request behind the quit: asked for the history
+        // (a request that may or may not run), never answered. A server that closes with
+        // it unread resets the connection, which may take the replies with it: those
+        // quitters judge the close, the others every reply.
+        let behind = if self.delivery.random_bool(0.5) {
+            self.session.next_request(&mut self.work)
+        } else {
+            None
+        };
         for request in asked.iter().chain([&quit]) {
             self.asking(request);
         }
-        self.note(format!("quitting after {} request(s)", asked.len()));
+        if let Some(behind) = &behind {
+            self.invoked(behind);
+            self.announce(behind);
+        }
+        self.note(format!(
+            "quitting after {} request(s){}",
+            asked.len(),
+            if behind.is_some() {
+                ", one behind it"
+            } else {
+                ""
+            }
+        ));
         self.shared.tally(|t| t.requests += asked.len() as u64 + 1);
-        let (bytes, ends, seams) = pipelined(asked.iter().chain([&quit]));
+        let (bytes, ends, seams) = pipelined(asked.iter().chain([&quit]).chain(&behind));
         self.deliver(&mut stream, bytes, &ends, &seams, None).await;
         let mut buf = BytesMut::new();
-        let answered = self.session.quit_answered().then_some(&quit);
+        let answered = (closing || self.session.quit_answered()).then_some(&quit);
         let replied: Vec<&Request> = asked
             .iter()
             .chain(answered)
@@ -276,6 +306,13 @@ impl Client {
             match self.read_reply(&mut stream, &mut buf, owed - i).await {
                 Ok(reply) => self.judge(request, &reply)?,
                 Err(_) if self.crashed() => return Ok(()),
+                Err(_) if behind.is_some() && unread_at_close(&stream) > 0 => {
+                    self.note(format!(
+                        "{i} of {owed} replies before a reset: the request behind the quit unread"
+                    ));
+                    self.shared.tally(|t| t.quits += 1);
+                    return Ok(());
+                }
                 Err((_, lost)) => {
                     return Err((
                         Oracle::Quit,
@@ -284,8 +321,13 @@ impl Client {
                 }
             }
         }
+        let what = if behind.is_some() {
+            "the quit (a request sent behind it must not be answered)"
+        } else {
+            "the quit"
+        };
         if !self
-            .closed_after_answer(&mut stream, &mut buf, "the quit")
+            .closed_after_answer(&mut stream, &mut buf, what)
             .await?
         {
             return Ok(());

@@ -185,9 +185,11 @@ pub trait Session: Send {
 
     /// A request that asks the server to close the connection (`QUIT`), for a quitting
     /// client ([`Role::Quit`](super::Role::Quit)), which pipelines a batch of its
-    /// session's requests and this one (asked for after they are drawn): it must get every
-    /// reply, the quit's own last (judged like any other), then a close and nothing more
-    /// (`quit`). `None`, the default: that client behaves well, those requests first.
+    /// session's requests and this one (asked for after they are drawn), in half the
+    /// seeds with the session's next request behind it: it must get every reply, the
+    /// quit's own last (judged like any other), then a close and nothing more (`quit`).
+    /// `None`, the default: the quitting client quits with the session's next request
+    /// marked [`Request::closing`], if it makes one, or else behaves well.
     fn quit(&mut self, rng: &mut Draws) -> Option<Request> {
         let _ = rng;
         None
