@@ -13,7 +13,10 @@ mod picture;
 mod restarts;
 #[path = "linearizable/serving.rs"]
 mod serving;
+#[path = "linearizable/told.rs"]
+mod told;
 
+use framesim::harness::linear::ServerOrder;
 use framesim::harness::{ContentionWorkload, Harness, Listener, Options, Shutdown};
 use framesim::Oracle;
 use framesim_server::{serve, Command, Config, Kv, Reply, Stats};
@@ -77,6 +80,50 @@ fn framesims_server_is_linearizable_over_shared_keys() {
     }
 }
 
+/// framesim's store telling each command it runs: the white-box check finds its order a
+/// linearization in one pass, a step per command, where the search takes more.
+#[test]
+fn framesims_server_telling_its_order_passes_the_white_box_check() {
+    let serving = |told: bool| {
+        Harness::new(
+            move |listener, shutdown| async move {
+                let (config, stats) = (Config::default(), Stats::default());
+                let served = if told {
+                    serve(listener, told::Told(Kv::new()), config, stats, shutdown).await
+                } else {
+                    serve(listener, Kv::new(), config, stats, shutdown).await
+                };
+                served.unwrap();
+            },
+            ContentionWorkload::new().requests(16),
+        )
+        .with(Options {
+            clients: 8,
+            ..Options::gentle()
+        })
+    };
+    let (mut one_pass, mut searched) = (0, 0);
+    for seed in 0..12 {
+        let outcome = serving(true).run(seed);
+        assert!(outcome.passed(), "{}", outcome.failure("linearizable"));
+        let checked = outcome.history.expect("a history").checked;
+        let order = checked.server_order.expect("the server told its order");
+        assert!(
+            matches!(order, ServerOrder::Linearization { .. }),
+            "seed {seed}: {order}"
+        );
+        one_pass += checked.steps;
+        let untold = serving(false).run(seed).history.expect("a history").checked;
+        assert_eq!(untold.server_order, None);
+        assert_eq!(untold.ops, checked.ops, "seed {seed}");
+        searched += untold.steps;
+    }
+    assert!(
+        one_pass > 0 && one_pass <= searched,
+        "{one_pass} steps told, {searched} searched"
+    );
+}
+
 /// framesim's store, but INCR is a GET, an await, then a SET: two clients' INCRs that
 /// meet in the await both write the same number.
 pub(crate) async fn lost_update(listener: Listener, shutdown: Shutdown) {
@@ -112,7 +159,16 @@ fn a_lost_update_is_caught_by_the_linearizable_oracle_only() {
         ContentionWorkload::new().requests(12),
     )
     .with(options());
-    caught_only_by_linearizable(&harness, "lost update");
+    let failing = caught_only_by_linearizable(&harness, "lost update");
+    // The fixture tells each command as its reply is decided: the order it ran them in
+    // says where the update was lost.
+    let outcome = harness.run(failing[0]);
+    let order = outcome.history.expect("a history").checked.server_order;
+    let order = order.expect("the server told its order").to_string();
+    assert!(
+        order.contains("is not a linearization") && order.contains("Incr"),
+        "{order}"
+    );
 }
 
 /// The seeds every fixture runs, as the tests of framesim's own server above do.
@@ -164,7 +220,8 @@ fn passes_every_seed(harness: &Harness, what: &str) {
 /// framesim's server under every role and the swarm's options, its clients sharing keys,
 /// its limits declared: disconnects (and restarts, with `FRAMESIM_OPTIONS` setting
 /// `restart_at` after 60 ms, over a store that survives them) leave operations that may
-/// or may not have run, and the history must still be linearizable.
+/// or may not have run, and the history must still be linearizable. The store tells the
+/// order it ran its commands in ([`framesim::harness::ran`]).
 /// `FRAMESIM_SEEDS=0..10000` sweeps more.
 #[test]
 fn framesims_server_is_linearizable_under_the_hostile_swarm() {
@@ -183,7 +240,8 @@ fn framesims_server_is_linearizable_under_the_hostile_swarm() {
         move |listener, shutdown| {
             let config = config.clone();
             async move {
-                let store = restarts::Durable(restarts::store(true));
+                // Telling its order: the white-box check, the search where it fails.
+                let store = told::Told(restarts::Durable(restarts::store(true)));
                 serve(listener, store, config, Stats::default(), shutdown)
                     .await
                     .unwrap();
@@ -208,4 +266,10 @@ fn framesims_server_is_linearizable_under_the_hostile_swarm() {
     });
     let tally = framesim::sweep!(harness, 0..24);
     assert_eq!(tally.histories_unknown, 0);
+    // A store whose calls are its linearization points: its order is one, every seed.
+    assert_eq!(tally.orders_broken, 0);
+    assert!(
+        tally.orders_linear > 0,
+        "no history was checked by the server's order"
+    );
 }

@@ -68,6 +68,9 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
         Seen::new("frames pushed", t.pushed, false),
         Seen::new("restarted clients", t.restarted, restart),
         Seen::new("histories unknown", t.histories_unknown, false),
+        // Only where the server tells its order: never required.
+        Seen::new("server orders linear", t.orders_linear, false),
+        Seen::new("server orders broken", t.orders_broken, false),
     ];
     seen.extend(stream_faults(c, f, restart));
     seen

@@ -124,7 +124,7 @@ pub use outcome::{Outcome, Tally, Violation};
 /// rand's `Rng`: its methods (`random_range`, `random_bool`, `fill`) draw from a session's
 /// [`Draws`], with no rand dependency of your own (`use framesim::harness::Rng;`).
 pub use rand::Rng;
-pub use recorder::RunHistory;
+pub use recorder::{ran, RunHistory};
 pub use run::Harness;
 pub(crate) use run::{server_fn, ServerFn};
 pub use script::Script;

@@ -63,6 +63,11 @@ pub struct Tally {
     /// Histories whose linearizability check ran out of its budget: neither passed nor
     /// failed.
     pub histories_unknown: u64,
+    /// Histories the server's own order ([`ran`](super::ran)) showed linearizable in one
+    /// pass, with no search.
+    pub orders_linear: u64,
+    /// Histories whose server's order was not a linearization (the search then decided).
+    pub orders_broken: u64,
     /// Roles (a bit each) some client could not play: its session makes no request for
     /// them (oversized, malformed, at-limit, quit; that client behaved well instead), or,
     /// for a never-reader, the run checks a history (that client stayed idle).
@@ -94,6 +99,8 @@ impl Tally {
         self.reads_at_seams += other.reads_at_seams;
         self.reads_across += other.reads_across;
         self.histories_unknown += other.histories_unknown;
+        self.orders_linear += other.orders_linear;
+        self.orders_broken += other.orders_broken;
         self.unasked |= other.unasked;
     }
 

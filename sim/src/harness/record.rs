@@ -3,7 +3,7 @@
 //! ([`Workload::model`](super::Workload::model)).
 
 use super::client::Client;
-use super::linear::{Checked, Linearizability};
+use super::linear::{Checked, Linearizability, ServerOrder};
 use super::recorder::Recorder;
 use super::shared::Shared;
 use super::workload::Request;
@@ -17,10 +17,24 @@ use std::ops::Range;
 /// nothing is claimed either way: the run counts it (`Tally::histories_unknown`).
 pub(super) fn judge(shared: &Shared, history: &Recorder, end: std::time::Duration) -> Checked {
     let checked = history.check();
-    let text = format!(
+    let mut text = format!(
         "history: {} operation(s) over {} key group(s), {} search step(s): {}",
         checked.ops, checked.partitions, checked.steps, checked.verdict
     );
+    match &checked.server_order {
+        Some(order @ ServerOrder::Linearization { .. }) => {
+            shared.tally(|t| t.orders_linear += 1);
+            text = format!(
+                "history: {} operation(s), {} command(s) told: {order}",
+                checked.ops, checked.steps
+            );
+        }
+        Some(order @ ServerOrder::Broken { .. }) => {
+            shared.tally(|t| t.orders_broken += 1);
+            text = format!("{text}; {order}");
+        }
+        None => {}
+    }
     shared
         .transcript
         .record(Actor::Sim, Event::Note { text: text.clone() });

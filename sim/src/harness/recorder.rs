@@ -10,6 +10,60 @@ use std::sync::{Arc, Mutex};
 /// Steps the check of one run's history may take per group of keys.
 const BUDGET: u64 = 200_000;
 
+thread_local! {
+    /// The history of the run playing on this thread (a run plays on one thread, its
+    /// server too), for the server to tell what it ran.
+    static PLAYING: std::cell::RefCell<Option<Arc<Recorder>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Tells the history of the run under way that the server ran `request` (the bytes of one
+/// request, as a client sends it) and answered `reply` (its reply's bytes), now. Outside a
+/// run, or in a run whose workload has no model ([`Workload::model`](super::Workload::model)),
+/// it does nothing.
+///
+/// A server that tells each command it runs, where it runs it (an instant at which the
+/// command takes effect whole, such as a call on the store under its lock), gets the
+/// white-box check: the order it ran them in must be a linearization of the clients'
+/// history, each command run between its client's write and read with the reply that
+/// client read, the model giving each reply in that order. It takes one pass where the
+/// search may take many steps; when that order is none, the search decides, and the run's
+/// history note says why the order failed
+/// ([`Checked::server_order`](super::linear::Checked::server_order)).
+///
+/// ```
+/// // In a server's store, under test only:
+/// fn incr(counter: &mut i64) -> i64 {
+///     *counter += 1;
+///     framesim::harness::ran(b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n", format!(":{counter}\r\n").as_bytes());
+///     *counter
+/// }
+/// assert_eq!(incr(&mut 0), 1);
+/// ```
+pub fn ran(request: &[u8], reply: &[u8]) {
+    PLAYING.with(|playing| {
+        if let Some(recorder) = &*playing.borrow() {
+            let at = recorder.stamp(crate::clock::now().as_nanos() as u64);
+            recorder.with(|r| r.ran(request, reply, at));
+        }
+    });
+}
+
+/// While it lives, the server's [`ran`] goes into `history` (the run's, if it has one).
+pub(super) struct Playing(Option<Arc<Recorder>>);
+
+impl Playing {
+    pub(super) fn start(history: Option<Arc<Recorder>>) -> Self {
+        Playing(PLAYING.with(|playing| playing.replace(history)))
+    }
+}
+
+impl Drop for Playing {
+    fn drop(&mut self) {
+        let before = self.0.take();
+        PLAYING.with(|playing| playing.replace(before));
+    }
+}
+
 /// The history of one run as its clients record it.
 pub(super) struct Recorder {
     recording: Mutex<Box<dyn Recording>>,

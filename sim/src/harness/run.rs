@@ -269,6 +269,7 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
         }) as Task
     });
 
+    let playing = super::recorder::Playing::start(shared.history.clone());
     let ran = Stage {
         seed,
         latency: o.latency,
@@ -313,10 +314,16 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
         on_drain: None,
     }
     .play();
+    drop(playing);
     let ends = shared.buffers.read_ends();
     shared.tally(|t| {
         (t.reads_inside, t.reads_at_seams, t.reads_across) =
             (ends.inside, ends.at_seam, ends.across)
+    });
+    // Judged before the tally is read: the check counts what it found there.
+    let history = shared.history.as_ref().map(|recorder| {
+        let checked = super::record::judge(&shared, recorder, ran.virtual_time);
+        RunHistory::new(recorder.clone(), checked)
     });
     let tally = *shared.tally.lock().expect("tally lock");
     if tally.clients_finished < running.len() as u64 && ran.error.is_none() {
@@ -330,10 +337,6 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
             ),
         );
     }
-    let history = shared.history.as_ref().map(|recorder| {
-        let checked = super::record::judge(&shared, recorder, ran.virtual_time);
-        RunHistory::new(recorder.clone(), checked)
-    });
     let violations = shared.violations.all();
     let roles = match &shared.scripting.scripts {
         Some(scripts) => scripts

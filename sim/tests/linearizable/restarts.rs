@@ -54,7 +54,10 @@ fn harness(survives: bool) -> Harness {
     options.delivery.pipeline = 2;
     Harness::new(
         move |listener, shutdown| async move {
-            let store = Durable(store(survives));
+            // Telling its order: the search alone runs out of its budget on some of these
+            // histories (seed 6: 200,000 steps), the indeterminate requests of a crash
+            // placed anywhere or nowhere; the server's order settles them in one pass.
+            let store = super::told::Told(Durable(store(survives)));
             serve(
                 listener,
                 store,
@@ -79,6 +82,7 @@ fn indeterminate_requests_at_a_crash_are_checked_and_a_store_that_survives_it_pa
         assert!(outcome.passed(), "{}", outcome.failure("durable store"));
         assert!(outcome.tally.restarted > 0, "{}", outcome.summary());
         assert_eq!(outcome.tally.histories_unknown, 0, "{}", outcome.summary());
+        assert_eq!(outcome.tally.orders_linear, 1, "{}", outcome.summary());
         let history = outcome.history.expect("recorded").json_lines();
         indeterminate += history.matches(r#""return":null"#).count();
     }

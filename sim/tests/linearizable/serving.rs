@@ -35,7 +35,10 @@ async fn accept(mut listener: Listener, shutdown: Shutdown, handler: Handler) {
                 while matches!(stream.read_buf(&mut buf).await, Ok(n) if n > 0) {
                     let mut out = BytesMut::new();
                     while let Ok(Some(cmd)) = decoder.decode(&mut buf) {
+                        // Told when its reply is decided: where a fixture's command ends.
+                        let request = super::told::resp_command(&cmd);
                         let reply = handler(kv.clone(), conn, cmd).await;
+                        super::told::tell(&request, &reply);
                         encoder.encode(&reply, &mut out);
                     }
                     if stream.write_all(&out).await.is_err() {

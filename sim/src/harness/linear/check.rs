@@ -55,6 +55,48 @@ pub struct Checked {
     /// The operations (indices into the history) of the group that is not linearizable,
     /// or whose search ran out of its budget; empty when the history is linearizable.
     pub group: Vec<usize>,
+    /// What the order in which the server ran its commands showed, when the server told
+    /// it ([`ran`](crate::harness::ran)): a linearization found in one pass (then no
+    /// search ran), or why that order is none (then the search decided). `None` when the
+    /// server told nothing.
+    pub server_order: Option<ServerOrder>,
+}
+
+/// The white-box check's finding: whether the order in which the server ran its commands
+/// (as it told them) is a linearization of the clients' history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerOrder {
+    /// It is: the model, stepped through the `commands` in that order, gives each reply,
+    /// and each of `matched` operations ran inside its window with the reply its client
+    /// read.
+    Linearization {
+        /// Commands the server told.
+        commands: usize,
+        /// Operations of the history matched to one of them.
+        matched: usize,
+    },
+    /// It is not, for the reason given.
+    Broken {
+        /// Commands the server told.
+        commands: usize,
+        /// The first command or operation that does not fit, and how.
+        why: String,
+    },
+}
+
+impl fmt::Display for ServerOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerOrder::Linearization { commands, matched } => write!(
+                f,
+                "the server's order of {commands} command(s) is a linearization ({matched} operation(s) matched)"
+            ),
+            ServerOrder::Broken { commands, why } => write!(
+                f,
+                "the server's order of {commands} command(s) is not a linearization: {why}"
+            ),
+        }
+    }
 }
 
 impl Checked {
@@ -123,6 +165,7 @@ where
         partitions: groups.len(),
         steps: 0,
         group: Vec::new(),
+        server_order: None,
     };
     for (partition, members) in groups {
         let (found, steps) = search(model, history, &members, budget);

@@ -11,13 +11,14 @@ mod check;
 mod history;
 mod kv;
 mod model;
+mod order;
 mod resp;
 mod spec;
 #[cfg(test)]
 mod tests;
 mod timeline;
 
-pub use check::{check, Checked, Linearizability, DEFAULT_BUDGET};
+pub use check::{check, Checked, Linearizability, ServerOrder, DEFAULT_BUDGET};
 pub use history::{History, HistoryError, Operation};
 pub use kv::{KvModel, KvOp, KvResult};
 pub use model::Model;

@@ -1,9 +1,10 @@
 //! A workload's own model for the linearizability check: a [`Model`] and how the bytes of
 //! its protocol's requests and replies become the model's operations and results.
 
-use super::check::{check, Checked};
+use super::check::{check, Checked, Linearizability, ServerOrder};
 use super::history::{History, Operation};
 use super::model::Model;
+use super::order::{check_order, Order, Ran};
 use super::resp;
 use super::timeline::{timeline, Bar};
 use super::KvModel;
@@ -90,6 +91,7 @@ impl Spec {
                     parts: parts.clone(),
                     history: History::default(),
                     open: BTreeMap::new(),
+                    ran: Vec::new(),
                 })
             }),
         }
@@ -118,6 +120,8 @@ pub(crate) trait Recording: Send {
     fn completed(&mut self, client: usize, request: &Bytes, reply: &[u8], at: u64);
     /// `client`'s connection is gone: its open requests may have taken effect or not.
     fn unanswered(&mut self, client: usize);
+    /// The server ran `request` (one request's bytes) and answered `reply`, at `at`.
+    fn ran(&mut self, request: &[u8], reply: &[u8], at: u64);
     /// Checks the history, ordered by call time, within `budget` steps per key group.
     fn check(&self, budget: u64) -> Checked;
     /// The history as JSON lines, ordered by call time (the indices `check` names).
@@ -142,6 +146,8 @@ struct Recorded<M: Model> {
     history: History<M::Op, M::Res>,
     /// Each client's requests asked and not yet answered.
     open: BTreeMap<usize, VecDeque<Open<M::Op>>>,
+    /// The commands the server ran, in the order it ran them, if it tells them.
+    ran: Vec<Ran<M::Op, M::Res>>,
 }
 
 /// A request asked and not yet answered: its bytes, its operation (`None` for a request
@@ -214,8 +220,43 @@ where
         }
     }
 
+    fn ran(&mut self, request: &[u8], reply: &[u8], at: u64) {
+        if let Some(op) = (self.parts.operation)(request) {
+            let result = (self.parts.result)(&op, reply);
+            self.ran.push(Ran { op, result, at });
+        }
+    }
+
     fn check(&self, budget: u64) -> Checked {
-        check(&self.parts.model, &self.sorted(), budget)
+        let history = self.sorted();
+        if self.ran.is_empty() {
+            return check(&self.parts.model, &history, budget);
+        }
+        let told = self.ran.len();
+        match check_order(&self.parts.model, &history, &self.ran) {
+            Order::Linearization { matched } => Checked {
+                verdict: Linearizability::Linearizable,
+                ops: history.len(),
+                partitions: 1,
+                steps: told as u64,
+                group: Vec::new(),
+                server_order: Some(ServerOrder::Linearization {
+                    commands: told,
+                    matched,
+                }),
+            },
+            Order::Broken { why, ops } => {
+                let mut checked = check(&self.parts.model, &history, budget);
+                if checked.group.is_empty() && !checked.linearizable() {
+                    checked.group = ops;
+                }
+                checked.server_order = Some(ServerOrder::Broken {
+                    commands: told,
+                    why,
+                });
+                checked
+            }
+        }
     }
 
     fn json_lines(&self) -> String {
