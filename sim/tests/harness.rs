@@ -1650,3 +1650,78 @@ fn clients_wait_to_connect_for_as_long_as_a_restart_may_take() {
         assert!(tally.replies > 0);
     }
 }
+
+/// Lines echoed; at the shutdown the server stops accepting and waits for every connection
+/// to end. A connection idle between lines ends at the shutdown if it `reaches` them;
+/// otherwise it goes on until its client leaves.
+async fn echo_draining(mut listener: Listener, shutdown: Shutdown, reaches: bool) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio_util::sync::CancellationToken;
+    let stop = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let Ok((conn, _)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let stop = stop.clone();
+                tasks.spawn(async move {
+                    let (reader, mut writer) = tokio::io::split(conn);
+                    let mut reader = BufReader::new(reader);
+                    let mut line = Vec::new();
+                    loop {
+                        let read = tokio::select! {
+                            biased;
+                            read = reader.read_until(b'\n', &mut line) => read,
+                            _ = stop.cancelled(), if line.is_empty() && reader.buffer().is_empty() => return,
+                        };
+                        if !matches!(read, Ok(1..)) || writer.write_all(&line).await.is_err() {
+                            return;
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        }
+    }
+    if reaches {
+        stop.cancel();
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+#[test]
+fn a_graceful_restart_whose_shutdown_does_not_reach_the_connections_returns_late() {
+    let harness = |reaches: bool| {
+        Harness::new(
+            move |listener, shutdown| echo_draining(listener, shutdown, reaches),
+            lines::Lines { oversized: false },
+        )
+        .with(Options {
+            clients: 8,
+            restart_at: Some(Duration::from_millis(60)),
+            restart_grace: Duration::from_millis(200),
+            // Idle clients hold their connections past the grace.
+            roles: RoleMix {
+                idle: 2,
+                ..RoleMix::none()
+            },
+            ..Options::default()
+        })
+    };
+    let tally = framesim::sweep!(harness(true), 0..8);
+    assert!(tally.restarted > 0, "no client was cut by the restart");
+    let outcome = harness(false).run(0);
+    let first = outcome.violations.first().expect("a violation");
+    assert_eq!(first.oracle.name(), "drain", "{}", outcome.first_failure());
+    assert!(
+        first.detail.contains("past its grace"),
+        "{}",
+        outcome.first_failure()
+    );
+}

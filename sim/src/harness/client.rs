@@ -251,7 +251,8 @@ impl Client {
         while tries == 0 || patient(&self.shared, self.connecting_since) {
             tries += 1;
             let Ok(connected) = timeout(ACCEPT_WAIT, TcpStream::connect(addr)).await else {
-                last = format!("not accepted within {ACCEPT_WAIT:?}: the server accepted nothing for that long (it stopped accepting, or backed off that long after failed accepts)");
+                let failed = self.shared.transcript.counts().accept_errors;
+                last = format!("not accepted within {ACCEPT_WAIT:?} ({failed} accept failure(s) injected in the run by then, as its faults draw them): a server that stopped accepting, or that waits after a failed accept (a second in axum::serve and mini-redis) and falls behind; retry an aborted connection at once, and back off only while descriptors are out, for a few milliseconds");
                 break;
             };
             match connected {

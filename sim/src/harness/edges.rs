@@ -310,7 +310,13 @@ impl Client {
                     self.note(format!(
                         "{i} of {owed} replies before a reset: the request behind the quit unread"
                     ));
-                    self.shared.tally(|t| t.quits += 1);
+                    // Those the reset took count as neither asked nor answered: a run's
+                    // requests and replies stay equal.
+                    let lost = (owed - i) as u64;
+                    self.shared.tally(|t| {
+                        t.quits += 1;
+                        t.requests = t.requests.saturating_sub(lost);
+                    });
                     return Ok(());
                 }
                 Err((_, lost)) => {

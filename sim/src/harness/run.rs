@@ -146,6 +146,31 @@ impl Harness {
     }
 }
 
+/// How long past its grace a server may take to return from a graceful restart's shutdown:
+/// ending what is left once the grace runs out takes no time of its own.
+const PAST_GRACE: Duration = Duration::from_millis(100);
+
+/// Why the server broke its graceful restart's promise ([`Options::restart_grace`]) by
+/// returning late from the shutdown (it returned at `back`, or never: `unreturned`): a
+/// server whose shutdown does not reach its connections keeps serving them past the grace,
+/// and the restart waits for its clients to leave. A crash promises nothing here.
+fn returned_late(o: &Options, back: Option<Duration>, unreturned: bool) -> Option<String> {
+    let (at, grace) = (o.restart_at?, o.restart_grace);
+    if grace.is_zero() {
+        return None;
+    }
+    match back {
+        Some(back) if back > at + grace + PAST_GRACE => Some(format!(
+            "the server returned {:?} after the graceful shutdown begun at {at:?}, past its grace {grace:?}: connections served past the grace (a shutdown signal that does not reach every connection, or a drain that waits for clients to leave)",
+            back - at
+        )),
+        None if unreturned => Some(format!(
+            "the server never returned from the graceful shutdown begun at {at:?} (grace {grace:?})"
+        )),
+        _ => None,
+    }
+}
+
 /// Waits until `done` holds or `limit` passes; whether it held.
 async fn within(limit: Duration, done: impl Fn() -> bool) -> bool {
     let start = tokio::time::Instant::now();
@@ -320,6 +345,11 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
         (t.reads_inside, t.reads_at_seams, t.reads_across) =
             (ends.inside, ends.at_seam, ends.across)
     });
+    if ran.error.is_none() {
+        if let Some(late) = returned_late(&o, shared.back_at(), ran.unreturned) {
+            shared.violation_at_end(ran.virtual_time, Oracle::Drain, late);
+        }
+    }
     // Judged before the tally is read: the check counts what it found there.
     let history = shared.history.as_ref().map(|recorder| {
         let checked = super::record::judge(&shared, recorder, ran.virtual_time);
