@@ -2,9 +2,10 @@
 //! what it runs (a planted bug, a workload), which a replay must set again.
 
 /// `NAME=value ` for every variable set whose name starts with one of `owners` (a
-/// package's or a program's name: `my-server` owns `MY_SERVER_*`) or is named in
-/// `FRAMESIM_ENV` (comma-separated), in name order; empty when there is none. framesim's
-/// own `FRAMESIM_*` never: a command sets those itself.
+/// package's or a program's name: `my-server` owns `MY_SERVER_*`), is named in
+/// `FRAMESIM_ENV` (comma-separated), or is `RUSTFLAGS` (a replay built without
+/// `--cfg tokio_unstable` polls a `select!` in another order), in name order; empty when
+/// there is none. framesim's own `FRAMESIM_*` never: a command sets those itself.
 pub(super) fn carried(owners: &[&str]) -> String {
     let listed = std::env::var("FRAMESIM_ENV").unwrap_or_default();
     let vars = std::env::vars_os()
@@ -26,13 +27,20 @@ fn carried_from(
     let named: Vec<&str> = listed.split(',').map(str::trim).collect();
     let mut kept: Vec<(String, String)> = vars
         .filter(|(k, _)| !k.starts_with("FRAMESIM_"))
-        .filter(|(k, _)| named.contains(&k.as_str()) || prefixes.iter().any(|p| k.starts_with(p)))
+        .filter(|(k, _)| {
+            k == BUILT_WITH
+                || named.contains(&k.as_str())
+                || prefixes.iter().any(|p| k.starts_with(p))
+        })
         .collect();
     kept.sort();
     kept.iter()
         .map(|(k, v)| format!("{k}={} ", quoted(v)))
         .collect()
 }
+
+/// The variable that changes how the replay's program is built.
+const BUILT_WITH: &str = "RUSTFLAGS";
 
 /// `value` as a shell word.
 fn quoted(value: &str) -> String {
@@ -75,5 +83,9 @@ mod tests {
             r"RPC_BUG='it'\''s' "
         );
         assert_eq!(carried_from(vars(&[("HOME", "/")]), &["sim"], ""), "");
+        assert_eq!(
+            carried_from(vars(&[("RUSTFLAGS", "--cfg tokio_unstable")]), &[], ""),
+            "RUSTFLAGS='--cfg tokio_unstable' "
+        );
     }
 }
