@@ -1725,3 +1725,18 @@ fn a_graceful_restart_whose_shutdown_does_not_reach_the_connections_returns_late
         outcome.first_failure()
     );
 }
+
+/// A server that derives `Debug` over the listener, stream or signal it holds (mini-redis's
+/// `Connection` does) serves from the harness's unchanged.
+#[test]
+fn the_servers_side_of_the_harness_is_debug() {
+    #[derive(Debug)]
+    #[allow(dead_code)]
+    struct Held {
+        listener: Listener,
+        conn: Option<framesim::harness::Connection>,
+        shutdown: Shutdown,
+    }
+    fn debug<T: std::fmt::Debug>() {}
+    debug::<Held>();
+}

@@ -239,6 +239,32 @@ impl Connection {
     }
 }
 
+/// Names the connection and whether a crash has closed it (a server that derives `Debug`
+/// over the stream it holds stays unchanged).
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("closed_by_crash", &lock(&self.inner).is_none())
+            .finish()
+    }
+}
+
+/// Names the listener's address.
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("local_addr", &self.inner.local_addr().ok())
+            .finish()
+    }
+}
+
+/// Opaque: the signal to stop.
+impl std::fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Shutdown")
+    }
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
         self.open.fetch_sub(1, Ordering::Relaxed);
