@@ -295,6 +295,8 @@ pub struct ClientStream {
     local: SocketAddr,
     /// Bytes written on it so far.
     written: u64,
+    /// Bytes read from it so far.
+    read: u64,
 }
 
 /// The stream under a [`ClientStream`].
@@ -316,6 +318,7 @@ impl ClientStream {
             windows,
             local,
             written: 0,
+            read: 0,
         }
     }
 
@@ -328,6 +331,7 @@ impl ClientStream {
             windows,
             local,
             written: 0,
+            read: 0,
         })
     }
 
@@ -339,6 +343,11 @@ impl ClientStream {
     /// Bytes the client has written on this connection: where its next request starts.
     pub fn written(&self) -> u64 {
         self.written
+    }
+
+    /// Bytes the client has read from this connection.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
     }
 
     /// What the window knows of the server's side: when it last wrote, whether it closed.
@@ -367,6 +376,7 @@ impl AsyncRead for ClientStream {
         };
         let n = buf.filled().len() - before;
         if n > 0 {
+            self.read += n as u64;
             self.windows.client_read(self.local, n);
         }
         result

@@ -208,7 +208,7 @@ impl Client {
                 Ok(frame) => {
                     let at = self.now();
                     self.recorder
-                        .with(|r| r.completed(id, &request.bytes, &frame, at));
+                        .with(|r| r.completed(id, &request.bytes, &frame, at, None));
                     replies += 1;
                     if let Err(e) = session.check_reply(&request, &frame) {
                         stopped = Some(format!("client {id}: {e}"));

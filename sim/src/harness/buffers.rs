@@ -7,6 +7,7 @@
 
 use super::options::Options;
 use super::reads::{ReadEnds, Sent};
+use super::recorder::Recorder;
 use super::workload::{ReplyFramer, Request, Session};
 use crate::net::{Tap, Taps};
 use crate::oracle::{Oracle, Violations};
@@ -33,6 +34,9 @@ pub(super) struct Buffers {
     max_buffered: u64,
     transcript: Transcript,
     violations: Violations,
+    /// The run's history, when it records one: the server's reads and writes are stamped
+    /// on its clock ([`Buffers::served`]).
+    history: Option<Arc<Recorder>>,
 }
 
 /// Every connection of the run, and how the server's reads of well-behaved requests on
@@ -62,6 +66,14 @@ struct Held {
     reported: bool,
     /// The well-behaved requests sent on it.
     sent: Sent,
+    /// When a history is recorded: where each of the server's reads ended, and its stamp,
+    /// from the oldest a request being answered may still need.
+    reads: std::collections::VecDeque<(u64, u64)>,
+    /// When a history is recorded: where each of the server's writes ended, and its
+    /// stamp, from the oldest a reply being read may still need.
+    writes: std::collections::VecDeque<(u64, u64)>,
+    /// Bytes the server wrote, when a history is recorded.
+    wrote: u64,
 }
 
 impl Buffers {
@@ -70,6 +82,7 @@ impl Buffers {
         windows: Windows,
         transcript: Transcript,
         violations: Violations,
+        history: Option<Arc<Recorder>>,
     ) -> Self {
         Buffers {
             connections: Mutex::default(),
@@ -79,7 +92,35 @@ impl Buffers {
             max_buffered: options.max_buffered as u64,
             transcript,
             violations,
+            history,
         }
+    }
+
+    /// The server's side of the wire for a request whose bytes are `request` of what
+    /// `local`'s connection carried, its reply, just read, `reply` of what the server
+    /// wrote: the stamps of the server's read that took the request's last byte and of
+    /// its write that gave the reply's first. A server that runs a command once it has
+    /// read it and before it answers runs it between the two, which lie inside its
+    /// client's call and return.
+    pub(super) fn served(
+        &self,
+        local: SocketAddr,
+        request: Range<u64>,
+        reply: Range<u64>,
+    ) -> Option<(u64, u64)> {
+        let mut connections = self.connections.lock().expect("buffers lock");
+        let held = connections.held.get_mut(&local)?;
+        while held.reads.front().is_some_and(|&(to, _)| to < request.end) {
+            held.reads.pop_front();
+        }
+        while held
+            .writes
+            .front()
+            .is_some_and(|&(to, _)| to <= reply.start)
+        {
+            held.writes.pop_front();
+        }
+        Some((held.reads.front()?.1, held.writes.front()?.1))
     }
 
     /// A well-behaved request went out on `local`'s connection as the bytes `span` of
@@ -162,6 +203,10 @@ impl Buffers {
             }
             held.read += n as u64;
             held.sent.read(before..held.read, ends);
+            if let Some(history) = &self.history {
+                let at = history.stamp(crate::clock::now().as_nanos() as u64);
+                held.reads.push_back((held.read, at));
+            }
             held.stalled = if full { held.stalled + n as u64 } else { 0 };
             let found = if held.stalled > self.max_buffered {
                 Some((
@@ -193,6 +238,13 @@ impl Buffers {
     }
 
     fn server_wrote(&self, key: SocketAddr, bytes: &[u8]) {
+        if let Some(history) = self.history.as_ref().filter(|_| !bytes.is_empty()) {
+            let at = history.stamp(crate::clock::now().as_nanos() as u64);
+            let mut connections = self.connections.lock().expect("buffers lock");
+            let held = connections.held.entry(key).or_default();
+            held.wrote += bytes.len() as u64;
+            held.writes.push_back((held.wrote, at));
+        }
         if self.armed.load(Relaxed) == 0 {
             return;
         }

@@ -78,6 +78,12 @@ pub(super) struct Client {
     /// In a run being lifted: requests waiting for their reply, and where their
     /// expectations are in the script.
     pub(super) expecting: std::collections::VecDeque<(usize, Request)>,
+    /// Where the request about to be judged and its reply lie on its connection, when
+    /// the client knows: the server's side of its window in the history
+    /// ([`Buffers::served`]).
+    ///
+    /// [`Buffers::served`]: super::buffers::Buffers::served
+    pub(super) on_wire: Option<(std::net::SocketAddr, Range<u64>, Range<u64>)>,
 }
 
 /// Why a client stopped: the oracle it broke and what happened; `None` is a pass.
@@ -100,6 +106,7 @@ impl Client {
             connecting_since: Duration::ZERO,
             session_at: Duration::ZERO,
             expecting: Default::default(),
+            on_wire: None,
             shared,
         }
     }
@@ -349,6 +356,9 @@ impl Client {
                     Ok(reply) => reply,
                     Err(lost) => return Err(self.drained(&stream, &pending).unwrap_or(lost)),
                 };
+                let end = stream.bytes_read() - buf.len() as u64;
+                let sent = end.saturating_sub(reply.len() as u64)..end;
+                self.on_wire = pending.front().map(|(_, at)| (local, at.clone(), sent));
                 self.judge(request, &reply)?;
                 pending.pop_front();
             }
@@ -619,7 +629,11 @@ impl Client {
         self.record(Event::Answered {
             bytes: reply.clone(),
         });
-        self.completed(request, reply);
+        let served = self
+            .on_wire
+            .take()
+            .and_then(|(local, request, reply)| self.shared.buffers.served(local, request, reply));
+        self.completed(request, reply, served);
         self.shared.tally(|t| t.replies += 1);
         self.answered += 1;
         let what = || format!("request {}", cut(&request.bytes));

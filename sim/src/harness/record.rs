@@ -17,8 +17,13 @@ use std::ops::Range;
 /// nothing is claimed either way: the run counts it (`Tally::histories_unknown`).
 pub(super) fn judge(shared: &Shared, history: &Recorder, end: std::time::Duration) -> Checked {
     let checked = history.check();
+    let narrowed = if checked.narrowed {
+        " (each window narrowed to the server's side of the wire)"
+    } else {
+        ""
+    };
     let mut text = format!(
-        "history: {} operation(s) over {} key group(s), {} search step(s): {}",
+        "history: {} operation(s) over {} key group(s), {} search step(s){narrowed}: {}",
         checked.ops, checked.partitions, checked.steps, checked.verdict
     );
     match &checked.server_order {
@@ -89,11 +94,12 @@ impl Client {
         });
     }
 
-    /// `reply` answered `request`, the oldest open one.
-    pub(super) fn completed(&self, request: &Request, reply: &[u8]) {
+    /// `reply` answered `request`, the oldest open one; `served`, the server's side of
+    /// its window, when known.
+    pub(super) fn completed(&self, request: &Request, reply: &[u8], served: Option<(u64, u64)>) {
         if let Some(recorder) = &self.shared.history {
             let at = recorder.stamp(now());
-            recorder.with(|r| r.completed(self.id, &request.bytes, reply, at));
+            recorder.with(|r| r.completed(self.id, &request.bytes, reply, at, served));
         }
     }
 

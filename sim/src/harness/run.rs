@@ -193,11 +193,16 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
     let tcp_capacity = o.clients.max(probed).saturating_add(64);
     let windows = Windows::new(o.faults.window, tcp_capacity);
     let violations = Violations::default();
+    let history = harness
+        .workload
+        .model()
+        .map(|spec| Arc::new(Recorder::new(&spec)));
     let buffers = Arc::new(Buffers::new(
         &o,
         windows.clone(),
         transcript.clone(),
         violations.clone(),
+        history.clone(),
     ));
     let wiring = Wiring {
         taps: Arc::new(BufferTaps(buffers.clone())),
@@ -215,10 +220,7 @@ pub(super) fn run(harness: &Harness, seed: u64, keep: bool, scripting: Scripting
         violations,
         tally: Arc::default(),
         scripting,
-        history: harness
-            .workload
-            .model()
-            .map(|spec| Arc::new(Recorder::new(&spec))),
+        history,
         back_at: Arc::default(),
     };
     let hosts = o.hosts.clamp(1, o.clients.max(1));

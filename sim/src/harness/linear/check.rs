@@ -55,6 +55,12 @@ pub struct Checked {
     /// The operations (indices into the history) of the group that is not linearizable,
     /// or whose search ran out of its budget; empty when the history is linearizable.
     pub group: Vec<usize>,
+    /// Whether the history was found linearizable with each operation's window narrowed
+    /// to the server's side of the wire (from the server's read of the request's first
+    /// byte to its latest write when the reply was read), which a simulation measures:
+    /// an order inside those windows lies inside the clients' wider ones, so no search
+    /// over these ran.
+    pub narrowed: bool,
     /// What the order in which the server ran its commands showed, when the server told
     /// it ([`ran`](crate::harness::ran)): a linearization found in one pass (then no
     /// search ran), or why that order is none (then the search decided). `None` when the
@@ -165,6 +171,7 @@ where
         partitions: groups.len(),
         steps: 0,
         group: Vec::new(),
+        narrowed: false,
         server_order: None,
     };
     for (partition, members) in groups {
@@ -308,8 +315,13 @@ where
     M: Model,
     M::Res: PartialEq,
 {
-    // In call order; an indeterminate operation never returns.
-    let mut order = members.to_vec();
+    // In call order; an indeterminate operation never returns, and one that only reads
+    // is left out: never placing it is always as good as placing it.
+    let mut order: Vec<usize> = members
+        .iter()
+        .copied()
+        .filter(|&i| !(history.ops[i].indeterminate() && model.read_only(&history.ops[i].op)))
+        .collect();
     order.sort_by_key(|&i| {
         (
             history.ops[i].call,
@@ -361,7 +373,9 @@ where
     let mut placed = Bits::new(n);
     let mut state = model.init();
     let mut left = (0..n).filter(|&p| !op(p).indeterminate()).count();
-    let mut stack: Vec<(usize, M::State)> = Vec::new();
+    // Each placed operation, the state before it, and whether it was a read placed as
+    // soon as it fit (the configuration before it then has nothing else to try).
+    let mut stack: Vec<(usize, M::State, bool)> = Vec::new();
     let mut seen: HashSet<u128, BuildHasherDefault<Fingerprint>> = HashSet::default();
     let mut cursor = 0;
     let mut steps = 0u64;
@@ -369,6 +383,39 @@ where
     loop {
         if left == 0 {
             return (Found::Yes, steps);
+        }
+        if cursor == 0 {
+            // A read whose result fits here goes here: any order that places it later
+            // stays an order with it moved here, as it changes nothing. If what follows
+            // fails, so does this configuration.
+            let mut forced = None;
+            let mut from = 0;
+            while let Some(pos) = next_from(&placed, from) {
+                let o = op(pos);
+                if let Some(seen_res) = o.result.as_ref().filter(|_| model.read_only(&o.op)) {
+                    steps += 1;
+                    if steps > budget {
+                        return (Found::OutOfSteps, steps - 1);
+                    }
+                    if model.accepts(&model.step(&state, &o.op).1, seen_res) {
+                        forced = Some(pos);
+                        break;
+                    }
+                }
+                from = pos + 1;
+            }
+            if let Some(pos) = forced {
+                placed.flip(pos);
+                if seen.insert(fingerprint(&placed, &state)) {
+                    stack.push((pos, state.clone(), true));
+                    left -= 1;
+                    continue;
+                }
+                // Tried before, and failed: so does this configuration.
+                placed.flip(pos);
+                cursor = n;
+                continue;
+            }
         }
         match next_from(&placed, cursor) {
             Some(pos) => {
@@ -385,7 +432,7 @@ where
                 if fits {
                     placed.flip(pos);
                     if seen.insert(fingerprint(&placed, &after)) {
-                        stack.push((pos, std::mem::replace(&mut state, after)));
+                        stack.push((pos, std::mem::replace(&mut state, after), false));
                         if !o.indeterminate() {
                             left -= 1;
                         }
@@ -406,7 +453,7 @@ where
                         from = pos + 1;
                     }
                 }
-                let Some((pos, before)) = stack.pop() else {
+                let Some((pos, before, forced)) = stack.pop() else {
                     stuck.sort_unstable();
                     return (
                         Found::No {
@@ -421,7 +468,7 @@ where
                 if !op(pos).indeterminate() {
                     left += 1;
                 }
-                cursor = pos + 1;
+                cursor = if forced { n } else { pos + 1 };
             }
         }
     }

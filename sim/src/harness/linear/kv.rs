@@ -158,6 +158,13 @@ impl Model for KvModel {
         }
     }
 
+    fn read_only(&self, op: &KvOp) -> bool {
+        matches!(
+            op,
+            KvOp::Get { .. } | KvOp::Exists { .. } | KvOp::Mget { .. }
+        )
+    }
+
     fn keys(&self, op: &KvOp) -> Vec<String> {
         match op {
             KvOp::Get { key } | KvOp::Set { key, .. } | KvOp::Incr { key } => vec![key.clone()],

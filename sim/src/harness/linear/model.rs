@@ -32,6 +32,14 @@ pub trait Model {
         expected == observed
     }
 
+    /// Whether `op` never changes the state, whatever the state (a read). The search
+    /// places such an operation as soon as its result fits and tries nothing else there,
+    /// and leaves it out when it was never answered: `false`, the default, is always safe.
+    fn read_only(&self, op: &Self::Op) -> bool {
+        let _ = op;
+        false
+    }
+
     /// The keys `op` reads or writes: operations whose keys never meet are independent.
     /// Empty, the default, means the whole object (no partitioning).
     fn keys(&self, op: &Self::Op) -> Vec<String> {

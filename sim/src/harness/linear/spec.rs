@@ -92,6 +92,7 @@ impl Spec {
                     history: History::default(),
                     open: BTreeMap::new(),
                     ran: Vec::new(),
+                    served: Vec::new(),
                 })
             }),
         }
@@ -116,8 +117,16 @@ pub(crate) trait Recording: Send {
     /// The first byte of the request `back` places from the newest of `client`'s open
     /// ones went out at `at`, if its bytes are `request`.
     fn called(&mut self, client: usize, back: usize, request: &[u8], at: u64);
-    /// `reply` answered `request`, `client`'s oldest open one, at `at`.
-    fn completed(&mut self, client: usize, request: &Bytes, reply: &[u8], at: u64);
+    /// `reply` answered `request`, `client`'s oldest open one, at `at`; `served`, the
+    /// stamps of the server's read of its first byte and of its latest write then.
+    fn completed(
+        &mut self,
+        client: usize,
+        request: &Bytes,
+        reply: &[u8],
+        at: u64,
+        served: Option<(u64, u64)>,
+    );
     /// `client`'s connection is gone: its open requests may have taken effect or not.
     fn unanswered(&mut self, client: usize);
     /// The server ran `request` (one request's bytes) and answered `reply`, at `at`.
@@ -148,6 +157,9 @@ struct Recorded<M: Model> {
     open: BTreeMap<usize, VecDeque<Open<M::Op>>>,
     /// The commands the server ran, in the order it ran them, if it tells them.
     ran: Vec<Ran<M::Op, M::Res>>,
+    /// Beside each operation of `history`: the server's side of its window (its read of
+    /// the request's first byte, its latest write when the reply was read), when measured.
+    served: Vec<Option<(u64, u64)>>,
 }
 
 /// A request asked and not yet answered: its bytes, its operation (`None` for a request
@@ -161,9 +173,64 @@ where
 {
     /// Every operation, ordered by call time (then client).
     fn sorted(&self) -> History<M::Op, M::Res> {
-        let mut ops = self.history.ops.clone();
-        ops.sort_by_key(|o| (o.call, o.client));
-        History::new(ops)
+        History::new(
+            self.in_order()
+                .map(|i| self.history.ops[i].clone())
+                .collect(),
+        )
+    }
+
+    /// The indices of the operations, ordered by call time (then client).
+    fn in_order(&self) -> impl Iterator<Item = usize> {
+        let ops = &self.history.ops;
+        let mut order: Vec<usize> = (0..ops.len()).collect();
+        order.sort_by_key(|&i| (ops[i].call, ops[i].client));
+        order.into_iter()
+    }
+
+    /// The history as [`sorted`](Self::sorted), each operation's window narrowed to the
+    /// server's side of the wire where measured; `None` when nothing was.
+    fn narrowed(&self) -> Option<History<M::Op, M::Res>> {
+        if self.served.iter().all(Option::is_none) {
+            return None;
+        }
+        let narrow = |i: usize| {
+            let mut o = self.history.ops[i].clone();
+            if let (Some((read, wrote)), Some(ret)) = (self.served[i], o.ret) {
+                let (call, ret) = (o.call.max(read), ret.min(wrote));
+                if call <= ret {
+                    (o.call, o.ret) = (call, Some(ret));
+                }
+            }
+            o
+        };
+        Some(History::new(self.in_order().map(narrow).collect()))
+    }
+}
+
+impl<M> Recorded<M>
+where
+    M: Model,
+    M::Op: Clone,
+    M::Res: Clone + PartialEq,
+{
+    /// Searches `history` (the sorted one), first with the windows narrowed to the
+    /// server's side where measured: an order found inside those is one inside the wider
+    /// windows. Only when none is found there does the search over the wider ones decide.
+    fn search(&self, history: &History<M::Op, M::Res>, budget: u64) -> Checked {
+        let Some(narrowed) = self.narrowed() else {
+            return check(&self.parts.model, history, budget);
+        };
+        let first = check(&self.parts.model, &narrowed, budget);
+        if first.linearizable() {
+            return Checked {
+                narrowed: true,
+                ..first
+            };
+        }
+        let mut wide = check(&self.parts.model, history, budget);
+        wide.steps += first.steps;
+        wide
     }
 }
 
@@ -197,7 +264,14 @@ where
         }
     }
 
-    fn completed(&mut self, client: usize, request: &Bytes, reply: &[u8], at: u64) {
+    fn completed(
+        &mut self,
+        client: usize,
+        request: &Bytes,
+        reply: &[u8],
+        at: u64,
+        served: Option<(u64, u64)>,
+    ) {
         let open = self.open.entry(client).or_default();
         if open.front().is_none_or(|(bytes, _, _)| bytes != request) {
             return;
@@ -205,17 +279,22 @@ where
         let Some((_, Some(op), call)) = open.pop_front() else {
             return;
         };
-        let op = match (self.parts.result)(&op, reply) {
-            Some(result) => Operation::done(client, call, at.max(call), op, result),
-            None => Operation::pending(client, call, op),
+        let (op, served) = match (self.parts.result)(&op, reply) {
+            Some(result) => (
+                Operation::done(client, call, at.max(call), op, result),
+                served,
+            ),
+            None => (Operation::pending(client, call, op), None),
         };
         self.history.push(op);
+        self.served.push(served);
     }
 
     fn unanswered(&mut self, client: usize) {
         for (_, op, call) in self.open.remove(&client).unwrap_or_default() {
             if let Some(op) = op {
                 self.history.push(Operation::pending(client, call, op));
+                self.served.push(None);
             }
         }
     }
@@ -230,7 +309,7 @@ where
     fn check(&self, budget: u64) -> Checked {
         let history = self.sorted();
         if self.ran.is_empty() {
-            return check(&self.parts.model, &history, budget);
+            return self.search(&history, budget);
         }
         let told = self.ran.len();
         match check_order(&self.parts.model, &history, &self.ran) {
@@ -240,13 +319,14 @@ where
                 partitions: 1,
                 steps: told as u64,
                 group: Vec::new(),
+                narrowed: false,
                 server_order: Some(ServerOrder::Linearization {
                     commands: told,
                     matched,
                 }),
             },
             Order::Broken { why, ops } => {
-                let mut checked = check(&self.parts.model, &history, budget);
+                let mut checked = self.search(&history, budget);
                 if checked.group.is_empty() && !checked.linearizable() {
                     checked.group = ops;
                 }
@@ -324,6 +404,37 @@ mod tests {
         Bytes::from(out)
     }
 
+    /// A SET called at 0 and read back at 100, a GET called at 5 and read back at 15
+    /// that saw it; `served`, each one's window on the server's side of the wire.
+    fn set_then_get(served: [(u64, u64); 2]) -> super::Checked {
+        let mut recording = Spec::kv().recording();
+        let (set, get) = (resp(&["SET", "k", "1"]), resp(&["GET", "k"]));
+        recording.invoked(0, &set, 0, 0);
+        recording.invoked(1, &get, 0, 5);
+        recording.completed(1, &get, b"$1\r\n1\r\n", 15, Some(served[1]));
+        recording.completed(0, &set, b"+OK\r\n", 100, Some(served[0]));
+        recording.check(1000)
+    }
+
+    #[test]
+    fn an_order_inside_the_servers_windows_decides_at_once() {
+        let checked = set_then_get([(10, 12), (13, 14)]);
+        assert!(checked.linearizable(), "{}", checked.verdict);
+        assert!(checked.narrowed);
+    }
+
+    #[test]
+    fn a_server_that_answers_before_it_runs_is_judged_by_its_clients_windows() {
+        // The GET's reply went out before the SET was read: no order inside the server's
+        // windows, yet the clients' windows overlap and allow one.
+        let checked = set_then_get([(10, 20), (6, 8)]);
+        assert!(checked.linearizable(), "{}", checked.verdict);
+        assert!(!checked.narrowed);
+        // Windows outside the client's are not taken.
+        let checked = set_then_get([(10, 20), (200, 300)]);
+        assert!(checked.linearizable(), "{}", checked.verdict);
+    }
+
     #[test]
     fn a_request_with_no_operation_keeps_its_place_among_the_calls() {
         let mut recording = Spec::kv().recording();
@@ -335,9 +446,9 @@ mod tests {
         recording.called(0, 2, &incr, 11);
         recording.called(0, 1, &incr, 20);
         recording.called(0, 0, &ping, 30);
-        recording.completed(0, &incr, b":1\r\n", 40);
-        recording.completed(0, &incr, b":2\r\n", 41);
-        recording.completed(0, &ping, b"+PONG\r\n", 42);
+        recording.completed(0, &incr, b":1\r\n", 40, None);
+        recording.completed(0, &incr, b":2\r\n", 41, None);
+        recording.completed(0, &ping, b"+PONG\r\n", 42, None);
         let calls: Vec<u64> = recording
             .json_lines()
             .lines()
