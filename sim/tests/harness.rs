@@ -1411,10 +1411,53 @@ fn a_server_that_says_it_closes_after_an_error_must_answer_and_close() {
 
 /// [`erring_lines`] reading on after its errors, with a graceful shutdown: a connection
 /// idle between lines closes at once, one in the middle of a line gets it answered first.
-async fn erring_lines_that_drain(mut listener: Listener, shutdown: Shutdown) {
+async fn erring_lines_that_drain(listener: Listener, shutdown: Shutdown) {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    use tokio_util::sync::CancellationToken;
-    let stop = CancellationToken::new();
+    task_per_connection(listener, shutdown, true, |conn, stop| async move {
+        let (reader, mut writer) = tokio::io::split(conn);
+        let mut reader = BufReader::new(reader);
+        let (mut line, mut stopping) = (Vec::new(), false);
+        loop {
+            let read = tokio::select! {
+                biased;
+                read = reader.read_until(b'\n', &mut line) => read,
+                _ = stop.cancelled(), if !stopping => {
+                    if line.is_empty() && reader.buffer().is_empty() {
+                        return;
+                    }
+                    stopping = true;
+                    continue;
+                }
+            };
+            if !matches!(read, Ok(1..)) {
+                return;
+            }
+            let reply = if line.starts_with(b"!") {
+                b"ERR\n".to_vec()
+            } else {
+                line.clone()
+            };
+            if writer.write_all(&reply).await.is_err() || stopping {
+                return;
+            }
+            line.clear();
+        }
+    })
+    .await
+}
+
+/// Accepts until `shutdown`, a task per connection running `serve` with a token that the
+/// shutdown cancels if it `reaches` the connections; then waits for every task.
+async fn task_per_connection<F, Fut>(
+    mut listener: Listener,
+    shutdown: Shutdown,
+    reaches: bool,
+    serve: F,
+) where
+    F: Fn(framesim::harness::Connection, tokio_util::sync::CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let stop = tokio_util::sync::CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -1426,37 +1469,13 @@ async fn erring_lines_that_drain(mut listener: Listener, shutdown: Shutdown) {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
-                let stop = stop.clone();
-                tasks.spawn(async move {
-                    let (reader, mut writer) = tokio::io::split(conn);
-                    let mut reader = BufReader::new(reader);
-                    let (mut line, mut stopping) = (Vec::new(), false);
-                    loop {
-                        let read = tokio::select! {
-                            biased;
-                            read = reader.read_until(b'\n', &mut line) => read,
-                            _ = stop.cancelled(), if !stopping => {
-                                if line.is_empty() && reader.buffer().is_empty() {
-                                    return;
-                                }
-                                stopping = true;
-                                continue;
-                            }
-                        };
-                        if !matches!(read, Ok(1..)) {
-                            return;
-                        }
-                        let reply = if line.starts_with(b"!") { b"ERR\n".to_vec() } else { line.clone() };
-                        if writer.write_all(&reply).await.is_err() || stopping {
-                            return;
-                        }
-                        line.clear();
-                    }
-                });
+                tasks.spawn(serve(conn, stop.clone()));
             }
         }
     }
-    stop.cancel();
+    if reaches {
+        stop.cancel();
+    }
     while tasks.join_next().await.is_some() {}
 }
 
@@ -1654,45 +1673,25 @@ fn clients_wait_to_connect_for_as_long_as_a_restart_may_take() {
 /// Lines echoed; at the shutdown the server stops accepting and waits for every connection
 /// to end. A connection idle between lines ends at the shutdown if it `reaches` them;
 /// otherwise it goes on until its client leaves.
-async fn echo_draining(mut listener: Listener, shutdown: Shutdown, reaches: bool) {
+async fn echo_draining(listener: Listener, shutdown: Shutdown, reaches: bool) {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    use tokio_util::sync::CancellationToken;
-    let stop = CancellationToken::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            biased;
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let Ok((conn, _)) = accepted else {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                };
-                let stop = stop.clone();
-                tasks.spawn(async move {
-                    let (reader, mut writer) = tokio::io::split(conn);
-                    let mut reader = BufReader::new(reader);
-                    let mut line = Vec::new();
-                    loop {
-                        let read = tokio::select! {
-                            biased;
-                            read = reader.read_until(b'\n', &mut line) => read,
-                            _ = stop.cancelled(), if line.is_empty() && reader.buffer().is_empty() => return,
-                        };
-                        if !matches!(read, Ok(1..)) || writer.write_all(&line).await.is_err() {
-                            return;
-                        }
-                        line.clear();
-                    }
-                });
+    task_per_connection(listener, shutdown, reaches, |conn, stop| async move {
+        let (reader, mut writer) = tokio::io::split(conn);
+        let mut reader = BufReader::new(reader);
+        let mut line = Vec::new();
+        loop {
+            let read = tokio::select! {
+                biased;
+                read = reader.read_until(b'\n', &mut line) => read,
+                _ = stop.cancelled(), if line.is_empty() && reader.buffer().is_empty() => return,
+            };
+            if !matches!(read, Ok(1..)) || writer.write_all(&line).await.is_err() {
+                return;
             }
+            line.clear();
         }
-    }
-    if reaches {
-        stop.cancel();
-    }
-    while tasks.join_next().await.is_some() {}
+    })
+    .await
 }
 
 #[test]

@@ -67,6 +67,9 @@ pub fn seen(outcome: &Outcome, options: &Options) -> Vec<Seen> {
         // Only where the session takes frames for pushes: never required.
         Seen::new("frames pushed", t.pushed, false),
         Seen::new("restarted clients", t.restarted, restart),
+        // Only where the workload has a model: never required.
+        Seen::new("histories checked", t.histories_checked, false),
+        Seen::new("histories narrowed", t.histories_narrowed, false),
         Seen::new("histories unknown", t.histories_unknown, false),
         // Only where the server tells its order: never required.
         Seen::new("server orders linear", t.orders_linear, false),

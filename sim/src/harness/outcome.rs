@@ -60,6 +60,11 @@ pub struct Tally {
     /// Frames the server pushed of its own accord, taken out of the replies
     /// ([`Session::pushed`](super::Session::pushed)).
     pub pushed: u64,
+    /// Histories checked for linearizability.
+    pub histories_checked: u64,
+    /// Of those, the ones an order inside each request's window on the server's side of
+    /// the wire showed linearizable ([`Checked::narrowed`](super::linear::Checked::narrowed)).
+    pub histories_narrowed: u64,
     /// Histories whose linearizability check ran out of its budget: neither passed nor
     /// failed.
     pub histories_unknown: u64,
@@ -98,6 +103,8 @@ impl Tally {
         self.reads_inside += other.reads_inside;
         self.reads_at_seams += other.reads_at_seams;
         self.reads_across += other.reads_across;
+        self.histories_checked += other.histories_checked;
+        self.histories_narrowed += other.histories_narrowed;
         self.histories_unknown += other.histories_unknown;
         self.orders_linear += other.orders_linear;
         self.orders_broken += other.orders_broken;

@@ -17,6 +17,10 @@ use std::ops::Range;
 /// nothing is claimed either way: the run counts it (`Tally::histories_unknown`).
 pub(super) fn judge(shared: &Shared, history: &Recorder, end: std::time::Duration) -> Checked {
     let checked = history.check();
+    shared.tally(|t| {
+        t.histories_checked += 1;
+        t.histories_narrowed += u64::from(checked.narrowed);
+    });
     let narrowed = if checked.narrowed {
         " (each window narrowed to the server's side of the wire)"
     } else {

@@ -43,19 +43,38 @@ where
     M::Op: Serialize,
     M::Res: PartialEq,
 {
-    // Each operation of the history, by what it asked, waiting to be matched.
-    let mut waiting: HashMap<String, Vec<usize>> = HashMap::new();
+    // Each operation of the history, by what it asked, in call order, waiting to be
+    // matched: the first of each list that a command may still match, and the list.
+    let mut waiting: HashMap<String, (usize, Vec<usize>)> = HashMap::new();
     for (i, op) in history.ops.iter().enumerate() {
-        waiting.entry(key(&op.op)).or_default().push(i);
+        waiting.entry(key(&op.op)).or_default().1.push(i);
     }
     let mut matched = vec![false; history.ops.len()];
     let mut state = model.init();
     for (n, command) in ran.iter().enumerate() {
         let (next, expected) = model.step(&state, &command.op);
         state = next;
+        let asked = key(&command.op);
+        let same = waiting.get_mut(&asked).map(|(from, same)| {
+            // Commands come in time order: one matched, or returned before this command
+            // ran, is matched by no later command either.
+            while same.get(*from).is_some_and(|&i| {
+                matched[i] || history.ops[i].ret.is_some_and(|ret| ret < command.at)
+            }) {
+                *from += 1;
+            }
+            &same[*from..]
+        });
+        // Those asking the same, unmatched, called by then.
+        let open = || {
+            same.iter()
+                .flat_map(|same| same.iter().copied())
+                .take_while(|&i| history.ops[i].call <= command.at)
+                .filter(|&i| !matched[i])
+        };
         if let Some(result) = &command.result {
             if !model.accepts(&expected, result) {
-                let ops = candidates(history, &waiting, &command.op, &matched, command.at);
+                let ops = open().collect();
                 return Order::Broken {
                     why: format!(
                         "the server's command {} ({:?} at {}) answered {result:?}; run in the server's own order, the model answers {expected:?}",
@@ -67,24 +86,19 @@ where
                 };
             }
         }
-        // The operation it ran: of those asking the same, called by then, not returned
-        // before, whose client read the reply it gave; the one returning first.
-        let pick = waiting.get(&key(&command.op)).and_then(|same| {
-            same.iter()
-                .copied()
-                .filter(|&i| !matched[i])
-                .filter(|&i| {
-                    let o = &history.ops[i];
-                    o.call <= command.at
-                        && o.ret.is_none_or(|ret| command.at <= ret)
-                        && match (&o.result, &command.result) {
-                            (Some(seen), Some(gave)) => model.accepts(gave, seen),
-                            (Some(_), None) => false,
-                            (None, _) => true,
-                        }
-                })
-                .min_by_key(|&i| (history.ops[i].ret.unwrap_or(u64::MAX), i))
-        });
+        // The operation it ran: of those, not returned before, whose client read the
+        // reply it gave; the one returning first.
+        let pick = open()
+            .filter(|&i| {
+                let o = &history.ops[i];
+                o.ret.is_none_or(|ret| command.at <= ret)
+                    && match (&o.result, &command.result) {
+                        (Some(seen), Some(gave)) => model.accepts(gave, seen),
+                        (Some(_), None) => false,
+                        (None, _) => true,
+                    }
+            })
+            .min_by_key(|&i| (history.ops[i].ret.unwrap_or(u64::MAX), i));
         if let Some(i) = pick {
             matched[i] = true;
         }
@@ -114,25 +128,6 @@ where
     Order::Linearization {
         matched: matched.iter().filter(|&&m| m).count(),
     }
-}
-
-/// The operations of the history asking what `op` asks, unmatched, called by `at`.
-fn candidates<Op: Serialize, Res>(
-    history: &History<Op, Res>,
-    waiting: &HashMap<String, Vec<usize>>,
-    op: &Op,
-    matched: &[bool],
-    at: u64,
-) -> Vec<usize> {
-    waiting
-        .get(&key(op))
-        .map(|same| {
-            same.iter()
-                .copied()
-                .filter(|&i| !matched[i] && history.ops[i].call <= at)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// An operation as a key of equality (the model's operations need not be `Eq`).
