@@ -356,7 +356,7 @@ impl Client {
                     Ok(reply) => reply,
                     Err(lost) => return Err(self.drained(&stream, &pending).unwrap_or(lost)),
                 };
-                let end = stream.bytes_read() - buf.len() as u64;
+                let end = stream.bytes_read().saturating_sub(buf.len() as u64);
                 let sent = end.saturating_sub(reply.len() as u64)..end;
                 self.on_wire = pending.front().map(|(_, at)| (local, at.clone(), sent));
                 self.judge(request, &reply)?;

@@ -56,8 +56,8 @@ pub struct Checked {
     /// or whose search ran out of its budget; empty when the history is linearizable.
     pub group: Vec<usize>,
     /// Whether the history was found linearizable with each operation's window narrowed
-    /// to the server's side of the wire (from the server's read of the request's first
-    /// byte to its latest write when the reply was read), which a simulation measures:
+    /// to the server's side of the wire (from the server's read that took the request's
+    /// last byte to its write that gave the reply's first), which a simulation measures:
     /// an order inside those windows lies inside the clients' wider ones, so no search
     /// over these ran.
     pub narrowed: bool,

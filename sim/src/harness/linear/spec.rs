@@ -118,7 +118,8 @@ pub(crate) trait Recording: Send {
     /// ones went out at `at`, if its bytes are `request`.
     fn called(&mut self, client: usize, back: usize, request: &[u8], at: u64);
     /// `reply` answered `request`, `client`'s oldest open one, at `at`; `served`, the
-    /// stamps of the server's read of its first byte and of its latest write then.
+    /// stamps of the server's read that took its last byte and of its write that gave the
+    /// reply's first.
     fn completed(
         &mut self,
         client: usize,
@@ -158,7 +159,7 @@ struct Recorded<M: Model> {
     /// The commands the server ran, in the order it ran them, if it tells them.
     ran: Vec<Ran<M::Op, M::Res>>,
     /// Beside each operation of `history`: the server's side of its window (its read of
-    /// the request's first byte, its latest write when the reply was read), when measured.
+    /// the request's last byte, its write of the reply's first), when measured.
     served: Vec<Option<(u64, u64)>>,
 }
 
